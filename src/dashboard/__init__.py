@@ -1,0 +1,1 @@
+"""Wellbeing Compass: staff wellbeing indicators on the NHS seven-domain model."""

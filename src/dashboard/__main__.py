@@ -1,0 +1,65 @@
+"""Command line: `python -m dashboard demo|import|info` (same code paths as the app)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dashboard import store
+from dashboard.config import settings
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from dashboard import demo
+
+    con = store.connect(args.db or settings().db_path)
+    if args.if_empty and not store.is_empty(con):
+        print("store already holds data; demo not loaded")
+        return 0
+    summary = demo.load_demo(con, seed=args.seed)
+    print(summary)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from dashboard.ingest import cli
+
+    return cli.run(args)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    con = store.connect(args.db or settings().db_path)
+    info = store.dataset_info(con)
+    print(f"store: {args.db or settings().db_path}")
+    print(f"dataset: {info['name']} (demo: {info['is_demo']}, version {info['version']})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashboard")
+    parser.add_argument("--db", help="store path (default: WELLBEING_DB or data/wellbeing.duckdb)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="write the seeded demo organisation into the store")
+    demo.add_argument("--seed", type=int, default=20261123)
+    demo.add_argument("--if-empty", action="store_true", help="only when the store is empty")
+    demo.set_defaults(func=_cmd_demo)
+
+    imp = sub.add_parser("import", help="import a file (same path as the Data page)")
+    imp.add_argument("--kind", required=True)
+    imp.add_argument("file")
+    imp.add_argument("--profile")
+    imp.add_argument("--sheet")
+    imp.add_argument("--day-first", choices=["yes", "no"], help="answer for ambiguous dates")
+    imp.add_argument("--dry-run", action="store_true", help="validate and report only")
+    imp.add_argument("--user", default="cli")
+    imp.set_defaults(func=_cmd_import)
+
+    info = sub.add_parser("info", help="show which dataset the store holds")
+    info.set_defaults(func=_cmd_info)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

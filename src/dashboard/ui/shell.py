@@ -1,0 +1,37 @@
+"""The page shell: page config, dataset banner, shared formatting of suppressed figures."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import store
+from dashboard.config import settings
+from dashboard.ui import cache
+
+
+def dataset_banner() -> dict:
+    """Name the dataset on every page; say plainly when it is the demo organisation."""
+    cur = cache.cursor()
+    try:
+        info = store.dataset_info(cur)
+    finally:
+        cur.close()
+    threshold = settings().anonymity_threshold
+    label = "Demo organisation" if info["is_demo"] else "Dataset"
+    st.markdown(
+        f"<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
+        f"border-left:6px solid #0072B2;background:#F2F4F7;margin-bottom:0.6rem'>"
+        f"<strong>{label}:</strong> {_escape(info['name'])} &nbsp;·&nbsp; "
+        f"groups with fewer than {threshold} responses are not shown</div>",
+        unsafe_allow_html=True,
+    )
+    return info
+
+
+def _escape(text: str) -> str:
+    return (
+        str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
+
+
+def threshold() -> int:
+    return settings().anonymity_threshold
