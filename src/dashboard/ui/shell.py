@@ -1,6 +1,8 @@
 """The page shell: page config, dataset banner, shared formatting of suppressed figures."""
 from __future__ import annotations
 
+import html
+
 import streamlit as st
 
 from dashboard import store
@@ -28,9 +30,7 @@ def dataset_banner() -> dict:
 
 
 def _escape(text: str) -> str:
-    return (
-        str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    )
+    return html.escape(str(text))
 
 
 def threshold() -> int:

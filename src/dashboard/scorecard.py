@@ -1,0 +1,270 @@
+"""The seven-domain scorecard: indicator values, 0-10 favourable scores and RAG vs benchmark."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from dashboard import absence, catalogue, indicators
+from dashboard.catalogue import Catalogue, Indicator
+
+STATUS_LABELS = {
+    "better": "Better than benchmark",
+    "similar": "Similar to benchmark",
+    "worse": "Worse than benchmark",
+    None: "No benchmark",
+}
+# HSE Analysis Tool bands against the benchmark percentiles p20 / p50 / p80.
+HSE_BANDS = (
+    "below 20th percentile",
+    "20th-50th percentile",
+    "50th-80th percentile",
+    "80th percentile and above",
+)
+# Absence rate is a census figure, not a sample: "similar" means within this relative margin.
+RATE_MARGIN = 0.10
+
+
+def score_0_10(ind: Indicator, value: float | None) -> float | None:
+    """Map a raw value onto the common 0-10 favourable scale (10 is best)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if ind.kind in ("proportion", "share"):
+        return 10 * value if ind.higher_is_better else 10 * (1 - value)
+    if ind.kind == "mean":
+        # 1-5 scales, already recoded so that 5 is favourable: 1 -> 0, 5 -> 10 (as NHS themes).
+        return (value - 1) * 2.5
+    if ind.kind == "rate":
+        zero_at = ind.score_zero_at or 0.10
+        return max(0.0, 10 * (1 - value / zero_at))
+    raise ValueError(f"no 0-10 score for kind {ind.kind!r}")
+
+
+def rag(ind: Indicator, value: float | None, n: float | None) -> tuple[str | None, str]:
+    """Status against the benchmark and a short band text explaining it."""
+    bench = ind.benchmark
+    if bench is None or value is None or (isinstance(value, float) and math.isnan(value)):
+        return None, ""
+    if bench.percentiles:
+        p20, p50, p80 = bench.percentiles
+        band = sum(value >= p for p in (p20, p50, p80))
+        status = {0: "worse", 1: "similar", 2: "similar", 3: "better"}[band]
+        return status, HSE_BANDS[band]
+    if ind.kind == "proportion" and n:
+        lo, hi = proportion_confint(value * n, n, alpha=0.05, method="wilson")
+        if hi < bench.value:
+            status = "better" if not ind.higher_is_better else "worse"
+        elif lo > bench.value:
+            status = "worse" if not ind.higher_is_better else "better"
+        else:
+            status = "similar"
+        return status, f"95% CI {lo:.1%} to {hi:.1%} vs {bench.value:.1%}"
+    if ind.kind == "rate":
+        rel = value / bench.value - 1
+        if abs(rel) <= RATE_MARGIN:
+            return "similar", f"within {RATE_MARGIN:.0%} of {bench.value:.1%}"
+        good = rel < 0
+        return ("better" if good else "worse"), f"{rel:+.0%} relative to {bench.value:.1%}"
+    # census shares (data insights): meeting the reference value is enough
+    ok = value >= bench.value if ind.higher_is_better else value <= bench.value
+    return ("better" if ok else "worse"), f"reference {bench.value:.0%}"
+
+
+def _wave_row(con: duckdb.DuckDBPyConnection, wave_id: int) -> tuple[date, list[int]]:
+    waves = indicators.waves(con)
+    fielded = waves.loc[waves.wave_id == wave_id, "fielded_on"]
+    if fielded.empty:
+        raise ValueError(f"unknown wave {wave_id}")
+    fielded_on = pd.Timestamp(fielded.iloc[0]).date()
+    earlier = waves.loc[waves.fielded_on < waves.loc[waves.wave_id == wave_id, "fielded_on"].iloc[0]]
+    return fielded_on, list(earlier.wave_id)
+
+
+def _data_quality(
+    con: duckdb.DuckDBPyConnection,
+    wave_id: int,
+    fielded_on: date,
+    unit_ids: Sequence[int] | None,
+    threshold: int,
+) -> dict[str, tuple[float | None, int]]:
+    units = list(unit_ids) if unit_ids is not None else None
+    month = fielded_on.replace(day=1)
+    year_ago = fielded_on - timedelta(days=365)
+    row = con.execute(
+        """
+        WITH scope AS (
+            SELECT unit_id FROM units
+            WHERE CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id)
+        ),
+        respondents AS (
+            SELECT unit_id, count(*) AS n FROM responses
+            WHERE wave_id = ? AND unit_id IN (SELECT unit_id FROM scope) GROUP BY unit_id
+        ),
+        headcount AS (
+            SELECT unit_id, headcount FROM staff_in_post
+            WHERE month = ? AND unit_id IN (SELECT unit_id FROM scope)
+        ),
+        team_sizes AS (
+            SELECT unit_id, coalesce(r.n, 0) AS n
+            FROM (SELECT unit_id FROM headcount UNION SELECT unit_id FROM respondents) AS t
+            LEFT JOIN respondents AS r USING (unit_id)
+        ),
+        episodes AS (
+            SELECT reason_code FROM absence_episodes
+            WHERE start_date > ? AND start_date <= ? AND unit_id IN (SELECT unit_id FROM scope)
+        ),
+        evaluable AS (
+            SELECT i.intervention_id,
+                   bool_or(w.fielded_on < i.start_date) AND bool_or(w.fielded_on > i.start_date) AS ok
+            FROM interventions AS i
+            JOIN intervention_units AS iu USING (intervention_id)
+            CROSS JOIN waves AS w
+            WHERE iu.unit_id IN (SELECT unit_id FROM scope)
+            GROUP BY i.intervention_id
+        )
+        SELECT
+            (SELECT sum(n) FROM respondents), (SELECT sum(headcount) FROM headcount),
+            (SELECT count(*) FILTER (WHERE reason_code <> 'S99') FROM episodes),
+            (SELECT count(*) FROM episodes),
+            (SELECT count(*) FILTER (WHERE n >= ?) FROM team_sizes), (SELECT count(*) FROM team_sizes),
+            (SELECT count(*) FILTER (WHERE ok) FROM evaluable), (SELECT count(*) FROM evaluable)
+        """,
+        [units, units, wave_id, month, year_ago, fielded_on, threshold],
+    ).fetchone()
+    resp, head, recorded, episodes, reportable, teams, evaluable, interventions = row
+
+    def share(num, den):
+        return (float(num) / float(den) if den else None), int(den or 0)
+
+    return {
+        "response_rate": share(resp or 0, head),
+        "reason_recorded": share(recorded, episodes),
+        "teams_reportable": share(reportable, teams),
+        "interventions_evaluable": share(evaluable, interventions),
+    }
+
+
+def indicator_table(
+    con: duckdb.DuckDBPyConnection,
+    wave_id: int,
+    threshold: int,
+    unit_ids: Sequence[int] | None = None,
+    cat: Catalogue | None = None,
+) -> pd.DataFrame:
+    """Every catalogue indicator for one wave and scope, with previous-wave change and RAG.
+
+    Survey figures below the anonymity threshold are blanked here, before anything is shown.
+    """
+    cat = cat or catalogue.get()
+    fielded_on, earlier = _wave_row(con, wave_id)
+    prev_wave = earlier[-1] if earlier else None
+    wave_ids = [wave_id] + ([prev_wave] if prev_wave is not None else [])
+    survey = indicators.survey_results(con, wave_ids=wave_ids, unit_ids=unit_ids)
+    now = survey[survey.wave_id == wave_id].set_index("indicator_id")
+    before = survey[survey.wave_id == prev_wave].set_index("indicator_id")
+
+    # Absence over the 12 months up to the wave's fieldwork, and the 12 months before that.
+    period_end = fielded_on
+    current_abs = absence.period_summary(con, period_end - timedelta(days=364), period_end, unit_ids)
+    prior_abs = absence.period_summary(
+        con, period_end - timedelta(days=729), period_end - timedelta(days=365), unit_ids
+    )
+    quality = _data_quality(con, wave_id, fielded_on, unit_ids, threshold)
+
+    rows = []
+    for ind in cat.indicators.values():
+        value = previous = None
+        n = 0
+        note = ""
+        if ind.source == "survey":
+            if ind.id in now.index:
+                n = int(now.at[ind.id, "n"])
+                value = float(now.at[ind.id, "value"]) if n >= threshold else None
+                if n < threshold:
+                    note = f"fewer than {threshold} responses"
+            if ind.id in before.index and int(before.at[ind.id, "n"]) >= threshold:
+                previous = float(before.at[ind.id, "value"])
+        elif ind.source == "absence":
+            key = "rate" if ind.kind == "rate" else "s10_share"
+            value, previous = current_abs[key], prior_abs[key]
+            n = int(current_abs["episodes"])
+            note = "12 months to the wave, calendar days"
+        else:
+            value, n = quality.get(ind.id, (None, 0))
+        status, band = rag(ind, value, n)
+        rows.append(
+            {
+                "domain_id": ind.domain,
+                "domain": cat.domain(ind.domain).name,
+                "indicator_id": ind.id,
+                "indicator": ind.label,
+                "short": ind.short,
+                "kind": ind.kind,
+                "favourable": ind.favourable,
+                "value": value,
+                "n": n if value is not None else None,
+                "score": score_0_10(ind, value),
+                "previous": previous,
+                "change": (value - previous) if value is not None and previous is not None else None,
+                "benchmark": ind.benchmark.value if ind.benchmark else None,
+                "benchmark_score": score_0_10(ind, ind.benchmark.value) if ind.benchmark else None,
+                "benchmark_source": (
+                    f"{ind.benchmark.source} ({ind.benchmark.year})" if ind.benchmark else ""
+                ),
+                "status": status,
+                "band": band,
+                "scored": ind.scored,
+                "headline": ind.headline,
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def domain_table(table: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFrame:
+    """Domain score = mean 0-10 score of its scored indicators with a figure; RAG on the subset
+    of those indicators that have a benchmark (own mean vs benchmark mean, margin from TOML)."""
+    cat = cat or catalogue.get()
+    rows = []
+    for dom in cat.domains:
+        part = table[(table.domain_id == dom.id) & table.scored & table.score.notna()]
+        benched = part[part.benchmark_score.notna()]
+        score = float(part.score.mean()) if not part.empty else None
+        status = None
+        gap = None
+        if not benched.empty:
+            gap = float(benched.score.mean() - benched.benchmark_score.mean())
+            status = (
+                "better" if gap > cat.domain_margin else "worse" if gap < -cat.domain_margin else "similar"
+            )
+        rows.append(
+            {
+                "domain_id": dom.id,
+                "domain": dom.name,
+                "score": score,
+                "indicators": len(part),
+                "feeding": ", ".join(part.short),
+                "benchmark_gap": gap,
+                "status": status,
+                "status_label": STATUS_LABELS[status],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def trend(
+    con: duckdb.DuckDBPyConnection,
+    indicator_ids: Sequence[str],
+    threshold: int,
+    unit_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Headline survey indicators across all waves (suppressed waves dropped)."""
+    frame = indicators.survey_results(con, indicator_ids=list(indicator_ids), unit_ids=unit_ids)
+    cat = catalogue.get()
+    frame = frame[frame.n >= threshold].copy()
+    frame["indicator"] = frame.indicator_id.map(lambda i: cat.indicators[i].short)
+    return frame[["wave_label", "fielded_on", "indicator_id", "indicator", "value", "n"]]
