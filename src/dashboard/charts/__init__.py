@@ -1,0 +1,1 @@
+"""Pure chart builders: frames in, Altair charts out (one module per view, shared style here)."""
