@@ -234,10 +234,10 @@ def domain_table(table: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFr
         part = table[(table.domain_id == dom.id) & table.scored & table.score.notna()]
         benched = part[part.benchmark_score.notna()]
         score = float(part.score.mean()) if not part.empty else None
-        status = None
-        gap = None
+        status = gap = bench_score = None
         if not benched.empty:
-            gap = float(benched.score.mean() - benched.benchmark_score.mean())
+            bench_score = float(benched.benchmark_score.mean())
+            gap = float(benched.score.mean()) - bench_score
             status = (
                 "better" if gap > cat.domain_margin else "worse" if gap < -cat.domain_margin else "similar"
             )
@@ -248,6 +248,8 @@ def domain_table(table: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFr
                 "score": score,
                 "indicators": len(part),
                 "feeding": ", ".join(part.short),
+                # the benchmark's score on the same indicators, and how far the own score is from it
+                "benchmark_score": bench_score,
                 "benchmark_gap": gap,
                 "status": status,
                 "status_label": STATUS_LABELS[status],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import streamlit as st
 
@@ -35,3 +36,18 @@ def _escape(text: str) -> str:
 
 def threshold() -> int:
     return settings().anonymity_threshold
+
+
+# (file, title, url path, icon). Every page is declared here once, so the router, the sidebar and
+# the browser tests agree on what exists.
+PAGES: list[tuple[str, str, str, str]] = [
+    ("pages/overview.py", "Overview", "overview", ":material/dashboard:"),
+]
+
+
+def pages() -> list:
+    root = Path(__file__).resolve().parents[3]
+    return [
+        st.Page(str(root / path), title=title, url_path=url, icon=icon, default=(i == 0))
+        for i, (path, title, url, icon) in enumerate(PAGES)
+    ]

@@ -1,0 +1,4 @@
+"""Overview: the seven-domain scorecard and headline indicators for a survey wave."""
+from dashboard.ui import overview_page
+
+overview_page.render()

@@ -1,0 +1,95 @@
+"""Overview page: headline tiles, seven-domain scorecard, trends (streamlit only here)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import formatting, indicators, scorecard
+from dashboard.charts import overview as charts
+from dashboard.ui import cache, shell
+
+ARROWS = {"better": "▲", "similar": "●", "worse": "▼", None: ""}
+
+
+def _wave_picker(waves: pd.DataFrame) -> int | None:
+    if waves.empty:
+        return None
+    labels = list(waves.label)
+    choice = st.selectbox("Survey wave", labels, index=len(labels) - 1, key="overview_wave")
+    return int(waves.loc[waves.label == choice, "wave_id"].iloc[0])
+
+
+def _tiles(table: pd.DataFrame) -> None:
+    heads = table[table.headline]
+    cols = st.columns(len(heads))
+    for col, row in zip(cols, heads.itertuples(), strict=True):
+        delta = formatting.change(row.kind, row.change)
+        col.metric(
+            row.short,
+            formatting.value(row.kind, row.value),
+            delta=f"{delta} since last wave" if delta else None,
+            # for "low is favourable" indicators a fall is good news
+            delta_color="inverse" if row.favourable == "low" else "normal",
+            help=f"{row.indicator}. n = {'' if pd.isna(row.n) else int(row.n)}. {row.note}".strip(),
+            border=True,
+        )
+
+
+def _domain_details(table: pd.DataFrame, domains: pd.DataFrame) -> None:
+    for dom in domains.itertuples():
+        part = table[table.domain_id == dom.domain_id]
+        title = f"{dom.domain} — {formatting.score(dom.score)} {ARROWS[dom.status]} {dom.status_label}"
+        with st.expander(title):
+            view = pd.DataFrame(
+                {
+                    "Indicator": part.indicator,
+                    "Value": [formatting.value(k, v) for k, v in zip(part.kind, part.value, strict=True)],
+                    "n": part.n.astype("Int64"),
+                    "Score 0-10": part.score.round(1),
+                    "Benchmark": [
+                        formatting.value(k, v) for k, v in zip(part.kind, part.benchmark, strict=True)
+                    ],
+                    "Against benchmark": [
+                        f"{ARROWS[s]} {scorecard.STATUS_LABELS[s]}" for s in part.status
+                    ],
+                    "Detail": [b or note for b, note in zip(part.band, part.note, strict=True)],
+                    "In domain score": part.scored.map({True: "yes", False: "no (breakdown)"}),
+                }
+            )
+            st.dataframe(view, hide_index=True, width="stretch")
+
+
+def render() -> None:
+    st.title("Overview")
+    threshold = shell.threshold()
+    waves = cache.query(indicators.waves)
+    wave_id = _wave_picker(waves)
+    if wave_id is None:
+        st.info("No survey data yet. Load the demo organisation or upload a survey on the Data page.")
+        return
+    table = cache.query(scorecard.indicator_table, wave_id, threshold)
+    domains = scorecard.domain_table(table)
+
+    st.subheader("Headline indicators")
+    _tiles(table)
+
+    st.subheader("Seven-domain scorecard")
+    st.altair_chart(charts.domain_scores(domains), width="stretch")
+    st.caption(
+        "Each domain scores the mean of its indicators on a 0-10 favourable scale (10 is best). "
+        "Open a domain for the raw values, n and the benchmark each indicator is rated against."
+    )
+    _domain_details(table, domains)
+
+    st.subheader("Trends")
+    heads = table[table.headline & (table.kind == "proportion")].indicator_id.tolist()
+    trend = cache.query(scorecard.trend, tuple(heads), threshold)
+    if trend.wave_label.nunique() > 1:
+        st.altair_chart(charts.headline_trends(trend), width="stretch")
+    else:
+        st.caption("Trends appear once there are two or more survey waves.")
+
+    sources = table[table.benchmark_source != ""][["indicator", "benchmark_source"]]
+    with st.expander("Benchmark sources"):
+        st.dataframe(sources.rename(columns={"indicator": "Indicator", "benchmark_source": "Source"}),
+                     hide_index=True, width="stretch")
