@@ -1,0 +1,49 @@
+"""Store: schema creation and version, all-or-nothing transactions, catalogue re-sync."""
+from __future__ import annotations
+
+import pytest
+
+from dashboard import store
+from tests import tiny_org
+
+
+def test_new_store_is_migrated_and_empty(tmp_path):
+    con = store.connect(tmp_path / "s.duckdb")
+    assert store.schema_version(con) == store.SCHEMA_VERSION
+    assert store.is_empty(con)
+    info = store.dataset_info(con)
+    assert info["is_demo"] is False
+    # reopening does not migrate twice
+    con.close()
+    con = store.connect(tmp_path / "s.duckdb")
+    assert store.schema_version(con) == store.SCHEMA_VERSION
+
+
+def test_transaction_rolls_back_everything(tmp_path):
+    con = store.connect(tmp_path / "s.duckdb")
+    before = store.dataset_version(con)
+    with pytest.raises(RuntimeError), store.transaction(con):
+        con.execute("INSERT INTO units (team) VALUES ('Ward 1')")
+        store.bump_version(con)
+        raise RuntimeError("injected failure")
+    assert con.execute("SELECT count(*) FROM units").fetchone()[0] == 0
+    assert store.dataset_version(con) == before
+
+
+def test_catalogue_fingerprint_change_rederives_scores(tmp_path):
+    con = tiny_org.build(tmp_path / "s.duckdb")
+    n_scores = con.execute("SELECT count(*) FROM respondent_scores").fetchone()[0]
+    assert n_scores > 0
+    assert store.sync_catalogue(con) is False  # unchanged catalogue: nothing to do
+    store.set_meta(con, "catalogue_fingerprint", "stale")
+    version = store.dataset_version(con)
+    assert store.sync_catalogue(con) is True
+    assert con.execute("SELECT count(*) FROM respondent_scores").fetchone()[0] == n_scores
+    assert store.dataset_version(con) == version + 1
+
+
+def test_newer_schema_is_refused(tmp_path):
+    con = store.connect(tmp_path / "s.duckdb")
+    store.set_meta(con, "schema_version", str(store.SCHEMA_VERSION + 1))
+    with pytest.raises(RuntimeError, match="newer"):
+        store.migrate(con)
