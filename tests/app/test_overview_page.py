@@ -1,0 +1,42 @@
+"""AppTest of the overview page on the demo organisation."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import catalogue
+
+
+@pytest.fixture
+def demo_env(demo_db, tmp_path, monkeypatch):
+    db = tmp_path / "store.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("WELLBEING_DB", str(db))
+    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
+    return db
+
+
+def test_overview_renders_scorecard(demo_env):
+    at = AppTest.from_file("app.py", default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Overview"
+    labels = [m.label for m in at.metric]
+    heads = [i.short for i in catalogue.get().indicators.values() if i.headline]
+    assert labels == heads
+    # every tile shows a figure (the organisation is far above the threshold)
+    assert all(m.value not in ("", "–") for m in at.metric)
+    expanders = [e.label for e in at.expander]
+    for dom in catalogue.get().domains:
+        assert any(label.startswith(dom.name) for label in expanders), dom.name
+
+
+def test_overview_switches_wave(demo_env):
+    at = AppTest.from_file("app.py", default_timeout=120).run()
+    first = at.selectbox(key="overview_wave").options[0]
+    at.selectbox(key="overview_wave").select(first).run()
+    assert not at.exception
+    # the first wave has no previous one: no deltas on survey tiles
+    stress = next(m for m in at.metric if m.label == "Stress")
+    assert stress.delta in (None, "")
