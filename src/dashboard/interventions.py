@@ -1,0 +1,311 @@
+"""The intervention register: create, edit, delete, list with status, and overlaps on shared units."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from dashboard import catalogue, store
+
+STATUSES = ("planned", "running", "evaluated")
+STATUS_TEXT = {
+    "planned": "Planned: starts in the future",
+    "running": "Running: no data after the start yet",
+    "evaluated": "Evaluated: data before and after the start",
+}
+# An open-ended intervention is treated as running until this day when comparing periods.
+_OPEN_END = date(9999, 12, 31)
+
+
+class InterventionError(ValueError):
+    """An intervention that cannot be saved as given (the message says why, in plain words)."""
+
+
+# Status comes from dates and data, never stored: it must follow every import and undo.
+# "evaluated" means data exist on both sides of the start date for at least one of the
+# intervention's indicators and target units (a survey wave before and after; absence months
+# before and after), so the evaluation view has something to compare.
+_LIST_SQL = """
+WITH targets AS (
+    SELECT iu.intervention_id,
+           list(u.unit_id ORDER BY u.team) AS unit_ids,
+           list(u.team ORDER BY u.team) AS teams
+    FROM intervention_units AS iu
+    JOIN units AS u USING (unit_id)
+    GROUP BY iu.intervention_id
+),
+survey_waves AS (
+    SELECT DISTINCT iu.intervention_id, r.wave_id
+    FROM intervention_units AS iu
+    JOIN responses AS r USING (unit_id)
+    UNION
+    SELECT DISTINCT iu.intervention_id, a.wave_id
+    FROM intervention_units AS iu
+    JOIN survey_aggregates AS a USING (unit_id)
+),
+survey_sides AS (
+    SELECT sw.intervention_id,
+           bool_or(w.fielded_on < i.start_date) AS has_pre,
+           bool_or(w.fielded_on >= i.start_date) AS has_post
+    FROM survey_waves AS sw
+    JOIN waves AS w USING (wave_id)
+    JOIN interventions AS i USING (intervention_id)
+    GROUP BY sw.intervention_id
+),
+absence_units AS (
+    SELECT DISTINCT unit_id FROM absence_episodes
+    UNION
+    SELECT DISTINCT unit_id FROM absence_monthly
+),
+absence_sides AS (
+    -- a month counts before the start only when it ends before the start date
+    SELECT iu.intervention_id,
+           bool_or(last_day(s.month) < i.start_date) AS has_pre,
+           bool_or(s.month >= i.start_date) AS has_post
+    FROM intervention_units AS iu
+    JOIN absence_units USING (unit_id)
+    JOIN staff_in_post AS s USING (unit_id)
+    JOIN interventions AS i USING (intervention_id)
+    GROUP BY iu.intervention_id
+),
+pairs AS (
+    SELECT a.intervention_id, ib.name AS other_name, count(*) AS shared
+    FROM intervention_units AS a
+    JOIN intervention_units AS b ON a.unit_id = b.unit_id AND a.intervention_id <> b.intervention_id
+    JOIN interventions AS ia ON ia.intervention_id = a.intervention_id
+    JOIN interventions AS ib ON ib.intervention_id = b.intervention_id
+    WHERE ia.start_date <= coalesce(ib.end_date, CAST(? AS DATE))
+      AND ib.start_date <= coalesce(ia.end_date, CAST(? AS DATE))
+    GROUP BY a.intervention_id, ib.name
+),
+overlap_names AS (
+    SELECT intervention_id, list(other_name ORDER BY other_name) AS overlaps_with
+    FROM pairs
+    GROUP BY intervention_id
+)
+SELECT i.intervention_id, i.name, i.domain, i.start_date, i.end_date, i.indicators, i.notes,
+       coalesce(t.unit_ids, []) AS unit_ids,
+       coalesce(t.teams, []) AS teams,
+       len(coalesce(t.unit_ids, [])) AS n_units,
+       CASE
+           WHEN i.start_date > CAST(? AS DATE) THEN 'planned'
+           WHEN (list_has_any(i.indicators, CAST(? AS VARCHAR[])) AND ss.has_pre AND ss.has_post)
+             OR (list_has_any(i.indicators, CAST(? AS VARCHAR[])) AND sa.has_pre AND sa.has_post)
+               THEN 'evaluated'
+           ELSE 'running'
+       END AS status,
+       coalesce(o.overlaps_with, []) AS overlaps_with
+FROM interventions AS i
+LEFT JOIN targets AS t USING (intervention_id)
+LEFT JOIN survey_sides AS ss USING (intervention_id)
+LEFT JOIN absence_sides AS sa USING (intervention_id)
+LEFT JOIN overlap_names AS o USING (intervention_id)
+WHERE CAST(? AS INTEGER) IS NULL OR i.intervention_id = CAST(? AS INTEGER)
+ORDER BY i.start_date DESC, i.name
+"""
+
+
+def _indicator_ids_by_source() -> tuple[list[str], list[str]]:
+    cat = catalogue.get()
+    survey = [i.id for i in cat.indicators.values() if i.source == "survey"]
+    absence = [i.id for i in cat.indicators.values() if i.source == "absence"]
+    return survey, absence
+
+
+def list_interventions(
+    con: duckdb.DuckDBPyConnection, as_of: date | None = None, intervention_id: int | None = None
+) -> pd.DataFrame:
+    """The register: one row per intervention with target units, derived status and overlaps.
+
+    Columns: intervention_id, name, domain, domain_name, start_date, end_date, indicators (list),
+    notes, unit_ids (list), teams (list), n_units, status, overlaps_with (names of other
+    interventions sharing a target unit in an overlapping period).
+    """
+    as_of = as_of or date.today()
+    survey, absence = _indicator_ids_by_source()
+    frame = con.execute(
+        _LIST_SQL,
+        [_OPEN_END, _OPEN_END, as_of, survey, absence, intervention_id, intervention_id],
+    ).df()
+    names = {d.id: d.name for d in catalogue.get().domains}
+    frame.insert(3, "domain_name", frame["domain"].map(names).fillna(frame["domain"]))
+    return frame
+
+
+def get_intervention(con: duckdb.DuckDBPyConnection, intervention_id: int, as_of: date | None = None) -> dict:
+    """One intervention as a dict (same fields as a register row); InterventionError if absent."""
+    frame = list_interventions(con, as_of=as_of, intervention_id=int(intervention_id))
+    if frame.empty:
+        raise InterventionError(f"there is no intervention {intervention_id}")
+    row = frame.iloc[0].to_dict()
+    for key in ("indicators", "unit_ids", "teams", "overlaps_with"):
+        row[key] = list(row[key])
+    row["unit_ids"] = [int(u) for u in row["unit_ids"]]
+    row["intervention_id"] = int(row["intervention_id"])
+    row["start_date"] = _as_date(row["start_date"])
+    row["end_date"] = None if pd.isna(row["end_date"]) else _as_date(row["end_date"])
+    row["notes"] = None if pd.isna(row["notes"]) else row["notes"]
+    return row
+
+
+def _as_date(value) -> date:
+    return pd.Timestamp(value).date()
+
+
+def _validate(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    domain: str,
+    unit_ids: Sequence[int],
+    start_date: date,
+    end_date: date | None,
+    indicators: Sequence[str],
+) -> tuple[str, list[int], list[str]]:
+    cat = catalogue.get()
+    name = (name or "").strip()
+    if not name:
+        raise InterventionError("give the intervention a name")
+    if domain not in {d.id for d in cat.domains}:
+        raise InterventionError(f"unknown domain {domain!r}; choose one of the seven domains")
+    if start_date is None:
+        raise InterventionError("give a start date")
+    if end_date is not None and end_date < start_date:
+        raise InterventionError(f"the end date {end_date} is before the start date {start_date}")
+    indicators = list(dict.fromkeys(indicators or []))
+    if not indicators:
+        raise InterventionError("choose at least one indicator the intervention aims to move")
+    unknown = [i for i in indicators if i not in cat.indicators]
+    if unknown:
+        raise InterventionError(f"unknown indicator(s): {', '.join(unknown)}")
+    not_evaluable = [i for i in indicators if cat.indicators[i].source not in ("survey", "absence")]
+    if not_evaluable:
+        raise InterventionError(
+            f"{', '.join(not_evaluable)}: data-quality figures cannot be evaluated before/after"
+        )
+    units = sorted({int(u) for u in unit_ids or []})
+    if not units:
+        raise InterventionError("choose at least one target team")
+    known = {
+        r[0]
+        for r in con.execute(
+            "SELECT unit_id FROM units WHERE list_contains(CAST(? AS INTEGER[]), unit_id)", [units]
+        ).fetchall()
+    }
+    missing = [u for u in units if u not in known]
+    if missing:
+        raise InterventionError(f"unknown target unit id(s): {missing}")
+    return name, units, indicators
+
+
+def create_intervention(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    domain: str,
+    unit_ids: Sequence[int],
+    start_date: date,
+    indicators: Sequence[str],
+    end_date: date | None = None,
+    notes: str | None = None,
+) -> int:
+    """Add an intervention and its target units in one transaction; returns its id."""
+    name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
+    with store.transaction(con):
+        new_id = con.execute(
+            """
+            INSERT INTO interventions (name, domain, start_date, end_date, indicators, notes)
+            VALUES (?, ?, ?, ?, ?, ?)
+            RETURNING intervention_id
+            """,
+            [name, domain, start_date, end_date, indicators, (notes or "").strip() or None],
+        ).fetchone()[0]
+        con.execute(
+            "INSERT INTO intervention_units SELECT ?, unnest(CAST(? AS INTEGER[]))", [new_id, units]
+        )
+        store.bump_version(con)
+    return int(new_id)
+
+
+def update_intervention(
+    con: duckdb.DuckDBPyConnection,
+    intervention_id: int,
+    name: str,
+    domain: str,
+    unit_ids: Sequence[int],
+    start_date: date,
+    indicators: Sequence[str],
+    end_date: date | None = None,
+    notes: str | None = None,
+) -> None:
+    """Replace an intervention's fields and target units in one transaction."""
+    name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
+    with store.transaction(con):
+        changed = con.execute(
+            """
+            UPDATE interventions
+            SET name = ?, domain = ?, start_date = ?, end_date = ?, indicators = ?, notes = ?
+            WHERE intervention_id = ?
+            RETURNING intervention_id
+            """,
+            [name, domain, start_date, end_date, indicators, (notes or "").strip() or None,
+             int(intervention_id)],
+        ).fetchall()
+        if not changed:
+            raise InterventionError(f"there is no intervention {intervention_id}")
+        con.execute("DELETE FROM intervention_units WHERE intervention_id = ?", [int(intervention_id)])
+        con.execute(
+            "INSERT INTO intervention_units SELECT ?, unnest(CAST(? AS INTEGER[]))",
+            [int(intervention_id), units],
+        )
+        store.bump_version(con)
+
+
+def delete_intervention(con: duckdb.DuckDBPyConnection, intervention_id: int) -> None:
+    """Remove an intervention and its target units in one transaction."""
+    with store.transaction(con):
+        con.execute("DELETE FROM intervention_units WHERE intervention_id = ?", [int(intervention_id)])
+        gone = con.execute(
+            "DELETE FROM interventions WHERE intervention_id = ? RETURNING intervention_id",
+            [int(intervention_id)],
+        ).fetchall()
+        if not gone:
+            raise InterventionError(f"there is no intervention {intervention_id}")
+        store.bump_version(con)
+
+
+def overlapping(
+    con: duckdb.DuckDBPyConnection,
+    unit_ids: Sequence[int],
+    start: date,
+    end: date | None = None,
+    exclude_id: int | None = None,
+) -> pd.DataFrame:
+    """Other interventions on any of unit_ids whose active period meets [start, end].
+
+    An open-ended intervention (no end date) is active from its start onwards; end=None means
+    the window is open too. Columns: intervention_id, name, start_date, end_date, shared_units,
+    shared_teams (list).
+    """
+    return con.execute(
+        """
+        SELECT i.intervention_id, i.name, i.start_date, i.end_date,
+               count(*) AS shared_units,
+               list(u.team ORDER BY u.team) AS shared_teams
+        FROM interventions AS i
+        JOIN intervention_units AS iu USING (intervention_id)
+        JOIN units AS u USING (unit_id)
+        WHERE (CAST(? AS INTEGER) IS NULL OR i.intervention_id <> CAST(? AS INTEGER))
+          AND list_contains(CAST(? AS INTEGER[]), iu.unit_id)
+          AND i.start_date <= CAST(? AS DATE)
+          AND coalesce(i.end_date, CAST(? AS DATE)) >= CAST(? AS DATE)
+        GROUP BY ALL
+        ORDER BY i.start_date, i.name
+        """,
+        [exclude_id, exclude_id, [int(u) for u in unit_ids], end or _OPEN_END, _OPEN_END, start],
+    ).df()
+
+
+def unit_choices(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Teams a user can target: unit_id, team, directorate (for the form's pickers)."""
+    return con.execute("SELECT unit_id, team, directorate FROM units ORDER BY team").df()
