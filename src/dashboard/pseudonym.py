@@ -1,4 +1,5 @@
 """Keyed pseudonyms (HMAC-SHA256) for employee and respondent identifiers, key kept outside the store."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,0 +1,1 @@
+"""Uploads: read messy HR exports, map them to the canonical model, validate, import atomically, undo."""

@@ -1,0 +1,141 @@
+"""The one import path shared by the Data page and the CLI: read, map, validate, then commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from dashboard.config import settings
+from dashboard.ingest import kinds, load, mapping
+from dashboard.ingest.read import RawTable, ReadError, read_file
+from dashboard.ingest.transform import Prepared, prepare_table
+from dashboard.ingest.validate import Report
+
+
+def read(path: Path | str, file_name: str | None = None, sheet: str | None = None) -> RawTable:
+    """Read an upload within the configured size limit (ReadError on anything unreadable)."""
+    return read_file(path, file_name=file_name, sheet=sheet, max_mb=settings().max_upload_mb)
+
+
+def resolve_mapping(
+    con: duckdb.DuckDBPyConnection, kind: str, raw: RawTable, profile: str | None = None
+) -> tuple[mapping.Mapping, list[str]]:
+    """Named profile, else a saved profile for these exact headers, else a fresh proposal."""
+    notes: list[str] = []
+    if profile:
+        found = mapping.load_profile(con, profile)
+        if found is None:
+            raise ReadError(f"There is no saved mapping profile called '{profile}'.")
+        if found.kind != kind:
+            raise ReadError(f"The profile '{profile}' is for {found.kind} files, not {kind}.")
+        return found, [f"Mapping from profile '{profile}'."]
+    found = mapping.find_profile(con, kind, raw.columns)
+    if found is not None:
+        return found, [f"Same headers as before: mapping profile '{found.profile}' applied."]
+    return mapping.propose(kind, raw.frame), notes
+
+
+def _source(raw: RawTable) -> str:
+    parts = [raw.format.upper()]
+    if raw.encoding:
+        parts.append(raw.encoding)
+    if raw.delimiter:
+        parts.append({"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[raw.delimiter] + "-separated")
+    if raw.sheet:
+        parts.append(f"sheet '{raw.sheet}'")
+    parts.append(f"column names on row {raw.header_row}")
+    return ", ".join(parts)
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    raw: RawTable,
+    chosen: mapping.Mapping,
+    *,
+    allow_same_file: bool = False,
+    notes: list[str] | None = None,
+) -> Prepared:
+    """Everything short of writing: the report the user reviews, and the frames to load."""
+    report = Report(kind=chosen.kind, file_name=raw.file_name, sha256=raw.sha256, source=_source(raw))
+    report.notes.extend(raw.notes + (notes or []))
+    prepared = prepare_table(raw, chosen, con, report)
+    earlier = load.same_file(con, raw.sha256)
+    if earlier and not allow_same_file:
+        report.errors.append(
+            f"This exact file was already imported as import #{earlier[0]} on {earlier[1]:%d %b %Y %H:%M} "
+            f"({earlier[2]}). Undo that import first if you want to load it again."
+        )
+    skipped = load.overlaps(con, chosen.kind, prepared.tables)
+    if skipped:
+        report.notes.append(
+            f"{skipped} rows are already in the store from an earlier import and will be skipped."
+        )
+    return prepared
+
+
+def refused(kind: str, file_name: str, message: str) -> Prepared:
+    report = Report(kind=kind, file_name=file_name, errors=[message])
+    return Prepared(kind=kind, report=report, mapping=mapping.Mapping(kind=kind))
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    path: Path | str,
+    kind: str,
+    *,
+    file_name: str | None = None,
+    sheet: str | None = None,
+    profile: str | None = None,
+    day_first: bool | None = None,
+    wave: str | None = None,
+    fielded_on: str | None = None,
+) -> tuple[RawTable | None, Prepared]:
+    """Read + map + validate a file in one call (the CLI's path; the page runs the same steps one by one)."""
+    kinds.fields(kind)
+    file_name = file_name or Path(path).name
+    try:
+        raw = read(path, file_name, sheet)
+        chosen, notes = resolve_mapping(con, kind, raw, profile)
+    except ReadError as exc:
+        return None, refused(kind, file_name, str(exc))
+    if day_first is not None:
+        chosen.day_first = day_first
+    chosen.wave = wave or chosen.wave
+    chosen.fielded_on = fielded_on or chosen.fielded_on
+    return raw, validate(con, raw, chosen, notes=notes)
+
+
+def commit(con: duckdb.DuckDBPyConnection, prepared: Prepared, user: str, progress=None) -> int:
+    """Write a validated upload; refuses if the report still has errors or open questions."""
+    report = prepared.report
+    if not report.ok:
+        raise ValueError("this upload has errors or unanswered questions; nothing was written")
+    import_id = load.commit(
+        con,
+        prepared.kind,
+        prepared.tables,
+        file_name=report.file_name,
+        sha256=report.sha256,
+        user=user,
+        profile=prepared.mapping.profile,
+        progress=progress,
+    )
+    report.import_id = import_id
+    report.committed = True
+    return import_id
+
+
+def mapping_table(kind: str, raw: RawTable, chosen: mapping.Mapping) -> pd.DataFrame:
+    """One row per uploaded column with the canonical field or question it feeds (the editable view)."""
+    by_column = {col: f for f, col in chosen.fields.items()} | {c: i for c, i in chosen.items.items()}
+    return pd.DataFrame(
+        {
+            "column": raw.columns,
+            "maps to": [by_column.get(c, "(ignore)") for c in raw.columns],
+            "example": [
+                str(raw.frame[c].dropna().iloc[0]) if raw.frame[c].notna().any() else "" for c in raw.columns
+            ],
+        }
+    )

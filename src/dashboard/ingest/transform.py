@@ -1,0 +1,685 @@
+"""Turn a mapped upload into canonical frames per kind, collecting every problem on the way (vectorised)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from dashboard import catalogue, pseudonym
+from dashboard.config import settings
+from dashboard.ingest import dates, kinds
+from dashboard.ingest.mapping import Mapping, map_answers, map_reasons, normalise_header, normalise_team
+from dashboard.ingest.read import RawTable
+from dashboard.ingest.validate import Problems, Report
+
+SAMPLE_ROWS = 10
+
+
+@dataclass
+class Prepared:
+    """Canonical frames ready to load, and the report the user confirms."""
+
+    kind: str
+    report: Report
+    mapping: Mapping
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+class _Ctx:
+    def __init__(self, raw: RawTable, mapping: Mapping, con: duckdb.DuckDBPyConnection, report: Report):
+        self.raw = raw
+        self.frame = raw.frame
+        self.mapping = mapping
+        self.con = con
+        self.report = report
+        self.problems = Problems(
+            raw.row_numbers if raw.row_numbers is not None else pd.Series(range(len(raw.frame))) + 2
+        )
+        self.skip = pd.Series(False, index=self.frame.index)
+        self._key: bytes | None = None
+        self.tables: dict[str, pd.DataFrame] = {}
+        self.sample = pd.DataFrame()
+
+    def col(self, name: str) -> pd.Series | None:
+        column = self.mapping.fields.get(name)
+        return self.frame[column] if column in self.frame.columns else None
+
+    def label(self, name: str) -> str:
+        return self.mapping.fields.get(name, name)
+
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = pseudonym.load_key()
+        return self._key
+
+    def skip_where(self, mask: pd.Series, name: str, reason: str, withhold: bool = False) -> None:
+        """Rows that cannot be imported: listed as warnings and left out, never dropped silently."""
+        mask = mask.fillna(False).astype(bool) & ~self.skip
+        values = self.col(name)
+        self.problems.add(mask, self.label(name), values, f"{reason}; row skipped", "warning", withhold)
+        self.skip |= mask
+
+    def date(self, name: str, months: bool = False) -> pd.Series | None:
+        values = self.col(name)
+        if values is None:
+            return None
+        parsed = (dates.parse_months if months else dates.parse_dates)(values, self.mapping.day_first)
+        if parsed.ambiguous:
+            self.report.questions.append(
+                f"Dates in column '{self.label(name)}' could be day/month/year or month/day/year "
+                f"(for example '{parsed.example}'). Say which order the file uses "
+                "(on the page, or with --day-first yes|no)."
+            )
+        elif parsed.order and self.mapping.day_first is None:
+            order = "day/month/year" if parsed.order == "day_first" else "month/day/year (US order)"
+            self.report.notes.append(
+                f"Dates in '{self.label(name)}' read as {order}: the values only fit that order."
+            )
+        what = "a month" if months else "a date"
+        self.problems.add(parsed.bad, self.label(name), values, f"not {what} that can be read")
+        return parsed.values.where(~parsed.bad)
+
+    def number(self, name: str) -> tuple[pd.Series | None, pd.Series]:
+        values = self.col(name)
+        if values is None:
+            return None, pd.Series(False, index=self.frame.index)
+        return to_number(values)
+
+    def text(self, name: str) -> pd.Series | None:
+        values = self.col(name)
+        if values is None:
+            return None
+        return values.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
+
+
+def to_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers from text: decimal commas ('7,5'), thousands separators, '%', spaces -> (numbers, bad)."""
+    s = values.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True).str.rstrip("%")
+    missing = s.isna() | s.str.casefold().isin(["", "na", "n/a", "-", "--", ".", "null", "none", "#n/a"])
+    comma_decimal = s.str.fullmatch(r"-?\d+,\d{1,2}|-?\d+,\d{4,}|-?\d{1,3}(\.\d{3})+,\d+").fillna(False)
+    point_decimal = s.str.fullmatch(r"-?\d*\.\d+").fillna(False)
+    if comma_decimal.any() and not point_decimal.any():
+        s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        s = s.str.replace(r"(?<=\d),(?=\d{3}\b)", "", regex=True)
+    out = pd.to_numeric(s.where(~missing), errors="coerce").astype("float64")
+    bad = ~missing & out.isna()
+    return out, bad
+
+
+def _teams(ctx: _Ctx) -> pd.DataFrame | None:
+    """Team key and display name per row; merges case/spacing variants and says which were merged."""
+    raw = ctx.text("team")
+    if raw is None:
+        return None
+    ctx.skip_where(raw.isna(), "team", "team is blank")
+    key = normalise_team(raw).str.lower()
+    existing = ctx.con.execute(
+        "SELECT lower(regexp_replace(trim(team), '\\s+', ' ', 'g')) AS team_key, team FROM units"
+    ).df()
+    counts = pd.DataFrame({"team_key": key, "variant": raw}).dropna().value_counts().reset_index(name="rows")
+    # The display name of a new team is its most common spelling in the file.
+    display = counts.sort_values(
+        ["team_key", "rows", "variant"], ascending=[True, False, True]
+    ).drop_duplicates("team_key")
+    display = display.set_index("team_key")["variant"]
+    if len(existing):
+        display.update(existing.set_index("team_key")["team"])
+    variants = counts.groupby("team_key")["variant"].agg(lambda v: sorted(set(v)))
+    merged = [
+        {"team": display[k], "variants": " | ".join(f"'{x}'" for x in v)}
+        for k, v in variants.items()
+        if len(v) > 1 or v[0] != display[k]
+    ]
+    ctx.report.merged_teams = pd.DataFrame(merged, columns=["team", "variants"])
+    new_keys = sorted(set(display.index) - set(existing["team_key"]))
+    ctx.report.counts["teams in file"] = len(display)
+    ctx.report.counts["new teams"] = len(new_keys)
+    if len(existing) and ctx.mapping.kind != "structure" and new_keys:
+        first = pd.Series(np.arange(len(key)), index=key.index).groupby(key).min()
+        for k in new_keys:
+            ctx.problems.add_one(
+                int(ctx.raw.row_numbers.iloc[first[k]]),
+                ctx.label("team"),
+                display[k],
+                f"unknown team ({int((key == k).sum())} rows): not in the organisation structure; "
+                "it will be created",
+            )
+    return pd.DataFrame({"team_key": key, "team": key.map(display)})
+
+
+def _units_frame(ctx: _Ctx, teams: pd.DataFrame) -> pd.DataFrame:
+    parts = {"team_key": teams["team_key"], "team": teams["team"]}
+    for name in ("directorate", "site"):
+        values = ctx.text(name)
+        parts[name] = values if values is not None else pd.Series(pd.NA, index=teams.index, dtype="string")
+    units = pd.DataFrame(parts)[~ctx.skip].dropna(subset=["team_key"])
+    return units.groupby("team_key", as_index=False).agg(
+        team=("team", "first"), directorate=("directorate", "first"), site=("site", "first")
+    )
+
+
+def _require(ctx: _Ctx, names: list[str]) -> bool:
+    missing = [kinds.field(ctx.mapping.kind, n).label for n in names if ctx.col(n) is None]
+    if missing:
+        ctx.report.errors.append(
+            f"Required column(s) not mapped: {', '.join(missing)}. Choose which column holds each one."
+        )
+    return not missing
+
+
+def _waves(ctx: _Ctx, fielded: pd.Series | None) -> pd.Series | None:
+    """Wave label per row, and the waves to create with their fieldwork date (from the file or asked)."""
+    labels = ctx.text("wave")
+    if labels is None:
+        if not ctx.mapping.wave:
+            ctx.report.questions.append(
+                "Which survey wave is this? Give it a name (for example '2024 annual survey')."
+            )
+            return None
+        labels = pd.Series(ctx.mapping.wave, index=ctx.frame.index, dtype="string")
+    else:
+        ctx.skip_where(labels.isna(), "wave", "survey wave is blank")
+    existing = ctx.con.execute("SELECT label, fielded_on FROM waves").df()
+    known = dict(zip(existing["label"], existing["fielded_on"], strict=True))
+    rows = []
+    for label in sorted(labels[~ctx.skip].dropna().unique()):
+        if label in known:
+            continue
+        on = None
+        if fielded is not None:
+            in_wave = fielded[(labels == label) & ~ctx.skip].dropna()
+            if len(in_wave):
+                # The middle of fieldwork decides before/after an intervention.
+                on = in_wave.sort_values().iloc[len(in_wave) // 2]
+        if on is None and ctx.mapping.fielded_on:
+            on = pd.Timestamp(ctx.mapping.fielded_on)
+        if on is None:
+            guess = dates.parse_months(pd.Series([label], dtype="string"))
+            if guess.values.notna().iloc[0] and not re.fullmatch(r"\d{4}", label):
+                on = guess.values.iloc[0]
+        if on is None:
+            ctx.report.questions.append(
+                f"When was survey wave '{label}' in the field? "
+                "Give the middle date of fieldwork (YYYY-MM-DD)."
+            )
+            continue
+        rows.append({"label": label, "fielded_on": pd.Timestamp(on).date()})
+    ctx.report.counts["new survey waves"] = len(rows)
+    ctx.tables["waves"] = pd.DataFrame(rows, columns=["label", "fielded_on"])
+    return labels
+
+
+def _survey(ctx: _Ctx) -> None:
+    cat = catalogue.get()
+    items = {c: i for c, i in ctx.mapping.items.items() if c in ctx.frame.columns and i in cat.items}
+    if not items:
+        ctx.report.errors.append(
+            "No survey questions recognised. Map at least one column to a question (for example q11c or Q1)."
+        )
+    if not _require(ctx, ["team"]) or not items:
+        return
+    teams = _teams(ctx)
+    fielded = ctx.date("fielded_on")
+    waves = _waves(ctx, fielded)
+    answers = {}
+    unknown_labels: dict[str, set[str]] = {}
+    for column, item_id in items.items():
+        scale = cat.items[item_id].scale
+        values, unknown = map_answers(ctx.frame[column], scale, ctx.mapping.labels)
+        allowed = ", ".join(scale.labels)
+        ctx.problems.add(
+            unknown,
+            column,
+            ctx.frame[column],
+            f"unknown answer for {item_id} (expected: {allowed}); not imported",
+        )
+        if unknown.any():
+            unknown_labels[item_id] = set(ctx.frame[column][unknown].astype(str))
+        answers[item_id] = values
+    wide = pd.DataFrame(answers)
+    ctx.skip_where(wide.isna().all(axis=1), "team", "no answer to any mapped question")
+    resp_key = None
+    if ctx.col("respondent_id") is not None:
+        resp_key = pseudonym.pseudonymise(ctx.col("respondent_id"), ctx.key())
+        if waves is not None:
+            dup = resp_key.notna() & pd.DataFrame({"k": resp_key, "w": waves}).duplicated(keep="first")
+            ctx.skip_where(dup, "respondent_id", "same respondent twice in one wave", withhold=True)
+    for item_id, labels in unknown_labels.items():
+        ctx.report.notes.append(f"Unknown answers for {item_id}: {', '.join(sorted(labels)[:10])}")
+    if waves is None:
+        return
+    keep = ~ctx.skip
+    responses = pd.DataFrame(
+        {
+            "row_no": np.arange(len(ctx.frame)),
+            "team_key": teams["team_key"],
+            "wave": waves,
+            "staff_group": ctx.text("staff_group") if ctx.col("staff_group") is not None else pd.NA,
+            "respondent_key": resp_key if resp_key is not None else pd.NA,
+        }
+    )[keep]
+    wide = wide[keep]
+    wide.insert(0, "row_no", responses["row_no"])
+    ctx.tables["units"] = _units_frame(ctx, teams)
+    ctx.tables["responses"] = responses.astype({"staff_group": "string", "respondent_key": "string"})
+    ctx.tables["answers_wide"] = wide
+    ctx.report.counts["responses"] = len(responses)
+    ctx.report.counts["answers"] = int(wide.drop(columns="row_no").notna().sum().sum())
+    ctx.sample = responses.assign(team=teams["team"][keep]).join(wide.drop(columns="row_no"))
+
+
+def _survey_aggregate(ctx: _Ctx) -> None:
+    cat = catalogue.get()
+    long_layout = ctx.col("indicator") is not None
+    if not long_layout and not ctx.mapping.items:
+        ctx.report.errors.append(
+            "No indicator found. Map a column holding the indicator or question, "
+            "or columns named after indicators."
+        )
+        return
+    if not _require(ctx, ["team", "n"] + (["value"] if long_layout else [])):
+        return
+    teams = _teams(ctx)
+    waves = _waves(ctx, ctx.date("fielded_on"))
+    n, bad_n = ctx.number("n")
+    ctx.skip_where(
+        bad_n | n.isna(), "n", "base n is missing or not a number (needed to apply the anonymity threshold)"
+    )
+    ctx.skip_where(
+        n.notna() & ((n < 0) | (n != n.round())), "n", "base n must be a whole number of responses"
+    )
+    if long_layout:
+        ind_text = ctx.text("indicator")
+        distinct = {t: _indicator(t) for t in ind_text.dropna().unique()}
+        ind = ind_text.map(distinct)
+        ctx.skip_where(ind_text.notna() & ind.isna(), "indicator", "not an indicator in the catalogue")
+        value, bad_value = ctx.number("value")
+        ctx.skip_where(bad_value, "value", "result is not a number")
+        pct = ctx.col("value").astype("string").str.contains("%", regex=False).fillna(False)
+        long = pd.DataFrame(
+            {"row_no": np.arange(len(ctx.frame)), "indicator_id": ind, "value": value, "pct": pct}
+        )
+    else:
+        parts = []
+        for column, ind_id in ctx.mapping.items.items():
+            value, bad_value = to_number(ctx.frame[column])
+            ctx.problems.add(bad_value, column, ctx.frame[column], "result is not a number; not imported")
+            pct = ctx.frame[column].astype("string").str.contains("%", regex=False).fillna(False)
+            parts.append(
+                pd.DataFrame(
+                    {"row_no": np.arange(len(ctx.frame)), "indicator_id": ind_id, "value": value, "pct": pct}
+                )
+            )
+        long = pd.concat(parts, ignore_index=True)
+    long = long.dropna(subset=["indicator_id", "value"])
+    kinds_of = {i.id: i.kind for i in cat.indicators.values()}
+    long["kind"] = long["indicator_id"].map(kinds_of)
+    # A proportion given as 0-100 (or with %) is stored as 0-1, the store's convention.
+    percent_style = long.groupby("indicator_id")["value"].transform("max").gt(1) | long["pct"]
+    is_prop = long["kind"] == "proportion"
+    long.loc[is_prop & percent_style, "value"] = long.loc[is_prop & percent_style, "value"] / 100
+    out_of_range = (is_prop & ~long["value"].between(0, 1)) | (
+        (long["kind"] == "mean") & ~long["value"].between(1, 5)
+    )
+    bad_rows = long.loc[out_of_range, "row_no"]
+    ctx.problems.add(
+        pd.Series(np.isin(np.arange(len(ctx.frame)), bad_rows)),
+        ctx.label("value") if long_layout else "result",
+        None,
+        "result out of range (0-100% or a 1-5 mean); not imported",
+    )
+    long = long[~out_of_range]
+    if waves is None:
+        return
+    rows = pd.DataFrame({"team_key": teams["team_key"], "wave": waves, "n": n})[~ctx.skip]
+    aggs = long.join(rows, on="row_no", how="inner")[["team_key", "wave", "indicator_id", "value", "n"]]
+    threshold = settings().anonymity_threshold
+    small = pd.Series(
+        np.isin(
+            np.arange(len(ctx.frame)),
+            long.join(rows, on="row_no", how="inner").query("n < @threshold")["row_no"],
+        )
+    )
+    ctx.problems.add(
+        small,
+        ctx.label("n"),
+        n.astype("string"),
+        f"base below the anonymity threshold ({threshold}): stored but never shown",
+    )
+    ctx.tables["units"] = _units_frame(ctx, teams)
+    ctx.tables["aggregates"] = aggs.astype({"n": "int64"})
+    ctx.report.counts["results"] = len(aggs)
+    ctx.sample = aggs.assign(
+        team=aggs["team_key"].map(teams.drop_duplicates("team_key").set_index("team_key")["team"])
+    )
+
+
+def _indicator(text: str) -> str | None:
+    from dashboard.ingest.mapping import indicator_for_text
+
+    return indicator_for_text(text)
+
+
+def _absence(ctx: _Ctx) -> None:
+    if not _require(ctx, ["employee_id", "team", "start_date"]):
+        return
+    teams = _teams(ctx)
+    ids = ctx.col("employee_id")
+    ctx.skip_where(ids.isna(), "employee_id", "employee identifier is blank", withhold=True)
+    start = ctx.date("start_date")
+    end = ctx.date("end_date")
+    ctx.skip_where(start.isna(), "start_date", "start date missing or unreadable")
+    if end is not None:
+        bad_end = ctx.col("end_date").notna() & end.isna()
+        ctx.skip_where(bad_end, "end_date", "end date unreadable")
+        ctx.skip_where(end.notna() & start.notna() & (end < start), "end_date", "end date before start date")
+    else:
+        end = pd.Series(pd.NaT, index=ctx.frame.index, dtype="datetime64[s]")
+    fte, bad_fte = ctx.number("fte")
+    if fte is None:
+        fte = pd.Series(1.0, index=ctx.frame.index)
+        ctx.report.notes.append("No FTE column: each absence counted at 1.0 FTE.")
+    else:
+        ctx.skip_where(
+            bad_fte | (fte.notna() & ~fte.between(0, 1.5, inclusive="right")),
+            "fte",
+            "FTE must be above 0 and at most 1.5",
+        )
+        ctx.report.counts["rows with blank FTE (1.0 used)"] = int((fte.isna() & ~ctx.skip).sum())
+        fte = fte.fillna(1.0)
+    days, bad_days = ctx.number("days_lost")
+    if days is not None:
+        ctx.problems.add(
+            bad_days | (days < 0),
+            ctx.label("days_lost"),
+            ctx.col("days_lost"),
+            "days lost not a number of days; left blank",
+        )
+        days = days.where(days >= 0)
+    if ctx.col("reason") is not None:
+        reason, table = map_reasons(ctx.col("reason"))
+        ctx.report.reasons = table
+    else:
+        reason = pd.Series("S99", index=ctx.frame.index, dtype="string")
+        ctx.report.notes.append("No reason column: every absence recorded as S99 (unknown).")
+    key = pseudonym.pseudonymise(ids, ctx.key())
+    episodes = pd.DataFrame(
+        {
+            "employee_key": key,
+            "team_key": teams["team_key"],
+            "start_date": start,
+            "end_date": end,
+            "fte": fte,
+            "reason_code": reason,
+            "days_lost": days if days is not None else np.nan,
+            "staff_group": ctx.text("staff_group") if ctx.col("staff_group") is not None else pd.NA,
+        }
+    )
+    dup = episodes.duplicated(subset=["employee_key", "team_key", "start_date", "end_date"]) & ~ctx.skip
+    ctx.skip_where(dup, "start_date", "duplicate episode (same person, team and dates as an earlier row)")
+    episodes = episodes[~ctx.skip]
+    ctx.tables["units"] = _units_frame(ctx, teams)
+    ctx.tables["episodes"] = episodes.astype({"staff_group": "string", "days_lost": "float64"})
+    ctx.report.counts["absence episodes"] = len(episodes)
+    ctx.report.counts["open episodes (no end date)"] = int(episodes["end_date"].isna().sum())
+    ctx.sample = episodes.assign(team=teams["team"][~ctx.skip])
+
+
+def _monthly_common(ctx: _Ctx, required: list[str]) -> tuple[pd.DataFrame, pd.Series] | None:
+    if not _require(ctx, required):
+        return None
+    teams = _teams(ctx)
+    month = ctx.date("month", months=True)
+    ctx.skip_where(month.isna(), "month", "month missing or unreadable")
+    return teams, month
+
+
+def _absence_monthly(ctx: _Ctx) -> None:
+    got = _monthly_common(ctx, ["team", "month", "fte_days_lost"])
+    if got is None:
+        return
+    teams, month = got
+    lost, bad_lost = ctx.number("fte_days_lost")
+    ctx.skip_where(
+        bad_lost | lost.isna() | (lost < 0), "fte_days_lost", "FTE days lost must be a number of 0 or more"
+    )
+    avail, bad_avail = ctx.number("fte_days_available")
+    if avail is None:
+        avail = pd.Series(np.nan, index=ctx.frame.index)
+    else:
+        ctx.skip_where(
+            bad_avail | (avail < 0), "fte_days_available", "FTE days available must be a number of 0 or more"
+        )
+        ctx.problems.add(
+            lost > avail,
+            ctx.label("fte_days_lost"),
+            ctx.col("fte_days_lost"),
+            "more FTE days lost than available",
+        )
+    reason = pd.Series(pd.NA, index=ctx.frame.index, dtype="string")
+    if ctx.col("reason") is not None:
+        codes, table = map_reasons(ctx.col("reason"))
+        reason = codes.where(ctx.col("reason").notna())  # blank reason = the team's total
+        ctx.report.reasons = table
+    rows = pd.DataFrame(
+        {
+            "team_key": teams["team_key"],
+            "month": month,
+            "reason_code": reason,
+            "fte_days_lost": lost,
+            "fte_days_available": avail,
+        }
+    )
+    dup = rows.duplicated(subset=["team_key", "month", "reason_code"]) & ~ctx.skip
+    ctx.skip_where(dup, "month", "same team, month and reason as an earlier row")
+    rows = rows[~ctx.skip]
+    ctx.tables["units"] = _units_frame(ctx, teams)
+    ctx.tables["absence_monthly"] = rows
+    ctx.report.counts["team-months"] = len(rows)
+    ctx.sample = rows.assign(team=teams["team"][~ctx.skip])
+
+
+def _staff_in_post(ctx: _Ctx) -> None:
+    got = _monthly_common(ctx, ["team", "month"])
+    if got is None:
+        return
+    if ctx.col("headcount") is None and ctx.col("fte") is None:
+        ctx.report.errors.append("Map a headcount or an FTE column: staff in post needs at least one.")
+        return
+    teams, month = got
+    head, bad_head = ctx.number("headcount")
+    fte, bad_fte = ctx.number("fte")
+    if head is not None:
+        ctx.skip_where(
+            bad_head | (head < 0) | (head != head.round()),
+            "headcount",
+            "headcount must be a whole number of 0 or more",
+        )
+    if fte is not None:
+        ctx.skip_where(bad_fte | (fte < 0), "fte", "FTE must be a number of 0 or more")
+    rows = pd.DataFrame(
+        {
+            "team_key": teams["team_key"],
+            "month": month,
+            "headcount": head if head is not None else np.nan,
+            "fte": fte if fte is not None else np.nan,
+        }
+    )
+    exact = rows.duplicated() & ~ctx.skip
+    ctx.skip_where(exact, "month", "exact repeat of an earlier row")
+    rows = rows[~ctx.skip]
+    several = rows.duplicated(subset=["team_key", "month"], keep=False)
+    if several.any():
+        ctx.report.notes.append(
+            f"{int(several.sum())} rows share a team and month (e.g. one per staff group); "
+            "they were added together."
+        )
+    rows = rows.groupby(["team_key", "month"], as_index=False).agg(
+        headcount=("headcount", lambda v: v.sum(min_count=1)), fte=("fte", lambda v: v.sum(min_count=1))
+    )
+    ctx.tables["units"] = _units_frame(ctx, teams)
+    ctx.tables["staff_in_post"] = rows
+    ctx.report.counts["team-months"] = len(rows)
+    ctx.sample = rows.assign(
+        team=rows["team_key"].map(teams.drop_duplicates("team_key").set_index("team_key")["team"])
+    )
+
+
+def _structure(ctx: _Ctx) -> None:
+    if not _require(ctx, ["team"]):
+        return
+    teams = _teams(ctx)
+    lat, bad_lat = ctx.number("latitude")
+    lon, bad_lon = ctx.number("longitude")
+    units = _units_frame(ctx, teams)
+    ctx.tables["units"] = units
+    if lat is not None and lon is not None and ctx.col("site") is not None:
+        ctx.problems.add(
+            bad_lat | ~lat.between(-90, 90) & lat.notna(),
+            ctx.label("latitude"),
+            ctx.col("latitude"),
+            "not a latitude; ignored",
+        )
+        ctx.problems.add(
+            bad_lon | ~lon.between(-180, 180) & lon.notna(),
+            ctx.label("longitude"),
+            ctx.col("longitude"),
+            "not a longitude; ignored",
+        )
+        sites = pd.DataFrame(
+            {
+                "site": ctx.text("site"),
+                "latitude": lat.where(lat.between(-90, 90)),
+                "longitude": lon.where(lon.between(-180, 180)),
+            }
+        )[~ctx.skip].dropna(subset=["site"])
+        ctx.tables["sites"] = sites.groupby("site", as_index=False).first()
+    ctx.report.counts["teams"] = len(units)
+    ctx.sample = units
+
+
+def _split_list(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.split(r"\s*[;|\n]\s*|\s*,\s*", regex=True)
+
+
+def _interventions(ctx: _Ctx) -> None:
+    if not _require(ctx, ["name", "domain", "start_date", "indicators"]):
+        return
+    cat = catalogue.get()
+    names = ctx.text("name")
+    ctx.skip_where(names.isna(), "name", "name is blank")
+    domains = {normalise_header(d.id): d.id for d in cat.domains} | {
+        normalise_header(d.name): d.id for d in cat.domains
+    }
+    domain = ctx.text("domain").map(lambda v: domains.get(normalise_header(v)) if pd.notna(v) else None)
+    ctx.skip_where(
+        domain.isna(), "domain", f"not one of the seven domains ({', '.join(d.name for d in cat.domains)})"
+    )
+    start = ctx.date("start_date")
+    end = ctx.date("end_date")
+    ctx.skip_where(start.isna(), "start_date", "start date missing or unreadable")
+    if end is None:
+        end = pd.Series(pd.NaT, index=ctx.frame.index, dtype="datetime64[s]")
+    ctx.skip_where(end.notna() & (end < start), "end_date", "end date before start date")
+    from dashboard.ingest.mapping import indicator_for_text
+
+    ind_lists = _split_list(ctx.col("indicators")).map(
+        lambda xs: [indicator_for_text(x) for x in xs if x] if isinstance(xs, list) else []
+    )
+    unknown = _split_list(ctx.col("indicators")).map(
+        lambda xs: [x for x in xs if x and not indicator_for_text(x)] if isinstance(xs, list) else []
+    )
+    ctx.problems.add(
+        unknown.map(len) > 0, ctx.label("indicators"), unknown.map(", ".join), "unknown indicator(s) ignored"
+    )
+    ind_lists = ind_lists.map(lambda xs: sorted({x for x in xs if x}))
+    ctx.skip_where(ind_lists.map(len) == 0, "indicators", "no known indicator")
+    existing = ctx.con.execute(
+        "SELECT lower(regexp_replace(trim(team), '\\s+', ' ', 'g')) AS team_key FROM units"
+    ).df()["team_key"]
+    team_lists = (
+        _split_list(ctx.col("teams")).map(
+            lambda xs: (
+                [normalise_team(pd.Series([x])).str.lower().iloc[0] for x in xs if x]
+                if isinstance(xs, list)
+                else []
+            )
+        )
+        if ctx.col("teams") is not None
+        else pd.Series([[]] * len(ctx.frame), index=ctx.frame.index)
+    )
+    missing_teams = team_lists.map(lambda xs: [x for x in xs if x not in set(existing)])
+    ctx.problems.add(
+        missing_teams.map(len) > 0,
+        ctx.label("teams"),
+        missing_teams.map(", ".join),
+        "team(s) not in the store; not linked (import the organisation structure first)",
+    )
+    rows = pd.DataFrame(
+        {
+            "row_no": np.arange(len(ctx.frame)),
+            "name": names,
+            "domain": domain,
+            "start_date": start,
+            "end_date": end,
+            "indicators": ind_lists,
+            "notes": ctx.text("notes") if ctx.col("notes") is not None else pd.NA,
+            "team_keys": team_lists.map(lambda xs: [x for x in xs if x in set(existing)]),
+        }
+    )[~ctx.skip]
+    ctx.tables["interventions"] = rows
+    ctx.report.counts["interventions"] = len(rows)
+    ctx.sample = rows.drop(columns=["row_no", "team_keys"])
+
+
+_KIND_FUNCS = {
+    "survey": _survey,
+    "survey_aggregate": _survey_aggregate,
+    "absence": _absence,
+    "absence_monthly": _absence_monthly,
+    "staff_in_post": _staff_in_post,
+    "structure": _structure,
+    "interventions": _interventions,
+}
+
+
+def prepare_table(
+    raw: RawTable, mapping: Mapping, con: duckdb.DuckDBPyConnection, report: Report
+) -> Prepared:
+    """Validate and convert; nothing is written. Problems go to report.problems, blockers to errors."""
+    ctx = _Ctx(raw, mapping, con, report)
+    if not mapping.used_columns() & set(raw.columns):
+        report.errors.append(
+            "Nothing in this file could be matched to a "
+            f"{kinds.KIND_LABELS[mapping.kind].split(' (')[0].lower()} column. "
+            "Check you chose the right kind of data, or map the columns by hand."
+        )
+    else:
+        _KIND_FUNCS[mapping.kind](ctx)
+    for line, reason in raw.rejected:
+        ctx.problems.add_one(line, "", "", reason)
+    report.ignored_columns = [c for c in raw.columns if c not in mapping.used_columns()]
+    report.problems = ctx.problems.frame()
+    report.rows_read = len(raw.frame) + len(raw.rejected)
+    report.rows_ready = 0 if report.errors else int((~ctx.skip).sum())
+    report.sample = _safe_sample(ctx.sample)
+    return Prepared(kind=mapping.kind, report=report, mapping=mapping, tables=ctx.tables)
+
+
+def _safe_sample(sample: pd.DataFrame) -> pd.DataFrame:
+    """The first mapped rows, with pseudonyms shortened and internal columns dropped."""
+    sample = sample.head(SAMPLE_ROWS).drop(columns=["row_no", "team_key"], errors="ignore").copy()
+    for col in ("employee_key", "respondent_key"):
+        if col in sample:
+            sample[col] = sample[col].astype("string").str.slice(0, 10) + "…"
+    for col in sample.columns:
+        if pd.api.types.is_datetime64_any_dtype(sample[col]):
+            sample[col] = sample[col].dt.date
+    if "team" in sample:
+        sample = sample[["team"] + [c for c in sample.columns if c != "team"]]
+    return sample.reset_index(drop=True)
