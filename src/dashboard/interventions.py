@@ -284,12 +284,12 @@ def overlapping(
     """Other interventions on any of unit_ids whose active period meets [start, end].
 
     An open-ended intervention (no end date) is active from its start onwards; end=None means
-    the window is open too. Columns: intervention_id, name, start_date, end_date, shared_units,
-    shared_teams (list).
+    the window is open too. Columns: intervention_id, name, start_date, end_date, indicators
+    (list), shared_units, shared_teams (list).
     """
     return con.execute(
         """
-        SELECT i.intervention_id, i.name, i.start_date, i.end_date,
+        SELECT i.intervention_id, i.name, i.start_date, i.end_date, i.indicators,
                count(*) AS shared_units,
                list(u.team ORDER BY u.team) AS shared_teams
         FROM interventions AS i
