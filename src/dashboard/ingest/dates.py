@@ -54,6 +54,7 @@ class ParsedDates:
     ambiguous: bool = False  # dd/mm vs mm/dd cannot be told from the data and nobody said
     order: str | None = None  # "day_first" | "month_first" when slash dates were seen
     example: str | None = None  # an ambiguous value, to show when asking
+    pending: pd.Series | None = None  # rows that wait for the day/month answer
 
 
 def _year(y: pd.Series) -> pd.Series:
@@ -150,10 +151,11 @@ def parse_dates(values: pd.Series, day_first: bool | None = None) -> ParsedDates
     if hit.any():
         out[hit] = (EXCEL_EPOCH + pd.to_timedelta(n[hit], unit="D")).astype("datetime64[s]")
 
-    bad = present & out.isna()
-    if ambiguous:
-        bad = bad & ~slash
-    return ParsedDates(values=out, bad=bad, ambiguous=ambiguous, order=order, example=example)
+    pending = slash & ambiguous
+    bad = present & out.isna() & ~pending
+    return ParsedDates(
+        values=out, bad=bad, ambiguous=ambiguous, order=order, example=example, pending=pending
+    )
 
 
 def parse_months(values: pd.Series, day_first: bool | None = None) -> ParsedDates:
@@ -170,5 +172,10 @@ def parse_months(values: pd.Series, day_first: bool | None = None) -> ParsedDate
     full = parse_dates(s.where(rest), day_first)
     out[rest] = full.values[rest].dt.to_period("M").dt.start_time.astype("datetime64[s]")
     return ParsedDates(
-        values=out, bad=full.bad & rest, ambiguous=full.ambiguous, order=full.order, example=full.example
+        values=out,
+        bad=full.bad & rest,
+        ambiguous=full.ambiguous,
+        order=full.order,
+        example=full.example,
+        pending=full.pending & rest,
     )

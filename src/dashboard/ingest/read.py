@@ -324,17 +324,23 @@ def _read_sheet(path: Path, table: RawTable, sheet: str | None) -> None:
         if str(m.visible).endswith("Visible") and "Hidden" not in str(m.visible)
     ] or list(book.sheet_names)
     table.sheets = visible
-    if sheet is None:
-        sheet = visible[0]
-        if len(visible) > 1:
-            table.notes.append(
-                f"The workbook has {len(visible)} sheets; read '{sheet}'. Choose another if needed."
-            )
-    elif sheet not in book.sheet_names:
+    if sheet is not None and sheet not in book.sheet_names:
         raise ReadError(f"There is no sheet called '{sheet}'. The sheets are: {', '.join(visible)}.")
+    candidates = [sheet] if sheet is not None else visible
+    rows: list[list[str | None]] = []
+    for name in candidates:
+        ws = book.get_sheet_by_name(name)
+        rows = [[_cell_text(v) for v in row] for row in ws.to_python(skip_empty_area=False)]
+        filled = [r for r in rows if sum(v is not None for v in r) >= 2]
+        if sheet is not None or len(filled) >= 2:
+            sheet = name
+            break
+    else:
+        sheet = visible[0]
+        rows = [[_cell_text(v) for v in row] for row in book.get_sheet_by_name(sheet).to_python()]
+    if len(visible) > 1:
+        table.notes.append(f"The workbook has {len(visible)} sheets ({', '.join(visible)}); read '{sheet}'.")
     table.sheet = sheet
-    ws = book.get_sheet_by_name(sheet)
-    rows = [[_cell_text(v) for v in row] for row in ws.to_python(skip_empty_area=False)]
     if not any(any(v is not None for v in r) for r in rows):
         raise ReadError(f"The sheet '{sheet}' is empty.")
     frame, header_row, numbers = _frame_from_rows(rows, 1, table.notes)

@@ -17,6 +17,8 @@ from dashboard.ingest.read import RawTable
 from dashboard.ingest.validate import Problems, Report
 
 SAMPLE_ROWS = 10
+# Markers HR exports use for "no value" in ordinary (non-answer) columns.
+CELL_MISSING = {"", "na", "n/a", "n.a.", "-", "--", ".", "null", "none", "nan", "#n/a", "not known"}
 
 
 @dataclass
@@ -40,13 +42,20 @@ class _Ctx:
             raw.row_numbers if raw.row_numbers is not None else pd.Series(range(len(raw.frame))) + 2
         )
         self.skip = pd.Series(False, index=self.frame.index)
+        # Rows waiting for an answer (ambiguous dates): not reported as problems until answered.
+        self.pending = pd.Series(False, index=self.frame.index)
         self._key: bytes | None = None
+        self.existing_teams: set[str] = set()
         self.tables: dict[str, pd.DataFrame] = {}
         self.sample = pd.DataFrame()
 
     def col(self, name: str) -> pd.Series | None:
+        """The mapped column with missing-value markers (NA, N/A, -, blank) as real missing values."""
         column = self.mapping.fields.get(name)
-        return self.frame[column] if column in self.frame.columns else None
+        if column not in self.frame.columns:
+            return None
+        values = self.frame[column]
+        return values.mask(values.str.strip().str.casefold().isin(CELL_MISSING))
 
     def label(self, name: str) -> str:
         return self.mapping.fields.get(name, name)
@@ -59,9 +68,11 @@ class _Ctx:
     def skip_where(self, mask: pd.Series, name: str, reason: str, withhold: bool = False) -> None:
         """Rows that cannot be imported: listed as warnings and left out, never dropped silently."""
         mask = mask.fillna(False).astype(bool) & ~self.skip
-        values = self.col(name)
-        self.problems.add(mask, self.label(name), values, f"{reason}; row skipped", "warning", withhold)
         self.skip |= mask
+        shown = mask & ~self.pending
+        self.problems.add(
+            shown, self.label(name), self.col(name), f"{reason}; row skipped", "warning", withhold
+        )
 
     def date(self, name: str, months: bool = False) -> pd.Series | None:
         values = self.col(name)
@@ -69,6 +80,7 @@ class _Ctx:
             return None
         parsed = (dates.parse_months if months else dates.parse_dates)(values, self.mapping.day_first)
         if parsed.ambiguous:
+            self.pending |= parsed.pending
             self.report.questions.append(
                 f"Dates in column '{self.label(name)}' could be day/month/year or month/day/year "
                 f"(for example '{parsed.example}'). Say which order the file uses "
@@ -121,6 +133,7 @@ def _teams(ctx: _Ctx) -> pd.DataFrame | None:
     existing = ctx.con.execute(
         "SELECT lower(regexp_replace(trim(team), '\\s+', ' ', 'g')) AS team_key, team FROM units"
     ).df()
+    ctx.existing_teams = set(existing["team_key"])
     counts = pd.DataFrame({"team_key": key, "variant": raw}).dropna().value_counts().reset_index(name="rows")
     # The display name of a new team is its most common spelling in the file.
     display = counts.sort_values(
@@ -129,16 +142,17 @@ def _teams(ctx: _Ctx) -> pd.DataFrame | None:
     display = display.set_index("team_key")["variant"]
     if len(existing):
         display.update(existing.set_index("team_key")["team"])
-    variants = counts.groupby("team_key")["variant"].agg(lambda v: sorted(set(v)))
+    # Variants as typed (only trimmed), so "Ward  7" with two spaces shows up as merged too.
+    typed = pd.DataFrame({"team_key": key, "variant": ctx.col("team").str.strip()}).dropna()
+    variants = typed.drop_duplicates().groupby("team_key")["variant"].agg(lambda v: sorted(set(v)))
     merged = [
         {"team": display[k], "variants": " | ".join(f"'{x}'" for x in v)}
         for k, v in variants.items()
         if len(v) > 1 or v[0] != display[k]
     ]
     ctx.report.merged_teams = pd.DataFrame(merged, columns=["team", "variants"])
-    new_keys = sorted(set(display.index) - set(existing["team_key"]))
+    new_keys = sorted(set(display.index) - ctx.existing_teams)
     ctx.report.counts["teams in file"] = len(display)
-    ctx.report.counts["new teams"] = len(new_keys)
     if len(existing) and ctx.mapping.kind != "structure" and new_keys:
         first = pd.Series(np.arange(len(key)), index=key.index).groupby(key).min()
         for k in new_keys:
@@ -158,9 +172,11 @@ def _units_frame(ctx: _Ctx, teams: pd.DataFrame) -> pd.DataFrame:
         values = ctx.text(name)
         parts[name] = values if values is not None else pd.Series(pd.NA, index=teams.index, dtype="string")
     units = pd.DataFrame(parts)[~ctx.skip].dropna(subset=["team_key"])
-    return units.groupby("team_key", as_index=False).agg(
+    units = units.groupby("team_key", as_index=False).agg(
         team=("team", "first"), directorate=("directorate", "first"), site=("site", "first")
     )
+    ctx.report.counts["new teams"] = int((~units["team_key"].isin(ctx.existing_teams)).sum())
+    return units
 
 
 def _require(ctx: _Ctx, names: list[str]) -> bool:
@@ -267,7 +283,7 @@ def _survey(ctx: _Ctx) -> None:
     wide.insert(0, "row_no", responses["row_no"])
     ctx.tables["units"] = _units_frame(ctx, teams)
     ctx.tables["responses"] = responses.astype({"staff_group": "string", "respondent_key": "string"})
-    ctx.tables["answers_wide"] = wide
+    ctx.tables["answers"] = wide
     ctx.report.counts["responses"] = len(responses)
     ctx.report.counts["answers"] = int(wide.drop(columns="row_no").notna().sum().sum())
     ctx.sample = responses.assign(team=teams["team"][keep]).join(wide.drop(columns="row_no"))
@@ -348,7 +364,7 @@ def _survey_aggregate(ctx: _Ctx) -> None:
     ctx.problems.add(
         small,
         ctx.label("n"),
-        n.astype("string"),
+        ctx.col("n"),
         f"base below the anonymity threshold ({threshold}): stored but never shown",
     )
     ctx.tables["units"] = _units_frame(ctx, teams)
@@ -465,6 +481,7 @@ def _absence_monthly(ctx: _Ctx) -> None:
     if ctx.col("reason") is not None:
         codes, table = map_reasons(ctx.col("reason"))
         reason = codes.where(ctx.col("reason").notna())  # blank reason = the team's total
+        table.loc[table["uploaded"] == "(blank)", ["code", "label"]] = ["(all reasons)", "team total"]
         ctx.report.reasons = table
     rows = pd.DataFrame(
         {
