@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--day-first", choices=["yes", "no"], help="answer for ambiguous dates")
     imp.add_argument("--dry-run", action="store_true", help="validate and report only")
     imp.add_argument("--user", default="cli")
+    imp.add_argument("--wave", help="survey wave label when the file has no wave column")
+    imp.add_argument("--fielded-on", help="survey fieldwork mid-point (YYYY-MM-DD) when the file has no date")
     imp.set_defaults(func=_cmd_import)
 
     info = sub.add_parser("info", help="show which dataset the store holds")
