@@ -1,0 +1,679 @@
+"""Every statistic in dashboard.stats against an independent computation, plus edge cases."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats as sps
+from statsmodels.stats.proportion import confint_proportions_2indep
+from statsmodels.stats.rates import confint_poisson_2indep
+
+from dashboard import stats
+
+Z = sps.norm.ppf(0.975)
+
+
+def ones(k: int, n: int) -> np.ndarray:
+    """n respondent values with k ones (order irrelevant for every statistic here)."""
+    return np.array([1.0] * k + [0.0] * (n - k))
+
+
+# --------------------------------------------------------------------------------------------
+# Wilson and Newcombe
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("x", "n", "low", "high"),
+    [  # Newcombe (1998a) Stat Med 17:857, Table I, method 3 (score, no continuity correction)
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ],
+)
+def test_wilson_matches_newcombe_table(x, n, low, high):
+    got = stats.wilson_interval(x, n)
+    assert got.estimate == pytest.approx(x / n)
+    assert got.low == pytest.approx(low, abs=6e-5)
+    assert got.high == pytest.approx(high, abs=6e-5)
+    assert got.n == n
+
+
+def test_wilson_closed_form_with_fractional_successes():
+    # Multi-item indicators give fractional successes; Wilson's closed form by hand.
+    x, n = 12 + 2 / 3, 40
+    p = x / n
+    centre = (p + Z**2 / (2 * n)) / (1 + Z**2 / n)
+    half = Z / (1 + Z**2 / n) * math.sqrt(p * (1 - p) / n + Z**2 / (4 * n**2))
+    got = stats.wilson_interval(x, n)
+    assert (got.low, got.high) == pytest.approx((centre - half, centre + half), abs=1e-12)
+
+
+def test_wilson_empty_and_invalid():
+    empty = stats.wilson_interval(0, 0)
+    assert empty.n == 0 and math.isnan(empty.estimate) and math.isnan(empty.low)
+    with pytest.raises(ValueError):
+        stats.wilson_interval(5, 4)
+
+
+@pytest.mark.parametrize(
+    ("post", "pre", "diff", "low", "high"),
+    [  # Newcombe (1998b) Stat Med 17:873, Table II, method 10; includes all-0 and all-1 cases
+        ((56, 70), (48, 80), 0.2, 0.0524, 0.3339),
+        ((9, 10), (3, 10), 0.6, 0.1705, 0.8090),
+        ((5, 56), (0, 29), 5 / 56, -0.0381, 0.1926),
+        ((0, 10), (0, 20), 0.0, -0.1611, 0.2775),
+        ((0, 10), (0, 10), 0.0, -0.2775, 0.2775),
+        ((10, 10), (0, 20), 1.0, 0.6791, 1.0),
+        ((10, 10), (0, 10), 1.0, 0.6075, 1.0),
+    ],
+)
+def test_newcombe_matches_published_table(post, pre, diff, low, high):
+    got = stats.proportion_change(ones(*pre), ones(*post))
+    assert got.estimate == pytest.approx(diff, abs=1e-12)
+    assert got.ci_low == pytest.approx(low, abs=6e-5)
+    assert got.ci_high == pytest.approx(high, abs=6e-5)
+    assert got.n == {"pre": pre[1], "post": post[1]}
+
+
+def test_newcombe_matches_statsmodels_on_random_tables():
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        n1, n2 = rng.integers(1, 300, size=2)
+        x1, x2 = rng.integers(0, n1 + 1), rng.integers(0, n2 + 1)
+        got = stats.proportion_change(ones(x1, n1), ones(x2, n2))
+        low, high = confint_proportions_2indep(x2, n2, x1, n1, method="newcomb", compare="diff")
+        assert (got.ci_low, got.ci_high) == pytest.approx((low, high), abs=1e-10)
+
+
+def test_two_proportion_test_equals_uncorrected_chi_square():
+    pre, post = ones(48, 80), ones(56, 70)
+    got = stats.proportion_change(pre, post)
+    chi2, p, _, _ = sps.chi2_contingency([[56, 14], [48, 32]], correction=False)
+    assert got.z**2 == pytest.approx(chi2, rel=1e-10)
+    assert got.p_value == pytest.approx(p, rel=1e-10)
+    assert got.z > 0  # post is higher
+
+
+def test_proportion_of_fractional_values_is_their_mean():
+    pre = np.array([0, 1 / 3, 2 / 3, 1, 1, 0, np.nan])  # NaN = did not answer
+    post = np.array([1, 1, 2 / 3, 1, 0, 1])
+    got = stats.proportion_change(pre, post)
+    assert got.n == {"pre": 6, "post": 6}
+    assert got.pre.estimate == pytest.approx(3 / 6)
+    assert got.post.estimate == pytest.approx((4 + 2 / 3) / 6)
+    assert got.pre.low == pytest.approx(stats.wilson_interval(3, 6).low)
+    assert any("fractions" in note for note in got.notes)
+
+
+def test_proportion_edge_cases():
+    empty = stats.proportion_change([], ones(3, 10))
+    assert math.isnan(empty.estimate) and math.isnan(empty.ci_low)
+    assert stats.verdict(empty, "low").label == stats.NOT_ENOUGH
+    all_zero = stats.proportion_change(ones(0, 40), ones(0, 40))
+    assert all_zero.estimate == 0 and math.isnan(all_zero.p_value)
+    assert all_zero.ci_low < 0 < all_zero.ci_high
+    assert stats.verdict(all_zero, "low").label == stats.NO_CLEAR_CHANGE
+    all_one = stats.proportion_change(ones(40, 40), ones(40, 40))
+    assert math.isnan(all_one.p_value) and all_one.ci_high > 0
+    with pytest.raises(ValueError):
+        stats.proportion_change([0, 2], [1, 0])
+
+
+# --------------------------------------------------------------------------------------------
+# Means: Welch and Hedges' g
+# --------------------------------------------------------------------------------------------
+def test_welch_matches_scipy():
+    rng = np.random.default_rng(3)
+    pre = rng.integers(1, 6, size=37).astype(float)
+    post = np.clip(rng.integers(1, 6, size=52) + rng.integers(0, 2, size=52), 1, 5).astype(float)
+    got = stats.mean_change(pre, post)
+    ref = sps.ttest_ind(post, pre, equal_var=False)
+    ci = ref.confidence_interval(0.95)
+    assert got.estimate == pytest.approx(post.mean() - pre.mean())
+    assert (got.ci_low, got.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-10)
+    assert got.t == pytest.approx(ref.statistic, rel=1e-10)
+    assert got.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    assert got.df == pytest.approx(ref.df, rel=1e-10)
+
+
+def exact_sample(n: int, mean: float, sd: float, seed: int) -> np.ndarray:
+    """n values with exactly this sample mean and SD (ddof 1)."""
+    x = np.random.default_rng(seed).normal(size=n)
+    return (x - x.mean()) / x.std(ddof=1) * sd + mean
+
+
+def test_hedges_g_matches_borenstein_worked_example():
+    # Borenstein et al. (2009) Introduction to Meta-Analysis, ch. 4: means 103 vs 100,
+    # SD 5.5 vs 4.5, n 50 each -> d = 0.5970, J = 0.9923, g = 0.5924, SE(g) = 0.2028.
+    treated, control = exact_sample(50, 103, 5.5, 1), exact_sample(50, 100, 4.5, 2)
+    got = stats.mean_change(control, treated)
+    se = (got.g_ci_high - got.g_ci_low) / (2 * Z)
+    assert got.hedges_g == pytest.approx(0.5924, abs=2e-4)
+    assert se == pytest.approx(0.2028, abs=2e-4)
+
+
+def test_hedges_g_by_hand_small_sample():
+    pre, post = np.array([2.0, 3, 3, 4]), np.array([3.0, 4, 5, 5, 4])
+    n1, n2 = 4, 5
+    sp = math.sqrt(((n1 - 1) * pre.var(ddof=1) + (n2 - 1) * post.var(ddof=1)) / (n1 + n2 - 2))
+    d = (post.mean() - pre.mean()) / sp
+    df = n1 + n2 - 2
+    j = math.gamma(df / 2) / (math.sqrt(df / 2) * math.gamma((df - 1) / 2))
+    se = j * math.sqrt((n1 + n2) / (n1 * n2) + d**2 / (2 * (n1 + n2)))
+    got = stats.mean_change(pre, post)
+    assert got.hedges_g == pytest.approx(j * d, rel=1e-12)
+    assert (got.g_ci_low, got.g_ci_high) == pytest.approx((j * d - Z * se, j * d + Z * se))
+    # the common approximation J ~ 1 - 3/(4 df - 1) agrees to about 1e-3 at this size
+    assert j == pytest.approx(1 - 3 / (4 * df - 1), abs=2e-3)
+
+
+def test_mean_edge_cases():
+    one = stats.mean_change([3.0], [4.0, 5.0])
+    assert one.estimate == pytest.approx(1.5) and math.isnan(one.ci_low)
+    assert stats.verdict(one, "high").label == stats.NOT_ENOUGH
+    none = stats.mean_change([], [])
+    assert math.isnan(none.estimate) and none.n == {"pre": 0, "post": 0}
+    flat = stats.mean_change([3.0, 3.0, 3.0], [3.0, 3.0, np.nan])
+    assert flat.estimate == 0 and math.isnan(flat.hedges_g) and flat.notes
+
+
+# --------------------------------------------------------------------------------------------
+# Difference-in-differences
+# --------------------------------------------------------------------------------------------
+def did_frame(cells: dict[tuple[str, str, str], list[float]]) -> pd.DataFrame:
+    rows = [(g, p, u, v) for (g, p, u), vals in cells.items() for v in vals]
+    return pd.DataFrame(rows, columns=["group", "period", "unit", "value"])
+
+
+TINY = {
+    ("T", "pre", "a"): [1, 0, 0, 1],
+    ("T", "post", "a"): [0, 0, 0, 1],
+    ("T", "pre", "b"): [1, 1, 0, 1],
+    ("T", "post", "b"): [0, 1, 0, 0],
+    ("C", "pre", "c"): [0, 1, 0, 0],
+    ("C", "post", "c"): [1, 0, 1, 0],
+    ("C", "pre", "d"): [1, 1, 1, 0],
+    ("C", "post", "d"): [1, 1, 0, 1],
+}
+
+
+def test_did_tiny_by_hand():
+    # Balanced counts: fixed and observed mix coincide with plain cell means.
+    # T: pre 5/8 post 2/8; C: pre 4/8 post 5/8 -> (-3/8) - (1/8) = -0.5
+    frame = did_frame(TINY)
+    for mix in ("fixed", "observed"):
+        got = stats.difference_in_differences(frame, n_boot=4000, seed=1, mix=mix)
+        assert got.estimate == pytest.approx(-0.5)
+        cells = got.cells.set_index(["group", "period"])["mean"]
+        assert cells[("T", "pre")] == pytest.approx(5 / 8)
+        assert cells[("C", "post")] == pytest.approx(5 / 8)
+    # Analytic SE by hand: each unit-period mean has variance s^2/4 and weight 1/2.
+    var = sum(np.var(v, ddof=1) / 4 * 0.25 for v in TINY.values())
+    assert got.analytic_se == pytest.approx(math.sqrt(var))
+    assert got.analytic_ci_low == pytest.approx(-0.5 - Z * math.sqrt(var))
+    # Rao-Wu bootstrap variance equals the analytic one up to Monte Carlo error (~2% here).
+    assert got.boot_se == pytest.approx(got.analytic_se, rel=0.06)
+    assert got.ci_low < -0.5 < got.ci_high
+    assert got.n == {"target pre": 8, "target post": 8, "comparison pre": 8,
+                     "comparison post": 8}
+    assert got.comparison_group and got.mix == "observed"
+
+
+def test_did_fixed_mix_ignores_a_change_in_who_responded():
+    # Unit a runs at 0.8 and b at 0.2 in both periods; a answers less after. Nothing changed
+    # within any team, so the fixed-mix estimate is 0; plain respondent means are not.
+    cells = {
+        ("T", "pre", "a"): ones(16, 20), ("T", "post", "a"): ones(4, 5),
+        ("T", "pre", "b"): ones(4, 20), ("T", "post", "b"): ones(4, 20),
+        ("C", "pre", "c"): ones(5, 10), ("C", "post", "c"): ones(5, 10),
+    }
+    frame = did_frame(cells)
+    fixed = stats.difference_in_differences(frame, n_boot=200, seed=0)
+    observed = stats.difference_in_differences(frame, n_boot=200, seed=0, mix="observed")
+    assert fixed.estimate == pytest.approx(0.0, abs=1e-12)
+    # observed: T pre 20/40 = 0.5, T post 8/25 = 0.32 -> -0.18
+    assert observed.estimate == pytest.approx(8 / 25 - 0.5)
+    # fixed weights: a has 25 of 65 respondents over both periods, b 40 of 65
+    t_pre = fixed.cells.set_index(["group", "period"]).loc[("T", "pre"), "mean"]
+    assert t_pre == pytest.approx(25 / 65 * 0.8 + 40 / 65 * 0.2)
+
+
+def test_did_drops_units_seen_in_one_period_under_fixed_mix():
+    cells = dict(TINY)
+    cells[("T", "pre", "e")] = [1, 1, 1, 1, 1]
+    frame = did_frame(cells)
+    fixed = stats.difference_in_differences(frame, n_boot=100, seed=0)
+    assert fixed.estimate == pytest.approx(-0.5)
+    assert fixed.n["target pre"] == 8 and any("only one period" in x for x in fixed.notes)
+    observed = stats.difference_in_differences(frame, n_boot=100, seed=0, mix="observed")
+    assert observed.n["target pre"] == 13
+    assert observed.estimate == pytest.approx((2 / 8 - 10 / 13) - (5 / 8 - 4 / 8))
+
+
+def test_did_is_reproducible_and_seed_dependent():
+    frame = did_frame(TINY)
+    a = stats.difference_in_differences(frame, n_boot=500, seed=42)
+    b = stats.difference_in_differences(frame.sample(frac=1, random_state=3), n_boot=500, seed=42)
+    c = stats.difference_in_differences(frame, n_boot=500, seed=43)
+    assert (a.ci_low, a.ci_high, a.p_value) == (b.ci_low, b.ci_high, b.p_value)
+    assert (a.ci_low, a.ci_high) != (c.ci_low, c.ci_high)
+
+
+@pytest.mark.parametrize("kind", ["binary", "continuous"])
+def test_rao_wu_resampling_gives_variance_s2_over_n(kind):
+    # Binary values take the multinomial path, continuous ones the index path.
+    rng = np.random.default_rng(11)
+    n_s = np.array([3, 7, 12, 1])
+    codes = np.repeat(np.arange(4), n_s)
+    values = (rng.random(codes.size) < 0.4).astype(float) if kind == "binary" else rng.normal(
+        size=codes.size
+    )
+    values[:3] = [0.0, 1.0, 1.0]  # stratum 0 varies in both cases
+    boot = stats._resampled_means(values, codes, n_s, np.random.default_rng(0), 20000)
+    for s in range(3):
+        v = values[codes == s]
+        assert boot[:, s].mean() == pytest.approx(v.mean(), abs=0.03)
+        assert boot[:, s].var() == pytest.approx(v.var(ddof=1) / len(v), rel=0.05)
+    assert np.all(boot[:, 3] == values[codes == 3][0])  # a single respondent stays fixed
+
+
+def test_did_bootstrap_se_matches_analytic_on_continuous_data():
+    rng = np.random.default_rng(5)
+    rows = []
+    for g, units in (("T", range(3)), ("C", range(3, 10))):
+        for u in units:
+            for p in ("pre", "post"):
+                k = int(rng.integers(5, 30))
+                rows += [(g, p, u, v) for v in rng.normal(3 + 0.1 * u, 0.8, k)]
+    frame = pd.DataFrame(rows, columns=["group", "period", "unit", "value"])
+    got = stats.difference_in_differences(frame, n_boot=3000, seed=2)
+    assert got.boot_se == pytest.approx(got.analytic_se, rel=0.06)
+    assert got.ci_low == pytest.approx(got.analytic_ci_low, abs=0.25 * got.analytic_se)
+
+
+def test_did_bootstrap_p_value_is_consistent_with_interval():
+    frame = did_frame(TINY)
+    got = stats.difference_in_differences(frame, n_boot=2000, seed=9)
+    assert (got.p_value < 0.05) == (got.ci_high < 0 or got.ci_low > 0)
+    assert 0 < got.p_value <= 1
+
+
+def test_did_edge_cases():
+    frame = did_frame({k: v for k, v in TINY.items() if k[0] == "T"})  # no comparison group
+    got = stats.difference_in_differences(frame, n_boot=100)
+    assert math.isnan(got.estimate) and got.n["comparison pre"] == 0
+    assert stats.verdict(got, "low").label == stats.NOT_ENOUGH
+    empty = stats.difference_in_differences(did_frame({}), n_boot=100)
+    assert math.isnan(empty.ci_low)
+    with_nan = did_frame(TINY)
+    with_nan.loc[len(with_nan)] = ["T", "pre", "a", np.nan]
+    assert stats.difference_in_differences(with_nan, n_boot=50).estimate == pytest.approx(-0.5)
+    with pytest.raises(ValueError):
+        stats.difference_in_differences(did_frame({("T", "pre", "a"): [1], ("C", "pre", "a"): [0]}))
+    with pytest.raises(ValueError):
+        stats.difference_in_differences(did_frame({("X", "pre", "a"): [1]}))
+    flat = did_frame({("T", "pre", "a"): [0] * 5, ("T", "post", "a"): [0] * 5,
+                      ("C", "pre", "b"): [0, 1, 0, 1], ("C", "post", "b"): [1, 1, 0, 1]})
+    assert any("same value" in x for x in stats.difference_in_differences(flat, n_boot=50).notes)
+
+
+def simulate_org(rng: np.random.Generator, effect: float) -> pd.DataFrame:
+    """4 target and 8 comparison teams, 8-25 respondents per team and period, a yes/no item.
+
+    Teams differ in level (0.2-0.6), everyone drifts +0.03, target teams move `effect` more.
+    Team-level values stay in (0, 1), so the true fixed-mix DiD is exactly `effect`.
+    """
+    units = np.arange(12)
+    group = np.where(units < 4, "T", "C")
+    base = rng.uniform(0.2, 0.6, size=12)
+    parts = []
+    for period, shift in (("pre", 0.0), ("post", 0.03)):
+        k = rng.integers(8, 26, size=12)
+        unit = np.repeat(units, k)
+        p = base[unit] + shift + effect * ((period == "post") & (group[unit] == "T"))
+        parts.append(pd.DataFrame({"group": group[unit], "period": period, "unit": unit,
+                                   "value": (rng.random(unit.size) < p).astype(float)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.slow
+def test_did_simulation_coverage_and_false_alarms():
+    # 300 organisations with a true effect of +0.10 and 300 with none. Binomial SE of a 95%
+    # rate over 300 runs is 1.3 points, so 0.90-0.99 is about +/-3.5 SE; for 5% false alarms
+    # 0.08 is about 2.4 SE above.
+    rng = np.random.default_rng(20240601)
+    sims = 300
+    covered = alarms = 0
+    for i in range(sims):
+        res = stats.difference_in_differences(simulate_org(rng, 0.10), n_boot=400, seed=i)
+        covered += res.ci_low <= 0.10 <= res.ci_high
+        null = stats.difference_in_differences(simulate_org(rng, 0.0), n_boot=400, seed=i)
+        alarms += stats.verdict(null, "low").label != stats.NO_CLEAR_CHANGE
+    assert 0.90 <= covered / sims <= 0.99
+    assert alarms / sims <= 0.08
+
+
+# --------------------------------------------------------------------------------------------
+# Parallel trends
+# --------------------------------------------------------------------------------------------
+def waves_frame(rng, slopes: dict[str, float], waves=(2021, 2022, 2023), n=400) -> pd.DataFrame:
+    parts = []
+    for w_i, wave in enumerate(waves):
+        for g, slope in slopes.items():
+            for u in range(3):
+                p = 0.4 + slope * w_i
+                unit = f"{g}{u}"
+                parts.append(pd.DataFrame({"group": g, "wave": wave, "unit": unit,
+                                           "value": (rng.random(n) < p).astype(float)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_parallel_trends_equals_placebo_did_on_last_two_waves():
+    frame = waves_frame(np.random.default_rng(1), {"T": 0.0, "C": 0.0})
+    got = stats.parallel_trends(frame, n_boot=300, seed=4)
+    pair = frame[frame["wave"] > 2021]
+    placebo = pair.assign(period=np.where(pair["wave"] == 2023, "post", "pre"))
+    ref = stats.difference_in_differences(placebo, n_boot=300, seed=4)
+    assert (got.estimate, got.ci_low, got.ci_high) == (ref.estimate, ref.ci_low, ref.ci_high)
+    assert got.waves == (2022, 2023) and got.differs is False
+    assert any("last two of 3" in x for x in got.notes)
+
+
+def test_parallel_trends_flags_diverging_groups():
+    frame = waves_frame(np.random.default_rng(2), {"T": 0.15, "C": 0.0}, waves=(1, 2))
+    got = stats.parallel_trends(frame, n_boot=300)
+    assert got.differs is True and got.ci_low > 0 and "caution" in got.flag
+
+
+def test_parallel_trends_needs_two_pre_waves():
+    frame = waves_frame(np.random.default_rng(3), {"T": 0.0, "C": 0.0}, waves=(2023,))
+    got = stats.parallel_trends(frame)
+    assert got.differs is None and math.isnan(got.estimate) and "Not checked" in got.flag
+
+
+# --------------------------------------------------------------------------------------------
+# Absence rate ratio
+# --------------------------------------------------------------------------------------------
+def test_rate_ratio_single_month_each_side_by_hand():
+    monthly = pd.DataFrame({"month": ["2024-01-01", "2024-02-01"], "days_lost": [300.0, 240.0],
+                            "days_available": [6000.0, 6400.0]})
+    got = stats.rate_ratio(monthly, "2024-02-01")
+    ratio = (240 / 6400) / (300 / 6000)
+    se = math.sqrt(1 / 300 + 1 / 240)
+    assert got.estimate == pytest.approx(ratio)
+    assert (got.ci_low, got.ci_high) == pytest.approx(
+        (ratio * math.exp(-Z * se), ratio * math.exp(Z * se))
+    )
+    low, high = confint_poisson_2indep(240, 6400, 300, 6000, method="wald-log")
+    assert (got.poisson_ci_low, got.poisson_ci_high) == pytest.approx((low, high))
+    assert got.p_value == pytest.approx(2 * sps.norm.sf(abs(math.log(ratio)) / se))
+    assert math.isnan(got.dispersion) and got.notes
+
+
+def test_rate_ratio_overdispersion_widens_interval_by_pearson_factor():
+    months = pd.date_range("2023-01-01", periods=12, freq="MS")
+    lost = np.array([410, 380, 350, 300, 290, 330, 300, 260, 250, 300, 280, 240], dtype=float)
+    avail = np.full(12, 9000.0)
+    monthly = pd.DataFrame({"month": months, "days_lost": lost, "days_available": avail})
+    got = stats.rate_ratio(monthly, "2023-07-01")
+    pre, post = slice(0, 6), slice(6, 12)
+    r_pre, r_post = lost[pre].sum() / avail[pre].sum(), lost[post].sum() / avail[post].sum()
+    expected = np.concatenate([avail[pre] * r_pre, avail[post] * r_post])
+    phi = np.sum((lost - expected) ** 2 / expected) / (12 - 2)
+    se = math.sqrt(1 / lost[pre].sum() + 1 / lost[post].sum())
+    assert got.estimate == pytest.approx(r_post / r_pre)
+    assert got.dispersion == pytest.approx(phi)
+    assert phi > 1
+    assert got.ci_high == pytest.approx(r_post / r_pre * math.exp(Z * se * math.sqrt(phi)))
+    assert got.poisson_ci_high == pytest.approx(r_post / r_pre * math.exp(Z * se))
+    assert got.months == {"pre": 6, "post": 6}
+
+
+def test_rate_ratio_matches_glm_on_unit_rows_and_handles_transition_month():
+    # Two units per month are summed per month; the mid-month start month (April) is dropped.
+    rng = np.random.default_rng(4)
+    months = np.repeat(pd.date_range("2023-01-01", periods=8, freq="MS"), 2)
+    avail = rng.uniform(2000, 3000, size=16)
+    lost = rng.poisson(avail * 0.05).astype(float)
+    monthly = pd.DataFrame({"month": months, "unit": [1, 2] * 8, "days_lost": lost,
+                            "days_available": avail})
+    got = stats.rate_ratio(monthly, "2023-04-15")
+    keep = months.month != 4
+    m = pd.DataFrame({"lost": lost, "avail": avail, "month": months})[keep]
+    m = m.groupby("month").sum()
+    post = (m.index.month > 4).astype(float)
+    fit = sm.GLM(m["lost"], sm.add_constant(post), family=sm.families.Poisson(),
+                 exposure=m["avail"]).fit(scale="X2")
+    assert got.estimate == pytest.approx(math.exp(fit.params.iloc[1]))
+    if got.dispersion > 1:
+        low = math.exp(fit.conf_int().iloc[1, 0])
+        assert got.ci_low == pytest.approx(low)
+    assert got.months == {"pre": 3, "post": 4} and got.notes
+
+
+def test_rate_ratio_underdispersed_keeps_poisson_interval():
+    monthly = pd.DataFrame({"month": pd.date_range("2023-01-01", periods=4, freq="MS"),
+                            "days_lost": [100.0, 100.0, 80.0, 80.0],
+                            "days_available": [2000.0] * 4})
+    got = stats.rate_ratio(monthly, "2023-03-01")
+    assert got.dispersion == pytest.approx(0.0)
+    assert (got.ci_low, got.ci_high) == (got.poisson_ci_low, got.poisson_ci_high)
+
+
+def test_rate_ratio_edge_cases():
+    zero = pd.DataFrame({"month": ["2024-01-01", "2024-02-01"], "days_lost": [0.0, 5.0],
+                         "days_available": [100.0, 100.0]})
+    got = stats.rate_ratio(zero, "2024-02-01")
+    assert math.isnan(got.estimate) and got.post_rate == pytest.approx(0.05)
+    assert stats.verdict(got, "low").label == stats.NOT_ENOUGH
+    only_pre = stats.rate_ratio(zero, "2025-01-01")
+    assert math.isnan(only_pre.estimate) and only_pre.months["post"] == 0
+    with pytest.raises(ValueError):
+        stats.rate_ratio(zero[["month", "days_lost"]], "2024-02-01")
+
+
+# --------------------------------------------------------------------------------------------
+# Interrupted time series
+# --------------------------------------------------------------------------------------------
+def test_its_recovers_known_level_and_slope_change_exactly():
+    months = pd.date_range("2022-01-01", periods=20, freq="MS")
+    t = np.arange(20)
+    after = t >= 10
+    rate = 0.05 + 0.001 * t - 0.008 * after - 0.0005 * after * (t - 10)
+    got = stats.interrupted_time_series(pd.DataFrame({"month": months, "rate": rate}),
+                                        "2022-11-01")
+    est = got.coefficients.set_index("term")["estimate"]
+    assert est["baseline level"] == pytest.approx(0.05)
+    assert est["pre-trend (per month)"] == pytest.approx(0.001)
+    assert got.level_change.estimate == pytest.approx(-0.008)
+    assert got.slope_change.estimate == pytest.approx(-0.0005)
+    assert got.change_at_end.estimate == pytest.approx(-0.008 - 0.0005 * 9)
+    assert not got.seasonal and any("24 months" in x for x in got.notes)
+    cf = got.series["counterfactual"].to_numpy()
+    assert cf == pytest.approx(0.05 + 0.001 * t)
+    assert got.series["fitted"].to_numpy() == pytest.approx(rate)
+
+
+def newey_west_cov(x: np.ndarray, resid: np.ndarray, lags: int) -> np.ndarray:
+    """Bartlett-kernel HAC sandwich with the n/(n-k) correction, written out by hand."""
+    n, k = x.shape
+    u = x * resid[:, None]
+    meat = u.T @ u
+    for lag in range(1, lags + 1):
+        gamma = u[lag:].T @ u[:-lag]
+        meat += (1 - lag / (lags + 1)) * (gamma + gamma.T)
+    bread = np.linalg.inv(x.T @ x)
+    return bread @ meat @ bread * n / (n - k)
+
+
+def test_its_with_seasonality_matches_hand_design_and_hac():
+    rng = np.random.default_rng(8)
+    months = pd.date_range("2021-01-01", periods=36, freq="MS")
+    t = np.arange(36.0)
+    after = (t >= 20).astype(float)
+    moy = months.month.to_numpy()
+    season = 0.006 * np.cos(2 * np.pi * moy / 12)
+    avail = rng.uniform(8000, 9000, size=36)
+    rate = 0.045 + 0.0002 * t - 0.004 * after + 0.0001 * after * (t - 20) + season
+    rate = rate + rng.normal(0, 0.0015, size=36)
+    monthly = pd.DataFrame({"month": months, "days_lost": rate * avail, "days_available": avail})
+    got = stats.interrupted_time_series(monthly, "2022-09-01")
+    design = np.column_stack(
+        [np.ones(36), t, after, after * (t - 20)]
+        + [f(2 * np.pi * k * moy / 12) for k in (1, 2) for f in (np.sin, np.cos)]
+    )
+    beta, *_ = np.linalg.lstsq(design, rate, rcond=None)
+    assert got.seasonal and got.maxlags == math.floor(4 * (36 / 100) ** (2 / 9))
+    assert got.coefficients["estimate"].to_numpy() == pytest.approx(beta, rel=1e-8, abs=1e-12)
+    cov = newey_west_cov(design, rate - design @ beta, got.maxlags)
+    assert got.coefficients["se"].to_numpy() == pytest.approx(np.sqrt(np.diag(cov)), rel=1e-8)
+    tq = sps.t.ppf(0.975, 36 - design.shape[1])
+    se2 = math.sqrt(cov[2, 2])
+    assert (got.level_change.ci_low, got.level_change.ci_high) == pytest.approx(
+        (beta[2] - tq * se2, beta[2] + tq * se2)
+    )
+    c = np.zeros(design.shape[1])
+    c[2], c[3] = 1.0, 15.0
+    se_end = math.sqrt(c @ cov @ c)
+    assert got.change_at_end.estimate == pytest.approx(c @ beta)
+    assert got.change_at_end.ci_high == pytest.approx(c @ beta + tq * se_end)
+    cf_design = design.copy()
+    cf_design[:, 2:4] = 0
+    assert got.series["counterfactual"].to_numpy() == pytest.approx(cf_design @ beta)
+
+
+def test_its_edge_cases():
+    months = pd.date_range("2024-01-01", periods=6, freq="MS")
+    monthly = pd.DataFrame({"month": months, "rate": [0.05, 0.04, np.nan, 0.05, 0.04, 0.05]})
+    short = stats.interrupted_time_series(monthly, "2024-04-01")
+    assert short.level_change is None and short.coefficients.empty
+    assert short.months == {"pre": 2, "post": 3}  # the NaN month is dropped
+    mid = stats.interrupted_time_series(
+        pd.DataFrame({"month": pd.date_range("2024-01-01", periods=12, freq="MS"),
+                      "rate": np.linspace(0.04, 0.06, 12)}), "2024-06-10")
+    assert mid.months == {"pre": 5, "post": 6}
+    transition = mid.series[mid.series["period"] == "transition"]
+    assert len(transition) == 1 and transition["fitted"].isna().all()
+    with pytest.raises(ValueError):
+        stats.interrupted_time_series(
+            pd.DataFrame({"month": ["2024-01-01", "2024-01-01"], "rate": [0.1, 0.2]}),
+            "2024-01-01",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Multiple comparisons
+# --------------------------------------------------------------------------------------------
+def test_holm_and_bh_by_hand():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # Holm: sorted 0.005 0.01 0.03 0.04 x 4 3 2 1 = 0.02 0.03 0.06 0.04 -> running max
+    holm = stats.adjust_pvalues(p, "holm")
+    assert holm.p_adjusted == pytest.approx((0.03, 0.06, 0.06, 0.02))
+    assert holm.reject == (True, False, False, True)
+    assert "Holm" in holm.label and holm.method == "holm"
+    # BH: p x 4/rank = 0.02 0.02 0.04 0.04 -> running min from the top
+    bh = stats.adjust_pvalues(p, "bh")
+    assert bh.p_adjusted == pytest.approx((0.02, 0.04, 0.04, 0.02))
+    assert bh.reject == (True, True, True, True)
+    assert "Benjamini-Hochberg" in bh.label
+
+
+def test_adjustment_passes_nan_through():
+    got = stats.adjust_pvalues([0.02, float("nan"), 0.04], "holm")
+    assert got.p_adjusted[0] == pytest.approx(0.04) and math.isnan(got.p_adjusted[1])
+    assert got.reject == (True, False, True)  # 0.04 and 0.04 are both below 0.05
+    with pytest.raises(ValueError):
+        stats.adjust_pvalues([0.1], "bonferroni")
+
+
+# --------------------------------------------------------------------------------------------
+# Verdicts
+# --------------------------------------------------------------------------------------------
+def effect(est, low, high, n=None, null=0.0, comparison=False) -> stats.Estimate:
+    n = {"pre": 100, "post": 100} if n is None else n
+    return stats.Estimate("test", est, low, high, 0.01, n, null, comparison)
+
+
+@pytest.mark.parametrize(
+    ("est", "low", "high", "favourable", "label"),
+    [
+        (-0.08, -0.12, -0.03, "low", stats.IMPROVED),
+        (-0.08, -0.12, -0.03, "high", stats.WORSENED),
+        (0.3, 0.1, 0.5, "high", stats.IMPROVED),
+        (0.3, 0.1, 0.5, "low", stats.WORSENED),
+        (0.02, -0.01, 0.05, "low", stats.NO_CLEAR_CHANGE),
+        (0.0, 0.0, 0.05, "low", stats.NO_CLEAR_CHANGE),  # touching the null is not clear
+        (float("nan"), float("nan"), float("nan"), "low", stats.NOT_ENOUGH),
+    ],
+)
+def test_verdict_labels(est, low, high, favourable, label):
+    assert stats.verdict(effect(est, low, high), favourable).label == label
+
+
+def test_verdict_ratio_uses_null_of_one():
+    below = effect(0.85, 0.78, 0.93, n={}, null=1.0)
+    assert stats.verdict(below, "low").label == stats.IMPROVED
+    assert stats.verdict(effect(0.9, 0.8, 1.02, n={}, null=1.0), "low").label == (
+        stats.NO_CLEAR_CHANGE
+    )
+
+
+def test_verdict_design_level_and_small_sample_warning():
+    small = effect(-0.2, -0.3, -0.1, n={"target pre": 24, "target post": 40,
+                                       "comparison pre": 300, "comparison post": 310},
+                   comparison=True)
+    got = stats.verdict(small, "low")
+    assert got.design_level == 3 and "level 3" in got.design
+    assert len(got.warnings) == 1 and "target pre (24)" in got.warnings[0]
+    assert "comparison" not in got.warnings[0]
+    before_after = stats.verdict(effect(-0.2, -0.3, -0.1), "low")
+    assert before_after.design_level == 2 and before_after.warnings == ()
+
+
+def test_verdict_anonymity_and_empty_groups():
+    few = effect(-0.2, -0.3, -0.1, n={"pre": 8, "post": 40})
+    got = stats.verdict(few, "low", anonymity_threshold=10)
+    assert got.label == stats.NOT_ENOUGH and "anonymity" in got.warnings[0]
+    assert stats.verdict(few, "low").label == stats.IMPROVED  # threshold not given
+    empty = effect(-0.2, -0.3, -0.1, n={"pre": 0, "post": 40})
+    assert stats.verdict(empty, "low").label == stats.NOT_ENOUGH
+
+
+def test_verdict_respects_multiple_comparison_correction():
+    clear = effect(-0.2, -0.3, -0.1)
+    kept = stats.verdict(clear, "low", p_adjusted=0.01, correction="Holm")
+    assert kept.label == stats.IMPROVED
+    lost = stats.verdict(clear, "low", p_adjusted=0.2, correction="Holm")
+    assert lost.label == stats.NO_CLEAR_CHANGE and "Holm" in lost.warnings[0]
+
+
+def test_verdict_carries_a_failed_parallel_trends_check():
+    clear = effect(-0.2, -0.3, -0.1, comparison=True)
+    frame = waves_frame(np.random.default_rng(2), {"T": 0.15, "C": 0.0}, waves=(1, 2))
+    diverging = stats.parallel_trends(frame, n_boot=200)
+    got = stats.verdict(clear, "low", trend=diverging)
+    assert got.label == stats.IMPROVED and got.warnings == (diverging.flag,)
+    parallel = waves_frame(np.random.default_rng(1), {"T": 0.0, "C": 0.0})
+    assert stats.verdict(clear, "low", trend=stats.parallel_trends(parallel, n_boot=200)).warnings == ()
+
+
+def test_verdict_wording_never_claims_cause():
+    banned = ("caused", "causes", "because of", "due to", "proves", "proof", "impact of",
+              "resulted in", "led to", "thanks to")
+    texts = []
+    for est, low, high in ((-0.2, -0.3, -0.1), (0.2, 0.1, 0.3), (0.0, -0.1, 0.1)):
+        for comparison in (False, True):
+            for fav in ("low", "high"):
+                v = stats.verdict(effect(est, low, high, {"pre": 12, "post": 50},
+                                         comparison=comparison), fav, p_adjusted=0.5)
+                texts += [v.summary, v.design, *v.warnings]
+    texts += [stats.verdict(effect(np.nan, np.nan, np.nan), "low").summary]
+    texts += [stats.parallel_trends(pd.DataFrame({"group": [], "wave": [], "unit": [],
+                                                  "value": []})).flag]
+    for text in texts:
+        assert not any(word in text.lower() for word in banned), text
+    with pytest.raises(ValueError):
+        stats.verdict(effect(0, -1, 1), "up")
