@@ -255,7 +255,8 @@ def _add_months(d: date, months: int) -> date:
     return date(y, m + 1, 1)
 
 
-def _month_end(d: date) -> date:
+def month_end(d: date) -> date:
+    """Last day of the month of d."""
     return _add_months(d, 1) - timedelta(days=1)
 
 
@@ -331,7 +332,7 @@ def _monthly_raw(
 ) -> pd.DataFrame:
     """Unsuppressed monthly figures per group for the months of [start, end], with rolling 12
     months and the same month a year earlier (computed from the 12 months before start)."""
-    first, last = _month_start(start), _month_end(end)
+    first, last = _month_start(start), month_end(end)
     partition = ", ".join(by) if by else "1"
     cols = "".join(f"g.{b}, " for b in by)
     sql = (
@@ -699,10 +700,10 @@ FROM grouped
 GROUP BY ALL
 ORDER BY {group} month_of_year
 """
-    frame = con.execute(sql, _args(_month_start(start), _month_end(end), unit_ids)).df()
+    frame = con.execute(sql, _args(_month_start(start), month_end(end), unit_ids)).df()
     frame["rate"] = frame["rate"].astype("float64")
     frame["month_name"] = frame["month_of_year"].map(lambda m: date(2000, int(m), 1).strftime("%b"))
-    sizes = _group_sizes(con, _month_start(start), _month_end(end), by, unit_ids)
+    sizes = _group_sizes(con, _month_start(start), month_end(end), by, unit_ids)
     values = ("fte_days_lost", "fte_days_available", "rate")
     return _apply_group_suppression(frame, sizes, by, threshold, values).reset_index(drop=True)
 
@@ -883,3 +884,54 @@ def survey_vs_absence(
     result = pearson_ci(kept["value"], kept["absence"])
     result.update(start=start, end=end, teams_removed=int(len(frame) - len(kept)), measure=measure)
     return kept, result
+
+
+def period_rates(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    threshold: int,
+    by: Sequence[str],
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> pd.DataFrame:
+    """team_period with the anonymity rule applied: a group whose smallest monthly headcount is
+    below the threshold is blanked, and a sibling where the parent total would reveal it."""
+    by = groups.validate(by)
+    frame = team_period(con, start, end, by, unit_ids, day_count)
+    values = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share")
+    return suppress(frame, by, threshold, n_col="headcount", keys=(), value_cols=values)
+
+
+def scope_options(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, threshold: int, cut: str
+) -> pd.DataFrame:
+    """The groups of one cut (directorate, team or site) a user may pick as the page's scope, with
+    their unit ids: only groups shown under the anonymity rule over [start, end] (teams are
+    checked within their directorate, so a picked team cannot be differenced from its parent)."""
+    if cut not in ("directorate", "team", "site"):
+        raise ValueError(f"no absence scope by {cut!r}")
+    by = ("directorate", "team") if cut == "team" else (cut,)
+    shown = period_rates(con, start, end, threshold, by)
+    shown = shown.loc[~shown["suppressed"], [cut]]
+    members = con.execute(
+        f"SELECT {groups.CUTS[cut]} AS {cut}, list(u.unit_id ORDER BY u.unit_id) AS unit_ids"
+        " FROM units AS u GROUP BY ALL"
+    ).df()
+    return members.merge(shown, on=cut, how="inner").sort_values(cut).reset_index(drop=True)
+
+
+def absence_events(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Interventions aiming to move the absence rate that touch the scope: [date, label]."""
+    units = list(unit_ids) if unit_ids is not None else None
+    return con.execute(
+        """
+        SELECT DISTINCT i.start_date AS date, i.name AS label
+        FROM interventions AS i
+        JOIN intervention_units AS iu USING (intervention_id)
+        WHERE list_contains(i.indicators, 'absence_rate')
+          AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), iu.unit_id))
+        ORDER BY date
+        """,
+        [units, units],
+    ).df()

@@ -21,6 +21,7 @@ class Settings:
     day_count: str
     long_term_days: int
     max_upload_mb: int
+    show_bradford: bool = True
 
 
 def _settings_file() -> dict:
@@ -46,6 +47,7 @@ def settings() -> Settings:
         day_count=raw["absence"]["day_count"],
         long_term_days=int(raw["absence"]["long_term_days"]),
         max_upload_mb=int(raw["limits"]["max_upload_mb"]),
+        show_bradford=bool(raw["absence"].get("show_bradford", True)),
     )
 
 

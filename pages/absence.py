@@ -1,0 +1,4 @@
+"""Absence: sickness-absence rates, reasons, patterns and the survey link, on the NHS definitions."""
+from dashboard.ui import absence_page
+
+absence_page.render()

@@ -1,0 +1,244 @@
+"""Absence page: rates, reasons, patterns, Bradford distribution, survey x absence (streamlit here)."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import absence, catalogue, groups, indicators
+from dashboard.charts import absence as charts
+from dashboard.config import settings
+from dashboard.ui import cache, shell
+
+CUT_CHOICES = ("organisation", "directorate", "team", "site")
+
+
+def _pct(v: float | None, digits: int = 2) -> str:
+    return "–" if v is None or pd.isna(v) else f"{v * 100:.{digits}f}%"
+
+
+def _controls(first: date, last: date, threshold: int) -> dict:
+    months = [d.date() for d in pd.date_range(first, last, freq="MS")]
+    default_start = months[max(0, len(months) - 24)]
+    c1, c2, c3 = st.columns([2, 2, 2])
+    start, end = c1.select_slider(
+        "Period (months)", options=months, value=(default_start, months[-1]),
+        format_func=lambda d: d.strftime("%b %Y"), key="absence_period",
+    )
+    end = absence.month_end(end)
+    default_count = settings().day_count
+    day_count = c2.radio(
+        "Day count", list(absence.DAY_COUNTS), index=list(absence.DAY_COUNTS).index(default_count),
+        format_func=absence.DAY_COUNTS.get, key="absence_day_count",
+        help="How days lost and days available are counted. The NHS statistics count calendar days "
+             "(a 365-day year); the organisation default is set in data/settings.toml.",
+    )
+    cut = c3.selectbox("Compare by", CUT_CHOICES[1:], format_func=groups.LABELS.get, key="absence_cut")
+    scope_cut = c1.selectbox("Scope", CUT_CHOICES, format_func=groups.LABELS.get, key="absence_scope_cut")
+    unit_ids: tuple[int, ...] | None = None
+    scope_label = "Organisation"
+    if scope_cut != "organisation":
+        options = cache.query(absence.scope_options, start, end, threshold, scope_cut)
+        if options.empty:
+            c2.info(f"No {groups.LABELS[scope_cut].lower()} is large enough to show on its own.")
+        else:
+            name = c2.selectbox(groups.LABELS[scope_cut], list(options[scope_cut]), key="absence_scope")
+            unit_ids = tuple(int(u) for u in options.loc[options[scope_cut] == name, "unit_ids"].iloc[0])
+            scope_label = f"{groups.LABELS[scope_cut]}: {name}"
+    return {"start": start, "end": end, "day_count": day_count, "cut": cut, "unit_ids": unit_ids,
+            "scope_label": scope_label}
+
+
+def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
+    st.subheader("Sickness absence rate")
+    st.caption(
+        "Rate = FTE days lost to sickness ÷ FTE days available (NHS Sickness Absence Rates definition). "
+        f"Days counted as: **{absence.DAY_COUNTS[ctl['day_count']]}**. Episodes spanning month ends are "
+        "split across months, open episodes run to the end of the data, part-time staff count by FTE, "
+        "and a month without FTE days available shows no figure."
+    )
+    monthly = cache.query(absence.monthly_rates, ctl["start"], ctl["end"], threshold, (),
+                          ctl["unit_ids"], ctl["day_count"])
+    shown = monthly[~monthly.suppressed]
+    if shown.empty:
+        st.info(f"No absence figure to show: {shell.threshold()} or more staff in post are needed.")
+        return monthly
+    last = shown.iloc[-1]
+    c = st.columns(4)
+    c[0].metric(f"Rate, {last.month:%b %Y}", _pct(last.rate), border=True,
+                help=f"{last.fte_days_lost:,.1f} FTE days lost ÷ {last.fte_days_available:,.1f} available")
+    c[1].metric("Rolling 12 months", _pct(last.rate_12m), border=True,
+                help="FTE days lost ÷ available over the 12 months to this month (needs all 12)")
+    c[2].metric(f"{last.month - pd.DateOffset(years=1):%b %Y}", _pct(last.rate_last_year), border=True,
+                help="The same month a year earlier")
+    period = cache.query(absence.period_summary, ctl["start"], ctl["end"], ctl["unit_ids"], ctl["day_count"])
+    c[3].metric("Whole period", _pct(period["rate"]), border=True,
+                help=f"{period['fte_days_lost']:,.1f} ÷ {period['fte_days_available']:,.1f} FTE days")
+    events = cache.query(absence.absence_events, ctl["unit_ids"])
+    st.altair_chart(charts.rate_series(shown, events, f"Sickness absence rate — {ctl['scope_label']}"),
+                    width="stretch")
+    notes = []
+    if bool(shown.headcount_fallback.any()):
+        notes.append("Some months have no FTE in post: days available use headcount instead.")
+    if (shown.source != "episodes").any():
+        notes.append("Some months come from monthly aggregates (as reported, calendar days).")
+    if shown.unmatched_days_lost.fillna(0).sum() > 0:
+        notes.append(f"{shown.unmatched_days_lost.sum():,.1f} FTE days lost fall in team-months without "
+                     "staff in post and are left out of the rate.")
+    for note in notes:
+        st.caption(note)
+    with st.expander("Monthly figures"):
+        view = pd.DataFrame({
+            "Month": shown.month.dt.strftime("%b %Y"),
+            "FTE days lost": shown.fte_days_lost.round(1),
+            "FTE days available": shown.fte_days_available.round(1),
+            "Rate": shown.rate.map(_pct),
+            "Rolling 12 months": shown.rate_12m.map(_pct),
+            "Same month last year": shown.rate_last_year.map(_pct),
+            "Headcount": shown.headcount.astype("Int64"),
+            "Source": shown.source,
+        })
+        st.dataframe(view, hide_index=True, width="stretch")
+    return monthly
+
+
+def _compare(ctl: dict, threshold: int) -> None:
+    cut = ctl["cut"]
+    label = groups.LABELS[cut]
+    st.subheader(f"By {label.lower()}")
+    by = ("directorate", "team") if cut == "team" else (cut,)
+    frame = cache.query(absence.period_rates, ctl["start"], ctl["end"], threshold, by,
+                        ctl["unit_ids"], ctl["day_count"])
+    shown = frame[~frame.suppressed]
+    hidden = int(frame.suppressed.sum())
+    if not shown.empty:
+        st.altair_chart(charts.group_rates(shown, cut, f"Absence rate by {label.lower()} over the period"),
+                        width="stretch")
+    if hidden:
+        st.caption(f"{hidden} {label.lower()}(s) not shown: fewer than {threshold} staff in post, or "
+                   "hidden so that a small group cannot be worked out from the total.")
+
+
+def _quality(ctl: dict, monthly: pd.DataFrame) -> None:
+    q = cache.query(absence.episode_quality, ctl["unit_ids"])
+    summary = cache.query(absence.period_summary, ctl["start"], ctl["end"], ctl["unit_ids"], ctl["day_count"])
+    c = st.columns(4)
+    c[0].metric("Reason not recorded (S99)", _pct(summary["s99_share"], 1), border=True,
+                help="Share of FTE days lost with reason S99 — a Data insights figure")
+    c[1].metric("Duplicate records merged", f"{q['duplicates_merged']:,}", border=True,
+                help="Overlapping absence records of the same employee counted once")
+    c[2].metric("Open episodes", f"{q['open_episodes']:,}", border=True,
+                help="No end date: counted up to the end of the data")
+    c[3].metric("Records dropped", f"{q['invalid_dropped']:,}", border=True,
+                help="End date before start date")
+
+
+def _reasons(ctl: dict, threshold: int, monthly: pd.DataFrame) -> None:
+    st.subheader("Reasons")
+    frame = cache.query(absence.reasons, ctl["start"], ctl["end"], threshold, (), ctl["unit_ids"],
+                        ctl["day_count"])
+    if frame.empty or frame.suppressed.all():
+        st.info("No reasons to show for this scope.")
+        return
+    left, right = st.columns(2)
+    left.altair_chart(charts.reasons_bar(frame), width="stretch")
+    right.altair_chart(charts.reason_shares(monthly[~monthly.suppressed]), width="stretch")
+    st.caption("Shares are of FTE days lost with a reason record; MSK is S11 back problems plus S12 "
+               "other musculoskeletal problems. Reason codes and labels: data/absence_reasons.toml.")
+    _quality(ctl, monthly)
+
+
+def _patterns(ctl: dict, threshold: int) -> None:
+    st.subheader("Patterns")
+    long_days = settings().long_term_days
+    pat = cache.query(absence.patterns, ctl["start"], ctl["end"], threshold, (), ctl["unit_ids"],
+                      ctl["day_count"], long_days)
+    season = cache.query(absence.seasonality, ctl["start"], ctl["end"], threshold, (), ctl["unit_ids"],
+                         ctl["day_count"])
+    left, right = st.columns(2)
+    if not pat.empty and not pat.suppressed.all():
+        row = pat.iloc[0]
+        left.altair_chart(charts.short_long(pat), width="stretch")
+        left.caption(f"Long-term: a spell of more than {long_days} calendar days. Spells count in the "
+                     "month they start; days are FTE days lost inside the period.")
+        left.metric("Spells per FTE over the period",
+                    "–" if pd.isna(row.spells_per_fte) else f"{row.spells_per_fte:.2f}",
+                    help=f"{int(row.spells):,} spells starting in the period ÷ {row.mean_fte:,.1f} mean FTE")
+    shown = season[~season.suppressed]
+    if not shown.empty:
+        right.altair_chart(charts.seasonality_chart(shown), width="stretch")
+        right.caption("Each calendar month pools every year of the period (days lost ÷ days available).")
+
+
+def _bradford(ctl: dict, threshold: int) -> None:
+    st.subheader("Bradford Factor (group level)")
+    st.warning(absence.BRADFORD_CAVEAT, icon=":material/warning:")
+    cut = ctl["cut"]
+    summary, bands = cache.query(absence.bradford, ctl["end"], threshold, (cut,), ctl["unit_ids"],
+                                 ctl["day_count"])
+    shown = bands[~bands.suppressed]
+    if shown.empty:
+        st.info("No group is large enough to show a distribution.")
+        return
+    order = [b[0] for b in absence.BRADFORD_BANDS]
+    st.altair_chart(charts.bradford_bands(shown, cut, order), width="stretch")
+    st.caption(f"52 weeks to {ctl['end']:%d %b %Y}; employees with at least one spell, by the group of "
+               "their latest spell. A group needs at least "
+               f"{threshold} staff in post and {threshold} absent employees to be shown.")
+
+
+def _survey(ctl: dict, threshold: int) -> None:
+    st.subheader("Survey × absence by team")
+    waves = cache.query(indicators.waves)
+    if waves.empty:
+        st.info("No survey waves yet.")
+        return
+    cat = catalogue.get()
+    survey_inds = [i for i in cat.survey_indicators() if i.kind in ("proportion", "mean")]
+    c1, c2, c3 = st.columns(3)
+    ids = [i.id for i in survey_inds]
+    ind_id = c1.selectbox("Survey indicator", ids, index=ids.index("stress") if "stress" in ids else 0,
+                          format_func=lambda i: cat.indicators[i].label, key="absence_survey_indicator")
+    labels = list(waves.label)
+    wave = c2.selectbox("Wave", labels, index=len(labels) - 1, key="absence_survey_wave")
+    wave_id = int(waves.loc[waves.label == wave, "wave_id"].iloc[0])
+    measure = c3.radio("Absence measure", list(absence.MEASURES)[:2], format_func=absence.MEASURES.get,
+                       key="absence_survey_measure")
+    teams, result = cache.query(absence.survey_vs_absence, ind_id, wave_id, threshold, measure,
+                                ctl["day_count"])
+    ind = cat.indicators[ind_id]
+    x_title = f"{ind.short} ({'%' if ind.kind == 'proportion' else 'mean 1-5'})"
+    y_title = f"{absence.MEASURES[measure]} (%)"
+    if teams.empty:
+        st.info("No team is large enough to show.")
+        return
+    st.altair_chart(charts.survey_scatter(teams, result, x_title, y_title, ind.kind == "proportion"),
+                    width="stretch")
+    c = st.columns(3)
+    c[0].metric("Teams", f"{result['n']}", border=True,
+                help=f"{result['teams_removed']} team(s) removed: fewer than {threshold} respondents or "
+                     "staff in post, or hidden so a small team cannot be worked out from the total")
+    c[1].metric("Pearson r", "–" if result["r"] is None else f"{result['r']:.2f}", border=True)
+    ci = "–" if result["lo"] is None else f"{result['lo']:.2f} to {result['hi']:.2f}"
+    c[2].metric("95% interval (Fisher z)", ci, border=True)
+    st.caption(f"Absence over {result['start']:%d %b %Y} – {result['end']:%d %b %Y} (the 12 months to the "
+               "wave's fieldwork). A correlation between teams is not evidence that one causes the other.")
+
+
+def render() -> None:
+    st.title("Absence")
+    threshold = shell.threshold()
+    span = cache.query(absence.data_range)
+    if span is None:
+        st.info("No absence data yet. Load the demo organisation or upload absence episodes or "
+                "monthly absence figures on the Data page.")
+        return
+    ctl = _controls(span[0], span[1], threshold)
+    monthly = _rates(ctl, threshold)
+    _compare(ctl, threshold)
+    _reasons(ctl, threshold, monthly)
+    _patterns(ctl, threshold)
+    if settings().show_bradford:
+        _bradford(ctl, threshold)
+    _survey(ctl, threshold)

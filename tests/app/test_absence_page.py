@@ -1,0 +1,91 @@
+"""AppTest of the absence page on the demo organisation."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import absence, store
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "absence.py")
+
+
+@pytest.fixture
+def demo_env(demo_db, tmp_path, monkeypatch):
+    db = tmp_path / "store.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("WELLBEING_DB", str(db))
+    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
+    return db
+
+
+def _texts(at) -> str:
+    parts = [c.value for c in at.caption] + [m.value for m in at.markdown] + [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_absence_page_renders_every_section(demo_env):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Absence"
+    heads = [h.value for h in at.subheader]
+    for head in ("Sickness absence rate", "Reasons", "Patterns", "Bradford Factor (group level)",
+                 "Survey × absence by team"):
+        assert head in heads
+    text = _texts(at)
+    # the day-count convention is on screen, and the Bradford caveat with it
+    assert absence.DAY_COUNTS["calendar"] in text
+    assert absence.BRADFORD_CAVEAT in text
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Rolling 12 months"].endswith("%")
+    assert labels["Teams"].isdigit() and int(labels["Teams"]) >= 10
+    assert labels["Pearson r"] != "–"
+
+
+def test_absence_page_working_days_and_team_scope(demo_env):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    whole = next(m.value for m in at.metric if m.label == "Whole period")
+    at.radio(key="absence_day_count").set_value("working").run()
+    assert not at.exception, at.exception
+    assert absence.DAY_COUNTS["working"] in _texts(at)
+    # the tile shows the working-day rate, computed here straight from the store
+    con = store.connect(demo_env)  # same configuration as the page's own connection
+    first, last = absence.data_range(con)
+    start = (pd.Timestamp(last) - pd.DateOffset(months=23)).date()
+    calendar = absence.period_summary(con, start, absence.month_end(last))["rate"]
+    working = absence.period_summary(con, start, absence.month_end(last), day_count="working")["rate"]
+    con.close()
+    assert whole == f"{calendar * 100:.2f}%"
+    assert next(m.value for m in at.metric if m.label == "Whole period") == f"{working * 100:.2f}%"
+    at.selectbox(key="absence_scope_cut").set_value("team").run()
+    assert not at.exception, at.exception
+    team = at.selectbox(key="absence_scope").value
+    con = store.connect(demo_env)
+    end = absence.month_end(last)
+    options = absence.scope_options(con, start, end, 10, "team")
+    units = [int(u) for u in options.loc[options.team == team, "unit_ids"].iloc[0]]
+    team_rate = absence.period_summary(con, start, end, units, day_count="working")["rate"]
+    con.close()
+    # only teams shown under the anonymity rule are offered, and the tiles follow the choice
+    assert team in set(options.team) and len(options) < 64
+    assert next(m.value for m in at.metric if m.label == "Whole period") == f"{team_rate * 100:.2f}%"
+    at.selectbox(key="absence_cut").set_value("site").run()
+    assert not at.exception, at.exception
+
+
+def test_bradford_can_be_hidden(demo_env, monkeypatch):
+    from dashboard import config
+
+    real = config.settings
+
+    def hidden():
+        return config.Settings(**{**real().__dict__, "show_bradford": False})
+
+    monkeypatch.setattr("dashboard.ui.absence_page.settings", hidden)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert "Bradford Factor (group level)" not in [h.value for h in at.subheader]
+    assert absence.BRADFORD_CAVEAT not in _texts(at)
