@@ -423,3 +423,40 @@ def test_survey_vs_absence_by_team(con):
     assert set(s10.absence) <= {0.0, 1.0}
     with pytest.raises(ValueError):
         absence.survey_vs_absence(con, "stress", 1, threshold=10, measure="bogus")
+
+
+# --- the demo organisation ---------------------------------------------------------------------
+
+def test_demo_rota_redesign_and_winter_are_visible(demo_con):
+    from dashboard import demo
+
+    rota = [r[0] for r in demo_con.execute(
+        "SELECT unit_id FROM units WHERE list_contains(?, team)", [list(demo.ROTA_TEAMS)]).fetchall()]
+    others = [r[0] for r in demo_con.execute(
+        "SELECT unit_id FROM units WHERE NOT list_contains(?, team)", [list(demo.ROTA_TEAMS)]).fetchall()]
+    start = date(2024, 7, 1)
+
+    def ratio(units):
+        before = absence.period_summary(demo_con, date(2023, 7, 1), start - timedelta(days=1), units)
+        after = absence.period_summary(demo_con, start, date(2025, 6, 30), units)
+        return after["rate"] / before["rate"]
+
+    # planted: 0.7x from July 2024 in the five rota teams, nothing elsewhere
+    assert ratio(rota) == pytest.approx(demo.ROTA_RATIO, abs=0.08)
+    assert ratio(others) == pytest.approx(1.0, abs=0.08)
+    series = absence.monthly_rates(demo_con, date(2023, 1, 1), date(2025, 12, 31), 10, unit_ids=rota)
+    assert not series.suppressed.any()
+    pre = series[(series.month >= "2023-07-01") & (series.month < "2024-07-01")].rate.mean()
+    post = series[(series.month >= "2024-07-01") & (series.month < "2025-07-01")].rate.mean()
+    assert post < 0.8 * pre
+    assert absence.absence_events(demo_con, rota).label.tolist() == ["Rota redesign"]
+    # winter seasonality: December-February above June-August in the month-of-year profile
+    season = absence.seasonality(demo_con, date(2023, 1, 1), date(2025, 12, 31), 10)
+    season = season.set_index("month_of_year")
+    assert season.loc[[12, 1, 2], "rate"].mean() > 1.15 * season.loc[[6, 7, 8], "rate"].mean()
+    # the survey link works on the demo: most teams shown, a positive stress-absence correlation
+    wave = demo_con.execute("SELECT max(wave_id) FROM waves").fetchone()[0]
+    teams, result = absence.survey_vs_absence(demo_con, "stress", wave, 10)
+    assert result["n"] == len(teams) >= 40 and result["teams_removed"] > 0
+    assert result["lo"] < result["r"] < result["hi"]
+    assert result["r"] > 0
