@@ -1,0 +1,30 @@
+"""Browser test: the absence page on the demo organisation, in headless Chromium."""
+from __future__ import annotations
+
+import pytest
+
+from dashboard import absence
+from dashboard.ui.shell import PAGES
+from tests.e2e.conftest import wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+
+def test_absence_page_draws_charts_and_switches_day_count(server_factory, demo_db, page):
+    if not any(url == "absence" for _, _, url, _ in PAGES):
+        pytest.skip("the absence page is not in the navigation yet (dashboard.ui.shell.PAGES)")
+    base = server_factory(demo_db)
+    page.goto(f"{base}/absence")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Absence", exact=True).wait_for()
+    page.get_by_text(absence.DAY_COUNTS["calendar"], exact=False).first.wait_for()
+    page.get_by_text("Bradford Factor (S²", exact=False).first.wait_for()
+    # rate series, comparison, reasons, shares, split, seasonality, Bradford and the scatter
+    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
+    page.get_by_text("Survey × absence by team").wait_for()
+    assert page.locator(".vega-embed").count() >= 6
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.get_by_text(absence.DAY_COUNTS["working"], exact=True).click()
+    wait_for_app(page)
+    page.get_by_text(f"Days counted as: {absence.DAY_COUNTS['working']}", exact=False).wait_for()
+    assert page.locator("[data-testid='stException']").count() == 0
