@@ -1,12 +1,40 @@
-"""Anonymity: threshold and complementary suppression, applied to every group figure shown."""
+"""Anonymity: the threshold, complementary suppression and the survey release plan for every cut."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import duckdb
 import numpy as np
 import pandas as pd
 
+from dashboard import groups, indicators
+
 SUPPRESSED_TEXT = "fewer than {threshold} responses"
+# A missing directorate, site or staff group is a group of its own, shown under this name.
+NOT_RECORDED = "Not recorded"
+
+# The survey cuts the product offers, in priority order: when two figures cannot both be shown
+# without letting a small group be derived, the one from the earlier cut is kept. The team
+# drill-down comes first because it is the product's main journey.
+RELEASE_ORDER: tuple[tuple[str, ...], ...] = (
+    (),
+    ("directorate",),
+    ("team",),
+    ("site",),
+    ("staff_group",),
+    ("directorate", "staff_group"),
+    ("site", "staff_group"),
+)
+KEY_COLUMNS = ("directorate", "team", "site", "staff_group")
+
+
+def suppressed_text(threshold: int) -> str:
+    return SUPPRESSED_TEXT.format(threshold=threshold)
+
+
+def cut_name(by: Sequence[str]) -> str:
+    """Stable name of a cut: 'organisation', 'team', 'directorate+staff_group'."""
+    return "+".join(by) if by else "organisation"
 
 
 def suppress(
@@ -17,41 +45,237 @@ def suppress(
     keys: Sequence[str] = ("wave_id", "indicator_id"),
     value_cols: Sequence[str] = ("value", "sd"),
 ) -> pd.DataFrame:
-    """Blank every figure of a group below the threshold, and of a sibling where needed.
+    """Blank every figure of a group below the threshold, and of siblings where needed.
 
-    Primary: n < threshold. Complementary: among siblings (same parent in `by`, same keys), a lone
-    suppressed group could be recovered as parent minus the others, so the next smallest sibling
-    is suppressed as well. Returns a copy with a boolean `suppressed` column; n and value columns
-    are NA where suppressed.
+    For one table whose rows partition a parent (the last name in `by` within the others, per
+    `keys`). Primary: n < threshold. Complementary: the suppressed siblings of a parent can be
+    recovered together as parent minus the rest, so while they total fewer than `threshold`
+    (and more than none) the smallest shown sibling is suppressed too. Returns a copy with a
+    boolean `suppressed` column; n and value columns are NaN where suppressed.
+
+    Survey figures across several cuts at once need `survey_figures`, which also protects
+    against differencing between cuts (a team against its site, a staff group against a team).
     """
     out = frame.copy()
     if out.empty:
         out["suppressed"] = pd.Series(dtype=bool)
         return out
-    n = out[n_col].fillna(0)
+    n = out[n_col].astype("float64").fillna(0.0)
     out["suppressed"] = n < threshold
     by = list(by)
     if by:
         parent = [k for k in keys if k in out.columns] + by[:-1]
-        out["_n"] = n
         if parent:
-            grouped = out.groupby(parent, dropna=False, sort=False)
-            sizes = grouped["suppressed"].transform("size")
-            lone = grouped["suppressed"].transform("sum") == 1
+            parent_id = out.groupby(parent, dropna=False, sort=False).ngroup().to_numpy()
         else:
-            sizes = pd.Series(len(out), index=out.index)
-            lone = pd.Series(out["suppressed"].sum() == 1, index=out.index)
-        candidates = out[lone & (sizes > 1) & ~out["suppressed"]]
-        if not candidates.empty:
-            key = parent if parent else None
-            pick = (
-                candidates.sort_values("_n", kind="stable").groupby(key, dropna=False, sort=False).head(1)
-                if key
-                else candidates.sort_values("_n", kind="stable").head(1)
-            )
-            out.loc[pick.index, "suppressed"] = True
-        out = out.drop(columns="_n")
+            parent_id = np.zeros(len(out), dtype=np.int64)
+        n_arr = n.to_numpy()
+        sup = out["suppressed"].to_numpy().copy()
+        # Each pass suppresses at most one more sibling per parent; at most len(out) passes.
+        while True:
+            hidden = np.bincount(parent_id, weights=np.where(sup, n_arr, 0.0))
+            short = (hidden > 0) & (hidden < threshold)
+            candidates = np.flatnonzero(short[parent_id] & ~sup)
+            if candidates.size == 0:
+                break
+            # the smallest shown sibling in each short parent (stable: first in frame order)
+            order = candidates[np.lexsort((candidates, n_arr[candidates], parent_id[candidates]))]
+            first = order[np.r_[True, parent_id[order][1:] != parent_id[order][:-1]]]
+            sup[first] = True
+        out["suppressed"] = sup
     for col in [n_col, *value_cols]:
         if col in out.columns:
             out[col] = out[col].astype("float64").where(~out["suppressed"], np.nan)
     return out
+
+
+# Respondent counts per finest cell (team x staff group) for each wave and indicator. Rows from
+# pre-aggregated uploads have no staff group (NULL here): they count towards unit figures only,
+# as in indicators.survey_results.
+_CELLS_SQL = """
+WITH respondent_cells AS (
+    SELECT r.wave_id, s.indicator_id, r.unit_id,
+           coalesce(r.staff_group, ?) AS staff_group, count(*) AS n
+    FROM respondent_scores AS s
+    JOIN responses AS r USING (response_id)
+    WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), s.indicator_id))
+      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
+    GROUP BY ALL
+),
+aggregate_cells AS (
+    SELECT wave_id, indicator_id, unit_id, CAST(NULL AS VARCHAR) AS staff_group, sum(n) AS n
+    FROM survey_aggregates
+    WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), indicator_id))
+      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), wave_id))
+    GROUP BY ALL
+),
+cells AS (
+    SELECT * FROM respondent_cells
+    UNION ALL
+    SELECT * FROM aggregate_cells
+)
+SELECT c.wave_id, c.indicator_id, c.unit_id,
+       coalesce(u.directorate, ?) AS directorate, u.team, coalesce(u.site, ?) AS site,
+       c.staff_group, CAST(c.n AS BIGINT) AS n
+FROM cells AS c
+JOIN units AS u USING (unit_id)
+ORDER BY c.wave_id, c.indicator_id, c.unit_id, c.staff_group NULLS LAST
+"""
+
+
+def cells(
+    con: duckdb.DuckDBPyConnection,
+    wave_ids: Sequence[int] | None = None,
+    indicator_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Finest cells: [wave_id, indicator_id, unit_id, directorate, team, site, staff_group, n]."""
+    inds = list(indicator_ids) if indicator_ids is not None else None
+    wvs = list(wave_ids) if wave_ids is not None else None
+    return con.execute(
+        _CELLS_SQL,
+        [NOT_RECORDED, inds, inds, wvs, wvs, inds, inds, wvs, wvs, NOT_RECORDED, NOT_RECORDED],
+    ).df()
+
+
+def _plan_one(
+    n: np.ndarray, codes: list[np.ndarray], threshold: int
+) -> list[np.ndarray]:
+    """Which groups of each cut to release, for one wave and indicator.
+
+    The rule (proved in docs/privacy.md): a figure is released only if, after adding it, every
+    class of respondents that the released figures tell apart (same membership in every released
+    group) still holds 0 or at least `threshold` respondents. Every released figure is then a
+    union of such classes, so any sum or difference of released figures is too: no group below
+    the threshold can be derived, however the figures are combined.
+    """
+    cls = np.zeros(len(n), dtype=np.int64)
+    k = 1
+    out = []
+    for code in codes:
+        groups_n = np.bincount(code[code >= 0], weights=n[code >= 0]) if (code >= 0).any() else np.zeros(0)
+        released = np.zeros(len(groups_n), dtype=bool)
+        # Largest first: when siblings compete, the bigger (more robust) group is the one shown.
+        for g in np.argsort(-groups_n, kind="stable"):
+            if groups_n[g] < threshold:
+                break
+            mask = code == g
+            total = np.bincount(cls, weights=n, minlength=k)
+            inside = np.bincount(cls[mask], weights=n[mask], minlength=k)
+            touched = inside > 0
+            rest = total[touched] - inside[touched]
+            if np.all(inside[touched] >= threshold) and np.all((rest == 0) | (rest >= threshold)):
+                released[g] = True
+                cls = np.unique(cls * 2 + mask, return_inverse=True)[1].astype(np.int64)
+                k = int(cls.max()) + 1
+        out.append(released)
+    return out
+
+
+def release_plan(
+    cell_frame: pd.DataFrame,
+    threshold: int,
+    order: Sequence[Sequence[str]] = RELEASE_ORDER,
+) -> pd.DataFrame:
+    """Decide, per wave and indicator, which group of every cut may be shown.
+
+    cell_frame: as from `cells`. Returns one row per (wave, indicator, cut, group):
+    [wave_id, indicator_id, cut, directorate, team, site, staff_group, n, released]; key columns
+    not in the cut are NA. Groups are considered cut by cut in `order`, largest first.
+    """
+    order = [groups.validate(by) for by in order]
+    frames = []
+    memo: dict[bytes, list[np.ndarray]] = {}
+    for (wave_id, indicator_id), part in cell_frame.groupby(["wave_id", "indicator_id"], sort=True):
+        part = part.reset_index(drop=True)
+        n = part["n"].to_numpy(dtype=np.float64)
+        has_group = part["staff_group"].notna().to_numpy()
+        codes, labels = [], []
+        for by in order:
+            if not by:
+                codes.append(np.zeros(len(part), dtype=np.int64))
+                labels.append(pd.DataFrame(index=[0]))
+                continue
+            # staff-group cuts never include pre-aggregated rows (they carry no staff group)
+            member = has_group if "staff_group" in by else np.ones(len(part), dtype=bool)
+            code = np.full(len(part), -1, dtype=np.int64)
+            code[member] = part[member].groupby(list(by), sort=True, dropna=False).ngroup().to_numpy()
+            codes.append(code)
+            first = pd.Series(np.arange(len(part))[member]).groupby(code[member]).first()
+            labels.append(part.loc[first.to_numpy(), list(by)].set_index(first.index))
+        # Indicators answered by exactly the same people in each cell share one plan.
+        key = part[["unit_id", "staff_group", "n"]].to_json().encode()
+        if key not in memo:
+            memo[key] = _plan_one(n, codes, threshold)
+        for by, code, lab, released in zip(order, codes, labels, memo[key], strict=True):
+            valid = code >= 0
+            sizes = np.bincount(code[valid], weights=n[valid], minlength=len(released))
+            frame = lab.reset_index(drop=True).copy()
+            frame["n"] = sizes.astype(np.int64)
+            frame["released"] = released
+            frame["cut"] = cut_name(by)
+            frame["wave_id"] = wave_id
+            frame["indicator_id"] = indicator_id
+            frames.append(frame)
+    columns = ["wave_id", "indicator_id", "cut", *KEY_COLUMNS, "n", "released"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    plan = pd.concat(frames, ignore_index=True)
+    for col in KEY_COLUMNS:
+        if col not in plan.columns:
+            plan[col] = pd.NA
+    return plan[columns]
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    threshold: int,
+    wave_ids: Sequence[int] | None = None,
+    indicator_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The release plan for the store (see `release_plan`)."""
+    return release_plan(cells(con, wave_ids, indicator_ids), threshold)
+
+
+def normalise_keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Missing directorate, site or staff group become the group NOT_RECORDED."""
+    out = frame.copy()
+    for col in by:
+        if col != "team":
+            out[col] = out[col].astype("string").fillna(NOT_RECORDED)
+        else:
+            out[col] = out[col].astype("string")
+    return out
+
+
+def apply_plan(results: pd.DataFrame, release: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Blank value, n and sd of every group the plan does not release (adds `suppressed`)."""
+    by = groups.validate(by)
+    name = cut_name(by)
+    if name not in {cut_name(o) for o in RELEASE_ORDER}:
+        raise ValueError(f"the cut {name!r} is not offered; choose from {RELEASE_ORDER}")
+    out = normalise_keys(results, by)
+    allowed = release[release.cut == name][["wave_id", "indicator_id", *by, "released"]]
+    allowed = normalise_keys(allowed, by)
+    out = out.merge(allowed, on=["wave_id", "indicator_id", *by], how="left")
+    out["suppressed"] = ~out.pop("released").fillna(False).astype(bool)
+    for col in ("value", "n", "sd"):
+        if col in out.columns:
+            out[col] = out[col].astype("float64").where(~out["suppressed"], np.nan)
+    return out
+
+
+def survey_figures(
+    con: duckdb.DuckDBPyConnection,
+    by: Sequence[str],
+    threshold: int,
+    wave_ids: Sequence[int] | None = None,
+    indicator_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Survey figures of one offered cut with everything the release plan withholds blanked.
+
+    The only way survey group figures should reach a screen: [*by, wave_id, wave_label,
+    fielded_on, indicator_id, value, n, sd, suppressed].
+    """
+    results = indicators.survey_results(con, by=by, indicator_ids=indicator_ids, wave_ids=wave_ids)
+    release = plan(con, threshold, wave_ids, indicator_ids)
+    return apply_plan(results, release, by)

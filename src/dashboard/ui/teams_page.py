@@ -1,0 +1,307 @@
+"""Teams page: organisation → directorate → team drill-down, heatmap, funnel, compare (streamlit)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import catalogue, drilldown, formatting, indicators, privacy
+from dashboard.charts import teams as charts
+from dashboard.groups import LABELS
+from dashboard.ui import cache, shell
+
+# Query parameters that make up a view; a link with them reopens the same view.
+PARAMS = ("wave", "view", "dir", "team", "ref", "ind", "cmp")
+
+
+def _params() -> dict[str, str]:
+    return {k: st.query_params[k] for k in PARAMS if k in st.query_params}
+
+
+def _set_param(name: str, value: str | None) -> None:
+    if value is None or value == "":
+        if name in st.query_params:
+            del st.query_params[name]
+    else:
+        st.query_params[name] = str(value)
+
+
+def _on_widget(name: str, key: str, to_param=str) -> None:
+    value = st.session_state.get(key)
+    _set_param(name, None if value is None else to_param(value))
+
+
+def _go(directorate: str | None, team: str | None) -> None:
+    """Breadcrumb and drill clicks: move to a level and clear the levels below it."""
+    _set_param("view", "team")
+    _set_param("dir", directorate)
+    _set_param("team", team)
+
+
+def _pick(key: str, level: str) -> None:
+    value = st.session_state.get(key)
+    st.session_state[key] = None  # the pills are a one-shot navigation, not a lasting choice
+    if value is None:
+        return
+    if level == "dir":
+        _go(value, None)
+    else:
+        _go(st.session_state.get("teams_dir_of", {}).get(value), value)
+
+
+def _controls(sel: dict, waves: pd.DataFrame) -> None:
+    labels = dict(zip(waves.wave_id.astype(int), waves.label, strict=True))
+    st.session_state["teams_wave"] = sel["wave"]
+    st.session_state["teams_view"] = sel["view"]
+    left, right = st.columns(2)
+    left.selectbox(
+        "Survey wave", list(labels), format_func=labels.get, key="teams_wave",
+        on_change=_on_widget, args=("wave", "teams_wave"),
+    )
+    right.selectbox(
+        "View by", list(drilldown.VIEWS), format_func=drilldown.VIEW_LABELS.get, key="teams_view",
+        on_change=_on_widget, args=("view", "teams_view"),
+        help="Teams drill down from the organisation through directorates; the other views are "
+        "alternative cuts of the whole organisation.",
+    )
+
+
+def _breadcrumbs(sel: dict) -> None:
+    crumbs = [("Organisation", None, None)]
+    if sel["dir"]:
+        crumbs.append((sel["dir"], sel["dir"], None))
+    if sel["team"]:
+        crumbs.append((sel["team"], sel["dir"], sel["team"]))
+    cols = st.columns([1] * len(crumbs) + [max(1, 6 - len(crumbs))])
+    for i, (label, directorate, team) in enumerate(crumbs):
+        last = i == len(crumbs) - 1
+        cols[i].button(
+            ("› " if i else "") + label, key=f"teams_crumb_{i}", disabled=last,
+            on_click=_go, args=(directorate, team), type="tertiary",
+        )
+
+
+def _children(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
+    """One click down: directorates at the organisation, teams within a directorate."""
+    if sel["dir"] is None:
+        kids = cache.query(drilldown.groups_overview, ("directorate",), sel["wave"], threshold)
+        level, title, key = "dir", "Open a directorate", "teams_pick_dir"
+        names = kids.directorate
+    else:
+        kids = cache.query(drilldown.groups_overview, ("team",), sel["wave"], threshold, sel["dir"])
+        level, title, key = "team", f"Open a team in {sel['dir']}", "teams_pick_team"
+        names = kids.team
+        st.session_state["teams_dir_of"] = dict(zip(tree.team, tree.directorate, strict=True))
+    open_ = kids[kids.reportable.astype(bool)]
+    labels = {name: f"{name} (n={int(n)})" for name, n in zip(names[open_.index], open_.n, strict=True)}
+    if labels:
+        st.pills(title, list(labels), format_func=labels.get, key=key, on_change=_pick, args=(key, level))
+    hidden = list(names[~kids.reportable.astype(bool)])
+    if hidden:
+        st.caption(
+            f"Not shown on their own ({len(hidden)}): {', '.join(hidden)} — fewer than {threshold} "
+            "responses, or showing them would let a smaller group be worked out. They still count "
+            "in every total above them."
+        )
+
+
+def _jump(sel: dict, reportable: list[str], tree: pd.DataFrame) -> None:
+    st.session_state["teams_dir_of"] = dict(zip(tree.team, tree.directorate, strict=True))
+    st.selectbox(
+        "Or go straight to a team", reportable, index=None, placeholder="Choose a team",
+        key="teams_jump", on_change=_pick, args=("teams_jump", "team"),
+    )
+
+
+def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -> None:
+    cat = catalogue.get()
+    st.session_state["teams_ref"] = sel["ref"]
+    st.radio(
+        "Compare each cell with", list(drilldown.REFERENCES), key="teams_ref", horizontal=True,
+        format_func=lambda r: f"the {drilldown.REFERENCES[r]}", on_change=_on_widget,
+        args=("ref", "teams_ref"),
+    )
+    directorate = sel["dir"] if by == ("team",) else None
+    heat = cache.query(drilldown.heatmap, by, sel["wave"], threshold, sel["ref"], directorate)
+    if heat.empty:
+        st.info("No survey figures for this wave.")
+        return
+    options = ["group", *drilldown.survey_indicator_ids(cat)]
+    left, right = st.columns([3, 1])
+    sort_by = left.selectbox(
+        "Sort rows by", options, key="teams_sort",
+        format_func=lambda o: "Name" if o == "group" else cat.indicators[o].short,
+    )
+    descending = right.toggle("Highest first", key="teams_desc")
+    order = drilldown.sort_order(heat, sort_by, descending)
+    labels = drilldown.status_labels(sel["ref"], threshold)
+    ref_name = drilldown.REFERENCES[sel["ref"]]
+    st.altair_chart(
+        charts.heatmap(heat, labels, ref_name, threshold, order, group_title), width="stretch"
+    )
+    st.caption(
+        f"Colour and symbol (▲ better, ● similar, ▼ worse) compare each figure with the {ref_name} "
+        "at 95% confidence, in the indicator's favourable direction. Grey cells: "
+        f"{privacy.suppressed_text(threshold)}, or withheld so that a smaller group cannot be "
+        "worked out by subtraction."
+    )
+    with st.expander("Table (click a column heading to sort)"):
+        st.dataframe(drilldown.heatmap_table(heat, threshold), hide_index=True, width="stretch")
+
+
+def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -> None:
+    cat = catalogue.get()
+    ids = drilldown.survey_indicator_ids(cat)
+    st.session_state["teams_ind"] = sel["ind"]
+    ind_id = st.selectbox(
+        "Indicator", ids, key="teams_ind", format_func=lambda i: cat.indicators[i].label,
+        on_change=_on_widget, args=("ind", "teams_ind"),
+    )
+    directorate = sel["dir"] if by == ("team",) else None
+    points, centre = cache.query(drilldown.funnel, by, sel["wave"], ind_id, threshold, directorate)
+    ind = cat.indicators[ind_id]
+    if centre["value"] is None or points.empty or points.lo95.isna().all():
+        st.info("Not enough reportable groups for a funnel plot of this indicator in this wave.")
+        return
+    curve = drilldown.funnel_curve(ind.kind, centre["value"], centre["sd"], threshold,
+                                   float(points.n.max()) * 1.1)
+    st.altair_chart(charts.funnel(points, curve, ind.kind, ind.short, group_title), width="stretch")
+    st.caption(
+        f"Centre line: the organisation ({formatting.value(ind.kind, centre['value'])}). Limits: "
+        "95% (dashed) and 99.8% (dotted) for a group of each size — "
+        + ("p ± z·√(p(1−p)/n)" if ind.kind == "proportion" else "m ± z·sd/√n")
+        + ", z = 1.96 and 3.09. Small groups have wide limits, so they are not over-read. "
+        f"{centre['withheld']} group(s) withheld for privacy are not plotted."
+    )
+    outside = drilldown.outside_limits(points)
+    st.markdown(f"**{group_title}s outside the 95% limits**")
+    if outside.empty:
+        st.caption("None: every group is within the limits expected from chance alone.")
+        return
+    view = pd.DataFrame(
+        {
+            group_title: outside.group,
+            "n": outside.n.astype(int),
+            "Value": [formatting.value(ind.kind, v) for v in outside.value],
+            "95% interval": [
+                f"{formatting.value(ind.kind, lo)} to {formatting.value(ind.kind, hi)}"
+                for lo, hi in zip(outside.ci_low, outside.ci_high, strict=True)
+            ],
+            "Against the limits": outside.zone,
+            "Reading": outside.signal.map({"worse": "▼ unfavourable", "better": "▲ favourable"}),
+        }
+    )
+    st.dataframe(view, hide_index=True, width="stretch")
+
+
+def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFrame) -> None:
+    ids = dict(zip(tree.team, tree.unit_id.astype(int), strict=True))
+    chosen_ids = [s for s in (sel.get("cmp") or "").split(",") if s.strip().isdigit()]
+    by_id = {v: k for k, v in ids.items()}
+    default = [by_id[int(i)] for i in chosen_ids if int(i) in by_id and by_id[int(i)] in reportable][:6]
+    st.session_state["teams_cmp"] = default
+
+    def changed() -> None:
+        picked = st.session_state.get("teams_cmp") or []
+        _set_param("cmp", ",".join(str(ids[t]) for t in picked))
+
+    picked = st.multiselect(
+        "Teams to compare (2 to 6)", reportable, key="teams_cmp", max_selections=6, on_change=changed
+    )
+    if len(picked) < 2:
+        st.caption("Pick at least two teams.")
+        return
+    frame, left_out = cache.query(drilldown.compare, tuple(ids[t] for t in picked), sel["wave"], threshold)
+    if left_out:
+        st.caption(f"Not reportable in this wave: {', '.join(left_out)}.")
+    st.altair_chart(
+        charts.domain_dots(frame, "team", picked, "Seven-domain scores, side by side"), width="stretch"
+    )
+    table = frame.pivot(index="domain", columns="team", values="score").reindex(
+        index=list(dict.fromkeys(frame.domain)), columns=[t for t in picked if t not in left_out]
+    )
+    st.dataframe(table.round(1), width="stretch")
+
+
+def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
+    unit_id = int(tree.loc[tree.team == sel["team"], "unit_id"].iloc[0])
+    prof = cache.query(drilldown.team_profile, unit_id, sel["wave"], threshold)
+    st.subheader(f"{prof['team']}")
+    st.caption(f"Directorate: {prof['directorate']} · Site: {prof['site']}")
+    if not prof["reportable"]:
+        st.info(f"{prof['team']} cannot be shown in this wave: {privacy.suppressed_text(threshold)}.")
+        return
+    st.altair_chart(
+        charts.domain_dots(prof["domains"], "series", ["Team", "Directorate", "Organisation"],
+                           "Seven-domain scores: team, directorate and organisation"),
+        width="stretch",
+    )
+    ind = prof["indicators"]
+    view = pd.DataFrame(
+        {
+            "Domain": ind.domain,
+            "Indicator": ind.indicator,
+            "Team": [formatting.value(k, v) for k, v in zip(ind.kind, ind.value, strict=True)],
+            "n": ind.n.astype("Int64"),
+            "Change since last wave": [formatting.change(k, v) or "–" for k, v in
+                                       zip(ind.kind, ind.change, strict=True)],
+            "Directorate": [formatting.value(k, v) for k, v in
+                            zip(ind.kind, ind.directorate_value, strict=True)],
+            "Organisation": [formatting.value(k, v) for k, v in
+                             zip(ind.kind, ind.organisation_value, strict=True)],
+            "Benchmark": [formatting.value(k, v) for k, v in zip(ind.kind, ind.benchmark, strict=True)],
+            "Team against benchmark": ind.status_label,
+            "Note": [b or n for b, n in zip(ind.band, ind.note, strict=True)],
+        }
+    )
+    st.dataframe(view, hide_index=True, width="stretch")
+    trend = cache.query(drilldown.team_trend, unit_id, threshold)
+    if trend.wave_label.nunique() > 1:
+        st.altair_chart(charts.team_trend(trend, prof["team"]), width="stretch")
+    else:
+        st.caption("A trend appears once the team is reportable in two or more waves.")
+
+
+def render() -> None:
+    st.title("Teams")
+    threshold = shell.threshold()
+    waves = cache.query(indicators.waves)
+    if waves.empty:
+        st.info("No survey data yet. Load the demo organisation or upload a survey on the Data page.")
+        return
+    tree = cache.query(drilldown.unit_tree)
+    wave_ids = [int(w) for w in waves.wave_id]
+    ind_ids = drilldown.survey_indicator_ids()
+    params = _params()
+    first, _ = drilldown.resolve_selection(params, tree, wave_ids, None, ind_ids)
+    reportable = cache.query(drilldown.reportable_teams, first["wave"], threshold)
+    sel, notes = drilldown.resolve_selection(params, tree, wave_ids, reportable, ind_ids)
+    sel["cmp"] = params.get("cmp")
+    for note in notes:
+        st.info(note, icon=":material/link_off:")
+    # Keep the URL equal to what is on screen, so a copied link reopens this view.
+    for name in ("wave", "view", "dir", "team", "ref", "ind"):
+        default = {"view": "team", "ref": "organisation"}.get(name)
+        value = sel[name]
+        _set_param(name, None if value is None or value == default else value)
+
+    _controls(sel, waves)
+    if sel["view"] == "team":
+        _breadcrumbs(sel)
+        if sel["team"]:
+            _profile(sel, threshold, tree)
+            return
+        _children(sel, threshold, tree)
+        if sel["dir"] is None:
+            _jump(sel, reportable, tree)
+        by = ("directorate",) if sel["dir"] is None else ("team",)
+    else:
+        by = drilldown.VIEWS[sel["view"]]
+    group_title = " × ".join(LABELS[b] for b in by)
+    funnel_by = ("team",) if sel["view"] == "team" else by
+    tabs = st.tabs(["Heatmap", "Funnel plot", "Compare teams"])
+    with tabs[0]:
+        _heatmap(sel, by, threshold, group_title)
+    with tabs[1]:
+        _funnel(sel, funnel_by, threshold, " × ".join(LABELS[b] for b in funnel_by))
+    with tabs[2]:
+        _compare(sel, threshold, reportable, tree)
