@@ -1,0 +1,4 @@
+"""Interventions: the register and the before/after evaluation of each programme."""
+from dashboard.ui import interventions_page
+
+interventions_page.render()

@@ -1,0 +1,361 @@
+"""Interventions page: the register (list, add, edit, delete) and the before/after evaluation view."""
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import catalogue, evaluation, interventions
+from dashboard.charts import interventions as charts
+from dashboard.ui import cache, shell
+
+NEW = 0  # the "new intervention" choice in the editor
+VERDICT_MARK = {
+    "likely improved": "▲",
+    "likely worsened": "▼",
+    "no clear change": "●",
+    "not enough data": "○",
+}
+LEVEL_TEXT = {
+    2: "Magenta Book level 2 (before and after, no comparison group)",
+    3: "Magenta Book level 3 (compared with teams without the intervention)",
+}
+
+
+def _fmt_p(p: float | None) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _evaluable_indicators() -> dict[str, str]:
+    cat = catalogue.get()
+    return {i.id: i.label for i in cat.indicators.values() if i.source in ("survey", "absence")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Register
+# ---------------------------------------------------------------------------------------------
+def _register_table(register: pd.DataFrame) -> None:
+    cat = catalogue.get()
+    if register.empty:
+        st.info("No interventions registered yet. Add one below, or import a file on the Data page.")
+        return
+    view = pd.DataFrame(
+        {
+            "Intervention": register.name,
+            "Domain": register.domain_name,
+            "Target teams": [f"{n}: " + ", ".join(t) for n, t in zip(register.n_units, register.teams,
+                                                                     strict=True)],
+            "Start": pd.to_datetime(register.start_date).dt.strftime("%d %b %Y"),
+            "End": pd.to_datetime(register.end_date).dt.strftime("%d %b %Y").fillna("open"),
+            "Aims to move": [", ".join(cat.indicators[i].short if i in cat.indicators else i for i in ids)
+                             for ids in register.indicators],
+            "Status": register.status.map(interventions.STATUS_TEXT),
+            "Overlaps with": [", ".join(o) or "–" for o in register.overlaps_with],
+        }
+    )
+    st.dataframe(view, hide_index=True, width="stretch")
+
+
+def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
+    cat = catalogue.get()
+    choices = [NEW, *register.intervention_id.astype(int).tolist()]
+    names = dict(zip(register.intervention_id.astype(int), register.name, strict=True))
+    chosen = st.selectbox(
+        "Add or edit", choices, key="iv_edit_pick",
+        format_func=lambda i: "New intervention" if i == NEW else f"Edit: {names[i]}",
+    )
+    current = None if chosen == NEW else register[register.intervention_id == chosen].iloc[0]
+    team_names = dict(zip(units.unit_id.astype(int), units.team, strict=True))
+    domains = [d.id for d in cat.domains]
+    indicator_labels = _evaluable_indicators()
+    suffix = str(chosen)  # widget keys follow the choice so each intervention starts from its own values
+    with st.form(f"iv_form_{suffix}"):
+        name = st.text_input("Name", value="" if current is None else current["name"],
+                             key=f"iv_name_{suffix}")
+        domain = st.selectbox(
+            "Domain (of the seven)", domains, format_func=lambda d: cat.domain(d).name,
+            index=0 if current is None else domains.index(current["domain"]), key=f"iv_domain_{suffix}",
+        )
+        targets = st.multiselect(
+            "Target teams", list(team_names), format_func=team_names.get,
+            default=[] if current is None else [int(u) for u in current["unit_ids"]],
+            key=f"iv_units_{suffix}",
+        )
+        c1, c2 = st.columns(2)
+        start = c1.date_input(
+            "Start date",
+            value=date.today() if current is None else pd.Timestamp(current["start_date"]).date(),
+            format="DD/MM/YYYY", key=f"iv_start_{suffix}",
+        )
+        has_end = current is not None and not pd.isna(current["end_date"])
+        end = c2.date_input(
+            "End date (leave empty if ongoing)",
+            value=pd.Timestamp(current["end_date"]).date() if has_end else None,
+            format="DD/MM/YYYY", key=f"iv_end_{suffix}",
+        )
+        aims = st.multiselect(
+            "Indicators it aims to move", list(indicator_labels), format_func=indicator_labels.get,
+            default=[] if current is None else [i for i in current["indicators"] if i in indicator_labels],
+            key=f"iv_indicators_{suffix}",
+        )
+        notes = st.text_area(
+            "Notes", value="" if current is None or pd.isna(current["notes"]) else current["notes"],
+            key=f"iv_notes_{suffix}",
+        )
+        saved = st.form_submit_button("Save intervention", type="primary")
+    if saved:
+        fields = dict(name=name, domain=domain, unit_ids=targets, start_date=start,
+                      indicators=aims, end_date=end, notes=notes)
+        if current is None:
+            _write(interventions.create_intervention, f"Added “{name.strip()}”.", **fields)
+        else:
+            _write(interventions.update_intervention, f"Saved “{name.strip()}”.",
+                   intervention_id=int(chosen), **fields)
+    if current is not None:
+        with st.expander("Delete this intervention"):
+            sure = st.checkbox(f"Yes, delete “{current['name']}” and its list of target teams",
+                               key=f"iv_delete_sure_{suffix}")
+            if st.button("Delete", disabled=not sure, key=f"iv_delete_{suffix}"):
+                _write(interventions.delete_intervention, f"Deleted “{current['name']}”.",
+                       intervention_id=int(chosen))
+
+
+def _write(fn, message: str, **kwargs) -> None:
+    """Run one register write on this run's cursor, then drop cached results and rerun."""
+    con = cache.cursor()
+    try:
+        fn(con, **kwargs)
+    except interventions.InterventionError as err:
+        st.error(f"Not saved: {err}.")
+        return
+    finally:
+        con.close()
+    cache.clear()
+    st.session_state["iv_flash"] = message
+    st.rerun()
+
+
+def _register(register: pd.DataFrame) -> None:
+    st.subheader("Register")
+    _register_table(register)
+    st.caption(
+        "Status comes from the dates and the data: planned (starts later), running (no survey wave "
+        "or absence months after the start yet), evaluated (data before and after the start). To "
+        "import many interventions from a spreadsheet, use the [Data page](/data) with the "
+        "“interventions” file kind."
+    )
+    units = cache.query(interventions.unit_choices)
+    if units.empty:
+        st.info("Load survey or organisation data first: interventions target teams.")
+        return
+    _editor(register, units)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+def _controls(iv: pd.Series, units: pd.DataFrame) -> dict:
+    labels = _evaluable_indicators()
+    start = pd.Timestamp(iv["start_date"]).date()
+    waves = cache.query(evaluation.waves_around, start)
+    pre_default, post_default = evaluation.default_waves(waves)
+    key = str(int(iv["intervention_id"]))
+    with st.expander("Evaluation settings", expanded=False):
+        chosen = st.multiselect(
+            "Indicators", list(labels), format_func=labels.get,
+            default=[i for i in iv["indicators"] if i in labels], key=f"iv_eval_ind_{key}",
+        )
+        wave_ids = waves.wave_id.astype(int).tolist()
+        wave_label = dict(zip(wave_ids, waves.label + " (fielded " + waves.fielded_on.astype(str) + ")",
+                              strict=True))
+        c1, c2 = st.columns(2)
+        pre = post = None
+        if wave_ids:
+            pre = c1.selectbox("Survey wave before", wave_ids, format_func=wave_label.get,
+                               index=wave_ids.index(pre_default) if pre_default in wave_ids else 0,
+                               key=f"iv_pre_{key}")
+            post = c2.selectbox("Survey wave after", wave_ids, format_func=wave_label.get,
+                                index=wave_ids.index(post_default) if post_default in wave_ids
+                                else len(wave_ids) - 1, key=f"iv_post_{key}")
+        targets = {int(u) for u in iv["unit_ids"]}
+        others = units[~units.unit_id.isin(targets)]
+        mode = st.radio("Comparison teams", ["All other teams", "Chosen teams"], horizontal=True,
+                        key=f"iv_cmp_mode_{key}")
+        comparison = None
+        if mode == "Chosen teams":
+            names = dict(zip(others.unit_id.astype(int), others.team, strict=True))
+            comparison = tuple(sorted(st.multiselect("Choose comparison teams", list(names),
+                                                     format_func=names.get, key=f"iv_cmp_{key}")))
+        c3, c4 = st.columns(2)
+        months = c3.slider("Absence: months either side of the start", 3, 24, evaluation.DEFAULT_MONTHS,
+                           key=f"iv_months_{key}")
+        correction = c4.radio("Correction for several indicators", list(evaluation.CORRECTIONS),
+                              format_func=evaluation.CORRECTIONS.get, horizontal=True,
+                              key=f"iv_correction_{key}")
+    # keep the default waves implicit so the evaluation follows new imports
+    return {
+        "indicators": tuple(chosen),
+        "pre": None if pre == pre_default else pre,
+        "post": None if post == post_default else post,
+        "comparison": comparison,
+        "months": months,
+        "correction": correction,
+    }
+
+
+def _verdict_card(r: evaluation.IndicatorResult) -> None:
+    with st.container(border=True):
+        st.markdown(f"#### {r.label}")
+        c1, c2 = st.columns([3, 2])
+        c1.markdown(f"**{VERDICT_MARK.get(r.verdict, '')} {r.verdict.capitalize()}**")
+        c1.markdown(f"Effect: {evaluation.effect_text(r)}")
+        if r.level is not None:
+            c2.markdown(f"**{LEVEL_TEXT[r.level]}**")
+        c2.caption(r.summary)
+        extra = [f"p = {_fmt_p(r.p_value)}"]
+        if r.p_adjusted is not None:
+            extra.append(f"adjusted p = {_fmt_p(r.p_adjusted)}")
+        if r.hedges_g is not None and not math.isnan(r.hedges_g):
+            lo, hi = r.g_ci
+            extra.append(f"Hedges' g (target teams, before to after) = {r.hedges_g:+.2f} "
+                         f"(95% CI {lo:+.2f} to {hi:+.2f})")
+        if r.design != "none":
+            c1.caption(" · ".join(extra))
+        if r.warnings:
+            st.markdown("**Caveats**\n" + "\n".join(f"- {w}" for w in r.warnings))
+        with st.expander("How this was worked out"):
+            _details(r)
+
+
+def _details(r: evaluation.IndicatorResult) -> None:
+    if r.design_text:
+        st.markdown(r.design_text)
+    if r.method:
+        st.caption(f"Method: {r.method}.")
+    change = r.change
+    if change is not None and r.kind in ("proportion", "mean"):
+        scale = 100 if r.kind == "proportion" else 1
+        unit = "%" if r.kind == "proportion" else ""
+        digits = 1 if r.kind == "proportion" else 2
+        rows = []
+        for period, part in (("Before", change.pre), ("After", change.post)):
+            ci = (f"{part.low * scale:.{digits}f}{unit} to {part.high * scale:.{digits}f}{unit}"
+                  if not math.isnan(part.low) else "–")
+            rows.append({"Target teams": period, "Value": f"{part.estimate * scale:.{digits}f}{unit}",
+                         "95% CI": ci, "Respondents": part.n})
+        st.markdown("Target teams before and after")
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        sign = "+" if change.estimate >= 0 else ""
+        st.caption(f"Target teams' own change: {sign}{change.estimate * scale:.{digits}f} {r.unit} "
+                   f"(95% CI {change.ci_low * scale:+.{digits}f} to "
+                   f"{change.ci_high * scale:+.{digits}f}), p = {_fmt_p(change.p_value)}.")
+    if r.did is not None and not math.isnan(r.did.analytic_ci_low):
+        scale = 100 if r.kind == "proportion" else 1
+        st.caption(
+            f"Check: normal-approximation interval for the difference-in-differences "
+            f"{r.did.analytic_ci_low * scale:+.2f} to {r.did.analytic_ci_high * scale:+.2f}; "
+            f"{r.did.n_boot:,} bootstrap resamples, seed {r.did.seed}."
+        )
+    if r.trend is not None:
+        st.markdown(f"**Parallel trends:** {r.trend.flag}")
+    if r.comparison_change is not None and not math.isnan(r.comparison_change.estimate):
+        comp = r.comparison_change
+        st.caption(f"Comparison teams over the same months: {comp.estimate:.2f}x "
+                   f"(95% CI {comp.ci_low:.2f} to {comp.ci_high:.2f}).")
+    if r.its is not None and r.its.level_change is not None:
+        lvl, slope = r.its.level_change, r.its.slope_change
+        st.caption(
+            f"Interrupted time series: level change {lvl.estimate * 100:+.2f} points of absence rate "
+            f"(95% CI {lvl.ci_low * 100:+.2f} to {lvl.ci_high * 100:+.2f}); change in monthly trend "
+            f"{slope.estimate * 100:+.3f} points a month (95% CI {slope.ci_low * 100:+.3f} to "
+            f"{slope.ci_high * 100:+.3f}); month-of-year terms "
+            f"{'included' if r.its.seasonal else 'not included'}."
+        )
+    for note in r.notes:
+        st.caption(note)
+
+
+def _charts(result: evaluation.Evaluation) -> None:
+    forest = evaluation.forest_frame(result)
+    if len(forest):
+        st.altair_chart(charts.forest(forest), width="stretch")
+    for r in result.results:
+        if r.cells is not None and r.kind in ("proportion", "mean"):
+            st.altair_chart(charts.before_after(r.cells, r.kind, f"{r.label}: before and after"),
+                            width="content")
+        if r.its is not None and r.its.level_change is not None:
+            start = result.intervention["start_date"]
+            st.altair_chart(
+                charts.interrupted_series(r.its.series, start,
+                                          f"{r.label} in the target teams: observed, fitted and projected"),
+                width="stretch",
+            )
+
+
+def _evaluate(register: pd.DataFrame, threshold: int) -> None:
+    st.subheader("Did it work?")
+    if register.empty:
+        st.info("Register an intervention to evaluate it.")
+        return
+    ids = register.intervention_id.astype(int).tolist()
+    names = dict(zip(ids, register.name + " · " + register.status, strict=True))
+    iid = st.selectbox("Intervention", ids, format_func=names.get, key="iv_eval_pick")
+    iv = register[register.intervention_id == iid].iloc[0]
+    st.caption(
+        f"{iv['domain_name']} · {iv['n_units']} target team(s) · started "
+        f"{pd.Timestamp(iv['start_date']):%d %b %Y}"
+        + ("" if pd.isna(iv["end_date"]) else f", ended {pd.Timestamp(iv['end_date']):%d %b %Y}")
+    )
+    if iv["status"] == "planned":
+        st.info("This intervention has not started yet: there is nothing to evaluate.")
+        return
+    units = cache.query(interventions.unit_choices)
+    ctl = _controls(iv, units)
+    if not ctl["indicators"]:
+        st.info("Choose at least one indicator to evaluate.")
+        return
+    with st.spinner("Evaluating (bootstrap resampling)…"):
+        result = cache.query(
+            evaluation.evaluate, iid, threshold, ctl["indicators"], ctl["pre"], ctl["post"],
+            ctl["comparison"], ctl["months"], ctl["correction"],
+        )
+    design = []
+    if result.pre_wave and result.post_wave:
+        design.append(f"survey wave {result.pre_wave} before, {result.post_wave} after")
+    if any(r.kind == "rate" for r in result.results):
+        w = result.absence_window
+        design.append(f"absence {w['pre_start']:%b %Y}–{w['pre_end']:%b %Y} before, "
+                      f"{w['post_start']:%b %Y}–{w['post_end']:%b %Y} after")
+    design.append(f"{result.n_comparison_units} comparison team(s) ({result.comparison_label})")
+    st.markdown("Compared: " + "; ".join(design) + ".")
+    if result.correction:
+        st.caption(f"{len(result.results)} indicators tested together: p-values adjusted by "
+                   f"{result.correction}.")
+    for warning in result.warnings:
+        st.warning(warning)
+    for r in result.results:
+        _verdict_card(r)
+    _charts(result)
+    st.caption(
+        "A verdict says what the data show, not that the intervention caused it. “Likely improved” "
+        "means the 95% interval leaves out no change; other things happening at the same time can "
+        "produce the same pattern. Teams below the anonymity threshold in a wave are left out."
+    )
+
+
+def render() -> None:
+    st.title("Interventions")
+    threshold = shell.threshold()
+    flash = st.session_state.pop("iv_flash", None)
+    if flash:
+        st.success(flash)
+    register = cache.query(interventions.list_interventions, date.today())
+    evaluate_tab, register_tab = st.tabs(["Evaluate", "Register"])
+    with evaluate_tab:
+        _evaluate(register, threshold)
+    with register_tab:
+        _register(register)

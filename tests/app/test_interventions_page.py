@@ -1,0 +1,122 @@
+"""AppTest of the interventions page on a copy of the demo organisation."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import interventions, store
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "interventions.py")
+
+
+@pytest.fixture
+def demo_env(demo_db, tmp_path, monkeypatch):
+    db = tmp_path / "store.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("WELLBEING_DB", str(db))
+    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
+    return db
+
+
+def _run() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+
+
+def _id_of(db, name: str) -> int:
+    # same process and configuration as the page's connection, so DuckDB shares the instance
+    con = store.connect(db)
+    try:
+        reg = interventions.list_interventions(con)
+    finally:
+        con.close()
+    return int(reg.loc[reg.name == name, "intervention_id"].iloc[0])
+
+
+def _register(at: AppTest):
+    return next(d.value for d in at.dataframe if "Intervention" in d.value.columns)
+
+
+def _select(at: AppTest, key: str, value: int) -> None:
+    at.selectbox(key=key).select(value)
+    at.run()
+    assert not at.exception, at.exception
+
+
+@pytest.mark.parametrize(
+    ("name", "verdicts", "level"),
+    [
+        ("Stress management programme", ["Likely improved"], 3),
+        ("Manager development programme", ["Likely improved", "Likely improved"], 3),
+        ("Rota redesign", ["Likely improved"], 2),
+        ("Wellbeing app pilot", ["No clear change", "No clear change"], 3),
+    ],
+)
+def test_each_demo_intervention_shows_its_planted_verdict(demo_env, name, verdicts, level):
+    at = _run()
+    assert at.title[0].value == "Interventions"
+    _select(at, "iv_eval_pick", _id_of(demo_env, name))
+    shown = [m.value.strip("*").split(" ", 1)[1] for m in at.markdown
+             if m.value.startswith("**") and m.value.strip("*")[:1] in "▲▼●○"]
+    assert shown == verdicts
+    text = _text(at)
+    assert f"Magenta Book level {level}" in text
+    assert "95% CI" in text
+    assert "not that the intervention caused it" in text
+
+
+def test_register_lists_demo_interventions_with_status(demo_env):
+    at = _run()
+    table = _register(at)
+    assert set(table["Intervention"]) == {
+        "Stress management programme", "Manager development programme", "Rota redesign",
+        "Wellbeing app pilot",
+    }
+    assert table["Status"].str.startswith("Evaluated").all()
+
+
+def test_add_then_delete_an_intervention_through_the_form(demo_env):
+    at = _run()
+    at.text_input(key="iv_name_0").input("Quiet rooms")
+    at.selectbox(key="iv_domain_0").select("environment")
+    con = store.connect(demo_env)
+    try:
+        team = int(interventions.unit_choices(con).unit_id.iloc[0])
+    finally:
+        con.close()
+    at.multiselect(key="iv_units_0").select(team)
+    at.date_input(key="iv_start_0").set_value(date(2030, 1, 1))
+    at.multiselect(key="iv_indicators_0").select("hse_demands")
+    next(b for b in at.button if b.label == "Save intervention").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["Added “Quiet rooms”."]
+    table = _register(at).set_index("Intervention")
+    assert table.loc["Quiet rooms", "Status"].startswith("Planned")
+
+    new_id = _id_of(demo_env, "Quiet rooms")
+    _select(at, "iv_edit_pick", new_id)
+    key = f"iv_delete_sure_{new_id}"
+    at.checkbox(key=key).check().run()
+    at.button(key=key.replace("_sure", "")).click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["Deleted “Quiet rooms”."]
+    assert "Quiet rooms" not in set(_register(at)["Intervention"])
+
+
+def test_invalid_form_is_refused_with_a_reason(demo_env):
+    at = _run()
+    at.text_input(key="iv_name_0").input("No teams")
+    at.multiselect(key="iv_indicators_0").select("stress")
+    next(b for b in at.button if b.label == "Save intervention").click().run()
+    assert not at.exception, at.exception
+    assert any("target team" in e.value for e in at.error)
+    assert "No teams" not in set(_register(at)["Intervention"])
