@@ -42,6 +42,7 @@ def threshold() -> int:
 # the browser tests agree on what exists.
 PAGES: list[tuple[str, str, str, str]] = [
     ("pages/overview.py", "Overview", "overview", ":material/dashboard:"),
+    ("pages/absence.py", "Absence", "absence", ":material/sick:"),
 ]
 
 
