@@ -16,7 +16,7 @@ STATUS_LABELS = {
     "better": "Better than benchmark",
     "similar": "Similar to benchmark",
     "worse": "Worse than benchmark",
-    None: "No benchmark",
+    "none": "No benchmark",
 }
 # HSE Analysis Tool bands against the benchmark percentiles p20 / p50 / p80.
 HSE_BANDS = (
@@ -215,7 +215,8 @@ def indicator_table(
                 "benchmark_source": (
                     f"{ind.benchmark.source} ({ind.benchmark.year})" if ind.benchmark else ""
                 ),
-                "status": status,
+                # a string, not None: pandas would turn None into NaN
+                "status": status or "none",
                 "band": band,
                 "scored": ind.scored,
                 "headline": ind.headline,
@@ -234,7 +235,7 @@ def domain_table(table: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFr
         part = table[(table.domain_id == dom.id) & table.scored & table.score.notna()]
         benched = part[part.benchmark_score.notna()]
         score = float(part.score.mean()) if not part.empty else None
-        status = gap = bench_score = None
+        status, gap, bench_score = "none", None, None
         if not benched.empty:
             bench_score = float(benched.benchmark_score.mean())
             gap = float(benched.score.mean()) - bench_score

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import catalogue
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 @pytest.fixture
@@ -19,7 +22,7 @@ def demo_env(demo_db, tmp_path, monkeypatch):
 
 
 def test_overview_renders_scorecard(demo_env):
-    at = AppTest.from_file("app.py", default_timeout=120).run()
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Overview"
     labels = [m.label for m in at.metric]
@@ -33,7 +36,7 @@ def test_overview_renders_scorecard(demo_env):
 
 
 def test_overview_switches_wave(demo_env):
-    at = AppTest.from_file("app.py", default_timeout=120).run()
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
     first = at.selectbox(key="overview_wave").options[0]
     at.selectbox(key="overview_wave").select(first).run()
     assert not at.exception

@@ -8,7 +8,7 @@ from dashboard import formatting, indicators, scorecard
 from dashboard.charts import overview as charts
 from dashboard.ui import cache, shell
 
-ARROWS = {"better": "▲", "similar": "●", "worse": "▼", None: ""}
+ARROWS = {"better": "▲", "similar": "●", "worse": "▼", "none": ""}
 
 
 def _wave_picker(waves: pd.DataFrame) -> int | None:
