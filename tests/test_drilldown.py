@@ -1,0 +1,331 @@
+"""Drill-down figures against hand computation on tests/teams_org.py (threshold 10), funnel limits
+against their formulas, and the demo organisation's planted teams."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import demo, drilldown, indicators
+from tests import teams_org
+
+T = 10
+P0 = 47 / 99            # organisation stress, 2025: 10+7+4+5+6+10+3+2 yes of 99
+PEER0 = 357 / 99        # organisation HSE peer support, 2025: 70+42+4+112+48+22+24+35 over 99
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    con = teams_org.build(tmp_path_factory.mktemp("teams") / "s.duckdb")
+    yield con
+    con.close()
+
+
+def _row(frame, **where):
+    rows = frame
+    for col, val in where.items():
+        rows = rows[rows[col] == val]
+    assert len(rows) == 1, where
+    return rows.iloc[0]
+
+
+# ---- control limits ---------------------------------------------------------------------------
+
+def test_proportion_limits_follow_the_binomial_normal_formula():
+    lo, hi = drilldown.control_limits("proportion", 0.4, np.array([25, 100]), 1.96)
+    # 1.96 * sqrt(0.24 / 25) = 0.192040; 1.96 * sqrt(0.24 / 100) = 0.096020
+    assert lo == pytest.approx([0.207960, 0.303980], abs=1e-6)
+    assert hi == pytest.approx([0.592040, 0.496020], abs=1e-6)
+
+
+def test_mean_limits_follow_sd_over_root_n():
+    lo, hi = drilldown.control_limits("mean", 3.5, 16, 3.09, sd=0.8)
+    # 3.09 * 0.8 / 4 = 0.618
+    assert float(lo) == pytest.approx(2.882) and float(hi) == pytest.approx(4.118)
+
+
+def test_proportion_limits_stay_within_zero_and_one():
+    lo, hi = drilldown.control_limits("proportion", 0.05, 10, 3.09)
+    assert float(lo) == 0.0 and 0 < float(hi) < 1
+    lo, hi = drilldown.control_limits("proportion", 0.97, 10, 3.09)
+    assert float(hi) == 1.0
+
+
+def test_limits_need_an_sd_for_means_and_a_known_kind():
+    with pytest.raises(ValueError):
+        drilldown.control_limits("mean", 3.0, 10, 1.96)
+    with pytest.raises(ValueError):
+        drilldown.control_limits("rate", 0.05, 10, 1.96)
+
+
+def test_zone_boundaries():
+    zones = drilldown.zone([0.95, 0.8, 0.5, 0.25, 0.1], 0.3, 0.7, 0.2, 0.9)
+    assert list(zones) == list(drilldown.ZONES)
+
+
+def test_funnel_curve_narrows_with_n():
+    curve = drilldown.funnel_curve("proportion", 0.4, None, 10, 1000)
+    widths = (curve.hi95 - curve.lo95).to_numpy()
+    assert curve.n.iloc[0] == pytest.approx(10) and curve.n.iloc[-1] == pytest.approx(1000)
+    assert np.all(np.diff(widths) < 0)
+    assert np.all(curve.hi998 >= curve.hi95) and np.all(curve.lo998 <= curve.lo95)
+
+
+# ---- funnel on the fixture -----------------------------------------------------------------------
+
+def test_stress_funnel_by_hand(con):
+    points, centre = drilldown.funnel(con, ("team",), 2, "stress", T)
+    assert centre["value"] == pytest.approx(P0)
+    assert centre["withheld"] == 4                  # Ward B, Ward C, HR, Finance
+    assert set(points.group) == {"Ward A", "Theatres", "Day Unit", "Clinic"}
+    clinic = _row(points, group="Clinic")
+    se = math.sqrt(P0 * (1 - P0) / 11)
+    assert clinic.hi95 == pytest.approx(P0 + 1.96 * se)
+    assert clinic.hi998 == pytest.approx(P0 + 3.09 * se)
+    assert clinic.value == pytest.approx(10 / 11)
+    # 0.909 is above 0.770 (95%) but below 0.940 (99.8%)
+    assert clinic.zone == "Above 95% limit" and clinic.signal == "worse"
+    # Wilson interval for 10 of 11, by its formula
+    z, p, n = 1.959964, 10 / 11, 11
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert clinic.ci_low == pytest.approx(mid - half, abs=1e-5)
+    assert clinic.ci_high == pytest.approx(mid + half, abs=1e-5)
+    theatres = _row(points, group="Theatres")
+    # 0.20 is below 0.279 (95%) but above 0.166 (99.8%); low stress is favourable
+    assert theatres.zone == "Below 95% limit" and theatres.signal == "better"
+    assert _row(points, group="Ward A").signal == "within"
+    table = drilldown.outside_limits(points)
+    assert list(table.group) == ["Clinic", "Theatres"]
+
+
+def test_mean_funnel_by_hand(con):
+    points, centre = drilldown.funnel(con, ("team",), 2, "hse_peer_support", T)
+    assert centre["value"] == pytest.approx(PEER0)
+    peer = pd.DataFrame(teams_org.respondents()).query("wave_id == 2").peer
+    assert centre["sd"] == pytest.approx(peer.std(ddof=1))
+    theatres = _row(points, group="Theatres")
+    assert theatres.value == pytest.approx(112 / 25)
+    assert theatres.hi95 == pytest.approx(PEER0 + 1.96 * centre["sd"] / 5)
+    assert theatres.signal == "better"              # 4.48 against limits up to 3.99
+    assert _row(points, group="Clinic").signal == "worse"
+
+
+def test_funnel_within_a_directorate_keeps_the_organisation_centre(con):
+    points, centre = drilldown.funnel(con, ("team",), 2, "stress", T, directorate="Surgery")
+    assert set(points.group) == {"Theatres", "Day Unit", "Clinic"}
+    assert centre["value"] == pytest.approx(P0) and centre["withheld"] == 0
+
+
+# ---- heatmap ---------------------------------------------------------------------------------
+
+def test_heatmap_against_the_organisation(con):
+    heat = drilldown.heatmap(con, ("team",), 2, T, "organisation", indicator_ids=["stress"])
+    status = heat.set_index("group").status.to_dict()
+    assert status == {
+        "Clinic": "worse", "Day Unit": "similar", "Theatres": "better", "Ward A": "similar",
+        "Ward B": "suppressed", "Ward C": "suppressed", "HR": "suppressed", "Finance": "suppressed",
+    }
+    ward_b = _row(heat, group="Ward B")
+    assert pd.isna(ward_b.value) and pd.isna(ward_b.n)
+    assert ward_b.status_label == "Fewer than 10 responses"
+    assert _row(heat, group="Clinic").status_label == "Worse than organisation"
+    assert _row(heat, group="Clinic").reference_value == pytest.approx(P0)
+
+
+def test_heatmap_against_the_benchmark(con):
+    heat = drilldown.heatmap(con, ("team",), 2, T, "benchmark", indicator_ids=["stress"])
+    # benchmark 42%: Theatres 20% at n=25 is below 0.42 - 1.96 * sqrt(0.42 * 0.58 / 25) = 0.227
+    assert _row(heat, group="Theatres").status == "better"
+    # Day Unit 50% at n=12: limits 0.141 to 0.699
+    assert _row(heat, group="Day Unit").status == "similar"
+    assert _row(heat, group="Day Unit").difference == pytest.approx(0.08)
+
+
+def test_heatmap_against_the_previous_wave(con):
+    heat = drilldown.heatmap(con, ("team",), 2, T, "previous", indicator_ids=["stress", "hse_peer_support"])
+    clinic = _row(heat, group="Clinic", indicator_id="stress")
+    # 4/10 -> 10/11: z = 0.509 / sqrt(0.024 + 0.00751) = 2.87
+    assert clinic.reference_value == pytest.approx(0.4) and clinic.status == "worse"
+    ward_a = _row(heat, group="Ward A", indicator_id="stress")
+    # 6/18 -> 10/20: z = 0.167 / 0.158 = 1.06
+    assert ward_a.reference_value == pytest.approx(6 / 18) and ward_a.status == "similar"
+    # everyone in Day Unit answered 3 in 2024 and 4 in 2025: no spread, a real rise
+    assert _row(heat, group="Day Unit", indicator_id="hse_peer_support").status == "better"
+
+
+def test_heatmap_first_wave_has_no_previous(con):
+    heat = drilldown.heatmap(con, ("team",), 1, T, "previous", indicator_ids=["stress"])
+    shown = heat[~heat.suppressed]
+    assert (shown.status == "none").all() and shown.reference_value.isna().all()
+
+
+def test_heatmap_of_a_directorate_lists_only_its_teams(con):
+    heat = drilldown.heatmap(con, ("team",), 2, T, "organisation", "Medicine", ["stress"])
+    assert sorted(heat.group) == ["Ward A", "Ward B", "Ward C"]
+
+
+def test_heatmap_cross_cut_labels_and_suppression(con):
+    heat = drilldown.heatmap(con, ("directorate", "staff_group"), 2, T, "organisation",
+                             indicator_ids=["stress"])
+    shown = heat[~heat.suppressed]
+    assert sorted(shown.group) == ["Corporate · Admin", "Surgery · Nursing"]
+    # Surgery nursing: Theatres' first 5 nurses + 6 of Day Unit's 12 say yes: 11 of 22
+    assert _row(heat, group="Surgery · Nursing").value == pytest.approx(11 / 22)
+
+
+def test_sort_order(con):
+    heat = drilldown.heatmap(con, ("team",), 2, T, "organisation", indicator_ids=["stress"])
+    assert drilldown.sort_order(heat, "stress", descending=True) == [
+        "Clinic", "Day Unit", "Ward A", "Theatres", "Finance", "HR", "Ward B", "Ward C"]
+    assert drilldown.sort_order(heat, "stress")[:4] == ["Theatres", "Day Unit", "Ward A", "Clinic"]
+    assert drilldown.sort_order(heat) == sorted(heat.group.unique())
+
+
+def test_heatmap_table_is_wide_and_counts_withheld(con):
+    heat = drilldown.heatmap(con, ("team",), 2, T, "organisation",
+                             indicator_ids=["stress", "hse_peer_support"])
+    table = drilldown.heatmap_table(heat, T).set_index("Group")
+    assert table.loc["Clinic", "Stress (%)"] == pytest.approx(100 * 10 / 11)
+    assert table.loc["Theatres", "HSE Peer support (mean 1-5)"] == pytest.approx(4.48)
+    assert table.iloc[:, 0].to_dict()["Ward B"] == 2 and table.iloc[:, 0].to_dict()["Ward A"] == 0
+
+
+def test_heatmap_rejects_an_unknown_reference(con):
+    with pytest.raises(ValueError):
+        drilldown.heatmap(con, ("team",), 2, T, "yesterday")
+
+
+# ---- groups, profile, compare, trend ----------------------------------------------------------
+
+def test_groups_overview_shows_n_only_for_reportable_groups(con):
+    teams = drilldown.groups_overview(con, ("team",), 2, T, "Medicine").set_index("team")
+    assert teams.reportable.to_dict() == {"Ward A": True, "Ward B": False, "Ward C": False}
+    assert teams.loc["Ward A", "n"] == 20 and teams.loc[["Ward B", "Ward C"], "n"].isna().all()
+    assert drilldown.reportable_teams(con, 2, T) == ["Clinic", "Day Unit", "Theatres", "Ward A"]
+
+
+def test_team_profile_by_hand(con):
+    prof = drilldown.team_profile(con, teams_org.TEAM_ID["Ward A"], 2, T)
+    assert prof["reportable"] and prof["directorate"] == "Medicine" and prof["site"] == "North"
+    stress = _row(prof["indicators"], indicator_id="stress")
+    assert stress.value == pytest.approx(0.5) and stress.n == 20
+    assert stress.directorate_value == pytest.approx(21 / 38) and stress.directorate_n == 38
+    assert stress.organisation_value == pytest.approx(P0) and stress.organisation_n == 99
+    assert stress.previous == pytest.approx(6 / 18) and stress.change == pytest.approx(0.5 - 6 / 18)
+    assert stress.benchmark == pytest.approx(0.42)
+    doms = prof["domains"].set_index(["series", "domain_id"]).score
+    assert doms[("Team", "personal_health")] == pytest.approx(5.0)      # 10 x (1 - 0.5)
+    assert doms[("Team", "relationships")] == pytest.approx(6.25)        # (3.5 - 1) x 2.5
+    assert doms[("Directorate", "personal_health")] == pytest.approx(10 * (1 - 21 / 38))
+    assert doms[("Organisation", "relationships")] == pytest.approx((PEER0 - 1) * 2.5)
+
+
+def test_team_profile_of_a_withheld_team_shows_nothing(con):
+    # Ward B has 14 responses but is withheld to protect Ward C (4)
+    prof = drilldown.team_profile(con, teams_org.TEAM_ID["Ward B"], 2, T)
+    assert prof["reportable"] is False
+    assert prof["indicators"] is None and prof["domains"] is None
+
+
+def test_scope_table_blanks_what_the_plan_withholds(con):
+    table = drilldown.scope_table(con, 2, T, unit_id=teams_org.TEAM_ID["Ward B"]).set_index("indicator_id")
+    assert pd.isna(table.loc["stress", "value"]) and pd.isna(table.loc["stress", "n"])
+    assert table.loc["stress", "note"] == "fewer than 10 responses"
+    assert table.loc["burnout", "note"] == "no responses in this wave"
+    directorate = drilldown.scope_table(con, 2, T, directorate="Corporate").set_index("indicator_id")
+    assert directorate.loc["stress", "value"] == pytest.approx(5 / 13)
+
+
+def test_compare_leaves_out_withheld_teams(con):
+    ids = teams_org.TEAM_ID
+    frame, left_out = drilldown.compare(con, [ids["Ward A"], ids["Theatres"], ids["Ward B"]], 2, T)
+    assert left_out == ["Ward B"]
+    scores = frame.set_index(["team", "domain_id"]).score
+    assert scores[("Theatres", "personal_health")] == pytest.approx(8.0)   # 10 x (1 - 0.2)
+    assert scores[("Theatres", "relationships")] == pytest.approx(8.7)     # (4.48 - 1) x 2.5
+    assert scores[("Ward A", "personal_health")] == pytest.approx(5.0)
+    with pytest.raises(ValueError):
+        drilldown.compare(con, [ids["Ward A"]], 2, T)
+    with pytest.raises(ValueError):
+        drilldown.compare(con, list(ids.values())[:7], 2, T)
+
+
+def test_team_trend_keeps_only_released_waves(con):
+    trend = drilldown.team_trend(con, teams_org.TEAM_ID["Theatres"], T)
+    stress = trend[trend.indicator_id == "stress"].set_index("wave_label").value
+    assert stress.to_dict() == pytest.approx({"2024": 8 / 22, "2025": 0.2})
+    assert drilldown.team_trend(con, teams_org.TEAM_ID["Ward B"], T).empty
+
+
+# ---- selection from the URL -------------------------------------------------------------------
+
+def _resolve(con, **params):
+    tree = drilldown.unit_tree(con)
+    return drilldown.resolve_selection(
+        params, tree, [1, 2], drilldown.reportable_teams(con, 2, T), ["stress", "hse_peer_support"]
+    )
+
+
+def test_resolve_selection_defaults_and_deep_link(con):
+    sel, notes = _resolve(con)
+    assert sel == {"wave": 2, "view": "team", "dir": None, "team": None, "ref": "organisation",
+                   "ind": "stress"} and notes == []
+    sel, notes = _resolve(con, team="Theatres", wave="1", ref="previous", ind="hse_peer_support")
+    assert (sel["team"], sel["dir"], sel["wave"], sel["ref"], sel["ind"]) == (
+        "Theatres", "Surgery", 1, "previous", "hse_peer_support")
+    assert notes == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"wave": "99"}, {"wave": "x"}, {"view": "team;drop"}, {"ref": "nope"}, {"ind": "salary"},
+     {"dir": "Nowhere"}, {"team": "Ghost ward"}],
+)
+def test_resolve_selection_falls_back_on_unknown_values(con, params):
+    sel, notes = _resolve(con, **params)
+    assert len(notes) == 1
+    assert sel["wave"] == 2 and sel["view"] == "team" and sel["team"] is None
+    assert sel["ref"] == "organisation" and sel["ind"] == "stress"
+
+
+def test_resolve_selection_sends_a_withheld_team_to_its_directorate(con):
+    sel, notes = _resolve(con, team="Ward C")
+    assert sel["team"] is None and sel["dir"] == "Medicine"
+    assert "cannot be shown" in notes[0]
+
+
+# ---- the demo organisation ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_latest(demo_con):
+    return int(indicators.waves(demo_con).wave_id.iloc[-1])
+
+
+def test_demo_funnel_flags_the_planted_stress_teams(demo_con, demo_latest):
+    points, _ = drilldown.funnel(demo_con, ("team",), demo_latest, "stress", T)
+    flagged = drilldown.outside_limits(points)
+    worse = set(flagged.loc[flagged.signal == "worse", "group"])
+    assert set(demo.WORSE_STRESS_TEAMS) <= worse
+    above = set(points.loc[points.zone == "Above 99.8% limit", "group"])
+    assert set(demo.WORSE_STRESS_TEAMS) <= above
+
+
+def test_demo_small_teams_never_appear(demo_con, demo_latest):
+    reportable = drilldown.reportable_teams(demo_con, demo_latest, T)
+    assert not set(demo.SMALL_TEAMS) & set(reportable)
+    heat = drilldown.heatmap(demo_con, ("team",), demo_latest, T, "organisation", indicator_ids=["stress"])
+    assert heat[heat.team.isin(demo.SMALL_TEAMS)].suppressed.all()
+
+
+def test_demo_every_reportable_team_is_two_clicks_from_the_organisation(demo_con, demo_latest):
+    tree = drilldown.unit_tree(demo_con)
+    dirs = drilldown.groups_overview(demo_con, ("directorate",), demo_latest, T)
+    open_dirs = set(dirs.loc[dirs.reportable.astype(bool), "directorate"])
+    for team in drilldown.reportable_teams(demo_con, demo_latest, T):
+        directorate = tree.loc[tree.team == team, "directorate"].iloc[0]
+        assert directorate in open_dirs                       # click 1: the directorate
+        kids = drilldown.groups_overview(demo_con, ("team",), demo_latest, T, directorate)
+        assert bool(kids.set_index("team").reportable[team])  # click 2: the team
