@@ -97,6 +97,8 @@ def test_domain_table_by_hand():
     # RAG compares like with like: indicator A only (6 vs 5): +1 > margin 0.5
     assert rel.benchmark_gap == pytest.approx(1.0)
     assert rel.status == "better"
+    # the tick sits where the domain would be with A at benchmark: 7.0 - 1.0
+    assert rel.benchmark_score == pytest.approx(6.0)
     assert domains.loc["fulfilment"].status == "worse"
     assert domains.loc["environment"].score is None or math.isnan(domains.loc["environment"].score)
     assert domains.loc["environment"].status_label == "No benchmark"

@@ -20,9 +20,12 @@ def change(kind: str, v: float | None) -> str | None:
     """Change since the previous wave in the indicator's own unit (points for percentages)."""
     if _missing(v):
         return None
+    # round first so a tiny fall never reads as "-0.0"
     if kind in ("proportion", "rate", "share"):
-        return f"{v * 100:+.1f} pts"
-    return f"{v:+.2f}"
+        pts = round(v * 100, 1) + 0.0
+        return f"{pts:+.1f} pts" if pts else "no change"
+    diff = round(v, 2) + 0.0
+    return f"{diff:+.2f}" if diff else "no change"
 
 
 def score(v: float | None) -> str:

@@ -237,8 +237,10 @@ def domain_table(table: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFr
         score = float(part.score.mean()) if not part.empty else None
         status, gap, bench_score = "none", None, None
         if not benched.empty:
-            bench_score = float(benched.benchmark_score.mean())
-            gap = float(benched.score.mean()) - bench_score
+            gap = float(benched.score.mean() - benched.benchmark_score.mean())
+            # Where the domain score would sit if its benchmarked indicators were at benchmark:
+            # comparable with the score itself, so bar and tick differ by exactly the gap.
+            bench_score = score - gap
             status = (
                 "better" if gap > cat.domain_margin else "worse" if gap < -cat.domain_margin else "similar"
             )
@@ -249,7 +251,6 @@ def domain_table(table: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFr
                 "score": score,
                 "indicators": len(part),
                 "feeding": ", ".join(part.short),
-                # the benchmark's score on the same indicators, and how far the own score is from it
                 "benchmark_score": bench_score,
                 "benchmark_gap": gap,
                 "status": status,

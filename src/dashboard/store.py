@@ -229,12 +229,16 @@ def bump_version(con: duckdb.DuckDBPyConnection) -> int:
     return version
 
 
+DATA_TABLES = (
+    "units", "sites", "staff_in_post", "waves", "responses", "answers", "survey_aggregates",
+    "absence_episodes", "absence_monthly", "interventions", "intervention_units",
+)
+
+
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
-    counts = con.execute(
-        "SELECT (SELECT count(*) FROM responses) + (SELECT count(*) FROM absence_episodes)"
-        " + (SELECT count(*) FROM survey_aggregates) + (SELECT count(*) FROM absence_monthly)"
-    ).fetchone()
-    return counts[0] == 0
+    """True when no organisation data at all is stored (structure-only counts as data)."""
+    total = " + ".join(f"(SELECT count(*) FROM {t})" for t in DATA_TABLES)
+    return con.execute(f"SELECT {total}").fetchone()[0] == 0
 
 
 def dataset_info(con: duckdb.DuckDBPyConnection) -> dict:

@@ -19,7 +19,12 @@ def domain_scores(domains: pd.DataFrame) -> alt.Chart:
         alt.Chart(data)
         .mark_bar(height=22)
         .encode(
-            x=alt.X("score:Q", scale=alt.Scale(domain=[0, 10]), title="Score (0-10, higher is better)"),
+            x=alt.X(
+                "score:Q",
+                scale=alt.Scale(domain=[0, 10]),
+                axis=alt.Axis(values=list(range(11))),
+                title="Score (0-10, higher is better)",
+            ),
             y=y,
             color=alt.Color("status_label:N", scale=status_colour(), title="Against benchmark",
                             sort=STATUS_ORDER),

@@ -27,10 +27,13 @@ def _tiles(table: pd.DataFrame) -> None:
         col.metric(
             row.short,
             formatting.value(row.kind, row.value),
-            delta=f"{delta} since last wave" if delta else None,
+            delta=delta,
             # for "low is favourable" indicators a fall is good news
             delta_color="inverse" if row.favourable == "low" else "normal",
-            help=f"{row.indicator}. n = {'' if pd.isna(row.n) else int(row.n)}. {row.note}".strip(),
+            help=(
+                f"{row.indicator}. n = {'–' if pd.isna(row.n) else int(row.n)}. "
+                f"Change since the previous wave. {row.note}"
+            ).strip(),
             border=True,
         )
 
