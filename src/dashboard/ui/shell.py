@@ -42,7 +42,9 @@ def threshold() -> int:
 # the browser tests agree on what exists.
 PAGES: list[tuple[str, str, str, str]] = [
     ("pages/overview.py", "Overview", "overview", ":material/dashboard:"),
+    ("pages/teams.py", "Teams", "teams", ":material/account_tree:"),
     ("pages/absence.py", "Absence", "absence", ":material/sick:"),
+    ("pages/interventions.py", "Interventions", "interventions", ":material/science:"),
 ]
 
 
