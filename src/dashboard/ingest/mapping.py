@@ -84,6 +84,18 @@ class Mapping:
         data["profile"] = profile
         return cls(**data)
 
+    def aligned(self, columns: list[str]) -> Mapping:
+        """The same mapping on another export whose headers differ only in case, spacing or order."""
+        actual = {normalise_header(c): c for c in columns}
+
+        def find(col: str) -> str:
+            return actual.get(normalise_header(col), col)
+
+        data = asdict(self)
+        data["fields"] = {f: find(c) for f, c in self.fields.items()}
+        data["items"] = {find(c): i for c, i in self.items.items()}
+        return Mapping(**data)
+
     def used_columns(self) -> set[str]:
         return set(self.fields.values()) | set(self.items)
 
@@ -349,7 +361,7 @@ def save_profile(con: duckdb.DuckDBPyConnection, name: str, columns: list[str], 
         "INSERT INTO mapping_profiles (name, kind, header_signature, mapping_json) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, "
         "header_signature = excluded.header_signature, "
-        "mapping_json = excluded.mapping_json, created_at = current_timestamp",
+        "mapping_json = excluded.mapping_json, created_at = now()",
         [name, mapping.kind, header_signature(columns), mapping.to_json()],
     )
 

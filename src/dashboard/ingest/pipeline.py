@@ -30,10 +30,11 @@ def resolve_mapping(
             raise ReadError(f"There is no saved mapping profile called '{profile}'.")
         if found.kind != kind:
             raise ReadError(f"The profile '{profile}' is for {found.kind} files, not {kind}.")
-        return found, [f"Mapping from profile '{profile}'."]
+        return found.aligned(raw.columns), [f"Mapping from profile '{profile}'."]
     found = mapping.find_profile(con, kind, raw.columns)
     if found is not None:
-        return found, [f"Same headers as before: mapping profile '{found.profile}' applied."]
+        notes.append(f"Same headers as before: mapping profile '{found.profile}' applied.")
+        return found.aligned(raw.columns), notes
     return mapping.propose(kind, raw.frame), notes
 
 

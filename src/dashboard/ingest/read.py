@@ -306,11 +306,11 @@ def _duckdb_csv(
         ).fetchall()
     finally:
         con.close()
-    reasons = [
-        (int(line), f"row not read ({str(kind).lower().replace('_', ' ')}: {msg})")
-        for line, kind, msg in rejects
-    ]
-    return frame.astype("string"), reasons
+    reasons: dict[int, str] = {}
+    for line, kind, msg in rejects:
+        # DuckDB may report one line several times (one per surplus field); list it once.
+        reasons.setdefault(int(line), f"row not read ({str(kind).lower().replace('_', ' ')}: {msg})")
+    return frame.astype("string"), sorted(reasons.items())
 
 
 def _read_sheet(path: Path, table: RawTable, sheet: str | None) -> None:

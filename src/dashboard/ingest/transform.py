@@ -74,7 +74,7 @@ class _Ctx:
             shown, self.label(name), self.col(name), f"{reason}; row skipped", "warning", withhold
         )
 
-    def date(self, name: str, months: bool = False) -> pd.Series | None:
+    def date(self, name: str, months: bool = False, skip_bad: bool = True) -> pd.Series | None:
         values = self.col(name)
         if values is None:
             return None
@@ -92,7 +92,10 @@ class _Ctx:
                 f"Dates in '{self.label(name)}' read as {order}: the values only fit that order."
             )
         what = "a month" if months else "a date"
-        self.problems.add(parsed.bad, self.label(name), values, f"not {what} that can be read")
+        if skip_bad:
+            self.skip_where(parsed.bad, name, f"not {what} that can be read")
+        else:
+            self.problems.add(parsed.bad, self.label(name), values, f"not {what} that can be read; not used")
         return parsed.values.where(~parsed.bad)
 
     def number(self, name: str) -> tuple[pd.Series | None, pd.Series]:
@@ -240,7 +243,7 @@ def _survey(ctx: _Ctx) -> None:
     if not _require(ctx, ["team"]) or not items:
         return
     teams = _teams(ctx)
-    fielded = ctx.date("fielded_on")
+    fielded = ctx.date("fielded_on", skip_bad=False)
     waves = _waves(ctx, fielded)
     answers = {}
     unknown_labels: dict[str, set[str]] = {}
@@ -301,7 +304,7 @@ def _survey_aggregate(ctx: _Ctx) -> None:
     if not _require(ctx, ["team", "n"] + (["value"] if long_layout else [])):
         return
     teams = _teams(ctx)
-    waves = _waves(ctx, ctx.date("fielded_on"))
+    waves = _waves(ctx, ctx.date("fielded_on", skip_bad=False))
     n, bad_n = ctx.number("n")
     ctx.skip_where(
         bad_n | n.isna(), "n", "base n is missing or not a number (needed to apply the anonymity threshold)"
@@ -389,10 +392,8 @@ def _absence(ctx: _Ctx) -> None:
     ctx.skip_where(ids.isna(), "employee_id", "employee identifier is blank", withhold=True)
     start = ctx.date("start_date")
     end = ctx.date("end_date")
-    ctx.skip_where(start.isna(), "start_date", "start date missing or unreadable")
+    ctx.skip_where(start.isna(), "start_date", "start date is blank")
     if end is not None:
-        bad_end = ctx.col("end_date").notna() & end.isna()
-        ctx.skip_where(bad_end, "end_date", "end date unreadable")
         ctx.skip_where(end.notna() & start.notna() & (end < start), "end_date", "end date before start date")
     else:
         end = pd.Series(pd.NaT, index=ctx.frame.index, dtype="datetime64[s]")
@@ -451,7 +452,7 @@ def _monthly_common(ctx: _Ctx, required: list[str]) -> tuple[pd.DataFrame, pd.Se
         return None
     teams = _teams(ctx)
     month = ctx.date("month", months=True)
-    ctx.skip_where(month.isna(), "month", "month missing or unreadable")
+    ctx.skip_where(month.isna(), "month", "month is blank")
     return teams, month
 
 
@@ -599,7 +600,7 @@ def _interventions(ctx: _Ctx) -> None:
     )
     start = ctx.date("start_date")
     end = ctx.date("end_date")
-    ctx.skip_where(start.isna(), "start_date", "start date missing or unreadable")
+    ctx.skip_where(start.isna(), "start_date", "start date is blank")
     if end is None:
         end = pd.Series(pd.NaT, index=ctx.frame.index, dtype="datetime64[s]")
     ctx.skip_where(end.notna() & (end < start), "end_date", "end date before start date")
