@@ -40,7 +40,7 @@ def test_heatmap_spec_colours_glyphs_and_suppressed_cells():
         "No organisation figure", "Fewer than 10 responses",
     ]
     assert colour["scale"]["range"][:3] == STATUS_COLOURS[:3]
-    y = spec["encoding"]["y"]   # shared by both layers
+    y = rect["encoding"]["y"]
     assert y["sort"] == ["Clinic", "Ward A", "Ward B"]
     cells = {(d["group"], d["indicator"]): d for d in spec["datasets"][spec["data"]["name"]]}
     assert cells[("Clinic", "Stress")]["cell"] == "91% ▼"
