@@ -1,0 +1,125 @@
+"""AppTest of the Teams page on the small test organisation: drill-down, deep links, fallbacks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests import teams_org
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "teams.py")
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("teams_app") / "store.duckdb"
+    teams_org.build(path).close()
+    return path
+
+
+@pytest.fixture
+def env(store_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("WELLBEING_DB", str(store_path))
+    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
+    monkeypatch.delenv("WELLBEING_THRESHOLD", raising=False)
+
+
+def _app(**params) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _crumbs(at) -> list[str]:
+    return [b.label for b in at.button if b.key and b.key.startswith("teams_crumb_")]
+
+
+def _charts(at) -> int:
+    return len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart"))
+
+
+def test_organisation_level_lists_directorates_and_draws_charts(env):
+    at = _app()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Teams"
+    assert _crumbs(at) == ["Organisation"]
+    pills = at.pills(key="teams_pick_dir")
+    assert pills.options == ["Corporate (n=13)", "Medicine (n=38)", "Surgery (n=48)"]
+    assert _charts(at) >= 2                      # heatmap and funnel plot
+    assert at.query_params["wave"] == "2"
+
+
+def test_click_from_organisation_to_a_team(env):
+    at = _app()
+    at.pills(key="teams_pick_dir").set_value("Medicine").run()
+    assert not at.exception, at.exception
+    assert _crumbs(at) == ["Organisation", "› Medicine"]
+    assert at.query_params["dir"] == "Medicine"
+    teams = at.pills(key="teams_pick_team")
+    assert teams.options == ["Ward A (n=20)"]     # Ward B and Ward C are withheld
+    assert any("Ward B, Ward C" in c.value for c in at.caption)
+    teams.set_value("Ward A").run()
+    assert not at.exception, at.exception
+    assert _crumbs(at) == ["Organisation", "› Medicine", "› Ward A"]
+    assert at.subheader[0].value == "Ward A"
+    assert at.query_params["team"] == "Ward A"
+    # breadcrumbs go back up
+    at.button(key="teams_crumb_0").click().run()
+    assert _crumbs(at) == ["Organisation"] and "team" not in at.query_params
+
+
+def test_deep_link_reopens_a_team_in_an_earlier_wave(env):
+    at = _app(team="Theatres", wave="1", ref="previous")
+    assert not at.exception, at.exception
+    assert not at.info
+    assert _crumbs(at) == ["Organisation", "› Surgery", "› Theatres"]
+    assert at.selectbox(key="teams_wave").value == 1
+    table = at.dataframe[0].value.set_index("Indicator")
+    stress = table.loc["Work-related stress"]
+    assert stress["Team"] == "36.4%" and stress["n"] == 22        # 8 of 22 in 2024
+    assert stress["Directorate"] == "40.9%"                       # 18 of 44 in Surgery, 2024
+    assert _charts(at) >= 1
+
+
+def test_deep_link_to_a_withheld_team_falls_back_to_its_directorate(env):
+    at = _app(team="Ward C")
+    assert not at.exception
+    assert any("cannot be shown" in i.value for i in at.info)
+    assert _crumbs(at) == ["Organisation", "› Medicine"]
+    assert "team" not in at.query_params and at.query_params["dir"] == "Medicine"
+    # nothing about Ward C is on the page beyond its name
+    assert all("Ward C (n=" not in o for o in at.pills(key="teams_pick_team").options)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"team": "<script>alert(1)</script>"}, {"dir": "Nowhere"}, {"view": "salary"}, {"wave": "1; DROP"},
+     {"ref": "x"}, {"ind": "x"}],
+)
+def test_unknown_link_values_fall_back_cleanly(env, params):
+    at = _app(**params)
+    assert not at.exception, at.exception
+    assert len(at.info) == 1
+    assert _crumbs(at) == ["Organisation"]
+    assert at.selectbox(key="teams_wave").value == 2
+
+
+def test_alternative_cut_by_site(env):
+    at = _app(view="site")
+    assert not at.exception, at.exception
+    assert _crumbs(at) == []
+    assert at.selectbox(key="teams_view").value == "site"
+    assert _charts(at) >= 2
+
+
+def test_compare_two_teams_from_the_link(env):
+    ids = teams_org.TEAM_ID
+    at = _app(cmp=f"{ids['Ward A']},{ids['Theatres']},{ids['Ward B']}")
+    assert not at.exception, at.exception
+    # Ward B is not offered: it is withheld in this wave
+    assert at.multiselect(key="teams_cmp").value == ["Ward A", "Theatres"]
+    frames = [d.value for d in at.dataframe]
+    domain_table = next(f for f in frames if "Theatres" in f.columns)
+    assert domain_table.loc["Improving personal health and wellbeing", "Theatres"] == pytest.approx(8.0)
