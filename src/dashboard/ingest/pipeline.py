@@ -38,7 +38,8 @@ def resolve_mapping(
     return mapping.propose(kind, raw.frame), notes
 
 
-def _source(raw: RawTable) -> str:
+def describe_source(raw: RawTable) -> str:
+    """Format, encoding, delimiter, sheet and header row, as the report states them."""
     parts = [raw.format.upper()]
     if raw.encoding:
         parts.append(raw.encoding)
@@ -59,7 +60,7 @@ def validate(
     notes: list[str] | None = None,
 ) -> Prepared:
     """Everything short of writing: the report the user reviews, and the frames to load."""
-    report = Report(kind=chosen.kind, file_name=raw.file_name, sha256=raw.sha256, source=_source(raw))
+    report = Report(kind=chosen.kind, file_name=raw.file_name, sha256=raw.sha256, source=describe_source(raw))
     report.notes.extend(raw.notes + (notes or []))
     prepared = prepare_table(raw, chosen, con, report)
     earlier = load.same_file(con, raw.sha256)
