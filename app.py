@@ -7,12 +7,6 @@ from pathlib import Path
 # Pages import the dashboard package from src/ (the Makefile also installs a .pth for this).
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-import streamlit as st  # noqa: E402
-
 from dashboard.ui import shell  # noqa: E402
 
-st.set_page_config(page_title="Wellbeing Compass", page_icon="🧭", layout="wide")
-
-page = st.navigation(shell.pages(), position="sidebar")
-shell.dataset_banner()
-page.run()
+shell.main()

@@ -1,4 +1,5 @@
 """Absence: sickness-absence rates, reasons, patterns and the survey link, on the NHS definitions."""
-from dashboard.ui import absence_page
+from dashboard.ui import absence_page, shell
 
-absence_page.render()
+if shell.routed():
+    absence_page.render()

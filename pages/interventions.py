@@ -1,4 +1,5 @@
 """Interventions: the register and the before/after evaluation of each programme."""
-from dashboard.ui import interventions_page
+from dashboard.ui import interventions_page, shell
 
-interventions_page.render()
+if shell.routed():
+    interventions_page.render()

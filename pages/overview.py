@@ -1,4 +1,5 @@
 """Overview: the seven-domain scorecard and headline indicators for a survey wave."""
-from dashboard.ui import overview_page
+from dashboard.ui import overview_page, shell
 
-overview_page.render()
+if shell.routed():
+    overview_page.render()

@@ -1,4 +1,5 @@
 """Teams: drill from the organisation to a directorate and a team, heatmap, funnel plot, compare."""
-from dashboard.ui import teams_page
+from dashboard.ui import shell, teams_page
 
-teams_page.render()
+if shell.routed():
+    teams_page.render()

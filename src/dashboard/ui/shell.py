@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import html
+import threading
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard import store
 from dashboard.config import settings
@@ -54,3 +56,33 @@ def pages() -> list:
         st.Page(str(root / path), title=title, url_path=url, icon=icon, default=(i == 0))
         for i, (path, title, url, icon) in enumerate(PAGES)
     ]
+
+
+_ROUTER = threading.local()
+
+
+def main() -> None:
+    """The app: page config, navigation over PAGES, dataset banner, then the chosen page."""
+    st.set_page_config(page_title="Wellbeing Compass", page_icon="🧭", layout="wide")
+    page = st.navigation(pages(), position="sidebar")
+    dataset_banner()
+    _ROUTER.active = True
+    try:
+        page.run()
+    finally:
+        _ROUTER.active = False
+
+
+def routed() -> bool:
+    """True when this page runs under the router; otherwise run the whole app instead.
+
+    A fresh server whose first request is a deep link (e.g. /teams) runs pages/teams.py on its
+    own, because Streamlit still treats the pages/ folder as an old-style multipage app until
+    st.navigation has been called once. The page then hands over to main(), which routes back
+    to the same page with the full navigation and banner.
+    """
+    if getattr(_ROUTER, "active", False) or not PagesManager.uses_pages_directory:
+        # under the router, or run on its own by AppTest (no old-style pages folder in play)
+        return True
+    main()
+    return False
