@@ -207,7 +207,7 @@ def domain_dots(
             ],
         )
     )
-    return base_config(dots.properties(title=title, height=alt.Step(16 * max(len(order), 2))))
+    return base_config(dots.properties(title=title, height=alt.Step(12 * max(len(order), 2))))
 
 
 def team_trend(trend: pd.DataFrame, team: str) -> alt.Chart:

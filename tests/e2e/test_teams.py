@@ -1,0 +1,52 @@
+"""Browser test: click from the organisation to a directorate to a team; reopen a view by its link."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests import teams_org
+from tests.e2e.conftest import wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def teams_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("teams_e2e") / "store.duckdb"
+    teams_org.build(path).close()
+    return path
+
+
+def test_click_from_organisation_to_a_team(server_factory, teams_db, page):
+    base = server_factory(teams_db)
+    page.goto(f"{base}/teams")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Teams").wait_for()
+    # click 1: a directorate (pills are radio buttons to assistive technology)
+    page.get_by_role("radio", name="Medicine (n=38)").click()
+    wait_for_app(page)
+    page.wait_for_url(re.compile(r"dir=Medicine"))
+    # the withheld teams are named but offer nothing to click
+    assert page.get_by_role("radio", name=re.compile(r"^Ward B")).count() == 0
+    # click 2: a team
+    page.get_by_role("radio", name="Ward A (n=20)").click()
+    wait_for_app(page)
+    page.wait_for_url(re.compile(r"team=Ward(\+|%20)A"))
+    page.get_by_role("heading", name="Ward A").wait_for()
+    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    # the URL alone reopens the same view on a fresh page
+    link = page.url
+    page.goto(link)
+    wait_for_app(page)
+    page.get_by_role("heading", name="Ward A").wait_for()
+
+
+def test_link_to_a_withheld_team_falls_back(server_factory, teams_db, page):
+    base = server_factory(teams_db)
+    page.goto(f"{base}/teams?team=Ward+C")
+    wait_for_app(page)
+    page.get_by_text("cannot be shown on its own").wait_for()
+    page.get_by_role("radio", name="Ward A (n=20)").wait_for()
+    assert page.get_by_role("heading", name="Ward C").count() == 0
