@@ -36,7 +36,7 @@ def domain_scores(domains: pd.DataFrame) -> alt.Chart:
             ],
         )
     )
-    labels = bars.mark_text(align="left", dx=4, fontSize=14).encode(
+    labels = bars.mark_text(align="left", dx=12, fontSize=14).encode(
         text="score_text:N", color=alt.value("#1A1A1A")
     )
     ticks = (

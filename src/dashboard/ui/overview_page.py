@@ -28,8 +28,9 @@ def _tiles(table: pd.DataFrame) -> None:
             row.short,
             formatting.value(row.kind, row.value),
             delta=delta,
-            # for "low is favourable" indicators a fall is good news
-            delta_color="inverse" if row.favourable == "low" else "normal",
+            # for "low is favourable" indicators a fall is good news; "no change" is neither
+            delta_color="off" if delta == "no change" else "inverse" if row.favourable == "low" else "normal",
+            delta_arrow="off" if delta == "no change" else "auto",
             help=(
                 f"{row.indicator}. n = {'–' if pd.isna(row.n) else int(row.n)}. "
                 f"Change since the previous wave. {row.note}"
