@@ -33,9 +33,9 @@ def cells():
 
 def test_before_after_slope_chart(cells):
     spec = ch.before_after(cells, "proportion", "Work-related stress").to_dict()
-    assert spec["title"] == "Work-related stress"
+    assert spec["title"] == {"text": ["Work-related stress"]}
     marks = [layer["mark"]["type"] for layer in _layers(spec)]
-    assert marks == ["line", "point", "text", "text"]
+    assert marks == ["line", "point", "text", "text", "text"]
     line = _layers(spec)[0]["encoding"]
     assert line["x"]["field"] == "x_label" and line["y"]["field"] == "value"
     # groups differ by colour, dash and shape, from the Okabe-Ito palette
@@ -49,9 +49,25 @@ def test_before_after_slope_chart(cells):
     assert texts[("Target teams", "After")] == "34.0%"
     assert texts[("Comparison teams", "Before")] == "42.4%"
     assert {r["n_text"] for r in rows} >= {"n = 418", "n = 2246"}
-    # the group name is written at the end of each line
-    name_layer = _layers(spec)[3]
+    # the higher value of each period is labelled above its point, the lower below
+    above = {(r["group"], r["period"]): r["above"] for r in rows}
+    assert above == {("Target teams", "Before"): True, ("Comparison teams", "Before"): False,
+                     ("Target teams", "After"): False, ("Comparison teams", "After"): True}
+    assert [_layers(spec)[k]["mark"]["dy"] for k in (2, 3)] == [-14, 18]
+    # the group name is written at the end of each line; no legend is needed
+    name_layer = _layers(spec)[4]
     assert name_layer["encoding"]["text"]["field"] == "group"
+    assert line["color"]["legend"] is None
+
+
+def test_long_titles_wrap():
+    cells = pd.DataFrame({"group": ["Target teams"] * 2, "period": ["Before", "After"],
+                          "wave": ["2023", "2024"], "value": [64.7, 73.0], "n": [355, 397]})
+    title = "Manager takes a positive interest in my health and wellbeing: before and after"
+    spec = ch.before_after(cells, "proportion", title).to_dict()
+    lines = spec["title"]["text"]
+    assert len(lines) == 2 and all(len(line) <= 42 for line in lines)
+    assert " ".join(lines) == title
 
 
 def test_before_after_mean_has_no_percent_sign(cells):
@@ -124,14 +140,15 @@ def test_forest_has_one_panel_per_unit_with_verdict_words():
     )
     spec = ch.forest(frame).to_dict()
     panels = spec["vconcat"]
-    assert [p["title"] for p in panels] == [
+    assert [" ".join(p["title"]["text"]) for p in panels] == [
         "Effect in percentage points (dashed line: no change)",
         "Effect in points on the 1-5 scale (dashed line: no change)",
         "Effect in rate ratio (after / before) (dashed line: no change)",
     ]
     rows = {r["indicator"]: r for d in _datasets(spec) for r in d if "label" in r}
-    assert rows["Stress"]["label"] == "Likely improved · level 3 · -11.1 pp"
-    assert rows["Absence rate"]["label"] == "Likely improved · level 2 · 0.66x"
+    assert rows["Stress"]["label"] == "Likely improved · level 3"
+    assert rows["Absence rate"]["label"] == "Likely improved · level 2"
+    assert rows["Manager interest"]["label"] == "No clear change · level 3"
     # the no-change line sits at 1 for the ratio panel and 0 elsewhere
     nulls = [layer for p in panels for layer in p["layer"] if layer["mark"].get("strokeDash")]
     assert len(nulls) == 3

@@ -298,7 +298,7 @@ def test_forest_frame_and_effect_text(result):
     frame = ev.forest_frame(result)
     assert len(frame) == 3
     stress = _by_id(result)["stress"]
-    row = frame.set_index("indicator").loc[stress.label]
+    row = frame.set_index("indicator").loc["Stress"]
     assert row.estimate == pytest.approx(stress.estimate) and row.null == 0.0
     text = ev.effect_text(stress)
     assert text.startswith(f"{stress.estimate:+.1f} percentage points (95% CI ")

@@ -646,10 +646,11 @@ def _result(
 
 
 def forest_frame(evaluation: Evaluation) -> pd.DataFrame:
-    """One row per indicator with an estimate: label, unit, estimate, interval, verdict, level."""
+    """One row per indicator with an estimate: short name, unit, estimate, interval, verdict, level."""
+    cat = catalogue.get()
     rows = [
         {
-            "indicator": r.label,
+            "indicator": cat.indicators[r.indicator_id].short,
             "unit": r.unit,
             "estimate": r.estimate,
             "ci_low": r.ci_low,

@@ -1,6 +1,7 @@
 """Intervention charts: before/after slope chart, interrupted time series, forest plot of effects."""
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 
 import altair as alt
@@ -42,11 +43,15 @@ def before_after(cells: pd.DataFrame, kind: str, title: str) -> alt.Chart:
         x_label=cells.period + " (" + cells.wave.astype(str) + ")",
         value_text=cells.value.map(lambda v: format(v, fmt) + ("%" if kind != "mean" else "")),
         n_text=cells.n.map(lambda n: "" if pd.isna(n) else f"n = {int(n)}"),
+        # the higher group's value is written above its point, the lower one's below, so
+        # labels of close values do not collide
+        above=cells.value >= cells.groupby("period").value.transform("max"),
     )
     order = list(dict.fromkeys(data.sort_values("period", key=lambda p: p != "Before").x_label))
-    x = alt.X("x_label:N", sort=order, title=None, axis=alt.Axis(labelAngle=0))
-    colour = alt.Color("group:N", scale=alt.Scale(domain=GROUP_ORDER, range=GROUP_COLOURS),
-                       title="Teams")
+    # wide outer padding keeps the group names at the line ends inside the plot
+    x = alt.X("x_label:N", sort=order, title=None, axis=alt.Axis(labelAngle=0),
+              scale=alt.Scale(padding=1.4))
+    colour = alt.Color("group:N", scale=alt.Scale(domain=GROUP_ORDER, range=GROUP_COLOURS), legend=None)
     base = alt.Chart(data).encode(
         x=x,
         y=alt.Y("value:Q", title=axis_title, scale=alt.Scale(zero=False)),
@@ -64,17 +69,31 @@ def before_after(cells: pd.DataFrame, kind: str, title: str) -> alt.Chart:
         detail="group:N",
     )
     points = base.mark_point(size=120, filled=True).encode(
-        shape=alt.Shape("group:N", scale=alt.Scale(domain=GROUP_ORDER, range=GROUP_SHAPES), title="Teams")
+        shape=alt.Shape("group:N", scale=alt.Scale(domain=GROUP_ORDER, range=GROUP_SHAPES), legend=None)
     )
-    labels = base.mark_text(dy=-14, fontSize=13, fontWeight="bold").encode(text="value_text:N")
+    text = {"fontSize": 13, "fontWeight": "bold"}
+    labels_above = base.transform_filter("datum.above").mark_text(dy=-14, **text).encode(
+        text="value_text:N"
+    )
+    labels_below = base.transform_filter("!datum.above").mark_text(dy=18, **text).encode(
+        text="value_text:N"
+    )
+    # groups are named at the end of their lines (colour is never the only key)
     names = (
         alt.Chart(data[data.period == "After"])
         .mark_text(align="left", dx=12, fontSize=13)
         .encode(x=x, y="value:Q", text="group:N", color=colour)
     )
     return base_config(
-        alt.layer(lines, points, labels, names).properties(title=title, height=280, width=360)
+        alt.layer(lines, points, labels_above, labels_below, names).properties(
+            title=_wrapped(title), height=280, width=380
+        )
     )
+
+
+def _wrapped(title: str, width: int = 42) -> alt.TitleParams:
+    """Long titles on several lines: a title wider than the chart upsets Streamlit's sizing."""
+    return alt.TitleParams(text=textwrap.wrap(title, width) or [""])
 
 
 def interrupted_series(series: pd.DataFrame, start: date, title: str) -> alt.Chart:
@@ -95,7 +114,8 @@ def interrupted_series(series: pd.DataFrame, start: date, title: str) -> alt.Cha
         ],
         ignore_index=True,
     ).dropna(subset=["rate"])
-    colour = alt.Color("series:N", scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_COLOURS), title=None)
+    colour = alt.Color("series:N", scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_COLOURS), title=None,
+                       legend=alt.Legend(symbolType="stroke", labelLimit=320))
     dash = alt.StrokeDash("series:N", scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_DASH), title=None)
     x = alt.X("month:T", title="Month", axis=alt.Axis(format="%b %Y"))
     y = alt.Y("rate:Q", title="Absence rate (%)", scale=alt.Scale(zero=False))
@@ -120,7 +140,9 @@ def interrupted_series(series: pd.DataFrame, start: date, title: str) -> alt.Cha
         .encode(x="month:T", text="label:N")
     )
     return base_config(
-        alt.layer(observed_line, observed_points, lines, rule, rule_text).properties(title=title, height=320)
+        alt.layer(observed_line, observed_points, lines, rule, rule_text).properties(
+            title=_wrapped(title, 70), height=320
+        )
     )
 
 
@@ -134,10 +156,9 @@ def forest(frame: pd.DataFrame) -> alt.VConcatChart:
     panels = []
     for unit, part in frame.groupby("unit", sort=False):
         data = part.assign(
-            label=part.verdict.str.capitalize() + " · level " + part.level.astype("Int64").astype(str)
-            + " · " + part.text,
+            label=part.verdict.str.capitalize() + " · level " + part.level.astype("Int64").astype(str),
         )
-        y = alt.Y("indicator:N", title=None, sort=list(data.indicator), axis=alt.Axis(labelLimit=320))
+        y = alt.Y("indicator:N", title=None, sort=list(data.indicator), axis=alt.Axis(labelLimit=220))
         verdict_colour = alt.Color(
             "verdict:N", scale=alt.Scale(domain=VERDICT_ORDER, range=VERDICT_COLOURS), title="Verdict"
         )
@@ -164,12 +185,13 @@ def forest(frame: pd.DataFrame) -> alt.VConcatChart:
         null_rule = alt.Chart(data.head(1)).mark_rule(strokeDash=[5, 4], color="#000000").encode(
             x="null:Q"
         )
-        labels = alt.Chart(data).mark_text(align="left", dy=-16, fontSize=12).encode(
-            x=alt.X("ci_low:Q"), y=y, text="label:N"
+        labels = alt.Chart(data).mark_text(align="center", dy=-16, fontSize=12).encode(
+            x=alt.X("estimate:Q"), y=y, text="label:N"
         )
         panels.append(
             alt.layer(null_rule, intervals, points, labels).properties(
-                title=f"Effect in {unit} (dashed line: no change)", height=alt.Step(60), width=520
+                title=_wrapped(f"Effect in {unit} (dashed line: no change)", 60), height=alt.Step(60),
+                width=380,
             )
         )
     return base_config(alt.vconcat(*panels).properties(title="Effects across indicators, with 95% intervals"))
