@@ -329,3 +329,28 @@ def test_demo_every_reportable_team_is_two_clicks_from_the_organisation(demo_con
         assert directorate in open_dirs                       # click 1: the directorate
         kids = drilldown.groups_overview(demo_con, ("team",), demo_latest, T, directorate)
         assert bool(kids.set_index("team").reportable[team])  # click 2: the team
+
+
+def test_profiles_leave_absence_to_the_absence_page(tmp_path):
+    from datetime import date
+
+    from dashboard import scorecard
+
+    con = teams_org.build(tmp_path / "absence.duckdb")
+    ward_a = teams_org.TEAM_ID["Ward A"]
+    con.executemany(
+        "INSERT INTO staff_in_post (unit_id, month, headcount, fte) VALUES (?, ?, 25, 25.0)",
+        [(ward_a, date(2025, m, 1)) for m in range(1, 11)],
+    )
+    con.execute(
+        "INSERT INTO absence_episodes (episode_id, employee_key, unit_id, start_date, end_date,"
+        " reason_code) VALUES (1, 'k1', ?, DATE '2025-03-01', DATE '2025-03-10', 'S10')",
+        [ward_a],
+    )
+    raw = scorecard.indicator_table(con, 2, T, unit_ids=[ward_a]).set_index("indicator_id")
+    assert raw.loc["absence_rate", "value"] > 0          # the scorecard has a figure ...
+    table = drilldown.scope_table(con, 2, T, unit_id=ward_a).set_index("indicator_id")
+    assert pd.isna(table.loc["absence_rate", "value"])   # ... the Teams profile does not show it
+    assert table.loc["absence_rate", "note"] == "see the Absence page"
+    assert table.loc["stress", "value"] == pytest.approx(0.5)
+    con.close()

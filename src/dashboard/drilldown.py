@@ -408,9 +408,13 @@ def scope_table(
     release: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """scorecard.indicator_table for a team, a directorate or the organisation, with the release
-    plan applied: a survey figure (this wave or the previous) the plan withholds is blanked, and
-    absence and data-quality figures are shown only when the group is released for every survey
-    indicator (so they can never be differenced against a withheld sibling either)."""
+    plan applied: a survey figure (this wave or the previous) the plan withholds is blanked;
+    data-quality figures are shown only when the group is released for every survey indicator.
+
+    Absence figures are left out at every level here: their groups are staff in post, not
+    respondents (a team nobody answered for would escape the survey plan), so they belong to the
+    Absence page and its own suppression. Leaving them out everywhere keeps the team, directorate
+    and organisation domain scores comparable."""
     tree = unit_tree(con)
     if unit_id is not None:
         team = tree.loc[tree.unit_id == unit_id, "team"]
@@ -439,7 +443,8 @@ def scope_table(
     source = table.indicator_id.map(lambda i: cat.indicators[i].source)
     survey = source == "survey"
     blank_now = survey & ~table.indicator_id.isin(now_ok)
-    blank_other = ~survey & (not complete)
+    absent = source == "absence"
+    blank_other = (~survey & (not complete)) | absent
     for col, val in _SURVEY_BLANK.items():
         table[col] = table[col].astype(object).where(~(blank_now | blank_other), val)
     blank_prev = survey & ~table.indicator_id.isin(prev_ok)
@@ -449,6 +454,7 @@ def scope_table(
     table.loc[blank_now & answered, "note"] = privacy.suppressed_text(threshold)
     table.loc[blank_now & ~answered, "note"] = "no responses in this wave"
     table.loc[blank_other, "note"] = "not shown: the group is not reportable for every survey indicator"
+    table.loc[absent, "note"] = "see the Absence page"
     for col in ("value", "n", "score", "previous", "change"):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
     return table

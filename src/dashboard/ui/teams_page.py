@@ -296,6 +296,13 @@ def render() -> None:
         by = ("directorate",) if sel["dir"] is None else ("team",)
     else:
         by = drilldown.VIEWS[sel["view"]]
+        if "site" in by or "staff_group" in by:
+            st.caption(
+                "Sites and staff groups cut across teams. A figure is withheld here when, together "
+                "with the team figures, it would let a group smaller than "
+                f"{threshold} be worked out by subtraction; the team drill-down takes priority. "
+                "See docs/privacy.md."
+            )
     group_title = " × ".join(LABELS[b] for b in by)
     funnel_by = ("team",) if sel["view"] == "team" else by
     tabs = st.tabs(["Heatmap", "Funnel plot", "Compare teams"])
