@@ -55,7 +55,11 @@ def test_evaluation_shows_verdicts_charts_and_switches_intervention(server_facto
 
     _choose(page, "Intervention", "Rota redesign")
     page.get_by_text("Magenta Book level 2", exact=False).first.wait_for(timeout=60_000)
-    page.get_by_text("observed, fitted and projected", exact=False).first.wait_for()
+    window = "absence Jul 2023–Jun 2024 before, Jul 2024–Jun 2025 after"
+    page.get_by_text(window, exact=False).first.wait_for()
+    # the forest plot and the interrupted time series
+    page.locator(".vega-embed canvas, .vega-embed svg").nth(1).wait_for(timeout=60_000)
+    assert page.locator(".vega-embed").count() == 2
     assert page.locator(NO_EXCEPTION).count() == 0
 
 
