@@ -226,14 +226,52 @@ def release_plan(
     return plan[columns]
 
 
+# Plans per (store file, dataset version, threshold, wave, indicators): one page view asks for the
+# same wave's plan several times, and every import or undo bumps the version.
+_PLAN_MEMO: dict[tuple, pd.DataFrame] = {}
+_PLAN_MEMO_SIZE = 64
+
+
+def _store_key(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not row or not row[0]:
+        return None  # in-memory: never memoised
+    version = con.execute("SELECT value FROM meta WHERE key = 'dataset_version'").fetchone()
+    return str(row[0]), version[0] if version else "0"
+
+
 def plan(
     con: duckdb.DuckDBPyConnection,
     threshold: int,
     wave_ids: Sequence[int] | None = None,
     indicator_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """The release plan for the store (see `release_plan`)."""
-    return release_plan(cells(con, wave_ids, indicator_ids), threshold)
+    """The release plan for the store (see `release_plan`), wave by wave.
+
+    Each wave's plan depends only on that wave's cells, so plans are remembered per wave until
+    the dataset version changes.
+    """
+    store_key = _store_key(con)
+    inds = tuple(indicator_ids) if indicator_ids is not None else None
+    if wave_ids is None:
+        wave_ids = [int(w) for (w,) in con.execute("SELECT wave_id FROM waves ORDER BY wave_id").fetchall()]
+    parts = []
+    for wave_id in dict.fromkeys(int(w) for w in wave_ids):
+        key = None if store_key is None else (*store_key, int(threshold), wave_id, inds)
+        if key is not None and key in _PLAN_MEMO:
+            parts.append(_PLAN_MEMO[key])
+            continue
+        part = release_plan(cells(con, [wave_id], indicator_ids), threshold)
+        if key is not None:
+            if len(_PLAN_MEMO) >= _PLAN_MEMO_SIZE:
+                _PLAN_MEMO.pop(next(iter(_PLAN_MEMO)))
+            _PLAN_MEMO[key] = part
+        parts.append(part)
+    if not parts:
+        return release_plan(cells(con, [], indicator_ids), threshold)
+    return pd.concat(parts, ignore_index=True)
 
 
 def normalise_keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:

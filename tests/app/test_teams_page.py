@@ -123,3 +123,12 @@ def test_compare_two_teams_from_the_link(env):
     frames = [d.value for d in at.dataframe]
     domain_table = next(f for f in frames if "Theatres" in f.columns)
     assert domain_table.loc["Improving personal health and wellbeing", "Theatres"] == pytest.approx(8.0)
+
+
+def test_switching_view_leaves_the_team(env):
+    at = _app(team="Ward A")
+    at.selectbox(key="teams_view").set_value("staff_group").run()
+    assert not at.exception, at.exception
+    assert at.query_params["view"] == "staff_group" and "team" not in at.query_params
+    assert _crumbs(at) == []
+    assert any("team drill-down takes priority" in c.value for c in at.caption)

@@ -30,6 +30,15 @@ def _on_widget(name: str, key: str, to_param=str) -> None:
     _set_param(name, None if value is None else to_param(value))
 
 
+def _on_view() -> None:
+    view = st.session_state.get("teams_view") or "team"
+    _set_param("view", view)
+    if view != "team":
+        # the alternative cuts cover the whole organisation: leave the drill-down position
+        _set_param("dir", None)
+        _set_param("team", None)
+
+
 def _go(directorate: str | None, team: str | None) -> None:
     """Breadcrumb and drill clicks: move to a level and clear the levels below it."""
     _set_param("view", "team")
@@ -59,7 +68,7 @@ def _controls(sel: dict, waves: pd.DataFrame) -> None:
     )
     right.selectbox(
         "View by", list(drilldown.VIEWS), format_func=drilldown.VIEW_LABELS.get, key="teams_view",
-        on_change=_on_widget, args=("view", "teams_view"),
+        on_change=_on_view,
         help="Teams drill down from the organisation through directorates; the other views are "
         "alternative cuts of the whole organisation.",
     )
