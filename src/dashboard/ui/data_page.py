@@ -22,6 +22,14 @@ NOT_IN_FILE = "(not in file)"
 IGNORE = "(ignore)"
 DAY_FIRST = {"day/month/year (UK)": True, "month/day/year (US)": False}
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "wellbeing_uploads"
+REMOVED_LABELS = {
+    "responses": "survey responses",
+    "survey_aggregates": "survey results",
+    "absence_episodes": "absence episodes",
+    "absence_monthly": "monthly absence rows",
+    "staff_in_post": "staff-in-post rows",
+    "units": "teams",
+}
 
 
 def _state() -> dict:
@@ -106,7 +114,7 @@ def _item_editor(
         table,
         key=f"data_items_{tag}",
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         disabled=["column"],
         column_config={
             "maps to": st.column_config.SelectboxColumn("maps to", options=[IGNORE, *choices.values()])
@@ -187,7 +195,7 @@ def _report(report: Report) -> None:
         st.dataframe(report.sample, hide_index=True)
     if len(report.problems):
         st.markdown("**Problems** (row in the file, column, value, reason)")
-        st.dataframe(report.problems, hide_index=True, use_container_width=True)
+        st.dataframe(report.problems, hide_index=True, width="stretch")
         st.download_button(
             "Download all problems (CSV)",
             report.problems_csv(),
@@ -298,7 +306,7 @@ def _log(con) -> None:
         st.caption("No imports yet.")
         return
     shown = log.assign(sha256=log["sha256"].str.slice(0, 12))
-    st.dataframe(shown, hide_index=True, use_container_width=True)
+    st.dataframe(shown, hide_index=True, width="stretch")
     active = log[log["status"] == "active"]
     if active.empty:
         return
@@ -313,7 +321,8 @@ def _log(con) -> None:
     if st.button("Undo import", disabled=not sure, key="data_undo"):
         removed = load.undo(con, pick)
         cache.clear()
-        _state()["undone"] = f"Import #{pick} undone: {sum(removed.values())} rows removed."
+        parts = [f"{n} {REMOVED_LABELS.get(t, t)}" for t, n in removed.items() if n]
+        _state()["undone"] = f"Import #{pick} undone: {', '.join(parts) or 'nothing'} removed."
         st.rerun()
 
 
