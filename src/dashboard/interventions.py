@@ -10,11 +10,6 @@ import pandas as pd
 from dashboard import catalogue, store
 
 STATUSES = ("planned", "running", "evaluated")
-STATUS_TEXT = {
-    "planned": "Planned: starts in the future",
-    "running": "Running: no data after the start yet",
-    "evaluated": "Evaluated: data before and after the start",
-}
 # An open-ended intervention is treated as running until this day when comparing periods.
 _OPEN_END = date(9999, 12, 31)
 

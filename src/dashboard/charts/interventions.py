@@ -50,11 +50,12 @@ def before_after(cells: pd.DataFrame, kind: str, title: str) -> alt.Chart:
     order = list(dict.fromkeys(data.sort_values("period", key=lambda p: p != "Before").x_label))
     # wide outer padding keeps the group names at the line ends inside the plot
     x = alt.X("x_label:N", sort=order, title=None, axis=alt.Axis(labelAngle=0),
-              scale=alt.Scale(padding=1.4))
+              scale=alt.Scale(padding=2.2))
     colour = alt.Color("group:N", scale=alt.Scale(domain=GROUP_ORDER, range=GROUP_COLOURS), legend=None)
     base = alt.Chart(data).encode(
         x=x,
-        y=alt.Y("value:Q", title=axis_title, scale=alt.Scale(zero=False)),
+        # pixel padding keeps labels written below the lowest point clear of the axis
+        y=alt.Y("value:Q", title=axis_title, scale=alt.Scale(zero=False, padding=24)),
         color=colour,
         tooltip=[
             alt.Tooltip("group:N", title="Teams"),

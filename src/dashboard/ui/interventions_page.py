@@ -46,15 +46,15 @@ def _register_table(register: pd.DataFrame) -> None:
     view = pd.DataFrame(
         {
             "Intervention": register.name,
-            "Domain": register.domain_name,
-            "Target teams": [f"{n}: " + ", ".join(t) for n, t in zip(register.n_units, register.teams,
-                                                                     strict=True)],
+            "Status": register.status.str.capitalize(),
             "Start": pd.to_datetime(register.start_date).dt.strftime("%d %b %Y"),
             "End": pd.to_datetime(register.end_date).dt.strftime("%d %b %Y").fillna("open"),
+            "Domain": register.domain_name,
             "Aims to move": [", ".join(cat.indicators[i].short if i in cat.indicators else i for i in ids)
                              for ids in register.indicators],
-            "Status": register.status.map(interventions.STATUS_TEXT),
             "Overlaps with": [", ".join(o) or "–" for o in register.overlaps_with],
+            "Target teams": [f"{n}: " + ", ".join(t) for n, t in zip(register.n_units, register.teams,
+                                                                     strict=True)],
         }
     )
     st.dataframe(view, hide_index=True, width="stretch")
@@ -282,7 +282,7 @@ def _details(r: evaluation.IndicatorResult) -> None:
 def _charts(result: evaluation.Evaluation) -> None:
     forest = evaluation.forest_frame(result)
     if len(forest):
-        st.altair_chart(charts.forest(forest), width="stretch")
+        st.altair_chart(charts.forest(forest), width="content")
     for r in result.results:
         if r.cells is not None and r.kind in ("proportion", "mean"):
             st.altair_chart(charts.before_after(r.cells, r.kind, f"{r.label}: before and after"),
