@@ -130,6 +130,23 @@ def test_plan_withholds_a_site_that_would_split_a_hidden_block():
     assert not _released(plan, "site", site="South")
 
 
+def test_plan_prefers_to_hide_a_small_teams_site_neighbour_when_that_shows_more():
+    cells = _cells([
+        (1, "Medicine", "Ward A", "North", "N", 20),
+        (2, "Medicine", "Ward B", "South", "N", 14),
+        (3, "Medicine", "Ward C", "North", "N", 4),
+        (4, "Medicine", "Ward D", "North", "N", 30),
+        (5, "Surgery", "Theatres", "South", "N", 25),
+    ])
+    plan = privacy.release_plan(cells, T)
+    # Hiding Ward B (14, South) with Ward C (4, North) would split the hidden 18 across both sites
+    # and withhold both site figures. Hiding Ward A (20, North) instead keeps the hidden 24 inside
+    # North: the same number of teams is shown, and both sites can be shown too.
+    teams = plan[plan.cut == "team"].set_index("team").released.to_dict()
+    assert teams == {"Theatres": True, "Ward A": False, "Ward B": True, "Ward C": False, "Ward D": True}
+    assert _released(plan, "site", site="North") and _released(plan, "site", site="South")
+
+
 def test_plan_keeps_pre_aggregated_rows_out_of_staff_group_cuts():
     cells = _cells([
         (1, "D", "A", "S", "Nursing", 12),

@@ -138,7 +138,10 @@ def cells(
 
 
 def _plan_one(
-    n: np.ndarray, codes: list[np.ndarray], threshold: int
+    n: np.ndarray,
+    codes: list[np.ndarray],
+    threshold: int,
+    last: list[np.ndarray | None] | None = None,
 ) -> list[np.ndarray]:
     """Which groups of each cut to release, for one wave and indicator.
 
@@ -151,13 +154,15 @@ def _plan_one(
     cls = np.zeros(len(n), dtype=np.int64)
     k = 1
     out = []
-    for code in codes:
+    for i, code in enumerate(codes):
         groups_n = np.bincount(code[code >= 0], weights=n[code >= 0]) if (code >= 0).any() else np.zeros(0)
         released = np.zeros(len(groups_n), dtype=bool)
         # Largest first: when siblings compete, the bigger (more robust) group is the one shown.
-        for g in np.argsort(-groups_n, kind="stable"):
+        # Groups flagged `last` are tried after all others, so they are the ones left hidden.
+        late = last[i] if last is not None and last[i] is not None else np.zeros(len(groups_n), bool)
+        for g in np.lexsort((-groups_n, late)):
             if groups_n[g] < threshold:
-                break
+                continue
             mask = code == g
             total = np.bincount(cls, weights=n, minlength=k)
             inside = np.bincount(cls[mask], weights=n[mask], minlength=k)
@@ -169,6 +174,40 @@ def _plan_one(
                 k = int(cls.max()) + 1
         out.append(released)
     return out
+
+
+def _best_plan(
+    part: pd.DataFrame,
+    n: np.ndarray,
+    codes: list[np.ndarray],
+    order: Sequence[tuple[str, ...]],
+    threshold: int,
+) -> list[np.ndarray]:
+    """The plain plan, or one that hides a small team's site neighbours first, whichever shows more.
+
+    Any order gives a safe plan; the order only decides which sibling is withheld to protect a
+    small team. Withholding one at the small team's own site keeps the hidden part of the
+    directorate inside one site, so that the site's figure can still be shown.
+    """
+    plain = _plan_one(n, codes, threshold)
+    if ("team",) not in order:
+        return plain
+    t = list(order).index(("team",))
+    teams = pd.DataFrame({"g": codes[t], "n": n, "directorate": part.directorate, "site": part.site})
+    teams = teams.groupby("g").agg(n=("n", "sum"), directorate=("directorate", "first"),
+                                   site=("site", "first"))
+    small = teams.n < threshold
+    place = teams.groupby(["directorate", "site"]).n.transform("size")
+    small_here = small.groupby([teams.directorate, teams.site]).transform("sum")
+    near_small = ((small_here - small.astype(int)) > 0) & (place > 1)
+    if not near_small.any():
+        return plain
+    flags = np.zeros(int(codes[t].max()) + 1, dtype=bool)
+    flags[teams.index.to_numpy()] = near_small.to_numpy()
+    last: list[np.ndarray | None] = [None] * len(codes)
+    last[t] = flags
+    aware = _plan_one(n, codes, threshold, last)
+    return aware if sum(a.sum() for a in aware) > sum(p.sum() for p in plain) else plain
 
 
 def release_plan(
@@ -205,7 +244,7 @@ def release_plan(
         # Indicators answered by exactly the same people in each cell share one plan.
         key = part[["unit_id", "staff_group", "n"]].to_json().encode()
         if key not in memo:
-            memo[key] = _plan_one(n, codes, threshold)
+            memo[key] = _best_plan(part, n, codes, order, threshold)
         for by, code, lab, released in zip(order, codes, labels, memo[key], strict=True):
             valid = code >= 0
             sizes = np.bincount(code[valid], weights=n[valid], minlength=len(released))
