@@ -106,7 +106,11 @@ def test_nhs_xlsx_survey(con):
     assert _one(con, "SELECT sum(value), count(*) FROM answers WHERE item_id = 'q6c'") == (30, 8)
     # q14b: "1-2" and "1 - 2" are the same answer (value 2).
     assert _one(con, "SELECT count(*) FROM answers WHERE item_id = 'q14b' AND value = 2") == (2,)
-    assert report.problems["value"].tolist() == ["Maybe"]
+    rows = report.problems.dropna(subset=["row"])
+    assert rows[["row", "column", "value"]].values.tolist() == [[12, "q11d", "Maybe"]]
+    ignored = report.problems[report.problems["row"].isna()]
+    assert ignored["column"].tolist() == ["Comments", "Comments (2)"]
+    assert set(ignored["reason"]) == {"column not used: it is not mapped to anything"}
     assert "Comments" in report.ignored_columns and "Comments (2)" in report.ignored_columns
 
 

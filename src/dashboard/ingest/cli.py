@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import duckdb
+
 from dashboard import store
 from dashboard.config import settings
 from dashboard.ingest import kinds, pipeline
@@ -18,7 +20,12 @@ def run(args: argparse.Namespace) -> int:
     if args.kind not in kinds.KINDS:
         print(f"ERROR: unknown kind '{args.kind}'; choose from {', '.join(kinds.KINDS)}")
         return EXIT_REFUSED
-    con = store.connect(getattr(args, "db", None) or settings().db_path)
+    path = getattr(args, "db", None) or settings().db_path
+    try:
+        con = store.connect(path)
+    except duckdb.IOException as exc:  # another process (the dashboard) holds the write lock
+        print(f"ERROR: the store {path} is in use by another process; try again later ({exc})")
+        return EXIT_FAILED
     try:
         day_first = None if args.day_first is None else args.day_first == "yes"
         _raw, prepared = pipeline.prepare(

@@ -682,6 +682,9 @@ def prepare_table(
     for line, reason in raw.rejected:
         ctx.problems.add_one(line, "", "", reason)
     report.ignored_columns = [c for c in raw.columns if c not in mapping.used_columns()]
+    if not report.errors:
+        for column in report.ignored_columns:
+            ctx.problems.add_one(None, column, "", "column not used: it is not mapped to anything")
     report.problems = ctx.problems.frame()
     report.rows_read = len(raw.frame) + len(raw.rejected)
     report.rows_ready = 0 if report.errors else int((~ctx.skip).sum())
