@@ -248,6 +248,20 @@ def test_overlapping_interventions_are_warned(tmp_path):
     assert "'Resilience', aimed at Stress" in text
     assert "Later" not in text  # starts after the evaluation window
     assert out.overlaps.name.tolist() == ["Coaching"]
+    assert out.n_comparison_units == 2
+
+    # leaving out comparison teams with a programme aimed at the same indicator: C1 goes
+    cleaner = ev.evaluate(con, iid, THRESHOLD, indicator_ids=["stress"], exclude_other_programmes=True,
+                          n_boot=100)
+    assert cleaner.n_comparison_units == 1
+    assert any("'Resilience' (aimed at Stress) in this period are left out" in w for w in cleaner.warnings)
+    # comparison C2 only: 4/12 -> 5/12
+    assert cleaner.results[0].estimate == pytest.approx(100 * ((7 - 14) / 24 - 1 / 12))
+    # a programme aimed at other indicators does not remove comparison teams
+    iv.create_intervention(con, "Gym", "personal_health", [4], date(2024, 2, 1), ["hse_demands"])
+    same = ev.evaluate(con, iid, THRESHOLD, indicator_ids=["stress"], exclude_other_programmes=True,
+                       n_boot=100)
+    assert same.n_comparison_units == 1
 
 
 def test_no_wave_after_the_start_is_not_enough_data(hand):

@@ -486,6 +486,7 @@ def evaluate(
     comparison_unit_ids: Sequence[int] | None = None,
     months: int = DEFAULT_MONTHS,
     correction: str = "holm",
+    exclude_other_programmes: bool = False,
     n_boot: int = N_BOOT,
     seed: int = SEED,
 ) -> Evaluation:
@@ -497,7 +498,8 @@ def evaluate(
     when an earlier wave exists. Absence rate: post/pre rate ratio and an interrupted time series
     over `months` months either side. With several indicators, p-values are adjusted (Holm or
     Benjamini-Hochberg) before the verdicts. Only units reportable (>= threshold responses) in
-    every wave used enter the survey figures.
+    every wave used enter the survey figures. With exclude_other_programmes, comparison teams
+    that had another intervention aimed at the same indicators in the period are left out.
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {sorted(CORRECTIONS)}")
@@ -531,6 +533,40 @@ def evaluate(
     ]
     window = absence_window(start, months)
 
+    # The period in which another programme on the same teams would confound this one.
+    overlap_end = post_wave["fielded_on"] if post_wave else window["post_end"]
+    overlap_start = pre_wave["fielded_on"] if pre_wave else window["pre_start"]
+    if any(cat.indicators[i].source == "absence" for i in chosen):
+        overlap_start = min(overlap_start, window["pre_start"])
+        overlap_end = max(overlap_end, _add_months(window["post_end"], 1))
+    overlaps = interventions.overlapping(con, target_ids, overlap_start, overlap_end,
+                                         exclude_id=iv["intervention_id"])
+    for row in overlaps.itertuples(index=False):
+        general.append(
+            f"Overlapping intervention on the same teams: '{row.name}' (from {row.start_date:%d %b %Y}) "
+            f"also covers {row.shared_units} target team(s) in this period, so the two cannot be told apart."
+        )
+    in_comparison = interventions.overlapping(con, comp_ids, overlap_start, overlap_end,
+                                              exclude_id=iv["intervention_id"])
+    # only programmes aimed at the same indicators can bias this comparison directly
+    aimed = in_comparison[[bool(set(i) & set(chosen)) for i in in_comparison.indicators]]
+    for row in aimed.itertuples(index=False):
+        shared = ", ".join(cat.indicators[i].short for i in row.indicators if i in chosen)
+        if exclude_other_programmes:
+            general.append(
+                f"{row.shared_units} comparison team(s) that had '{row.name}' (aimed at {shared}) "
+                "in this period are left out of the comparison."
+            )
+        else:
+            general.append(
+                f"{row.shared_units} comparison team(s) had '{row.name}', aimed at {shared}, in "
+                "this period: if it worked, the comparison teams changed too and this "
+                "intervention's effect is understated. You can leave them out in the settings."
+            )
+    if exclude_other_programmes and len(aimed):
+        dropped = {int(u) for ids in aimed.shared_unit_ids for u in ids}
+        comp_ids = [u for u in comp_ids if u not in dropped]
+
     pieces: list[tuple[Indicator, dict]] = []
     for ind_id in chosen:
         ind = cat.indicators[ind_id]
@@ -553,30 +589,6 @@ def evaluate(
         for k, (ind, piece) in enumerate(pieces)
     )
 
-    overlap_end = post_wave["fielded_on"] if post_wave else window["post_end"]
-    overlap_start = pre_wave["fielded_on"] if pre_wave else window["pre_start"]
-    if any(cat.indicators[i].source == "absence" for i in chosen):
-        overlap_start = min(overlap_start, window["pre_start"])
-        overlap_end = max(overlap_end, _add_months(window["post_end"], 1))
-    overlaps = interventions.overlapping(con, target_ids, overlap_start, overlap_end,
-                                         exclude_id=iv["intervention_id"])
-    for row in overlaps.itertuples(index=False):
-        general.append(
-            f"Overlapping intervention on the same teams: '{row.name}' (from {row.start_date:%d %b %Y}) "
-            f"also covers {row.shared_units} target team(s) in this period, so the two cannot be told apart."
-        )
-    in_comparison = interventions.overlapping(con, comp_ids, overlap_start, overlap_end,
-                                              exclude_id=iv["intervention_id"]) if comp_ids else None
-    if in_comparison is not None and len(in_comparison):
-        # only programmes aimed at the same indicators can bias this comparison directly
-        aimed = in_comparison[[bool(set(i) & set(chosen)) for i in in_comparison.indicators]]
-        for row in aimed.itertuples(index=False):
-            shared = ", ".join(cat.indicators[i].short for i in row.indicators if i in chosen)
-            general.append(
-                f"{row.shared_units} comparison team(s) had '{row.name}', aimed at {shared}, in "
-                "this period: if it worked, the comparison teams changed too and this "
-                "intervention's effect is understated."
-            )
     return Evaluation(
         intervention=iv,
         results=results,

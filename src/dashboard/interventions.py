@@ -280,13 +280,14 @@ def overlapping(
 
     An open-ended intervention (no end date) is active from its start onwards; end=None means
     the window is open too. Columns: intervention_id, name, start_date, end_date, indicators
-    (list), shared_units, shared_teams (list).
+    (list), shared_units, shared_teams (list), shared_unit_ids (list).
     """
     return con.execute(
         """
         SELECT i.intervention_id, i.name, i.start_date, i.end_date, i.indicators,
                count(*) AS shared_units,
-               list(u.team ORDER BY u.team) AS shared_teams
+               list(u.team ORDER BY u.team) AS shared_teams,
+               list(u.unit_id ORDER BY u.team) AS shared_unit_ids
         FROM interventions AS i
         JOIN intervention_units AS iu USING (intervention_id)
         JOIN units AS u USING (unit_id)

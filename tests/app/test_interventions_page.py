@@ -120,3 +120,17 @@ def test_invalid_form_is_refused_with_a_reason(demo_env):
     assert not at.exception, at.exception
     assert any("target team" in e.value for e in at.error)
     assert "No teams" not in set(_register(at)["Intervention"])
+
+
+def test_settings_change_the_evaluation(demo_env):
+    at = _run()
+    _select(at, "iv_eval_pick", _id_of(demo_env, "Wellbeing app pilot"))
+    iid = _id_of(demo_env, "Wellbeing app pilot")
+    assert any("You can leave them out" in w.value for w in at.warning)
+    at.checkbox(key=f"iv_cmp_clean_{iid}").check()
+    at.radio(key=f"iv_correction_{iid}").set_value("bh").run()
+    assert not at.exception, at.exception
+    assert any("are left out of the comparison" in w.value for w in at.warning)
+    assert any("Benjamini-Hochberg" in c.value for c in at.caption)
+    shown = [m.value for m in at.markdown if m.value.startswith("**● ")]
+    assert shown == ["**● No clear change**", "**● No clear change**"]

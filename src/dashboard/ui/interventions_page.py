@@ -144,10 +144,11 @@ def _register(register: pd.DataFrame) -> None:
     _register_table(register)
     st.caption(
         "Status comes from the dates and the data: planned (starts later), running (no survey wave "
-        "or absence months after the start yet), evaluated (data before and after the start). To "
-        "import many interventions from a spreadsheet, use the [Data page](/data) with the "
-        "“interventions” file kind."
+        "or absence months after the start yet), evaluated (data before and after the start)."
     )
+    data_page = "[Data page](/data)" if any(p[2] == "data" for p in shell.PAGES) else "Data page"
+    st.caption(f"To import many interventions from a spreadsheet, use the {data_page} with the "
+               "“interventions” file kind.")
     units = cache.query(interventions.unit_choices)
     if units.empty:
         st.info("Load survey or organisation data first: interventions target teams.")
@@ -185,6 +186,10 @@ def _controls(iv: pd.Series, units: pd.DataFrame) -> dict:
         others = units[~units.unit_id.isin(targets)]
         mode = st.radio("Comparison teams", ["All other teams", "Chosen teams"], horizontal=True,
                         key=f"iv_cmp_mode_{key}")
+        exclude = st.checkbox(
+            "Leave out comparison teams that had another intervention aimed at the same indicators",
+            key=f"iv_cmp_clean_{key}",
+        )
         comparison = None
         if mode == "Chosen teams":
             names = dict(zip(others.unit_id.astype(int), others.team, strict=True))
@@ -204,6 +209,7 @@ def _controls(iv: pd.Series, units: pd.DataFrame) -> dict:
         "comparison": comparison,
         "months": months,
         "correction": correction,
+        "exclude": exclude,
     }
 
 
@@ -321,7 +327,7 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
     with st.spinner("Evaluating (bootstrap resampling)…"):
         result = cache.query(
             evaluation.evaluate, iid, threshold, ctl["indicators"], ctl["pre"], ctl["post"],
-            ctl["comparison"], ctl["months"], ctl["correction"],
+            ctl["comparison"], ctl["months"], ctl["correction"], ctl["exclude"],
         )
     design = []
     if result.pre_wave and result.post_wave:
