@@ -356,3 +356,54 @@ def test_every_cut_the_page_offers_is_in_the_release_order():
     assert offered <= {privacy.cut_name(by) for by in privacy.RELEASE_ORDER}
     for by in privacy.RELEASE_ORDER:
         groups.validate(by)
+
+
+def _null_space_leaks(cells: pd.DataFrame, rows: list[dict]) -> list[tuple[int, ...]]:
+    """Cells, and pairs of cells, below the threshold whose total the shown groups determine: a
+    set is derivable exactly when its indicator vector is orthogonal to their null space."""
+    matrix = np.array([
+        np.all([(cells[c] == v).to_numpy() for c, v in r.items()] or [np.ones(len(cells), bool)], axis=0)
+        for r in rows
+    ], dtype=float)
+    _, sing, vt = np.linalg.svd(np.unique(matrix, axis=0))
+    null = vt[int((sing > 1e-9).sum()):].T          # one row per cell
+    n = cells.n.to_numpy()
+    small = np.flatnonzero(n < T)
+    leaks = [(i,) for i in small if np.linalg.norm(null[i]) <= 1e-8]
+    leaks += [(i, j) for i, j in itertools.combinations(small, 2)
+              if n[i] + n[j] < T and np.linalg.norm(null[i] + null[j]) <= 1e-8]
+    return leaks
+
+
+def test_demo_no_small_cell_or_pair_of_cells_can_be_derived(demo_con):
+    """The demo organisation (latest wave, stress): every figure of every view and directorate."""
+    wave = int(indicators.waves(demo_con).wave_id.iloc[-1])
+    cells = demo_con.execute(
+        """
+        SELECT u.team, coalesce(r.staff_group, 'Not recorded') AS staff_group,
+               coalesce(u.directorate, 'Not recorded') AS directorate,
+               coalesce(u.site, 'Not recorded') AS site, count(*) AS n
+        FROM respondent_scores AS s JOIN responses AS r USING (response_id) JOIN units AS u USING (unit_id)
+        WHERE s.indicator_id = 'stress' AND r.wave_id = ?
+        GROUP BY ALL ORDER BY ALL
+        """,
+        [wave],
+    ).df()
+    tree = drilldown.unit_tree(demo_con)
+    rows: list[dict] = [{}]   # the organisation
+    for view, by in drilldown.VIEWS.items():
+        for d in [None, *sorted(tree.directorate.unique())] if view == "team" else [None]:
+            heat = drilldown.heatmap(demo_con, by, wave, T, "organisation", d, ["stress"])
+            shown = heat[~heat.suppressed]
+            assert (shown.n >= T).all()
+            rows += [{c: r[c] for c in by} for r in shown.to_dict("records")]
+    assert _null_space_leaks(cells, rows) == []
+    # the same audit on per-table suppression finds cells it gives away
+    naive: list[dict] = []
+    for by in privacy.RELEASE_ORDER:
+        res = privacy.normalise_keys(
+            indicators.survey_results(demo_con, by=by, wave_ids=[wave], indicator_ids=["stress"]), by
+        )
+        out = privacy.suppress(res, by, T)
+        naive += [{c: r[c] for c in by} for r in out[~out.suppressed].to_dict("records")]
+    assert _null_space_leaks(cells, naive)
