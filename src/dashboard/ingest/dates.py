@@ -100,7 +100,30 @@ def decide_order(first: pd.Series, second: pd.Series) -> str | None:
 
 
 def parse_dates(values: pd.Series, day_first: bool | None = None) -> ParsedDates:
-    """Parse a column of text dates; never guesses dd/mm vs mm/dd (sets ambiguous instead)."""
+    """Parse a column of text dates; never guesses dd/mm vs mm/dd (sets ambiguous instead).
+
+    Parses each distinct text once (a column of 5M absences has a few thousand distinct dates).
+    """
+    codes, uniques = pd.factorize(values.astype("string").str.strip(), use_na_sentinel=True)
+    if len(uniques) * 2 > len(values):
+        return _parse_dates(values, day_first)
+    parsed = _parse_dates(pd.Series(uniques, dtype="string"), day_first)
+
+    def spread(series: pd.Series, fill: object) -> pd.Series:
+        arr = np.append(series.to_numpy(), np.array([fill], dtype=series.to_numpy().dtype))
+        return pd.Series(arr[codes], index=values.index)
+
+    return ParsedDates(
+        values=spread(parsed.values, np.datetime64("NaT")).astype("datetime64[s]"),
+        bad=spread(parsed.bad, False).astype(bool),
+        ambiguous=parsed.ambiguous,
+        order=parsed.order,
+        example=parsed.example,
+        pending=spread(parsed.pending, False).astype(bool),
+    )
+
+
+def _parse_dates(values: pd.Series, day_first: bool | None) -> ParsedDates:
     s = values.astype("string").str.strip()
     present = s.notna() & (s != "")
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from dashboard import catalogue
@@ -193,22 +194,28 @@ def scale_lookup(scale: catalogue.Scale, extra: dict[str, int] | None = None) ->
 
 
 def map_answers(values: pd.Series, scale: catalogue.Scale, extra: dict[str, int] | None = None):
-    """Answer cells -> scale values: (Int8 values, unknown mask); unknowns are never dropped silently."""
+    """Answer cells -> scale values: (Int8 values, unknown mask); unknowns are never dropped silently.
+
+    A column has a handful of distinct answers, so each distinct text is classified once and the
+    result is spread back with the factorised codes (fast on a million rows).
+    """
     lookup = scale_lookup(scale, extra)
-    text = values.astype("string")
-    norm = text.str.casefold().str.strip()
-    norm = (
-        norm.str.replace("\u2013", "-")
-        .str.replace(r"\s*-\s*", "-", regex=True)
-        .str.replace(r"\s+", " ", regex=True)
-    )
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    norm = [_normalise_answer(str(u)) for u in uniques]
+    value_of = np.array([lookup.get(n, -1) for n in norm] + [-1], dtype="int16")
+    is_missing = np.array([n in MISSING_MARKERS for n in norm] + [True])
+    got = value_of[codes]  # code -1 (a blank cell) picks the sentinel appended at the end
+    mapped = pd.array(np.where(got >= 0, got, 0), dtype="Int8")
+    mapped[got < 0] = pd.NA
+    unknown = pd.Series(~is_missing[codes] & (got < 0), index=values.index)
+    return pd.Series(mapped, index=values.index), unknown
+
+
+def _normalise_answer(text: str) -> str:
+    norm = normalise_label(text)
+    norm = re.sub(r"\s*-\s*", "-", norm)
     # "4.0" from a spreadsheet is the number 4
-    norm = norm.str.replace(r"^(\d+)\.0+$", r"\1", regex=True).str.rstrip(".")
-    missing = text.isna() | norm.isin(MISSING_MARKERS)
-    mapped = norm.map(lookup)
-    mapped = pd.to_numeric(mapped, errors="coerce").astype("Int8")
-    unknown = ~missing & mapped.isna()
-    return mapped, unknown
+    return re.sub(r"^(\d+)\.0+$", r"\1", norm)
 
 
 # --- absence reasons ----------------------------------------------------------------------------

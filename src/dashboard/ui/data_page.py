@@ -62,7 +62,8 @@ def _read(path: Path, name: str, sheet: str | None) -> RawTable | str:
     key = (str(path), sheet)
     if key not in reads:
         try:
-            reads[key] = pipeline.read(path, name, sheet)
+            with st.spinner("Reading the file…"):
+                reads[key] = pipeline.read(path, name, sheet)
         except ReadError as exc:
             reads[key] = str(exc)
     return reads[key]
@@ -162,7 +163,8 @@ def _validated(con, raw: RawTable, chosen: mapping.Mapping, notes: list[str]) ->
     key = (raw.sha256, raw.sheet, chosen.to_json(), chosen.profile)
     cached = state.get("prepared")
     if cached is None or cached[0] != key:
-        state["prepared"] = (key, pipeline.validate(con, raw, chosen, notes=notes))
+        with st.spinner(f"Checking {len(raw.frame):,} rows…"):
+            state["prepared"] = (key, pipeline.validate(con, raw, chosen, notes=notes))
     return state["prepared"][1]
 
 
