@@ -323,3 +323,36 @@ def test_raw_identifiers_never_reach_the_store(con, env):
     keys = {r[0] for r in con.execute("SELECT employee_key FROM absence_episodes").fetchall()}
     assert _key("E001") in keys and _key("A-2") in keys
     assert settings().secret_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_survey_aggregates_wide_layout(con, tmp_path):
+    f = tmp_path / "breakdown.csv"
+    f.write_text(
+        "Team,Survey year,Base,Work-related stress,Presenteeism (came to work when unwell),HSE Demands\n"
+        "Ward 7,NSS 2024,20,41%,0.5,3.25\n"
+        "Theatres,NSS 2024,12,38.5,55%,6\n",
+        encoding="utf-8",
+    )
+    _raw, prepared = pipeline.prepare(con, f, "survey_aggregate", fielded_on="2024-10-15")
+    assert prepared.mapping.items == {
+        "Work-related stress": "stress",
+        "Presenteeism (came to work when unwell)": "presenteeism",
+        "HSE Demands": "hse_demands",
+    }
+    pipeline.commit(con, prepared, user="t")
+    rows = con.execute(
+        "SELECT u.team, a.indicator_id, a.value, a.n FROM survey_aggregates a JOIN units u USING (unit_id) "
+        "ORDER BY ALL"
+    ).fetchall()
+    # 41% and 38.5 (a column over 1 is in percent) -> 0.41, 0.385; 0.5 and 55% -> 0.5, 0.55;
+    # a Demands mean of 6 is outside 1-5 and is listed, not stored.
+    assert rows == [
+        ("Theatres", "presenteeism", pytest.approx(0.55), 12),
+        ("Theatres", "stress", pytest.approx(0.385), 12),
+        ("Ward 7", "hse_demands", 3.25, 20),
+        ("Ward 7", "presenteeism", pytest.approx(0.5), 20),
+        ("Ward 7", "stress", pytest.approx(0.41), 20),
+    ]
+    assert prepared.report.problems.dropna(subset=["row"])[["row", "reason"]].values.tolist() == [
+        [3, "result out of range (0-100% or a 1-5 mean); not imported"]
+    ]

@@ -338,8 +338,10 @@ def _survey_aggregate(ctx: _Ctx) -> None:
     long = long.dropna(subset=["indicator_id", "value"])
     kinds_of = {i.id: i.kind for i in cat.indicators.values()}
     long["kind"] = long["indicator_id"].map(kinds_of)
-    # A proportion given as 0-100 (or with %) is stored as 0-1, the store's convention.
-    percent_style = long.groupby("indicator_id")["value"].transform("max").gt(1) | long["pct"]
+    # A proportion is stored as 0-1. A value with "%" is a percentage; a bare number is one when
+    # the indicator's other bare numbers go above 1 (a 0-100 column), else it is already 0-1.
+    bare_max = long["value"].where(~long["pct"]).groupby(long["indicator_id"]).transform("max")
+    percent_style = long["pct"] | bare_max.gt(1)
     is_prop = long["kind"] == "proportion"
     long.loc[is_prop & percent_style, "value"] = long.loc[is_prop & percent_style, "value"] / 100
     out_of_range = (is_prop & ~long["value"].between(0, 1)) | (
