@@ -134,3 +134,26 @@ def test_settings_change_the_evaluation(demo_env):
     assert any("Benjamini-Hochberg" in c.value for c in at.caption)
     shown = [m.value for m in at.markdown if m.value.startswith("**● ")]
     assert shown == ["**● No clear change**", "**● No clear change**"]
+
+
+def test_waves_in_the_wrong_order_give_a_message_not_a_crash(demo_env):
+    at = _run()
+    iid = _id_of(demo_env, "Stress management programme")
+    before = at.selectbox(key=f"iv_pre_{iid}")
+    at.selectbox(key=f"iv_post_{iid}").set_value(before.value).run()
+    assert not at.exception, at.exception
+    assert any("Cannot evaluate" in e.value and "before" in e.value for e in at.error)
+
+
+def test_running_intervention_says_not_enough_data(demo_env):
+    con = store.connect(demo_env)
+    try:
+        team = int(interventions.unit_choices(con).unit_id.iloc[0])
+        iid = interventions.create_intervention(con, "Too recent", "personal_health", [team],
+                                                date(2025, 11, 1), ["stress"])
+    finally:
+        con.close()
+    at = _run()
+    _select(at, "iv_eval_pick", iid)
+    assert [m.value for m in at.markdown if m.value.startswith("**○ ")] == ["**○ Not enough data**"]
+    assert any("No survey wave after the start date" in c.value for c in at.caption)

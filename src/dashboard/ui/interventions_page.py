@@ -174,14 +174,18 @@ def _controls(iv: pd.Series, units: pd.DataFrame) -> dict:
         wave_label = dict(zip(wave_ids, waves.label + " (fielded " + waves.fielded_on.astype(str) + ")",
                               strict=True))
         c1, c2 = st.columns(2)
+        # a side without any wave stays empty: the evaluation then says there is nothing to compare
         pre = post = None
-        if wave_ids:
+        if pre_default is None:
+            c1.caption("No survey wave before the start date.")
+        else:
             pre = c1.selectbox("Survey wave before", wave_ids, format_func=wave_label.get,
-                               index=wave_ids.index(pre_default) if pre_default in wave_ids else 0,
-                               key=f"iv_pre_{key}")
+                               index=wave_ids.index(pre_default), key=f"iv_pre_{key}")
+        if post_default is None:
+            c2.caption("No survey wave after the start date yet.")
+        else:
             post = c2.selectbox("Survey wave after", wave_ids, format_func=wave_label.get,
-                                index=wave_ids.index(post_default) if post_default in wave_ids
-                                else len(wave_ids) - 1, key=f"iv_post_{key}")
+                                index=wave_ids.index(post_default), key=f"iv_post_{key}")
         targets = {int(u) for u in iv["unit_ids"]}
         others = units[~units.unit_id.isin(targets)]
         mode = st.radio("Comparison teams", ["All other teams", "Chosen teams"], horizontal=True,
@@ -231,6 +235,9 @@ def _verdict_card(r: evaluation.IndicatorResult) -> None:
                          f"(95% CI {lo:+.2f} to {hi:+.2f})")
         if r.design != "none":
             c1.caption(" · ".join(extra))
+        else:
+            for note in r.notes:
+                c1.caption(note)
         if r.warnings:
             st.markdown("**Caveats**\n" + "\n".join(f"- {w}" for w in r.warnings))
         with st.expander("How this was worked out"):
@@ -324,11 +331,15 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
     if not ctl["indicators"]:
         st.info("Choose at least one indicator to evaluate.")
         return
-    with st.spinner("Evaluating (bootstrap resampling)…"):
-        result = cache.query(
-            evaluation.evaluate, iid, threshold, ctl["indicators"], ctl["pre"], ctl["post"],
-            ctl["comparison"], ctl["months"], ctl["correction"], ctl["exclude"],
-        )
+    try:
+        with st.spinner("Evaluating (bootstrap resampling)…"):
+            result = cache.query(
+                evaluation.evaluate, iid, threshold, ctl["indicators"], ctl["pre"], ctl["post"],
+                ctl["comparison"], ctl["months"], ctl["correction"], ctl["exclude"],
+            )
+    except ValueError as err:  # settings that cannot be evaluated, e.g. waves in the wrong order
+        st.error(f"Cannot evaluate with these settings: {err}.")
+        return
     design = []
     if result.pre_wave and result.post_wave:
         design.append(f"survey wave {result.pre_wave} before, {result.post_wave} after")
