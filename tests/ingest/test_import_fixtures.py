@@ -11,6 +11,7 @@ import pytest
 from dashboard import pseudonym
 from dashboard.config import settings
 from dashboard.ingest import pipeline
+from dashboard.ingest.validate import render_text
 from tests.ingest.conftest import UPLOADS, snapshot
 
 
@@ -356,3 +357,49 @@ def test_survey_aggregates_wide_layout(con, tmp_path):
     assert prepared.report.problems.dropna(subset=["row"])[["row", "reason"]].values.tolist() == [
         [3, "result out of range (0-100% or a 1-5 mean); not imported"]
     ]
+
+
+def test_duplicate_respondent_is_skipped_and_its_id_withheld(con, tmp_path):
+    f = tmp_path / "dups.csv"
+    f.write_text(
+        "Respondent ID,Wave,Team,q11c\n"
+        "SECRET-7,W1,Ward 7,Yes\nSECRET-8,W1,Ward 7,No\nSECRET-7,W1,Ward 7,No\n",
+        encoding="utf-8",
+    )
+    _raw, prepared = pipeline.prepare(con, f, "survey", fielded_on="2024-01-15")
+    problems = prepared.report.problems
+    assert problems[["row", "value"]].values.tolist() == [[4, "(identifier withheld)"]]
+    assert (
+        "SECRET" not in render_text(prepared.report)
+        and "SECRET" not in prepared.report.problems_csv().decode()
+    )
+    pipeline.commit(con, prepared, user="t")
+    assert _one(con, "SELECT count(*), avg(value) FROM respondent_scores WHERE indicator_id = 'stress'") == (
+        2,
+        0.5,
+    )
+
+
+def test_staff_in_post_rows_per_staff_group_are_added_and_existing_months_kept(con, tmp_path):
+    f = tmp_path / "sip.csv"
+    f.write_text(
+        "Team,Month,Staff group,Headcount,FTE\n"
+        "Ward 7,2024-01,Nursing,20,18.5\nWard 7,2024-01,Admin,4,3\nWard 7,2024-01,Admin,4,3\n"
+        "Ward 7,2024-02,Nursing,21,19\n",
+        encoding="utf-8",
+    )
+    _raw, prepared = pipeline.prepare(con, f, "staff_in_post")
+    # The exact repeat (row 4) is dropped and listed; the two staff groups are added together.
+    assert prepared.report.problems.dropna(subset=["row"])["row"].tolist() == [4]
+    pipeline.commit(con, prepared, user="t")
+    got = con.execute(
+        "SELECT CAST(month AS VARCHAR), headcount, fte FROM staff_in_post ORDER BY 1"
+    ).fetchall()
+    assert got == [("2024-01-01", 24, 21.5), ("2024-02-01", 21, 19.0)]
+    g = tmp_path / "sip2.csv"
+    g.write_text("Team,Month,Headcount,FTE\nWard 7,2024-02,99,99\nWard 7,2024-03,22,20\n", encoding="utf-8")
+    _raw, prepared = pipeline.prepare(con, g, "staff_in_post")
+    assert "1 rows are already in the store" in " ".join(prepared.report.notes)
+    pipeline.commit(con, prepared, user="t")
+    got = con.execute("SELECT CAST(month AS VARCHAR), headcount FROM staff_in_post ORDER BY 1").fetchall()
+    assert got == [("2024-01-01", 24), ("2024-02-01", 21), ("2024-03-01", 22)]
