@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -36,11 +38,21 @@ def _state() -> dict:
     return st.session_state.setdefault("data_page", {"reads": {}, "uploader": 0})
 
 
+def _sweep_old_uploads(max_age_s: float = 24 * 3600) -> None:
+    """Uploads hold raw identifiers: files abandoned without Import or Cancel go after a day."""
+    cutoff = time.time() - max_age_s
+    for old in UPLOAD_DIR.glob("*"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+
+
 def _saved_upload(file) -> tuple[Path, str]:
     """Write the upload to a private temp file once (DuckDB's CSV reader needs a path)."""
     data = file.getvalue()
     sha = hashlib.sha256(data).hexdigest()
     UPLOAD_DIR.mkdir(mode=0o700, exist_ok=True)
+    _sweep_old_uploads()
     path = UPLOAD_DIR / f"{sha}{Path(file.name).suffix.lower()}"
     if not path.exists():
         path.write_bytes(data)
