@@ -39,7 +39,10 @@ def test_heatmap_spec_colours_glyphs_and_suppressed_cells():
         "▲ Better than organisation", "● Similar to organisation", "▼ Worse than organisation",
         "No organisation figure", "Fewer than 10 responses",
     ]
-    assert colour["scale"]["range"][:3] == STATUS_COLOURS[:3]
+    fills = colour["scale"]["range"]
+    assert fills[0] == STATUS_COLOURS[0] and fills[2] == STATUS_COLOURS[2]   # better, worse
+    assert len(set(fills)) == 5
+    assert rect["encoding"]["x"]["axis"]["labelOverlap"] is False
     y = rect["encoding"]["y"]
     assert y["sort"] == ["Clinic", "Ward A", "Ward B"]
     cells = {(d["group"], d["indicator"]): d for d in spec["datasets"][spec["data"]["name"]]}

@@ -10,7 +10,15 @@ from dashboard.charts.common import PALETTE, STATUS_COLOURS, base_config
 
 # Glyphs travel with every status so that colour never carries the meaning alone.
 GLYPHS = {"better": "▲", "similar": "●", "worse": "▼", "none": "", "suppressed": ""}
-SUPPRESSED_COLOUR = "#F2F2F2"
+# Heatmap fills: only "better" and "worse" are strong (shared Okabe-Ito status colours); "similar"
+# is a pale tint so that the cells that differ stand out in a large grid.
+HEAT_COLOURS = {
+    "better": STATUS_COLOURS[0],
+    "similar": "#D9ECF7",
+    "worse": STATUS_COLOURS[2],
+    "none": "#FFFFFF",
+    "suppressed": "#EDEDED",
+}
 SIGNAL_LABELS = {
     "worse": "▼ Unfavourable, outside 95% limits",
     "within": "● Within limits",
@@ -29,7 +37,7 @@ def _fmt(kind: str, value: float) -> str:
 def status_legend(labels: dict[str, str]) -> tuple[list[str], list[str]]:
     """Legend entries (glyph + text) and colours in a fixed order for the heatmap."""
     keys = ["better", "similar", "worse", "none", "suppressed"]
-    colours = [*STATUS_COLOURS[:3], STATUS_COLOURS[3], SUPPRESSED_COLOUR]
+    colours = [HEAT_COLOURS[k] for k in keys]
     entries = [f"{GLYPHS[k]} {labels[k]}".strip() for k in keys]
     return entries, colours
 
@@ -66,15 +74,17 @@ def heatmap(
     order = list(group_order) if group_order is not None else sorted(data.group.unique())
     columns = list(dict.fromkeys(heat.indicator))
     base = alt.Chart(data).encode(
+        # every column keeps its label however narrow the container makes the grid
         x=alt.X("indicator:N", sort=columns, title=None,
-                axis=alt.Axis(orient="top", labelAngle=-35, labelLimit=160)),
+                axis=alt.Axis(orient="top", labelAngle=-50, labelLimit=170, labelOverlap=False)),
         y=alt.Y("group:N", sort=order, title=group_title, axis=alt.Axis(labelLimit=260)),
     )
-    rects = base.mark_rect(stroke="#FFFFFF", strokeWidth=1).encode(
+    rects = base.mark_rect(stroke="#BBBBBB", strokeWidth=0.5).encode(
         color=alt.Color(
             "legend:N",
             scale=alt.Scale(domain=entries, range=colours),
             title=f"Against the {reference_name}",
+            legend=alt.Legend(columns=3, labelLimit=280, symbolStrokeColor="#BBBBBB"),
         ),
         tooltip=[
             alt.Tooltip("group:N", title=group_title),
@@ -85,7 +95,7 @@ def heatmap(
             alt.Tooltip("status_label:N", title="Status"),
         ],
     )
-    text = base.mark_text(fontSize=12, color="#1A1A1A").encode(text="cell:N")
+    text = base.mark_text(fontSize=11, color="#1A1A1A").encode(text="cell:N")
     return base_config(
         alt.layer(rects, text).properties(
             title=f"Indicators by {group_title.lower()} against the {reference_name}",
