@@ -123,3 +123,14 @@ def test_workbook_sheet_choice(env):
     assert {m.label: m.value for m in at.metric}["Rows ready to import"] == "8"
     sheet.select("Read me").run()
     assert any("no rows of data" in e.value for e in at.error)
+
+
+def test_unknown_answer_labels_can_be_given_a_value(env):
+    at = _upload(_page(), "survey_hse.csv", "survey")
+    assert {m.label: m.value for m in at.metric}["Problems listed"] == "1"
+    box = next(t for t in at.text_area if t.label.startswith("Unknown answers"))
+    box.input("Sometmes = 3").run()
+    assert {m.label: m.value for m in at.metric}["Problems listed"] == "0"
+    _button(at, "Import").click().run()
+    assert not at.exception, at.exception
+    assert _count(env, "SELECT count(*) FROM answers") == 416

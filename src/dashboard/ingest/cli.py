@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
             print(render_text(prepared.report))
             return EXIT_OK if prepared.report.ok else EXIT_REFUSED
         try:
-            pipeline.commit(con, prepared, user=args.user)
+            # Progress goes to stderr so that stdout stays the exact report the page shows.
+            pipeline.commit(
+                con, prepared, user=args.user, progress=lambda f, m: print(f"{f:4.0%} {m}", file=sys.stderr)
+            )
         except Exception as exc:  # any failure: the transaction rolled back, say so plainly
             print(render_text(prepared.report))
             print(
