@@ -125,7 +125,7 @@ def test_domain_dots_spec():
     assert {d["series"] for d in data} == {"Team", "Organisation"}
 
 
-def test_team_trend_spec_only_percentages():
+def test_team_trend_spec_percentages_and_means_in_two_panels():
     trend = pd.DataFrame({
         "wave_label": ["2024", "2025", "2024", "2025"],
         "indicator": ["Stress", "Stress", "HSE Peer support", "HSE Peer support"],
@@ -133,7 +133,13 @@ def test_team_trend_spec_only_percentages():
         "value": [0.36, 0.2, 4.0, 4.48], "n": [22, 25, 22, 25],
     })
     spec = charts.team_trend(trend, "Theatres").to_dict()
-    data = spec["datasets"][spec["data"]["name"]]
-    assert {d["indicator"] for d in data} == {"Stress"}
-    assert [d["value"] for d in data] == pytest.approx([0.36, 0.2])
     assert spec["title"] == "Theatres: trend over waves"
+    percent, means = spec["hconcat"]
+    pct_data = spec["datasets"][percent["data"]["name"]]
+    assert [(d["indicator"], d["value"]) for d in pct_data] == [("Stress", 0.36), ("Stress", 0.2)]
+    assert percent["layer"][0]["encoding"]["y"]["axis"]["format"] == ".0%"
+    mean_data = spec["datasets"][means["data"]["name"]]
+    assert [d["value"] for d in mean_data] == pytest.approx([4.0, 4.48])
+    assert means["layer"][0]["encoding"]["y"]["scale"]["zero"] is False
+    only_pct = charts.team_trend(trend[trend.kind == "proportion"], "Theatres").to_dict()
+    assert len(only_pct["hconcat"]) == 1

@@ -1,7 +1,6 @@
 """Team drill-down queries: units tree, heatmap, funnel plot with control limits, profiles, compare."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import duckdb
@@ -144,24 +143,25 @@ def groups_overview(
 
 def control_limits(
     kind: str,
-    centre: float,
+    centre: float | np.ndarray,
     n: float | np.ndarray,
     z: float,
-    sd: float | None = None,
+    sd: float | np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Funnel limits around the centre for groups of size n.
+    """Funnel limits around the centre for groups of size n (centre and sd may vary by row).
 
     Proportions (binomial, normal approximation): p0 +/- z * sqrt(p0 (1 - p0) / n), kept
     within 0-1. Means: m0 +/- z * sd / sqrt(n), with sd the organisation's respondent-level sd.
     """
     n = np.asarray(n, dtype=np.float64)
+    centre = np.asarray(centre, dtype=np.float64)
     if kind == "proportion":
         half = z * np.sqrt(centre * (1 - centre) / n)
         return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
     if kind == "mean":
-        if sd is None or (isinstance(sd, float) and math.isnan(sd)):
+        if sd is None or np.isnan(np.asarray(sd, dtype=np.float64)).any():
             raise ValueError("control limits for a mean need the organisation's sd")
-        half = z * sd / np.sqrt(n)
+        half = z * np.asarray(sd, dtype=np.float64) / np.sqrt(n)
         return centre - half, centre + half
     raise ValueError(f"no control limits for kind {kind!r}")
 
@@ -261,9 +261,9 @@ def heatmap(
             if kind == "mean":
                 rows &= sd0.notna().to_numpy()
             if rows.any():
-                lo[rows], hi[rows] = _vector_limits(
+                lo[rows], hi[rows] = control_limits(
                     kind, now.reference_value.to_numpy()[rows], now.n.to_numpy()[rows], Z95,
-                    sd0.to_numpy()[rows],
+                    sd0.to_numpy()[rows] if kind == "mean" else None,
                 )
         higher = now.value.to_numpy() > hi
         lower = now.value.to_numpy() < lo
@@ -286,17 +286,6 @@ def heatmap(
         [*by, "group", "indicator_id", "indicator", "domain", "kind", "value", "n", "reference_value",
          "difference", "status", "status_label", "suppressed"]
     ].reset_index(drop=True)
-
-
-def _vector_limits(kind, centre, n, z, sd) -> tuple[np.ndarray, np.ndarray]:
-    """control_limits with a centre (and sd) per row."""
-    centre = np.asarray(centre, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)
-    if kind == "proportion":
-        half = z * np.sqrt(centre * (1 - centre) / n)
-        return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-    half = z * np.asarray(sd, dtype=np.float64) / np.sqrt(n)
-    return centre - half, centre + half
 
 
 def sort_order(heat: pd.DataFrame, sort_by: str | None = None, descending: bool = False) -> list[str]:

@@ -220,21 +220,37 @@ def domain_dots(
     return base_config(dots.properties(title=title, height=alt.Step(12 * max(len(order), 2))))
 
 
-def team_trend(trend: pd.DataFrame, team: str) -> alt.Chart:
-    """The team's percentage indicators over waves (means are in the table beside it)."""
-    data = trend[trend.kind == "proportion"][["wave_label", "indicator", "value", "n"]]
-    waves = sorted(trend.wave_label.unique())
+def _trend_panel(data: pd.DataFrame, waves: list[str], kind: str) -> alt.Chart:
+    percent = kind == "proportion"
+    fmt = ".0%" if percent else ".2f"
     base = alt.Chart(data).encode(
         x=alt.X("wave_label:O", sort=waves, title="Survey wave"),
-        y=alt.Y("value:Q", title="% of respondents", axis=alt.Axis(format=".0%")),
+        y=alt.Y("value:Q", title="% of respondents" if percent else "Mean (1-5, 5 favourable)",
+                axis=alt.Axis(format=fmt), scale=alt.Scale(zero=percent)),
         color=alt.Color("indicator:N", title="Indicator", scale=alt.Scale(range=PALETTE)),
         tooltip=[
             alt.Tooltip("indicator:N", title="Indicator"),
             alt.Tooltip("wave_label:O", title="Wave"),
-            alt.Tooltip("value:Q", title="Value", format=".1%"),
+            alt.Tooltip("value:Q", title="Value", format=".1%" if percent else ".2f"),
             alt.Tooltip("n:Q", title="Responses (n)", format=".0f"),
         ],
     )
     lines = base.mark_line(strokeWidth=2)
     marks = base.mark_point(size=80, filled=True).encode(shape=alt.Shape("indicator:N", title="Indicator"))
-    return base_config(alt.layer(lines, marks).properties(title=f"{team}: trend over waves", height=300))
+    title = "Percentages" if percent else "HSE scales"
+    return alt.layer(lines, marks).properties(title=title, height=300, width=360)
+
+
+def team_trend(trend: pd.DataFrame, team: str) -> alt.Chart:
+    """The team's released figures over waves: percentages and 1-5 means in two panels.
+
+    Waves in which the team was withheld are simply absent (never drawn as zero).
+    """
+    waves = sorted(trend.wave_label.unique())
+    panels = [
+        _trend_panel(trend[trend.kind == kind][["wave_label", "indicator", "value", "n"]], waves, kind)
+        for kind in ("proportion", "mean")
+        if (trend.kind == kind).any()
+    ]
+    chart = alt.hconcat(*panels).resolve_scale(color="independent", shape="independent")
+    return base_config(chart.properties(title=f"{team}: trend over waves"))
