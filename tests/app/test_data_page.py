@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import store
 from dashboard.ingest import pipeline
 from dashboard.ingest.validate import render_text
+from dashboard.ui import data_page
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "pages" / "data.py"
@@ -21,6 +22,7 @@ def env(tmp_path, monkeypatch):
     db = tmp_path / "store.duckdb"
     monkeypatch.setenv("WELLBEING_DB", str(db))
     monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
+    monkeypatch.setattr(data_page, "UPLOAD_DIR", tmp_path / "uploads")  # keep test uploads in tmp
     store.connect(db).close()
     return db
 
