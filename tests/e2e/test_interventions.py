@@ -49,8 +49,8 @@ def test_evaluation_shows_verdicts_charts_and_switches_intervention(server_facto
 
     _choose(page, "Intervention", "Wellbeing app pilot")
     page.get_by_text("● No clear change", exact=True).first.wait_for(timeout=60_000)
+    page.get_by_text("▲ Likely improved", exact=True).first.wait_for(state="detached", timeout=30_000)
     assert page.get_by_text("● No clear change", exact=True).count() == 2  # stress, work-life balance
-    assert page.get_by_text("▲ Likely improved", exact=True).count() == 0
     assert page.locator(NO_EXCEPTION).count() == 0
 
     _choose(page, "Intervention", "Rota redesign")
@@ -59,7 +59,9 @@ def test_evaluation_shows_verdicts_charts_and_switches_intervention(server_facto
     page.get_by_text(window, exact=False).first.wait_for()
     # the forest plot and the interrupted time series
     page.locator(".vega-embed canvas, .vega-embed svg").nth(1).wait_for(timeout=60_000)
-    assert page.locator(".vega-embed").count() == 2
+    # stale charts of the previous selection are cleared once the rerun settles
+    page.wait_for_function("() => document.querySelectorAll('.vega-embed').length === 2",
+                           timeout=30_000)
     assert page.locator(NO_EXCEPTION).count() == 0
 
 
