@@ -47,6 +47,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("pages/teams.py", "Teams", "teams", ":material/account_tree:"),
     ("pages/absence.py", "Absence", "absence", ":material/sick:"),
     ("pages/interventions.py", "Interventions", "interventions", ":material/science:"),
+    ("pages/data.py", "Data", "data", ":material/upload_file:"),
 ]
 
 
