@@ -161,3 +161,19 @@ def test_forest_has_one_panel_per_unit_with_verdict_words():
     ratio_point = next(layer for layer in ratio_panel["layer"] if layer["mark"]["type"] == "point")
     lo, hi = ratio_point["encoding"]["x"]["scale"]["domain"]
     assert lo < 0.58 and hi > 1.0  # the no-change line is in view
+
+
+def test_interrupted_series_with_comparison_context():
+    months = pd.date_range("2024-01-01", periods=4, freq="MS")
+    series = pd.DataFrame({"month": months, "period": ["pre", "pre", "post", "post"],
+                           "observed": [0.05, 0.05, 0.03, 0.03], "fitted": [0.05, 0.05, 0.03, 0.03],
+                           "counterfactual": [0.05, 0.05, 0.05, 0.05]})
+    comparison = pd.DataFrame({"month": months, "rate": [0.048, 0.049, 0.047, 0.048]})
+    spec = ch.interrupted_series(series, date(2024, 3, 1), "x", comparison).to_dict()
+    rows = [r for d in _datasets(spec) for r in d if r.get("series") == ch.COMPARISON_SERIES]
+    assert [round(r["rate"], 1) for r in rows] == [4.8, 4.9, 4.7, 4.8]
+    line = _layers(spec)[2]["encoding"]
+    # the context line is grey, dotted and thin: told apart by dash and width, not colour alone
+    k = line["color"]["scale"]["domain"].index(ch.COMPARISON_SERIES)
+    assert line["strokeDash"]["scale"]["range"][k] == [2, 2]
+    assert line["strokeWidth"]["scale"]["range"][k] == 1.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep
@@ -182,6 +183,17 @@ def test_absence_rate_ratio_by_hand(result):
     comparison = rate.comparison_change
     assert comparison.estimate == pytest.approx((5 / 1820) / (4 / 1840))
     assert rate.its is not None and len(rate.its.series) == 6
+    # comparison teams' monthly rates, for context on the chart: October 2023 = 4 / (20 FTE x 31)
+    october = rate.comparison_series.set_index("month").rate[pd.Timestamp("2023-10-01")]
+    assert october == pytest.approx(4 / (20 * 31))
+
+
+def test_indicator_without_any_responses_is_not_enough_data(hand):
+    con, iid = hand
+    out = ev.evaluate(con, iid, THRESHOLD, indicator_ids=["presenteeism"], n_boot=100)
+    result = out.results[0]
+    assert result.verdict == stats.NOT_ENOUGH
+    assert ev.forest_frame(out).empty
 
 
 def test_holm_across_indicators_by_hand(result):
@@ -293,8 +305,6 @@ def test_absence_window_mid_month_start():
 
 
 def test_reportable_panel_needs_threshold_in_every_wave():
-    import pandas as pd
-
     values = pd.DataFrame(
         {
             "wave_id": [1] * 10 + [2] * 10 + [1] * 10 + [2] * 9 + [1] * 12,

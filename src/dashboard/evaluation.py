@@ -56,6 +56,7 @@ class IndicatorResult:
     trend: stats.TrendCheck | None = None
     its: stats.ITSResult | None = None
     comparison_change: stats.RateRatio | None = None
+    comparison_series: pd.DataFrame | None = None  # month, rate: comparison teams, for context
     excluded_units: tuple[str, ...] = ()
 
 
@@ -467,6 +468,7 @@ def _absence_indicator(
         "change": ratio,
         "its": its,
         "comparison_change": comp,
+        "comparison_series": comparison[["month", "rate"]] if not comparison.empty else None,
         "cells": cells,
         "notes": notes,
         "warnings": warnings,
@@ -653,6 +655,7 @@ def _result(
         trend=piece.get("trend"),
         its=piece.get("its"),
         comparison_change=piece.get("comparison_change"),
+        comparison_series=piece.get("comparison_series"),
         excluded_units=tuple(piece.get("excluded", ())),
     )
 

@@ -19,9 +19,11 @@ VERDICT_ORDER = ["likely improved", "likely worsened", "no clear change", "not e
 VERDICT_COLOURS = ["#009E73", "#D55E00", "#555555", "#999999"]
 VERDICT_SHAPES = ["triangle-up", "triangle-down", "circle", "square"]
 
-SERIES_ORDER = ["Observed", "Fitted", "Projected pre-trend (no change)"]
-SERIES_COLOURS = ["#000000", PALETTE[0], PALETTE[3]]
-SERIES_DASH = [[1, 0], [1, 0], [6, 4]]
+COMPARISON_SERIES = "Comparison teams (observed)"
+SERIES_ORDER = ["Observed", "Fitted", "Projected pre-trend (no change)", COMPARISON_SERIES]
+SERIES_COLOURS = ["#000000", PALETTE[0], PALETTE[3], "#999999"]
+SERIES_DASH = [[1, 0], [1, 0], [6, 4], [2, 2]]
+SERIES_WIDTH = [1, 3, 3, 1.5]
 
 
 def _value_format(kind: str) -> tuple[str, str]:
@@ -97,24 +99,28 @@ def _wrapped(title: str, width: int = 42) -> alt.TitleParams:
     return alt.TitleParams(text=textwrap.wrap(title, width) or [""])
 
 
-def interrupted_series(series: pd.DataFrame, start: date, title: str) -> alt.Chart:
+def interrupted_series(
+    series: pd.DataFrame, start: date, title: str, comparison: pd.DataFrame | None = None
+) -> alt.Chart:
     """Observed monthly rate, the fitted segmented line, and the pre-trend projected past the start.
 
     series: month, period ("pre"/"post"/"transition"), observed, fitted, counterfactual (rates as
     fractions, from stats.interrupted_time_series). The projection is drawn after the start only.
+    comparison (optional): month, rate of the comparison teams, drawn thin and grey for context.
     """
     data = series.assign(month=pd.to_datetime(series.month))
-    long = pd.concat(
-        [
-            data[["month"]].assign(series="Observed", rate=data.observed * 100),
-            data[["month"]].assign(series="Fitted", rate=data.fitted * 100),
-            data.loc[data.period != "pre", ["month"]].assign(
-                series="Projected pre-trend (no change)",
-                rate=data.loc[data.period != "pre", "counterfactual"] * 100,
-            ),
-        ],
-        ignore_index=True,
-    ).dropna(subset=["rate"])
+    parts = [
+        data[["month"]].assign(series="Observed", rate=data.observed * 100),
+        data[["month"]].assign(series="Fitted", rate=data.fitted * 100),
+        data.loc[data.period != "pre", ["month"]].assign(
+            series="Projected pre-trend (no change)",
+            rate=data.loc[data.period != "pre", "counterfactual"] * 100,
+        ),
+    ]
+    if comparison is not None and len(comparison):
+        parts.append(pd.DataFrame({"month": pd.to_datetime(comparison.month), "series": COMPARISON_SERIES,
+                                   "rate": comparison.rate.astype("float64") * 100}))
+    long = pd.concat(parts, ignore_index=True).dropna(subset=["rate"])
     colour = alt.Color("series:N", scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_COLOURS), title=None,
                        legend=alt.Legend(symbolType="stroke", labelLimit=320))
     dash = alt.StrokeDash("series:N", scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_DASH), title=None)
@@ -127,8 +133,12 @@ def interrupted_series(series: pd.DataFrame, start: date, title: str) -> alt.Cha
     ]
     lines = (
         alt.Chart(long[long.series != "Observed"])
-        .mark_line(strokeWidth=3)
-        .encode(x=x, y=y, color=colour, strokeDash=dash, tooltip=tooltip)
+        .mark_line()
+        .encode(
+            x=x, y=y, color=colour, strokeDash=dash, tooltip=tooltip,
+            strokeWidth=alt.StrokeWidth("series:N", scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_WIDTH),
+                                        legend=None),
+        )
     )
     observed = alt.Chart(long[long.series == "Observed"]).encode(x=x, y=y, color=colour, tooltip=tooltip)
     observed_line = observed.mark_line(strokeWidth=1, opacity=0.6)
@@ -142,7 +152,7 @@ def interrupted_series(series: pd.DataFrame, start: date, title: str) -> alt.Cha
     )
     return base_config(
         alt.layer(observed_line, observed_points, lines, rule, rule_text).properties(
-            title=_wrapped(title, 70), height=320
+            title=_wrapped(title, 90), height=320
         )
     )
 

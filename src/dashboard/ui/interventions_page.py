@@ -304,7 +304,8 @@ def _charts(result: evaluation.Evaluation) -> None:
             start = result.intervention["start_date"]
             st.altair_chart(
                 charts.interrupted_series(r.its.series, start,
-                                          f"{r.label} in the target teams: observed, fitted and projected"),
+                                          f"{r.label} in the target teams: observed, fitted and projected",
+                                          r.comparison_series),
                 width="stretch",
             )
 
