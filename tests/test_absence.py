@@ -460,3 +460,16 @@ def test_demo_rota_redesign_and_winter_are_visible(demo_con):
     assert result["n"] == len(teams) >= 40 and result["teams_removed"] > 0
     assert result["lo"] < result["r"] < result["hi"]
     assert result["r"] > 0
+
+
+def test_survey_scatter_shows_only_teams_the_release_plan_shows(demo_con):
+    from dashboard import privacy
+
+    wave = demo_con.execute("SELECT max(wave_id) FROM waves").fetchone()[0]
+    teams, _ = absence.survey_vs_absence(demo_con, "stress", wave, 10)
+    released = privacy.survey_figures(demo_con, ("team",), 10, wave_ids=[wave], indicator_ids=["stress"])
+    shown = set(released.loc[~released.suppressed, "team"])
+    withheld_but_large = set(released.loc[released.suppressed & (released.n.isna()), "team"])
+    assert set(teams.team) <= shown
+    assert withheld_but_large, "the demo has teams the plan withholds"
+    assert not set(teams.team) & withheld_but_large

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dashboard import groups
+from dashboard import groups, privacy
 from dashboard.config import DATA_DIR
 from dashboard.privacy import suppress
 
@@ -862,8 +862,6 @@ def survey_vs_absence(
     where needed, so the organisation figure cannot reveal them). Returns (teams [team, value, n,
     absence, headcount], stats from pearson_ci plus start, end, teams_removed).
     """
-    from dashboard import indicators  # survey queries; imported here to keep scorecard's import light
-
     if measure not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}; choose from {sorted(MEASURES)}")
     row = con.execute("SELECT fielded_on FROM waves WHERE wave_id = ?", [wave_id]).fetchone()
@@ -871,8 +869,12 @@ def survey_vs_absence(
         raise ValueError(f"unknown wave {wave_id}")
     end = row[0]
     start = end - timedelta(days=364)
-    survey = indicators.survey_results(con, by=("team",), indicator_ids=[indicator_id], wave_ids=[wave_id])
-    survey = survey[["team", "value", "n"]]
+    # Team survey figures only as the drill-down's release plan shows them, so the scatter can
+    # never reveal a team the Teams page withholds (and through it a small sibling).
+    survey = privacy.survey_figures(
+        con, ("team",), threshold, wave_ids=[wave_id], indicator_ids=[indicator_id]
+    )
+    survey = survey.loc[~survey.suppressed, ["team", "value", "n"]]
     absent = team_period(con, start, end, ("team",), day_count=day_count)
     absent = absent[["team", measure, "headcount"]].rename(columns={measure: "absence"})
     frame = survey.merge(absent, on="team", how="outer")
