@@ -72,6 +72,8 @@ def test_each_demo_intervention_shows_its_planted_verdict(demo_env, name, verdic
     assert f"Magenta Book level {level}" in text
     assert "95% CI" in text
     assert "not that the intervention caused it" in text
+    if level == 3:
+        assert "comparison, each reportable in both waves." in text
 
 
 def test_register_lists_demo_interventions_with_status(demo_env):

@@ -266,6 +266,10 @@ def _details(r: evaluation.IndicatorResult) -> None:
         st.caption(f"Target teams' own change: {sign}{change.estimate * scale:.{digits}f} {r.unit} "
                    f"(95% CI {change.ci_low * scale:+.{digits}f} to "
                    f"{change.ci_high * scale:+.{digits}f}), p = {_fmt_p(change.p_value)}.")
+    if r.did is not None:
+        units = r.did.cells.groupby("group")["units"].max()  # the same teams before and after
+        st.caption(f"Teams used: {int(units.get('T', 0))} target and {int(units.get('C', 0))} "
+                   "comparison, each reportable in both waves.")
     if r.did is not None and not math.isnan(r.did.analytic_ci_low):
         scale = 100 if r.kind == "proportion" else 1
         st.caption(
