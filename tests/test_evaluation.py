@@ -15,7 +15,9 @@ from dashboard import stats, store
 
 THRESHOLD = 10
 
-# Hand organisation. Units 1 T1, 2 T2, 5 S (small) are targets; 3 C1, 4 C2 comparison.
+# Hand organisation. Units 1 T1, 2 T2, 5 S (small) are targets; 3 C1, 4 C2 comparison; 6 C3 is
+# the smallest reportable sibling, so the anonymity rule withholds it to protect S (the pooled
+# comparison group would otherwise reveal it, and through it S): it never enters the figures.
 # Waves 2023 (fielded 2023-10-15) and 2024 (2024-10-15); the intervention starts 2024-01-01.
 # Per unit and wave: stress answers (count of "yes" out of n) and HSE manager-support values.
 STRESS = {  # unit: ((yes, n) before, (yes, n) after)
@@ -24,6 +26,7 @@ STRESS = {  # unit: ((yes, n) before, (yes, n) after)
     3: ((6, 12), (6, 12)),
     4: ((4, 12), (5, 12)),
     5: ((2, 3), (0, 3)),
+    6: ((5, 10), (5, 10)),
 }
 SUPPORT = {  # unit: (values before, values after), one value per respondent, same order
     1: ([3] * 6 + [4] * 6, [4] * 8 + [5] * 4),
@@ -31,6 +34,7 @@ SUPPORT = {  # unit: (values before, values after), one value per respondent, sa
     3: ([3] * 6 + [4] * 6, [3] * 6 + [4] * 6),
     4: ([2] * 4 + [3] * 8, [2] * 4 + [3] * 8),
     5: ([1] * 3, [5] * 3),
+    6: ([1] * 10, [5] * 10),
 }
 TARGETS = [1, 2, 5]
 
@@ -40,7 +44,7 @@ def _build(path):
     with store.transaction(con):
         con.executemany(
             "INSERT INTO units (unit_id, team, directorate) VALUES (?, ?, 'D')",
-            [(1, "T1"), (2, "T2"), (3, "C1"), (4, "C2"), (5, "S")],
+            [(1, "T1"), (2, "T2"), (3, "C1"), (4, "C2"), (5, "S"), (6, "C3")],
         )
         con.executemany(
             "INSERT INTO waves (wave_id, label, fielded_on) VALUES (?, ?, ?)",
@@ -66,7 +70,7 @@ def _build(path):
         months = [date(2023, m, 1) for m in (10, 11, 12)] + [date(2024, m, 1) for m in (1, 2, 3)]
         con.executemany(
             "INSERT INTO staff_in_post (unit_id, month, headcount, fte) VALUES (?, ?, ?, ?)",
-            [(u, m, 3 if u == 5 else 12, 3.0 if u == 5 else 10.0) for u in STRESS for m in months],
+            [(u, m, {5: 3, 6: 10}.get(u, 12), {5: 3.0, 6: 8.0}.get(u, 10.0)) for u in STRESS for m in months],
         )
         con.executemany(
             "INSERT INTO absence_episodes (episode_id, employee_key, unit_id, start_date, end_date, fte)"
@@ -110,7 +114,8 @@ def _values(unit_pairs, period):
 
 def test_periods_and_units(result):
     assert (result.pre_wave, result.post_wave) == ("2023", "2024")
-    assert result.n_target_units == 3 and result.n_comparison_units == 2
+    # C3 counts as a comparison team but is withheld from the figures (see the header)
+    assert result.n_target_units == 3 and result.n_comparison_units == 3
     assert result.comparison_label == "all other teams"
     window = result.absence_window
     assert (window["pre_start"], window["pre_end"]) == (date(2023, 10, 1), date(2023, 12, 1))
@@ -173,12 +178,14 @@ def test_changed_items_are_warned(hand, result):
 def test_absence_rate_ratio_by_hand(result):
     rate = _by_id(result)["absence_rate"]
     assert rate.design == "before/after" and rate.level == 2
-    # target FTE: 10 + 10 + 3; Oct-Dec 2023 = 92 days, Jan-Mar 2024 = 91 days (leap February)
-    before = 12.0 / (23 * 92)
-    after = 3.5 / (23 * 91)
+    # target FTE: 10 + 10 (S, headcount 3, is too small to pool: left out and named);
+    # Oct-Dec 2023 = 92 days, Jan-Mar 2024 = 91 days (leap February)
+    before = 12.0 / (20 * 92)
+    after = 3.5 / (20 * 91)
     assert rate.change.pre_rate == pytest.approx(before)
     assert rate.change.post_rate == pytest.approx(after)
     assert rate.estimate == pytest.approx(after / before)
+    assert any("left out of the absence evaluation: S." in w for w in rate.warnings)
     assert rate.null == 1.0
     comparison = rate.comparison_change
     assert comparison.estimate == pytest.approx((5 / 1820) / (4 / 1840))
@@ -234,7 +241,7 @@ def test_before_after_only_without_comparison(hand):
 
 def test_chosen_comparison_units_drop_targets(hand):
     con, iid = hand
-    assert ev.comparison_units(con, TARGETS) == [3, 4]
+    assert ev.comparison_units(con, TARGETS) == [3, 4, 6]
     assert ev.comparison_units(con, TARGETS, [4, 1]) == [4]
     out = ev.evaluate(con, iid, THRESHOLD, indicator_ids=["stress"], comparison_unit_ids=[4], n_boot=200)
     # comparison C2 only: 4/12 -> 5/12
@@ -260,12 +267,12 @@ def test_overlapping_interventions_are_warned(tmp_path):
     assert "'Resilience', aimed at Stress" in text
     assert "Later" not in text  # starts after the evaluation window
     assert out.overlaps.name.tolist() == ["Coaching"]
-    assert out.n_comparison_units == 2
+    assert out.n_comparison_units == 3
 
     # leaving out comparison teams with a programme aimed at the same indicator: C1 goes
     cleaner = ev.evaluate(con, iid, THRESHOLD, indicator_ids=["stress"], exclude_other_programmes=True,
                           n_boot=100)
-    assert cleaner.n_comparison_units == 1
+    assert cleaner.n_comparison_units == 2  # C2, and C3 which stays withheld
     assert any("'Resilience' (aimed at Stress) in this period are left out" in w for w in cleaner.warnings)
     # comparison C2 only: 4/12 -> 5/12
     assert cleaner.results[0].estimate == pytest.approx(100 * ((7 - 14) / 24 - 1 / 12))
@@ -273,7 +280,7 @@ def test_overlapping_interventions_are_warned(tmp_path):
     iv.create_intervention(con, "Gym", "personal_health", [4], date(2024, 2, 1), ["hse_demands"])
     same = ev.evaluate(con, iid, THRESHOLD, indicator_ids=["stress"], exclude_other_programmes=True,
                        n_boot=100)
-    assert same.n_comparison_units == 1
+    assert same.n_comparison_units == 2
 
 
 def test_no_wave_after_the_start_is_not_enough_data(hand):

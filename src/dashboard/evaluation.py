@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import absence, catalogue, indicators, interventions, stats
+from dashboard import absence, catalogue, indicators, interventions, privacy, stats
 from dashboard.catalogue import Indicator
 
 SEED = 20261123  # fixed, so the same data always gives the same bootstrap interval
@@ -157,9 +157,10 @@ def _unit_names(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int]) -> dict
 
 
 def reportable_panel(
-    values: pd.DataFrame, wave_ids: Sequence[int], threshold: int
+    values: pd.DataFrame, wave_ids: Sequence[int], threshold: int, released: set[int] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep units with at least `threshold` responses in every one of `wave_ids`.
+    """Keep units with at least `threshold` responses in every one of `wave_ids` and, when
+    `released` is given, only units the drill-down's release plan shows (see released_units).
 
     values: wave_id, unit_id, value (respondent rows). Returns (kept rows, dropped units with
     their smallest n and why), so the evaluation uses reportable groups only and one fixed set
@@ -170,17 +171,41 @@ def reportable_panel(
         .reindex(columns=list(wave_ids)).fillna(0)
     )
     smallest = counts.min(axis=1)
-    dropped = smallest[smallest < threshold]
+    withheld = ~smallest.index.isin(list(released)) if released is not None else False
+    drop = (smallest < threshold) | withheld
+    dropped = smallest[drop]
     reasons = pd.DataFrame(
         {
             "unit_id": dropped.index.astype(int),
             "min_n": dropped.to_numpy().astype(int),
-            "reason": np.where(dropped.to_numpy() == 0, "no responses in one of the waves",
-                               f"fewer than {threshold} responses in a wave"),
+            "reason": np.select(
+                [dropped.to_numpy() == 0, dropped.to_numpy() < threshold],
+                ["no responses in one of the waves", f"fewer than {threshold} responses in a wave"],
+                "withheld so that a smaller team cannot be worked out",
+            ),
         }
     )
-    kept = values[values.unit_id.isin(smallest.index[smallest >= threshold])]
+    kept = values[values.unit_id.isin(smallest.index[~drop])]
     return kept, reasons
+
+
+def released_units(
+    con: duckdb.DuckDBPyConnection, indicator_id: str, wave_ids: Sequence[int], threshold: int
+) -> set[int]:
+    """Units whose figure for this indicator the release plan shows in every one of the waves.
+
+    Pooled target and comparison groups built only from released teams are unions of groups
+    the Teams page already shows, so they open no new differencing route (docs/privacy.md).
+    """
+    figures = privacy.survey_figures(
+        con, ("team",), threshold, wave_ids=list(wave_ids), indicator_ids=[indicator_id]
+    )
+    shown = figures[~figures.suppressed].groupby("team").wave_id.nunique()
+    teams = list(shown[shown == len(set(wave_ids))].index)
+    rows = con.execute(
+        "SELECT unit_id FROM units WHERE list_contains(CAST(? AS VARCHAR[]), team)", [teams]
+    ).fetchall()
+    return {int(r[0]) for r in rows}
 
 
 def changed_items(con: duckdb.DuckDBPyConnection, indicator_id: str, wave_ids: Sequence[int]) -> list[str]:
@@ -274,7 +299,8 @@ def _survey_indicator(
     wave_ids = [pre_wave["wave_id"], post_wave["wave_id"]]
     names = _unit_names(con, target_ids + comparison_ids)
     raw = indicators.respondent_values(con, ind.id, wave_ids, target_ids + comparison_ids)
-    kept, dropped = reportable_panel(raw, wave_ids, threshold)
+    released = released_units(con, ind.id, wave_ids, threshold)
+    kept, dropped = reportable_panel(raw, wave_ids, threshold, released)
     targets = set(target_ids)
     notes: list[str] = []
     warnings: list[str] = []
@@ -285,9 +311,10 @@ def _survey_indicator(
         small = dropped_t[dropped_t.min_n > 0]
         if len(small):
             warnings.append(
-                f"{len(small)} target team(s) had fewer than {threshold} responses in "
-                f"{pre_wave['label']} or {post_wave['label']} and are left out, so the evaluation "
-                "uses reportable groups only: "
+                f"{len(small)} target team(s) are not reportable in {pre_wave['label']} or "
+                f"{post_wave['label']} (fewer than {threshold} responses, or withheld so that a "
+                "smaller team cannot be worked out) and are left out, so the evaluation uses "
+                "reportable groups only: "
                 + ", ".join(sorted(names.get(int(u), str(u)) for u in small.unit_id)) + "."
             )
         absent = dropped_t[dropped_t.min_n == 0]
@@ -297,8 +324,8 @@ def _survey_indicator(
             )
     if len(dropped_c):
         notes.append(
-            f"{len(dropped_c)} comparison team(s) below {threshold} responses (or absent) in one "
-            "of the waves are left out."
+            f"{len(dropped_c)} comparison team(s) not reportable (fewer than {threshold} "
+            "responses, withheld, or absent) in one of the waves are left out."
         )
     changed = changed_items(con, ind.id, wave_ids)
     if changed:
@@ -381,7 +408,7 @@ def _trend_check(
     """Placebo DiD over the last two waves before the start, on units reportable in both."""
     wave_ids = [w["wave_id"] for w in pre_waves[-2:]]
     raw = indicators.respondent_values(con, ind.id, wave_ids, target_ids + comparison_ids)
-    kept, _ = reportable_panel(raw, wave_ids, threshold)
+    kept, _ = reportable_panel(raw, wave_ids, threshold, released_units(con, ind.id, wave_ids, threshold))
     fielded = {w["wave_id"]: w["fielded_on"] for w in pre_waves}
     frame = pd.DataFrame(
         {
@@ -430,10 +457,23 @@ def _absence_indicator(
             f"{ind.label} is a share of days lost; only the absence rate is evaluated before/after.",
         )}
     first, last = window["pre_start"], window["post_end"]
+    # Only teams the Absence page itself may show over the window (each checked within its
+    # directorate), so a pooled rate minus a shown team never reveals a small team's absence.
+    shown = absence.scope_options(con, first, last, threshold, "team")
+    allowed = {int(u) for ids in shown.unit_ids for u in ids}
+    left_out = sorted(set(target_ids) - allowed)
+    target_ids = [u for u in target_ids if u in allowed]
+    comparison_ids = [u for u in comparison_ids if u in allowed]
     target = absence_monthly(con, target_ids, first, last, threshold)
     comparison = absence_monthly(con, comparison_ids, first, last, threshold)
     notes: list[str] = []
     warnings: list[str] = []
+    if left_out:
+        names = _unit_names(con, left_out)
+        warnings.append(
+            f"{len(left_out)} target team(s) too small to show on their own are left out of the "
+            "absence evaluation: " + ", ".join(sorted(names.get(u, str(u)) for u in left_out)) + "."
+        )
     pre_months = int((target.month <= pd.Timestamp(window["pre_end"])).sum())
     post_months = int((target.month >= pd.Timestamp(window["post_start"])).sum())
     if pre_months < window["months"] or post_months < window["months"]:
