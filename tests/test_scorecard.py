@@ -122,5 +122,26 @@ def test_indicator_table_on_tiny_org(tmp_path):
     assert first.loc["stress", "n"] == 5
     assert first.loc["stress", "score"] == pytest.approx(6.0)
     assert pd.isna(first.loc["stress", "previous"])
-    # teams with respondents in 2024: Ward A (4) is reportable at 3, Ward B (2) is not
+    # teams with respondents in 2024: Ward A is released for work-life balance (Ward B gave no
+    # answers there); Ward B (2) is released for nothing
     assert first.loc["teams_reportable", "value"] == pytest.approx(0.5)
+
+
+def test_data_insights_agree_with_the_pages(demo_con):
+    from dashboard import drilldown, interventions
+
+    wave = int(demo_con.execute("SELECT max(wave_id) FROM waves").fetchone()[0])
+    table = scorecard.indicator_table(demo_con, wave, 10).set_index("indicator_id")
+    teams = demo_con.execute("SELECT count(*) FROM units").fetchone()[0]
+    # the Teams page's own list of teams that can be opened
+    shown = drilldown.reportable_teams(demo_con, wave, 10)
+    assert table.loc["teams_reportable", "value"] == pytest.approx(len(shown) / teams)
+    assert 0 < len(shown) < teams
+    register = interventions.list_interventions(demo_con)
+    assert table.loc["interventions_evaluable", "value"] == pytest.approx(
+        (register.status == "evaluated").mean()
+    )
+    # absence shares come from the same period summary as the rate
+    assert 0.10 < table.loc["msk_share", "value"] < 0.25
+    assert 0.20 < table.loc["s10_share", "value"] < 0.40
+    assert not table.loc["msk_share", "scored"]

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from dashboard import absence, catalogue, indicators
+from dashboard import absence, catalogue, indicators, interventions, privacy
 from dashboard.catalogue import Catalogue, Indicator
 
 STATUS_LABELS = {
@@ -91,6 +91,7 @@ def _data_quality(
     unit_ids: Sequence[int] | None,
     threshold: int,
 ) -> dict[str, tuple[float | None, int]]:
+    """The organisation's own data maturity (Data insights domain), each as (share, denominator)."""
     units = list(unit_ids) if unit_ids is not None else None
     month = fielded_on.replace(day=1)
     year_ago = fielded_on - timedelta(days=365)
@@ -108,34 +109,31 @@ def _data_quality(
             SELECT unit_id, headcount FROM staff_in_post
             WHERE month = ? AND unit_id IN (SELECT unit_id FROM scope)
         ),
-        team_sizes AS (
-            SELECT unit_id, coalesce(r.n, 0) AS n
-            FROM (SELECT unit_id FROM headcount UNION SELECT unit_id FROM respondents) AS t
-            LEFT JOIN respondents AS r USING (unit_id)
-        ),
         episodes AS (
             SELECT reason_code FROM absence_episodes
             WHERE start_date > ? AND start_date <= ? AND unit_id IN (SELECT unit_id FROM scope)
-        ),
-        evaluable AS (
-            SELECT i.intervention_id,
-                   bool_or(w.fielded_on < i.start_date) AND bool_or(w.fielded_on > i.start_date) AS ok
-            FROM interventions AS i
-            JOIN intervention_units AS iu USING (intervention_id)
-            CROSS JOIN waves AS w
-            WHERE iu.unit_id IN (SELECT unit_id FROM scope)
-            GROUP BY i.intervention_id
         )
         SELECT
             (SELECT sum(n) FROM respondents), (SELECT sum(headcount) FROM headcount),
             (SELECT count(*) FILTER (WHERE reason_code <> 'S99') FROM episodes),
             (SELECT count(*) FROM episodes),
-            (SELECT count(*) FILTER (WHERE n >= ?) FROM team_sizes), (SELECT count(*) FROM team_sizes),
-            (SELECT count(*) FILTER (WHERE ok) FROM evaluable), (SELECT count(*) FROM evaluable)
+            (SELECT list(DISTINCT u.team) FROM units AS u
+             WHERE u.unit_id IN (SELECT unit_id FROM headcount UNION SELECT unit_id FROM respondents))
         """,
-        [units, units, wave_id, month, year_ago, fielded_on, threshold],
+        [units, units, wave_id, month, year_ago, fielded_on],
     ).fetchone()
-    resp, head, recorded, episodes, reportable, teams, evaluable, interventions = row
+    resp, head, recorded, episodes, teams = row
+    teams = set(teams or [])
+
+    # Reportable means what the Teams page shows: released by the anonymity rule for at least
+    # one indicator, which is stricter than "n >= threshold" (siblings protecting small teams).
+    released = privacy.survey_figures(con, ("team",), threshold, wave_ids=[wave_id])
+    shown = set(released.loc[~released.suppressed, "team"]) & teams
+
+    # "Evaluable" as the register says it: data on both sides of the start for an indicator.
+    register = interventions.list_interventions(con, as_of=fielded_on)
+    if units is not None:
+        register = register[register.unit_ids.map(lambda ids: bool(set(ids) & set(units)))]
 
     def share(num, den):
         return (float(num) / float(den) if den else None), int(den or 0)
@@ -143,8 +141,8 @@ def _data_quality(
     return {
         "response_rate": share(resp or 0, head),
         "reason_recorded": share(recorded, episodes),
-        "teams_reportable": share(reportable, teams),
-        "interventions_evaluable": share(evaluable, interventions),
+        "teams_reportable": share(len(shown), len(teams)),
+        "interventions_evaluable": share((register.status == "evaluated").sum(), len(register)),
     }
 
 
@@ -189,7 +187,8 @@ def indicator_table(
             if ind.id in before.index and int(before.at[ind.id, "n"]) >= threshold:
                 previous = float(before.at[ind.id, "value"])
         elif ind.source == "absence":
-            key = "rate" if ind.kind == "rate" else "s10_share"
+            # period_summary names its figures after the indicators (rate for the absence rate)
+            key = "rate" if ind.kind == "rate" else ind.id
             value, previous = current_abs[key], prior_abs[key]
             n = int(current_abs["episodes"])
             note = "12 months to the wave, calendar days"
