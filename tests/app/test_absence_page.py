@@ -1,25 +1,15 @@
 """AppTest of the absence page on the demo organisation."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import absence, store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "absence.py")
 
-
-@pytest.fixture
-def demo_env(demo_db, tmp_path, monkeypatch):
-    db = tmp_path / "store.duckdb"
-    shutil.copy(demo_db, db)
-    monkeypatch.setenv("WELLBEING_DB", str(db))
-    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
-    return db
 
 
 def _texts(at) -> str:

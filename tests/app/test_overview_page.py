@@ -1,24 +1,13 @@
 """AppTest of the overview page on the demo organisation."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import catalogue
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-
-
-@pytest.fixture
-def demo_env(demo_db, tmp_path, monkeypatch):
-    db = tmp_path / "store.duckdb"
-    shutil.copy(demo_db, db)
-    monkeypatch.setenv("WELLBEING_DB", str(db))
-    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
-    return db
 
 
 def test_overview_renders_scorecard(demo_env):
