@@ -403,3 +403,20 @@ def test_staff_in_post_rows_per_staff_group_are_added_and_existing_months_kept(c
     pipeline.commit(con, prepared, user="t")
     got = con.execute("SELECT CAST(month AS VARCHAR), headcount FROM staff_in_post ORDER BY 1").fetchall()
     assert got == [("2024-01-01", 24), ("2024-02-01", 21), ("2024-03-01", 22)]
+
+
+def test_staff_in_post_from_old_style_xls(con):
+    # BIFF8 .xls written by xlwt (tests/fixtures/uploads/make_fixtures.py), read by calamine;
+    # the Period column holds real Excel date cells.
+    raw, _ = pipeline.prepare(con, UPLOADS / "staff_in_post.xls", "staff_in_post")
+    assert raw.format == "xls"
+    report = _import(con, "staff_in_post.xls", "staff_in_post")
+    assert report.counts["team-months"] == 2 and report.counts["new teams"] == 2
+    rows = con.execute(
+        "SELECT u.team, s.month, s.headcount, s.fte FROM staff_in_post AS s JOIN units AS u USING (unit_id)"
+        " ORDER BY u.team"
+    ).fetchall()
+    assert [(t, str(m), h, round(f, 1)) for t, m, h, f in rows] == [
+        ("Theatres", "2024-03-01", 13, 11.2),
+        ("Ward 7", "2024-03-01", 29, 25.8),
+    ]
