@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+import statsmodels.formula.api as smf
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep
 from statsmodels.stats.rates import confint_poisson_2indep
@@ -473,6 +474,172 @@ def test_rate_ratio_edge_cases():
     assert math.isnan(only_pre.estimate) and only_pre.months["post"] == 0
     with pytest.raises(ValueError):
         stats.rate_ratio(zero[["month", "days_lost"]], "2024-02-01")
+
+
+# --------------------------------------------------------------------------------------------
+# Absence: ratio of rate ratios (comparison-group design)
+# --------------------------------------------------------------------------------------------
+def _series(months, lost, avail) -> pd.DataFrame:
+    return pd.DataFrame({"month": months, "days_lost": np.asarray(lost, dtype=float),
+                         "days_available": np.asarray(avail, dtype=float)})
+
+
+def _hand_pair():
+    months = pd.date_range("2023-01-01", periods=6, freq="MS")
+    target = _series(months, [40, 25, 33, 20, 26, 15], [600, 560, 600, 580, 600, 580])
+    comparison = _series(months, [150, 190, 140, 175, 130, 160], [3000, 2800, 3000, 2900, 3000, 2900])
+    return target, comparison
+
+
+def test_rate_ratio_did_point_interval_and_dispersion_by_hand():
+    target, comparison = _hand_pair()
+    got = stats.rate_ratio_did(target, comparison, "2023-04-01")
+    pre, post = slice(0, 3), slice(3, 6)
+    a, b = target.days_lost[pre].sum(), target.days_lost[post].sum()
+    c, d = comparison.days_lost[pre].sum(), comparison.days_lost[post].sum()
+    ra, rb = a / target.days_available[pre].sum(), b / target.days_available[post].sum()
+    rc, rd = c / comparison.days_available[pre].sum(), d / comparison.days_available[post].sum()
+    ratio = (rb / ra) / (rd / rc)
+    assert got.estimate == pytest.approx(ratio, rel=1e-9)
+    assert got.target_ratio == pytest.approx(rb / ra) and got.comparison_ratio == pytest.approx(rd / rc)
+    # Pearson dispersion by hand: each month's expected days = its days available x its cell rate
+    rate_of = np.array([ra] * 3 + [rb] * 3 + [rc] * 3 + [rd] * 3)
+    obs = np.concatenate([target.days_lost, comparison.days_lost])
+    expected = np.concatenate([target.days_available, comparison.days_available]) * rate_of
+    phi = np.sum((obs - expected) ** 2 / expected) / (12 - 4)
+    assert phi > 1 and got.dispersion == pytest.approx(phi)
+    se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    assert (got.poisson_ci_low, got.poisson_ci_high) == pytest.approx(
+        (ratio * math.exp(-Z * se), ratio * math.exp(Z * se)))
+    se_q = se * math.sqrt(phi)
+    assert (got.ci_low, got.ci_high) == pytest.approx(
+        (ratio * math.exp(-Z * se_q), ratio * math.exp(Z * se_q)))
+    assert got.p_value == pytest.approx(2 * sps.norm.sf(abs(math.log(ratio)) / se_q))
+    assert got.months == {"target pre": 3, "target post": 3, "comparison pre": 3, "comparison post": 3}
+    assert not got.seasonal and got.null == 1.0 and got.comparison_group
+    # a comparison design: the verdict reads it as Magenta Book level 3
+    assert stats.verdict(got, "low").design_level == 3
+
+
+def test_rate_ratio_did_matches_formula_glm_with_seasonal_terms_and_unit_rows():
+    # 30 months, two units per month in each group (summed per month), mid-month start.
+    rng = np.random.default_rng(11)
+    months = pd.date_range("2022-01-01", periods=30, freq="MS")
+    season = 1 + 0.25 * np.cos(2 * np.pi * (months.month - 1) / 12)
+    frames = {}
+    for g, size, effect in (("T", 400.0, 0.75), ("C", 2500.0, 1.0)):
+        rows = []
+        for unit in (1, 2):
+            avail = rng.uniform(0.8, 1.2, 30) * size
+            mu = avail * 0.05 * season * np.where(months >= "2023-08-01", effect, 1.0)
+            lost = rng.negative_binomial(mu / 5, 1 / 6)  # mean mu, variance 6 mu
+            rows.append(_series(months, lost, avail).assign(unit=unit))
+        frames[g] = pd.concat(rows, ignore_index=True)
+    got = stats.rate_ratio_did(frames["T"], frames["C"], "2023-07-10")
+    assert got.seasonal
+    # the same model through the formula API, built from the raw unit rows independently
+    long = pd.concat([f.assign(target=int(g == "T")) for g, f in frames.items()])
+    long = long.groupby(["target", "month"], as_index=False)[["days_lost", "days_available"]].sum()
+    long = long[long.month != pd.Timestamp("2023-07-01")]
+    long["post"] = (long.month >= pd.Timestamp("2023-08-01")).astype(int)
+    moy = long.month.dt.month
+    for k in (1, 2):
+        long[f"s{k}"] = np.sin(2 * np.pi * k * moy / 12)
+        long[f"c{k}"] = np.cos(2 * np.pi * k * moy / 12)
+    fit = smf.glm("days_lost ~ target * post + s1 + c1 + s2 + c2", data=long,
+                  family=sm.families.Poisson(), offset=np.log(long.days_available)).fit(scale="X2")
+    assert fit.scale > 1  # the data are overdispersed, so the floor does not bind
+    assert got.estimate == pytest.approx(math.exp(fit.params["target:post"]), rel=1e-8)
+    low, high = np.exp(fit.conf_int().loc["target:post"])
+    assert (got.ci_low, got.ci_high) == pytest.approx((low, high), rel=1e-6)
+    assert got.dispersion == pytest.approx(fit.scale)
+    assert got.months["target pre"] == 18 and got.months["target post"] == 11
+    assert any("left out of both periods" in n for n in got.notes)
+
+
+def test_rate_ratio_did_seasonal_terms_remove_a_season_on_unequal_months():
+    # Noise-free rates with an exactly log-harmonic season and a true ratio of ratios of 0.8.
+    # The target has no winter months after the start, so the crude ratio of the four rates
+    # mistakes the season for an effect; the month-of-year terms recover 0.8.
+    months = pd.date_range("2022-01-01", periods=36, freq="MS")
+    season = np.exp(0.3 * np.cos(2 * np.pi * months.month / 12))
+    post = months >= "2023-07-01"
+    comparison = _series(months, 3000 * 0.05 * season, np.full(36, 3000.0))
+    lost_t = 600 * 0.06 * season * np.where(post, 0.8, 1.0)
+    keep = ~post | months.month.isin([5, 6, 7, 8, 9])
+    target = _series(months[keep], lost_t[keep], np.full(int(keep.sum()), 600.0))
+    got = stats.rate_ratio_did(target, comparison, "2023-07-01")
+    assert got.seasonal
+    assert got.estimate == pytest.approx(0.8, rel=1e-6)
+    crude = got.target_ratio / got.comparison_ratio
+    assert abs(crude - 0.8) > 0.05
+    assert got.dispersion == pytest.approx(0.0, abs=1e-9)
+    # a perfect fit is underdispersed: the floor keeps the Poisson interval
+    assert (got.ci_low, got.ci_high) == (got.poisson_ci_low, got.poisson_ci_high)
+
+
+def test_rate_ratio_did_single_month_each_side_is_the_four_cell_wald_interval():
+    months = ["2024-01-01", "2024-02-01"]
+    target = _series(months, [60, 30], [1200, 1000])
+    comparison = _series(months, [300, 280], [6000, 5800])
+    got = stats.rate_ratio_did(target, comparison, "2024-02-01")
+    ratio = ((30 / 1000) / (60 / 1200)) / ((280 / 5800) / (300 / 6000))
+    se = math.sqrt(1 / 60 + 1 / 30 + 1 / 300 + 1 / 280)
+    assert got.estimate == pytest.approx(ratio)
+    assert (got.ci_low, got.ci_high) == pytest.approx((ratio * math.exp(-Z * se), ratio * math.exp(Z * se)))
+    assert math.isnan(got.dispersion) and any("too narrow" in n for n in got.notes)
+
+
+def test_rate_ratio_did_edge_cases():
+    target, comparison = _hand_pair()
+    # zero days lost in one cell: no ratio, and the verdict says not enough data
+    none_after = comparison.assign(days_lost=np.where(comparison.month >= "2023-04-01", 0.0,
+                                                      comparison.days_lost))
+    got = stats.rate_ratio_did(target, none_after, "2023-04-01")
+    assert math.isnan(got.estimate) and "comparison post" in got.notes[-1]
+    assert got.rates["comparison post"] == 0.0
+    assert stats.verdict(got, "low").label == stats.NOT_ENOUGH
+    # no comparison rows at all
+    empty = stats.rate_ratio_did(target, comparison.iloc[:0], "2023-04-01")
+    assert math.isnan(empty.estimate) and math.isnan(empty.comparison_ratio)
+    assert empty.months["comparison pre"] == 0
+    assert stats.verdict(empty, "low").label == stats.NOT_ENOUGH
+    # no months after the start
+    late = stats.rate_ratio_did(target, comparison, "2025-01-01")
+    assert math.isnan(late.estimate) and late.months["target post"] == 0
+    # a target ratio equal to the comparison's is exactly null
+    same = stats.rate_ratio_did(comparison, comparison, "2023-04-01")
+    assert same.estimate == pytest.approx(1.0) and same.ci_low < 1 < same.ci_high
+    with pytest.raises(ValueError):
+        stats.rate_ratio_did(target, comparison[["month", "days_lost"]], "2023-04-01")
+
+
+def _simulated_pair(rng, ratio: float):
+    """24 months of team days lost: 60 FTE target, 300 FTE comparison, a winter peak, and
+    overdispersion of a compound count (negative binomial, variance 8x the mean)."""
+    months = pd.date_range("2023-07-01", periods=24, freq="MS")
+    season = 1 + 0.2 * np.cos(2 * np.pi * (months.month - 1) / 12)
+    post = months >= "2024-07-01"
+    out = []
+    for fte, effect in ((60, ratio), (300, 1.0)):
+        avail = fte * months.days_in_month.to_numpy() * rng.uniform(0.95, 1.05, 24)
+        mu = avail * 0.05 * season * np.where(post, effect, 1.0)
+        out.append(_series(months, rng.negative_binomial(mu / 7, 1 / 8), avail))
+    return out
+
+
+def test_rate_ratio_did_simulation_coverage_and_false_alarms():
+    # 60 pairs with a true ratio of ratios 0.8, 60 with none. Seeded; each fit is milliseconds.
+    rng = np.random.default_rng(20250301)
+    sims, covered, alarms = 60, 0, 0
+    for _ in range(sims):
+        res = stats.rate_ratio_did(*_simulated_pair(rng, 0.8), "2024-07-01")
+        covered += res.ci_low <= 0.8 <= res.ci_high
+        null = stats.rate_ratio_did(*_simulated_pair(rng, 1.0), "2024-07-01")
+        alarms += stats.verdict(null, "low").label != stats.NO_CLEAR_CHANGE
+    assert res.seasonal and res.dispersion > 1
+    assert covered / sims >= 0.85
+    assert alarms / sims <= 0.10
 
 
 # --------------------------------------------------------------------------------------------

@@ -194,6 +194,37 @@ class RateRatio:
     )
 
 
+@dataclass(frozen=True)
+class RateRatioDiD:
+    """Ratio of rate ratios: (post/pre in the target teams) / (post/pre in the comparison teams)."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    poisson_ci_low: float
+    poisson_ci_high: float
+    dispersion: float
+    target_ratio: float  # crude post/pre ratios from the period totals, for display
+    comparison_ratio: float
+    rates: Mapping[str, float]  # "target pre", "target post", "comparison pre", "comparison post"
+    days_lost: Mapping[str, float]
+    days_available: Mapping[str, float]
+    months: Mapping[str, int]
+    seasonal: bool
+    notes: tuple[str, ...] = ()
+    n: Mapping[str, int] = field(default_factory=dict)  # no respondent counts for absence
+    null: float = 1.0
+    comparison_group: bool = True
+    measure: str = "ratio of rate ratios (target change / comparison change)"
+    method: str = (
+        "Poisson GLM of monthly FTE days lost in target and comparison teams with "
+        "log(FTE days available) offset, group, period and group x period terms (month-of-year "
+        "harmonics from 24 months); Wald interval for the interaction on the log scale, widened "
+        "by the Pearson overdispersion factor when above 1 (quasi-Poisson)"
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class ITSResult:
     """Segmented regression of a monthly rate: level and slope change at the start."""
@@ -700,6 +731,140 @@ def rate_ratio(
     )
 
 
+def _season(month: pd.Series, harmonics: int) -> dict[str, np.ndarray]:
+    """Month-of-year harmonics (sin and cos of 2 pi k m / 12 for k = 1..harmonics)."""
+    moy = month.dt.month.to_numpy(dtype=float)
+    cols: dict[str, np.ndarray] = {}
+    for k in range(1, harmonics + 1):
+        cols[f"season sin {k}"] = np.sin(2 * np.pi * k * moy / 12)
+        cols[f"season cos {k}"] = np.cos(2 * np.pi * k * moy / 12)
+    return cols
+
+
+def rate_ratio_did(
+    target_monthly: pd.DataFrame,
+    comparison_monthly: pd.DataFrame,
+    start: date | str | pd.Timestamp,
+    alpha: float = 0.05,
+    *,
+    harmonics: int = 2,
+) -> RateRatioDiD:
+    """Ratio of rate ratios (post/pre in target) / (post/pre in comparison) with its interval.
+
+    Each frame has month, days_lost and days_available (optionally one row per unit and month;
+    rows are summed per month, as in `rate_ratio`, whose period conventions apply: a mid-month
+    start month is left out of both periods). The model is a Poisson GLM of the group-month
+    days lost with a log(FTE days available) offset:
+        log E[lost] = log(avail) + b0 + b1 target + b2 post + b3 target x post [+ season],
+    and the effect is exp(b3); null = 1. Month-of-year harmonics shared by both groups enter
+    once 24 months are used, so a season falling unevenly on the months either group has cannot
+    pose as an effect. Without them the model is saturated in the four cells, so exp(b3) is
+    exactly the ratio of the four period rates and its Poisson variance 1/a + 1/b + 1/c + 1/d.
+
+    Why quasi-Poisson rather than robust (sandwich) errors: days lost are a sum of spell
+    lengths, so a month's variance grows in proportion to its mean (a compound Poisson count,
+    variance = mean x E[L^2]/E[L]), which is exactly the quasi-Poisson form, with one factor
+    shared by both groups when their spells are alike. Cluster-robust errors would need many
+    clusters and here there are two groups (or a couple of dozen months), where sandwich
+    estimators are known to be too narrow; HC errors on a few dozen rows are biased the same
+    way. The Pearson chi2 / df factor, floored at 1 so that it only ever widens the interval,
+    also matches `rate_ratio`, so the target's own ratio and this one are read alike. Long
+    spells running across months make adjacent months correlated, which neither approach
+    captures; the ITS (with HAC errors) is shown beside this for that reason.
+    """
+    need = {"month", "days_lost", "days_available"}
+    for name, frame in (("target", target_monthly), ("comparison", comparison_monthly)):
+        if not need <= set(frame.columns):
+            raise ValueError(f"rate_ratio_did needs month, days_lost and days_available ({name})")
+    notes: list[str] = []
+    parts = []
+    for g, frame in (("target", target_monthly), ("comparison", comparison_monthly)):
+        data, group_notes = _monthly(frame, start)
+        for note in group_notes:
+            # the transition-month note concerns both groups alike: say it once
+            shared = note.startswith("The month the intervention")
+            text = note if shared else f"{g.capitalize()} teams: {note}"
+            if text not in notes:
+                notes.append(text)
+        parts.append(data.assign(group=g))
+    data = pd.concat(parts, ignore_index=True)
+    data = data[data["period"] != "transition"]
+    cell = data["group"] + " " + data["period"]
+    keys = [f"{g} {p}" for g in ("target", "comparison") for p in _PERIODS]
+    lost = data.groupby(cell)["days_lost"].sum().reindex(keys, fill_value=0.0)
+    avail = data.groupby(cell)["days_available"].sum().reindex(keys, fill_value=0.0)
+    months = cell.value_counts().reindex(keys, fill_value=0)
+    rates = lost / avail.where(avail > 0)
+    seasonal = data["month"].nunique() >= SEASONAL_MONTHS
+    def crude(g: str) -> float:
+        pre, post_rate = rates[f"{g} pre"], rates[f"{g} post"]
+        return float(post_rate / pre) if pre > 0 else _NAN  # NaN > 0 is False too
+
+    base = {
+        "target_ratio": crude("target"),
+        "comparison_ratio": crude("comparison"),
+        "rates": {k: float(rates[k]) for k in keys},
+        "days_lost": {k: float(lost[k]) for k in keys},
+        "days_available": {k: float(avail[k]) for k in keys},
+        "months": {k: int(months[k]) for k in keys},
+    }
+    empty = [k for k in keys if months[k] == 0 or lost[k] == 0]
+    if empty:
+        notes.append(
+            "A ratio of rate ratios needs days lost before and after the start in both the "
+            f"target and the comparison teams (none in: {', '.join(empty)})."
+        )
+        return RateRatioDiD(**base, estimate=_NAN, ci_low=_NAN, ci_high=_NAN, p_value=_NAN,
+                            poisson_ci_low=_NAN, poisson_ci_high=_NAN, dispersion=_NAN,
+                            seasonal=False, notes=tuple(notes))
+    target = (data["group"] == "target").to_numpy(dtype=float)
+    post = (data["period"] == "post").to_numpy(dtype=float)
+    cols = {"const": np.ones_like(post), "target": target, "post": post,
+            "target x post": target * post}
+    if seasonal:
+        cols.update(_season(data["month"], harmonics))
+    else:
+        notes.append(
+            "Fewer than 24 months: the month-of-year pattern is not modelled; it cancels out "
+            "only where both groups have the same months."
+        )
+    model = sm.GLM(
+        data["days_lost"].to_numpy(),
+        np.column_stack(list(cols.values())),
+        family=sm.families.Poisson(),
+        offset=np.log(data["days_available"].to_numpy()),
+    )
+    with warnings.catch_warnings():
+        # A saturated model (one month per group and period) fits exactly; not an error here.
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        poisson = model.fit(tol=1e-12)
+    b, se = float(poisson.params[3]), float(poisson.bse[3])
+    if poisson.df_resid > 0:
+        dispersion = float(poisson.pearson_chi2 / poisson.df_resid)
+    else:
+        dispersion = _NAN
+        notes.append(
+            "Only one month per group on each side, so extra month-to-month variation cannot "
+            "be estimated; the Poisson interval is likely too narrow."
+        )
+    scale = max(1.0, dispersion) if np.isfinite(dispersion) else 1.0
+    se_q = se * math.sqrt(scale)
+    z = _z(alpha)
+    return RateRatioDiD(
+        **base,
+        estimate=math.exp(b),
+        ci_low=math.exp(b - z * se_q),
+        ci_high=math.exp(b + z * se_q),
+        p_value=float(2 * sps.norm.sf(abs(b) / se_q)),
+        poisson_ci_low=math.exp(b - z * se),
+        poisson_ci_high=math.exp(b + z * se),
+        dispersion=dispersion,
+        seasonal=bool(seasonal),
+        notes=tuple(notes),
+    )
+
+
 def _newey_west_lags(n: int) -> int:
     """Newey and West (1994) plug-in: floor(4 (n/100)^(2/9))."""
     return int(math.floor(4 * (n / 100) ** (2 / 9)))
@@ -715,10 +880,7 @@ def _its_design(data: pd.DataFrame, seasonal: bool, harmonics: int) -> pd.DataFr
         "slope change (per month)": after * (t - t0),
     }
     if seasonal:
-        moy = data["month"].dt.month.to_numpy(dtype=float)
-        for k in range(1, harmonics + 1):
-            cols[f"season sin {k}"] = np.sin(2 * np.pi * k * moy / 12)
-            cols[f"season cos {k}"] = np.cos(2 * np.pi * k * moy / 12)
+        cols.update(_season(data["month"], harmonics))
     return pd.DataFrame(cols, index=data.index)
 
 
