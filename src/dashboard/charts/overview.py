@@ -59,7 +59,12 @@ def headline_trends(trend: pd.DataFrame) -> alt.Chart:
     """Headline survey indicators by wave (percent), with a marker shape per indicator."""
     data = trend.assign(percent=trend.value * 100)
     base = alt.Chart(data).encode(
-        x=alt.X("wave_label:O", title="Survey wave", sort=sorted(data.wave_label.unique())),
+        x=alt.X(
+            "wave_label:O",
+            title="Survey wave",
+            sort=sorted(data.wave_label.unique()),
+            axis=alt.Axis(labelAngle=0),
+        ),
         y=alt.Y("percent:Q", title="% of respondents"),
         color=alt.Color("indicator:N", title="Indicator"),
         tooltip=[
