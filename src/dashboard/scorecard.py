@@ -133,7 +133,9 @@ def _data_quality(
     # "Evaluable" as the register says it: data on both sides of the start for an indicator.
     register = interventions.list_interventions(con, as_of=fielded_on)
     if units is not None:
-        register = register[register.unit_ids.map(lambda ids: bool(set(ids) & set(units)))]
+        # astype(bool): an empty register maps to an empty object Series, which pandas would
+        # read as a list of column names and return a frame without columns
+        register = register[register.unit_ids.map(lambda ids: bool(set(ids) & set(units))).astype(bool)]
 
     def share(num, den):
         return (float(num) / float(den) if den else None), int(den or 0)
