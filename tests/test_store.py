@@ -47,3 +47,32 @@ def test_newer_schema_is_refused(tmp_path):
     store.set_meta(con, "schema_version", str(store.SCHEMA_VERSION + 1))
     with pytest.raises(RuntimeError, match="newer"):
         store.migrate(con)
+
+
+def test_remove_demo_empties_everything_but_configuration(demo_db, tmp_path):
+    import shutil
+
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, db)
+    con = store.connect(db)
+    con.execute(
+        "INSERT INTO mapping_profiles (name, kind, header_signature, mapping_json)"
+        " VALUES ('p', 'absence', 'x', '{}')"
+    )
+    version = store.dataset_version(con)
+    store.remove_demo(con)
+    assert store.is_empty(con)
+    assert con.execute("SELECT count(*) FROM respondent_scores").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM mapping_profiles").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM cat_items").fetchone()[0] > 0
+    info = store.dataset_info(con)
+    assert info["is_demo"] is False and info["name"] == "No data loaded"
+    assert store.dataset_version(con) == version + 1
+
+
+def test_dataset_name_is_trimmed_and_required(tmp_path):
+    con = store.connect(tmp_path / "s.duckdb")
+    store.set_dataset_name(con, "  Riverside   Community Trust ")
+    assert store.dataset_info(con)["name"] == "Riverside Community Trust"
+    with pytest.raises(ValueError):
+        store.set_dataset_name(con, "   ")

@@ -26,6 +26,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return cli.run(args)
 
 
+def _cmd_remove_demo(args: argparse.Namespace) -> int:
+    con = store.connect(args.db or settings().db_path)
+    if store.get_meta(con, "is_demo") != "true":
+        print("the store does not hold the demo organisation; nothing removed")
+        return 1
+    store.remove_demo(con)
+    print("demo organisation removed; the store is empty and ready for your own data")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     con = store.connect(args.db or settings().db_path)
     info = store.dataset_info(con)
@@ -55,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--wave", help="survey wave label when the file has no wave column")
     imp.add_argument("--fielded-on", help="survey fieldwork mid-point (YYYY-MM-DD) when the file has no date")
     imp.set_defaults(func=_cmd_import)
+
+    remove = sub.add_parser("remove-demo", help="empty a store that holds the demo organisation")
+    remove.set_defaults(func=_cmd_remove_demo)
 
     info = sub.add_parser("info", help="show which dataset the store holds")
     info.set_defaults(func=_cmd_info)

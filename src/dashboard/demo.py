@@ -705,12 +705,6 @@ def _absence(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFrame,
 
 # --- writing -----------------------------------------------------------------------------------
 
-# Data tables cleared by replace=True (catalogue and mapping profiles are configuration, kept).
-_DATA_TABLES = (
-    "intervention_units", "interventions", "respondent_scores", "answers", "responses",
-    "survey_aggregates", "absence_episodes", "absence_monthly", "staff_in_post", "waves",
-    "units", "sites", "imports",
-)
 _SEQUENCES = {
     "unit_seq": "units", "wave_seq": "waves", "response_seq": "responses",
     "episode_seq": "absence_episodes", "intervention_seq": "interventions",
@@ -723,8 +717,7 @@ _ID_COLUMN = {
 
 def _holds_data(con: duckdb.DuckDBPyConnection) -> list[str]:
     # table names are this module's constants, never user input
-    return [t for t in _DATA_TABLES if t != "imports"
-            and con.execute(f"SELECT count(*) > 0 FROM {t}").fetchone()[0]]
+    return [t for t in store.DATA_TABLES if con.execute(f"SELECT count(*) > 0 FROM {t}").fetchone()[0]]
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | pa.Table,
@@ -801,8 +794,8 @@ def load_demo(con: duckdb.DuckDBPyConnection, seed: int = DEFAULT_SEED,
     episodes = _absence(rng, teams, staff, stress_excess)
 
     with store.transaction(con):
-        for table in _DATA_TABLES if replace else ():
-            con.execute(f"DELETE FROM {table}")
+        if replace:
+            store.clear_data(con)
         _write(con, teams, sip, responses, answers, episodes)
         store.refresh_scores(con)
         store.set_meta(con, "dataset_name", DATASET_NAME)

@@ -235,6 +235,34 @@ DATA_TABLES = (
 )
 
 
+def clear_data(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete every organisation row and the import log; call inside a transaction.
+
+    The catalogue (cat_items) and saved mapping profiles are configuration and stay.
+    """
+    for table in (*DATA_TABLES, "respondent_scores", "imports"):
+        con.execute(f"DELETE FROM {table}")  # names from this module, never user input
+
+
+def remove_demo(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty the store of the demo organisation so real data never mixes with fictional staff."""
+    with transaction(con):
+        clear_data(con)
+        set_meta(con, "is_demo", "false")
+        set_meta(con, "dataset_name", "No data loaded")
+        bump_version(con)
+
+
+def set_dataset_name(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """The organisation's name for the banner (trimmed, at most 120 characters)."""
+    name = " ".join(name.split())[:120]
+    if not name:
+        raise ValueError("the organisation name is empty")
+    with transaction(con):
+        set_meta(con, "dataset_name", name)
+        bump_version(con)
+
+
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     """True when no organisation data at all is stored (structure-only counts as data)."""
     total = " + ".join(f"(SELECT count(*) FROM {t})" for t in DATA_TABLES)

@@ -136,3 +136,21 @@ def test_unknown_answer_labels_can_be_given_a_value(env):
     _button(at, "Import").click().run()
     assert not at.exception, at.exception
     assert _count(env, "SELECT count(*) FROM answers") == 416
+
+
+def test_demo_store_must_be_removed_before_an_import(demo_env):
+    at = AppTest.from_file(str(PAGE), default_timeout=60).run()
+    assert not at.exception
+    assert any("demo organisation" in i.value for i in at.info)
+    assert not at.tabs  # no upload until the demo is gone
+    remove = at.button(key="data_remove_demo")
+    assert remove.disabled
+    at.checkbox(key="data_remove_demo_ok").check().run()
+    at.button(key="data_remove_demo").click().run()
+    assert not at.exception
+    assert _count(demo_env, "SELECT count(*) FROM responses") == 0
+    assert [t.label for t in at.tabs] == ["Upload", "Import log"]
+    # name the organisation for the banner
+    at.text_input[0].input("Riverside Community Trust")
+    at.button[0].click().run()
+    assert _count(demo_env, "SELECT count(*) FROM meta WHERE value = 'Riverside Community Trust'") == 1

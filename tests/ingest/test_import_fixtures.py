@@ -420,3 +420,20 @@ def test_staff_in_post_from_old_style_xls(con):
         ("Theatres", "2024-03-01", 13, 11.2),
         ("Ward 7", "2024-03-01", 29, 25.8),
     ]
+
+
+def test_import_into_the_demo_store_is_refused_and_changes_nothing(demo_db, tmp_path):
+    import shutil
+
+    from dashboard import store as store_mod
+
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, db)
+    con = store_mod.connect(db)
+    before = snapshot(con)
+    _raw, prepared = pipeline.prepare(con, UPLOADS / "absence_utf16.txt", "absence")
+    assert not prepared.report.ok
+    assert any("demo organisation" in e for e in prepared.report.errors)
+    with pytest.raises(ValueError, match="nothing was written"):
+        pipeline.commit(con, prepared, user="test")
+    assert snapshot(con) == before

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from dashboard import store
 from dashboard.config import settings
 from dashboard.ingest import kinds, load, mapping
 from dashboard.ingest.read import RawTable, ReadError, read_file
@@ -63,6 +64,11 @@ def validate(
     report = Report(kind=chosen.kind, file_name=raw.file_name, sha256=raw.sha256, source=describe_source(raw))
     report.notes.extend(raw.notes + (notes or []))
     prepared = prepare_table(raw, chosen, con, report)
+    if store.get_meta(con, "is_demo") == "true":
+        report.errors.append(
+            "The store holds the demo organisation, which is fictional. Remove it first (Data page, "
+            "or `python -m dashboard remove-demo`) so that real and fictional staff never mix."
+        )
     earlier = load.same_file(con, raw.sha256)
     if earlier and not allow_same_file:
         report.errors.append(

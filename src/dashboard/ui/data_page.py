@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue
+from dashboard import catalogue, store
 from dashboard.config import settings
 from dashboard.ingest import kinds, load, mapping, pipeline
 from dashboard.ingest.read import RawTable, ReadError
@@ -340,10 +340,39 @@ def _log(con) -> None:
         st.rerun()
 
 
+def _dataset(con) -> bool:
+    """Demo notice with a way out, or the organisation's name for the banner. True if importable."""
+    info = store.dataset_info(con)
+    if info["is_demo"]:
+        st.info(
+            "The store holds the **demo organisation**, which is fictional. Remove it before you "
+            "import your own data, so that real and fictional staff never mix."
+        )
+        sure = st.checkbox("I understand this empties the store", key="data_remove_demo_ok")
+        if st.button("Remove the demo organisation", disabled=not sure, key="data_remove_demo"):
+            store.remove_demo(con)
+            cache.clear()
+            st.rerun()
+        return False
+    with st.form("data_name"):
+        name = st.text_input(
+            "Organisation name (shown in the banner on every page)",
+            value="" if info["name"] == "No data loaded" else info["name"],
+            max_chars=120,
+        )
+        if st.form_submit_button("Save name") and name.strip():
+            store.set_dataset_name(con, name)
+            cache.clear()
+            st.rerun()
+    return True
+
+
 def render() -> None:
     st.title("Data")
     con = cache.cursor()
     try:
+        if not _dataset(con):
+            return
         upload_tab, log_tab = st.tabs(["Upload", "Import log"])
         with upload_tab:
             _upload(con)
