@@ -517,6 +517,8 @@ def test_rate_ratio_did_point_interval_and_dispersion_by_hand():
     assert got.p_value == pytest.approx(2 * sps.norm.sf(abs(math.log(ratio)) / se_q))
     assert got.months == {"target pre": 3, "target post": 3, "comparison pre": 3, "comparison post": 3}
     assert not got.seasonal and got.null == 1.0 and got.comparison_group
+    # months alternate high and low (negative autocorrelation): the serial factor stays at 1
+    assert got.serial_factor == 1.0
     # a comparison design: the verdict reads it as Magenta Book level 3
     assert stats.verdict(got, "low").design_level == 3
 
@@ -551,8 +553,18 @@ def test_rate_ratio_did_matches_formula_glm_with_seasonal_terms_and_unit_rows():
     assert fit.scale > 1  # the data are overdispersed, so the floor does not bind
     assert got.estimate == pytest.approx(math.exp(fit.params["target:post"]), rel=1e-8)
     low, high = np.exp(fit.conf_int().loc["target:post"])
-    assert (got.ci_low, got.ci_high) == pytest.approx((low, high), rel=1e-6)
     assert got.dispersion == pytest.approx(fit.scale)
+    # serial factor by hand: Bartlett-weighted lag 1..3 autocorrelation of the Pearson residuals
+    # within each group's series (29 months a group: Newey-West lag floor(4 (29/100)^(2/9)) = 3)
+    resid = pd.Series(np.asarray(fit.resid_pearson), index=long.index)
+    by_group = resid.groupby(long.target)
+    rho = [float((resid * by_group.shift(k)).sum() / (resid**2).sum()) for k in (1, 2, 3)]
+    factor = max(1.0, 1 + 2 * sum((1 - k / 4) * r for k, r in zip((1, 2, 3), rho, strict=True)))
+    assert got.serial_factor == pytest.approx(factor)
+    assert factor > 1  # this seed has some positive autocorrelation, so the factor is exercised
+    b, se = fit.params["target:post"], fit.bse["target:post"]  # se already carries the scale
+    assert (got.ci_low, got.ci_high) == pytest.approx(
+        (math.exp(b - Z * se * math.sqrt(factor)), math.exp(b + Z * se * math.sqrt(factor))), rel=1e-6)
     assert got.months["target pre"] == 18 and got.months["target post"] == 11
     assert any("left out of both periods" in n for n in got.notes)
 

@@ -205,6 +205,7 @@ class RateRatioDiD:
     poisson_ci_low: float
     poisson_ci_high: float
     dispersion: float
+    serial_factor: float  # long-run variance factor for month-to-month correlation (>= 1)
     target_ratio: float  # crude post/pre ratios from the period totals, for display
     comparison_ratio: float
     rates: Mapping[str, float]  # "target pre", "target post", "comparison pre", "comparison post"
@@ -221,7 +222,8 @@ class RateRatioDiD:
         "Poisson GLM of monthly FTE days lost in target and comparison teams with "
         "log(FTE days available) offset, group, period and group x period terms (month-of-year "
         "harmonics from 24 months); Wald interval for the interaction on the log scale, widened "
-        "by the Pearson overdispersion factor when above 1 (quasi-Poisson)"
+        "by the Pearson overdispersion factor when above 1 (quasi-Poisson) and by the "
+        "correlation between adjacent months (Bartlett-weighted residual autocorrelation)"
     )
 
 
@@ -741,6 +743,25 @@ def _season(month: pd.Series, harmonics: int) -> dict[str, np.ndarray]:
     return cols
 
 
+def _serial_factor(resid: np.ndarray, series: np.ndarray, lags: int) -> float:
+    """Long-run variance factor 1 + 2 sum_k (1 - k/(L+1)) rho_k of residuals, floored at 1.
+
+    rho_k pools lag-k products within each series over the total sum of squares (rows are in
+    month order within each series; months missing from a series are treated as adjacent).
+    The floor means negative autocorrelation never narrows an interval.
+    """
+    total = float(resid @ resid)
+    # residuals of an exact fit are rounding noise with no correlation to speak of
+    if lags < 1 or total <= 1e-12 * len(resid):
+        return 1.0
+    factor = 1.0
+    for k in range(1, lags + 1):
+        same = series[k:] == series[:-k]
+        rho = float(np.sum(resid[k:] * resid[:-k] * same)) / total
+        factor += 2 * (1 - k / (lags + 1)) * rho
+    return max(1.0, factor)
+
+
 def rate_ratio_did(
     target_monthly: pd.DataFrame,
     comparison_monthly: pd.DataFrame,
@@ -768,9 +789,14 @@ def rate_ratio_did(
     clusters and here there are two groups (or a couple of dozen months), where sandwich
     estimators are known to be too narrow; HC errors on a few dozen rows are biased the same
     way. The Pearson chi2 / df factor, floored at 1 so that it only ever widens the interval,
-    also matches `rate_ratio`, so the target's own ratio and this one are read alike. Long
-    spells running across months make adjacent months correlated, which neither approach
-    captures; the ITS (with HAC errors) is shown beside this for that reason.
+    also matches `rate_ratio`, so the target's own ratio and this one are read alike.
+    One addition: a long spell runs across months, so adjacent months of a series are
+    positively correlated and a period total varies more than the monthly dispersion implies.
+    The variance is therefore also multiplied by the long-run factor of the Pearson residuals
+    within each series (Bartlett weights, Newey-West lag; floored at 1, see `_serial_factor`).
+    On placebo splits of the demo organisation's teams this brings false alarms from about 14%
+    to about 9% at a nominal 5%, where a HAC sandwich gave about 10% there and 13% on
+    independent months.
     """
     need = {"month", "days_lost", "days_available"}
     for name, frame in (("target", target_monthly), ("comparison", comparison_monthly)):
@@ -816,7 +842,7 @@ def rate_ratio_did(
         )
         return RateRatioDiD(**base, estimate=_NAN, ci_low=_NAN, ci_high=_NAN, p_value=_NAN,
                             poisson_ci_low=_NAN, poisson_ci_high=_NAN, dispersion=_NAN,
-                            seasonal=False, notes=tuple(notes))
+                            serial_factor=_NAN, seasonal=False, notes=tuple(notes))
     target = (data["group"] == "target").to_numpy(dtype=float)
     post = (data["period"] == "post").to_numpy(dtype=float)
     cols = {"const": np.ones_like(post), "target": target, "post": post,
@@ -825,8 +851,8 @@ def rate_ratio_did(
         cols.update(_season(data["month"], harmonics))
     else:
         notes.append(
-            "Fewer than 24 months: the month-of-year pattern is not modelled; it cancels out "
-            "only where both groups have the same months."
+            "Fewer than 24 months: the ratio of rate ratios leaves out the month-of-year pattern, "
+            "which cancels out only where both groups have the same months."
         )
     model = sm.GLM(
         data["days_lost"].to_numpy(),
@@ -849,7 +875,12 @@ def rate_ratio_did(
             "be estimated; the Poisson interval is likely too narrow."
         )
     scale = max(1.0, dispersion) if np.isfinite(dispersion) else 1.0
-    se_q = se * math.sqrt(scale)
+    serial = _serial_factor(
+        np.asarray(poisson.resid_pearson, dtype=float),
+        data["group"].to_numpy(),
+        _newey_west_lags(int(data.groupby("group").size().max())),
+    )
+    se_q = se * math.sqrt(scale * serial)
     z = _z(alpha)
     return RateRatioDiD(
         **base,
@@ -860,6 +891,7 @@ def rate_ratio_did(
         poisson_ci_low=math.exp(b - z * se),
         poisson_ci_high=math.exp(b + z * se),
         dispersion=dispersion,
+        serial_factor=serial,
         seasonal=bool(seasonal),
         notes=tuple(notes),
     )
