@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from dashboard import catalogue, indicators, privacy, scorecard
+from dashboard import catalogue, indicators, privacy, scorecard, team_absence
 from dashboard.privacy import NOT_RECORDED
 
 # The cuts a user can choose on the Teams page (each is offered by privacy.RELEASE_ORDER).
@@ -35,6 +35,17 @@ REFERENCES: dict[str, str] = {
 }
 # Funnel plot control limits: 95% (about 2 sd) and 99.8% (about 3 sd), as in NHS funnel plots.
 Z95, Z998 = 1.96, 3.09
+# Views with an absence column (staff in post gives their denominator; staff groups have none).
+ABSENCE_VIEWS: dict[tuple[str, ...], str] = {
+    ("directorate",): "directorate", ("team",): "team", ("site",): "site",
+}
+ABSENCE_IDS: tuple[str, ...] = tuple(team_absence.MEASURE_OF)
+# What an absence cell is compared with for each reference.
+ABSENCE_REFERENCES: dict[str, str] = {
+    "organisation": "organisation",
+    "benchmark": "benchmark",
+    "previous": "12 months before",
+}
 STATUS_KEYS = ("better", "similar", "worse", "none", "suppressed")
 ZONES = (
     "Above 99.8% limit",
@@ -45,15 +56,29 @@ ZONES = (
 )
 
 
-def status_labels(reference: str, threshold: int) -> dict[str, str]:
-    """Legend text for each heatmap status; it always names the reference."""
+def status_labels(reference: str, threshold: int, absence: bool = False) -> dict[str, str]:
+    """Legend text for each heatmap status; it always names the reference. With absence columns
+    the withheld entry names both bases (responses for survey cells, staff in post for absence)."""
     ref = REFERENCES[reference]
     return {
         "better": f"Better than {ref}",
         "similar": f"Similar to {ref}",
         "worse": f"Worse than {ref}",
         "none": f"No {ref} figure",
-        "suppressed": f"Fewer than {threshold} responses",
+        "suppressed": f"Fewer than {threshold} responses" + (" or staff in post" if absence else ""),
+    }
+
+
+def absence_status_labels(reference: str, threshold: int) -> dict[str, str]:
+    """Status text of an absence cell (hover and table): its own reference and base."""
+    ref = ABSENCE_REFERENCES[reference]
+    ref = ref if reference != "previous" else f"the {ref}"
+    return {
+        "better": f"Better than {ref}",
+        "similar": f"Similar to {ref} (within {scorecard.RATE_MARGIN:.0%})",
+        "worse": f"Worse than {ref}",
+        "none": "No figure for the 12 months before" if reference == "previous" else f"No {ref} figure",
+        "suppressed": f"Fewer than {threshold} staff in post",
     }
 
 
@@ -201,17 +226,46 @@ def heatmap(
     directorate: str | None = None,
     indicator_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Groups x survey indicators with each cell's status against the chosen reference.
+    """Groups x indicators with each cell's status against the chosen reference.
 
-    Status (favourable direction from the catalogue): against the organisation or benchmark,
-    outside the 95% funnel limit at the group's n; against the previous wave, a two-sample z
-    test at 95% on the group's own figures. Columns: [*by, group, indicator_id, indicator,
-    domain, kind, value, n, reference_value, difference, status, status_label, suppressed].
+    Survey cells (favourable direction from the catalogue): against the organisation or
+    benchmark, outside the 95% funnel limit at the group's n; against the previous wave, a
+    two-sample z test at 95% on the group's own figures. Absence cells (directorate, team and
+    site views; see absence_cells) follow the Absence page's staff-in-post rule. indicator_ids
+    None means every survey indicator plus the absence rate and S10 share. Columns: [*by, group,
+    indicator_id, indicator, domain, kind, source, value, n, reference_value, difference, status,
+    status_label, suppressed]; n is responses for survey cells, staff in post for absence cells.
     """
     if reference not in REFERENCES:
         raise ValueError(f"unknown reference {reference!r}")
     cat = catalogue.get()
-    ids = list(indicator_ids) if indicator_ids is not None else survey_indicator_ids(cat)
+    ids = list(indicator_ids) if indicator_ids is not None else [*survey_indicator_ids(cat), *ABSENCE_IDS]
+    absence_ids = [i for i in ids if i in ABSENCE_IDS]
+    ids = [i for i in ids if i not in ABSENCE_IDS]
+    cols = [*by, "group", "indicator_id", "indicator", "domain", "kind", "source", "value", "n",
+            "reference_value", "difference", "status", "status_label", "suppressed"]
+    parts = [_survey_cells(con, by, wave_id, threshold, reference, directorate, ids, cat)] if ids else []
+    parts.append(absence_cells(con, by, wave_id, threshold, reference, directorate, absence_ids))
+    parts = [p[cols] for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    now = pd.concat(parts, ignore_index=True)
+    order = {iid: k for k, iid in enumerate([*ids, *absence_ids])}
+    now = now.assign(_order=now.indicator_id.map(order)).sort_values(["group", "_order"])
+    return now[cols].reset_index(drop=True)
+
+
+def _survey_cells(
+    con: duckdb.DuckDBPyConnection,
+    by: Sequence[str],
+    wave_id: int,
+    threshold: int,
+    reference: str,
+    directorate: str | None,
+    ids: list[str],
+    cat: catalogue.Catalogue,
+) -> pd.DataFrame:
+    """The survey cells of heatmap (see there)."""
     prev = _previous_wave(con, wave_id)
     wave_ids = [wave_id] + ([prev] if prev is not None else [])
     figs, org = _figures(con, [by, ()], threshold, wave_ids, ids)
@@ -280,12 +334,93 @@ def heatmap(
     now["indicator"] = now.indicator_id.map(lambda i: cat.indicators[i].short)
     now["domain"] = now.indicator_id.map(lambda i: cat.domain(cat.indicators[i].domain).name)
     now["kind"] = kinds.to_numpy()
-    order = {iid: k for k, iid in enumerate(ids)}
-    now = now.assign(_order=now.indicator_id.map(order)).sort_values(["group", "_order"])
-    return now[
-        [*by, "group", "indicator_id", "indicator", "domain", "kind", "value", "n", "reference_value",
-         "difference", "status", "status_label", "suppressed"]
-    ].reset_index(drop=True)
+    now["source"] = "survey"
+    return now
+
+
+def _relative_status(value: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(higher, lower): value more than scorecard.RATE_MARGIN above / below the reference,
+    relative to it. Absence is a census of days lost, not a sample, and days come in spells,
+    so a Poisson interval on days would be far too narrow: a relative margin is the honest test."""
+    value = np.asarray(value, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(reference > 0, value / reference - 1, np.where(value > 0, np.inf, 0.0))
+    return rel > scorecard.RATE_MARGIN, rel < -scorecard.RATE_MARGIN
+
+
+def absence_cells(
+    con: duckdb.DuckDBPyConnection,
+    by: Sequence[str],
+    wave_id: int,
+    threshold: int,
+    reference: str = "organisation",
+    directorate: str | None = None,
+    indicator_ids: Sequence[str] = ABSENCE_IDS,
+) -> pd.DataFrame:
+    """Absence rate and S10 share per group over the 12 months to the wave's fieldwork, as heatmap
+    cells (columns as heatmap). Empty for staff-group cuts and when there is no absence data.
+
+    Groups are released by team_absence.released_rates (staff in post at least the threshold,
+    with siblings withheld to protect a small team). Status: against the organisation and the
+    group's own 12 months before, "similar" within scorecard.RATE_MARGIN (relative) of the
+    reference, else better or worse in the favourable direction; against the benchmark,
+    scorecard.rag as on the overview.
+    """
+    cut = ABSENCE_VIEWS.get(tuple(by))
+    ids = [i for i in indicator_ids if i in ABSENCE_IDS]
+    if cut is None or not ids:
+        return pd.DataFrame()
+    now, before = team_absence.wave_release(con, wave_id, threshold)
+    groups_ = now[cut]
+    if groups_.empty:
+        return pd.DataFrame()
+    if cut == "team" and directorate is not None:
+        groups_ = groups_[groups_.directorate == directorate]
+    cat = catalogue.get()
+    labels = absence_status_labels(reference, threshold)
+    frames = []
+    for iid in ids:
+        ind = cat.indicators[iid]
+        col = team_absence.MEASURE_OF[iid]
+        frame = groups_[[cut, col, "headcount", "suppressed"]].rename(
+            columns={col: "value", "headcount": "n"}
+        )
+        if reference == "organisation":
+            org = now["organisation"]
+            shown = team_absence.is_shown(now, "organisation")
+            frame["reference_value"] = float(org[col].iloc[0]) if shown else np.nan
+        elif reference == "benchmark":
+            frame["reference_value"] = ind.benchmark.value if ind.benchmark else np.nan
+        else:
+            earlier = before[cut][[cut, col]].rename(columns={col: "reference_value"})
+            frame = frame.merge(earlier, on=cut, how="left")
+        frame["reference_value"] = frame["reference_value"].astype("float64")
+        value = frame.value.to_numpy(dtype=np.float64)
+        if reference == "benchmark":
+            rated = [scorecard.rag(ind, float(v), n)[0] if pd.notna(v) else None
+                     for v, n in zip(value, frame.n, strict=True)]
+            status = np.array([r or "none" for r in rated], dtype=object)
+        else:
+            higher, lower = _relative_status(value, frame.reference_value.to_numpy())
+            status = _direction(higher, lower, ind.higher_is_better)
+        status = np.where(frame.reference_value.isna() | frame.value.isna(), "none", status)
+        status = np.where(frame.suppressed, "suppressed", status)
+        frames.append(frame.assign(
+            indicator_id=iid, indicator=ind.short, domain=cat.domain(ind.domain).name, kind=ind.kind,
+            source="absence", status=status, difference=frame.value - frame.reference_value,
+        ))
+    out = pd.concat(frames, ignore_index=True)
+    out["status_label"] = out.status.map(labels)
+    out["group"] = group_label(out, by)
+    return out.reset_index(drop=True)
+
+
+def absence_columns(heat: pd.DataFrame) -> list[str]:
+    """The absence indicator ids shown in a heatmap (none for staff-group cuts or without data)."""
+    if heat.empty or "source" not in heat:
+        return []
+    return [i for i in ABSENCE_IDS if i in set(heat.loc[heat.source == "absence", "indicator_id"])]
 
 
 def sort_order(heat: pd.DataFrame, sort_by: str | None = None, descending: bool = False) -> list[str]:
@@ -395,15 +530,19 @@ def scope_table(
     unit_id: int | None = None,
     directorate: str | None = None,
     release: pd.DataFrame | None = None,
+    absence_release: tuple[dict, dict] | None = None,
 ) -> pd.DataFrame:
     """scorecard.indicator_table for a team, a directorate or the organisation, with the release
     plan applied: a survey figure (this wave or the previous) the plan withholds is blanked;
     data-quality figures are shown only when the group is released for every survey indicator.
 
-    Absence figures are left out at every level here: their groups are staff in post, not
-    respondents (a team nobody answered for would escape the survey plan), so they belong to the
-    Absence page and its own suppression. Leaving them out everywhere keeps the team, directorate
-    and organisation domain scores comparable."""
+    Absence figures (12 months to the wave's fieldwork, and the 12 months before for the change)
+    follow their own rule, the Absence page's: staff in post, not respondents, so the survey plan
+    cannot protect them (a team nobody answered for has no place in it). A group's absence is
+    shown only when team_absence.released_rates releases it in that period (teams checked within
+    their directorate); otherwise "fewer than N staff in post". absence_release: from
+    team_absence.wave_release, to share one computation between several scopes.
+    """
     tree = unit_tree(con)
     if unit_id is not None:
         team = tree.loc[tree.unit_id == unit_id, "team"]
@@ -417,6 +556,10 @@ def scope_table(
         cut, key = "directorate", {"directorate": directorate}
     else:
         cut, key, units = "organisation", {}, None
+    if absence_release is None:
+        absence_release = team_absence.wave_release(con, wave_id, threshold)
+    absence_now, absence_before = (team_absence.is_shown(frames, cut, key.get(cut))
+                                   for frames in absence_release)
     prev = _previous_wave(con, wave_id)
     if release is None:
         release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
@@ -433,17 +576,18 @@ def scope_table(
     survey = source == "survey"
     blank_now = survey & ~table.indicator_id.isin(now_ok)
     absent = source == "absence"
-    blank_other = (~survey & (not complete)) | absent
+    blank_other = ~survey & ~absent & (not complete)
+    blank_absent = absent & (not absence_now)
     for col, val in _SURVEY_BLANK.items():
-        table[col] = table[col].astype(object).where(~(blank_now | blank_other), val)
-    blank_prev = survey & ~table.indicator_id.isin(prev_ok)
+        table[col] = table[col].astype(object).where(~(blank_now | blank_other | blank_absent), val)
+    blank_prev = (survey & ~table.indicator_id.isin(prev_ok)) | (absent & (not absence_before))
     for col in ("previous", "change"):
         table[col] = table[col].astype(object).where(~blank_prev, None)
     answered = table.indicator_id.isin(answered_now)
     table.loc[blank_now & answered, "note"] = privacy.suppressed_text(threshold)
     table.loc[blank_now & ~answered, "note"] = "no responses in this wave"
     table.loc[blank_other, "note"] = "not shown: the group is not reportable for every survey indicator"
-    table.loc[absent, "note"] = "see the Absence page"
+    table.loc[blank_absent, "note"] = f"fewer than {threshold} staff in post"
     for col in ("value", "n", "score", "previous", "change"):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
     return table
@@ -467,9 +611,11 @@ def team_profile(
 ) -> dict:
     """Team vs its directorate, the organisation and the benchmark for one wave.
 
-    Returns {reportable, team, directorate, site, indicators, domains}. indicators: one row per
-    catalogue indicator with team/directorate/organisation value, n and score, benchmark and the
-    team's status against it; domains: long [domain_id, domain, series, score, status_label].
+    Returns {reportable, team, directorate, site, indicators, domains, absence_period}.
+    indicators: one row per catalogue indicator with team/directorate/organisation value, n and
+    score, benchmark and the team's status against it (absence figures each under the Absence
+    page's rule, see scope_table); domains: long [domain_id, domain, series, score, status_label];
+    absence_period: (start, end) of the 12 months the absence figures cover.
     Nothing but the team's name is returned when the team is not reportable.
     """
     tree = unit_tree(con)
@@ -482,10 +628,13 @@ def team_profile(
         return {**info, "reportable": False, "indicators": None, "domains": None}
     prev = _previous_wave(con, wave_id)
     release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
+    absent = team_absence.wave_release(con, wave_id, threshold)
     tables = {
-        "Team": scope_table(con, wave_id, threshold, unit_id=unit_id, release=release),
-        "Directorate": scope_table(con, wave_id, threshold, directorate=directorate, release=release),
-        "Organisation": scope_table(con, wave_id, threshold, release=release),
+        "Team": scope_table(con, wave_id, threshold, unit_id=unit_id, release=release,
+                            absence_release=absent),
+        "Directorate": scope_table(con, wave_id, threshold, directorate=directorate, release=release,
+                                   absence_release=absent),
+        "Organisation": scope_table(con, wave_id, threshold, release=release, absence_release=absent),
     }
     base = tables["Team"]
     ind = base[["domain_id", "domain", "indicator_id", "indicator", "short", "kind", "favourable",
@@ -503,7 +652,8 @@ def team_profile(
     domains = pd.concat(domains, ignore_index=True)[
         ["domain_id", "domain", "series", "score", "status_label", "feeding"]
     ]
-    return {**info, "reportable": True, "indicators": ind, "domains": domains}
+    return {**info, "reportable": True, "indicators": ind, "domains": domains,
+            "absence_period": team_absence.wave_periods(con, wave_id)[0]}
 
 
 def compare(
@@ -520,6 +670,7 @@ def compare(
     tree = unit_tree(con).set_index("unit_id")
     prev = _previous_wave(con, wave_id)
     release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
+    absent = team_absence.wave_release(con, wave_id, threshold)
     frames, left_out = [], []
     for uid in unit_ids:
         if uid not in tree.index:
@@ -528,7 +679,7 @@ def compare(
         if not _released(release[release.wave_id == wave_id], "team", {"team": team}).released.any():
             left_out.append(team)
             continue
-        table = scope_table(con, wave_id, threshold, unit_id=uid, release=release)
+        table = scope_table(con, wave_id, threshold, unit_id=uid, release=release, absence_release=absent)
         dom = scorecard.domain_table(table).assign(unit_id=uid, team=team)
         frames.append(dom)
     cols = ["unit_id", "team", "domain_id", "domain", "score", "status_label"]
@@ -632,16 +783,15 @@ def reportable_teams(con: duckdb.DuckDBPyConnection, wave_id: int, threshold: in
 def heatmap_table(heat: pd.DataFrame, threshold: int) -> pd.DataFrame:
     """The heatmap as a wide table (one row per group, one column per indicator) for sorting.
 
-    Cells hold the value as a number (percent for proportions) or NaN where withheld; a
-    `Withheld` column counts the indicators not shown, so nothing is silently blank.
+    Cells hold the value as a number (percent for proportions, rates and shares) or NaN where
+    withheld; a `Withheld` column counts the cells not shown, so nothing is silently blank.
     """
-    data = heat.assign(
-        shown=np.where(heat.kind == "proportion", heat.value * 100, heat.value),
-    )
+    percent = heat.kind.isin(["proportion", "rate", "share"])
+    data = heat.assign(shown=np.where(percent, heat.value * 100, heat.value))
     columns = list(dict.fromkeys(data.indicator))
     wide = data.pivot(index="group", columns="indicator", values="shown").reindex(columns=columns)
     wide.columns = [
-        f"{c} (%)" if k == "proportion" else f"{c} (mean 1-5)"
+        f"{c} (mean 1-5)" if k == "mean" else f"{c} (%)"
         for c, k in zip(columns, data.drop_duplicates("indicator").kind, strict=True)
     ]
     withheld = data.groupby("group").suppressed.sum().astype(int)

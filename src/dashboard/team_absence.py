@@ -1,0 +1,135 @@
+"""Absence figures for the Teams page, released by the Absence page's own staff-in-post rule."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from dashboard import absence, indicators, privacy
+
+# The absence indicators the drill-down shows (catalogue id -> column of absence.period_rates).
+MEASURE_OF: dict[str, str] = {"absence_rate": "rate", "s10_share": "s10_share"}
+# Cuts with a staff-in-post denominator; staff groups have none.
+CUTS = ("organisation", "directorate", "team", "site")
+
+
+def periods(fielded_on: date) -> tuple[tuple[date, date], tuple[date, date]]:
+    """The 12 months to a wave's fieldwork and the 12 months before, as on the scorecard."""
+    return (
+        (fielded_on - timedelta(days=364), fielded_on),
+        (fielded_on - timedelta(days=729), fielded_on - timedelta(days=365)),
+    )
+
+
+def wave_periods(con: duckdb.DuckDBPyConnection, wave_id: int) -> tuple[tuple[date, date], tuple[date, date]]:
+    """periods() for a wave id."""
+    waves = indicators.waves(con)
+    fielded = waves.loc[waves.wave_id == wave_id, "fielded_on"]
+    if fielded.empty:
+        raise ValueError(f"unknown wave {wave_id}")
+    return periods(pd.Timestamp(fielded.iloc[0]).date())
+
+
+def cross_cut_release(
+    n: np.ndarray,
+    released: Sequence[np.ndarray],
+    candidates: Sequence[np.ndarray],
+    threshold: int,
+) -> np.ndarray:
+    """Which cross-cutting groups (sites) may be shown beside groups already released.
+
+    n: staff per unit; released: boolean unit masks of the groups already shown (organisation,
+    directorates, teams); candidates: masks of the sites, tried in the order given. Units that
+    every shown group either holds both or neither of form a class; a site is shown only if every
+    class still holds no staff or at least `threshold` afterwards (the survey plan's rule,
+    docs/privacy.md), so "site minus its shown teams" cannot expose a withheld team.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    cls = np.zeros(len(n), dtype=np.int64)
+    for mask in released:
+        cls = np.unique(cls * 2 + np.asarray(mask, dtype=np.int64), return_inverse=True)[1]
+    out = np.zeros(len(candidates), dtype=bool)
+    for i, mask in enumerate(candidates):
+        trial = np.unique(cls * 2 + np.asarray(mask, dtype=np.int64), return_inverse=True)[1]
+        sizes = np.bincount(trial, weights=n)
+        if np.all((sizes == 0) | (sizes >= threshold)):
+            out[i] = True
+            cls = trial
+    return out
+
+
+def _keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    return privacy.normalise_keys(frame, [b for b in by if b in frame.columns])
+
+
+def released_rates(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, threshold: int
+) -> dict[str, pd.DataFrame]:
+    """Absence over [start, end] for every cut the drill-down shows, with the Absence page's rule.
+
+    Returns cut -> [*keys, fte_days_lost, fte_days_available, rate, s10_share, headcount,
+    suppressed]: organisation by its own headcount; directorates as period_rates by directorate;
+    teams as period_rates by (directorate, team), the same decision as absence.scope_options;
+    sites as period_rates by site and, on top, only where cross_cut_release allows. Withheld
+    groups have NaN figures. An empty frame means there is no absence data for the period.
+    """
+    out = {
+        "organisation": absence.period_rates(con, start, end, threshold, ()),
+        "directorate": _keys(absence.period_rates(con, start, end, threshold, ("directorate",)),
+                             ("directorate",)),
+        "team": _keys(absence.period_rates(con, start, end, threshold, ("directorate", "team")),
+                      ("directorate", "team")),
+    }
+    sites = _keys(absence.period_rates(con, start, end, threshold, ("site",)), ("site",))
+    units = _keys(absence.team_period(con, start, end, ("directorate", "team", "site")),
+                  ("directorate", "team", "site"))
+    # Without an organisation figure every group is below the threshold: no site is tried.
+    org_shown = is_shown(out, "organisation")
+    shown = [np.ones(len(units), dtype=bool)]
+    for cut in ("directorate", "team"):
+        names = set(out[cut].loc[~out[cut].suppressed, cut])
+        shown += [(units[cut] == name).to_numpy() for name in sorted(names)]
+    # Largest first, as the survey plan: the bigger site is the one kept when two compete.
+    order = sites.assign(_n=sites.headcount.fillna(0)).sort_values("_n", ascending=False, kind="stable")
+    tried = order[~order.suppressed.astype(bool)]
+    ok = cross_cut_release(
+        units.headcount.fillna(0).to_numpy(),
+        shown,
+        [(units.site == s).to_numpy() for s in tried.site],
+        threshold,
+    ) if org_shown else np.zeros(len(tried), dtype=bool)
+    blocked = set(tried.site[~ok])
+    sites = sites.copy()
+    sites["suppressed"] = sites.suppressed | sites.site.isin(blocked)
+    values = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share",
+              "headcount")
+    for col in values:
+        if col in sites.columns:
+            sites[col] = sites[col].astype("float64").where(~sites.suppressed, np.nan)
+    out["site"] = sites
+    return out
+
+
+def wave_release(
+    con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """released_rates for a wave's 12 months and for the 12 months before (each released on its
+    own: the two periods hold different days, so one cannot be subtracted from the other)."""
+    (start, end), (p_start, p_end) = wave_periods(con, wave_id)
+    return (released_rates(con, start, end, threshold),
+            released_rates(con, p_start, p_end, threshold))
+
+
+def is_shown(frames: dict[str, pd.DataFrame], cut: str, key: str | None = None) -> bool:
+    """Whether one group's absence is released in frames (from released_rates).
+
+    cut: organisation, directorate, team or site; key: the group's name (None for organisation).
+    """
+    if cut not in CUTS:
+        raise ValueError(f"no absence figures by {cut!r}; choose from {CUTS}")
+    frame = frames[cut]
+    rows = frame if cut == "organisation" else frame[frame[cut] == key]
+    return bool(len(rows) == 1 and not rows.suppressed.iloc[0])
