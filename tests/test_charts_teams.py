@@ -52,8 +52,8 @@ def test_heatmap_spec_colours_glyphs_and_suppressed_cells():
     assert cells[("Ward B", "Stress")]["cell"] == "<10"
     assert cells[("Ward B", "Stress")]["value_text"] == "fewer than 10 responses"
     assert cells[("Ward B", "Stress")]["n_text"] == ""
-    assert cells[("Ward A", "Stress")]["n_text"] == "20"
-    assert {t["title"] for t in rect["encoding"]["tooltip"]} >= {"Value", "Responses (n)", "Organisation"}
+    assert cells[("Ward A", "Stress")]["n_text"] == "20 responses"
+    assert {t["title"] for t in rect["encoding"]["tooltip"]} >= {"Value", "Base (n)", "Organisation"}
     assert text["mark"]["type"] == "text"
 
 
@@ -62,6 +62,29 @@ def test_heatmap_legend_names_the_reference():
     spec = charts.heatmap(heat, drilldown.status_labels("benchmark", T), "benchmark", T).to_dict()
     assert spec["layer"][0]["encoding"]["color"]["title"] == "Against the benchmark"
     assert "▼ Worse than benchmark" in spec["layer"][0]["encoding"]["color"]["scale"]["domain"]
+
+
+def test_heatmap_absence_cells_read_staff_in_post():
+    absent = pd.DataFrame({
+        "group": ["Ward A", "Ward B"], "indicator_id": "absence_rate", "indicator": "Absence rate",
+        "kind": "rate", "source": "absence", "value": [0.06, np.nan], "n": [25, np.nan],
+        "reference_value": 0.0445, "status": ["worse", "suppressed"], "suppressed": [False, True],
+        "domain": "d", "status_label": ["Worse than organisation", "Fewer than 10 staff in post"],
+    })
+    heat = pd.concat([_heat().assign(source="survey"), absent], ignore_index=True)
+    labels = drilldown.status_labels("organisation", T, absence=True)
+    spec = charts.heatmap(heat, labels, "organisation", T).to_dict()
+    rect = spec["layer"][0]
+    assert rect["encoding"]["color"]["scale"]["domain"][-1] == "Fewer than 10 responses or staff in post"
+    cells = {(d["group"], d["indicator"]): d for d in spec["datasets"][spec["data"]["name"]]}
+    assert cells[("Ward A", "Absence rate")]["cell"] == "6.0% ▼"       # one decimal for rates
+    assert cells[("Ward A", "Absence rate")]["n_text"] == "25 staff in post"
+    assert cells[("Ward A", "Absence rate")]["reference_text"] == "4.5%"
+    assert cells[("Ward B", "Absence rate")]["cell"] == "<10 staff"
+    assert cells[("Ward B", "Absence rate")]["value_text"] == "fewer than 10 staff in post"
+    assert cells[("Ward B", "Stress")]["cell"] == "<10"                 # survey cells unchanged
+    assert [c for c in charts.status_legend(labels)[0] if "staff" in c] == [
+        "Fewer than 10 responses or staff in post"]
 
 
 def _points() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -132,3 +133,58 @@ def test_switching_view_leaves_the_team(env):
     assert at.query_params["view"] == "staff_group" and "team" not in at.query_params
     assert _crumbs(at) == []
     assert any("team drill-down takes priority" in c.value for c in at.caption)
+
+
+# ---- absence figures (the same organisation with staff in post and absence episodes) -----------
+
+@pytest.fixture(scope="module")
+def absence_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("teams_app_absence") / "store.duckdb"
+    con = teams_org.build(path)
+    teams_org.add_absence(con)
+    con.close()
+    return path
+
+
+@pytest.fixture
+def absence_env(absence_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("WELLBEING_DB", str(absence_store))
+    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
+    monkeypatch.delenv("WELLBEING_THRESHOLD", raising=False)
+
+
+def test_team_profile_shows_absence_by_hand(absence_env):
+    at = _app(team="Ward A")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("Indicator")
+    rate = table.loc["Sickness absence rate"]
+    assert rate["Team"] == "6.0%" and rate["Organisation"] == "4.5%"      # 438/7300; 1593/35770
+    assert rate["Directorate"] == "5.4%"                                   # 688/12775
+    assert rate["Change since last wave"] == "+2.0 pts"                    # from 4.0%
+    assert pd.isna(rate["n"])                                              # n counts responses
+    assert any("16 Oct 2024 to 15 Oct 2025" in c.value for c in at.caption)
+
+
+def test_small_team_profile_withholds_absence(absence_env):
+    at = _app(team="Clinic")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("Indicator")
+    rate = table.loc["Sickness absence rate"]
+    assert rate["Team"] == "–" and rate["Note"] == "fewer than 10 staff in post"
+    assert rate["Directorate"] == "4.3%"                                   # Surgery 682/15695
+
+
+def test_heatmap_has_absence_columns_and_says_how_they_compare(absence_env):
+    at = _app(dir="Medicine")
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "Group" in d.value.columns).set_index("Group")
+    assert table.loc["Ward A", "Absence rate (%)"] == pytest.approx(6.0)
+    assert pd.isna(table.loc["Ward C", "Absence rate (%)"])
+    assert any("within ±10%" in c.value and "<N staff" in c.value for c in at.caption)
+    assert at.selectbox(key="teams_sort").options[-2:] == ["Absence rate", "S10 share"]
+
+
+def test_staff_group_view_says_why_there_is_no_absence(absence_env):
+    at = _app(view="staff_group")
+    assert not at.exception, at.exception
+    assert any("No absence columns for staff groups" in c.value for c in at.caption)

@@ -31,7 +31,9 @@ SIGNAL_SHAPES = {"worse": "triangle-down", "within": "circle", "better": "triang
 def _fmt(kind: str, value: float) -> str:
     if pd.isna(value):
         return "–"
-    return f"{value:.0%}" if kind in ("proportion", "share", "rate") else f"{value:.2f}"
+    if kind == "rate":
+        return f"{value:.1%}"    # absence rates sit around 5%: whole percents would hide changes
+    return f"{value:.0%}" if kind in ("proportion", "share") else f"{value:.2f}"
 
 
 def status_legend(labels: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -52,23 +54,30 @@ def heatmap(
 ) -> alt.Chart:
     """Groups (rows) x indicators (columns), coloured by status against the reference.
 
-    heat: from drilldown.heatmap. labels: drilldown.status_labels(...). Suppressed cells are
-    light grey and read "<N"; hover shows value, n, the reference value and the status.
+    heat: from drilldown.heatmap. labels: drilldown.status_labels(...). Suppressed survey cells
+    are light grey and read "<N", absence cells (source "absence") "<N staff"; hover shows value,
+    base (responses, or staff in post for absence), the reference value and the status.
     """
     entries, colours = status_legend(labels)
     entry = {k: f"{GLYPHS[k]} {labels[k]}".strip() for k in labels}
+    absent = (heat["source"] == "absence").to_numpy() if "source" in heat else [False] * len(heat)
     data = heat.assign(
         legend=heat.status.map(entry),
         value_text=[
-            f"fewer than {threshold} responses" if s else _fmt(k, v)
-            for k, v, s in zip(heat.kind, heat.value, heat.suppressed, strict=True)
+            (f"fewer than {threshold} staff in post" if a else f"fewer than {threshold} responses")
+            if s else _fmt(k, v)
+            for k, v, s, a in zip(heat.kind, heat.value, heat.suppressed, absent, strict=True)
         ],
         reference_text=[_fmt(k, v) for k, v in zip(heat.kind, heat.reference_value, strict=True)],
         cell=[
-            f"<{threshold}" if s else f"{_fmt(k, v)} {GLYPHS[st]}".strip()
-            for k, v, s, st in zip(heat.kind, heat.value, heat.suppressed, heat.status, strict=True)
+            (f"<{threshold} staff" if a else f"<{threshold}") if s else f"{_fmt(k, v)} {GLYPHS[st]}".strip()
+            for k, v, s, st, a in zip(heat.kind, heat.value, heat.suppressed, heat.status, absent,
+                                      strict=True)
         ],
-        n_text=[("" if pd.isna(n) else f"{int(n)}") for n in heat.n],
+        n_text=[
+            "" if pd.isna(n) else f"{int(n)} staff in post" if a else f"{int(n)} responses"
+            for n, a in zip(heat.n, absent, strict=True)
+        ],
     )[["group", "indicator", "domain", "legend", "value_text", "reference_text", "cell", "n_text",
        "status_label"]]
     order = list(group_order) if group_order is not None else sorted(data.group.unique())
@@ -90,7 +99,7 @@ def heatmap(
             alt.Tooltip("group:N", title=group_title),
             alt.Tooltip("indicator:N", title="Indicator"),
             alt.Tooltip("value_text:N", title="Value"),
-            alt.Tooltip("n_text:N", title="Responses (n)"),
+            alt.Tooltip("n_text:N", title="Base (n)"),
             alt.Tooltip("reference_text:N", title=f"{reference_name.capitalize()}"),
             alt.Tooltip("status_label:N", title="Status"),
         ],

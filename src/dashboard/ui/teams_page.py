@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue, drilldown, formatting, indicators, privacy
+from dashboard import catalogue, drilldown, formatting, indicators, privacy, scorecard, team_absence
 from dashboard.charts import teams as charts
 from dashboard.groups import LABELS
 from dashboard.ui import cache, shell
@@ -134,7 +134,8 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
     if heat.empty:
         st.info("No survey figures for this wave.")
         return
-    options = ["group", *drilldown.survey_indicator_ids(cat)]
+    absence_ids = drilldown.absence_columns(heat)
+    options = ["group", *drilldown.survey_indicator_ids(cat), *absence_ids]
     left, right = st.columns([3, 1])
     sort_by = left.selectbox(
         "Sort rows by", options, key="teams_sort",
@@ -142,7 +143,7 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
     )
     descending = right.toggle("Highest first", key="teams_desc")
     order = drilldown.sort_order(heat, sort_by, descending)
-    labels = drilldown.status_labels(sel["ref"], threshold)
+    labels = drilldown.status_labels(sel["ref"], threshold, absence=bool(absence_ids))
     ref_name = drilldown.REFERENCES[sel["ref"]]
     st.altair_chart(
         charts.heatmap(heat, labels, ref_name, threshold, order, group_title), width="stretch"
@@ -153,6 +154,23 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
         f"{privacy.suppressed_text(threshold)}, or withheld so that a smaller group cannot be "
         "worked out by subtraction."
     )
+    if absence_ids:
+        start, end = cache.query(team_absence.wave_periods, sel["wave"])[0]
+        st.caption(
+            f"Absence columns cover the 12 months {start:%d %b %Y} to {end:%d %b %Y} (calendar days). "
+            f"Against the organisation and against the {drilldown.ABSENCE_REFERENCES['previous']} "
+            f"(the previous wave's reference), ● similar means within ±{scorecard.RATE_MARGIN:.0%} "
+            "of the reference rate or share (relative): absence is a census of days lost, not a "
+            "sample, and days come in spells, so a Poisson interval on days would be misleadingly "
+            "narrow. Against the benchmark as on the overview. `<N staff`: fewer than "
+            f"{threshold} staff in post, or withheld so that a smaller team cannot be worked out "
+            "(the Absence page's rule; see docs/privacy.md)."
+        )
+    elif any(b == "staff_group" for b in by):
+        st.caption(
+            "No absence columns for staff groups: staff in post is recorded by team, not by staff "
+            "group, so there is no denominator for an absence rate."
+        )
     with st.expander("Table (click a column heading to sort)"):
         st.dataframe(drilldown.heatmap_table(heat, threshold), hide_index=True, width="stretch")
 
@@ -250,7 +268,8 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
             "Domain": ind.domain,
             "Indicator": ind.indicator,
             "Team": [formatting.value(k, v) for k, v in zip(ind.kind, ind.value, strict=True)],
-            "n": ind.n.astype("Int64"),
+            # n counts responses; absence rows would give episodes, which read as a sample size
+            "n": ind.n.where(ind.kind.isin(["proportion", "mean"])).astype("Int64"),
             "Change since last wave": [formatting.change(k, v) or "–" for k, v in
                                        zip(ind.kind, ind.change, strict=True)],
             "Directorate": [formatting.value(k, v) for k, v in
@@ -263,6 +282,12 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
         }
     )
     st.dataframe(view, hide_index=True, width="stretch")
+    start, end = prof["absence_period"]
+    st.caption(
+        f"Absence figures: the 12 months {start:%d %b %Y} to {end:%d %b %Y}, each group shown only "
+        f"with at least {threshold} staff in post and when it cannot reveal a smaller team (the "
+        "Absence page's rule). The domain scores include the absence rate wherever it is shown."
+    )
     trend = cache.query(drilldown.team_trend, unit_id, threshold)
     if trend.wave_label.nunique() > 1:
         st.altair_chart(charts.team_trend(trend, prof["team"]), width="stretch")
