@@ -1,0 +1,189 @@
+"""Time the app's real query functions on a store: cold (fresh connection) and median of repeats."""
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from dashboard import absence, drilldown, evaluation, indicators, privacy, scorecard, store
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    run: Callable[[duckdb.DuckDBPyConnection], object]
+
+
+@dataclass(frozen=True)
+class Timing:
+    name: str
+    rows: int
+    cold: float
+    median: float
+    runs: tuple[float, ...]
+
+
+def row_count(result: object) -> int:
+    """Rows a result carries: frame length, evaluation results, summed parts of a tuple."""
+    if isinstance(result, pd.DataFrame):
+        return len(result)
+    if isinstance(result, evaluation.Evaluation):
+        return len(result.results)
+    if isinstance(result, tuple):
+        return sum(row_count(part) for part in result)
+    if isinstance(result, dict):
+        return 1 if result else 0
+    return 0 if result is None else 1
+
+
+def operations(con: duckdb.DuckDBPyConnection, threshold: int = 10) -> list[Operation]:
+    """The queries pages run, with the arguments a user's first view of each page would use.
+
+    Survey figures use the latest wave; absence figures the last 24 months (the Absence page's
+    default period); the evaluation the first synthetic intervention (survey and absence
+    indicators, 2,000 bootstrap resamples).
+    """
+    wave = int(con.execute("SELECT max(wave_id) FROM waves").fetchone()[0])
+    span = absence.data_range(con)
+    end = absence.month_end(span[1])
+    y, m = divmod(end.year * 12 + end.month - 1 - 23, 12)
+    start = max(date(y, m + 1, 1), span[0])
+    intervention = int(con.execute("SELECT min(intervention_id) FROM interventions").fetchone()[0])
+    unit = int(con.execute(
+        "SELECT unit_id FROM responses WHERE wave_id = ? GROUP BY unit_id ORDER BY count(*) DESC LIMIT 1",
+        [wave],
+    ).fetchone()[0])
+    t = threshold
+    return [
+        Operation("indicators.survey_results organisation", lambda c: indicators.survey_results(c)),
+        Operation("indicators.survey_results directorate",
+                  lambda c: indicators.survey_results(c, by=("directorate",))),
+        Operation("indicators.survey_results team", lambda c: indicators.survey_results(c, by=("team",))),
+        Operation("scorecard.indicator_table", lambda c: scorecard.indicator_table(c, wave, t)),
+        Operation("privacy.plan (1 wave)", lambda c: privacy.plan(c, t, wave_ids=[wave])),
+        Operation("privacy.survey_figures team (1 wave)",
+                  lambda c: privacy.survey_figures(c, ("team",), t, wave_ids=[wave])),
+        Operation("drilldown.heatmap team", lambda c: drilldown.heatmap(c, ("team",), wave, t)),
+        Operation("drilldown.team_profile", lambda c: drilldown.team_profile(c, unit, wave, t)),
+        Operation("absence.period_summary (24 months)", lambda c: absence.period_summary(c, start, end)),
+        Operation("absence.monthly_rates directorate",
+                  lambda c: absence.monthly_rates(c, start, end, t, by=("directorate",))),
+        Operation("absence.period_rates directorate+team",
+                  lambda c: absence.period_rates(c, start, end, t, by=("directorate", "team"))),
+        Operation("absence.episode_quality", lambda c: absence.episode_quality(c)),
+        Operation("evaluation.evaluate (n_boot=2000)",
+                  lambda c: evaluation.evaluate(c, intervention, t, n_boot=2000)),
+    ]
+
+
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+def open_store(
+    path: Path, read_only: bool = True, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """`store.connect`, optionally capping DuckDB's memory (the app itself sets no cap)."""
+    con = store.connect(path, read_only=read_only)
+    if memory_limit is not None:
+        if not _MEMORY.match(memory_limit):
+            con.close()
+            raise ValueError(f"memory limit {memory_limit!r} is not like '8GB'")
+        con.execute(f"SET memory_limit = '{memory_limit}'")  # checked against _MEMORY above
+    return con
+
+
+def _forget_memos() -> None:
+    # privacy.plan remembers plans per dataset version; a timing must compute them, as the first
+    # page view after an import does.
+    privacy._PLAN_MEMO.clear()
+
+
+def time_operation(path: Path, op: Operation, repeat: int, memory_limit: str | None = None) -> Timing:
+    """Cold: the first call on a fresh read-only connection (empty DuckDB buffer pool; the OS
+    file cache may be warm). Then `repeat` more calls on that connection; memos are cleared
+    before every call."""
+    con = open_store(path, memory_limit=memory_limit)
+    try:
+        runs = []
+        rows = 0
+        for _ in range(1 + repeat):
+            _forget_memos()
+            t0 = time.perf_counter()
+            result = op.run(con)
+            runs.append(time.perf_counter() - t0)
+            rows = row_count(result)
+    finally:
+        con.close()
+    warm = runs[1:] or runs
+    return Timing(op.name, rows, runs[0], statistics.median(warm), tuple(runs))
+
+
+def measure(
+    path: Path,
+    repeat: int = 3,
+    threshold: int = 10,
+    only: Callable[[str], bool] | None = None,
+    report: Callable[[Timing], None] | None = None,
+    memory_limit: str | None = None,
+) -> list[Timing]:
+    """Time every operation (or those `only` accepts) on the store at `path`."""
+    con = open_store(path, memory_limit=memory_limit)
+    try:
+        ops = operations(con, threshold)
+    finally:
+        con.close()
+    out = []
+    for op in ops:
+        if only is not None and not only(op.name):
+            continue
+        timing = time_operation(path, op, repeat, memory_limit)
+        if report is not None:
+            report(timing)
+        out.append(timing)
+    return out
+
+
+def time_refresh(path: Path, repeat: int, memory_limit: str | None = None) -> Timing:
+    """store.refresh_scores re-derived `1 + repeat` times, each in a transaction rolled back so the
+    store is unchanged (so the commit itself is not timed; the generator times one committed run)."""
+    con = open_store(path, read_only=False, memory_limit=memory_limit)
+    try:
+        runs = []
+        for _ in range(1 + repeat):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                t0 = time.perf_counter()
+                store.refresh_scores(con)
+                runs.append(time.perf_counter() - t0)
+            finally:
+                con.execute("ROLLBACK")
+        rows = con.execute("SELECT count(*) FROM respondent_scores").fetchone()[0]
+    finally:
+        con.close()
+    return Timing("store.refresh_scores (rolled back)", rows, runs[0],
+                  statistics.median(runs[1:] or runs), tuple(runs))
+
+
+def format_table(rows: list[tuple[str, str, str, str]]) -> str:
+    """A plain-text table with a header row; columns after the first are right-aligned."""
+    header = ("operation", "rows", "cold s", "median s")
+    table = [header, *rows]
+    widths = [max(len(r[k]) for r in table) for k in range(4)]
+    lines = []
+    for k, r in enumerate(table):
+        cells = [r[0].ljust(widths[0])] + [r[j].rjust(widths[j]) for j in range(1, 4)]
+        lines.append("  ".join(cells))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def timing_row(t: Timing) -> tuple[str, str, str, str]:
+    return (t.name, f"{t.rows:,}", f"{t.cold:.2f}", f"{t.median:.2f}")
