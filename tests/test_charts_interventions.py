@@ -177,3 +177,34 @@ def test_interrupted_series_with_comparison_context():
     k = line["color"]["scale"]["domain"].index(ch.COMPARISON_SERIES)
     assert line["strokeDash"]["scale"]["range"][k] == [2, 2]
     assert line["strokeWidth"]["scale"]["range"][k] == 1.5
+
+
+def test_forest_ratio_of_rate_ratios_panel():
+    # absence judged against comparison teams (evaluation since issue 6): its own panel, level 3,
+    # with the no-change line at 1
+    frame = pd.DataFrame(
+        {
+            "indicator": ["Stress", "Absence rate"],
+            "unit": ["percentage points", "ratio of rate ratios (target / comparison)"],
+            "estimate": [-11.1, 0.64],
+            "ci_low": [-18.9, 0.59],
+            "ci_high": [-3.7, 0.71],
+            "null": [0.0, 1.0],
+            "verdict": ["likely improved", "likely improved"],
+            "level": [3, 3],
+            "design": ["difference-in-differences"] * 2,
+            "text": ["-11.1 pp", "0.64x the comparison teams' change in rate"],
+        }
+    )
+    spec = ch.forest(frame).to_dict()
+    panels = spec["vconcat"]
+    assert " ".join(panels[1]["title"]["text"]) == (
+        "Effect in ratio of rate ratios (target / comparison) (dashed line: no change)"
+    )
+    rows = {r["indicator"]: r for d in _datasets(spec) for r in d if "label" in r}
+    assert rows["Absence rate"]["label"] == "Likely improved · level 3"
+    rule = next(layer for layer in panels[1]["layer"] if layer["mark"].get("strokeDash"))
+    assert [r["null"] for r in spec["datasets"][rule["data"]["name"]]] == [1.0]
+    point = next(layer for layer in panels[1]["layer"] if layer["mark"]["type"] == "point")
+    lo, hi = point["encoding"]["x"]["scale"]["domain"]
+    assert lo < 0.59 and hi > 1.0  # the no-change line is in view

@@ -177,22 +177,50 @@ def test_changed_items_are_warned(hand, result):
 
 def test_absence_rate_ratio_by_hand(result):
     rate = _by_id(result)["absence_rate"]
-    assert rate.design == "before/after" and rate.level == 2
+    # Comparison teams C1 and C2 have absence data, so the effect is the ratio of rate ratios
+    # against them (Magenta Book level 3), no longer the target's before/after ratio (level 2).
+    assert rate.design == "difference-in-differences" and rate.level == 3
     # target FTE: 10 + 10 (S, headcount 3, is too small to pool: left out and named);
     # Oct-Dec 2023 = 92 days, Jan-Mar 2024 = 91 days (leap February)
     before = 12.0 / (20 * 92)
     after = 3.5 / (20 * 91)
     assert rate.change.pre_rate == pytest.approx(before)
     assert rate.change.post_rate == pytest.approx(after)
-    assert rate.estimate == pytest.approx(after / before)
+    assert rate.change.estimate == pytest.approx(after / before)  # the target's own ratio
     assert any("left out of the absence evaluation: S." in w for w in rate.warnings)
     assert rate.null == 1.0
     comparison = rate.comparison_change
-    assert comparison.estimate == pytest.approx((5 / 1820) / (4 / 1840))
+    comparison_ratio = (5 / 1820) / (4 / 1840)  # C1 + C2: 20 FTE, 4 days before, 5 after
+    assert comparison.estimate == pytest.approx(comparison_ratio)
+    # six months (< 24): no seasonal terms, so the estimate is the ratio of the four rates
+    assert rate.estimate == pytest.approx((after / before) / comparison_ratio)
+    assert rate.absence_did.estimate == rate.estimate and not rate.absence_did.seasonal
+    assert rate.ci_low < rate.estimate < rate.ci_high
+    assert rate.unit == ev.RATIO_OF_RATIOS and rate.absence_units == (2, 2)
+    assert ev.effect_text(rate).startswith(f"{rate.estimate:.2f}x the comparison teams' change")
     assert rate.its is not None and len(rate.its.series) == 6
     # comparison teams' monthly rates, for context on the chart: October 2023 = 4 / (20 FTE x 31)
     october = rate.comparison_series.set_index("month").rate[pd.Timestamp("2023-10-01")]
     assert october == pytest.approx(4 / (20 * 31))
+
+
+def test_absence_falls_back_to_before_after_without_a_usable_comparison(hand):
+    con, iid = hand
+    # no comparison teams at all
+    alone = _by_id(ev.evaluate(con, iid, THRESHOLD, indicator_ids=["absence_rate"],
+                               comparison_unit_ids=[], months=3))["absence_rate"]
+    assert alone.design == "before/after" and alone.level == 2 and alone.absence_did is None
+    assert alone.estimate == pytest.approx((3.5 / (20 * 91)) / (12.0 / (20 * 92)))
+    assert alone.unit == "rate ratio (after / before)"
+    assert any("No comparison teams with absence data" in n for n in alone.notes)
+    assert ev.effect_text(alone).startswith(f"{alone.estimate:.2f}x the rate before")
+    # C1 alone lost no days after the start: its change cannot be estimated, so level 2
+    c1 = _by_id(ev.evaluate(con, iid, THRESHOLD, indicator_ids=["absence_rate"],
+                            comparison_unit_ids=[3], months=3))["absence_rate"]
+    assert c1.design == "before/after" and c1.level == 2
+    assert c1.estimate == pytest.approx(alone.estimate)
+    assert any("comparison teams' change cannot be estimated" in n and "comparison post" in n
+               for n in c1.notes)
 
 
 def test_indicator_without_any_responses_is_not_enough_data(hand):
@@ -376,5 +404,20 @@ def test_demo_verdict_matches_planted_truth(demo_results, effect):
     assert got.ci_low <= truth <= got.ci_high, (got.ci_low, truth, got.ci_high)
     good = (truth < null) == (got.favourable == "low")
     assert got.verdict == (stats.IMPROVED if good else stats.WORSENED)
-    # survey effects are judged against comparison teams (level 3); absence before/after (2)
-    assert got.level == (2 if effect.measure == "rate_ratio" else 3)
+    # every planted effect is judged against comparison teams (level 3): survey indicators by
+    # difference-in-differences and, since issue 6, absence by the ratio of rate ratios
+    assert got.level == 3 and got.design == "difference-in-differences"
+
+
+def test_demo_rota_redesign_ratio_of_ratios(demo_results):
+    # planted: new absences at 0.7x in the rota teams from 2024-07-01, none elsewhere
+    got = _by_id(demo_results["Rota redesign"])["absence_rate"]
+    did = got.absence_did
+    assert got.verdict == stats.IMPROVED and got.level == 3
+    assert did.seasonal  # 12 months either side: month-of-year terms are in the model
+    assert 0.6 < got.estimate < 0.8 and got.ci_low < 0.7 < got.ci_high
+    assert 0.6 < got.change.estimate < 0.75  # the rota teams' own before/after ratio
+    assert 0.9 < got.comparison_change.estimate < 1.1  # the comparison teams barely moved
+    # the model's estimate agrees with the crude ratio of the four rates when both groups
+    # cover the same months (the season then cancels)
+    assert got.estimate == pytest.approx(did.target_ratio / did.comparison_ratio, rel=0.02)

@@ -515,6 +515,7 @@ def test_rate_ratio_did_point_interval_and_dispersion_by_hand():
     assert (got.ci_low, got.ci_high) == pytest.approx(
         (ratio * math.exp(-Z * se_q), ratio * math.exp(Z * se_q)))
     assert got.p_value == pytest.approx(2 * sps.norm.sf(abs(math.log(ratio)) / se_q))
+    assert got.widening == pytest.approx(math.sqrt(phi))
     assert got.months == {"target pre": 3, "target post": 3, "comparison pre": 3, "comparison post": 3}
     assert not got.seasonal and got.null == 1.0 and got.comparison_group
     # months alternate high and low (negative autocorrelation): the serial factor stays at 1

@@ -19,6 +19,7 @@ CORRECTIONS = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 DEFAULT_MONTHS = 12
 TARGET, COMPARISON = "Target teams", "Comparison teams"
 BEFORE, AFTER = "Before", "After"
+RATIO_OF_RATIOS = "ratio of rate ratios (target / comparison)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,8 +57,10 @@ class IndicatorResult:
     trend: stats.TrendCheck | None = None
     its: stats.ITSResult | None = None
     comparison_change: stats.RateRatio | None = None
+    absence_did: stats.RateRatioDiD | None = None  # ratio of rate ratios, when it is the effect
     comparison_series: pd.DataFrame | None = None  # month, rate: comparison teams, for context
     excluded_units: tuple[str, ...] = ()
+    absence_units: tuple[int, int] | None = None  # target and comparison teams pooled for absence
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,7 +250,9 @@ def _aggregate_only_units(
 # ---------------------------------------------------------------------------------------------
 # Display units
 # ---------------------------------------------------------------------------------------------
-def display_unit(kind: str) -> str:
+def display_unit(kind: str, design: str = "before/after") -> str:
+    if kind == "rate" and design == "difference-in-differences":
+        return RATIO_OF_RATIOS
     return {"proportion": "percentage points", "mean": "points on the 1-5 scale",
             "rate": "rate ratio (after / before)"}.get(kind, "")
 
@@ -264,6 +269,8 @@ def effect_text(result: IndicatorResult) -> str:
     if result.kind == "rate":
         body = f"{result.estimate:.2f}x"
         ci = f"{result.ci_low:.2f} to {result.ci_high:.2f}" if _finite(result.ci_low) else "no interval"
+        if result.design == "difference-in-differences":
+            return f"{body} the comparison teams' change in rate (95% CI {ci})"
         return f"{body} the rate before (95% CI {ci})"
     digits = 1 if result.kind == "proportion" else 2
     body = f"{result.estimate:+.{digits}f} {result.unit}"
@@ -486,12 +493,26 @@ def _absence_indicator(
     ratio = stats.rate_ratio(target, start_date)
     its = stats.interrupted_time_series(target, start_date)
     comp = stats.rate_ratio(comparison, start_date) if not comparison.empty else None
-    if comp is not None and _finite(comp.ci_low) and (comp.ci_low > 1 or comp.ci_high < 1):
+    did = stats.rate_ratio_did(target, comparison, start_date) if not comparison.empty else None
+    # With comparison teams the effect is the ratio of rate ratios (Magenta Book level 3): the
+    # comparison teams' own change over the same months is netted out. Without them, or when
+    # their change cannot be estimated, the target's before/after ratio stands alone (level 2).
+    use_did = did is not None and _finite(did.estimate)
+    if comparison.empty:
+        notes.append("No comparison teams with absence data the Absence page may show: "
+                     "before/after for the target teams only.")
+    elif not use_did:
+        notes.append("The comparison teams' change cannot be estimated, so this is before/after "
+                     "for the target teams only. " + did.notes[-1])
+    if (not use_did and comp is not None and _finite(comp.ci_low)
+            and (comp.ci_low > 1 or comp.ci_high < 1)):
         warnings.append(
             f"Absence also changed in the comparison teams over the same months "
             f"({comp.estimate:.2f}x): part of the target teams' change may not be due to the intervention."
         )
-    notes += list(ratio.notes) + list(its.notes)
+    for note in [*(did.notes if use_did else ()), *ratio.notes, *its.notes]:
+        if note not in notes:  # the transition-month note comes from each model
+            notes.append(note)
     cells = pd.DataFrame(
         {
             "group": [TARGET, TARGET] + ([COMPARISON, COMPARISON] if comp is not None else []),
@@ -503,11 +524,13 @@ def _absence_indicator(
         }
     )
     return {
-        "design": "before/after",
-        "effect": ratio,
+        "design": "difference-in-differences" if use_did else "before/after",
+        "effect": did if use_did else ratio,
         "change": ratio,
         "its": its,
         "comparison_change": comp,
+        "absence_did": did if use_did else None,
+        "absence_units": (len(target_ids), len(comparison_ids)),
         "comparison_series": comparison[["month", "rate"]] if not comparison.empty else None,
         "cells": cells,
         "notes": notes,
@@ -537,8 +560,10 @@ def evaluate(
     Survey indicators: target-team change between the pre and post waves (default: the closest
     waves either side of the start), and difference-in-differences against comparison teams
     (default: every non-target team) with a bootstrap interval; a placebo parallel-trends check
-    when an earlier wave exists. Absence rate: post/pre rate ratio and an interrupted time series
-    over `months` months either side. With several indicators, p-values are adjusted (Holm or
+    when an earlier wave exists. Absence rate over `months` months either side: the ratio of
+    rate ratios against comparison teams (level 3), or the target's post/pre rate ratio when no
+    comparison teams can be used (level 2), with the target's own ratio and an interrupted time
+    series alongside. With several indicators, p-values are adjusted (Holm or
     Benjamini-Hochberg) before the verdicts. Only units reportable (>= threshold responses) in
     every wave used enter the survey figures. With exclude_other_programmes, comparison teams
     that had another intervention aimed at the same indicators in the period are left out.
@@ -681,7 +706,7 @@ def _result(
         ci_low=effect.ci_low * scale,
         ci_high=effect.ci_high * scale,
         null=effect.null * scale if kind != "rate" else effect.null,
-        unit=display_unit(kind),
+        unit=display_unit(kind, piece["design"]),
         p_value=p_value,
         p_adjusted=p_adjusted,
         method=effect.method,
@@ -695,8 +720,10 @@ def _result(
         trend=piece.get("trend"),
         its=piece.get("its"),
         comparison_change=piece.get("comparison_change"),
+        absence_did=piece.get("absence_did"),
         comparison_series=piece.get("comparison_series"),
         excluded_units=tuple(piece.get("excluded", ())),
+        absence_units=piece.get("absence_units"),
     )
 
 

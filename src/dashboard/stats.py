@@ -206,6 +206,7 @@ class RateRatioDiD:
     poisson_ci_high: float
     dispersion: float
     serial_factor: float  # long-run variance factor for month-to-month correlation (>= 1)
+    widening: float  # interval half-width on the log scale over the plain Poisson one (>= 1)
     target_ratio: float  # crude post/pre ratios from the period totals, for display
     comparison_ratio: float
     rates: Mapping[str, float]  # "target pre", "target post", "comparison pre", "comparison post"
@@ -842,7 +843,8 @@ def rate_ratio_did(
         )
         return RateRatioDiD(**base, estimate=_NAN, ci_low=_NAN, ci_high=_NAN, p_value=_NAN,
                             poisson_ci_low=_NAN, poisson_ci_high=_NAN, dispersion=_NAN,
-                            serial_factor=_NAN, seasonal=False, notes=tuple(notes))
+                            serial_factor=_NAN, widening=_NAN, seasonal=False,
+                            notes=tuple(notes))
     target = (data["group"] == "target").to_numpy(dtype=float)
     post = (data["period"] == "post").to_numpy(dtype=float)
     cols = {"const": np.ones_like(post), "target": target, "post": post,
@@ -892,6 +894,7 @@ def rate_ratio_did(
         poisson_ci_high=math.exp(b + z * se),
         dispersion=dispersion,
         serial_factor=serial,
+        widening=math.sqrt(scale * serial),
         seasonal=bool(seasonal),
         notes=tuple(notes),
     )

@@ -52,16 +52,21 @@ def _select(at: AppTest, key: str, value: int) -> None:
     assert not at.exception, at.exception
 
 
+SURVEY_TEAMS = "comparison, each reportable in both waves."
+ABSENCE_TEAMS = "comparison (only teams the Absence page may show over these months)."
+
+
 @pytest.mark.parametrize(
-    ("name", "verdicts", "level"),
+    ("name", "verdicts", "level", "teams_used"),
     [
-        ("Stress management programme", ["Likely improved"], 3),
-        ("Manager development programme", ["Likely improved", "Likely improved"], 3),
-        ("Rota redesign", ["Likely improved"], 2),
-        ("Wellbeing app pilot", ["No clear change", "No clear change"], 3),
+        ("Stress management programme", ["Likely improved"], 3, SURVEY_TEAMS),
+        ("Manager development programme", ["Likely improved", "Likely improved"], 3, SURVEY_TEAMS),
+        # absence is now judged against comparison teams (ratio of rate ratios), so level 3
+        ("Rota redesign", ["Likely improved"], 3, ABSENCE_TEAMS),
+        ("Wellbeing app pilot", ["No clear change", "No clear change"], 3, SURVEY_TEAMS),
     ],
 )
-def test_each_demo_intervention_shows_its_planted_verdict(demo_env, name, verdicts, level):
+def test_each_demo_intervention_shows_its_planted_verdict(demo_env, name, verdicts, level, teams_used):
     at = _run()
     assert at.title[0].value == "Interventions"
     _select(at, "iv_eval_pick", _id_of(demo_env, name))
@@ -72,8 +77,10 @@ def test_each_demo_intervention_shows_its_planted_verdict(demo_env, name, verdic
     assert f"Magenta Book level {level}" in text
     assert "95% CI" in text
     assert "not that the intervention caused it" in text
-    if level == 3:
-        assert "comparison, each reportable in both waves." in text
+    assert teams_used in text
+    if teams_used == ABSENCE_TEAMS:
+        assert "the comparison teams' change in rate (95% CI" in text
+        assert "The effect is the first divided by the second." in text
 
 
 def test_register_lists_demo_interventions_with_status(demo_env):

@@ -162,7 +162,7 @@ def forest(frame: pd.DataFrame) -> alt.VConcatChart:
 
     frame: evaluation.forest_frame (indicator, unit, estimate, ci_low, ci_high, null, verdict,
     level, text). Each row is labelled with its verdict and design level in words; the dashed
-    line marks no change (0, or 1 for a rate ratio).
+    line marks no change (0, or 1 for a rate ratio or a ratio of rate ratios).
     """
     panels = []
     for unit, part in frame.groupby("unit", sort=False):

@@ -279,7 +279,9 @@ def _details(r: evaluation.IndicatorResult) -> None:
         )
     if r.trend is not None:
         st.markdown(f"**Parallel trends:** {r.trend.flag}")
-    if r.comparison_change is not None and not math.isnan(r.comparison_change.estimate):
+    if r.absence_did is not None:
+        _absence_did_details(r)
+    elif r.comparison_change is not None and not math.isnan(r.comparison_change.estimate):
         comp = r.comparison_change
         st.caption(f"Comparison teams over the same months: {comp.estimate:.2f}x "
                    f"(95% CI {comp.ci_low:.2f} to {comp.ci_high:.2f}).")
@@ -294,6 +296,30 @@ def _details(r: evaluation.IndicatorResult) -> None:
         )
     for note in r.notes:
         st.caption(note)
+
+
+def _ratio_text(ratio) -> str:
+    if math.isnan(ratio.estimate):
+        return "no estimate"
+    return f"{ratio.estimate:.2f}x (95% CI {ratio.ci_low:.2f} to {ratio.ci_high:.2f})"
+
+
+def _absence_did_details(r: evaluation.IndicatorResult) -> None:
+    did = r.absence_did
+    if r.absence_units is not None:
+        st.caption(f"Teams pooled: {r.absence_units[0]} target and {r.absence_units[1]} comparison "
+                   "(only teams the Absence page may show over these months).")
+    comparison = _ratio_text(r.comparison_change) if r.comparison_change is not None else "no estimate"
+    st.caption(f"Rate after / before: target teams {_ratio_text(r.change)}; comparison teams "
+               f"{comparison}. The effect is the first divided by the second.")
+    st.caption(
+        f"Absence rate before → after: target teams {did.rates['target pre'] * 100:.2f}% → "
+        f"{did.rates['target post'] * 100:.2f}%, comparison teams "
+        f"{did.rates['comparison pre'] * 100:.2f}% → {did.rates['comparison post'] * 100:.2f}%; "
+        f"month-of-year terms {'included' if did.seasonal else 'not included'}; interval "
+        f"{did.widening:.1f}x as wide as a plain Poisson one, for month-to-month variation "
+        "beyond chance."
+    )
 
 
 def _charts(result: evaluation.Evaluation) -> None:
