@@ -473,3 +473,52 @@ def test_survey_scatter_shows_only_teams_the_release_plan_shows(demo_con):
     assert set(teams.team) <= shown
     assert withheld_but_large, "the demo has teams the plan withholds"
     assert not set(teams.team) & withheld_but_large
+
+
+# --- the Absence page shares the Teams page's release (tests/teams_org.py) ---------------------
+
+@pytest.fixture(scope="module")
+def teams_abs(tmp_path_factory):
+    from tests import teams_org
+
+    con = teams_org.build(tmp_path_factory.mktemp("abs_release") / "s.duckdb")
+    teams_org.add_absence(con)
+    yield con
+    con.close()
+
+
+PERIOD = (date(2024, 10, 16), date(2025, 10, 15))
+
+
+def test_compare_by_site_never_shows_a_site_that_exposes_a_withheld_team(teams_abs):
+    from dashboard import team_absence
+
+    # Per table both sites pass (73 and 42 staff), but North - Medicine - HR - Finance = Clinic (8).
+    assert not absence.period_rates(teams_abs, *PERIOD, 10, ("site",)).suppressed.any()
+    sites = team_absence.compare_rates(teams_abs, *PERIOD, 10, "site")
+    assert sites.suppressed.all() and sites.rate.isna().all()
+    assert team_absence.scope_options(teams_abs, *PERIOD, 10, "site").empty
+
+
+def test_compare_within_a_scope_lists_organisation_wide_figures_only(teams_abs):
+    from dashboard import team_absence
+    from tests import teams_org
+
+    medicine = [teams_org.TEAM_ID[t] for t, d in teams_org.DIRECTORATE.items() if d == "Medicine"]
+    teams = team_absence.compare_rates(teams_abs, *PERIOD, 10, "team", unit_ids=medicine)
+    assert set(teams.team) == {t for t, d in teams_org.DIRECTORATE.items() if d == "Medicine"}
+    shown = teams[~teams.suppressed].set_index("team")
+    everywhere = team_absence.compare_rates(teams_abs, *PERIOD, 10, "team").set_index("team")
+    for team, row in shown.iterrows():
+        assert row.rate == pytest.approx(everywhere.loc[team, "rate"])
+        assert row.rate == pytest.approx(teams_org.absence_by_hand([team], *PERIOD)["rate"])
+    assert {"Ward B", "Ward C"} <= set(teams[teams.suppressed].team)
+
+
+def test_bradford_by_group_keeps_only_released_groups(teams_abs):
+    from dashboard import team_absence
+
+    summary, bands = team_absence.bradford(teams_abs, PERIOD[1], 10, "team")
+    released = team_absence.released_groups(teams_abs, *PERIOD, 10, "team")
+    assert set(summary.loc[~summary.suppressed, "team"]) <= released
+    assert set(bands.loc[~bands.suppressed, "team"]) <= released

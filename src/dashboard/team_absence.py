@@ -1,4 +1,4 @@
-"""Absence figures for the Teams page, released by the Absence page's own staff-in-post rule."""
+"""Absence figures by group, released by one staff-in-post rule for the Teams and Absence pages."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -133,3 +133,83 @@ def is_shown(frames: dict[str, pd.DataFrame], cut: str, key: str | None = None) 
     frame = frames[cut]
     rows = frame if cut == "organisation" else frame[frame[cut] == key]
     return bool(len(rows) == 1 and not rows.suppressed.iloc[0])
+
+
+_VALUES = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share", "headcount")
+
+
+def released_groups(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, threshold: int, cut: str
+) -> set[str]:
+    """Names of the directorates, teams or sites whose absence over [start, end] is released."""
+    frame = released_rates(con, start, end, threshold)[cut]
+    return set(frame.loc[~frame.suppressed.astype(bool), cut].dropna())
+
+
+def _in_scope(con: duckdb.DuckDBPyConnection, cut: str, unit_ids: Sequence[int] | None) -> set[str] | None:
+    if unit_ids is None:
+        return None
+    column = {"directorate": "directorate", "team": "team", "site": "site"}[cut]
+    rows = con.execute(
+        f"SELECT DISTINCT {column} FROM units WHERE list_contains(CAST(? AS INTEGER[]), unit_id)",
+        [[int(u) for u in unit_ids]],
+    ).fetchall()
+    return {r[0] for r in rows if r[0] is not None}
+
+
+def _mask(frame: pd.DataFrame, cut: str, shown: set[str], scope: set[str] | None) -> pd.DataFrame:
+    out = frame.copy()
+    out["suppressed"] = out.suppressed.astype(bool) | ~out[cut].isin(shown)
+    for col in _VALUES:
+        if col in out.columns:
+            out[col] = out[col].astype("float64").where(~out.suppressed, np.nan)
+    return out if scope is None else out[out[cut].isin(scope)].reset_index(drop=True)
+
+
+def compare_rates(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    threshold: int,
+    cut: str,
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> pd.DataFrame:
+    """Absence by directorate, team or site for the Absence page's comparison.
+
+    Every figure is one the organisation-wide release (released_rates) shows; a scope only picks
+    which of them to list (groups touching the scope). Computing groups inside a scope instead
+    would publish cross-cuts (directorate x site) that differencing could open up.
+    """
+    by = ("directorate", "team") if cut == "team" else (cut,)
+    frame = _keys(absence.period_rates(con, start, end, threshold, by, None, day_count), by)
+    return _mask(frame, cut, released_groups(con, start, end, threshold, cut), _in_scope(con, cut, unit_ids))
+
+
+def scope_options(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, threshold: int, cut: str
+) -> pd.DataFrame:
+    """absence.scope_options limited to groups the release shows (sites pass the cross-cut check)."""
+    options = absence.scope_options(con, start, end, threshold, cut)
+    return options[options[cut].isin(released_groups(con, start, end, threshold, cut))].reset_index(drop=True)
+
+
+def bradford(
+    con: duckdb.DuckDBPyConnection,
+    end: date,
+    threshold: int,
+    cut: str,
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """absence.bradford by one cut over the whole organisation, keeping released groups in scope."""
+    summary, bands = absence.bradford(con, end, threshold, (cut,), None, day_count)
+    shown = released_groups(con, end - timedelta(days=364), end, threshold, cut)
+    scope = _in_scope(con, cut, unit_ids)
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        out["suppressed"] = out.suppressed.astype(bool) | ~out[cut].isin(shown)
+        return out if scope is None else out[out[cut].isin(scope)].reset_index(drop=True)
+
+    return keep(summary), keep(bands)

@@ -6,7 +6,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import absence, catalogue, groups, indicators
+from dashboard import absence, catalogue, groups, indicators, team_absence
 from dashboard.charts import absence as charts
 from dashboard.config import settings
 from dashboard.ui import cache, shell
@@ -39,7 +39,7 @@ def _controls(first: date, last: date, threshold: int) -> dict:
     unit_ids: tuple[int, ...] | None = None
     scope_label = "Organisation"
     if scope_cut != "organisation":
-        options = cache.query(absence.scope_options, start, end, threshold, scope_cut)
+        options = cache.query(team_absence.scope_options, start, end, threshold, scope_cut)
         if options.empty:
             c2.info(f"No {groups.LABELS[scope_cut].lower()} is large enough to show on its own.")
         else:
@@ -107,8 +107,7 @@ def _compare(ctl: dict, threshold: int) -> None:
     cut = ctl["cut"]
     label = groups.LABELS[cut]
     st.subheader(f"By {label.lower()}")
-    by = ("directorate", "team") if cut == "team" else (cut,)
-    frame = cache.query(absence.period_rates, ctl["start"], ctl["end"], threshold, by,
+    frame = cache.query(team_absence.compare_rates, ctl["start"], ctl["end"], threshold, cut,
                         ctl["unit_ids"], ctl["day_count"])
     shown = frame[~frame.suppressed]
     hidden = int(frame.suppressed.sum())
@@ -175,7 +174,7 @@ def _bradford(ctl: dict, threshold: int) -> None:
     st.subheader("Bradford Factor (group level)")
     st.warning(absence.BRADFORD_CAVEAT, icon=":material/warning:")
     cut = ctl["cut"]
-    summary, bands = cache.query(absence.bradford, ctl["end"], threshold, (cut,), ctl["unit_ids"],
+    summary, bands = cache.query(team_absence.bradford, ctl["end"], threshold, cut, ctl["unit_ids"],
                                  ctl["day_count"])
     shown = bands[~bands.suppressed]
     if shown.empty:
