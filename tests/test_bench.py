@@ -1,0 +1,212 @@
+"""Smoke test of the benchmark at a tiny scale: the generated store is valid and every timed
+operation returns rows (no timing assertions)."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import __main__ as cli
+from bench import generate, measure
+from dashboard import absence, catalogue, store
+
+RESPONSES, EPISODES, TEAMS, WAVES = 2_000, 5_000, 20, 3
+
+
+@pytest.fixture(scope="module")
+def bench_db(tmp_path_factory) -> tuple[Path, generate.Generated]:
+    path = tmp_path_factory.mktemp("bench") / "bench.duckdb"
+    con = store.connect(path)
+    try:
+        built = generate.generate(con, RESPONSES, EPISODES, TEAMS, WAVES, seed=7,
+                                  chunk_responses=700, chunk_episodes=1_500)  # several chunks
+    finally:
+        con.close()
+    return path, built
+
+
+@pytest.fixture()
+def con(bench_db):
+    con = store.connect(bench_db[0], read_only=True)
+    yield con
+    con.close()
+
+
+def _frame(con, sql: str) -> pd.DataFrame:
+    return con.execute(sql).df()
+
+
+def test_counts_are_as_asked(bench_db, con):
+    _, built = bench_db
+    assert built.counts["responses"] == RESPONSES
+    assert built.counts["absence_episodes"] == EPISODES
+    assert built.counts["units"] == TEAMS
+    assert built.counts["waves"] == WAVES
+    assert built.counts["staff_in_post"] == TEAMS * 36
+    assert built.counts["interventions"] == len(generate.INTERVENTIONS)
+    # ids run 1..N with no gaps or repeats across chunks
+    for table, column, n in (("responses", "response_id", RESPONSES),
+                             ("absence_episodes", "episode_id", EPISODES)):
+        lo, hi, distinct = con.execute(
+            f"SELECT min({column}), max({column}), count(DISTINCT {column}) FROM {table}"
+        ).fetchone()
+        assert (lo, hi, distinct) == (1, n, n)
+    # waves are contiguous thirds of the response ids
+    per_wave = _frame(con, "SELECT wave_id, count(*) AS n FROM responses GROUP BY 1 ORDER BY 1")
+    assert per_wave.n.tolist() == [667, 667, 666]
+    assert set(built.seconds) >= {"responses + answers", "absence episodes", "refresh_scores"}
+
+
+def test_structure_and_staff_in_post(con):
+    units = _frame(con, "SELECT * FROM units")
+    assert units.team.is_unique and units.directorate.notna().all() and units.site.notna().all()
+    sites = set(_frame(con, "SELECT site FROM sites").site)
+    assert set(units.site) <= sites
+    sip = _frame(con, "SELECT unit_id, count(DISTINCT month) AS months, min(month) AS first, "
+                      "max(month) AS last, min(headcount) AS hc, min(fte / headcount) AS lo, "
+                      "max(fte / headcount) AS hi FROM staff_in_post GROUP BY unit_id")
+    assert len(sip) == TEAMS and (sip.months == 36).all()
+    assert (pd.to_datetime(sip["first"]) == pd.Timestamp(2023, 1, 1)).all()
+    assert (pd.to_datetime(sip["last"]) == pd.Timestamp(2025, 12, 1)).all()
+    assert (sip.hc >= 1).all() and (sip.lo > 0).all() and (sip.hi <= 1).all()
+    fielded = [d for (d,) in con.execute("SELECT fielded_on FROM waves ORDER BY wave_id").fetchall()]
+    assert fielded == [date(2023, 10, 15), date(2024, 10, 15), date(2025, 10, 15)]
+
+
+def test_answers_are_on_each_items_scale_with_about_3_percent_missing(con):
+    cat = catalogue.get()
+    answers = _frame(con, "SELECT response_id, item_id, value FROM answers")
+    assert not answers.duplicated(["response_id", "item_id"]).any()
+    assert set(answers.item_id) == set(cat.items)
+    for item_id, values in answers.groupby("item_id").value:
+        allowed = set(cat.items[item_id].scale.labels.values())
+        assert set(values.unique()) <= allowed, item_id
+        assert len(set(values.unique())) == len(allowed), f"{item_id} never uses part of its scale"
+    cells = RESPONSES * len(cat.items)
+    missing = 1 - len(answers) / cells
+    assert 0.02 < missing < 0.04
+    assert set(answers.response_id) <= set(_frame(con, "SELECT response_id FROM responses").response_id)
+
+
+def test_respondent_scores_cover_every_answered_indicator(con):
+    # Independently: a respondent has a score for each indicator fed by at least one answered item.
+    cat = catalogue.get()
+    feeds = pd.DataFrame([(i.id, ind) for i in cat.items.values() for ind in i.indicators],
+                         columns=["item_id", "indicator_id"])
+    answers = _frame(con, "SELECT response_id, item_id FROM answers")
+    expected = answers.merge(feeds, on="item_id")[["response_id", "indicator_id"]].drop_duplicates()
+    scores = _frame(con, "SELECT response_id, indicator_id, value FROM respondent_scores")
+    assert len(scores) == len(expected)
+    # one hand-checkable case: a yes/no proportion is 1 exactly when the answer is Yes (1)
+    stress = scores[scores.indicator_id == "stress"].merge(
+        _frame(con, "SELECT response_id, value AS answer FROM answers WHERE item_id = 'q11c'"),
+        on="response_id")
+    assert len(stress) > 0 and (stress.value == stress.answer.astype(float)).all()
+
+
+def test_responses_and_episodes_are_valid(con):
+    responses = _frame(con, "SELECT * FROM responses")
+    assert set(responses.unit_id) <= set(range(1, TEAMS + 1))
+    assert set(responses.staff_group.dropna()) <= set(generate.STAFF_GROUPS)
+    assert responses.respondent_key.str.fullmatch(r"[0-9a-f]{64}").all()
+    # team sizes differ, so some teams have many more respondents than others
+    per_team = responses.groupby("unit_id").size()
+    assert per_team.max() > 3 * per_team.min()
+
+    ep = _frame(con, "SELECT * FROM absence_episodes")
+    assert set(ep.reason_code) <= set(absence.reason_labels())
+    assert {"S10", "S99"} <= set(ep.reason_code)
+    start = pd.to_datetime(ep.start_date)
+    end = pd.to_datetime(ep.end_date)
+    assert start.min() >= pd.Timestamp(2023, 1, 1) and start.max() <= pd.Timestamp(2025, 12, 31)
+    closed = end.notna()
+    assert (end[closed] >= start[closed]).all() and end.max() <= pd.Timestamp(2025, 12, 31)
+    assert 0 < (~closed).sum() < 0.05 * EPISODES          # some still open at the extract date
+    days = (end[closed] - start[closed]).dt.days + 1
+    assert ((days >= 1) & (days <= 7)).mean() > 0.85 and (days > 28).any()
+    assert ((ep.fte > 0) & (ep.fte <= 1)).all()
+    assert set(ep.unit_id) <= set(range(1, TEAMS + 1))
+    assert ep.employee_key.str.fullmatch(r"[0-9a-f]{64}").all()
+
+
+def test_interventions_have_targets_and_sequences_moved_on(con):
+    ivs = _frame(con, "SELECT i.intervention_id, count(u.unit_id) AS n FROM interventions AS i "
+                      "LEFT JOIN intervention_units AS u USING (intervention_id) GROUP BY 1")
+    assert (ivs.n >= 3).all()
+    assert con.execute("SELECT currval('response_seq')").fetchone()[0] == RESPONSES
+    assert store.get_meta(con, "is_demo") == "false"
+
+
+def test_same_seed_same_store(tmp_path, bench_db):
+    path = tmp_path / "again.duckdb"
+    con = store.connect(path)
+    try:
+        generate.generate(con, RESPONSES, EPISODES, TEAMS, WAVES, seed=7)
+        sql = ("SELECT sum(hash(response_id, item_id, value)) FROM answers UNION ALL "
+               "SELECT sum(hash(episode_id, employee_key, start_date, end_date, reason_code)) "
+               "FROM absence_episodes")
+        again = con.execute(sql).fetchall()
+    finally:
+        con.close()
+    first = store.connect(bench_db[0], read_only=True)
+    try:
+        assert first.execute(sql).fetchall() == again
+    finally:
+        first.close()
+
+
+def test_generate_refuses_a_store_with_data(tmp_path, bench_db):
+    con = store.connect(bench_db[0], read_only=True)
+    try:
+        with pytest.raises(ValueError, match="already holds data"):
+            generate.generate(con, 10, 10, 2)
+    finally:
+        con.close()
+
+
+def test_wave_dates():
+    assert generate.wave_dates(1) == [date(2025, 10, 15)]
+    assert generate.wave_dates(5) == [date(2023, 10, 15), date(2024, 4, 15), date(2024, 10, 15),
+                                      date(2025, 4, 15), date(2025, 10, 15)]
+
+
+@pytest.mark.slow
+def test_every_measured_operation_returns_rows(bench_db):
+    path, built = bench_db
+    seen: list[str] = []
+    timings = measure.measure(path, repeat=1, report=lambda t: seen.append(t.name))
+    con = store.connect(path, read_only=True)
+    try:
+        names = [op.name for op in measure.operations(con)]
+    finally:
+        con.close()
+    assert [t.name for t in timings] == names == seen
+    for t in timings:
+        assert t.rows > 0, t.name
+        assert len(t.runs) == 2 and t.cold == t.runs[0]
+    refresh = measure.time_refresh(path, repeat=1)
+    assert refresh.rows == built.counts["respondent_scores"]   # rolled back: store unchanged
+
+
+def test_row_count_and_table():
+    assert measure.row_count(pd.DataFrame({"a": [1, 2, 3]})) == 3
+    assert measure.row_count((pd.DataFrame({"a": [1]}), pd.DataFrame({"a": [1, 2]}))) == 3
+    assert measure.row_count({}) == 0 and measure.row_count({"rate": 0.05}) == 1
+    text = measure.format_table([("op", "1,000", "0.50", "0.25")])
+    lines = text.splitlines()
+    assert lines[0].split() == ["operation", "rows", "cold", "s", "median", "s"]
+    assert lines[2].split() == ["op", "1,000", "0.50", "0.25"]
+
+
+def test_cli_runs_end_to_end_and_removes_its_store(tmp_path, capsys):
+    path = tmp_path / "cli.duckdb"
+    assert cli.main(["--responses", "300", "--episodes", "400", "--teams", "6", "--repeat", "1",
+                     "--db", str(path), "--only", "survey_results organisation"]) == 0
+    out = capsys.readouterr().out
+    assert "indicators.survey_results organisation" in out and "median s" in out
+    assert "drilldown.heatmap" not in out
+    assert not path.exists()
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--reuse"])
