@@ -211,30 +211,3 @@ def test_cli_runs_end_to_end_and_removes_its_store(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.parse_args(["--reuse"])
 
-
-def test_proposed_plan_matches_the_privacy_modules_own(bench_db, con):
-    from bench import proposals
-    from dashboard import privacy
-
-    for threshold in (3, 10, 20):
-        result = proposals.compare_release_plans(privacy.cells(con), threshold)
-        assert result["identical"], threshold
-        assert 0 < result["released"] < result["rows"]
-
-
-def test_proposed_plan_on_random_cells_with_small_groups():
-    import numpy as np
-
-    from bench import proposals
-    from dashboard import privacy
-
-    rng = np.random.default_rng(3)
-    for _ in range(20):
-        k = int(rng.integers(4, 40))
-        n = rng.integers(0, 25, size=k).astype(float)
-        codes = [np.zeros(k, dtype=np.int64), rng.integers(0, 4, size=k), np.arange(k),
-                 np.where(rng.random(k) < 0.2, -1, rng.integers(0, 3, size=k))]
-        for threshold in (3, 10):
-            own = privacy._plan_one(n, codes, threshold)
-            new = proposals.plan_one_fast(n, codes, threshold)
-            assert all(np.array_equal(a, b) for a, b in zip(own, new, strict=True))

@@ -407,3 +407,51 @@ def test_demo_no_small_cell_or_pair_of_cells_can_be_derived(demo_con):
         out = privacy.suppress(res, by, T)
         naive += [{c: r[c] for c in by} for r in out[~out.suppressed].to_dict("records")]
     assert _null_space_leaks(cells, naive)
+
+
+def _reference_plan(n, codes, threshold, last=None):
+    """The rule written plainly (every class recomputed over all cells for every candidate)."""
+    cls = np.zeros(len(n), dtype=np.int64)
+    k = 1
+    out = []
+    for i, code in enumerate(codes):
+        groups_n = np.bincount(code[code >= 0], weights=n[code >= 0]) if (code >= 0).any() else np.zeros(0)
+        released = np.zeros(len(groups_n), dtype=bool)
+        late = last[i] if last is not None and last[i] is not None else np.zeros(len(groups_n), bool)
+        for g in np.lexsort((-groups_n, late)):
+            if groups_n[g] < threshold:
+                continue
+            mask = code == g
+            total = np.bincount(cls, weights=n, minlength=k)
+            inside = np.bincount(cls[mask], weights=n[mask], minlength=k)
+            touched = inside > 0
+            rest = total[touched] - inside[touched]
+            if np.all(inside[touched] >= threshold) and np.all((rest == 0) | (rest >= threshold)):
+                released[g] = True
+                cls = np.unique(cls * 2 + mask, return_inverse=True)[1].astype(np.int64)
+                k = int(cls.max()) + 1
+        out.append(released)
+    return out
+
+
+def test_incremental_plan_matches_the_plain_rule_on_random_cells():
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        k = int(rng.integers(4, 40))
+        n = rng.integers(0, 25, size=k).astype(float)
+        codes = [np.zeros(k, dtype=np.int64), rng.integers(0, 4, size=k), np.arange(k),
+                 np.where(rng.random(k) < 0.2, -1, rng.integers(0, 3, size=k))]
+        last = [None, None, rng.random(k) < 0.3, None]
+        for threshold in (3, 10):
+            for lst in (None, last):
+                fast = privacy._plan_one(n, codes, threshold, lst)
+                plain = _reference_plan(n, codes, threshold, lst)
+                assert all(np.array_equal(a, b) for a, b in zip(fast, plain, strict=True))
+
+
+def test_incremental_plan_matches_the_plain_rule_on_the_demo(demo_con, monkeypatch):
+    fast = privacy.release_plan(privacy.cells(demo_con), 10)
+    monkeypatch.setattr(privacy, "_plan_one", _reference_plan)
+    plain = privacy.release_plan(privacy.cells(demo_con), 10)
+    assert fast.equals(plain)
+    assert 0 < fast.released.sum() < len(fast)
