@@ -522,3 +522,6 @@ def test_bradford_by_group_keeps_only_released_groups(teams_abs):
     released = team_absence.released_groups(teams_abs, *PERIOD, 10, "team")
     assert set(summary.loc[~summary.suppressed, "team"]) <= released
     assert set(bands.loc[~bands.suppressed, "team"]) <= released
+    # withheld groups carry no figures at all, not just a flag
+    assert bands.loc[bands.suppressed, "employees"].isna().all()
+    assert summary.loc[summary.suppressed, "employees"].isna().all()

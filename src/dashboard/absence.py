@@ -541,10 +541,7 @@ def _apply_group_suppression(
             headcount=flags["headcount"].iloc[0] if len(flags) else np.nan,
         )
     out["suppressed"] = out["suppressed"].fillna(True).astype(bool)
-    for col in value_cols:
-        if col in out.columns:
-            out[col] = out[col].astype("float64").where(~out["suppressed"], np.nan)
-    return out
+    return privacy.blank(out, value_cols)
 
 
 # --- reasons -----------------------------------------------------------------------------------
@@ -784,8 +781,7 @@ FROM scored GROUP BY ALL
         totals = bands["employees"].sum()
     bands["share"] = bands["employees"] / totals
     bands["suppressed"] = bands["suppressed"].fillna(True).astype(bool)
-    for col in ("employees", "share"):
-        bands[col] = bands[col].astype("float64").where(~bands["suppressed"], np.nan)
+    privacy.blank(bands, ("employees", "share"))
     bands["order"] = bands["band"].map(order)
     bands = bands.sort_values([*by, "order"]).drop(columns="order").reset_index(drop=True)
     return flagged.reset_index(drop=True), bands

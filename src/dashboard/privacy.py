@@ -37,6 +37,18 @@ def cut_name(by: Sequence[str]) -> str:
     return "+".join(by) if by else "organisation"
 
 
+def blank(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Set the figures in `columns` to NaN on every row marked `suppressed`; returns the frame.
+
+    The one place figures are removed, so a withheld group's numbers never ride along in a
+    frame (or a cache) even if a caller forgets to filter on `suppressed`.
+    """
+    for col in columns:
+        if col in frame.columns:
+            frame[col] = frame[col].astype("float64").where(~frame["suppressed"].astype(bool), np.nan)
+    return frame
+
+
 def suppress(
     frame: pd.DataFrame,
     by: Sequence[str],
@@ -83,10 +95,7 @@ def suppress(
             first = order[np.r_[True, parent_id[order][1:] != parent_id[order][:-1]]]
             sup[first] = True
         out["suppressed"] = sup
-    for col in [n_col, *value_cols]:
-        if col in out.columns:
-            out[col] = out[col].astype("float64").where(~out["suppressed"], np.nan)
-    return out
+    return blank(out, [n_col, *value_cols])
 
 
 # Respondent counts per finest cell (team x staff group) for each wave and indicator. Rows from
@@ -347,10 +356,7 @@ def apply_plan(results: pd.DataFrame, release: pd.DataFrame, by: Sequence[str]) 
     allowed = normalise_keys(allowed, by)
     out = out.merge(allowed, on=["wave_id", "indicator_id", *by], how="left")
     out["suppressed"] = ~out.pop("released").fillna(False).astype(bool)
-    for col in ("value", "n", "sd"):
-        if col in out.columns:
-            out[col] = out[col].astype("float64").where(~out["suppressed"], np.nan)
-    return out
+    return blank(out, ("value", "n", "sd"))
 
 
 def survey_figures(

@@ -14,6 +14,8 @@ from dashboard import absence, indicators, privacy
 MEASURE_OF: dict[str, str] = {"absence_rate": "rate", "s10_share": "s10_share"}
 # Cuts with a staff-in-post denominator; staff groups have none.
 CUTS = ("organisation", "directorate", "team", "site")
+# Figures blanked on a withheld group.
+_VALUES = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share", "headcount")
 
 
 def periods(fielded_on: date) -> tuple[tuple[date, date], tuple[date, date]]:
@@ -104,12 +106,7 @@ def released_rates(
     blocked = set(tried.site[~ok])
     sites = sites.copy()
     sites["suppressed"] = sites.suppressed | sites.site.isin(blocked)
-    values = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share",
-              "headcount")
-    for col in values:
-        if col in sites.columns:
-            sites[col] = sites[col].astype("float64").where(~sites.suppressed, np.nan)
-    out["site"] = sites
+    out["site"] = privacy.blank(sites, _VALUES)
     return out
 
 
@@ -135,9 +132,6 @@ def is_shown(frames: dict[str, pd.DataFrame], cut: str, key: str | None = None) 
     return bool(len(rows) == 1 and not rows.suppressed.iloc[0])
 
 
-_VALUES = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share", "headcount")
-
-
 def released_groups(
     con: duckdb.DuckDBPyConnection, start: date, end: date, threshold: int, cut: str
 ) -> set[str]:
@@ -160,9 +154,7 @@ def _in_scope(con: duckdb.DuckDBPyConnection, cut: str, unit_ids: Sequence[int] 
 def _mask(frame: pd.DataFrame, cut: str, shown: set[str], scope: set[str] | None) -> pd.DataFrame:
     out = frame.copy()
     out["suppressed"] = out.suppressed.astype(bool) | ~out[cut].isin(shown)
-    for col in _VALUES:
-        if col in out.columns:
-            out[col] = out[col].astype("float64").where(~out.suppressed, np.nan)
+    privacy.blank(out, _VALUES)
     return out if scope is None else out[out[cut].isin(scope)].reset_index(drop=True)
 
 
@@ -210,6 +202,7 @@ def bradford(
     def keep(frame: pd.DataFrame) -> pd.DataFrame:
         out = frame.copy()
         out["suppressed"] = out.suppressed.astype(bool) | ~out[cut].isin(shown)
+        privacy.blank(out, ("employees", "headcount", "median", "p75", "p90", "share"))
         return out if scope is None else out[out[cut].isin(scope)].reset_index(drop=True)
 
     return keep(summary), keep(bands)

@@ -1,7 +1,6 @@
 """AppTest of the interventions page on a copy of the demo organisation."""
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -12,14 +11,6 @@ from dashboard import interventions, store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "interventions.py")
 
-
-@pytest.fixture
-def demo_env(demo_db, tmp_path, monkeypatch):
-    db = tmp_path / "store.duckdb"
-    shutil.copy(demo_db, db)
-    monkeypatch.setenv("WELLBEING_DB", str(db))
-    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
-    return db
 
 
 def _run() -> AppTest:
