@@ -10,7 +10,6 @@ import duckdb
 from dashboard import catalogue
 from dashboard.config import settings
 
-SCHEMA_VERSION = 1
 
 # Version 1: the canonical model. Every imported row carries import_id so an import can be undone.
 _V1 = """
@@ -158,7 +157,10 @@ CREATE TABLE cat_items (
 );
 """
 
+# Each open issue owns its own migration number (9 -> 2, 10 -> 3, 11 -> 4, 12 -> 5, 13 -> 6,
+# 14 -> 7, 15 -> 8) so parallel work merges without renumbering; versions may have gaps.
 MIGRATIONS: dict[int, str] = {1: _V1}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 def connect(path: Path | str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -186,7 +188,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
     current = schema_version(con)
     if current > SCHEMA_VERSION:
         raise RuntimeError(f"store schema {current} is newer than this app ({SCHEMA_VERSION})")
-    for version in range(current + 1, SCHEMA_VERSION + 1):
+    for version in sorted(v for v in MIGRATIONS if v > current):
         with transaction(con):
             con.execute(MIGRATIONS[version])
             set_meta(con, "schema_version", str(version))
