@@ -9,12 +9,14 @@ import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
-import python_calamine
+
+from dashboard.ingest import limits as caps
+from dashboard.ingest.sandbox import Refused, cell_text, read_sheet
 
 TEXT_EXTENSIONS = {".csv", ".tsv", ".txt", ".tab", ".dat", ""}
 SHEET_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -49,6 +51,8 @@ class RawTable:
     encoding: str | None = None
     delimiter: str | None = None
     header_row: int = 1  # file row (1-based) holding the column names
+    header_detected: int = 1  # the row the reader would pick by itself (header_row unless overridden)
+    head_rows: list[list[str | None]] = field(default_factory=list)  # the first rows, to pick the header
     row_numbers: pd.Series | None = None  # file row number of each frame row, for problem reports
     notes: list[str] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (file line, reason) not read
@@ -66,15 +70,30 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sniff_format(head: bytes, path: Path) -> str:
-    """What the bytes are, whatever the file is called: xlsx, xls, ods, parquet or csv (text)."""
+def sniff_format(
+    head: bytes, path: Path, file_name: str | None = None, limits: caps.Limits | None = None
+) -> str:
+    """What the bytes are, whatever the file is called: xlsx, xls, ods, parquet or csv (text).
+
+    A zip is measured from its central directory (and a workbook's declared sheet areas) before
+    any part of it is unpacked.
+    """
     if head.startswith(b"PK\x03\x04"):
+        limits = limits or caps.load()
+        file_name = file_name or path.name
         try:
             with zipfile.ZipFile(path) as zf:
+                caps.check_zip(zf, file_name, limits)
                 names = set(zf.namelist())
-                mimetype = zf.read("mimetype").decode("ascii", "ignore") if "mimetype" in names else ""
-        except zipfile.BadZipFile as exc:
+                mimetype = ""
+                if "mimetype" in names and zf.getinfo("mimetype").file_size < 1024:
+                    mimetype = zf.read("mimetype").decode("ascii", "ignore")
+                if "xl/workbook.xml" in names:
+                    caps.check_xlsx_area(zf, file_name, limits)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
             raise ReadError("The file looks like a damaged spreadsheet (a broken zip archive).") from exc
+        except caps.LimitError as exc:
+            raise ReadError(str(exc)) from exc
         if "spreadsheet" in mimetype and "opendocument" in mimetype:
             return "ods"
         if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
@@ -179,27 +198,32 @@ def _dedupe_headers(raw: list[str | None], notes: list[str]) -> list[str]:
     return names
 
 
-def _cell_text(value: object) -> str | None:
-    """Spreadsheet cell -> text, so that every format reaches mapping in the same shape."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
+_cell_text = cell_text
+
+
+def _header_index(rows: list[list], header_row: int | None, notes: list[str]) -> tuple[int, int]:
+    """(index used, index detected): the user's row when given, else the detected one."""
+    detected = find_header(rows)
+    if header_row is None:
+        if detected:
+            notes.append(f"Skipped {detected} title row(s) above the column names.")
+        return detected, detected
+    if not 1 <= header_row <= len(rows):
+        raise ReadError(
+            f"Row {header_row} cannot hold the column names: the file has {len(rows)} row(s) at the top "
+            f"to choose from (rows 1 to {len(rows)})."
+        )
+    if not any(c not in (None, "") and str(c).strip() for c in rows[header_row - 1]):
+        raise ReadError(f"Row {header_row} is empty, so it cannot hold the column names.")
+    if header_row - 1 != detected:
+        notes.append(f"Column names taken from row {header_row}, as chosen (detected: row {detected + 1}).")
+    return header_row - 1, detected
 
 
 def _frame_from_rows(
-    rows: list[list], first_row_number: int, notes: list[str]
+    rows: list[list], first_row_number: int, notes: list[str], header_row: int | None = None
 ) -> tuple[pd.DataFrame, int, pd.Series]:
-    header_idx = find_header(rows)
-    if header_idx:
-        notes.append(f"Skipped {header_idx} title row(s) above the column names.")
+    header_idx, _detected = _header_index(rows, header_row, notes)
     width = max((len(r) for r in rows), default=0)
     header = list(rows[header_idx]) + [None] * (width - len(rows[header_idx]))
     body = [list(r) + [None] * (width - len(r)) for r in rows[header_idx + 1 :]]
@@ -226,7 +250,7 @@ def _tidy(frame: pd.DataFrame, numbers: pd.Series, notes: list[str]) -> tuple[pd
     return frame, numbers
 
 
-def _read_text(path: Path, table: RawTable) -> None:
+def _read_text(path: Path, table: RawTable, limits: caps.Limits, header_row: int | None) -> None:
     data = path.read_bytes()
     encoding = detect_encoding(data)
     text = data.decode(encoding, errors="replace")
@@ -242,48 +266,77 @@ def _read_text(path: Path, table: RawTable) -> None:
         table.notes.append(f"Text encoding {table.encoding} converted to UTF-8.")
     if text.startswith("\ufeff"):
         text = text[1:]
+    # DuckDB parses the whole file (fast, streaming); it needs UTF-8, so other encodings are converted.
+    utf8 = data if encoding == "utf-8" else text.encode("utf-8")
+    del data
+    scan = caps.scan_text(utf8)
+    try:
+        caps.check_text(scan, table.file_name, limits)
+    except caps.LimitError as exc:
+        raise ReadError(str(exc)) from exc
     sample = text[:SAMPLE_BYTES]
     if len(text) > SAMPLE_BYTES:
         sample = sample[: sample.rfind("\n") + 1] or sample
+    # Lines are already within the line limit, so no single field can be longer than that either.
+    csv.field_size_limit(max(csv.field_size_limit(), limits.max_line_bytes))
     lines = sample.splitlines(keepends=True)
-    delim = sniff_delimiter(lines)
+    delim = sniff_delimiter(lines[: max(HEADER_SEARCH_ROWS, header_row or 0) * 4])
     table.delimiter = delim
     reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delim, quotechar='"')
     rows: list[list[str]] = []
     line_ends: list[int] = []
+    wanted = max(HEADER_SEARCH_ROWS, header_row or 0)
     for row in reader:
         rows.append(row)
         line_ends.append(reader.line_num)
-        if len(rows) >= HEADER_SEARCH_ROWS:
+        if len(rows) >= wanted:
             break
     if not any(any(c.strip() for c in r) for r in rows):
         raise ReadError("The file has no data in it (only blank lines).")
-    header_idx = find_header(rows)
+    table.head_rows = [[c if c.strip() else None for c in r] for r in rows[:HEADER_SEARCH_ROWS]]
+    header_idx, detected = _header_index(rows, header_row, table.notes)
     skip_lines = line_ends[header_idx - 1] if header_idx else 0
-    if header_idx:
-        table.notes.append(f"Skipped {header_idx} title row(s) above the column names.")
-    widths = [len(r) for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delim, quotechar='"')]
+    widths = [len(r) for r in rows]
     width = max(widths[header_idx:] or [1])
-    # DuckDB parses the whole file (fast, streaming); it needs UTF-8, so other encodings are converted.
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="wellbeing_csv_") as tmp:
         source = path
         if encoding not in ("utf-8", "utf-8-sig"):
             source = Path(tmp) / "converted.csv"
-            source.write_text(text, encoding="utf-8", newline="")
-        raw, rejects = _duckdb_csv(source, delim, skip_lines, width)
+            source.write_bytes(utf8)
+        raw, rejects = _duckdb_csv(source, delim, skip_lines, width, limits.max_line_bytes)
     header = list(raw.iloc[0]) if len(raw) else []
     names = _dedupe_headers(header, table.notes)
     frame = raw.iloc[1:].reset_index(drop=True)
     frame.columns = names
-    table.header_row = skip_lines + 1
-    # Record numbers, not physical lines: a quoted newline inside a cell does not shift the count.
-    numbers = pd.Series(range(len(frame)), dtype="int64") + table.header_row + 1
+    table.header_row = header_idx + 1
+    table.header_detected = detected + 1
+    numbers = _record_numbers(scan, table.header_row, [line for line, _ in rejects], len(frame))
+    try:
+        caps.check_fields(frame, numbers, table.file_name, limits)
+    except caps.LimitError as exc:
+        raise ReadError(str(exc)) from exc
     table.frame, table.row_numbers = _tidy(frame, numbers, table.notes)
     table.rejected = rejects
 
 
+def _record_numbers(scan: caps.TextScan, header_row: int, rejected: list[int], rows: int) -> pd.Series:
+    """The file row of each row read: records after the header, less blank ones and rejected ones.
+
+    Records, not physical lines: a quoted line break inside a cell does not shift the count, and
+    the rows the CSV reader skips (blank lines) or rejects (wrong number of fields) are not given
+    to the next row (which is what a spreadsheet program shows as the row number).
+    """
+    after = np.arange(header_row + 1, scan.records + 1, dtype=np.int64)
+    gone = np.union1d(scan.blank, np.asarray(rejected, dtype=np.int64))
+    kept = after[~np.isin(after, gone)]
+    if len(kept) != rows:
+        # The file's quoting confused the count (a stray quote mark): fall back to counting rows read.
+        kept = np.arange(rows, dtype=np.int64) + header_row + 1
+    return pd.Series(kept, dtype="int64")
+
+
 def _duckdb_csv(
-    source: Path, delim: str, skip: int, width: int
+    source: Path, delim: str, skip: int, width: int, max_line: int
 ) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
     con = duckdb.connect()
     try:
@@ -291,9 +344,9 @@ def _duckdb_csv(
         base = (
             "SELECT * FROM read_csv(?, delim = ?, quote = '\"', escape = '\"', header = false, skip = ?,"
             " columns = ?, auto_detect = false, null_padding = true, store_rejects = true,"
-            " max_line_size = 10000000{extra})"
+            " max_line_size = ?{extra})"
         )
-        params = [str(source), delim, skip, columns]
+        params = [str(source), delim, skip, columns, max_line]
         try:
             frame = con.execute(base.format(extra=""), params).df()
         except duckdb.Error as exc:
@@ -313,42 +366,37 @@ def _duckdb_csv(
     return frame.astype("string"), sorted(reasons.items())
 
 
-def _read_sheet(path: Path, table: RawTable, sheet: str | None) -> None:
+def _read_sheet(
+    path: Path, table: RawTable, sheet: str | None, limits: caps.Limits, header_row: int | None
+) -> None:
     try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises several of its own error types
-        raise ReadError(f"The spreadsheet could not be opened ({exc}). Save it again and retry.") from exc
-    visible = [
-        m.name
-        for m in book.sheets_metadata
-        if str(m.visible).endswith("Visible") and "Hidden" not in str(m.visible)
-    ] or list(book.sheet_names)
-    table.sheets = visible
-    if sheet is not None and sheet not in book.sheet_names:
-        raise ReadError(f"There is no sheet called '{sheet}'. The sheets are: {', '.join(visible)}.")
-    candidates = [sheet] if sheet is not None else visible
-    rows: list[list[str | None]] = []
-    for name in candidates:
-        ws = book.get_sheet_by_name(name)
-        rows = [[_cell_text(v) for v in row] for row in ws.to_python(skip_empty_area=False)]
-        filled = [r for r in rows if sum(v is not None for v in r) >= 2]
-        if sheet is not None or len(filled) >= 2:
-            sheet = name
-            break
-    else:
-        sheet = visible[0]
-        rows = [[_cell_text(v) for v in row] for row in book.get_sheet_by_name(sheet).to_python()]
-    if len(visible) > 1:
-        table.notes.append(f"The workbook has {len(visible)} sheets ({', '.join(visible)}); read '{sheet}'.")
+        got = read_sheet(path, table.file_name, table.format, sheet, limits)
+    except Refused as exc:
+        raise ReadError(str(exc)) from exc
+    table.sheets, sheet, rows = got["sheets"], got["sheet"], got["rows"]
+    if len(table.sheets) > 1:
+        table.notes.append(
+            f"The workbook has {len(table.sheets)} sheets ({', '.join(table.sheets)}); read '{sheet}'."
+        )
     table.sheet = sheet
     if not any(any(v is not None for v in r) for r in rows):
         raise ReadError(f"The sheet '{sheet}' is empty.")
-    frame, header_row, numbers = _frame_from_rows(rows, 1, table.notes)
-    table.header_row = header_row
+    table.head_rows = [list(r) for r in rows[:HEADER_SEARCH_ROWS]]
+    frame, header_row_used, numbers = _frame_from_rows(rows, 1, table.notes, header_row)
+    table.header_row = header_row_used
+    table.header_detected = find_header(rows) + 1
+    try:
+        caps.check_fields(frame, numbers, table.file_name, limits)
+    except caps.LimitError as exc:
+        raise ReadError(str(exc)) from exc
     table.frame, table.row_numbers = _tidy(frame, numbers, table.notes)
 
 
-def _read_parquet(path: Path, table: RawTable) -> None:
+def _read_parquet(path: Path, table: RawTable, limits: caps.Limits) -> None:
+    try:
+        caps.check_parquet(path, table.file_name, limits)
+    except caps.LimitError as exc:
+        raise ReadError(str(exc)) from exc
     con = duckdb.connect()
     try:
         frame = con.execute("SELECT COLUMNS(*)::VARCHAR FROM read_parquet(?)", [str(path)]).df()
@@ -367,10 +415,17 @@ def read_file(
     file_name: str | None = None,
     sheet: str | None = None,
     max_mb: int | None = None,
+    header_row: int | None = None,
+    limits: caps.Limits | None = None,
 ) -> RawTable:
-    """Read any supported upload into text cells; raise ReadError with an actionable message."""
+    """Read any supported upload into text cells; raise ReadError with an actionable message.
+
+    header_row (1-based) overrides the detected row of column names. Every limit in `limits` is
+    checked before the part of the file it guards is expanded.
+    """
     path = Path(path)
     file_name = file_name or path.name
+    limits = limits or caps.load()
     size = path.stat().st_size
     if size == 0:
         raise ReadError(f"'{file_name}' is empty (0 bytes). Export it again from your system and re-upload.")
@@ -379,9 +434,11 @@ def read_file(
             f"'{file_name}' is {size / 1024 / 1024:.0f} MB; the upload limit is {max_mb} MB. "
             "Split it (for example by year) or ask your administrator to raise the limit."
         )
+    if header_row is not None and header_row < 1:
+        raise ReadError(f"The header row must be 1 or more (got {header_row}).")
     with open(path, "rb") as fh:
         head = fh.read(8)
-    fmt = sniff_format(head, path)
+    fmt = sniff_format(head, path, file_name, limits)
     table = RawTable(
         frame=pd.DataFrame(), file_name=file_name, format=fmt, sha256=file_sha256(path), size=size
     )
@@ -395,11 +452,11 @@ def read_file(
             "it was read as what it really is."
         )
     if fmt == "csv":
-        _read_text(path, table)
+        _read_text(path, table, limits, header_row)
     elif fmt == "parquet":
-        _read_parquet(path, table)
+        _read_parquet(path, table, limits)
     else:
-        _read_sheet(path, table, sheet)
+        _read_sheet(path, table, sheet, limits, header_row)
     if table.frame.shape[1] == 0 or table.frame.empty:
         raise ReadError(f"'{file_name}' has column names but no rows of data.")
     return table
