@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--user", default="cli")
     imp.add_argument("--wave", help="survey wave label when the file has no wave column")
     imp.add_argument("--fielded-on", help="survey fieldwork mid-point (YYYY-MM-DD) when the file has no date")
+    imp.add_argument("--header-row", type=int, help="file row (1-based) holding the column names")
+    imp.add_argument(
+        "--hours-per-day", type=float, help="hours in one FTE day, when durations are given in hours"
+    )
     imp.set_defaults(func=_cmd_import)
 
     remove = sub.add_parser("remove-demo", help="empty a store that holds the demo organisation")

@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
             day_first=day_first,
             wave=getattr(args, "wave", None),
             fielded_on=getattr(args, "fielded_on", None),
+            header_row=getattr(args, "header_row", None),
+            hours_per_day=getattr(args, "hours_per_day", None),
         )
         if not prepared.report.ok or args.dry_run:
             print(render_text(prepared.report))

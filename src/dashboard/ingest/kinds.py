@@ -39,6 +39,16 @@ _TEAM = Field(
         "org l6",
         "organisation l6",
         "location team",
+        # ESR: "Organisation" is the lowest level of the hierarchy (the team); Org L3-L8 the levels.
+        "organisation",
+        "organisation name",
+        "org l7",
+        "organisation l7",
+        "org l8",
+        "organisation l8",
+        "org level 6",
+        "org level 7",
+        "org level 8",
     ),
 )
 _DIRECTORATE = Field(
@@ -255,6 +265,13 @@ KINDS: dict[str, tuple[Field, ...]] = {
                 "working days lost",
                 "calendar days",
                 "days absent",
+                # hours are converted with the hours in one FTE day (asked)
+                "hours lost",
+                "fte hours lost",
+                "hours",
+                "hours absent",
+                "sickness hours",
+                "duration hours",
             ),
         ),
         Field(
@@ -300,6 +317,10 @@ KINDS: dict[str, tuple[Field, ...]] = {
                 "fte days lost to sickness",
                 "sickness fte days",
                 "fte days absent",
+                "fte hours lost",
+                "hours lost",
+                "sickness hours",
+                "fte sickness hours",
             ),
         ),
         Field(
@@ -307,7 +328,17 @@ KINDS: dict[str, tuple[Field, ...]] = {
             "FTE days available",
             "number",
             False,
-            ("fte days available", "available fte days", "fte days", "fte available days", "days available"),
+            (
+                "fte days available",
+                "available fte days",
+                "fte days",
+                "fte available days",
+                "days available",
+                "fte hours available",
+                "hours available",
+                "available hours",
+                "contracted hours",
+            ),
         ),
         Field(
             "reason",

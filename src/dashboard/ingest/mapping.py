@@ -72,6 +72,7 @@ class Mapping:
     day_first: bool | None = None
     wave: str | None = None  # wave label when the file has no wave column
     fielded_on: str | None = None  # ISO date of fieldwork when the file has none
+    hours_per_day: float | None = None  # hours in one FTE day, when durations are given in hours
     profile: str | None = None
 
     def to_json(self) -> str:
@@ -320,6 +321,15 @@ def _content_kind(values: pd.Series) -> str | None:
     return None
 
 
+def _esr_level(header: str) -> int:
+    """ESR hierarchy depth named by a header (Org L7 -> 7; 'Organisation' is the lowest, 9)."""
+    norm = normalise_header(header)
+    if norm in ("organisation", "organisation name"):
+        return 9
+    m = re.fullmatch(r"org(?:anisation)?(?: level)? l?(\d)", norm)
+    return int(m.group(1)) if m else 0
+
+
 def propose(kind: str, frame: pd.DataFrame) -> Mapping:
     """A first mapping from header synonyms, then content (dates, reason codes), then survey item ids."""
     mapping = Mapping(kind=kind)
@@ -333,12 +343,17 @@ def propose(kind: str, frame: pd.DataFrame) -> Mapping:
                 taken.add(col)
     for f in kinds.fields(kind):
         scored = sorted(
-            ((_header_score(c, f.synonyms), -i, c) for i, c in enumerate(columns) if c not in taken),
+            # Among equal scores the deepest ESR level is the team (Org L7 over Org L6).
+            (
+                (_header_score(c, f.synonyms), _esr_level(c) if f.name == "team" else 0, -i, c)
+                for i, c in enumerate(columns)
+                if c not in taken
+            ),
             reverse=True,
         )
         if scored and scored[0][0] > 0:
-            mapping.fields[f.name] = scored[0][2]
-            taken.add(scored[0][2])
+            mapping.fields[f.name] = scored[0][-1]
+            taken.add(scored[0][-1])
     for f in kinds.fields(kind):
         if f.name in mapping.fields or f.type not in ("date", "reason"):
             continue

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboard import store
+from dashboard import coverage, store
 from dashboard.config import settings
 from dashboard.ingest import kinds, load, mapping
 from dashboard.ingest.read import RawTable, ReadError, read_file
@@ -15,9 +15,13 @@ from dashboard.ingest.transform import Prepared, prepare_table
 from dashboard.ingest.validate import Report
 
 
-def read(path: Path | str, file_name: str | None = None, sheet: str | None = None) -> RawTable:
-    """Read an upload within the configured size limit (ReadError on anything unreadable)."""
-    return read_file(path, file_name=file_name, sheet=sheet, max_mb=settings().max_upload_mb)
+def read(
+    path: Path | str, file_name: str | None = None, sheet: str | None = None, header_row: int | None = None
+) -> RawTable:
+    """Read an upload within the configured limits (ReadError on anything unreadable or too large)."""
+    return read_file(
+        path, file_name=file_name, sheet=sheet, max_mb=settings().max_upload_mb, header_row=header_row
+    )
 
 
 def resolve_mapping(
@@ -48,7 +52,10 @@ def describe_source(raw: RawTable) -> str:
         parts.append({"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[raw.delimiter] + "-separated")
     if raw.sheet:
         parts.append(f"sheet '{raw.sheet}'")
-    parts.append(f"column names on row {raw.header_row}")
+    how = "detected"
+    if raw.header_row != raw.header_detected:
+        how = f"as chosen; detected: row {raw.header_detected}"
+    parts.append(f"column names on row {raw.header_row} ({how})")
     return ", ".join(parts)
 
 
@@ -63,7 +70,11 @@ def validate(
     """Everything short of writing: the report the user reviews, and the frames to load."""
     report = Report(kind=chosen.kind, file_name=raw.file_name, sha256=raw.sha256, source=describe_source(raw))
     report.notes.extend(raw.notes + (notes or []))
+    report.mapped = {column: name for name, column in chosen.fields.items() if column in raw.columns}
+    report.mapped |= {column: target for column, target in chosen.items.items() if column in raw.columns}
     prepared = prepare_table(raw, chosen, con, report)
+    if not report.errors:
+        report.can_show, report.cannot_show = coverage.upload(con, chosen.kind, prepared.tables)
     if store.get_meta(con, "is_demo") == "true":
         report.errors.append(
             "The store holds the demo organisation, which is fictional. Remove it first (Data page, "
@@ -99,12 +110,14 @@ def prepare(
     day_first: bool | None = None,
     wave: str | None = None,
     fielded_on: str | None = None,
+    header_row: int | None = None,
+    hours_per_day: float | None = None,
 ) -> tuple[RawTable | None, Prepared]:
     """Read + map + validate a file in one call (the CLI's path; the page runs the same steps one by one)."""
     kinds.fields(kind)
     file_name = file_name or Path(path).name
     try:
-        raw = read(path, file_name, sheet)
+        raw = read(path, file_name, sheet, header_row)
         chosen, notes = resolve_mapping(con, kind, raw, profile)
     except ReadError as exc:
         return None, refused(kind, file_name, str(exc))
@@ -112,6 +125,8 @@ def prepare(
         chosen.day_first = day_first
     chosen.wave = wave or chosen.wave
     chosen.fielded_on = fielded_on or chosen.fielded_on
+    if hours_per_day is not None:
+        chosen.hours_per_day = hours_per_day
     return raw, validate(con, raw, chosen, notes=notes)
 
 

@@ -296,7 +296,8 @@ def _read_text(path: Path, table: RawTable, limits: caps.Limits, header_row: int
     table.head_rows = [[c if c.strip() else None for c in r] for r in rows[:HEADER_SEARCH_ROWS]]
     header_idx, detected = _header_index(rows, header_row, table.notes)
     skip_lines = line_ends[header_idx - 1] if header_idx else 0
-    widths = [len(r) for r in rows]
+    # Every record in the sample sets the width (a stray extra field widens the table, not lost).
+    widths = [len(r) for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delim, quotechar='"')]
     width = max(widths[header_idx:] or [1])
     with tempfile.TemporaryDirectory(prefix="wellbeing_csv_") as tmp:
         source = path

@@ -126,6 +126,58 @@ def to_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, bad
 
 
+_HOURS = re.compile(r"\b(?:hours?|hrs?)\b")
+HOURS_QUESTION = "Durations are in hours, not days, in column(s)"
+
+
+def _in_days(ctx: _Ctx, name: str) -> tuple[pd.Series | None, pd.Series]:
+    """A duration in days; a column counted in hours is divided by the hours in one FTE day (asked)."""
+    values, bad = ctx.number(name)
+    column = ctx.mapping.fields.get(name, "")
+    if values is None or not _HOURS.search(normalise_header(column)):
+        return values, bad
+    per_day = ctx.mapping.hours_per_day
+    if per_day is None:
+        # One question for every column in hours: the same answer converts them all.
+        asked = [i for i, q in enumerate(ctx.report.questions) if q.startswith(HOURS_QUESTION)]
+        columns = [column]
+        if asked:
+            columns = ctx.report.questions.pop(asked[0]).split("'")[1:-1:2] + columns
+        ctx.report.questions.append(
+            f"{HOURS_QUESTION} {', '.join(repr(c) for c in columns)}. How many hours make one FTE day "
+            "(for example 7.5)? Answer on the page, or with --hours-per-day."
+        )
+        return values, bad
+    if not 0 < per_day <= 24:
+        ctx.report.errors.append(f"Hours in one FTE day must be above 0 and at most 24 (got {per_day:g}).")
+        return values, bad
+    ctx.report.notes.append(f"'{column}' is in hours: divided by {per_day:g} hours per FTE day.")
+    return values / per_day, bad
+
+
+def _mostly_dates(values: pd.Series) -> bool:
+    sample = values.dropna().head(200)
+    if sample.empty:
+        return False
+    parsed = dates.parse_dates(sample)
+    return bool(parsed.values.notna().mean() >= 0.95 or (parsed.ambiguous and not parsed.bad.any()))
+
+
+def _no_start_dates(ctx: _Ctx) -> str:
+    used = ctx.mapping.used_columns()
+    datey = [c for c in ctx.frame.columns if c not in used and _mostly_dates(ctx.frame[c])]
+    if datey:
+        return (
+            "Required column not mapped: Start date. Choose which column holds the date each absence "
+            f"started (perhaps '{datey[0]}')."
+        )
+    return (
+        "This file has no dates: absence episodes need the date each absence started (a column such "
+        "as 'Absence Start Date'), and none of its columns holds dates. If it gives days lost per team "
+        "and month, import it as 'Monthly absence totals' instead."
+    )
+
+
 def _teams(ctx: _Ctx) -> pd.DataFrame | None:
     """Team key and display name per row; merges case/spacing variants and says which were merged."""
     raw = ctx.text("team")
@@ -387,12 +439,23 @@ def _indicator(text: str) -> str | None:
 
 
 def _absence(ctx: _Ctx) -> None:
-    if not _require(ctx, ["employee_id", "team", "start_date"]):
+    if ctx.col("start_date") is None:
+        ctx.report.errors.append(_no_start_dates(ctx))
+    if not _require(ctx, ["employee_id", "team"]) or ctx.col("start_date") is None:
         return
     teams = _teams(ctx)
     ids = ctx.col("employee_id")
     ctx.skip_where(ids.isna(), "employee_id", "employee identifier is blank", withhold=True)
     start = ctx.date("start_date")
+    given = ctx.col("start_date").notna()
+    if given.any() and not (start.notna() | ctx.pending)[given].any():
+        ctx.report.errors.append(
+            f"Column '{ctx.label('start_date')}' holds no real dates: none of its {int(given.sum()):,} "
+            f"values reads as a date (for example '{ctx.col('start_date')[given].iloc[0]}'). Absence "
+            "episodes need the date each absence started, such as 03/01/2024. If the file gives totals "
+            "per team and month, import it as 'Monthly absence totals' instead."
+        )
+        return
     end = ctx.date("end_date")
     ctx.skip_where(start.isna(), "start_date", "start date is blank")
     if end is not None:
@@ -411,7 +474,7 @@ def _absence(ctx: _Ctx) -> None:
         )
         ctx.report.counts["rows with blank FTE (1.0 used)"] = int((fte.isna() & ~ctx.skip).sum())
         fte = fte.fillna(1.0)
-    days, bad_days = ctx.number("days_lost")
+    days, bad_days = _in_days(ctx, "days_lost")
     if days is not None:
         ctx.problems.add(
             bad_days | (days < 0),
@@ -463,11 +526,11 @@ def _absence_monthly(ctx: _Ctx) -> None:
     if got is None:
         return
     teams, month = got
-    lost, bad_lost = ctx.number("fte_days_lost")
+    lost, bad_lost = _in_days(ctx, "fte_days_lost")
     ctx.skip_where(
         bad_lost | lost.isna() | (lost < 0), "fte_days_lost", "FTE days lost must be a number of 0 or more"
     )
-    avail, bad_avail = ctx.number("fte_days_available")
+    avail, bad_avail = _in_days(ctx, "fte_days_available")
     if avail is None:
         avail = pd.Series(np.nan, index=ctx.frame.index)
     else:

@@ -85,6 +85,9 @@ class Report:
     merged_teams: pd.DataFrame = field(default_factory=pd.DataFrame)
     reasons: pd.DataFrame = field(default_factory=pd.DataFrame)
     ignored_columns: list[str] = field(default_factory=list)
+    mapped: dict[str, str] = field(default_factory=dict)  # uploaded column -> what it was read as
+    can_show: list[str] = field(default_factory=list)  # what the pages can show once this is imported
+    cannot_show: list[str] = field(default_factory=list)  # ... and what still needs another file
     import_id: int | None = None
     committed: bool = False
 
@@ -110,8 +113,17 @@ def render_text(report: Report, max_problems: int = 20) -> str:
         lines.append(f"  {name}: {value}")
     for note in report.notes:
         lines.append(f"  note: {note}")
+    if report.mapped:
+        lines.append("  mapping used (column -> field):")
+        lines.extend(f"    '{column}' -> {target}" for column, target in report.mapped.items())
+    elif report.errors and not report.source:
+        lines.append("  mapping used: none (the file was not read)")
     if report.ignored_columns:
         lines.append(f"  columns ignored: {', '.join(report.ignored_columns)}")
+    for what in report.can_show:
+        lines.append(f"  can show: {what}")
+    for what in report.cannot_show:
+        lines.append(f"  cannot show yet: {what}")
     if len(report.merged_teams):
         lines.append("  team names merged:")
         for _, r in report.merged_teams.iterrows():

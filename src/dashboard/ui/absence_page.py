@@ -6,7 +6,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import absence, catalogue, groups, indicators, team_absence
+from dashboard import absence, catalogue, coverage, groups, indicators, team_absence
 from dashboard.charts import absence as charts
 from dashboard.config import settings
 from dashboard.ui import cache, shell
@@ -233,6 +233,8 @@ def render() -> None:
         st.info("No absence data yet. Load the demo organisation or upload absence episodes or "
                 "monthly absence figures on the Data page.")
         return
+    for gap in cache.query(coverage.absence_gaps):
+        st.warning(gap, icon=":material/info:")  # what the stored data lacks for rates
     ctl = _controls(span[0], span[1], threshold)
     monthly = _rates(ctl, threshold)
     _compare(ctl, threshold)

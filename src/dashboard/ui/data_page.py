@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -13,9 +11,9 @@ import streamlit as st
 
 from dashboard import catalogue, store
 from dashboard.config import settings
-from dashboard.ingest import kinds, load, mapping, pipeline
+from dashboard.ingest import kinds, load, mapping, pipeline, uploads
 from dashboard.ingest.read import RawTable, ReadError
-from dashboard.ingest.transform import Prepared
+from dashboard.ingest.transform import HOURS_QUESTION, Prepared
 from dashboard.ingest.validate import Report, render_text
 from dashboard.ui import cache
 
@@ -23,7 +21,8 @@ UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet"]
 NOT_IN_FILE = "(not in file)"
 IGNORE = "(ignore)"
 DAY_FIRST = {"day/month/year (UK)": True, "month/day/year (US)": False}
-UPLOAD_DIR = Path(tempfile.gettempdir()) / "wellbeing_uploads"
+# Each upload gets its own private folder here (see ingest.uploads), deleted when the import ends.
+UPLOAD_DIR = Path(tempfile.gettempdir())
 REMOVED_LABELS = {
     "responses": "survey responses",
     "survey_aggregates": "survey results",
@@ -38,47 +37,77 @@ def _state() -> dict:
     return st.session_state.setdefault("data_page", {"reads": {}, "uploader": 0})
 
 
-def _sweep_old_uploads(max_age_s: float = 24 * 3600) -> None:
-    """Uploads hold raw identifiers: files abandoned without Import or Cancel go after a day."""
-    cutoff = time.time() - max_age_s
-    for old in UPLOAD_DIR.glob("*"):
-        with contextlib.suppress(OSError):
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
+def _held_upload(file) -> dict:
+    """This upload's private copy (DuckDB's CSV reader needs a path), written once per file.
 
-
-def _saved_upload(file) -> tuple[Path, str]:
-    """Write the upload to a private temp file once (DuckDB's CSV reader needs a path)."""
-    data = file.getvalue()
-    sha = hashlib.sha256(data).hexdigest()
-    UPLOAD_DIR.mkdir(mode=0o700, exist_ok=True)
-    _sweep_old_uploads()
-    path = UPLOAD_DIR / f"{sha}{Path(file.name).suffix.lower()}"
-    if not path.exists():
-        path.write_bytes(data)
-        path.chmod(0o600)
-    return path, sha
-
-
-def _forget_upload(path: Path | None) -> None:
+    Uploads hold raw identifiers: the copy lives in its own 0700 folder and is deleted as soon as
+    the import ends, whichever way (refused, failed, imported, cancelled, or the file removed).
+    """
     state = _state()
+    file_id = getattr(file, "file_id", None) or f"{file.name}:{file.size}"
+    held = state.get("upload")
+    if held is None or held["id"] != file_id:
+        _discard_held()
+        data = file.getvalue()
+        uploads.sweep(UPLOAD_DIR)  # folders left by a server that stopped mid-import
+        held = state["upload"] = {
+            "id": file_id,
+            "path": uploads.save(data, file.name, UPLOAD_DIR),
+            "sha": hashlib.sha256(data).hexdigest(),
+            "refusal": None,
+        }
+    return held
+
+
+def _discard_held() -> None:
+    held = _state().get("upload")
+    if held is not None and held["path"] is not None:
+        uploads.discard(held["path"])
+        held["path"] = None
+
+
+def _forget_upload(path: Path | None = None) -> None:
+    state = _state()
+    _discard_held()
+    uploads.discard(path)
+    state.pop("upload", None)
     state["reads"] = {}
     state.pop("prepared", None)
     state["uploader"] += 1  # a fresh uploader key empties the widget
-    if path is not None:
-        path.unlink(missing_ok=True)
 
 
-def _read(path: Path, name: str, sheet: str | None) -> RawTable | str:
+def _read(path: Path, name: str, sheet: str | None, header_row: int | None = None) -> RawTable | str:
     reads = _state()["reads"]
-    key = (str(path), sheet)
+    key = (str(path), sheet, header_row)
     if key not in reads:
         try:
             with st.spinner("Reading the file…"):
-                reads[key] = pipeline.read(path, name, sheet)
+                reads[key] = pipeline.read(path, name, sheet, header_row)
         except ReadError as exc:
             reads[key] = str(exc)
     return reads[key]
+
+
+def _header_row(raw: RawTable, sha: str) -> int | None:
+    """The row holding the column names: detected, and the user may pick another (None = detected)."""
+    if len(raw.head_rows) < 2:
+        return None
+
+    def label(n: int) -> str:
+        cells = [str(c) for c in raw.head_rows[n - 1] if c not in (None, "")]
+        text = " | ".join(cells) or "(blank)"
+        return f"Row {n}: {text[:90]}{'…' if len(text) > 90 else ''}"
+
+    rows = list(range(1, len(raw.head_rows) + 1))
+    pick = st.selectbox(
+        "Row holding the column names",
+        rows,
+        index=raw.header_detected - 1,
+        format_func=label,
+        key=f"data_header_{sha[:12]}_{raw.sheet or ''}",
+        help="Found automatically (title rows above it are skipped). Pick another row if it is wrong.",
+    )
+    return None if pick == raw.header_detected else pick
 
 
 def _show_refusal(kind: str, name: str, message: str) -> None:
@@ -149,6 +178,16 @@ def _answers(kind: str, chosen: mapping.Mapping, first: Report, tag: str) -> Non
             horizontal=True,
         )
         chosen.day_first = DAY_FIRST.get(pick) if pick else None
+    if any(q.startswith(HOURS_QUESTION) for q in first.questions) or chosen.hours_per_day:
+        hours = st.number_input(
+            "Hours in one FTE day (durations in this file are in hours)",
+            min_value=0.5,
+            max_value=24.0,
+            value=None,
+            step=0.25,
+            key=f"data_hours_{tag}",
+        )
+        chosen.hours_per_day = float(hours) if hours else chosen.hours_per_day
     if kind in ("survey", "survey_aggregate") and "wave" not in chosen.fields:
         chosen.wave = st.text_input("Survey wave name", key=f"data_wave_{tag}").strip() or None
     if "in the field" in questions or (
@@ -189,6 +228,12 @@ def _report(report: Report) -> None:
         st.error(e)
     for q in report.questions:
         st.warning(q)
+    if report.can_show or report.cannot_show:
+        st.markdown(
+            "**What this data can show**\n\n" + "\n".join(f"- {what}" for what in report.can_show)
+        )
+        for what in report.cannot_show:
+            st.info(f"Cannot show yet: {what}", icon=":material/info:")
     if report.counts:
         st.dataframe(
             pd.DataFrame({"what": list(report.counts), "count": list(report.counts.values())}),
@@ -267,23 +312,46 @@ def _upload(con) -> None:
         help=f"CSV/TSV/TXT, Excel, OpenDocument or Parquet, up to {settings().max_upload_mb} MB.",
     )
     if file is None:
+        _discard_held()  # the file was removed from the uploader: its copy goes too
         st.caption("Nothing is written until you have checked the preview and pressed Import.")
         return
-    path, sha = _saved_upload(file)
+    held = _held_upload(file)
+    try:
+        _preview(con, kind, file, held)
+    except Exception:
+        _forget_upload()  # an unexpected failure ends the import: its bytes go with it
+        raise
+
+
+def _preview(con, kind: str, file, held: dict) -> None:
+    path, sha = held["path"], held["sha"]
+    if held["refusal"] is not None:
+        _refused_upload(kind, file.name, held["refusal"])
+        return
     raw = _read(path, file.name, None)
-    if isinstance(raw, RawTable) and len(raw.sheets) > 1:
+    if isinstance(raw, str):
+        # Refused as read: the import has ended, so the bytes are deleted at once.
+        held["refusal"] = raw
+        _discard_held()
+        _refused_upload(kind, file.name, raw)
+        return
+    if len(raw.sheets) > 1:
         sheet = st.selectbox(
             "Sheet", raw.sheets, index=raw.sheets.index(raw.sheet), key=f"data_sheet_{sha[:12]}"
         )
         raw = _read(path, file.name, sheet)
-    if isinstance(raw, str):
+    if isinstance(raw, RawTable):
+        header_row = _header_row(raw, sha)
+        if header_row is not None:
+            raw = _read(path, file.name, raw.sheet, header_row)
+    if isinstance(raw, str):  # a sheet or header row the user chose: they can choose again
         _show_refusal(kind, file.name, raw)
         if st.button("Cancel", key="data_cancel_refused"):
             _forget_upload(path)
             st.rerun()
         return
     st.caption(f"Read as {pipeline.describe_source(raw)}.")
-    tag = f"{kind}_{sha[:12]}_{raw.sheet or ''}"
+    tag = f"{kind}_{sha[:12]}_{raw.sheet or ''}_{raw.header_row}"
     profiles = mapping.list_profiles(con)
     names = profiles.loc[profiles["kind"] == kind, "name"].tolist()
     picked = st.selectbox("Mapping profile", ["(automatic)", *names], key=f"data_profile_{tag}")
@@ -294,7 +362,11 @@ def _upload(con) -> None:
         return
     tag = f"{tag}_{base.profile or ''}"
     chosen = mapping.Mapping(
-        kind=kind, profile=base.profile, labels=dict(base.labels), day_first=base.day_first
+        kind=kind,
+        profile=base.profile,
+        labels=dict(base.labels),
+        day_first=base.day_first,
+        hours_per_day=base.hours_per_day,
     )
     chosen.fields = _field_pickers(kind, raw, base, tag)
     if kind in ("survey", "survey_aggregate"):
@@ -310,6 +382,14 @@ def _upload(con) -> None:
     st.subheader("Preview")
     _report(prepared.report)
     _commit(con, prepared, raw, path)
+
+
+def _refused_upload(kind: str, name: str, message: str) -> None:
+    _show_refusal(kind, name, message)
+    st.caption("The uploaded file has already been deleted from the server.")
+    if st.button("Upload another file", key="data_cancel_refused"):
+        _forget_upload()
+        st.rerun()
 
 
 def _log(con) -> None:
