@@ -121,3 +121,57 @@ def test_sniff_delimiter_and_header():
     assert sniff_delimiter(["a\tb\n", "1,5\t2\n"]) == "\t"
     assert find_header([["Report"], [None], ["Team", "Month", "FTE"], ["A", "2024", "1"]]) == 2
     assert find_header([["Team", "FTE"], ["A", "1"]]) == 0
+
+
+def test_title_and_blank_line_above_the_header_detected():
+    t = read_file(UPLOADS / "staff_in_post_title_rows.csv")
+    assert (t.header_row, t.header_detected) == (3, 3)
+    assert t.columns == ["Organisation", "Month", "Headcount", "FTE"]
+    assert t.row_numbers.tolist() == [4, 5, 6, 7]
+    assert t.head_rows[:3] == [["Staff in post by organisation - January to February 2024"], [], [
+        "Organisation", "Month", "Headcount", "FTE"]]
+
+
+def test_header_row_override_text_and_sheet():
+    t = read_file(UPLOADS / "staff_in_post_title_rows.csv", header_row=4)
+    assert (t.header_row, t.header_detected) == (4, 3)
+    assert t.columns == ["Ward 7", "2024-01", "20", "16.0"] and t.row_numbers.tolist() == [5, 6, 7]
+    assert "Column names taken from row 4, as chosen (detected: row 3)." in t.notes
+    x = read_file(UPLOADS / "survey_nhs.xlsx", header_row=1)
+    assert (x.header_row, x.header_detected) == (1, 4)
+    assert x.columns[0] == "NHS Staff Survey 2024 - local results" and x.row_numbers.iloc[0] == 2
+    with pytest.raises(ReadError, match="Row 2 is empty, so it cannot hold the column names"):
+        read_file(UPLOADS / "staff_in_post_title_rows.csv", header_row=2)
+    with pytest.raises(ReadError, match=r"Row 40 cannot hold the column names: the file has 7 row\(s\)"):
+        read_file(UPLOADS / "staff_in_post_title_rows.csv", header_row=40)
+
+
+def test_rows_after_rejected_and_blank_rows_keep_their_file_row_numbers(tmp_path):
+    # Hand-made: 30,000 rows (past the sniffing sample, so the width is fixed), then a row with two
+    # extra fields (rejected by the CSV reader), a blank line, a quoted line break, and rows after.
+    n = 30_000
+    lines = ["Team,Month,Headcount"] + [f"T{i},2024-01,{i}" for i in range(n)]
+    lines += ["Bad,2024-01,1,EXTRA,MORE", "", 'After,2024-01,"7\n8"', "Last,2024-01,9"]
+    f = tmp_path / "hand.csv"
+    f.write_text("\n".join(lines) + "\n")
+    t = read_file(f)
+    # File rows (as a spreadsheet program numbers them): header 1, data 2..30001, bad 30002,
+    # blank 30003, 'After' 30004 (one record over two lines), 'Last' 30005.
+    assert t.rejected[0][0] == n + 2
+    assert t.frame["Team"].tolist()[-2:] == ["After", "Last"]
+    assert t.row_numbers.tolist()[-3:] == [n + 1, n + 4, n + 5]
+    assert t.row_numbers.tolist()[:2] == [2, 3]
+
+
+def test_problem_rows_after_a_rejected_row_are_reported_on_their_true_rows(con, tmp_path):
+    from dashboard.ingest import pipeline
+
+    n = 30_000
+    lines = ["Team,Month,Headcount"] + [f"T{i % 40},2024-{i // 40 % 12 + 1:02d},{i}" for i in range(n)]
+    lines += ["Bad,2024-01,1,EXTRA,MORE", "", "T1,not a month,5", "T2,2024-01,-3"]
+    f = tmp_path / "sip.csv"
+    f.write_text("\n".join(lines) + "\n")
+    _raw, prepared = pipeline.prepare(con, f, "staff_in_post")
+    rows = prepared.report.problems[["row", "value"]].values.tolist()
+    assert [n + 2, ""] in rows  # the rejected row itself
+    assert [n + 4, "not a month"] in rows and [n + 5, "-3"] in rows

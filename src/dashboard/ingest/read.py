@@ -350,11 +350,15 @@ def _duckdb_csv(
         params = [str(source), delim, skip, columns, max_line]
         try:
             frame = con.execute(base.format(extra=""), params).df()
-        except duckdb.Error as exc:
-            if "parallel" not in str(exc):
+        except duckdb.Error:
+            # Quoted line breaks trip the parallel scanner (with short rows, or before a rejected
+            # row); the single-threaded reader handles both, on a fresh connection.
+            con.close()
+            con = duckdb.connect()
+            try:
+                frame = con.execute(base.format(extra=", parallel = false"), params).df()
+            except duckdb.Error as exc:
                 raise ReadError(f"The file could not be read as a table: {str(exc).splitlines()[0]}") from exc
-            # Quoted newlines with short rows need the single-threaded reader.
-            frame = con.execute(base.format(extra=", parallel = false"), params).df()
         rejects = con.execute(
             "SELECT line, error_type, error_message FROM reject_errors ORDER BY line"
         ).fetchall()
