@@ -66,7 +66,9 @@ def read_sheet(path: Path, file_name: str, fmt: str, sheet: str | None, limits) 
     try:
         try:
             proc = subprocess.run(
-                args, env=env, capture_output=True, text=True, timeout=limits.read_seconds + 10, check=False
+                # CPU time is capped in the child; the wall clock allows for a busy machine.
+                args, env=env, capture_output=True, text=True, timeout=2 * limits.read_seconds + 10,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
             raise Refused(_too_slow(file_name, limits)) from exc
@@ -223,7 +225,11 @@ def _rows(
             "the right, or save the data as CSV and upload that."
         )
     # Without skipping the empty area, row i of the list is sheet row i + 1 (true row numbers).
-    return [[cell_text(v) for v in row] for row in ws.to_python(skip_empty_area=skip_empty)]
+    # Text cells (most of them) skip the conversion.
+    return [
+        [v if type(v) is str and v else cell_text(v) for v in row]
+        for row in ws.to_python(skip_empty_area=skip_empty)
+    ]
 
 
 if __name__ == "__main__":
