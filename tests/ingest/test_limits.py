@@ -195,6 +195,11 @@ def test_scan_across_chunk_boundaries(monkeypatch):
     assert isinstance(scan.blank, np.ndarray)
 
 
+def test_scan_of_a_file_with_cr_line_ends():
+    scan = caps.scan_text(b"a,b\r1,2\r\r3,4\r")
+    assert scan.records == 4 and scan.blank.tolist() == [3] and scan.longest_line == 3
+
+
 def _strip_or_set_dimension(src, dst, ref: bytes | None):
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         for name in zin.namelist():

@@ -182,6 +182,8 @@ def scan_text(data: bytes) -> TextScan:
     counts = {d: np.zeros(HEAD_RECORDS, dtype=np.int64) for d in DELIMITER_BYTES}
     longest, longest_no = 0, 1
     whole = np.frombuffer(data, dtype=np.uint8)
+    head = data[: 1 << 20]
+    newline = 13 if b"\r" in head and b"\n" not in head else 10  # old Mac files end lines with CR only
     for offset in range(0, len(data), _CHUNK):
         a = whole[offset : offset + _CHUNK]
         quotes = np.flatnonzero(a == 34)
@@ -189,7 +191,7 @@ def scan_text(data: bytes) -> TextScan:
         def inside(pos: np.ndarray, quotes=quotes, before=quotes_before) -> np.ndarray:
             return ((before + np.searchsorted(quotes, pos)) & 1).astype(bool)
 
-        newlines = np.flatnonzero(a == 10)
+        newlines = np.flatnonzero(a == newline)
         if len(newlines):
             ends = newlines + offset
             lengths = np.diff(np.concatenate(([line_start - 1], ends))) - 1
@@ -210,7 +212,7 @@ def scan_text(data: bytes) -> TextScan:
         if len(record_ends):
             starts = np.concatenate(([record_start], record_ends[:-1] + 1))
             size = record_ends - starts
-            empty = (size == 0) | ((size == 1) & (whole[starts] == 13))
+            empty = (size == 0) | ((size == 1) & (whole[starts] == 13) & (newline == 10))
             blank.append(np.flatnonzero(empty) + records + 1)
             records += len(record_ends)
             record_start = int(record_ends[-1]) + 1

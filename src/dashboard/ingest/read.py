@@ -277,10 +277,11 @@ def _read_text(path: Path, table: RawTable, limits: caps.Limits, header_row: int
     sample = text[:SAMPLE_BYTES]
     if len(text) > SAMPLE_BYTES:
         sample = sample[: sample.rfind("\n") + 1] or sample
-    # Lines are already within the line limit, so no single field can be longer than that either.
-    csv.field_size_limit(max(csv.field_size_limit(), limits.max_line_bytes))
+    # Python's csv refuses fields over 128 KB; the sample is smaller than the line limit, so raising
+    # its limit to that means no cell in the sample can trip it (cell lengths are checked below).
+    csv.field_size_limit(max(csv.field_size_limit(), limits.max_line_bytes, SAMPLE_BYTES))
     lines = sample.splitlines(keepends=True)
-    delim = sniff_delimiter(lines[: max(HEADER_SEARCH_ROWS, header_row or 0) * 4])
+    delim = sniff_delimiter(lines)
     table.delimiter = delim
     reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delim, quotechar='"')
     rows: list[list[str]] = []
