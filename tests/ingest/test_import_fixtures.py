@@ -292,7 +292,7 @@ def test_interventions_link_existing_teams(con):
         ("empty.csv", "absence", "is empty (0 bytes)"),
         ("garbage.csv", "absence", "not a readable table"),
         ("no_mappable.csv", "absence", "Nothing in this file could be matched"),
-        ("absence_missing_start.csv", "absence", "Required column(s) not mapped: Start date"),
+        ("absence_missing_start.csv", "absence", "This file has no dates: absence episodes need"),
         ("structure.ods", "survey", "No survey questions recognised"),
     ],
 )
