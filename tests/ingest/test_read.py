@@ -121,6 +121,9 @@ def test_sniff_delimiter_and_header():
     assert sniff_delimiter(["a\tb\n", "1,5\t2\n"]) == "\t"
     assert find_header([["Report"], [None], ["Team", "Month", "FTE"], ["A", "2024", "1"]]) == 2
     assert find_header([["Team", "FTE"], ["A", "1"]]) == 0
+    # Report parameters above the header are labels ending in a colon, not column names.
+    params = [["Organisation:", "Northshire", "Period:", "Jan 2024"], []]
+    assert find_header([*params, ["Team", "Month", "FTE", "Headcount"], ["A", "2024-01", "1", "2"]]) == 2
 
 
 def test_title_and_blank_line_above_the_header_detected():

@@ -165,7 +165,8 @@ _NUMERIC = re.compile(r"^\s*[-+]?[\d.,]+%?\s*$")
 def find_header(rows: list[list[str | None]]) -> int:
     """Index of the header row: the first wide row of mostly text that is followed by data.
 
-    Title rows above the header (report names, merged cells, dates) have few filled cells.
+    Title rows above the header (report names, merged cells, dates) have few filled cells; report
+    parameters ("Organisation:", "Period:") are labels ending in a colon, which column names never are.
     """
     filled = [[c for c in r if c not in (None, "") and str(c).strip()] for r in rows[:HEADER_SEARCH_ROWS]]
     if not any(filled):
@@ -174,7 +175,8 @@ def find_header(rows: list[list[str | None]]) -> int:
     for i, cells in enumerate(filled):
         if len(cells) >= max(2, (widest + 1) // 2) or (widest == 1 and cells):
             texty = sum(1 for c in cells if not _NUMERIC.match(str(c)))
-            if texty >= len(cells) / 2:
+            labels = sum(1 for c in cells if str(c).strip().endswith(":"))
+            if texty >= len(cells) / 2 and labels < len(cells) / 2:
                 return i
     return 0
 
