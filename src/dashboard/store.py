@@ -10,7 +10,6 @@ import duckdb
 from dashboard import catalogue
 from dashboard.config import settings
 
-
 # Version 1: the canonical model. Every imported row carries import_id so an import can be undone.
 _V1 = """
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
