@@ -1,4 +1,4 @@
-"""Shared chart style: Okabe-Ito palette, status colours with shapes, axis formats."""
+"""The one chart theme: Okabe-Ito colours with a shape per series, legible text, for page and projector."""
 from __future__ import annotations
 
 import altair as alt
@@ -20,11 +20,98 @@ def status_shape() -> alt.Scale:
     return alt.Scale(domain=STATUS_ORDER, range=STATUS_SHAPES)
 
 
-def base_config(chart: alt.Chart) -> alt.Chart:
-    """Legible on a shared screen: larger fonts, no chart border."""
+# Series colours for lines and points: Okabe-Ito without its yellow, which is too pale against
+# white to see as a line. Seven colours against seven shapes: series i gets colour i % 7 and
+# shape i % 7 of two differently ordered lists, so no two of the first 49 series look alike.
+SERIES_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9"]
+SERIES_SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "triangle-right"]
+
+# Text: near-black on white is 17:1 (WCAG asks 4.5:1); the Streamlit default grey #808495 is
+# about 3.7:1 and is overridden here for every label, title and legend.
+TEXT = "#1A1A1A"
+MUTED = "#3D3D3D"  # subtitles and axis lines: 10.7:1
+GRID = "#E3E3E3"
+
+# Minimum sizes in px. "page": a laptop or desktop; "meeting": a 1920x1080 shared screen.
+SIZES: dict[str, dict[str, int]] = {
+    "page": {"label": 14, "title": 15, "legend": 14, "heading": 18, "text": 14},
+    "meeting": {"label": 20, "title": 22, "legend": 20, "heading": 28, "text": 20},
+}
+
+
+def _children(chart) -> list:
+    kids = []
+    for attr in ("layer", "vconcat", "hconcat", "concat"):
+        value = chart._kwds.get(attr, alt.Undefined) if hasattr(chart, "_kwds") else alt.Undefined
+        if value is not alt.Undefined:
+            kids.extend(value)
+    spec = chart._kwds.get("spec", alt.Undefined) if hasattr(chart, "_kwds") else alt.Undefined
+    if spec is not alt.Undefined:
+        kids.append(spec)
+    return kids
+
+
+def _lift_text(chart, minimum: int) -> None:
+    """Raise every text mark's font size to at least `minimum` (in place)."""
+    mark = chart._kwds.get("mark", alt.Undefined) if hasattr(chart, "_kwds") else alt.Undefined
+    if isinstance(mark, alt.MarkDef) and mark.type == "text":
+        size = mark._kwds.get("fontSize", alt.Undefined)
+        if size is alt.Undefined or (isinstance(size, int | float) and size < minimum):
+            mark.fontSize = minimum
+    for kid in _children(chart):
+        _lift_text(kid, minimum)
+
+
+def base_config(chart: alt.Chart, size: str = "page") -> alt.Chart:
+    """Apply the theme: text sizes for `size` ("page" or "meeting"), dark text, Okabe-Ito series
+    colours and shapes, legends and labels never truncated, no chart border.
+
+    Calling it again on a themed chart (e.g. with "meeting") replaces the earlier theme.
+    """
+    s = SIZES[size]
+    chart = chart.copy(deep=True)
+    _lift_text(chart, s["text"])
     return (
-        chart.configure_axis(labelFontSize=13, titleFontSize=14)
-        .configure_legend(labelFontSize=13, titleFontSize=13, orient="bottom")
-        .configure_title(fontSize=16, anchor="start")
+        chart.configure(font="Source Sans Pro, Arial, sans-serif")
+        .configure_axis(
+            labelFontSize=s["label"], titleFontSize=s["title"], labelColor=TEXT, titleColor=TEXT,
+            domainColor=MUTED, tickColor=MUTED, gridColor=GRID, titleFontWeight="normal",
+        )
+        .configure_legend(
+            labelFontSize=s["legend"], titleFontSize=s["legend"], labelColor=TEXT, titleColor=TEXT,
+            orient="bottom", labelLimit=0, titleLimit=0, symbolSize=12 * s["legend"],
+        )
+        .configure_header(labelFontSize=s["label"], titleFontSize=s["title"], labelColor=TEXT,
+                          titleColor=TEXT)
+        .configure_title(fontSize=s["heading"], color=TEXT, subtitleFontSize=s["label"],
+                         subtitleColor=MUTED, anchor="start", limit=0)
+        .configure_text(fontSize=s["text"], color=TEXT)
+        .configure_range(category=SERIES_COLOURS, symbol=SERIES_SHAPES)
         .configure_view(stroke=None)
     )
+
+
+def meeting(chart: alt.Chart) -> alt.Chart:
+    """The same chart themed for a shared screen (text at least 18 px at 1920x1080)."""
+    return base_config(chart, "meeting")
+
+
+def text_sizes(spec: dict) -> list[float]:
+    """Every font size a Vega-Lite spec sets (config and marks), for tests and checks."""
+    sizes: list[float] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("fontSize", "labelFontSize", "titleFontSize", "subtitleFontSize") and isinstance(
+                    value, int | float
+                ):
+                    sizes.append(float(value))
+                elif key not in ("datasets", "data"):
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return sizes

@@ -89,7 +89,7 @@ def before_after(cells: pd.DataFrame, kind: str, title: str) -> alt.Chart:
     )
     return base_config(
         alt.layer(lines, points, labels_above, labels_below, names).properties(
-            title=_wrapped(title), height=280, width=380
+            title=_wrapped(title), height=320
         )
     )
 
@@ -202,7 +202,7 @@ def forest(frame: pd.DataFrame) -> alt.VConcatChart:
         panels.append(
             alt.layer(null_rule, intervals, points, labels).properties(
                 title=_wrapped(f"Effect in {unit} (dashed line: no change)", 60), height=alt.Step(60),
-                width=380,
+                width=720,
             )
         )
     return base_config(alt.vconcat(*panels).properties(title="Effects across indicators, with 95% intervals"))

@@ -76,5 +76,5 @@ def headline_trends(trend: pd.DataFrame) -> alt.Chart:
     )
     lines = base.mark_line(strokeWidth=3)
     points = base.mark_point(size=90, filled=True).encode(shape=alt.Shape("indicator:N", title="Indicator"))
-    return base_config(alt.layer(lines, points).properties(title="Headline indicators by wave", height=320))
+    return base_config(alt.layer(lines, points).properties(title="Headline indicators by wave", height=380))
 

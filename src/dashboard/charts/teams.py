@@ -236,7 +236,9 @@ def _trend_panel(data: pd.DataFrame, waves: list[str], kind: str) -> alt.Chart:
         x=alt.X("wave_label:O", sort=waves, title="Survey wave"),
         y=alt.Y("value:Q", title="% of respondents" if percent else "Mean (1-5, 5 favourable)",
                 axis=alt.Axis(format=fmt), scale=alt.Scale(zero=percent)),
-        color=alt.Color("indicator:N", title="Indicator", scale=alt.Scale(range=PALETTE)),
+        # colour and shape come from the theme's series ranges, shared by both panels, so no two
+        # indicators on the chart share a colour and a shape
+        color=alt.Color("indicator:N", title="Indicator"),
         tooltip=[
             alt.Tooltip("indicator:N", title="Indicator"),
             alt.Tooltip("wave_label:O", title="Wave"),
@@ -247,7 +249,7 @@ def _trend_panel(data: pd.DataFrame, waves: list[str], kind: str) -> alt.Chart:
     lines = base.mark_line(strokeWidth=2)
     marks = base.mark_point(size=80, filled=True).encode(shape=alt.Shape("indicator:N", title="Indicator"))
     title = "Percentages" if percent else "HSE scales"
-    return alt.layer(lines, marks).properties(title=title, height=300, width=360)
+    return alt.layer(lines, marks).properties(title=title, height=340, width=440)
 
 
 def team_trend(trend: pd.DataFrame, team: str) -> alt.Chart:
@@ -261,5 +263,5 @@ def team_trend(trend: pd.DataFrame, team: str) -> alt.Chart:
         for kind in ("proportion", "mean")
         if (trend.kind == kind).any()
     ]
-    chart = alt.hconcat(*panels).resolve_scale(color="independent", shape="independent")
+    chart = alt.hconcat(*panels).resolve_scale(color="shared", shape="shared")
     return base_config(chart.properties(title=f"{team}: trend over waves"))

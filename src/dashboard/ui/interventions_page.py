@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue, evaluation, interventions
+from dashboard import catalogue, evaluation, findings, interventions
 from dashboard.charts import interventions as charts
 from dashboard.ui import cache, shell
 
@@ -217,30 +217,34 @@ def _controls(iv: pd.Series, units: pd.DataFrame) -> dict:
     }
 
 
-def _verdict_card(r: evaluation.IndicatorResult) -> None:
-    with st.container(border=True):
+def _verdict_card(r: evaluation.IndicatorResult, n_target_units: int) -> None:
+    """Plain words first (verdict and what changed); the statistics behind an expander."""
+    with st.container(border=True, key=f"verdict_{r.indicator_id}"):
         st.markdown(f"#### {r.label}")
-        c1, c2 = st.columns([3, 2])
-        c1.markdown(f"**{VERDICT_MARK.get(r.verdict, '')} {r.verdict.capitalize()}**")
-        c1.markdown(f"Effect: {evaluation.effect_text(r)}")
-        if r.level is not None:
-            c2.markdown(f"**{LEVEL_TEXT[r.level]}**")
-        c2.caption(r.summary)
-        extra = [f"p = {_fmt_p(r.p_value)}"]
-        if r.p_adjusted is not None:
-            extra.append(f"adjusted p = {_fmt_p(r.p_adjusted)}")
-        if r.hedges_g is not None and not math.isnan(r.hedges_g):
-            lo, hi = r.g_ci
-            extra.append(f"Hedges' g (target teams, before to after) = {r.hedges_g:+.2f} "
-                         f"(95% CI {lo:+.2f} to {hi:+.2f})")
+        # large, near the top of the card: the one thing a steering group needs to read
+        st.markdown(f"**{VERDICT_MARK.get(r.verdict, '')} {r.verdict.capitalize()}**")
         if r.design != "none":
-            c1.caption(" · ".join(extra))
+            sentence = findings.change_sentence(r, n_target_units)
+            st.markdown(sentence[:1].upper() + sentence[1:] + ".")
         else:
             for note in r.notes:
-                c1.caption(note)
+                st.caption(note)
         if r.warnings:
             st.markdown("**Caveats**\n" + "\n".join(f"- {w}" for w in r.warnings))
         with st.expander("How this was worked out"):
+            st.markdown(f"Effect: {evaluation.effect_text(r)}")
+            if r.level is not None:
+                st.markdown(f"**{LEVEL_TEXT[r.level]}**")
+            st.caption(r.summary)
+            extra = [f"p = {_fmt_p(r.p_value)}"]
+            if r.p_adjusted is not None:
+                extra.append(f"adjusted p = {_fmt_p(r.p_adjusted)}")
+            if r.hedges_g is not None and not math.isnan(r.hedges_g):
+                lo, hi = r.g_ci
+                extra.append(f"Hedges' g (target teams, before to after) = {r.hedges_g:+.2f} "
+                             f"(95% CI {lo:+.2f} to {hi:+.2f})")
+            if r.design != "none":
+                st.caption(" · ".join(extra))
             _details(r)
 
 
@@ -329,7 +333,7 @@ def _charts(result: evaluation.Evaluation) -> None:
     for r in result.results:
         if r.cells is not None and r.kind in ("proportion", "mean"):
             st.altair_chart(charts.before_after(r.cells, r.kind, f"{r.label}: before and after"),
-                            width="content")
+                            width="stretch")
         if r.its is not None and r.its.level_change is not None:
             start = result.intervention["start_date"]
             st.altair_chart(
@@ -347,6 +351,10 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
         return
     ids = register.intervention_id.astype(int).tolist()
     names = dict(zip(ids, register.name + " · " + register.status, strict=True))
+    linked = st.query_params.get("iv")
+    if linked and linked.isdigit() and int(linked) in ids and "iv_eval_pick" not in st.session_state:
+        st.session_state["iv_eval_pick"] = int(linked)  # a link from Where to look opens that one
+    st.html("<style>[class*='st-key-verdict_'] p:has(> strong:only-child) {font-size:1.6rem}</style>")
     iid = st.selectbox("Intervention", ids, format_func=names.get, key="iv_eval_pick")
     iv = register[register.intervention_id == iid].iloc[0]
     st.caption(
@@ -386,7 +394,7 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
     for warning in result.warnings:
         st.warning(warning)
     for r in result.results:
-        _verdict_card(r)
+        _verdict_card(r, result.n_target_units)
     _charts(result)
     st.caption(
         "A verdict says what the data show, not that the intervention caused it. “Likely improved” "

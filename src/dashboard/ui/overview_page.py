@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import formatting, indicators, scorecard
+from dashboard import briefing, findings, formatting, indicators, scorecard
 from dashboard.charts import overview as charts
 from dashboard.ui import cache, shell
 
@@ -17,6 +17,31 @@ def _wave_picker(waves: pd.DataFrame) -> int | None:
     labels = list(waves.label)
     choice = st.selectbox("Survey wave", labels, index=len(labels) - 1, key="overview_wave")
     return int(waves.loc[waves.label == choice, "wave_id"].iloc[0])
+
+
+def where_to_look(brief: briefing.Briefing) -> None:
+    """The ranked short list, each finding a link to the view that shows it."""
+    with st.container(border=True, key="where_to_look"):
+        st.subheader("Where to look")
+        st.markdown(findings.summary_sentence(brief.ranked))
+        lines = []
+        for k, f in enumerate(brief.ranked, start=1):
+            n = f" (n = {f.n} {f.n_label})" if f.n is not None else ""
+            lines.append(f"{k}. **{findings.KIND_TITLES[f.kind]}.** {_md(f.text)}{n} "
+                         f"[Show me →]({f.link})")
+        if lines:
+            st.markdown("\n".join(lines))
+        st.caption(
+            "Ranked: teams far outside the range chance would give (beyond the 99.8% funnel limit) "
+            "first, then intervention results unlikely to be chance, domains below the benchmark "
+            "and absence hotspots; within each, the largest first. Every figure here is the one "
+            f"the linked page shows; groups with fewer than {brief.threshold} responses never appear."
+        )
+
+
+def _md(text: str) -> str:
+    # team names are data: keep them from being read as markdown
+    return text.replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("]", "\\]")
 
 
 def _tiles(table: pd.DataFrame) -> None:
@@ -37,6 +62,11 @@ def _tiles(table: pd.DataFrame) -> None:
             ).strip(),
             border=True,
         )
+        bench = ("no benchmark" if pd.isna(row.benchmark)
+                 else f"benchmark {formatting.value(row.kind, row.benchmark)}")
+        n = "n –" if pd.isna(row.n) else f"n = {int(row.n):,}"
+        col.markdown(f"<div data-testid='tile-context' style='font-size:0.95rem;color:#31333F'>"
+                     f"{bench} · {n}</div>", unsafe_allow_html=True)
 
 
 def _domain_details(table: pd.DataFrame, domains: pd.DataFrame) -> None:
@@ -73,6 +103,9 @@ def render() -> None:
         return
     table = cache.query(scorecard.indicator_table, wave_id, threshold)
     domains = scorecard.domain_table(table)
+    with st.spinner("Finding where to look…"):
+        brief = cache.query(briefing.gather, wave_id, threshold)
+    where_to_look(brief)
 
     st.subheader("Headline indicators")
     _tiles(table)
