@@ -21,10 +21,10 @@ def status_shape() -> alt.Scale:
 
 
 # Series colours for lines and points: Okabe-Ito without its yellow, which is too pale against
-# white to see as a line. Seven colours against seven shapes: series i gets colour i % 7 and
-# shape i % 7 of two differently ordered lists, so no two of the first 49 series look alike.
+# white to see as a line. Seven colours against six shapes: series i gets colour i % 7 and shape
+# i % 6, so no two of the first 42 series (7 x 6) share both colour and shape.
 SERIES_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9"]
-SERIES_SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "triangle-right"]
+SERIES_SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down"]
 
 # Text: near-black on white is 17:1 (WCAG asks 4.5:1); the Streamlit default grey #808495 is
 # about 3.7:1 and is overridden here for every label, title and legend.
