@@ -14,7 +14,7 @@ def domain_scores(domains: pd.DataFrame) -> alt.Chart:
     """
     data = domains[domains.score.notna()].assign(score_text=lambda d: d.score.map("{:.1f}".format))
     order = list(data.domain)
-    y = alt.Y("domain:N", sort=order, title=None, axis=alt.Axis(labelLimit=320))
+    y = alt.Y("domain:N", sort=order, title=None, axis=alt.Axis(labelLimit=0))  # never cut a name
     bars = (
         alt.Chart(data)
         .mark_bar(height=22)
