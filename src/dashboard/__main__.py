@@ -44,6 +44,50 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dashboard import briefing, slides
+
+    con = store.connect(args.db or settings().db_path, read_only=True)
+    wave = briefing.latest_wave(con) if args.wave is None else _wave_id(con, args.wave)
+    if wave is None:
+        print("no survey data: nothing to export")
+        return 1
+    data = slides.build(briefing.gather(con, wave, settings().anonymity_threshold))
+    with open(args.out, "wb") as fh:
+        fh.write(data)
+    print(f"slide pack written to {args.out}")
+    return 0
+
+
+def _wave_id(con, label: str) -> int:
+    from dashboard import indicators
+
+    waves = indicators.waves(con)
+    match = waves[waves.label.astype(str) == str(label)]
+    if match.empty:
+        raise SystemExit(f"no survey wave labelled {label!r}; waves: {', '.join(map(str, waves.label))}")
+    return int(match.wave_id.iloc[0])
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from dashboard import board_report
+
+    fmt = args.out.rsplit(".", 1)[-1].lower()
+    if fmt not in ("docx", "html"):
+        print("the output file must end in .docx or .html")
+        return 2
+    con = store.connect(args.db or settings().db_path, read_only=True)
+    try:
+        data = board_report.build(con, args.year, settings().anonymity_threshold, fmt)
+    except ValueError as err:
+        print(f"cannot write the report: {err}")
+        return 1
+    with open(args.out, "wb") as fh:
+        fh.write(data)
+    print(f"board report for {args.year} written to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard")
     parser.add_argument("--db", help="store path (default: WELLBEING_DB or data/wellbeing.duckdb)")
@@ -75,6 +119,17 @@ def main(argv: list[str] | None = None) -> int:
 
     info = sub.add_parser("info", help="show which dataset the store holds")
     info.set_defaults(func=_cmd_info)
+
+    export = sub.add_parser("export", help="export a slide pack for a survey wave")
+    export.add_argument("what", choices=["slides"])
+    export.add_argument("out", help="output file, e.g. pack.pptx")
+    export.add_argument("--wave", help="survey wave label (default: the latest)")
+    export.set_defaults(func=_cmd_export)
+
+    report = sub.add_parser("report", help="the annual board wellbeing report (.docx or .html)")
+    report.add_argument("--year", type=int, required=True)
+    report.add_argument("out", help="output file ending in .docx or .html")
+    report.set_defaults(func=_cmd_report)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -5,10 +5,11 @@ import html
 import threading
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from dashboard import store
+from dashboard import indicators, store
 from dashboard.config import settings
 from dashboard.ui import cache
 
@@ -62,12 +63,73 @@ def pages() -> list:
 
 _ROUTER = threading.local()
 
+# Printing any page gives a clean document: no sidebar, header or buttons, charts kept whole,
+# words never broken mid-word.
+_PRINT_CSS = """
+<style>
+@media print {
+  [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"],
+  [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
+  .stDownloadButton, .stButton {display: none !important;}
+  [data-testid="stMain"], .block-container {margin: 0 !important; padding: 0 !important; max-width: 100% !important;}
+  .vega-embed, [data-testid="stVegaLiteChart"], [data-testid="stMetric"], table {break-inside: avoid;}
+  * {word-break: normal !important; overflow-wrap: normal !important; hyphens: manual !important;}
+}
+</style>
+"""
+
+
+def _current_wave() -> int | None:
+    from dashboard import briefing
+
+    raw = st.query_params.get("wave")
+    cur = cache.cursor()
+    try:
+        waves = [int(w) for w in indicators.waves(cur).wave_id]
+        if raw and raw.isdigit() and int(raw) in waves:
+            return int(raw)
+        return briefing.latest_wave(cur)
+    finally:
+        cur.close()
+
+
+def exports() -> None:
+    """The slide pack and the board report for the current wave, on every page (built on click)."""
+    from dashboard import board_report, briefing, slides
+
+    wave = _current_wave()
+    if wave is None:
+        return
+
+    def pack() -> bytes:
+        return slides.build(cache.query(briefing.gather, wave, threshold()))
+
+    def report() -> bytes:
+        cur = cache.cursor()
+        try:
+            fielded = indicators.waves(cur).set_index("wave_id").fielded_on[wave]
+            year = int(pd.Timestamp(fielded).year)
+            return board_report.build(cur, year, threshold(), "docx")
+        finally:
+            cur.close()
+
+    with st.sidebar:
+        st.caption("Take it to the meeting")
+        st.download_button("Slide pack (PowerPoint)", pack, file_name="wellbeing-slides.pptx",
+                           mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                           on_click="ignore", key="export_slides", icon=":material/slideshow:")
+        st.download_button("Board report (Word)", report, file_name="wellbeing-board-report.docx",
+                           mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                           on_click="ignore", key="export_report", icon=":material/description:")
+
 
 def main() -> None:
     """The app: page config, navigation over PAGES, dataset banner, then the chosen page."""
     st.set_page_config(page_title="Wellbeing Compass", page_icon="🧭", layout="wide")
     page = st.navigation(pages(), position="sidebar")
     dataset_banner()
+    st.html(_PRINT_CSS)
+    exports()
     _ROUTER.active = True
     try:
         page.run()
