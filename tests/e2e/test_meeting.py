@@ -1,0 +1,78 @@
+"""Meeting mode at 1920x1080: every screen, large type, arrow keys, no withheld figure."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dashboard import briefing, screens, store
+from dashboard.charts import common
+from tests.e2e.conftest import wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+
+def _settle(pg) -> None:
+    wait_for_app(pg)
+    pg.wait_for_timeout(400)
+    wait_for_app(pg)
+    # stale elements of the previous screen are removed when the run ends
+    pg.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"meeting-notes\"]').length === 1"
+        " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1")
+
+
+def test_meeting_mode_every_screen_large_and_keyboard_driven(server_factory, demo_db, browser):
+    con = store.connect(demo_db, read_only=True)
+    try:
+        brief = briefing.gather(con, briefing.latest_wave(con), 10)
+    finally:
+        con.close()
+    deck = screens.build(brief)
+    heat = brief.heat
+    hidden = heat.suppressed.astype(bool)
+    withheld = set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"])
+    assert withheld
+
+    base = server_factory(demo_db)
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    pg = context.new_page()
+    pg.set_default_timeout(90_000)
+    try:
+        pg.goto(f"{base}/meeting?screen=1")
+        _settle(pg)
+        pg.locator("[data-testid='meeting-title']").wait_for()
+        assert not pg.locator("[data-testid='stSidebar']").is_visible()
+        for number, screen in enumerate(deck, start=1):
+            # elements are replaced one by one during a rerun: wait until counter and title agree
+            pg.wait_for_function(
+                "([n, title]) => (document.querySelector('[data-testid=\"meeting-counter\"]') || {})"
+                ".innerText?.startsWith('Screen ' + n + ' of') && (document.querySelector("
+                "'[data-testid=\"meeting-title\"]') || {}).innerText === title", arg=[number, screen.title])
+            _settle(pg)
+            assert f"screen={number}" in pg.url
+            numbers = pg.locator("[data-testid='meeting-number']")
+            assert numbers.count() == len(screen.figures)
+            for k in range(numbers.count()):
+                size = numbers.nth(k).evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+                assert size >= 48, (screen.key, size)
+            notes = pg.locator("[data-testid='meeting-notes']").inner_text()
+            assert "fewer than 10 responses" in notes and "n = " in notes
+            text = pg.locator("[data-testid='stMain']").inner_text()
+            for team in withheld:
+                assert not re.search(rf"\b{re.escape(team)}\b", text), (screen.key, team)
+            if screen.chart is not None:
+                pg.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()
+                assert min(common.text_sizes(common.meeting(screen.chart).to_dict())) >= 18
+            if number < len(deck):
+                pg.keyboard.press("ArrowRight")
+                _settle(pg)
+        # and back again with the left arrow
+        pg.keyboard.press("ArrowLeft")
+        _settle(pg)
+        pg.wait_for_function(
+            "n => document.querySelector('[data-testid=\"meeting-counter\"]').innerText"
+            ".startsWith('Screen ' + n + ' of')", arg=len(deck) - 1)
+        assert pg.locator("[data-testid='stException']").count() == 0
+    finally:
+        context.close()
