@@ -29,3 +29,11 @@ def demo_con(demo_db) -> Iterator[duckdb.DuckDBPyConnection]:
     con = store.connect(demo_db, read_only=True)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="session")
+def demo_brief(demo_con):
+    """The briefing for the demo's latest wave (Where to look, meeting screens, slides)."""
+    from dashboard import briefing
+
+    return briefing.gather(demo_con, briefing.latest_wave(demo_con), 10)

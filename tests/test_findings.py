@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from dashboard import briefing, catalogue, demo, findings, stats
+from dashboard import catalogue, demo, findings, stats
 
 
 def _points(rows):
@@ -88,7 +88,8 @@ def test_domain_findings_only_worse_domains_furthest_first():
     })
     found = findings.domain_findings(domains, wave_id=2)
     assert [f.subject for f in found] == ["Environment", "Relationships"]
-    assert found[0].text == "Environment scores 4.0 / 10, 1.2 below where the benchmark would put it (5.2 / 10)."
+    assert found[0].text == ("Environment scores 4.0 / 10, 1.2 below where the benchmark would put it "
+                             "(5.2 / 10).")
     assert found[0].link == "teams?wave=2&ref=benchmark"
 
 
@@ -120,13 +121,8 @@ def test_where_to_look_orders_kinds_caps_each_and_overall():
     ranked = findings.where_to_look(groups, per_kind=2, limit=7)
     assert [x.subject for x in ranked] == ["outlier0", "outlier1", "change0", "change1", "domain0",
                                            "domain1", "absence0"]
-    assert findings.summary_sentence([]) .startswith("Nothing stands out")
+    assert findings.summary_sentence([]).startswith("Nothing stands out")
     assert findings.summary_sentence(ranked).startswith("7 things to look at")
-
-
-@pytest.fixture(scope="module")
-def demo_brief(demo_con):
-    return briefing.gather(demo_con, briefing.latest_wave(demo_con), 10)
 
 
 def test_demo_planted_effects_come_out_on_top(demo_brief):
@@ -144,7 +140,8 @@ def test_demo_planted_effects_come_out_on_top(demo_brief):
 
 def test_demo_findings_use_only_released_figures(demo_brief):
     heat = demo_brief.heat
-    withheld = set(heat.loc[heat.suppressed.astype(bool), "group"]) - set(heat.loc[~heat.suppressed.astype(bool), "group"])
+    hidden = heat.suppressed.astype(bool)
+    withheld = set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"])
     for f in demo_brief.ranked:
         assert f.subject not in withheld
     # the figures in an outlier sentence are the funnel's own numbers

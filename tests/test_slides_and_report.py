@@ -1,4 +1,4 @@
-"""The slide pack and board report: structure, chart images, footers, the page's numbers, no withheld group."""
+"""Slide pack and board report: structure, chart images, footers, the page's numbers, no withheld group."""
 from __future__ import annotations
 
 import io
@@ -8,13 +8,13 @@ import pytest
 from docx import Document
 from pptx import Presentation
 
-from dashboard import board_report, briefing, formatting, scorecard, screens, slides
+from dashboard import board_report, formatting, scorecard, screens, slides
 from dashboard.charts import common
 
 
 @pytest.fixture(scope="module")
-def brief(demo_con):
-    return briefing.gather(demo_con, briefing.latest_wave(demo_con), 10)
+def brief(demo_brief):
+    return demo_brief
 
 
 @pytest.fixture(scope="module")

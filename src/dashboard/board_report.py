@@ -40,7 +40,8 @@ def blocks(brief: Briefing, last_year: dict, year: int) -> list[tuple]:
     out: list[tuple] = [("title", f"Staff wellbeing: annual report to the board, {year}"),
                         ("p", f"{brief.dataset}. Survey wave {brief.wave_label}; sickness absence "
                               f"{brief.absence_period[0]:%d %B %Y} to {brief.absence_period[1]:%d %B %Y}. "
-                              f"Produced {brief.produced:%d %B %Y} from the data, with no figures typed by hand.")]
+                              f"Produced {brief.produced:%d %B %Y} from the data, with no figures typed "
+                              "by hand.")]
     counts = brief.domains.status.value_counts()
     s = brief.absence_summary
     out += [("h1", SECTIONS[0]),
@@ -68,15 +69,17 @@ def blocks(brief: Briefing, last_year: dict, year: int) -> list[tuple]:
                      "–" if pd.isna(r.n) else f"{int(r.n):,}",
                      formatting.value(r.kind, r.benchmark) if pd.notna(r.benchmark) else "–",
                      formatting.change(r.kind, r.change) or "–", scorecard.STATUS_LABELS[r.status]])
-    out.append(("table", ["Indicator", "Value", "n", "Benchmark", "Change since last year", "Against benchmark"],
-                rows))
+    header = ["Indicator", "Value", "n", "Benchmark", "Change since last year", "Against benchmark"]
+    out.append(("table", header, rows))
 
     out.append(("h1", SECTIONS[2]))
     out.append(("p", f"Rate {formatting.value('rate', s['rate'])} ({year - 1}: "
-                     f"{formatting.value('rate', last_year['rate'])}). Cost: {s['fte_days_lost']:,.0f} FTE "
-                     f"days lost out of {s['fte_days_available']:,.0f} available ({year - 1}: "
-                     f"{last_year['fte_days_lost']:,.0f}). {s['episodes']:,} episodes; calendar days, NHS definition."))
-    reasons = brief.absence_reasons[~brief.absence_reasons.suppressed & brief.absence_reasons.reason_code.notna()]
+                     f"{formatting.value('rate', last_year['rate'])}). Cost: {s['fte_days_lost']:,.0f} "
+                     f"FTE days lost out of {s['fte_days_available']:,.0f} available ({year - 1}: "
+                     f"{last_year['fte_days_lost']:,.0f}). {s['episodes']:,} episodes; calendar days, "
+                     "NHS definition."))
+    all_reasons = brief.absence_reasons
+    reasons = all_reasons[~all_reasons.suppressed & all_reasons.reason_code.notna()]
     out.append(("table", ["Reason", "FTE days lost", "Share of days with a reason"],
                 [[r.reason, f"{r.fte_days_lost:,.0f}", formatting.value("share", r.share)]
                  for r in reasons.head(10).itertuples(index=False)]))
@@ -91,8 +94,8 @@ def blocks(brief: Briefing, last_year: dict, year: int) -> list[tuple]:
             rows.append([ev.intervention["name"], r.label, r.verdict.capitalize(),
                          findings.change_sentence(r, ev.n_target_units), level.get(r.level, "–")])
     if rows:
-        out.append(("table", ["Intervention", "Indicator", "Verdict", "What changed", "Evidence (Magenta Book)"],
-                    rows))
+        header = ["Intervention", "Indicator", "Verdict", "What changed", "Evidence (Magenta Book)"]
+        out.append(("table", header, rows))
         out.append(("p", "“Likely” means the change is unlikely to be chance; it does not prove that the "
                          "intervention caused it."))
 
@@ -101,8 +104,8 @@ def blocks(brief: Briefing, last_year: dict, year: int) -> list[tuple]:
     if ahead.empty:
         out.append(("p", "No intervention is registered as planned or still awaiting data."))
     for iv in ahead.itertuples(index=False):
-        out.append(("li", f"{iv.name} ({iv.domain_name}): {iv.status}, from {pd.Timestamp(iv.start_date):%d %B %Y}, "
-                          f"{iv.n_units} team(s)."))
+        out.append(("li", f"{iv.name} ({iv.domain_name}): {iv.status}, from "
+                          f"{pd.Timestamp(iv.start_date):%d %B %Y}, {iv.n_units} team(s)."))
 
     out.append(("h1", SECTIONS[5]))
     quality = brief.table[brief.table.domain_id == "data_insights"]

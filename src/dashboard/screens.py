@@ -47,14 +47,17 @@ def suppression_note(brief: Briefing) -> str:
             "shown, nor any group that would let a smaller one be worked out.")
 
 
+def _bench(kind: str, value) -> str:
+    return "no benchmark" if pd.isna(value) else f"benchmark {formatting.value(kind, value)}"
+
+
 def _overview(brief: Briefing) -> Screen:
     heads = brief.table[brief.table.headline]
     figures = tuple(
         Figure(
             row.short,
             formatting.value(row.kind, row.value),
-            ("no benchmark" if pd.isna(row.benchmark) else f"benchmark {formatting.value(row.kind, row.benchmark)}")
-            + f" · n = {_n(row.n)}",
+            _bench(row.kind, row.benchmark) + f" · n = {_n(row.n)}",
         )
         for row in heads.itertuples(index=False)
     )
@@ -86,7 +89,8 @@ def _domain(brief: Briefing, dom) -> Screen:
     if pd.isna(dom.score):
         message = f"{dom.domain}: no figure to show for this wave."
     elif dom.status == "none":
-        message = f"{dom.domain} scores {formatting.score(dom.score)}; there is no benchmark to compare with."
+        message = (f"{dom.domain} scores {formatting.score(dom.score)}; there is no benchmark to compare "
+                   "with.")
     else:
         message = f"{dom.domain} scores {formatting.score(dom.score)}, {status}."
     figures = [Figure("Domain score", formatting.score(dom.score),
@@ -130,7 +134,8 @@ def _teams(brief: Briefing) -> Screen:
 def _absence(brief: Briefing) -> Screen:
     s = brief.absence_summary
     start, end = brief.absence_period
-    reasons = brief.absence_reasons[~brief.absence_reasons.suppressed & brief.absence_reasons.reason_code.notna()]
+    every = brief.absence_reasons
+    reasons = every[~every.suppressed & every.reason_code.notna()]
     top = reasons.head(3)
     figures = (
         Figure("Sickness absence rate", formatting.value("rate", s["rate"]),
@@ -163,12 +168,13 @@ def _intervention(brief: Briefing, ev: evaluation.Evaluation) -> Screen:
         if r.kind in ("proportion", "mean") and r.cells is not None and "n" in r.cells:
             ns = pd.to_numeric(r.cells.n, errors="coerce").dropna()
             if not ns.empty:
-                notes.append(f"{r.label}: n = {int(ns.min()):,} to {int(ns.max()):,} responses per group and wave.")
+                notes.append(f"{r.label}: n = {int(ns.min()):,} to {int(ns.max()):,} responses per group "
+                             "and wave.")
         if r.absence_units is not None:
             notes.append(f"{r.label}: {r.absence_units[0]} target and {r.absence_units[1]} comparison "
                          "teams, each large enough to show.")
     first = ev.results[0] if ev.results else None
-    message = (f"{iv['name']}: {first.verdict}." if first is not None else f"{iv['name']}: nothing to evaluate.")
+    message = f"{iv['name']}: {first.verdict if first is not None else 'nothing to evaluate'}."
     forest = evaluation.forest_frame(ev)
     chart = iv_charts.forest(forest) if len(forest) else None
     notes.append("“Likely” means the change is unlikely to be chance; it does not prove the "

@@ -68,7 +68,8 @@ def _wave(waves) -> int:
 
 def _figures(figs: tuple[screens.Figure, ...]) -> str:
     cards = "".join(
-        f"<div class='meeting-figure' data-testid='meeting-figure'><div class='label'>{html.escape(f.label)}</div>"
+        f"<div class='meeting-figure' data-testid='meeting-figure'>"
+        f"<div class='label'>{html.escape(f.label)}</div>"
         f"<div class='value' data-testid='meeting-number'>{html.escape(f.value)}</div>"
         f"<div class='context'>{html.escape(f.context)}</div></div>"
         for f in figs

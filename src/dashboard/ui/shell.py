@@ -71,7 +71,8 @@ _PRINT_CSS = """
   [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"],
   [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
   .stDownloadButton, .stButton {display: none !important;}
-  [data-testid="stMain"], .block-container {margin: 0 !important; padding: 0 !important; max-width: 100% !important;}
+  [data-testid="stMain"], .block-container {margin: 0 !important; padding: 0 !important;
+    max-width: 100% !important;}
   .vega-embed, [data-testid="stVegaLiteChart"], [data-testid="stMetric"], table {break-inside: avoid;}
   * {word-break: normal !important; overflow-wrap: normal !important; hyphens: manual !important;}
 }
