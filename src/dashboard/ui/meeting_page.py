@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import briefing, indicators, screens
 from dashboard.charts import common
-from dashboard.ui import cache, shell
+from dashboard.ui import cache, chart_export, shell
 
 # Sizes at 1920x1080: headline numbers well above 48 px, chart text from the meeting theme.
 _CSS = """
@@ -109,7 +109,7 @@ def render() -> None:
         body.append(f"<ul class='meeting-bullets' data-testid='meeting-bullets'>{items}</ul>")
     st.markdown("".join(body), unsafe_allow_html=True)
     if screen.chart is not None:
-        st.altair_chart(common.meeting(screen.chart), width="stretch", key=f"meeting_chart_{screen.key}")
+        chart_export.show(common.meeting(screen.chart), brief.footer, f"meeting-{screen.key}")
     notes = " ".join(screen.notes)
     st.markdown(f"<div class='meeting-notes' data-testid='meeting-notes'>{html.escape(notes)}<br>"
                 f"{html.escape(brief.footer)}</div>", unsafe_allow_html=True)

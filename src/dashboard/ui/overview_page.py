@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import briefing, findings, formatting, indicators, scorecard
 from dashboard.charts import overview as charts
-from dashboard.ui import cache, shell
+from dashboard.ui import cache, chart_export, shell
 
 ARROWS = {"better": "▲", "similar": "●", "worse": "▼", "none": ""}
 
@@ -111,7 +111,7 @@ def render() -> None:
     _tiles(table)
 
     st.subheader("Seven-domain scorecard")
-    st.altair_chart(charts.domain_scores(domains), width="stretch")
+    chart_export.show(charts.domain_scores(domains), brief.footer, "seven-domain-scores")
     st.caption(
         "Each domain scores the mean of its indicators on a 0-10 favourable scale (10 is best). "
         "Open a domain for the raw values, n and the benchmark each indicator is rated against."
@@ -122,7 +122,7 @@ def render() -> None:
     heads = table[table.headline & (table.kind == "proportion")].indicator_id.tolist()
     trend = cache.query(scorecard.trend, tuple(heads), threshold)
     if trend.wave_label.nunique() > 1:
-        st.altair_chart(charts.headline_trends(trend), width="stretch")
+        chart_export.show(charts.headline_trends(trend), brief.footer, "headline-trends")
     else:
         st.caption("Trends appear once there are two or more survey waves.")
 
