@@ -193,12 +193,19 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
                                    float(points.n.max()) * 1.1)
     st.altair_chart(charts.funnel(points, curve, ind.kind, ind.short, group_title), width="stretch")
     st.caption(
-        f"Centre line: the organisation ({formatting.value(ind.kind, centre['value'])}). Limits: "
-        "95% (dashed) and 99.8% (dotted) for a group of each size — "
-        + ("p ± z·√(p(1−p)/n)" if ind.kind == "proportion" else "m ± z·sd/√n")
-        + ", z = 1.96 and 3.09. Small groups have wide limits, so they are not over-read. "
+        f"Each dot is a group; the middle line is the organisation "
+        f"({formatting.value(ind.kind, centre['value'])}). A dot beyond the dotted lines is further "
+        "from the organisation than chance would explain; between the dashed and dotted lines, worth "
+        "watching. Small groups get wider lines, so they are not over-read. "
         f"{centre['withheld']} group(s) withheld for privacy are not plotted."
     )
+    with st.expander("How this was worked out"):
+        st.markdown(
+            "Control limits around the organisation value for a group of each size: 95% (dashed) and "
+            "99.8% (dotted), "
+            + ("p ± z·√(p(1−p)/n)" if ind.kind == "proportion" else "m ± z·sd/√n")
+            + ", with z = 1.96 and 3.09, as in NHS funnel plots."
+        )
     outside = drilldown.outside_limits(points)
     st.markdown(f"**{group_title}s outside the 95% limits**")
     if outside.empty:
