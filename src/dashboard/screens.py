@@ -15,6 +15,7 @@ from dashboard.briefing import Briefing
 from dashboard.charts import absence as absence_charts
 from dashboard.charts import interventions as iv_charts
 from dashboard.charts import overview as overview_charts
+from dashboard.charts import teams as team_charts
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +132,32 @@ def _teams(brief: Briefing) -> Screen:
                   links=tuple(f.link for f in chosen), notes=(suppression_note(brief),))
 
 
+def team_screen(brief: Briefing, profile: dict) -> Screen:
+    """A chosen team against its directorate and the organisation (drilldown.team_profile).
+
+    A team that cannot be shown gets a screen saying so, with no figure at all.
+    """
+    team = profile["team"]
+    if not profile.get("reportable"):
+        return Screen(f"team-{team}", team, f"{team} cannot be shown for this wave: fewer than "
+                      f"{brief.threshold} responses, or showing it would let a smaller team be worked out.",
+                      notes=(suppression_note(brief),))
+    ind = profile["indicators"]
+    survey = ind[ind.kind.isin(["proportion", "mean"]) & ind.n.notna()]
+    worse = ind[(ind.status == "worse") & ind.value.notna()]
+    bullets = [f.text for kind in ("outlier", "absence") for f in brief.groups.get(kind, ())
+               if f.subject == team]
+    bullets += [f"{r.indicator}: {formatting.value(r.kind, r.value)}, worse than the benchmark "
+                f"({formatting.value(r.kind, r.benchmark)})." for r in worse.itertuples(index=False)]
+    message = (f"{team} ({profile['directorate']}) against its directorate and the organisation, "
+               f"survey wave {brief.wave_label}.")
+    chart = team_charts.domain_dots(profile["domains"], "series", ["Team", "Directorate", "Organisation"],
+                                    f"{team}: seven-domain scores")
+    n = int(survey.n.max()) if not survey.empty else None
+    return Screen(f"team-{team}", team, message, bullets=tuple(bullets) or ("Nothing stands out.",),
+                  chart=chart, notes=(f"{team}: n = {_n(n)} responses.", suppression_note(brief)))
+
+
 def _absence(brief: Briefing) -> Screen:
     s = brief.absence_summary
     start, end = brief.absence_period
@@ -184,10 +211,11 @@ def _intervention(brief: Briefing, ev: evaluation.Evaluation) -> Screen:
                   tuple(bullets), chart, tuple(notes))
 
 
-def build(brief: Briefing) -> list[Screen]:
-    """Overview, where to look, each domain, teams, absence, each intervention verdict."""
+def build(brief: Briefing, profiles: tuple[dict, ...] = ()) -> list[Screen]:
+    """Overview, where to look, each domain, teams (and each chosen team's profile), absence,
+    each intervention verdict."""
     screens = [_overview(brief), _where(brief)]
     screens += [_domain(brief, dom) for dom in brief.domains.itertuples(index=False)]
-    screens += [_teams(brief), _absence(brief)]
+    screens += [_teams(brief), *(team_screen(brief, p) for p in profiles), _absence(brief)]
     screens += [_intervention(brief, ev) for ev in brief.evaluations]
     return screens

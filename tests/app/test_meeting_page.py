@@ -54,3 +54,21 @@ def test_meeting_screen_out_of_range_falls_back(demo_env, demo_brief):
     deck = screens.build(demo_brief)
     assert f"Screen {len(deck)} of {len(deck)}" in _html(at)
     assert at.button(key="meeting_next").disabled
+
+
+def test_chosen_teams_get_their_own_screens_and_a_withheld_one_shows_no_figure(demo_env, demo_brief):
+    heat = demo_brief.heat
+    hidden = heat.suppressed.astype(bool)
+    withheld = sorted(set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"]))[0]
+    at = AppTest.from_file(str(MEETING), default_timeout=180)
+    at.query_params["teams"] = f"Ward 3 Cardiology,{withheld}"
+    at.query_params["screen"] = "11"  # overview, where, 7 domains, teams, then the first chosen team
+    at.run()
+    assert not at.exception, at.exception
+    assert "Ward 3 Cardiology (" in _html(at) and "against its directorate" in _html(at)
+    assert "work-related stress 64.8%" in _html(at)
+    at.button(key="meeting_next").click().run()
+    text = _html(at)
+    assert f"{withheld} cannot be shown for this wave" in text
+    body = text.split("meeting-message")[1].split("meeting-notes")[0]
+    assert "%" not in body and "n = " not in body  # no figure of any kind for the withheld team

@@ -1,7 +1,8 @@
-"""Downloads from a page: the slide pack and a chart image that carries the footer."""
+"""Downloads from a page (slide pack, a chart image with its footer) and the print stylesheet."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from pptx import Presentation
@@ -20,11 +21,20 @@ def test_overview_downloads_slide_pack_and_footed_chart(server_factory, demo_db,
 
     with page.expect_download(timeout=180_000) as svg:
         page.locator(".st-key-svg_seven-domain-scores button").click()
-    text = open(svg.value.path(), encoding="utf-8").read()
+    text = Path(svg.value.path()).read_text(encoding="utf-8")
     assert "<svg" in text and "survey wave 2025" in text and "fewer than 10 responses" in text
+
+    # printing: the sidebar and buttons go, the page content stays
+    assert page.locator("[data-testid='stSidebar']").is_visible()
+    page.emulate_media(media="print")
+    assert not page.locator("[data-testid='stSidebar']").is_visible()
+    assert not page.locator(".st-key-svg_seven-domain-scores button").is_visible()
+    assert page.get_by_text("Where to look", exact=True).is_visible()
+    page.emulate_media(media="screen")
 
     with page.expect_download(timeout=240_000) as pack:
         page.get_by_role("button", name="Slide pack (PowerPoint)").click()
-    deck = Presentation(io.BytesIO(open(pack.value.path(), "rb").read()))
+    deck = Presentation(io.BytesIO(Path(pack.value.path()).read_bytes()))
     assert len(deck.slides) >= 12
-    assert "Where to look" in "\n".join(s.text_frame.text for s in deck.slides[2].shapes if s.has_text_frame)
+    where = "\n".join(s.text_frame.text for s in deck.slides[2].shapes if s.has_text_frame)
+    assert "Where to look" in where

@@ -5,7 +5,7 @@ import html
 
 import streamlit as st
 
-from dashboard import briefing, indicators, screens
+from dashboard import briefing, drilldown, indicators, screens
 from dashboard.charts import common
 from dashboard.ui import cache, chart_export, shell
 
@@ -66,6 +66,18 @@ def _wave(waves) -> int:
     return int(raw) if raw and raw.isdigit() and int(raw) in ids else ids[-1]
 
 
+def _profiles(wave_id: int, threshold: int) -> tuple[dict, ...]:
+    """Profiles of the teams chosen in the link (?teams=Ward 1,Ward 2), in that order."""
+    raw = st.query_params.get("teams", "")
+    names = [t.strip() for t in raw.split(",") if t.strip()]
+    if not names:
+        return ()
+    tree = cache.query(drilldown.unit_tree)
+    ids = dict(zip(tree.team, tree.unit_id.astype(int), strict=True))
+    return tuple(cache.query(drilldown.team_profile, ids[name], wave_id, threshold)
+                 for name in dict.fromkeys(names) if name in ids)
+
+
 def _figures(figs: tuple[screens.Figure, ...]) -> str:
     cards = "".join(
         f"<div class='meeting-figure' data-testid='meeting-figure'>"
@@ -88,7 +100,7 @@ def render() -> None:
     wave_id = _wave(waves)
     with st.spinner("Preparing the meeting…"):
         brief = cache.query(briefing.gather, wave_id, threshold)
-    deck = screens.build(brief)
+    deck = screens.build(brief, _profiles(wave_id, threshold))
     number = _screen_number(len(deck))
     screen = deck[number - 1]
 
