@@ -40,7 +40,12 @@ def test_evaluation_shows_verdicts_charts_and_switches_intervention(server_facto
     page.get_by_role("heading", name="Interventions", exact=True).wait_for()
     # the newest programme first: stress management, judged against comparison teams
     page.get_by_text("▲ Likely improved", exact=True).first.wait_for(timeout=60_000)
-    page.get_by_text("Magenta Book level 3", exact=False).first.wait_for()
+    # plain words on the card; the design level and the interval behind "How this was worked out"
+    page.get_by_text("compared with teams without it", exact=False).first.wait_for()
+    page.get_by_text("Magenta Book level 3", exact=False).first.wait_for(state="attached")
+    page.get_by_text("95% CI", exact=False).first.wait_for(state="attached")
+    assert not page.get_by_text("95% CI", exact=False).first.is_visible()
+    page.get_by_text("How this was worked out").first.click()
     page.get_by_text("95% CI", exact=False).first.wait_for()
     # forest plot and the before/after chart have drawn their marks
     page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
@@ -58,7 +63,7 @@ def test_evaluation_shows_verdicts_charts_and_switches_intervention(server_facto
     page.get_by_text(window, exact=False).first.wait_for(timeout=60_000)
     # absence is compared with the other teams (ratio of rate ratios): Magenta Book level 3
     page.get_by_text("▲ Likely improved", exact=True).first.wait_for(timeout=60_000)
-    page.get_by_text("Magenta Book level 3", exact=False).first.wait_for()
+    page.get_by_text("Magenta Book level 3", exact=False).first.wait_for(state="attached")
     # the forest plot and the interrupted time series
     page.locator(".vega-embed canvas, .vega-embed svg").nth(1).wait_for(timeout=60_000)
     # stale charts of the previous selection are cleared once the rerun settles
