@@ -56,22 +56,24 @@ class Briefing:
         return int(survey.n.max()) if not survey.empty else None
 
     @property
-    def _demo_note(self) -> str:
-        if not self.is_demo:
-            return ""
-        return " (fictional)" if "demo" in self.dataset.lower() else " (demo, fictional)"
-
-    @property
     def footer(self) -> str:
         """Dataset, wave and period, date produced, n and the threshold note: one line."""
         start, end = self.absence_period
         n = self.respondents
-        return (
-            f"{self.dataset}{self._demo_note} · survey wave "
-            f"{self.wave_label} · absence {start:%d %b %Y}–{end:%d %b %Y} · produced "
-            f"{self.produced:%d %b %Y} · n = {n if n is not None else '–'} respondents · groups "
-            f"with fewer than {self.threshold} responses are not shown"
+        return footer_line(
+            self.dataset, self.is_demo,
+            f"survey wave {self.wave_label} · absence {start:%d %b %Y}–{end:%d %b %Y}",
+            f"{n if n is not None else '–'} respondents", self.threshold, self.produced,
         )
+
+
+def footer_line(dataset: str, is_demo: bool, period: str, n: str, threshold: int, produced: date) -> str:
+    """The footer every exported slide and chart carries."""
+    demo = ""
+    if is_demo:
+        demo = " (fictional)" if "demo" in dataset.lower() else " (demo, fictional)"
+    return (f"{dataset}{demo} · {period} · produced {produced:%d %b %Y} · n = {n} · groups with "
+            f"fewer than {threshold} responses are not shown")
 
 
 def wave_for_year(con: duckdb.DuckDBPyConnection, year: int) -> int:

@@ -9,13 +9,17 @@ import streamlit as st
 from dashboard import absence, catalogue, coverage, groups, indicators, team_absence
 from dashboard.charts import absence as charts
 from dashboard.config import settings
-from dashboard.ui import cache, shell
+from dashboard.ui import cache, chart_export, shell
 
 CUT_CHOICES = ("organisation", "directorate", "team", "site")
 
 
 def _pct(v: float | None, digits: int = 2) -> str:
     return "–" if v is None or pd.isna(v) else f"{v * 100:.{digits}f}%"
+
+
+def _count(v) -> str:
+    return "–" if v is None or pd.isna(v) else f"{int(v):,}"
 
 
 def _controls(first: date, last: date, threshold: int) -> dict:
@@ -76,8 +80,12 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
     c[3].metric("Whole period", _pct(period["rate"]), border=True,
                 help=f"{period['fte_days_lost']:,.1f} ÷ {period['fte_days_available']:,.1f} FTE days")
     events = cache.query(absence.absence_events, ctl["unit_ids"])
-    st.altair_chart(charts.rate_series(shown, events, f"Sickness absence rate — {ctl['scope_label']}"),
-                    width="stretch")
+    chart_export.show(
+        charts.rate_series(shown, events, f"Sickness absence rate — {ctl['scope_label']}"),
+        chart_export.footer(f"absence {ctl['start']:%d %b %Y}–{ctl['end']:%d %b %Y} · {ctl['scope_label']}",
+                            f"{_count(last.headcount)} staff in post ({last.month:%b %Y})"),
+        "absence-rate",
+    )
     notes = []
     if bool(shown.headcount_fallback.any()):
         notes.append("Some months have no FTE in post: days available use headcount instead.")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import catalogue, evaluation, findings, interventions
 from dashboard.charts import interventions as charts
-from dashboard.ui import cache, shell
+from dashboard.ui import cache, chart_export, shell
 
 NEW = 0  # the "new intervention" choice in the editor
 VERDICT_MARK = {
@@ -329,7 +329,12 @@ def _absence_did_details(r: evaluation.IndicatorResult) -> None:
 def _charts(result: evaluation.Evaluation) -> None:
     forest = evaluation.forest_frame(result)
     if len(forest):
+        period = (f"{result.intervention['name']} · survey {result.pre_wave or '–'} → "
+                  f"{result.post_wave or '–'}")
+        n = f"{result.n_target_units} target and {result.n_comparison_units} comparison teams"
+        # a fixed-width stack of panels: shown at its own width, not stretched
         st.altair_chart(charts.forest(forest), width="content")
+        chart_export.downloads(charts.forest(forest), chart_export.footer(period, n), "effects")
     for r in result.results:
         if r.cells is not None and r.kind in ("proportion", "mean"):
             st.altair_chart(charts.before_after(r.cells, r.kind, f"{r.label}: before and after"),
