@@ -95,9 +95,10 @@ def _slide(prs, brief: Briefing, screen: screens.Screen):
     return slide
 
 
-def build(brief: Briefing) -> bytes:
+def build(brief: Briefing, profiles: tuple[dict, ...] = ()) -> bytes:
     """Title, then one slide per meeting screen (where to look, seven domains and each domain,
-    teams, absence, each intervention verdict). Returns the .pptx file as bytes."""
+    teams and any chosen team's profile, absence, each intervention verdict). Returns the .pptx
+    file as bytes."""
     prs = Presentation()
     prs.slide_width, prs.slide_height = WIDE, TALL
     title = prs.slides.add_slide(prs.slide_layouts[6])
@@ -106,7 +107,7 @@ def build(brief: Briefing) -> bytes:
     _text(title, Inches(0.8), Inches(3.5), WIDE - Inches(1.6), Inches(1.2),
           [brief.dataset, f"Survey wave {brief.wave_label} · produced {brief.produced:%d %B %Y}"], 22)
     _footer(title, brief)
-    for screen in screens.build(brief):
+    for screen in screens.build(brief, profiles):
         _slide(prs, brief, screen)
     out = io.BytesIO()
     prs.save(out)

@@ -5,7 +5,7 @@ import html
 
 import streamlit as st
 
-from dashboard import briefing, drilldown, indicators, screens
+from dashboard import briefing, drilldown, indicators, screens, slides
 from dashboard.charts import common
 from dashboard.ui import cache, chart_export, shell
 
@@ -100,7 +100,8 @@ def render() -> None:
     wave_id = _wave(waves)
     with st.spinner("Preparing the meeting…"):
         brief = cache.query(briefing.gather, wave_id, threshold)
-    deck = screens.build(brief, _profiles(wave_id, threshold))
+    profiles = _profiles(wave_id, threshold)
+    deck = screens.build(brief, profiles)
     number = _screen_number(len(deck))
     screen = deck[number - 1]
 
@@ -125,3 +126,8 @@ def render() -> None:
     notes = " ".join(screen.notes)
     st.markdown(f"<div class='meeting-notes' data-testid='meeting-notes'>{html.escape(notes)}<br>"
                 f"{html.escape(brief.footer)}</div>", unsafe_allow_html=True)
+    # the sidebar is hidden here, so the pack of these very screens is offered on the page
+    st.download_button("Slide pack of these screens (PowerPoint)", lambda: slides.build(brief, profiles),
+                       file_name="wellbeing-meeting.pptx", on_click="ignore", key="meeting_slides",
+                       mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                       icon=":material/slideshow:")
