@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from dashboard import catalogue, indicators, privacy, scorecard, team_absence
+from dashboard import catalogue, indicators, lenses, privacy, scorecard, team_absence
 from dashboard.privacy import NOT_RECORDED
 
 # The cuts a user can choose on the Teams page (each is offered by privacy.RELEASE_ORDER).
@@ -607,7 +607,8 @@ def is_reportable(
 
 
 def team_profile(
-    con: duckdb.DuckDBPyConnection, unit_id: int, wave_id: int, threshold: int
+    con: duckdb.DuckDBPyConnection, unit_id: int, wave_id: int, threshold: int,
+    lens: str = lenses.DEFAULT,
 ) -> dict:
     """Team vs its directorate, the organisation and the benchmark for one wave.
 
@@ -615,7 +616,8 @@ def team_profile(
     indicators: one row per catalogue indicator with team/directorate/organisation value, n and
     score, benchmark and the team's status against it (absence figures each under the Absence
     page's rule, see scope_table); domains: long [domain_id, domain, series, score, status_label];
-    absence_period: (start, end) of the 12 months the absence figures cover.
+    absence_period: (start, end) of the 12 months the absence figures cover. With another lens
+    (data/lenses), `domains` holds that lens's groups, rolled up from the same released figures.
     Nothing but the team's name is returned when the team is not reportable.
     """
     tree = unit_tree(con)
@@ -647,7 +649,7 @@ def team_profile(
     ind["status_label"] = ind.status.map(scorecard.STATUS_LABELS)
     domains = []
     for name, table in tables.items():
-        dom = scorecard.domain_table(table).assign(series=name)
+        dom = lenses.rollup(table, lens).assign(series=name)
         domains.append(dom)
     domains = pd.concat(domains, ignore_index=True)[
         ["domain_id", "domain", "series", "score", "status_label", "feeding"]
@@ -657,9 +659,10 @@ def team_profile(
 
 
 def compare(
-    con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int], wave_id: int, threshold: int
+    con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int], wave_id: int, threshold: int,
+    lens: str = lenses.DEFAULT,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Seven-domain scores of 2-6 teams side by side.
+    """Seven-domain scores (or another lens's group scores) of 2-6 teams side by side.
 
     Returns (long frame [unit_id, team, domain_id, domain, score, status_label], names of teams
     left out because they are not reportable).
@@ -680,7 +683,7 @@ def compare(
             left_out.append(team)
             continue
         table = scope_table(con, wave_id, threshold, unit_id=uid, release=release, absence_release=absent)
-        dom = scorecard.domain_table(table).assign(unit_id=uid, team=team)
+        dom = lenses.rollup(table, lens).assign(unit_id=uid, team=team)
         frames.append(dom)
     cols = ["unit_id", "team", "domain_id", "domain", "score", "status_label"]
     if not frames:

@@ -1,13 +1,18 @@
 """The intervention register: create, edit, delete, list with status, and overlaps on shared units."""
 from __future__ import annotations
 
+import math
+import tomllib
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from dashboard import catalogue, store
+from dashboard.config import DATA_DIR
 
 STATUSES = ("planned", "running", "evaluated")
 # An open-ended intervention is treated as running until this day when comparing periods.
@@ -16,6 +21,111 @@ _OPEN_END = date(9999, 12, 31)
 
 class InterventionError(ValueError):
     """An intervention that cannot be saved as given (the message says why, in plain words)."""
+
+
+# Fields evaluation reviews ask of every intervention (data/improvement.toml [register]); all
+# optional, so interventions registered before they existed stay valid.
+CHOICE_FIELDS = ("prevention_level", "driver", "stage")
+REGISTER_FIELDS = ("prevention_level", "resources", "driver", "stage", "cost")
+FIELD_LABELS = {
+    "prevention_level": "Prevention level",
+    "resources": "Resources targeted",
+    "driver": "Who drives it",
+    "stage": "Stage",
+    "cost": "Cost (£, if known)",
+}
+
+
+@lru_cache(maxsize=2)
+def register_options(data_dir: Path = DATA_DIR) -> dict[str, dict[str, str]]:
+    """field -> {key: label} for prevention_level, resources, driver and stage."""
+    with open(data_dir / "improvement.toml", "rb") as fh:
+        raw = tomllib.load(fh)["register"]
+    return {name: dict(raw[name]) for name in ("prevention_level", "resources", "driver", "stage")}
+
+
+def short_label(field: str, key: str | None) -> str:
+    """'Primary' for 'primary': the label up to its colon (the whole label when it has none)."""
+    if key is None or (not isinstance(key, str) and pd.isna(key)):
+        return ""
+    label = register_options()[field].get(key, key)
+    return label.split(":")[0].strip()
+
+
+def parse_option(field: str, text: str | None) -> str | None:
+    """A key of `field` from its key, its label or the label's first words (any case), else None."""
+    if text is None or (not isinstance(text, str) and pd.isna(text)):
+        return None
+    wanted = " ".join(str(text).split()).casefold()
+    for key, label in register_options()[field].items():
+        if wanted in (key.casefold(), label.casefold(), label.split(":")[0].strip().casefold(),
+                      key.replace("_", " ").casefold()):
+            return key
+    return None
+
+
+def _validate_fields(
+    prevention_level: str | None,
+    resources: Sequence[str] | None,
+    driver: str | None,
+    stage: str | None,
+    cost: float | None,
+) -> dict:
+    opts = register_options()
+    out: dict = {}
+    for name, value in (("prevention_level", prevention_level), ("driver", driver), ("stage", stage)):
+        value = None if value in (None, "") else value
+        if value is not None and value not in opts[name]:
+            raise InterventionError(
+                f"unknown {FIELD_LABELS[name].lower()} {value!r}; choose one of "
+                f"{', '.join(short_label(name, k) for k in opts[name])}"
+            )
+        out[name] = value
+    resources = list(dict.fromkeys(resources or []))
+    bad = [r for r in resources if r not in opts["resources"]]
+    if bad:
+        raise InterventionError(
+            f"unknown resource(s) {', '.join(map(repr, bad))}; choose from "
+            f"{', '.join(short_label('resources', k) for k in opts['resources'])}"
+        )
+    out["resources"] = resources or None
+    if cost is not None and not (isinstance(cost, float) and math.isnan(cost)):
+        try:
+            cost = float(cost)
+        except (TypeError, ValueError):
+            raise InterventionError(f"the cost {cost!r} is not a number") from None
+        if cost < 0 or math.isinf(cost):
+            raise InterventionError(f"the cost {cost:g} must be zero or more")
+        out["cost"] = cost
+    else:
+        out["cost"] = None
+    return out
+
+
+def _as_list(value) -> list:
+    """A list column's cell as a list (None or NaN when not recorded -> [])."""
+    if value is None or isinstance(value, (float, str)) or value is pd.NA:
+        return []
+    return list(value)
+
+
+def filter_register(
+    register: pd.DataFrame,
+    prevention_level: Sequence[str] = (),
+    resources: Sequence[str] = (),
+    driver: Sequence[str] = (),
+    stage: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Rows matching every non-empty filter: a field's value is one of those chosen (resources:
+    at least one in common). An empty filter keeps everything."""
+    keep = pd.Series(True, index=register.index)
+    for name, chosen in (("prevention_level", prevention_level), ("driver", driver), ("stage", stage)):
+        if chosen:
+            keep &= register[name].isin(list(chosen))
+    if resources:
+        wanted = set(resources)
+        keep &= register["resources"].map(lambda rs: bool(wanted & set(_as_list(rs)))).astype(bool)
+    return register[keep]
 
 
 # Status comes from dates and data, never stored: it must follow every import and undo.
@@ -81,6 +191,7 @@ overlap_names AS (
     GROUP BY intervention_id
 )
 SELECT i.intervention_id, i.name, i.domain, i.start_date, i.end_date, i.indicators, i.notes,
+       i.prevention_level, i.resources, i.driver, i.stage, i.cost,
        coalesce(t.unit_ids, []) AS unit_ids,
        coalesce(t.teams, []) AS teams,
        len(coalesce(t.unit_ids, [])) AS n_units,
@@ -115,8 +226,9 @@ def list_interventions(
     """The register: one row per intervention with target units, derived status and overlaps.
 
     Columns: intervention_id, name, domain, domain_name, start_date, end_date, indicators (list),
-    notes, unit_ids (list), teams (list), n_units, status, overlaps_with (names of other
-    interventions sharing a target unit in an overlapping period).
+    notes, prevention_level, resources (list or None), driver, stage, cost (register fields,
+    None when not recorded), unit_ids (list), teams (list), n_units, status, overlaps_with (names
+    of other interventions sharing a target unit in an overlapping period).
     """
     as_of = as_of or date.today()
     survey, absence = _indicator_ids_by_source()
@@ -142,6 +254,10 @@ def get_intervention(con: duckdb.DuckDBPyConnection, intervention_id: int, as_of
     row["start_date"] = _as_date(row["start_date"])
     row["end_date"] = None if pd.isna(row["end_date"]) else _as_date(row["end_date"])
     row["notes"] = None if pd.isna(row["notes"]) else row["notes"]
+    for key in CHOICE_FIELDS:
+        row[key] = None if pd.isna(row[key]) else row[key]
+    row["resources"] = _as_list(row["resources"])
+    row["cost"] = None if pd.isna(row["cost"]) else float(row["cost"])
     return row
 
 
@@ -194,6 +310,34 @@ def _validate(
     return name, units, indicators
 
 
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    domain: str,
+    units: list[int],
+    start_date: date,
+    end_date: date | None,
+    indicators: list[str],
+    notes: str | None,
+    extra: dict,
+) -> int:
+    """Write one validated intervention and its units; the caller holds the transaction."""
+    new_id = con.execute(
+        """
+        INSERT INTO interventions (name, domain, start_date, end_date, indicators, notes,
+                                   prevention_level, resources, driver, stage, cost)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        RETURNING intervention_id
+        """,
+        [name, domain, start_date, end_date, indicators, (notes or "").strip() or None,
+         extra["prevention_level"], extra["resources"], extra["driver"], extra["stage"], extra["cost"]],
+    ).fetchone()[0]
+    con.execute(
+        "INSERT INTO intervention_units SELECT ?, unnest(CAST(? AS INTEGER[]))", [new_id, units]
+    )
+    return int(new_id)
+
+
 def create_intervention(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -203,23 +347,38 @@ def create_intervention(
     indicators: Sequence[str],
     end_date: date | None = None,
     notes: str | None = None,
+    prevention_level: str | None = None,
+    resources: Sequence[str] | None = None,
+    driver: str | None = None,
+    stage: str | None = None,
+    cost: float | None = None,
 ) -> int:
     """Add an intervention and its target units in one transaction; returns its id."""
     name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
+    extra = _validate_fields(prevention_level, resources, driver, stage, cost)
     with store.transaction(con):
-        new_id = con.execute(
-            """
-            INSERT INTO interventions (name, domain, start_date, end_date, indicators, notes)
-            VALUES (?, ?, ?, ?, ?, ?)
-            RETURNING intervention_id
-            """,
-            [name, domain, start_date, end_date, indicators, (notes or "").strip() or None],
-        ).fetchone()[0]
-        con.execute(
-            "INSERT INTO intervention_units SELECT ?, unnest(CAST(? AS INTEGER[]))", [new_id, units]
-        )
+        new_id = _insert(con, name, domain, units, start_date, end_date, indicators, notes, extra)
         store.bump_version(con)
-    return int(new_id)
+    return new_id
+
+
+def validate_intervention(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    domain: str,
+    unit_ids: Sequence[int],
+    start_date: date,
+    indicators: Sequence[str],
+    end_date: date | None = None,
+    prevention_level: str | None = None,
+    resources: Sequence[str] | None = None,
+    driver: str | None = None,
+    stage: str | None = None,
+    cost: float | None = None,
+) -> tuple[str, list[int], list[str], dict]:
+    """Check an intervention without saving it: (name, units, indicators, register fields)."""
+    name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
+    return name, units, indicators, _validate_fields(prevention_level, resources, driver, stage, cost)
 
 
 def update_intervention(
@@ -232,19 +391,27 @@ def update_intervention(
     indicators: Sequence[str],
     end_date: date | None = None,
     notes: str | None = None,
+    prevention_level: str | None = None,
+    resources: Sequence[str] | None = None,
+    driver: str | None = None,
+    stage: str | None = None,
+    cost: float | None = None,
 ) -> None:
     """Replace an intervention's fields and target units in one transaction."""
     name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
+    extra = _validate_fields(prevention_level, resources, driver, stage, cost)
     with store.transaction(con):
         changed = con.execute(
             """
             UPDATE interventions
-            SET name = ?, domain = ?, start_date = ?, end_date = ?, indicators = ?, notes = ?
+            SET name = ?, domain = ?, start_date = ?, end_date = ?, indicators = ?, notes = ?,
+                prevention_level = ?, resources = ?, driver = ?, stage = ?, cost = ?
             WHERE intervention_id = ?
             RETURNING intervention_id
             """,
             [name, domain, start_date, end_date, indicators, (notes or "").strip() or None,
-             int(intervention_id)],
+             extra["prevention_level"], extra["resources"], extra["driver"], extra["stage"],
+             extra["cost"], int(intervention_id)],
         ).fetchall()
         if not changed:
             raise InterventionError(f"there is no intervention {intervention_id}")

@@ -156,9 +156,54 @@ CREATE TABLE cat_items (
 );
 """
 
+# Version 8 (issue 15): the framework's own tools. The diagnostic self-assessment and the
+# improvement plan are the organisation's records, kept apart from imported data (no import_id);
+# the register gains the fields evaluation reviews ask for (all optional: older rows stay valid).
+_V8 = """
+CREATE SEQUENCE assessment_seq START 1;
+CREATE TABLE diagnostic_assessments (
+    assessment_id INTEGER PRIMARY KEY DEFAULT nextval('assessment_seq'),
+    element_id VARCHAR NOT NULL,       -- data/diagnostic.toml
+    rating INTEGER NOT NULL,           -- a level of the maturity scale in data/diagnostic.toml
+    evidence VARCHAR,
+    assessed_on DATE NOT NULL,
+    assessed_by VARCHAR NOT NULL,
+    recorded_at TIMESTAMP DEFAULT current_timestamp
+);
+
+CREATE SEQUENCE action_seq START 1;
+CREATE TABLE plan_actions (
+    action_id INTEGER PRIMARY KEY DEFAULT nextval('action_seq'),
+    title VARCHAR NOT NULL,
+    gap_kind VARCHAR NOT NULL,         -- domain | indicator | team
+    gap_id VARCHAR,                    -- domain or indicator id (catalogue)
+    unit_id INTEGER,                   -- the team, for a team gap
+    owner VARCHAR NOT NULL,
+    due_date DATE NOT NULL,
+    status VARCHAR NOT NULL,
+    intervention_id INTEGER,           -- set when the action became a register entry
+    created_at TIMESTAMP DEFAULT current_timestamp
+);
+
+CREATE SEQUENCE progress_seq START 1;
+CREATE TABLE plan_progress (
+    note_id INTEGER PRIMARY KEY DEFAULT nextval('progress_seq'),
+    action_id INTEGER NOT NULL,
+    noted_on DATE NOT NULL,
+    note VARCHAR NOT NULL
+);
+
+ALTER TABLE interventions ADD COLUMN prevention_level VARCHAR;
+ALTER TABLE interventions ADD COLUMN resources VARCHAR[];
+ALTER TABLE interventions ADD COLUMN driver VARCHAR;
+ALTER TABLE interventions ADD COLUMN stage VARCHAR;
+ALTER TABLE interventions ADD COLUMN cost DOUBLE;
+"""
+
 # Each open issue owns its own migration number (9 -> 2, 10 -> 3, 11 -> 4, 12 -> 5, 13 -> 6,
 # 14 -> 7, 15 -> 8) so parallel work merges without renumbering; versions may have gaps.
 MIGRATIONS: dict[int, str] = {1: _V1}
+MIGRATIONS[8] = _V8
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -235,13 +280,17 @@ DATA_TABLES = (
     "absence_episodes", "absence_monthly", "interventions", "intervention_units",
 )
 
+# The organisation's own records (self-assessments, the improvement plan): cleared with its data,
+# but not "data" for is_empty (recording an assessment must not block loading the demo).
+RECORD_TABLES = ("diagnostic_assessments", "plan_progress", "plan_actions")
+
 
 def clear_data(con: duckdb.DuckDBPyConnection) -> None:
     """Delete every organisation row and the import log; call inside a transaction.
 
     The catalogue (cat_items) and saved mapping profiles are configuration and stay.
     """
-    for table in (*DATA_TABLES, "respondent_scores", "imports"):
+    for table in (*DATA_TABLES, *RECORD_TABLES, "respondent_scores", "imports"):
         con.execute(f"DELETE FROM {table}")  # names from this module, never user input
 
 

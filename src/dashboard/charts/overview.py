@@ -7,10 +7,11 @@ import pandas as pd
 from dashboard.charts.common import STATUS_ORDER, base_config, status_colour
 
 
-def domain_scores(domains: pd.DataFrame) -> alt.Chart:
+def domain_scores(domains: pd.DataFrame, title: str | None = None) -> alt.Chart:
     """Horizontal bars of 0-10 domain scores; a tick marks the benchmark-implied score.
 
-    domains: domain, score, status_label, feeding, benchmark_score (scorecard.domain_table).
+    domains: domain, score, status_label, feeding, benchmark_score (scorecard.domain_table, or
+    lenses.rollup for any lens, whose groups come as `domain`).
     """
     data = domains[domains.score.notna()].assign(score_text=lambda d: d.score.map("{:.1f}".format))
     order = list(data.domain)
@@ -50,7 +51,7 @@ def domain_scores(domains: pd.DataFrame) -> alt.Chart:
     )
     return base_config(
         alt.layer(bars, labels, ticks).properties(
-            title="Seven-domain scores (black tick: benchmark)", height=alt.Step(40)
+            title=title or "Seven-domain scores (black tick: benchmark)", height=alt.Step(40)
         )
     )
 

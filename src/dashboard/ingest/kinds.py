@@ -393,6 +393,30 @@ KINDS: dict[str, tuple[Field, ...]] = {
             ("indicators", "indicator", "measures", "outcomes", "target indicators", "aims to move"),
         ),
         Field("notes", "Notes", "text", False, ("notes", "description", "comments", "details")),
+        # Register fields (data/improvement.toml): keys or labels, e.g. "primary" or "Primary".
+        Field(
+            "prevention_level",
+            "Prevention level",
+            "text",
+            False,
+            ("prevention level", "prevention", "level of prevention", "prevention type"),
+        ),
+        Field(
+            "resources",
+            "Resources targeted",
+            "list",
+            False,
+            ("resources", "resources targeted", "resource", "targets resources", "resource level"),
+        ),
+        Field(
+            "driver",
+            "Who drives it",
+            "text",
+            False,
+            ("driver", "who drives it", "driven by", "led by", "owner"),
+        ),
+        Field("stage", "Stage", "text", False, ("stage", "phase", "cycle stage")),
+        Field("cost", "Cost", "number", False, ("cost", "cost gbp", "cost (£)", "budget", "cost £")),
     ),
 }
 

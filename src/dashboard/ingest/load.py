@@ -199,8 +199,9 @@ def _interventions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, import_i
     # A handful of rows per file: one insert each, to get the new id for the team links.
     for row in frame.itertuples(index=False):
         new_id = con.execute(
-            "INSERT INTO interventions (name, domain, start_date, end_date, indicators, notes, import_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING intervention_id",
+            "INSERT INTO interventions (name, domain, start_date, end_date, indicators, notes, import_id, "
+            "prevention_level, resources, driver, stage, cost) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING intervention_id",
             [
                 row.name,
                 row.domain,
@@ -209,6 +210,7 @@ def _interventions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, import_i
                 list(row.indicators),
                 None if pd.isna(row.notes) else row.notes,
                 import_id,
+                *_register_values(row),
             ],
         ).fetchone()[0]
         if row.team_keys:
@@ -217,6 +219,18 @@ def _interventions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, import_i
                 "WHERE list_contains(CAST(? AS VARCHAR[]), team_key)",
                 [new_id, list(row.team_keys)],
             )
+
+
+def _register_values(row) -> list:
+    """prevention_level, resources, driver, stage, cost of one prepared row (older prepared
+    frames without them load as not recorded)."""
+    def get(name):
+        value = getattr(row, name, None)
+        return None if value is None or (not isinstance(value, list) and pd.isna(value)) else value
+
+    resources = get("resources")
+    return [get("prevention_level"), list(resources) if resources else None, get("driver"),
+            get("stage"), None if get("cost") is None else float(get("cost"))]
 
 
 def overlaps(con: duckdb.DuckDBPyConnection, kind: str, tables: dict[str, pd.DataFrame]) -> int:

@@ -703,6 +703,7 @@ def _interventions(ctx: _Ctx) -> None:
         missing_teams.map(", ".join),
         "team(s) not in the store; not linked (import the organisation structure first)",
     )
+    extra = _register_fields(ctx)
     rows = pd.DataFrame(
         {
             "row_no": np.arange(len(ctx.frame)),
@@ -713,11 +714,49 @@ def _interventions(ctx: _Ctx) -> None:
             "indicators": ind_lists,
             "notes": ctx.text("notes") if ctx.col("notes") is not None else pd.NA,
             "team_keys": team_lists.map(lambda xs: [x for x in xs if x in set(existing)]),
+            **extra,
         }
     )[~ctx.skip]
     ctx.tables["interventions"] = rows
     ctx.report.counts["interventions"] = len(rows)
     ctx.sample = rows.drop(columns=["row_no", "team_keys"])
+
+
+def _register_fields(ctx: _Ctx) -> dict[str, pd.Series]:
+    """Prevention level, resources, driver, stage and cost: keys or labels from
+    data/improvement.toml; an unknown value skips its row, naming the values allowed."""
+    from dashboard import interventions
+
+    opts = interventions.register_options()
+    index = ctx.frame.index
+    out: dict[str, pd.Series] = {}
+    for name in interventions.CHOICE_FIELDS:
+        text = ctx.text(name)
+        if text is None:
+            out[name] = pd.Series([None] * len(index), index=index, dtype="object")
+            continue
+        keys = text.map(lambda v, n=name: interventions.parse_option(n, v) if pd.notna(v) else None)
+        allowed = ", ".join(interventions.short_label(name, k) for k in opts[name])
+        ctx.skip_where(text.notna() & keys.isna(), name, f"not a known value (choose {allowed})")
+        out[name] = keys.astype("object")
+    raw = _split_list(ctx.col("resources")) if ctx.col("resources") is not None else None
+    if raw is None:
+        out["resources"] = pd.Series([[]] * len(index), index=index, dtype="object")
+    else:
+        lists = raw.map(lambda xs: [x for x in xs if x] if isinstance(xs, list) else [])
+        parsed = lists.map(lambda xs: [interventions.parse_option("resources", x) for x in xs])
+        allowed = ", ".join(interventions.short_label("resources", k) for k in opts["resources"])
+        ctx.skip_where(parsed.map(lambda ks: any(k is None for k in ks)), "resources",
+                       f"not a known resource (choose from {allowed})")
+        out["resources"] = parsed.map(lambda ks: list(dict.fromkeys(k for k in ks if k)))
+    cost, bad = ctx.number("cost")
+    if cost is None:
+        out["cost"] = pd.Series(np.nan, index=index)
+    else:
+        ctx.skip_where(bad, "cost", "not a number")
+        ctx.skip_where(cost < 0, "cost", "a cost cannot be negative")
+        out["cost"] = cost.astype("float64")
+    return out
 
 
 _KIND_FUNCS = {

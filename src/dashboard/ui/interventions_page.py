@@ -55,9 +55,34 @@ def _register_table(register: pd.DataFrame) -> None:
             "Overlaps with": [", ".join(o) or "–" for o in register.overlaps_with],
             "Target teams": [f"{n}: " + ", ".join(t) for n, t in zip(register.n_units, register.teams,
                                                                      strict=True)],
+            "Prevention": [interventions.short_label("prevention_level", v) or "–"
+                           for v in register.prevention_level],
+            "Resources": [", ".join(interventions.short_label("resources", r)
+                                    for r in interventions._as_list(rs)) or "–"
+                          for rs in register.resources],
+            "Driven by": [interventions.short_label("driver", v) or "–" for v in register.driver],
+            "Stage": [interventions.short_label("stage", v) or "–" for v in register.stage],
+            "Cost (£)": register.cost.astype("float64"),
         }
     )
-    st.dataframe(view, hide_index=True, width="stretch")
+    st.dataframe(view, hide_index=True, width="stretch",
+                 column_config={"Cost (£)": st.column_config.NumberColumn(format="%.0f")})
+
+
+def _filters(register: pd.DataFrame) -> pd.DataFrame:
+    """Multiselect filters on the register fields; none chosen keeps every row."""
+    opts = interventions.register_options()
+    cols = st.columns(4)
+    chosen = {}
+    for col, name in zip(cols, ("prevention_level", "resources", "driver", "stage"), strict=True):
+        chosen[name] = col.multiselect(
+            interventions.FIELD_LABELS[name], list(opts[name]),
+            format_func=lambda k, n=name: interventions.short_label(n, k), key=f"iv_filter_{name}",
+        )
+    shown = interventions.filter_register(register, **chosen)
+    if len(shown) < len(register):
+        st.caption(f"Showing {len(shown)} of {len(register)} interventions (filters above).")
+    return shown
 
 
 def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
@@ -106,10 +131,11 @@ def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
             "Notes", value="" if current is None or pd.isna(current["notes"]) else current["notes"],
             key=f"iv_notes_{suffix}",
         )
+        extra = _register_fields(current, suffix)
         saved = st.form_submit_button("Save intervention", type="primary")
     if saved:
         fields = dict(name=name, domain=domain, unit_ids=targets, start_date=start,
-                      indicators=aims, end_date=end, notes=notes)
+                      indicators=aims, end_date=end, notes=notes, **extra)
         if current is None:
             _write(interventions.create_intervention, f"Added “{name.strip()}”.", **fields)
         else:
@@ -122,6 +148,34 @@ def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
             if st.button("Delete", disabled=not sure, key=f"iv_delete_{suffix}"):
                 _write(interventions.delete_intervention, f"Deleted “{current['name']}”.",
                        intervention_id=int(chosen))
+
+
+def _register_fields(current: pd.Series | None, suffix: str) -> dict:
+    """Prevention level, resources, driver, stage and cost (each optional) inside the form."""
+    opts = interventions.register_options()
+    values = {}
+    c1, c2, c3 = st.columns(3)
+    for col, name in zip((c1, c2, c3), interventions.CHOICE_FIELDS, strict=True):
+        keys = [None, *opts[name]]
+        now = None if current is None or pd.isna(current[name]) else current[name]
+        values[name] = col.selectbox(
+            interventions.FIELD_LABELS[name], keys, index=keys.index(now) if now in keys else 0,
+            format_func=lambda k, n=name: "Not recorded" if k is None else opts[n][k],
+            key=f"iv_{name}_{suffix}",
+        )
+    c4, c5 = st.columns([3, 1])
+    now_res = [] if current is None else interventions._as_list(current["resources"])
+    values["resources"] = c4.multiselect(
+        interventions.FIELD_LABELS["resources"], list(opts["resources"]),
+        default=[r for r in now_res if r in opts["resources"]],
+        format_func=opts["resources"].get, key=f"iv_resources_{suffix}",
+    )
+    cost = None if current is None or pd.isna(current["cost"]) else float(current["cost"])
+    values["cost"] = c5.number_input(
+        interventions.FIELD_LABELS["cost"], min_value=0.0, value=cost, step=100.0,
+        key=f"iv_cost_{suffix}", help="Leave empty when the cost is not known.",
+    )
+    return values
 
 
 def _write(fn, message: str, **kwargs) -> None:
@@ -141,7 +195,10 @@ def _write(fn, message: str, **kwargs) -> None:
 
 def _register(register: pd.DataFrame) -> None:
     st.subheader("Register")
-    _register_table(register)
+    if not register.empty:
+        _register_table(_filters(register))
+    else:
+        _register_table(register)
     st.caption(
         "Status comes from the dates and the data: planned (starts later), running (no survey wave "
         "or absence months after the start yet), evaluated (data before and after the start)."

@@ -4,18 +4,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import briefing, findings, formatting, indicators, scorecard
+from dashboard import briefing, findings, formatting, indicators, lenses, scorecard
 from dashboard.charts import overview as charts
-from dashboard.ui import cache, chart_export, shell
+from dashboard.ui import cache, chart_export, lens, shell
 
 ARROWS = {"better": "▲", "similar": "●", "worse": "▼", "none": ""}
 
 
-def _wave_picker(waves: pd.DataFrame) -> int | None:
+def _wave_picker(waves: pd.DataFrame, container=None) -> int | None:
     if waves.empty:
         return None
     labels = list(waves.label)
-    choice = st.selectbox("Survey wave", labels, index=len(labels) - 1, key="overview_wave")
+    choice = (container or st).selectbox("Survey wave", labels, index=len(labels) - 1, key="overview_wave")
     return int(waves.loc[waves.label == choice, "wave_id"].iloc[0])
 
 
@@ -69,9 +69,14 @@ def _tiles(table: pd.DataFrame) -> None:
                      f"{bench} · {n}</div>", unsafe_allow_html=True)
 
 
-def _domain_details(table: pd.DataFrame, domains: pd.DataFrame) -> None:
-    for dom in domains.itertuples():
-        part = table[table.domain_id == dom.domain_id]
+def _domain_details(table: pd.DataFrame, domains: pd.DataFrame, chosen: lenses.Lens) -> None:
+    for dom, group in zip(domains.itertuples(), chosen.groups, strict=True):
+        part = table[table.indicator_id.isin(group.indicators)]
+        present = set(part.indicator_id)
+        part = part.set_index("indicator_id").loc[[i for i in group.indicators if i in present]]
+        if part.empty:
+            st.caption(f"{dom.domain}: {lenses.NO_INDICATOR} (see data/lenses).")
+            continue
         title = f"{dom.domain} — {formatting.score(dom.score)} {ARROWS[dom.status]} {dom.status_label}"
         with st.expander(title):
             view = pd.DataFrame(
@@ -97,12 +102,15 @@ def render() -> None:
     st.title("Overview")
     threshold = shell.threshold()
     waves = cache.query(indicators.waves)
-    wave_id = _wave_picker(waves)
+    left, right = st.columns(2)
+    wave_id = _wave_picker(waves, left)
     if wave_id is None:
         st.info("No survey data yet. Load the demo organisation or upload a survey on the Data page.")
         return
+    lens_id = lens.picker("overview_lens", right)
+    chosen = lenses.get(lens_id)
     table = cache.query(scorecard.indicator_table, wave_id, threshold)
-    domains = scorecard.domain_table(table)
+    domains = lenses.rollup(table, chosen)
     with st.spinner("Finding where to look…"):
         brief = cache.query(briefing.gather, wave_id, threshold)
     where_to_look(brief)
@@ -110,13 +118,20 @@ def render() -> None:
     st.subheader("Headline indicators")
     _tiles(table)
 
-    st.subheader("Seven-domain scorecard")
-    chart_export.show(charts.domain_scores(domains), brief.footer, "seven-domain-scores")
+    st.subheader("Seven-domain scorecard" if lens_id == lenses.DEFAULT else chosen.title)
+    title = None if lens_id == lenses.DEFAULT else f"{chosen.name} scores (black tick: benchmark)"
+    chart_export.show(charts.domain_scores(domains, title=title), brief.footer,
+                      "seven-domain-scores" if lens_id == lenses.DEFAULT else f"{lens_id}-scores")
+    what = "domain" if lens_id == lenses.DEFAULT else "group"
     st.caption(
-        "Each domain scores the mean of its indicators on a 0-10 favourable scale (10 is best). "
-        "Open a domain for the raw values, n and the benchmark each indicator is rated against."
+        f"Each {what} scores the mean of its indicators on a 0-10 favourable scale (10 is best). "
+        f"Open a {what} for the raw values, n and the benchmark each indicator is rated against."
+        + ("" if lens_id == lenses.DEFAULT else f" Lens source: {chosen.source}.")
     )
-    _domain_details(table, domains)
+    _domain_details(table, domains, chosen)
+    if chosen.absent:
+        cat_short = dict(zip(table.indicator_id, table.short, strict=True))
+        st.caption("Not in this lens: " + ", ".join(cat_short.get(i, i) for i in chosen.absent) + ".")
 
     st.subheader("Trends")
     heads = table[table.headline & (table.kind == "proportion")].indicator_id.tolist()

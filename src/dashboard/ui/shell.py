@@ -48,6 +48,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("pages/teams.py", "Teams", "teams", ":material/account_tree:"),
     ("pages/absence.py", "Absence", "absence", ":material/sick:"),
     ("pages/interventions.py", "Interventions", "interventions", ":material/science:"),
+    ("pages/framework.py", "Framework", "framework", ":material/checklist:"),
     ("pages/data.py", "Data", "data", ":material/upload_file:"),
     ("pages/meeting.py", "Meeting mode", "meeting", ":material/co_present:"),
 ]

@@ -4,13 +4,22 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue, drilldown, formatting, indicators, privacy, scorecard, team_absence
+from dashboard import (
+    catalogue,
+    drilldown,
+    formatting,
+    indicators,
+    lenses,
+    privacy,
+    scorecard,
+    team_absence,
+)
 from dashboard.charts import teams as charts
 from dashboard.groups import LABELS
-from dashboard.ui import cache, shell
+from dashboard.ui import cache, lens, shell
 
 # Query parameters that make up a view; a link with them reopens the same view.
-PARAMS = ("wave", "view", "dir", "team", "ref", "ind", "cmp")
+PARAMS = ("wave", "view", "dir", "team", "ref", "ind", "cmp", "lens")
 
 
 def _params() -> dict[str, str]:
@@ -244,11 +253,12 @@ def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFram
     if len(picked) < 2:
         st.caption("Pick at least two teams.")
         return
-    frame, left_out = cache.query(drilldown.compare, tuple(ids[t] for t in picked), sel["wave"], threshold)
+    frame, left_out = cache.query(drilldown.compare, tuple(ids[t] for t in picked), sel["wave"], threshold,
+                                  sel["lens"])
     if left_out:
         st.caption(f"Not reportable in this wave: {', '.join(left_out)}.")
     st.altair_chart(
-        charts.domain_dots(frame, "team", picked, "Seven-domain scores, side by side"), width="stretch"
+        charts.domain_dots(frame, "team", picked, f"{_lens_title(sel)}, side by side"), width="stretch"
     )
     table = frame.pivot(index="domain", columns="team", values="score").reindex(
         index=list(dict.fromkeys(frame.domain)), columns=[t for t in picked if t not in left_out]
@@ -256,9 +266,15 @@ def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFram
     st.dataframe(table.round(1), width="stretch")
 
 
+def _lens_title(sel: dict) -> str:
+    if sel["lens"] == lenses.DEFAULT:
+        return "Seven-domain scores"
+    return f"{lenses.get(sel['lens']).name} scores"
+
+
 def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
     unit_id = int(tree.loc[tree.team == sel["team"], "unit_id"].iloc[0])
-    prof = cache.query(drilldown.team_profile, unit_id, sel["wave"], threshold)
+    prof = cache.query(drilldown.team_profile, unit_id, sel["wave"], threshold, sel["lens"])
     st.subheader(f"{prof['team']}")
     st.caption(f"Directorate: {prof['directorate']} · Site: {prof['site']}")
     if not prof["reportable"]:
@@ -266,13 +282,15 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
         return
     st.altair_chart(
         charts.domain_dots(prof["domains"], "series", ["Team", "Directorate", "Organisation"],
-                           "Seven-domain scores: team, directorate and organisation"),
+                           f"{_lens_title(sel)}: team, directorate and organisation"),
         width="stretch",
     )
     ind = prof["indicators"]
+    chosen = lenses.get(sel["lens"])
+    groups = [g.name if g else "not in this lens" for g in map(chosen.group_of, ind.indicator_id)]
     view = pd.DataFrame(
         {
-            "Domain": ind.domain,
+            "Domain" if sel["lens"] == lenses.DEFAULT else chosen.name: groups,
             "Indicator": ind.indicator,
             "Team": [formatting.value(k, v) for k, v in zip(ind.kind, ind.value, strict=True)],
             # n counts responses; absence rows would give episodes, which read as a sample size
@@ -326,6 +344,8 @@ def render() -> None:
         _set_param(name, None if value is None or value == default else value)
 
     _controls(sel, waves)
+    # the lens regroups the profile's and Compare's scores; heatmap and funnel show indicators
+    sel["lens"] = lens.picker("teams_lens")
     if sel["view"] == "team":
         _breadcrumbs(sel)
         if sel["team"]:
