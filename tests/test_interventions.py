@@ -181,3 +181,70 @@ def test_overlaps_need_a_shared_unit_and_a_shared_period(con):
     # an intervention never overlaps itself
     others = iv.overlapping(con, [1, 2], date(2024, 1, 1), date(2024, 12, 31), exclude_id=a)
     assert others.name.tolist() == ["B"]
+
+
+# ---- register fields (prevention level, resources, driver, stage, cost) ------------------------
+
+def test_register_fields_round_trip_through_create_and_edit(con):
+    new_id = _create(con, prevention_level="primary", resources=["organisational", "relational"],
+                     driver="managers", stage="plan", cost=1250.5)
+    got = iv.get_intervention(con, new_id)
+    assert (got["prevention_level"], got["resources"], got["driver"], got["stage"], got["cost"]) == (
+        "primary", ["organisational", "relational"], "managers", "plan", 1250.5
+    )
+    iv.update_intervention(con, new_id, "Stress workshops", "personal_health", [1], date(2025, 1, 1),
+                           ["stress"], prevention_level="secondary", resources=["individual"],
+                           driver=None, stage="evaluate", cost=None)
+    got = iv.get_intervention(con, new_id)
+    assert (got["prevention_level"], got["resources"], got["driver"], got["stage"], got["cost"]) == (
+        "secondary", ["individual"], None, "evaluate", None
+    )
+    # not given at all: not recorded
+    plain = iv.get_intervention(con, _create(con, name="Plain"))
+    assert (plain["prevention_level"], plain["resources"], plain["cost"]) == (None, [], None)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("prevention_level", "quaternary", "unknown prevention level 'quaternary'; choose one of Primary"),
+        ("resources", ["individual", "spiritual"], "unknown resource"),
+        ("driver", "the cat", "unknown who drives it"),
+        ("stage", "celebrate", "unknown stage"),
+        ("cost", -1.0, "must be zero or more"),
+        ("cost", "lots", "not a number"),
+    ],
+)
+def test_bad_register_fields_are_refused(con, field, value, message):
+    with pytest.raises(iv.InterventionError, match=message):
+        _create(con, **{field: value})
+    assert _count(con, "interventions") == 0
+
+
+def test_labels_and_keys_both_parse():
+    assert iv.parse_option("prevention_level", "Primary") == "primary"
+    assert iv.parse_option("prevention_level", "  TERTIARY ") == "tertiary"
+    assert iv.parse_option("driver", "Staff themselves (participatory)") == "staff"
+    assert iv.parse_option("driver", "hr wellbeing") == "hr_wellbeing"
+    assert iv.parse_option("resources", "Tangible or organisational") == "organisational"
+    assert iv.parse_option("stage", "deliver") is None
+    assert iv.short_label("stage", "implement") == "Implement"
+
+
+def test_register_filters(con):
+    a = _create(con, name="A", prevention_level="primary", resources=["organisational"], stage="plan")
+    b = _create(con, name="B", prevention_level="secondary", resources=["individual", "relational"],
+                driver="external", stage="implement")
+    c = _create(con, name="C")
+    reg = iv.list_interventions(con)
+
+    def ids(**kw):
+        return sorted(iv.filter_register(reg, **kw).intervention_id.astype(int))
+
+    assert ids() == sorted([a, b, c])
+    assert ids(prevention_level=["primary"]) == [a]
+    assert ids(prevention_level=["primary", "secondary"]) == sorted([a, b])
+    assert ids(resources=["relational"]) == [b]
+    assert ids(resources=["organisational", "individual"]) == sorted([a, b])
+    assert ids(driver=["external"], stage=["implement"]) == [b]
+    assert ids(driver=["external"], stage=["plan"]) == []

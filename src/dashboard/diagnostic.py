@@ -14,8 +14,9 @@ from dashboard import catalogue, store
 from dashboard.catalogue import CatalogueError
 from dashboard.config import DATA_DIR
 
-# Gap flags, strongest first. "gap": rated good, figures worse than benchmark; "check": rated
-# good, domain similar but some indicator worse; "modest": rated low, figures better.
+# Gap flags, strongest first. "gap": rated good, but the domain is worse than the benchmark or
+# scores below good_score; "check": rated good, domain fine but some indicator worse than the
+# benchmark; "modest": rated low, figures better than the benchmark.
 FLAGS = {
     "gap": "Rated well, but staff report otherwise",
     "check": "Rated well; some figures are worse than the benchmark",
@@ -50,6 +51,7 @@ class Diagnostic:
     levels: tuple[Level, ...]
     claims_good_from: int
     modest_up_to: int
+    good_score: float
     elements: tuple[Element, ...]
 
     def level(self, rating: int) -> Level:
@@ -89,7 +91,10 @@ def load(data_dir: Path = DATA_DIR) -> Diagnostic:
     order = {(d.id, name): k for k, (d, name) in
              enumerate((d, n) for d in cat.domains for n in d.elements)}
     elements = tuple(sorted(elements, key=lambda e: order[(e.domain, e.name)]))
-    return Diagnostic(scale.get("name", "Maturity"), levels, claims, modest, elements)
+    good_score = float(scale.get("good_score", 6.0))
+    if not 0 <= good_score <= 10:
+        raise CatalogueError("diagnostic scale: good_score is on the 0-10 scale")
+    return Diagnostic(scale.get("name", "Maturity"), levels, claims, modest, good_score, elements)
 
 
 @lru_cache(maxsize=2)
@@ -204,19 +209,39 @@ def latest(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def gap_flag(rating: int | None, domain_status: str, worse_indicators: int,
-             diag: Diagnostic | None = None) -> str:
-    """The flag key (FLAGS) for a self-rating against its domain's measured status."""
+             domain_score: float | None = None, diag: Diagnostic | None = None) -> str:
+    """The flag key (FLAGS) for a self-rating against its domain's measured figures."""
     diag = diag or get()
     if rating is None or pd.isna(rating):
         return ""
+    low = domain_score is not None and not pd.isna(domain_score) and domain_score < diag.good_score
     if rating >= diag.claims_good_from:
-        if domain_status == "worse":
+        if domain_status == "worse" or low:
             return "gap"
         if worse_indicators > 0:
             return "check"
         return ""
-    if rating <= diag.modest_up_to and domain_status == "better":
+    if rating <= diag.modest_up_to and domain_status == "better" and not low:
         return "modest"
+    return ""
+
+
+def flag_reason(flag: str, domain_status: str, domain_score: float | None, worse: str,
+                diag: Diagnostic | None = None) -> str:
+    """Why a flag was raised, in the figures' own terms."""
+    diag = diag or get()
+    if flag == "gap":
+        reasons = []
+        if domain_status == "worse":
+            reasons.append("the domain is worse than the benchmark")
+        if domain_score is not None and not pd.isna(domain_score) and domain_score < diag.good_score:
+            reasons.append(f"the domain scores {domain_score:.1f} / 10, below the {diag.good_score:g} "
+                           "that good looks like")
+        return "; ".join(reasons)
+    if flag == "check":
+        return f"worse than the benchmark: {worse}"
+    if flag == "modest":
+        return "the domain is better than the benchmark"
     return ""
 
 
@@ -229,7 +254,7 @@ def beside_data(
     drilldown.scope_table); domains: its domain roll-up (lenses.rollup(table, 'domains')).
     Adds [domain, domain_score, benchmark_gap, domain_status, domain_status_label, measured
     (indicator: value, status), worse (shorts of indicators worse than benchmark), flag,
-    flag_text]. Nothing is computed here that the Overview does not already show.
+    flag_text, flag_reason]. Nothing is computed here that the Overview does not already show.
     """
     from dashboard import formatting
 
@@ -253,8 +278,12 @@ def beside_data(
     out["worse"] = worse
     diag = get()
     out["flag"] = [
-        gap_flag(None if pd.isna(r) else int(r), s, len([w for w in ws.split(", ") if w]), diag)
-        for r, s, ws in zip(out.rating, out.domain_status, out.worse, strict=True)
+        gap_flag(None if pd.isna(r) else int(r), s, len([w for w in ws.split(", ") if w]), sc, diag)
+        for r, s, ws, sc in zip(out.rating, out.domain_status, out.worse, out.domain_score, strict=True)
     ]
     out["flag_text"] = out.flag.map(FLAGS)
+    out["flag_reason"] = [
+        flag_reason(f, s, sc, ws, diag)
+        for f, s, sc, ws in zip(out.flag, out.domain_status, out.domain_score, out.worse, strict=True)
+    ]
     return out

@@ -60,8 +60,8 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
     if not flagged.empty:
         st.warning(
             "Rated well, but staff report otherwise: "
-            + "; ".join(f"**{r.element}** (rated {r.rating_label}; {r.domain} "
-                        f"{r.domain_status_label.lower()})" for r in flagged.itertuples())
+            + "; ".join(f"**{r.element}** (rated {r.rating_label}; {r.flag_reason})"
+                        for r in flagged.itertuples())
             + ".",
             icon=":material/warning:",
         )
@@ -81,8 +81,8 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
             ],
             "Domain score": beside.domain_score.round(1),
             "Against benchmark": beside.domain_status_label,
-            "Flag": [f"{FLAG_ICON[f]} {t}".strip() for f, t in zip(beside.flag, beside.flag_text,
-                                                                    strict=True)],
+            "Flag": [f"{FLAG_ICON[f]} {t}: {why}" if f else "" for f, t, why in
+                     zip(beside.flag, beside.flag_text, beside.flag_reason, strict=True)],
             "Figures in the domain": beside.measured,
             "Evidence": beside.evidence.fillna(""),
         }
@@ -92,7 +92,8 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
         f"Figures: survey wave {wave_label} and the 12 months of absence before it, for the whole "
         f"organisation, released as on the Teams page (groups below {threshold} responses are not "
         f"shown). ⚠ a rating of {diag.level(diag.claims_good_from).label} or above where the domain "
-        "is worse than the benchmark; ! rated well, but at least one of its indicators is worse "
+        f"is worse than the benchmark or scores below {diag.good_score:g} / 10 (data/diagnostic.toml); "
+        "! rated well, but at least one of its indicators is worse "
         f"than the benchmark; ? rated {diag.level(diag.modest_up_to).label} or below where the "
         "domain is better than the benchmark."
     )
