@@ -76,3 +76,29 @@ def test_dataset_name_is_trimmed_and_required(tmp_path):
     assert store.dataset_info(con)["name"] == "Riverside Community Trust"
     with pytest.raises(ValueError):
         store.set_dataset_name(con, "   ")
+
+
+def test_a_version_1_store_migrates_to_the_framework_tables_keeping_its_register(tmp_path):
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    raw = duckdb.connect(str(path))
+    raw.execute(store.MIGRATIONS[1])
+    store.set_meta(raw, "schema_version", "1")
+    raw.execute("INSERT INTO interventions (name, domain, start_date, indicators) "
+                "VALUES ('Old', 'environment', DATE '2024-01-01', ['hse_demands'])")
+    raw.close()
+    con = store.connect(path)
+    assert store.schema_version(con) == store.SCHEMA_VERSION >= 8
+    row = con.execute("SELECT name, prevention_level, resources, driver, stage, cost FROM interventions"
+                      ).fetchone()
+    assert row == ("Old", None, None, None, None, None)
+    for table in ("diagnostic_assessments", "plan_actions", "plan_progress"):
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    # the organisation's own records go with its data, but do not count as data
+    con.execute("INSERT INTO diagnostic_assessments (element_id, rating, assessed_on, assessed_by) "
+                "VALUES ('physical', 2, DATE '2025-01-01', 'Me')")
+    con.execute("DELETE FROM interventions")
+    assert store.is_empty(con)
+    store.remove_demo(con)
+    assert con.execute("SELECT count(*) FROM diagnostic_assessments").fetchone()[0] == 0

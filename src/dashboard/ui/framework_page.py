@@ -9,17 +9,18 @@ import streamlit as st
 from dashboard import (
     catalogue,
     diagnostic,
-    drilldown,
     drivers,
     improvement,
     indicators,
     interventions,
     lenses,
+    scorecard,
 )
 from dashboard.charts import framework as charts
 from dashboard.ui import cache, shell
 
 FLAG_ICON = {"gap": "⚠", "check": "!", "modest": "?", "": ""}
+SECTIONS = {"diagnostic": "Diagnostic", "plan": "Improvement plan", "drivers": "Drivers"}
 
 
 def _flash() -> None:
@@ -46,9 +47,15 @@ def _write(fn, message: str, errors: tuple[type[Exception], ...], **kwargs) -> N
 # ---------------------------------------------------------------------------------------------
 # Diagnostic
 # ---------------------------------------------------------------------------------------------
+def _org_table(wave_id: int, threshold: int) -> pd.DataFrame:
+    # The Overview's own figures, so the diagnostic sits beside exactly what the scorecard shows.
+    # The organisation is the first figure the release plan adds, so it is released whenever the
+    # scorecard shows it.
+    return cache.query(scorecard.indicator_table, wave_id, threshold)
+
+
 def _beside(wave_id: int, threshold: int) -> pd.DataFrame:
-    # the organisation's figures with the release plan applied, as the Teams page profile shows them
-    table = cache.query(drilldown.scope_table, wave_id, threshold)
+    table = _org_table(wave_id, threshold)
     domains = lenses.rollup(table, lenses.DEFAULT)
     return diagnostic.beside_data(cache.query(diagnostic.latest), table, domains)
 
@@ -90,8 +97,8 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
     st.dataframe(view, hide_index=True, width="stretch", key="fw_beside")
     st.caption(
         f"Figures: survey wave {wave_label} and the 12 months of absence before it, for the whole "
-        f"organisation, released as on the Teams page (groups below {threshold} responses are not "
-        f"shown). ⚠ a rating of {diag.level(diag.claims_good_from).label} or above where the domain "
+        f"organisation, as on the Overview (groups below {threshold} responses are not shown). "
+        f"⚠ a rating of {diag.level(diag.claims_good_from).label} or above where the domain "
         f"is worse than the benchmark or scores below {diag.good_score:g} / 10 (data/diagnostic.toml); "
         "! rated well, but at least one of its indicators is worse "
         f"than the benchmark; ? rated {diag.level(diag.modest_up_to).label} or below where the "
@@ -191,7 +198,7 @@ def _gap_picker(prefix: str, current: pd.Series | None, units: pd.DataFrame) -> 
 
 def _plan(wave_id: int, threshold: int) -> None:
     actions = cache.query(improvement.list_actions, date.today())
-    table = cache.query(drilldown.scope_table, wave_id, threshold)
+    table = _org_table(wave_id, threshold)
     worse = table[(table.status == "worse") & table.value.notna()]
     if not worse.empty:
         st.caption("Worse than the benchmark in this wave: " + ", ".join(worse.short) + ".")
@@ -359,14 +366,16 @@ def render() -> None:
     labels = list(waves.label)
     label = st.selectbox("Survey wave", labels, index=len(labels) - 1, key="fw_wave")
     wave_id = int(waves.loc[waves.label == label, "wave_id"].iloc[0])
-    tabs = st.tabs(["Diagnostic", "Improvement plan", "Drivers"])
-    with tabs[0]:
+    # one section at a time: each reads different figures, and tabs would compute all three
+    section = st.segmented_control("Show", list(SECTIONS), default="diagnostic", key="fw_section",
+                                   format_func=SECTIONS.get, label_visibility="collapsed")
+    if section == "plan":
+        _plan(wave_id, threshold)
+    elif section == "drivers":
+        _drivers(wave_id, label, threshold)
+    else:
         st.caption(
             "The framework's organisational diagnostic: rate each of its sixteen elements against "
             "what good looks like, and see the rating beside what staff report in that domain."
         )
         _diagnostic(wave_id, label, threshold)
-    with tabs[1]:
-        _plan(wave_id, threshold)
-    with tabs[2]:
-        _drivers(wave_id, label, threshold)
