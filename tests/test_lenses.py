@@ -145,3 +145,26 @@ def test_people_promise_rollup_by_hand_from_raw_values(demo_con):
     # no indicator measures recognition: no score, said so
     assert pd.isna(out.at["recognised_rewarded", "score"])
     assert out.at["recognised_rewarded", "feeding"] == lenses.NO_INDICATOR
+
+
+def test_compare_and_profile_roll_up_by_the_chosen_lens_by_hand(tmp_path):
+    from dashboard import drilldown
+    from tests import teams_org
+
+    con = teams_org.build(tmp_path / "teams.duckdb")
+    # wave 2025: Ward A 20 respondents, 10 stressed (p = 0.5 -> 10 x (1 - 0.5) = 5.0), peer
+    # support answers 4, 3 cycled (mean 3.5 -> (3.5 - 1) x 2.5 = 6.25); Theatres 25 respondents,
+    # 5 stressed (p = 0.2 -> 8.0), peer support 4, 5 cycled (13 fours, 12 fives: mean 4.48 -> 8.7)
+    frame, left_out = drilldown.compare(con, [1, 4], 2, 10, lens="people_promise")
+    assert left_out == []
+    got = frame.set_index(["team", "domain"]).score
+    assert got[("Ward A", "We are safe and healthy")] == pytest.approx(5.0)
+    assert got[("Ward A", "We are a team")] == pytest.approx(6.25)
+    assert got[("Theatres", "We are safe and healthy")] == pytest.approx(8.0)
+    assert got[("Theatres", "We are a team")] == pytest.approx(8.7)
+    assert pd.isna(got[("Ward A", "We work flexibly")])   # nobody answered the q6 items
+    prof = drilldown.team_profile(con, 1, 2, 10, lens="hse")
+    dots = prof["domains"].set_index(["series", "domain"]).score
+    assert dots[("Team", "Peer support")] == pytest.approx(6.25)
+    assert list(prof["domains"].domain.unique()) == HSE
+    con.close()
