@@ -58,6 +58,12 @@ def test_record_an_assessment_and_see_it_beside_the_data(demo_env):
     assert 5 < row["Domain score"] < 6
     assert "Stress 42.9%" in row["Figures in the domain"]
     assert any("Mental and emotional wellbeing" in w.value for w in at.warning)
+    card = [m.value for m in at.markdown if m.value.startswith("Mental and emotional wellbeing:")]
+    assert card[0].startswith("Mental and emotional wellbeing: **Established** (20 Nov 2025, "
+                              "Wellbeing steering group)")
+    assert "⚠ Rated well, but staff report otherwise: the domain scores 5." in card[0]
+    assert any(m.value.startswith("**Improving personal health and wellbeing** · data: 5.")
+               for m in at.markdown)
 
 
 def test_an_assessment_without_who_is_refused_and_nothing_saved(demo_env):

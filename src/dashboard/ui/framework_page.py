@@ -72,6 +72,7 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
             + ".",
             icon=":material/warning:",
         )
+    _cards(beside)
     st.altair_chart(charts.diagnostic(beside, [(lv.level, lv.label) for lv in diag.levels]),
                     width="content")
     view = pd.DataFrame(
@@ -94,7 +95,8 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
             "Evidence": beside.evidence.fillna(""),
         }
     )
-    st.dataframe(view, hide_index=True, width="stretch", key="fw_beside")
+    with st.expander("All sixteen elements as a table"):
+        st.dataframe(view, hide_index=True, width="stretch", key="fw_beside")
     st.caption(
         f"Figures: survey wave {wave_label} and the 12 months of absence before it, for the whole "
         f"organisation, as on the Overview (groups below {threshold} responses are not shown). "
@@ -111,6 +113,26 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
                                    for e in diag.elements]), hide_index=True, width="stretch")
     _record_form(diag)
     _history()
+
+
+def _cards(beside: pd.DataFrame) -> None:
+    """One box per domain: what the data say, then each element's latest self-rating."""
+    cols = st.columns(2)
+    for k, (domain_id, part) in enumerate(beside.groupby("domain_id", sort=False)):
+        first = part.iloc[0]
+        with cols[k % 2].container(border=True):
+            score = "–" if pd.isna(first.domain_score) else f"{first.domain_score:.1f} / 10"
+            st.markdown(f"**{first.domain}** · data: {score} · {first.domain_status_label}")
+            st.caption(f"Figures: {first.measured}")
+            for row in part.itertuples():
+                if pd.isna(row.rating):
+                    line = f"{row.element}: *not yet assessed*"
+                else:
+                    line = (f"{row.element}: **{row.rating_label}** "
+                            f"({pd.Timestamp(row.assessed_on):%d %b %Y}, {row.assessed_by})")
+                if row.flag:
+                    line += f"  \n{FLAG_ICON[row.flag]} {row.flag_text}: {row.flag_reason}"
+                st.markdown(line)
 
 
 def _record_form(diag: diagnostic.Diagnostic) -> None:
