@@ -168,3 +168,14 @@ def test_compare_and_profile_roll_up_by_the_chosen_lens_by_hand(tmp_path):
     assert dots[("Team", "Peer support")] == pytest.approx(6.25)
     assert list(prof["domains"].domain.unique()) == HSE
     con.close()
+
+
+def test_readme_shows_every_lens_as_declared():
+    readme = (config.DATA_DIR.parent / "README.md").read_text()
+    cat = catalogue.get()
+    for lens in lenses.all_lenses().values():
+        assert f"**{lens.name}**" in readme
+        for group in lens.groups:
+            shorts = ", ".join(cat.indicators[i].short for i in group.indicators)
+            cell = shorts if shorts else "*none measured yet*"
+            assert f"| {group.name} | {cell}" in readme, group.name

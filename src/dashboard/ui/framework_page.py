@@ -118,7 +118,7 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
 def _cards(beside: pd.DataFrame) -> None:
     """One box per domain: what the data say, then each element's latest self-rating."""
     cols = st.columns(2)
-    for k, (domain_id, part) in enumerate(beside.groupby("domain_id", sort=False)):
+    for k, (_, part) in enumerate(beside.groupby("domain_id", sort=False)):
         first = part.iloc[0]
         with cols[k % 2].container(border=True):
             score = "–" if pd.isna(first.domain_score) else f"{first.domain_score:.1f} / 10"
