@@ -190,7 +190,7 @@ def test_register_fields_round_trip_through_create_and_edit(con):
                      driver="managers", stage="plan", cost=1250.5)
     got = iv.get_intervention(con, new_id)
     assert (got["prevention_level"], got["resources"], got["driver"], got["stage"], got["cost"]) == (
-        "primary", ["organisational", "relational"], "managers", "plan", 1250.5
+        "primary", ["relational", "organisational"], "managers", "plan", 1250.5
     )
     iv.update_intervention(con, new_id, "Stress workshops", "personal_health", [1], date(2025, 1, 1),
                            ["stress"], prevention_level="secondary", resources=["individual"],

@@ -88,7 +88,8 @@ def _validate_fields(
             f"unknown resource(s) {', '.join(map(repr, bad))}; choose from "
             f"{', '.join(short_label('resources', k) for k in opts['resources'])}"
         )
-    out["resources"] = resources or None
+    # stored in the order of data/improvement.toml, whatever order they were picked in
+    out["resources"] = [r for r in opts["resources"] if r in resources] or None
     if cost is not None and not (isinstance(cost, float) and math.isnan(cost)):
         try:
             cost = float(cost)

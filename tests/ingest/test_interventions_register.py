@@ -22,7 +22,7 @@ def test_register_fields_import_and_read_back(con):
     assert sorted(register.index) == ["Resilience course", "Rota redesign", "Walking group"]
     rota = interventions.get_intervention(con, int(register.at["Rota redesign", "intervention_id"]))
     assert (rota["prevention_level"], rota["resources"], rota["driver"], rota["stage"], rota["cost"]) == (
-        "primary", ["organisational", "relational"], "managers", "implement", 12500.0
+        "primary", ["relational", "organisational"], "managers", "implement", 12500.0
     )
     course = interventions.get_intervention(con, int(register.at["Resilience course", "intervention_id"]))
     assert (course["prevention_level"], course["resources"], course["driver"], course["stage"],

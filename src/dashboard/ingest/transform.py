@@ -748,7 +748,8 @@ def _register_fields(ctx: _Ctx) -> dict[str, pd.Series]:
         allowed = ", ".join(interventions.short_label("resources", k) for k in opts["resources"])
         ctx.skip_where(parsed.map(lambda ks: any(k is None for k in ks)), "resources",
                        f"not a known resource (choose from {allowed})")
-        out["resources"] = parsed.map(lambda ks: list(dict.fromkeys(k for k in ks if k)))
+        order = list(opts["resources"])
+        out["resources"] = parsed.map(lambda ks: [k for k in order if k in ks])
     cost, bad = ctx.number("cost")
     if cost is None:
         out["cost"] = pd.Series(np.nan, index=index)

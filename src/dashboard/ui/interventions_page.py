@@ -195,10 +195,11 @@ def _write(fn, message: str, **kwargs) -> None:
 
 def _register(register: pd.DataFrame) -> None:
     st.subheader("Register")
-    if not register.empty:
-        _register_table(_filters(register))
+    shown = _filters(register) if not register.empty else register
+    if shown.empty and not register.empty:
+        st.info("No intervention matches these filters.")
     else:
-        _register_table(register)
+        _register_table(shown)
     st.caption(
         "Status comes from the dates and the data: planned (starts later), running (no survey wave "
         "or absence months after the start yet), evaluated (data before and after the start)."
