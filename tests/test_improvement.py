@@ -109,3 +109,18 @@ def test_a_refused_intervention_leaves_the_action_unlinked(con):
         improvement.to_intervention(con, a, date(2025, 1, 1), [2], [], domain="relationships")
     assert con.execute("SELECT count(*) FROM interventions").fetchone()[0] == 0
     assert improvement.list_actions(con).intervention_id.isna().all()
+
+
+def test_summary_counts_for_a_report(con):
+    assert improvement.summary(improvement.list_actions(con)) == {
+        "total": 0, "by_status": {"not started": 0, "in progress": 0, "done": 0, "dropped": 0},
+        "overdue": 0, "in_register": 0,
+    }
+    a = improvement.create_action(con, "A", "indicator", "Me", date(2025, 1, 1), gap_id="stress")
+    improvement.create_action(con, "B", "indicator", "Me", date(2025, 1, 1), gap_id="stress", status="done")
+    improvement.create_action(con, "C", "indicator", "Me", date(2027, 1, 1), gap_id="stress",
+                              status="in progress")
+    improvement.to_intervention(con, a, date(2025, 1, 1), [1], ["stress"], domain="personal_health")
+    got = improvement.summary(improvement.list_actions(con, today=date(2026, 1, 1)))
+    assert got == {"total": 3, "by_status": {"not started": 1, "in progress": 1, "done": 1, "dropped": 0},
+                   "overdue": 1, "in_register": 1}

@@ -248,3 +248,15 @@ def test_register_filters(con):
     assert ids(resources=["organisational", "individual"]) == sorted([a, b])
     assert ids(driver=["external"], stage=["implement"]) == [b]
     assert ids(driver=["external"], stage=["plan"]) == []
+
+
+def test_register_fields_in_one_line_for_reports(con):
+    new_id = _create(con, prevention_level="primary", resources=["organisational", "relational"],
+                     driver="managers", stage="implement", cost=12500)
+    assert iv.describe_fields(iv.get_intervention(con, new_id)) == (
+        "Primary prevention · resources: Relational, Tangible or organisational · driven by: Line "
+        "managers · stage: Implement · cost £12,500"
+    )
+    plain = iv.list_interventions(con).set_index("intervention_id")
+    assert iv.describe_fields(iv.get_intervention(con, _create(con, name="Plain"))) == ""
+    assert iv.describe_fields(plain.loc[new_id]).startswith("Primary prevention")

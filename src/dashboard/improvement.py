@@ -260,3 +260,16 @@ def to_intervention(
                     [new_id, int(action_id)])
         store.bump_version(con)
     return new_id
+
+
+def summary(actions: pd.DataFrame) -> dict:
+    """Counts for a report or a meeting screen: {total, by_status (in declared order), overdue,
+    in_register}. actions: list_actions()."""
+    statuses = settings()["statuses"]
+    counts = actions.status.value_counts() if not actions.empty else pd.Series(dtype=int)
+    return {
+        "total": int(len(actions)),
+        "by_status": {s: int(counts.get(s, 0)) for s in statuses},
+        "overdue": int(actions.overdue.sum()) if not actions.empty else 0,
+        "in_register": int(actions.intervention_id.notna().sum()) if not actions.empty else 0,
+    }

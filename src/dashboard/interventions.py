@@ -103,6 +103,29 @@ def _validate_fields(
     return out
 
 
+def describe_fields(row: dict | pd.Series) -> str:
+    """The register fields of one intervention as one line for a report or a slide, e.g.
+    'Primary prevention · resources: Relational, Tangible or organisational · driven by: Line
+    managers · stage: Implement · cost £12,500'; parts not recorded are left out."""
+    parts = []
+    level = short_label("prevention_level", row.get("prevention_level"))
+    if level:
+        parts.append(f"{level} prevention")
+    resources = [short_label("resources", r) for r in _as_list(row.get("resources"))]
+    if resources:
+        parts.append("resources: " + ", ".join(resources))
+    driver = row.get("driver")
+    if driver is not None and not (not isinstance(driver, str) and pd.isna(driver)):
+        parts.append("driven by: " + register_options()["driver"].get(driver, driver))
+    stage = short_label("stage", row.get("stage"))
+    if stage:
+        parts.append(f"stage: {stage}")
+    cost = row.get("cost")
+    if cost is not None and not pd.isna(cost):
+        parts.append(f"cost £{float(cost):,.0f}")
+    return " · ".join(parts)
+
+
 def _as_list(value) -> list:
     """A list column's cell as a list (None or NaN when not recorded -> [])."""
     if value is None or isinstance(value, (float, str)) or value is pd.NA:
