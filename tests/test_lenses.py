@@ -179,3 +179,9 @@ def test_readme_shows_every_lens_as_declared():
             shorts = ", ".join(cat.indicators[i].short for i in group.indicators)
             cell = shorts if shorts else "*none measured yet*"
             assert f"| {group.name} | {cell}" in readme, group.name
+
+
+def test_members_follow_the_lens_order_and_drop_absent_ones():
+    assert lenses.members("hse", ["stress", "hse_change", "hse_demands", "manager_interest"]) == [
+        "hse_demands", "manager_interest", "hse_change"
+    ]

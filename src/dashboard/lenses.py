@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -127,6 +128,13 @@ def resolve(raw: str | None) -> tuple[str, str | None]:
     if raw is None or raw in all_lenses():
         return (raw or DEFAULT), None
     return DEFAULT, "The lens in the link is not offered; showing the seven domains."
+
+
+def members(lens: Lens | str, among: Sequence[str]) -> list[str]:
+    """The indicators of `among` that sit in the lens, in its group order (absent ones dropped)."""
+    lens = get(lens) if isinstance(lens, str) else lens
+    wanted = set(among)
+    return [i for g in lens.groups for i in g.indicators if i in wanted]
 
 
 def membership(lens: Lens, cat: Catalogue | None = None) -> pd.DataFrame:

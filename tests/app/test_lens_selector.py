@@ -73,3 +73,12 @@ def test_team_profile_regroups_by_the_lens_in_the_link(teams_env):
     assert "lens" not in at.query_params
     profile = next(d.value for d in at.dataframe if "Indicator" in d.value.columns)
     assert "Domain" in profile.columns
+
+
+def test_heatmap_keeps_the_lens_indicators_in_its_order(teams_env):
+    at = _app("teams.py", lens="hse")
+    sort = at.selectbox(key="teams_sort")
+    # teams_org answers q11c (stress) and hse07 (peer support): only peer support is in the HSE lens
+    assert sort.options == ["Name", "HSE Peer support"]
+    at = _app("teams.py")
+    assert "Stress" in at.selectbox(key="teams_sort").options

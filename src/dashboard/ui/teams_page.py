@@ -139,12 +139,16 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
         args=("ref", "teams_ref"),
     )
     directorate = sel["dir"] if by == ("team",) else None
-    heat = cache.query(drilldown.heatmap, by, sel["wave"], threshold, sel["ref"], directorate)
+    # another lens keeps only its own indicators, in its group order; the default shows them all
+    ids = None if sel["lens"] == lenses.DEFAULT else tuple(
+        lenses.members(sel["lens"], [*drilldown.survey_indicator_ids(cat), *drilldown.ABSENCE_IDS]))
+    heat = cache.query(drilldown.heatmap, by, sel["wave"], threshold, sel["ref"], directorate, ids)
     if heat.empty:
         st.info("No survey figures for this wave.")
         return
     absence_ids = drilldown.absence_columns(heat)
-    options = ["group", *drilldown.survey_indicator_ids(cat), *absence_ids]
+    shown = set(heat.indicator_id)
+    options = ["group", *[i for i in drilldown.survey_indicator_ids(cat) if i in shown], *absence_ids]
     left, right = st.columns([3, 1])
     sort_by = left.selectbox(
         "Sort rows by", options, key="teams_sort",
