@@ -24,7 +24,9 @@ def test_actions_on_each_kind_of_gap_with_overdue_and_notes(con):
                                   gap_id="managers_leaders", status="in progress")
     c = improvement.create_action(con, "Team listening event", "team", "Matron", date(2025, 1, 1),
                                   unit_id=2, status="done")
+    version = store.dataset_version(con)
     improvement.add_progress(con, a, "Draft rota shared", date(2025, 2, 1))
+    assert store.dataset_version(con) == version  # records change no figure
     improvement.add_progress(con, a, "Staff consulted", date(2025, 2, 20))
     plan = improvement.list_actions(con, today=date(2025, 4, 1)).set_index("action_id")
     assert list(plan.index) == [c, a, b]   # soonest due first

@@ -111,7 +111,11 @@ def record_assessment(
     evidence: str | None = None,
     today: date | None = None,
 ) -> int:
-    """Save one self-rating of one element; returns its id. Earlier ratings are kept (history)."""
+    """Save one self-rating of one element; returns its id. Earlier ratings are kept (history).
+
+    A record, not data: no figure changes, so the dataset version (and every cached figure)
+    stays as it is; pages read assessments uncached.
+    """
     diag = get()
     if element_id not in {e.id for e in diag.elements}:
         raise DiagnosticError(f"unknown element {element_id!r}")
@@ -140,7 +144,6 @@ def record_assessment(
             "VALUES (?, ?, ?, ?, ?) RETURNING assessment_id",
             [element_id, rating, text or None, assessed_on, who[:200]],
         ).fetchone()[0]
-        store.bump_version(con)
     return int(new_id)
 
 
@@ -152,7 +155,6 @@ def delete_assessment(con: duckdb.DuckDBPyConnection, assessment_id: int) -> Non
         ).fetchall()
         if not gone:
             raise DiagnosticError(f"there is no assessment {assessment_id}")
-        store.bump_version(con)
 
 
 def history(con: duckdb.DuckDBPyConnection, element_id: str | None = None) -> pd.DataFrame:

@@ -18,6 +18,11 @@ TITLE_MAX = 200
 NOTE_MAX = 2000
 
 
+# Actions and notes are records, not data: writing them changes no figure, so they leave the
+# dataset version alone (pages read them uncached). Making an intervention does bump it: the
+# register feeds the data-insights figures and the evaluations.
+
+
 class PlanError(ValueError):
     """An action that cannot be saved as given (the message says why)."""
 
@@ -91,7 +96,6 @@ def create_action(
             "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING action_id",
             [title, gap_kind, gap_id, unit_id, owner, due_date, status],
         ).fetchone()[0]
-        store.bump_version(con)
     return int(new_id)
 
 
@@ -115,7 +119,6 @@ def update_action(
         ).fetchall()
         if not changed:
             raise PlanError(f"there is no action {action_id}")
-        store.bump_version(con)
 
 
 def delete_action(con: duckdb.DuckDBPyConnection, action_id: int) -> None:
@@ -127,7 +130,6 @@ def delete_action(con: duckdb.DuckDBPyConnection, action_id: int) -> None:
         ).fetchall()
         if not gone:
             raise PlanError(f"there is no action {action_id}")
-        store.bump_version(con)
 
 
 def add_progress(con: duckdb.DuckDBPyConnection, action_id: int, note: str, noted_on: date) -> int:
@@ -145,7 +147,6 @@ def add_progress(con: duckdb.DuckDBPyConnection, action_id: int, note: str, note
             "INSERT INTO plan_progress (action_id, noted_on, note) VALUES (?, ?, ?) RETURNING note_id",
             [int(action_id), noted_on, note],
         ).fetchone()[0]
-        store.bump_version(con)
     return int(new_id)
 
 

@@ -64,6 +64,15 @@ def test_record_an_assessment_and_see_it_beside_the_data(demo_env):
     assert "⚠ Rated well, but staff report otherwise: the domain scores 5." in card[0]
     assert any(m.value.startswith("**Improving personal health and wellbeing** · data: 5.")
                for m in at.markdown)
+    # a second, later assessment keeps the first as history
+    at.radio(key="fw_rating").set_value(2)
+    at.text_input(key="fw_by").input("Board")
+    at.date_input(key="fw_date").set_value(date(2025, 12, 1))
+    _click(at, "Save assessment")
+    card = [m.value for m in at.markdown if m.value.startswith("Mental and emotional wellbeing:")]
+    assert card[0].startswith("Mental and emotional wellbeing: **Developing** (01 Dec 2025, Board) "
+                              "· before: Established")
+    assert "⚠" not in card[0]
 
 
 def test_an_assessment_without_who_is_refused_and_nothing_saved(demo_env):

@@ -29,8 +29,20 @@ def _flash() -> None:
         st.success(message)
 
 
-def _write(fn, message: str, errors: tuple[type[Exception], ...], **kwargs) -> None:
-    """One write on this run's cursor; a refusal is shown, a success drops caches and reruns."""
+def _read(fn, *args):
+    """Assessments and actions: small tables read fresh on every run (never cached, so a record
+    written here shows at once without emptying the figure caches)."""
+    con = cache.cursor()
+    try:
+        return fn(con, *args)
+    finally:
+        con.close()
+
+
+def _write(fn, message: str, errors: tuple[type[Exception], ...], figures: bool = False,
+           **kwargs) -> None:
+    """One write on this run's cursor; a refusal is shown, a success reruns the page. Only a
+    write that changes figures (a new register entry) drops the cached figures."""
     con = cache.cursor()
     try:
         fn(con, **kwargs)
@@ -39,7 +51,8 @@ def _write(fn, message: str, errors: tuple[type[Exception], ...], **kwargs) -> N
         return
     finally:
         con.close()
-    cache.clear()
+    if figures:
+        cache.clear()
     st.session_state["fw_flash"] = message
     st.rerun()
 
@@ -57,7 +70,7 @@ def _org_table(wave_id: int, threshold: int) -> pd.DataFrame:
 def _beside(wave_id: int, threshold: int) -> pd.DataFrame:
     table = _org_table(wave_id, threshold)
     domains = lenses.rollup(table, lenses.DEFAULT)
-    return diagnostic.beside_data(cache.query(diagnostic.latest), table, domains)
+    return diagnostic.beside_data(_read(diagnostic.latest), table, domains)
 
 
 def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
@@ -117,6 +130,7 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
 
 def _cards(beside: pd.DataFrame) -> None:
     """One box per domain: what the data say, then each element's latest self-rating."""
+    labels = {lv.level: lv.label for lv in diagnostic.get().levels}
     cols = st.columns(2)
     for k, (_, part) in enumerate(beside.groupby("domain_id", sort=False)):
         first = part.iloc[0]
@@ -130,6 +144,8 @@ def _cards(beside: pd.DataFrame) -> None:
                 else:
                     line = (f"{row.element}: **{row.rating_label}** "
                             f"({pd.Timestamp(row.assessed_on):%d %b %Y}, {row.assessed_by})")
+                    if not pd.isna(row.previous_rating):
+                        line += f" · before: {labels[int(row.previous_rating)]}"
                 if row.flag:
                     line += f"  \n{FLAG_ICON[row.flag]} {row.flag_text}: {row.flag_reason}"
                 st.markdown(line)
@@ -161,7 +177,7 @@ def _record_form(diag: diagnostic.Diagnostic) -> None:
 
 
 def _history() -> None:
-    hist = cache.query(diagnostic.history)
+    hist = _read(diagnostic.history)
     with st.expander(f"All assessments ({len(hist)})"):
         if hist.empty:
             st.caption("None yet.")
@@ -219,7 +235,7 @@ def _gap_picker(prefix: str, current: pd.Series | None, units: pd.DataFrame) -> 
 
 
 def _plan(wave_id: int, threshold: int) -> None:
-    actions = cache.query(improvement.list_actions, date.today())
+    actions = _read(improvement.list_actions, date.today())
     table = _org_table(wave_id, threshold)
     worse = table[(table.status == "worse") & table.value.notna()]
     if not worse.empty:
@@ -276,7 +292,7 @@ def _plan(wave_id: int, threshold: int) -> None:
 
 
 def _progress(action_id: int) -> None:
-    notes = cache.query(improvement.progress, action_id)
+    notes = _read(improvement.progress, action_id)
     with st.expander(f"Progress notes ({len(notes)})", expanded=True):
         for note in notes.itertuples():
             st.markdown(f"**{pd.Timestamp(note.noted_on):%d %b %Y}** — {note.note}")
@@ -294,7 +310,7 @@ def _to_register(action_id: int, current: pd.Series, units: pd.DataFrame) -> Non
         st.caption(f"In the register as “{current.intervention}”: evaluate it on the Interventions page.")
         return
     cat = catalogue.get()
-    base = cache.query(improvement.intervention_defaults, action_id)
+    base = _read(improvement.intervention_defaults, action_id)
     opts = interventions.register_options()
     with st.expander("Turn into an evaluated intervention"), st.form(f"fw_iv_{action_id}"):
         domains = [d.id for d in cat.domains]
@@ -328,9 +344,9 @@ def _to_register(action_id: int, current: pd.Series, units: pd.DataFrame) -> Non
                                key=f"fw_iv_cost_{action_id}")
         if st.form_submit_button("Add to the register"):
             _write(improvement.to_intervention, "Added to the intervention register.",
-                   (improvement.PlanError,), action_id=action_id, start_date=start, unit_ids=targets,
-                   indicators=aims, domain=domain, prevention_level=level, resources=resources,
-                   driver=driver, stage=stage, cost=cost)
+                   (improvement.PlanError,), figures=True, action_id=action_id, start_date=start,
+                   unit_ids=targets, indicators=aims, domain=domain, prevention_level=level,
+                   resources=resources, driver=driver, stage=stage, cost=cost)
 
 
 # ---------------------------------------------------------------------------------------------

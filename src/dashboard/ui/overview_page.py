@@ -92,7 +92,8 @@ def _domain_details(table: pd.DataFrame, domains: pd.DataFrame, chosen: lenses.L
                         f"{ARROWS[s]} {scorecard.STATUS_LABELS[s]}" for s in part.status
                     ],
                     "Detail": [b or note for b, note in zip(part.band, part.note, strict=True)],
-                    "In domain score": part.scored.map({True: "yes", False: "no (breakdown)"}),
+                    ("In domain score" if chosen.id == lenses.DEFAULT else "In the score"):
+                        part.scored.map({True: "yes", False: "no (breakdown)"}),
                 }
             )
             st.dataframe(view, hide_index=True, width="stretch")
