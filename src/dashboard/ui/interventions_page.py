@@ -425,6 +425,9 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
         f"{pd.Timestamp(iv['start_date']):%d %b %Y}"
         + ("" if pd.isna(iv["end_date"]) else f", ended {pd.Timestamp(iv['end_date']):%d %b %Y}")
     )
+    fields = interventions.describe_fields(iv)
+    if fields:
+        st.caption(fields)
     if iv["status"] == "planned":
         st.info("This intervention has not started yet: there is nothing to evaluate.")
         return
