@@ -9,7 +9,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from dashboard import absence, briefing, findings, formatting, scorecard, screens, slides
+from dashboard import absence, briefing, findings, formatting, interventions, scorecard, screens, slides
 from dashboard.briefing import Briefing
 from dashboard.charts import common
 
@@ -104,8 +104,10 @@ def blocks(brief: Briefing, last_year: dict, year: int) -> list[tuple]:
     if ahead.empty:
         out.append(("p", "No intervention is registered as planned or still awaiting data."))
     for iv in ahead.itertuples(index=False):
+        fields = interventions.describe_fields(iv._asdict())  # prevention level, stage, cost...
         out.append(("li", f"{iv.name} ({iv.domain_name}): {iv.status}, from "
-                          f"{pd.Timestamp(iv.start_date):%d %B %Y}, {iv.n_units} team(s)."))
+                          f"{pd.Timestamp(iv.start_date):%d %B %Y}, {iv.n_units} team(s)."
+                          + (f" {fields}." if fields else "")))
 
     out.append(("h1", SECTIONS[5]))
     quality = brief.table[brief.table.domain_id == "data_insights"]
