@@ -470,6 +470,7 @@ def propose(kind: str, frame: pd.DataFrame) -> Mapping:
     """
     mapping = Mapping(kind=kind)
     taken: set[str] = set()
+    skip: set[str] = set()
     columns = list(frame.columns)
     cat = catalogue.get()
     if kind == "survey":
@@ -487,7 +488,12 @@ def propose(kind: str, frame: pd.DataFrame) -> Mapping:
         results = [c for c in columns if c not in taken and indicator_for_text(result_stem(c))]
         mapping.bases = pair_bases(columns, results)
         taken.update(mapping.bases.values())
+        if results and len(mapping.bases) == len(results):
+            # Every result has its own base: a respondents total is never proposed as their n.
+            skip.add("n")
     for f in kinds.fields(kind):
+        if f.name in skip:
+            continue
         col = _best_column(f, frame, columns, taken)
         if col is not None:
             mapping.fields[f.name] = col

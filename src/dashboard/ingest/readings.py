@@ -88,6 +88,8 @@ def propose_recode(distinct: list[str], scale: catalogue.Scale) -> dict[str, str
     labels matched by spelling; None where nothing sensible can be proposed."""
     labels = _ordered_labels(scale)
     nums = [_number(v) for v in distinct]
+    if distinct and all(n is not None for n in nums) and any(n != int(n) for n in nums):
+        return {v: None for v in distinct}  # decimal scores: no label is proposed for any of them
     if distinct and all(n is not None and n == int(n) for n in nums):
         order = sorted(set(int(n) for n in nums))
         consecutive = order == list(range(order[0], order[0] + len(order)))

@@ -512,7 +512,7 @@ def _survey_aggregate(ctx: _Ctx) -> None:
         {
             "result column": [s[0] for s in sources],
             "indicator": [
-                cat.indicators[s[1]].short if s[1] in cat.indicators else "(from the indicator column)"
+                cat.indicators[s[1]].short if s[1] in cat.indicators else "per row, from the indicator column"
                 for s in sources
             ],
             "base": [
@@ -1042,7 +1042,7 @@ def prepare_table(
     for line, reason in raw.rejected:
         ctx.problems.add_one(line, "", "", reason)
     report.ignored_columns = [c for c in source.columns if c not in mapping.used_columns()]
-    if not report.errors:
+    if not report.errors and not report.wide_layout:
         for column in report.ignored_columns:
             ctx.problems.add_one(None, column, "", "column not used: it is not mapped to anything")
     ready = sum(len(ctx.tables[t]) for t in PRIMARY_TABLES[mapping.kind] if t in ctx.tables)
@@ -1053,7 +1053,10 @@ def prepare_table(
         )
     report.problems = ctx.problems.frame()
     report.rows_read = len(source.frame) + len(source.rejected)
-    report.rows_ready = 0 if report.errors or not ready else int((~ctx.skip).sum())
+    # Rows of the file (an unpivoted row is one measure in one year: count its file row once).
+    kept = ctx.raw.row_numbers[~ctx.skip.to_numpy()] if ctx.raw.row_numbers is not None else None
+    ready_rows = int(kept.nunique()) if kept is not None else int((~ctx.skip).sum())
+    report.rows_ready = 0 if report.errors or not ready else ready_rows
     report.sample = _safe_sample(ctx.sample)
     return Prepared(kind=mapping.kind, report=report, mapping=mapping, tables=ctx.tables)
 
