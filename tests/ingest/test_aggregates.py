@@ -122,8 +122,10 @@ def test_file_without_bases_asks_then_imports_published_organisation_figures(con
     before = snapshot(con)
     _raw, prepared = pipeline.prepare(con, NO_BASE, "survey_aggregate")
     assert prepared.report.no_base and not prepared.report.errors
-    assert len(prepared.report.questions) == 1 and "--published" in prepared.report.questions[0]
-    assert "no n is ever invented from another column" in prepared.report.questions[0]
+    # The base question and every wave's date are asked in one round.
+    assert prepared.report.waves_without_date == ["NSS 2023", "NSS 2024"]
+    assert len(prepared.report.questions) == 3 and "--published" in prepared.report.questions[-1]
+    assert "no n is ever invented from another column" in prepared.report.questions[-1]
     assert snapshot(con) == before
     dates = {"NSS 2023": "2023-10-20", "NSS 2024": "2024-10-18"}
     _raw, prepared = pipeline.prepare(

@@ -524,6 +524,8 @@ def _survey_aggregate(ctx: _Ctx) -> None:
         }
     )
     ctx.report.pairing = pairing
+    # Every wave's date is asked together with the base question, so one round answers both.
+    waves = _waves(ctx, ctx.date("fielded_on", skip_bad=False))
     has_base = any(s[2] for s in sources)
     published = False
     if not has_base:
@@ -552,7 +554,6 @@ def _survey_aggregate(ctx: _Ctx) -> None:
         if not _require(ctx, ["team"]):
             return
     teams = None if published else _teams(ctx)
-    waves = _waves(ctx, ctx.date("fielded_on", skip_bad=False))
     parts = []
     rows_idx = np.arange(len(ctx.frame))
     for column, ind_id, base_col in sources:
