@@ -172,8 +172,10 @@ def indicator_table(
     published = (
         indicators.published_results(con, wave_ids=wave_ids) if unit_ids is None else pd.DataFrame()
     )
-    pub_now = published[published.wave_id == wave_id].set_index("indicator_id") if len(published) else None
-    pub_before = published[published.wave_id == prev_wave].set_index("indicator_id") if len(published) else None
+    pub_now = pub_before = None
+    if len(published):
+        pub_now = published[published.wave_id == wave_id].set_index("indicator_id")
+        pub_before = published[published.wave_id == prev_wave].set_index("indicator_id")
 
     # Absence over the 12 months up to the wave's fieldwork, and the 12 months before that.
     period_end = fielded_on

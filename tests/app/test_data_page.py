@@ -193,7 +193,8 @@ def test_numeric_codes_are_asked_then_recoded_and_a_custom_indicator_defined(env
     assert _count(env, "SELECT count(*) FROM answers WHERE item_id = 'q6c' AND value >= 4") == 13
     con = store.connect(env)
     try:
-        assert "Unnamed organisation (latest import #1: survey_numeric_codes.csv" in store.dataset_info(con)["name"]
+        name = store.dataset_info(con)["name"]
+        assert "Unnamed organisation (latest import #1: survey_numeric_codes.csv" in name
     finally:
         con.close()
 
@@ -220,9 +221,8 @@ def test_changing_a_picker_never_clears_another_mapping(env):
     assert not _button(at, "Import").disabled
     _button(at, "Import").click().run()
     assert _count(env, "SELECT count(DISTINCT fielded_on) FROM waves") == 4
-    assert _count(env, "SELECT sum(n) FROM survey_aggregates WHERE indicator_id = 'work_life_balance'") == sum(
-        40 + 10 * t + 3 * y - 4 - t for t in range(3) for y in range(4)
-    )
+    wlb_n = _count(env, "SELECT sum(n) FROM survey_aggregates WHERE indicator_id = 'work_life_balance'")
+    assert wlb_n == sum(40 + 10 * t + 3 * y - 4 - t for t in range(3) for y in range(4))
 
 
 def test_no_base_is_explained_and_imported_as_published_figures(env):
@@ -230,7 +230,8 @@ def test_no_base_is_explained_and_imported_as_published_figures(env):
     assert any("no n is" in i.value for i in at.info)
     box = _checkbox(
         at,
-        "Import as published organisation-level figures (n not given: no intervals, not used for team comparisons)",
+        "Import as published organisation-level figures "
+        "(n not given: no intervals, not used for team comparisons)",
     )
     box.check().run()
     import datetime as dt

@@ -1,4 +1,4 @@
-"""In a real browser: a number-coded survey is asked about, the recode confirmed, and the Overview is right."""
+"""In a real browser: a number-coded survey is asked about, the recode confirmed, the Overview right."""
 
 from __future__ import annotations
 

@@ -98,24 +98,31 @@ def test_reimporting_the_same_rows_is_nothing_new_and_not_logged(con, tmp_path):
 
 def test_a_result_without_its_own_base_is_refused_never_given_another(con, tmp_path):
     f = tmp_path / "half.csv"
-    f.write_text("Team,Year,stress_rate,stress_base,presenteeism_rate\nWard 7,2024,40,50,55\n", encoding="utf-8")
-    _raw, prepared = pipeline.prepare(con, f, "survey_aggregate", answers={"wave_dates": {"2024": "2024-10-01"}})
+    f.write_text(
+        "Team,Year,stress_rate,stress_base,presenteeism_rate\nWard 7,2024,40,50,55\n", encoding="utf-8"
+    )
+    _raw, prepared = pipeline.prepare(
+        con, f, "survey_aggregate", answers={"wave_dates": {"2024": "2024-10-01"}}
+    )
     assert prepared.report.errors == [
         "No base for result column(s) 'presenteeism_rate': pair each with its own base column (on the page, "
         "or --base RESULT=BASE) or leave it out; no n is ever borrowed from another result."
     ]
     # Pairing by hand (the page's editor, or --base) resolves it.
     f.write_text(
-        "Team,Year,stress_rate,stress_base,presenteeism_rate,Pres count\nWard 7,2024,40,50,55,44\n", encoding="utf-8"
+        "Team,Year,stress_rate,stress_base,presenteeism_rate,Pres count\nWard 7,2024,40,50,55,44\n",
+        encoding="utf-8",
     )
     _raw, prepared = pipeline.prepare(
-        con, f, "survey_aggregate",
+        con,
+        f,
+        "survey_aggregate",
         answers={"wave_dates": {"2024": "2024-10-01"}, "bases": {"presenteeism_rate": "Pres count"}},
     )
     assert prepared.report.ok, prepared.report.errors
-    assert sorted(prepared.tables["aggregates"][["indicator_id", "n"]].itertuples(index=False, name=None)) == [
-        ("presenteeism", 44), ("stress", 50)
-    ]
+    assert sorted(
+        prepared.tables["aggregates"][["indicator_id", "n"]].itertuples(index=False, name=None)
+    ) == [("presenteeism", 44), ("stress", 50)]
 
 
 def test_file_without_bases_asks_then_imports_published_organisation_figures(con):
@@ -139,7 +146,11 @@ def test_file_without_bases_asks_then_imports_published_organisation_figures(con
         (r["Survey"], r["Measure"]): float(r["Score"].rstrip("%")) / (100 if r["Score"].endswith("%") else 1)
         for r in _csv(NO_BASE)
     }
-    names = {"Work-related stress": "stress", "Work-life balance": "work_life_balance", "HSE Demands": "hse_demands"}
+    names = {
+        "Work-related stress": "stress",
+        "Work-life balance": "work_life_balance",
+        "HSE Demands": "hse_demands",
+    }
     waves = indicators.waves(con)
     assert waves.label.tolist() == ["NSS 2023", "NSS 2024"]
     for wave in waves.itertuples():
@@ -160,14 +171,20 @@ def test_file_without_bases_asks_then_imports_published_organisation_figures(con
         file_values[("NSS 2024", "Work-related stress")] - file_values[("NSS 2023", "Work-related stress")]
     )
     # Unit scope (a directorate or team profile) never sees organisation-only figures.
-    assert scorecard.indicator_table(con, int(waves.wave_id.iloc[-1]), 10, unit_ids=[1]).query(
-        "indicator_id == 'stress'"
-    ).value.isna().all()
+    assert (
+        scorecard.indicator_table(con, int(waves.wave_id.iloc[-1]), 10, unit_ids=[1])
+        .query("indicator_id == 'stress'")
+        .value.isna()
+        .all()
+    )
 
 
 def test_results_without_bases_for_several_teams_are_refused(con, tmp_path):
     f = tmp_path / "teams.csv"
-    f.write_text("Team,Survey,Question,Result\nWard 7,NSS 2024,q11c,40%\nTheatres,NSS 2024,q11c,30%\n", encoding="utf-8")
+    f.write_text(
+        "Team,Survey,Question,Result\nWard 7,NSS 2024,q11c,40%\nTheatres,NSS 2024,q11c,30%\n",
+        encoding="utf-8",
+    )
     _raw, prepared = pipeline.prepare(
         con, f, "survey_aggregate", answers={"published": True, "wave_dates": {"NSS 2024": "2024-10-01"}}
     )
@@ -203,10 +220,43 @@ def test_wide_year_layout_is_recognised_confirmed_and_unpivoted(con):
         if r[y]
     }
     got = indicators.published_results(con)
-    assert {(w, i): v for w, i, v in zip(got.wave_label, got.indicator_id, got.value, strict=True)} == pytest.approx(
-        expected
-    )
+    assert {
+        (w, i): v for w, i, v in zip(got.wave_label, got.indicator_id, got.value, strict=True)
+    } == pytest.approx(expected)
     # The Overview's trend line carries the published series in date order.
     trend = scorecard.trend(con, ["stress", "presenteeism"], 10)
     assert trend.wave_label.tolist() == ["2021", "2021", "2022", "2022", "2023", "2024", "2024"]
     assert trend.n.isna().all()
+
+
+def test_waves_are_ordered_by_fieldwork_date_not_by_when_they_were_imported(con, tmp_path):
+    rows = _csv(BASES)
+    header = "Team,Year,stress_rate,stress_base\n"
+    for year in ("2024", "2021"):  # the later wave arrives first
+        f = tmp_path / f"y{year}.csv"
+        f.write_text(
+            header
+            + "".join(
+                f"{r['Team']},{year},{r['stress_rate']},{r['stress_base']}\n"
+                for r in rows
+                if r["Year"] == year
+            ),
+            encoding="utf-8",
+        )
+        _raw, prepared = pipeline.prepare(
+            con, f, "survey_aggregate", answers={"wave_dates": {year: YEAR_DATES[year]}}
+        )
+        pipeline.commit(con, prepared, user="t")
+    waves = indicators.waves(con)
+    assert waves.label.tolist() == ["2021", "2024"] and waves.wave_id.tolist() == [2, 1]
+    # The Overview opens on the last wave by date and compares it with the one before by date.
+    table = scorecard.indicator_table(con, int(waves.wave_id.iloc[-1]), 10).set_index("indicator_id")
+
+    def org(year):
+        mine = [r for r in rows if r["Year"] == year]
+        return sum(float(r["stress_rate"]) / 100 * int(r["stress_base"]) for r in mine) / sum(
+            int(r["stress_base"]) for r in mine
+        )
+
+    assert table.at["stress", "value"] == pytest.approx(org("2024"))
+    assert table.at["stress", "previous"] == pytest.approx(org("2021"))

@@ -98,24 +98,30 @@ def test_cli_numeric_codes_question_then_recode_and_custom_flags(env, capsys, tm
     recodes = tmp_path / "recodes.csv"
     recodes.write_text(
         "column,value,label\n" + "".join(
-            f'"{WLB}",{v},{lab}\n' for v, lab in [("1", "Strongly disagree"), ("2", "Disagree"), ("3", "Agree")]
+            f'"{WLB}",{v},{lab}\n'
+            for v, lab in [("1", "Strongly disagree"), ("2", "Disagree"), ("3", "Agree")]
         ),
         encoding="utf-8",
     )
     args = [
-        "--kind", "survey", str(NUMERIC), "--recode-file", str(recodes), "--recode", f"{WLB}:4=Strongly agree",
+        "--kind", "survey", str(NUMERIC), "--recode-file", str(recodes),
+        "--recode", f"{WLB}:4=Strongly agree",
         "--custom", "Fatigue (0-10)=High fatigue;personal_health;low;>=7",
     ]
     code, out = _run(args, capsys)
     assert code == 0, out
     lines = out.splitlines()
     assert "  mapping (column -> field):" in lines
-    assert "    'Ward' -> Team" in lines and "    'Fatigue (0-10)' -> custom indicator 'High fatigue'" in lines
+    assert "    'Ward' -> Team" in lines
+    assert "    'Fatigue (0-10)' -> custom indicator 'High fatigue'" in lines
     assert f"    '{WLB}' -> q6c (I achieve a good work-home balance)" in lines
     assert (
         f"  recode '{WLB}': 1 = Strongly disagree, 2 = Disagree, 3 = Agree, 4 = Strongly agree" in lines
     )
-    assert "  custom indicator from 'Fatigue (0-10)': 7 or more (counts): 9, below the rule: 16, (no answer): 1" in lines
+    assert (
+        "  custom indicator from 'Fatigue (0-10)': 7 or more (counts): 9, below the rule: 16, (no answer): 1"
+        in lines
+    )
     assert "IMPORTED as import #1" in out
     assert _count(env, "SELECT count(*) FROM custom_answers") == 25
 

@@ -231,7 +231,9 @@ def test_saved_profile_keeps_recodes_custom_and_wave_dates():
     m = Mapping(
         kind="survey",
         recodes={"WLB": {"1": "Disagree"}},
-        custom={"Fatigue": {"name": "F", "domain": "personal_health", "favourable": "low", "op": ">=", "value": 7}},
+        custom={
+            "Fatigue": {"name": "F", "domain": "personal_health", "favourable": "low", "op": ">=", "value": 7}
+        },
         wave_dates={"2024": "2024-10-01"},
         bases={"a_rate": "a_base"},
         published=True,

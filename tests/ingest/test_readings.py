@@ -1,4 +1,4 @@
-"""Answer columns read against their scale: questions for number codes, confirmed recodes, custom indicators."""
+"""Answer columns read against their scale: questions for number codes, recodes, custom indicators."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ FATIGUE = "Fatigue (0-10)"
 BURNOUT = "Burnout score (0-1)"
 WLB_RECODE = {"1": "Strongly disagree", "2": "Disagree", "3": "Agree", "4": "Strongly agree"}
 CUSTOM = {
-    FATIGUE: {"name": "High fatigue", "domain": "personal_health", "favourable": "low", "op": ">=", "value": "7"},
+    FATIGUE: {
+        "name": "High fatigue",
+        "domain": "personal_health",
+        "favourable": "low",
+        "op": ">=",
+        "value": "7",
+    },
     BURNOUT: {
         "name": "Burnout score",
         "domain": "Improving personal health and wellbeing",
@@ -73,8 +79,12 @@ def test_confirmed_recode_reads_values_and_shows_the_distribution():
     assert mapped.tolist() == [1, 5, 4, 4, 2, pd.NA, pd.NA, 5]
     dist = reading.distribution.set_index("answer")["count"].to_dict()
     assert dist == {
-        "Strongly disagree": 1, "Disagree": 1, "Neither agree nor disagree": 0, "Agree": 2,
-        "Strongly agree": 2, "(no answer)": 2,
+        "Strongly disagree": 1,
+        "Disagree": 1,
+        "Neither agree nor disagree": 0,
+        "Agree": 2,
+        "Strongly agree": 2,
+        "(no answer)": 2,
     }
     # A recode that leaves a value out is still a question.
     partial, mapped, _ = readings.read_item_column("WLB", values, item, {"1": "Disagree"})
@@ -108,15 +118,26 @@ def test_decimal_scores_suggest_a_custom_indicator():
     assert not any(reading.proposed.values())
     # Burnout is low-favourable in personal health; 0.7 of the observed 0-1 range is the start.
     assert reading.suggest_custom == {
-        "name": "Burnout score", "domain": "personal_health", "favourable": "low", "op": ">=", "value": 0.7,
+        "name": "Burnout score",
+        "domain": "personal_health",
+        "favourable": "low",
+        "op": ">=",
+        "value": 0.7,
     }
 
 
 def test_custom_definitions_are_checked():
-    domains = {"personal health": "personal_health", "improving personal health and wellbeing": "personal_health"}
+    domains = {
+        "personal health": "personal_health",
+        "improving personal health and wellbeing": "personal_health",
+    }
     ok, why = readings.check_custom(CUSTOM[FATIGUE], domains)
     assert why is None and ok == {
-        "name": "High fatigue", "domain": "personal_health", "favourable": "low", "op": ">=", "value": 7.0
+        "name": "High fatigue",
+        "domain": "personal_health",
+        "favourable": "low",
+        "op": ">=",
+        "value": 7.0,
     }
     for bad, text in [
         ({"name": ""}, "needs a name"),
@@ -162,7 +183,10 @@ def test_burnout_score_mapped_onto_a_frequency_item_is_asked_not_read_as_never(c
     )
     asked = {r.column: r for r in prepared.report.readings if r.status == "question"}
     assert list(asked) == [BURNOUT]
-    assert "--custom 'Burnout score (0-1)=Burnout score;personal_health;low;>=0.7'" in prepared.report.questions[0]
+    assert (
+        "--custom 'Burnout score (0-1)=Burnout score;personal_health;low;>=0.7'"
+        in prepared.report.questions[0]
+    )
 
 
 def _import(con):

@@ -46,7 +46,9 @@ def _recodes(values: list[str], path: str | None) -> dict[str, dict[str, str]]:
                 for rec in csv.DictReader(fh):
                     rows.append((rec["column"].strip(), rec["value"].strip(), rec["label"].strip()))
         except (OSError, KeyError) as exc:
-            raise UsageError(f"--recode-file {path}: needs a CSV with columns column,value,label ({exc})") from exc
+            raise UsageError(
+                f"--recode-file {path}: needs a CSV with columns column,value,label ({exc})"
+            ) from exc
     for column, value, label in rows:
         out.setdefault(column, {})[value] = label
     return out
@@ -61,7 +63,11 @@ def _customs(values: list[str]) -> dict[str, dict]:
         if not sep or m is None:
             raise UsageError(f"--custom '{v}': expected COLUMN=NAME;DOMAIN;low|high;>=N (or <=N)")
         out[column.strip()] = {
-            "name": parts[0], "domain": parts[1], "favourable": parts[2], "op": m.group(1), "value": m.group(2)
+            "name": parts[0],
+            "domain": parts[1],
+            "favourable": parts[2],
+            "op": m.group(1),
+            "value": m.group(2),
         }
     return out
 

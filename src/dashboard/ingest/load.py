@@ -150,7 +150,8 @@ def _published(con: duckdb.DuckDBPyConnection, import_id: int) -> None:
         SELECT w.wave_id, p.indicator_id, p.value, ?
         FROM _in_published AS p JOIN waves AS w ON w.label = p.wave
         WHERE NOT EXISTS (
-            SELECT 1 FROM published_figures AS x WHERE x.wave_id = w.wave_id AND x.indicator_id = p.indicator_id
+            SELECT 1 FROM published_figures AS x
+            WHERE x.wave_id = w.wave_id AND x.indicator_id = p.indicator_id
         )
         """,
         [import_id],
@@ -282,7 +283,8 @@ def overlaps(con: duckdb.DuckDBPyConnection, kind: str, tables: dict[str, pd.Dat
         ),
         "survey_aggregate": (
             "aggregates",
-            "SELECT count(*) FROM _chk AS a JOIN _keys AS k USING (team_key) JOIN waves AS w ON w.label = a.wave "
+            "SELECT count(*) FROM _chk AS a JOIN _keys AS k USING (team_key) "
+            "JOIN waves AS w ON w.label = a.wave "
             "JOIN survey_aggregates AS x ON x.unit_id = k.unit_id AND x.wave_id = w.wave_id "
             "AND x.indicator_id = a.indicator_id",
         ),
@@ -430,7 +432,8 @@ def undo(con: duckdb.DuckDBPyConnection, import_id: int) -> dict:
         )
         # A custom indicator goes with the last answers that used it.
         con.execute(
-            "DELETE FROM custom_indicators WHERE indicator_id NOT IN (SELECT indicator_id FROM custom_answers)"
+            "DELETE FROM custom_indicators "
+            "WHERE indicator_id NOT IN (SELECT indicator_id FROM custom_answers)"
         )
         if row[0] == "survey":
             store.refresh_scores(con)

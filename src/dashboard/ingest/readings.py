@@ -171,22 +171,35 @@ def read_item_column(
             )
             proposed = {v: recode.get(v) for v in values_list}
             reading = Reading(
-                column, item.id, target_label, "question",
+                column,
+                item.id,
+                target_label,
+                "question",
                 distinct.assign(**{"reads as": [proposed.get(v) or "?" for v in values_list]}),
-                pd.DataFrame(columns=["answer", "count", "share"]), labels, why, proposed,
+                pd.DataFrame(columns=["answer", "count", "share"]),
+                labels,
+                why,
+                proposed,
                 suggest_custom(column, values_list, item),
             )
             return reading, None, None
         norm = text.map(lambda v: _normalise_answer(v) if pd.notna(v) else None)
         target = norm.map(lambda v: norm_recode.get(v) if v is not None else None)
         as_missing = target == MISSING_READING
-        mapped = pd.array(target.map(lambda t: scale.labels.get(t) if isinstance(t, str) else None), dtype="Int8")
+        mapped = pd.array(
+            target.map(lambda t: scale.labels.get(t) if isinstance(t, str) else None), dtype="Int8"
+        )
         mapped = pd.Series(mapped, index=values.index)
         unknown = pd.Series(False, index=values.index)
         reads = [norm_recode[_normalise_answer(v)] for v in values_list]
         reading = Reading(
-            column, item.id, target_label, "recoded", distinct.assign(**{"reads as": reads}),
-            _distribution(mapped, int((missing | as_missing.fillna(False)).sum()), scale), labels,
+            column,
+            item.id,
+            target_label,
+            "recoded",
+            distinct.assign(**{"reads as": reads}),
+            _distribution(mapped, int((missing | as_missing.fillna(False)).sum()), scale),
+            labels,
             proposed={v: r for v, r in zip(values_list, reads, strict=True)},
         )
         return reading, mapped, unknown
@@ -201,8 +214,10 @@ def read_item_column(
     total = sum(counts)
     numbers = {n for n in nums if n is not None}
     scale_values = set(scale.labels.values())
-    codes_fit = bool(numbers) and all(n == int(n) and int(n) in scale_values for n in numbers) and (
-        label_answers > 0 or {scale.min, scale.max} <= {int(n) for n in numbers}
+    codes_fit = (
+        bool(numbers)
+        and all(n == int(n) and int(n) in scale_values for n in numbers)
+        and (label_answers > 0 or {scale.min, scale.max} <= {int(n) for n in numbers})
     )
     other_text = total - label_answers - sum(c for c, n in zip(counts, nums, strict=True) if n is not None)
     if not numbers and (total == 0 or label_answers / total >= LABEL_SHARE):
@@ -224,9 +239,15 @@ def read_item_column(
     if status == "question":
         proposed = propose_recode(values_list, scale)
         reading = Reading(
-            column, item.id, target_label, "question",
+            column,
+            item.id,
+            target_label,
+            "question",
             distinct.assign(**{"reads as": [proposed.get(v) or "?" for v in values_list]}),
-            pd.DataFrame(columns=["answer", "count", "share"]), labels, why, proposed,
+            pd.DataFrame(columns=["answer", "count", "share"]),
+            labels,
+            why,
+            proposed,
             suggest_custom(column, values_list, item),
         )
         return reading, None, None
@@ -234,8 +255,13 @@ def read_item_column(
     back = {val: lab for lab, val in scale.labels.items()}
     reads = [back.get(lookup.get(n, -99), "unknown: not imported") for n in norms]
     reading = Reading(
-        column, item.id, target_label, status, distinct.assign(**{"reads as": reads}),
-        _distribution(mapped, int(missing.sum()), scale), labels,
+        column,
+        item.id,
+        target_label,
+        status,
+        distinct.assign(**{"reads as": reads}),
+        _distribution(mapped, int(missing.sum()), scale),
+        labels,
     )
     return reading, mapped, unknown
 
@@ -252,7 +278,10 @@ def check_custom(definition: dict, domains: dict[str, str]) -> tuple[dict | None
     dom = definition.get("domain")
     dom_id = domains.get(normalise_header(dom or ""))
     if dom_id is None:
-        return None, f"domain '{dom}' is not one of the seven domains ({', '.join(sorted(set(domains.values())))})"
+        return (
+            None,
+            f"domain '{dom}' is not one of the seven domains ({', '.join(sorted(set(domains.values())))})",
+        )
     fav = str(definition.get("favourable", "")).strip().lower()
     if fav not in ("low", "high"):
         return None, "favourable direction must be 'low' or 'high'"
@@ -266,7 +295,9 @@ def check_custom(definition: dict, domains: dict[str, str]) -> tuple[dict | None
     return {"name": name, "domain": dom_id, "favourable": fav, "op": op, "value": value}, None
 
 
-def read_custom_column(column: str, values: pd.Series, definition: dict) -> tuple[Reading, pd.Series, pd.Series]:
+def read_custom_column(
+    column: str, values: pd.Series, definition: dict
+) -> tuple[Reading, pd.Series, pd.Series]:
     """A column read as a custom indicator: (reading, numbers, not-a-number mask)."""
     text, missing = _text(values)
     nums = pd.to_numeric(text.str.replace(",", ".", regex=False).where(~missing), errors="coerce")
@@ -278,20 +309,35 @@ def read_custom_column(column: str, values: pd.Series, definition: dict) -> tupl
     reads = []
     for v in distinct["value"]:
         n = _number(v)
-        reads.append("not a number: not imported" if n is None else ("counts" if (n >= cut if op == ">=" else n <= cut) else "does not count"))
+        reads.append(
+            "not a number: not imported"
+            if n is None
+            else ("counts" if (n >= cut if op == ">=" else n <= cut) else "does not count")
+        )
     counted = int((meets & nums.notna()).sum())
     answered = int(nums.notna().sum())
     dist = pd.DataFrame(
         {
-            "answer": [f"{rule} (counts)", "below the rule" if op == ">=" else "above the rule", MISSING_READING],
+            "answer": [
+                f"{rule} (counts)",
+                "below the rule" if op == ">=" else "above the rule",
+                MISSING_READING,
+            ],
             "count": [counted, answered - counted, int(missing.sum())],
         }
     )
-    dist["share"] = [round(counted / answered, 3) if answered else np.nan,
-                     round((answered - counted) / answered, 3) if answered else np.nan, np.nan]
+    dist["share"] = [
+        round(counted / answered, 3) if answered else np.nan,
+        round((answered - counted) / answered, 3) if answered else np.nan,
+        np.nan,
+    ]
     label = f"{definition['name']} (custom: {rule} counts; {definition['favourable']} is favourable)"
     reading = Reading(
-        column, custom_id(definition["name"]), label, "custom",
-        distinct.assign(**{"reads as": reads}), dist,
+        column,
+        custom_id(definition["name"]),
+        label,
+        "custom",
+        distinct.assign(**{"reads as": reads}),
+        dist,
     )
     return reading, nums, bad

@@ -286,9 +286,12 @@ def _waves(ctx: _Ctx, fielded: pd.Series | None) -> pd.Series | None:
     rows = []
     for label in in_file:
         if label in known:
-            ctx.report.wave_dates[label] = f"already in the store, fielded on {pd.Timestamp(known[label]):%Y-%m-%d}"
+            stored = pd.Timestamp(known[label])
+            ctx.report.wave_dates[label] = f"already in the store, fielded on {stored:%Y-%m-%d}"
             if label in given:
-                ctx.report.notes.append(f"Wave '{label}' is already stored with its date; the date given was not used.")
+                ctx.report.notes.append(
+                    f"Wave '{label}' is already stored with its date; the date given was not used."
+                )
             continue
         on, how = None, ""
         if fielded is not None:
@@ -346,7 +349,8 @@ def _reading_question(r: readings.Reading) -> str:
 
 def _domains() -> dict[str, str]:
     cat = catalogue.get()
-    return {normalise_header(d.id): d.id for d in cat.domains} | {normalise_header(d.name): d.id for d in cat.domains}
+    by_id = {normalise_header(d.id): d.id for d in cat.domains}
+    return by_id | {normalise_header(d.name): d.id for d in cat.domains}
 
 
 def _customs(ctx: _Ctx) -> tuple[dict[str, pd.Series], list[dict]]:
@@ -381,7 +385,10 @@ def _customs(ctx: _Ctx) -> tuple[dict[str, pd.Series], list[dict]]:
         reading, nums, bad = readings.read_custom_column(column, ctx.frame[column], checked)
         ctx.report.readings.append(reading)
         ctx.problems.add(
-            bad, column, ctx.frame[column], f"not a number for custom indicator '{checked['name']}'; not imported"
+            bad,
+            column,
+            ctx.frame[column],
+            f"not a number for custom indicator '{checked['name']}'; not imported",
         )
         values[ind_id] = nums
         defs.append(
@@ -583,7 +590,14 @@ def _survey_aggregate(ctx: _Ctx) -> None:
         pct = values.astype("string").str.contains("%", regex=False).fillna(False)
         parts.append(
             pd.DataFrame(
-                {"row_no": rows_idx, "indicator_id": ind, "value": value, "pct": pct, "n": n, "column": column}
+                {
+                    "row_no": rows_idx,
+                    "indicator_id": ind,
+                    "value": value,
+                    "pct": pct,
+                    "n": n,
+                    "column": column,
+                }
             )
         )
     long = pd.concat(parts, ignore_index=True)

@@ -125,10 +125,13 @@ def render_text(report: Report, max_problems: int = 20) -> str:
         lines.extend(f"    {m}" for m in report.mapping_lines)
     for r in report.readings:
         if r.status in ("recoded", "codes"):
-            pairs = ", ".join(f"{v} = {t}" for v, t in zip(r.values["value"], r.values["reads as"], strict=True))
+            pairs = ", ".join(
+                f"{v} = {t}" for v, t in zip(r.values["value"], r.values["reads as"], strict=True)
+            )
             lines.append(f"  recode '{r.column}': {pairs}")
         elif r.status == "custom":
-            pairs = ", ".join(f"{a}: {c}" for a, c in zip(r.distribution["answer"], r.distribution["count"], strict=True))
+            dist = r.distribution
+            pairs = ", ".join(f"{a}: {c}" for a, c in zip(dist["answer"], dist["count"], strict=True))
             lines.append(f"  custom indicator from '{r.column}': {pairs}")
     if len(report.pairing):
         lines.append("  rates and their bases:")

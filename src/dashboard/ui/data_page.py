@@ -175,7 +175,9 @@ def _item_editor(
 def _custom_form(column: str, default: dict | None, key: str) -> dict | None:
     """Name, domain, favourable direction and rule of a custom indicator; None until confirmed."""
     cat = catalogue.get()
-    default = default or {"name": column[:40], "domain": "personal_health", "favourable": "low", "op": ">=", "value": 1.0}
+    default = default or {
+        "name": column[:40], "domain": "personal_health", "favourable": "low", "op": ">=", "value": 1.0
+    }
     domains = {d.id: d.name for d in cat.domains}
     c1, c2 = st.columns(2)
     name = c1.text_input("Indicator name", value=default["name"], key=f"{key}_name")
@@ -206,18 +208,23 @@ def _reading_questions(raw: RawTable, chosen: mapping.Mapping, first: Report, ta
     """Each answer column whose values are not its question's answers: recode it or make it custom."""
     questions = [r for r in first.readings if r.status == "question"]
     if questions:
-        st.markdown("**How should these columns be read?** Nothing imports until each has a confirmed reading.")
+        st.markdown(
+            "**How should these columns be read?** Nothing imports until each has a confirmed reading."
+        )
     for r in questions:
         idx = raw.columns.index(r.column)
         key = f"data_read_{tag}_{idx}"
         with st.container(border=True):
             st.markdown(f"**{r.column}** → {r.target} ({r.target_label}): holds {r.why}.")
             st.dataframe(r.values[["value", "count"]], hide_index=True)
-            options = ["recode", "custom"] if r.suggest_custom is not None or len(r.values) > 15 else ["recode"]
+            custom_ok = r.suggest_custom is not None or len(r.values) > 15
+            options = ["recode", "custom"] if custom_ok else ["recode"]
             how = st.radio(
                 "Read it as",
                 options,
-                format_func={"recode": "this question's answers (a recode)", "custom": "a custom indicator"}.get,
+                format_func={
+                    "recode": "this question's answers (a recode)", "custom": "a custom indicator"
+                }.get,
                 index=0 if len(r.values) <= 15 and any(r.proposed.values()) else None,
                 horizontal=True,
                 key=f"{key}_how",
@@ -268,7 +275,8 @@ def _custom_columns(raw: RawTable, chosen: mapping.Mapping, tag: str) -> None:
         distinct = readings.distinct_values(raw.frame[column])["value"].tolist()
         with st.container(border=True):
             st.markdown(f"**{column}**: custom indicator")
-            definition = _custom_form(column, readings.suggest_custom(column, distinct), f"data_custom_{tag}_{idx}")
+            suggestion = readings.suggest_custom(column, distinct)
+            definition = _custom_form(column, suggestion, f"data_custom_{tag}_{idx}")
             if definition:
                 chosen.custom[column] = definition
 
@@ -637,10 +645,11 @@ def _dataset(con) -> bool:
             cache.clear()
             st.rerun()
         return False
+    unnamed = info["name"] == "No data loaded" or info["name"].startswith("Unnamed organisation")
     with st.form("data_name"):
         name = st.text_input(
             "Organisation name (shown in the banner on every page)",
-            value="" if info["name"] == "No data loaded" or info["name"].startswith("Unnamed organisation") else info["name"],
+            value="" if unnamed else info["name"],
             max_chars=120,
         )
         if st.form_submit_button("Save name") and name.strip():
