@@ -814,7 +814,10 @@ def _staff_in_post(ctx: _Ctx) -> None:
     if got is None:
         return
     if ctx.col("headcount") is None and ctx.col("fte") is None:
-        ctx.report.errors.append("Map a headcount or an FTE column: staff in post needs at least one.")
+        ctx.report.errors.append(
+            "Map a headcount or an FTE column: staff in post needs at least one "
+            "(on the page, or with --map headcount=COLUMN or --map fte=COLUMN)."
+        )
         return
     teams, month = got
     head, bad_head = ctx.number("headcount")
