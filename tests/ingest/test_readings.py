@@ -269,3 +269,44 @@ def test_custom_name_taken_by_another_rule_is_refused_and_undo_removes_the_indic
     load.undo(con, first.report.import_id)
     assert con.execute("SELECT count(*) FROM custom_indicators").fetchone()[0] == 0
     assert "custom_high_fatigue" not in catalogue.get().indicators
+
+
+def test_a_custom_indicator_can_be_evaluated_before_and_after_an_intervention(con, tmp_path):
+    import datetime as dt
+
+    from dashboard import evaluation, interventions
+
+    _import(con)
+    # A second wave of the same pulse: Ward A's fatigue falls, Ward B's does not.
+    later = tmp_path / "pulse2025.csv"
+    rows = _rows()
+    lines = ["Response ID,Date Submitted,Survey,Ward,Fatigue (0-10)"]
+    for i, r in enumerate(rows):
+        value = (
+            r[FATIGUE] if r["Ward"] == "Ward B" or r[FATIGUE] == "N/A" else str(max(0, int(r[FATIGUE]) - 5))
+        )
+        lines.append(f"T{i},{r['Date Submitted'].replace('2024', '2025')},Pulse 2025,{r['Ward']},{value}")
+    later.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _raw, prepared = pipeline.prepare(con, later, "survey", answers={"custom": {FATIGUE: CUSTOM[FATIGUE]}})
+    assert prepared.report.ok, (prepared.report.errors, prepared.report.questions)
+    pipeline.commit(con, prepared, user="t")
+    unit = con.execute("SELECT unit_id FROM units WHERE team = 'Ward A'").fetchone()[0]
+    iid = interventions.create_intervention(
+        con, "Rota redesign", "personal_health", [unit], dt.date(2025, 1, 6), ["custom_high_fatigue"]
+    )
+    result = evaluation.evaluate(con, iid, 10, n_boot=200).results[0]
+    assert result.indicator_id == "custom_high_fatigue" and result.label == "High fatigue (custom: 7 or more)"
+
+    def share(path, ward):
+        with open(path, newline="", encoding="utf-8") as fh:
+            got = [
+                float(r[FATIGUE]) >= 7
+                for r in csv.DictReader(fh)
+                if r["Ward"] == ward and r[FATIGUE] != "N/A"
+            ]
+        return _share(got)
+
+    # (after - before) in the target ward minus the same in the comparison ward, from the two files.
+    did = (share(later, "Ward A") - share(FILE, "Ward A")) - (share(later, "Ward B") - share(FILE, "Ward B"))
+    assert result.design == "difference-in-differences"
+    assert result.estimate == pytest.approx(100 * did)
