@@ -252,3 +252,23 @@ def test_zero_rows_ready_disables_import_with_the_reason(env):
     assert any("Nothing to import: 0 rows are ready" in e.value for e in at.error)
     assert _button(at, "Import").disabled
     assert any("Import is disabled: 1 error(s) above" in i.value for i in at.info)
+
+
+def test_wide_year_layout_is_confirmed_on_the_page(env):
+    import datetime as dt
+
+    at = _upload(_page(), "survey_wide_years.csv", "survey_aggregate")
+    _checkbox(at, "One row per measure, one column per year (2021, 2022, 2023, 2024): "
+              "read each year column as a survey wave").check().run()
+    _checkbox(
+        at,
+        "Import as published organisation-level figures "
+        "(n not given: no intervals, not used for team comparisons)",
+    ).check().run()
+    boxes = [d for d in at.date_input if d.label.startswith("Wave '")]
+    assert [d.label for d in boxes] == ["Wave '2021'", "Wave '2022'", "Wave '2023'", "Wave '2024'"]
+    for d, year in zip(boxes, (2021, 2022, 2023, 2024), strict=True):
+        d.set_value(dt.date(year, 9, 30)).run()
+    _button(at, "Import").click().run()
+    assert not at.exception, at.exception
+    assert _count(env, "SELECT count(*) FROM published_figures") == 11  # 3 themes x 4 years, one blank

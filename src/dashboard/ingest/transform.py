@@ -1034,6 +1034,7 @@ def prepare_table(
     work = mapping
     if mapping.kind == "survey_aggregate":
         years = year_columns(raw.columns)
+        report.year_columns = years if len(years) >= 2 else []
         confirmed = [c for c in mapping.unpivot if c in raw.columns]
         if confirmed:
             raw = unpivot(raw, confirmed)

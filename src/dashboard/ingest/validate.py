@@ -96,6 +96,7 @@ class Report:
     wave_dates: dict[str, str] = field(default_factory=dict)  # wave -> date used, and where it came from
     pairing: pd.DataFrame = field(default_factory=pd.DataFrame)  # result column, indicator, base column
     wide_layout: list[str] = field(default_factory=list)  # year columns awaiting the unpivot answer
+    year_columns: list[str] = field(default_factory=list)  # year columns seen, confirmed or not
     no_base: bool = False  # results without any base: asks whether to import as published figures
     mapping_lines: list[str] = field(default_factory=list)  # final mapping, column -> field
     nothing_new: bool = False  # every row is already in the store

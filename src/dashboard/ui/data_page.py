@@ -345,9 +345,11 @@ def _answers(kind: str, chosen: mapping.Mapping, first: Report, tag: str) -> Non
             "Middle date of fieldwork", value=None, key=f"data_fielded_{tag}", format="YYYY-MM-DD"
         )
         chosen.fielded_on = on.isoformat() if on else None
-    if first.wide_layout:
-        chosen.unpivot = list(first.wide_layout) if st.checkbox(
-            f"One row per measure, one column per year ({', '.join(first.wide_layout)}): "
+    if first.year_columns and "value" not in chosen.fields and "wave" not in chosen.fields:
+        # Shown while the answer stands (it was applied before `first` was checked), so the
+        # questions that follow from it (bases, wave dates) are asked in the same round.
+        chosen.unpivot = list(first.year_columns) if st.checkbox(
+            f"One row per measure, one column per year ({', '.join(first.year_columns)}): "
             "read each year column as a survey wave",
             key=f"data_unpivot_{tag}",
         ) else []
@@ -579,6 +581,8 @@ def _preview(con, kind: str, file, held: dict) -> None:
         chosen.items = _item_editor(kind, raw, base, set(chosen.fields.values()), tag)
     if kind == "survey_aggregate":
         chosen.bases = _base_pairs(raw, base, chosen, tag)
+        if st.session_state.get(f"data_unpivot_{tag}"):
+            chosen.unpivot = mapping.year_columns(raw.columns)
     first = _validated(con, raw, chosen, notes).report
     if kind == "survey":
         _reading_questions(raw, chosen, first, tag)
