@@ -157,6 +157,7 @@ def test_cli_zero_rows_ready_is_refused_without_a_log_entry(env, capsys, tmp_pat
         (["--recode", "WLB=Agree"], "--recode 'WLB=Agree': expected COLUMN:VALUE=LABEL"),
         (["--custom", "F=High;personal_health;low"], "expected COLUMN=NAME;DOMAIN;low|high;>=N"),
         (["--map", "team=Nowhere"], "There is no column 'Nowhere' in this file"),
+        (["--recode", "Fatigue (0-10):7=Agree"], "that column is not mapped to a question; map it first"),
     ],
 )
 def test_cli_bad_flags_are_refused_with_the_expected_form(env, capsys, flag, text):

@@ -161,6 +161,14 @@ def apply_answers(raw: RawTable, chosen: mapping.Mapping, answers: dict) -> mapp
         chosen.published = True
     if answers.get("unpivot"):
         chosen.unpivot = mapping.year_columns(raw.columns)
+    if chosen.custom and chosen.kind != "survey":
+        raise ReadError("--custom reads a column of survey responses; this is a file of another kind.")
+    unread = [c for c in (answers.get("recodes") or {}) if _find_column(raw, c) not in chosen.items]
+    if unread:
+        raise ReadError(
+            f"--recode '{unread[0]}:...': that column is not mapped to a question; map it first "
+            f"(--map QUESTION='{unread[0]}', for example --map q6c='{unread[0]}')."
+        )
     return chosen
 
 
