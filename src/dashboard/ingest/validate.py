@@ -129,7 +129,8 @@ def render_text(report: Report, max_problems: int = 20) -> str:
             pairs = ", ".join(
                 f"{v} = {t}" for v, t in zip(r.values["value"], r.values["reads as"], strict=True)
             )
-            lines.append(f"  recode '{r.column}': {pairs}")
+            what = "recode" if r.status == "recoded" else "codes of the question's own scale"
+            lines.append(f"  {what} '{r.column}': {pairs}")
         elif r.status == "custom":
             dist = r.distribution
             pairs = ", ".join(f"{a}: {c}" for a, c in zip(dist["answer"], dist["count"], strict=True))
