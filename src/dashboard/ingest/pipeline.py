@@ -71,7 +71,20 @@ def validate(
     report = Report(kind=chosen.kind, file_name=raw.file_name, sha256=raw.sha256, source=describe_source(raw))
     report.notes.extend(raw.notes + (notes or []))
     report.mapped = {column: name for name, column in chosen.fields.items() if column in raw.columns}
-    report.mapped |= {column: target for column, target in chosen.items.items() if column in raw.columns}
+    report.mapped |= {
+        column: target
+        for column, target in chosen.items.items()
+        if column in raw.columns and column not in chosen.custom
+    }
+    report.mapped |= {
+        column: f"custom indicator '{d.get('name')}'"
+        for column, d in chosen.custom.items()
+        if column in raw.columns
+    }
+    report.mapped |= {
+        base: f"base of '{result}'" for result, base in chosen.bases.items() if base in raw.columns
+    }
+    report.mapped |= {c: "survey wave (one column per year)" for c in chosen.unpivot if c in raw.columns}
     prepared = prepare_table(raw, chosen, con, report)
     if not report.errors:
         report.can_show, report.cannot_show = coverage.upload(con, chosen.kind, prepared.tables)

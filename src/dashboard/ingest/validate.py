@@ -121,9 +121,6 @@ def render_text(report: Report, max_problems: int = 20) -> str:
     lines.append(f"  rows read: {report.rows_read}; rows ready to import: {report.rows_ready}")
     for name, value in report.counts.items():
         lines.append(f"  {name}: {value}")
-    if report.mapping_lines:
-        lines.append("  mapping (column -> field):")
-        lines.extend(f"    {m}" for m in report.mapping_lines)
     for r in report.readings:
         if r.status in ("recoded", "codes"):
             pairs = ", ".join(
