@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboard import demo, store
+from dashboard import catalogue, demo, store
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +37,10 @@ def demo_brief(demo_con):
     from dashboard import briefing
 
     return briefing.gather(demo_con, briefing.latest_wave(demo_con), 10)
+
+
+@pytest.fixture(autouse=True)
+def _no_custom_indicators_left_behind() -> Iterator[None]:
+    """Custom indicators join the catalogue process-wide (store.load_custom): none outlives its test."""
+    yield
+    catalogue.set_custom(())

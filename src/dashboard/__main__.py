@@ -112,6 +112,21 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument(
         "--hours-per-day", type=float, help="hours in one FTE day, when durations are given in hours"
     )
+    imp.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                     help="which column holds a field (or a question/indicator id); FIELD= unmaps it")
+    imp.add_argument("--recode", action="append", default=[], metavar="COLUMN:VALUE=LABEL",
+                     help="how a value of an answer column reads on its question's scale")
+    imp.add_argument("--recode-file", help="CSV with columns column,value,label (one recode per line)")
+    imp.add_argument("--custom", action="append", default=[], metavar="COLUMN=NAME;DOMAIN;low|high;>=N",
+                     help="read a column as a custom indicator: share of respondents meeting the rule")
+    imp.add_argument("--wave-date", action="append", default=[], metavar="WAVE=YYYY-MM-DD",
+                     help="fieldwork date of one survey wave")
+    imp.add_argument("--base", action="append", default=[], metavar="RESULT=BASE",
+                     help="pair an aggregate result column with its own base column")
+    imp.add_argument("--published", action="store_true",
+                     help="results without a base: import as published organisation-level figures")
+    imp.add_argument("--unpivot", action="store_true",
+                     help="confirm a wide layout: each year column is a survey wave")
     imp.set_defaults(func=_cmd_import)
 
     remove = sub.add_parser("remove-demo", help="empty a store that holds the demo organisation")

@@ -1,8 +1,11 @@
 """The indicator catalogue from data/*.toml: the one place that knows items, indicators, domains."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import threading
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -66,6 +69,8 @@ class Indicator:
     score_zero_at: float | None = None
     items: tuple[str, ...] = ()
     benchmark: Benchmark | None = None
+    custom: bool = False  # defined by the user at import (store table custom_indicators)
+    rule: str = ""  # a custom indicator's rule in words, e.g. "7 or more"
 
     @property
     def higher_is_better(self) -> bool:
@@ -192,5 +197,54 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
 
 
 @lru_cache(maxsize=4)
-def get(data_dir: Path = DATA_DIR) -> Catalogue:
+def _base(data_dir: Path) -> Catalogue:
     return load(data_dir)
+
+
+# Custom indicators live in the store (defined with an import), not in TOML: store.connect and
+# every import or undo hand them here, so every page that asks the catalogue sees them.
+_CUSTOM: dict[str, Indicator] = {}
+_CUSTOM_LOCK = threading.Lock()
+
+
+def rule_text(op: str, value: float) -> str:
+    """'7 or more' / '0.3 or less': how a custom rule reads on screen."""
+    shown = f"{value:g}"
+    return f"{shown} or more" if op == ">=" else f"{shown} or less"
+
+
+def custom_indicator(
+    indicator_id: str, name: str, domain: str, favourable: str, op: str, value: float
+) -> Indicator:
+    """A user-defined proportion indicator: the share of respondents whose value meets the rule."""
+    rule = rule_text(op, value)
+    return Indicator(
+        id=indicator_id,
+        label=f"{name} (custom: {rule})",
+        short=f"{name} (custom)",
+        domain=domain,
+        source="survey",
+        kind="proportion",
+        favourable=favourable,
+        scored=True,
+        custom=True,
+        rule=rule,
+    )
+
+
+def set_custom(indicators: Iterable[Indicator]) -> None:
+    """Replace the custom indicators joined to the TOML catalogue (called with the store's rows)."""
+    with _CUSTOM_LOCK:
+        _CUSTOM.clear()
+        _CUSTOM.update({i.id: i for i in indicators})
+
+
+def get(data_dir: Path = DATA_DIR) -> Catalogue:
+    """The TOML catalogue plus the store's custom indicators (marked custom wherever shown)."""
+    base = _base(data_dir)
+    with _CUSTOM_LOCK:
+        extra = {k: v for k, v in _CUSTOM.items() if k not in base.indicators and v.domain in
+                 {d.id for d in base.domains}}
+    if not extra:
+        return base
+    return dataclasses.replace(base, indicators={**base.indicators, **extra})

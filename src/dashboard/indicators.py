@@ -118,3 +118,27 @@ def respondent_values(
         """,
         [indicator_id, list(wave_ids), unit_ids and list(unit_ids), unit_ids and list(unit_ids)],
     ).df()
+
+
+def published_results(
+    con: duckdb.DuckDBPyConnection,
+    indicator_ids: Sequence[str] | None = None,
+    wave_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Published organisation-level figures imported without a base (n not given).
+
+    Organisation level only: no n, so no interval, no threshold check and never a team comparison;
+    callers show them only where the organisation has no respondent-level or based figure.
+    """
+    inds = list(indicator_ids) if indicator_ids is not None else None
+    waves_ = list(wave_ids) if wave_ids is not None else None
+    return con.execute(
+        """
+        SELECT p.wave_id, w.label AS wave_label, w.fielded_on, p.indicator_id, p.value
+        FROM published_figures AS p JOIN waves AS w USING (wave_id)
+        WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), p.indicator_id))
+          AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), p.wave_id))
+        ORDER BY w.fielded_on, p.indicator_id
+        """,
+        [inds, inds, waves_, waves_],
+    ).df()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 import duckdb
+import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
@@ -25,6 +26,7 @@ HSE_BANDS = (
     "50th-80th percentile",
     "80th percentile and above",
 )
+PUBLISHED_NOTE = "n not given: no intervals, not used for team comparisons"
 # Absence rate is a census figure, not a sample: "similar" means within this relative margin.
 RATE_MARGIN = 0.10
 
@@ -166,6 +168,14 @@ def indicator_table(
     survey = indicators.survey_results(con, wave_ids=wave_ids, unit_ids=unit_ids)
     now = survey[survey.wave_id == wave_id].set_index("indicator_id")
     before = survey[survey.wave_id == prev_wave].set_index("indicator_id")
+    # Published organisation-level figures (n not given) stand in only at organisation level.
+    published = (
+        indicators.published_results(con, wave_ids=wave_ids) if unit_ids is None else pd.DataFrame()
+    )
+    pub_now = pub_before = None
+    if len(published):
+        pub_now = published[published.wave_id == wave_id].set_index("indicator_id")
+        pub_before = published[published.wave_id == prev_wave].set_index("indicator_id")
 
     # Absence over the 12 months up to the wave's fieldwork, and the 12 months before that.
     period_end = fielded_on
@@ -188,6 +198,11 @@ def indicator_table(
                     note = f"fewer than {threshold} responses"
             if ind.id in before.index and int(before.at[ind.id, "n"]) >= threshold:
                 previous = float(before.at[ind.id, "value"])
+            if ind.id not in now.index and pub_now is not None and ind.id in pub_now.index:
+                value = float(pub_now.at[ind.id, "value"])
+                note = PUBLISHED_NOTE
+                if previous is None and ind.id in pub_before.index:
+                    previous = float(pub_before.at[ind.id, "value"])
         elif ind.source == "absence":
             # period_summary names its figures after the indicators (rate for the absence rate)
             key = "rate" if ind.kind == "rate" else ind.id
@@ -196,7 +211,11 @@ def indicator_table(
             note = "12 months to the wave, calendar days"
         else:
             value, n = quality.get(ind.id, (None, 0))
-        status, band = rag(ind, value, n)
+        if note == PUBLISHED_NOTE and not (ind.benchmark and ind.benchmark.percentiles):
+            # No n: no interval, so a proportion is not rated against its benchmark.
+            status, band = None, ""
+        else:
+            status, band = rag(ind, value, n)
         rows.append(
             {
                 "domain_id": ind.domain,
@@ -207,7 +226,7 @@ def indicator_table(
                 "kind": ind.kind,
                 "favourable": ind.favourable,
                 "value": value,
-                "n": n if value is not None else None,
+                "n": n if value is not None and note != PUBLISHED_NOTE else None,
                 "score": score_0_10(ind, value),
                 "previous": previous,
                 "change": (value - previous) if value is not None and previous is not None else None,
@@ -222,6 +241,7 @@ def indicator_table(
                 "scored": ind.scored,
                 "headline": ind.headline,
                 "note": note,
+                "custom": ind.custom,
             }
         )
     return pd.DataFrame(rows)
@@ -271,5 +291,14 @@ def trend(
     frame = indicators.survey_results(con, indicator_ids=list(indicator_ids), unit_ids=unit_ids)
     cat = catalogue.get()
     frame = frame[frame.n >= threshold].copy()
+    if unit_ids is None:
+        # Published organisation figures (n not given) fill waves without a figure of their own.
+        pub = indicators.published_results(con, indicator_ids=list(indicator_ids))
+        have = set(zip(frame.wave_id, frame.indicator_id, strict=True))
+        pub = pub[[(w, i) not in have for w, i in zip(pub.wave_id, pub.indicator_id, strict=True)]]
+        if len(pub):
+            frame = pd.concat([frame, pub.assign(n=np.nan)], ignore_index=True).sort_values(
+                ["fielded_on", "indicator_id"]
+            )
     frame["indicator"] = frame.indicator_id.map(lambda i: cat.indicators[i].short)
     return frame[["wave_label", "fielded_on", "indicator_id", "indicator", "value", "n"]]

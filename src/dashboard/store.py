@@ -200,9 +200,39 @@ ALTER TABLE interventions ADD COLUMN stage VARCHAR;
 ALTER TABLE interventions ADD COLUMN cost DOUBLE;
 """
 
+# Version 2 (issue 9): custom indicators the user defines for an answer column that fits no
+# catalogue scale, their raw respondent values, and published organisation-level results that
+# came without a base (n not given: no intervals, never used for team comparisons).
+_V2 = """
+CREATE TABLE custom_indicators (
+    indicator_id VARCHAR PRIMARY KEY,  -- 'custom_' + slug of the name
+    label VARCHAR NOT NULL,
+    domain VARCHAR NOT NULL,
+    favourable VARCHAR NOT NULL,       -- low | high
+    rule_op VARCHAR NOT NULL,          -- '>=' | '<=': a respondent counts when value op rule_value
+    rule_value DOUBLE NOT NULL,
+    source_column VARCHAR,
+    import_id INTEGER
+);
+
+CREATE TABLE custom_answers (
+    response_id BIGINT NOT NULL,
+    indicator_id VARCHAR NOT NULL,
+    value DOUBLE NOT NULL              -- as uploaded; the rule is applied in refresh_scores
+);
+
+CREATE TABLE published_figures (
+    wave_id INTEGER NOT NULL,
+    indicator_id VARCHAR NOT NULL,
+    value DOUBLE NOT NULL,             -- proportion 0-1 or mean 1-5, organisation level, no n
+    import_id INTEGER
+);
+"""
+
 # Each open issue owns its own migration number (9 -> 2, 10 -> 3, 11 -> 4, 12 -> 5, 13 -> 6,
 # 14 -> 7, 15 -> 8) so parallel work merges without renumbering; versions may have gaps.
 MIGRATIONS: dict[int, str] = {1: _V1}
+MIGRATIONS[2] = _V2
 MIGRATIONS[8] = _V8
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -215,7 +245,19 @@ def connect(path: Path | str | None = None, read_only: bool = False) -> duckdb.D
     if not read_only:
         migrate(con)
         sync_catalogue(con)
+    load_custom(con)
     return con
+
+
+def load_custom(con: duckdb.DuckDBPyConnection) -> None:
+    """Join the store's custom indicators to the catalogue (after connect, import and undo)."""
+    if schema_version(con) < 2:
+        catalogue.set_custom(())
+        return
+    rows = con.execute(
+        "SELECT indicator_id, label, domain, favourable, rule_op, rule_value FROM custom_indicators"
+    ).fetchall()
+    catalogue.set_custom(catalogue.custom_indicator(*r) for r in rows)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -285,12 +327,16 @@ DATA_TABLES = (
 RECORD_TABLES = ("diagnostic_assessments", "plan_progress", "plan_actions")
 
 
+# Added by migration 2; kept apart from DATA_TABLES so that tuple stays as other code knows it.
+CUSTOM_TABLES = ("custom_answers", "custom_indicators", "published_figures")
+
+
 def clear_data(con: duckdb.DuckDBPyConnection) -> None:
     """Delete every organisation row and the import log; call inside a transaction.
 
     The catalogue (cat_items) and saved mapping profiles are configuration and stay.
     """
-    for table in (*DATA_TABLES, *RECORD_TABLES, "respondent_scores", "imports"):
+    for table in (*DATA_TABLES, *CUSTOM_TABLES, *RECORD_TABLES, "respondent_scores", "imports"):
         con.execute(f"DELETE FROM {table}")  # names from this module, never user input
 
 
@@ -301,6 +347,7 @@ def remove_demo(con: duckdb.DuckDBPyConnection) -> None:
         set_meta(con, "is_demo", "false")
         set_meta(con, "dataset_name", "No data loaded")
         bump_version(con)
+    load_custom(con)
 
 
 def set_dataset_name(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -315,14 +362,23 @@ def set_dataset_name(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     """True when no organisation data at all is stored (structure-only counts as data)."""
-    total = " + ".join(f"(SELECT count(*) FROM {t})" for t in DATA_TABLES)
+    total = " + ".join(f"(SELECT count(*) FROM {t})" for t in (*DATA_TABLES, "published_figures"))
     return con.execute(f"SELECT {total}").fetchone()[0] == 0
 
 
 def dataset_info(con: duckdb.DuckDBPyConnection) -> dict:
     """Name of the dataset and whether it is the bundled demo, for the banner."""
+    name = get_meta(con, "dataset_name", "No data loaded")
+    latest = None
+    if schema_version(con) >= 1:
+        latest = con.execute(
+            "SELECT import_id, file_name FROM imports WHERE status = 'active' ORDER BY import_id DESC LIMIT 1"
+        ).fetchone()
+    if name == "No data loaded" and latest:
+        # Data has arrived before anyone named the organisation: say what is loaded, at once.
+        name = f"Unnamed organisation (latest import #{latest[0]}: {latest[1]}; name it on the Data page)"
     return {
-        "name": get_meta(con, "dataset_name", "No data loaded"),
+        "name": name,
         "is_demo": get_meta(con, "is_demo", "false") == "true",
         "version": dataset_version(con),
     }
@@ -383,7 +439,19 @@ GROUP BY response_id, indicator_id
 """
 
 
+# A custom indicator is a proportion: 1 when the uploaded value meets the user's rule.
+_CUSTOM_SCORES_SQL = """
+INSERT INTO respondent_scores
+SELECT a.response_id, a.indicator_id,
+       CASE WHEN (c.rule_op = '>=' AND a.value >= c.rule_value)
+              OR (c.rule_op = '<=' AND a.value <= c.rule_value) THEN 1.0 ELSE 0.0 END
+FROM custom_answers AS a
+JOIN custom_indicators AS c USING (indicator_id)
+"""
+
+
 def refresh_scores(con: duckdb.DuckDBPyConnection) -> None:
     """Re-derive respondent_scores from answers; call inside the import's transaction."""
     con.execute("DELETE FROM respondent_scores")
     con.execute(_SCORES_SQL)
+    con.execute(_CUSTOM_SCORES_SQL)

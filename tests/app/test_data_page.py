@@ -154,3 +154,120 @@ def test_demo_store_must_be_removed_before_an_import(demo_env):
     at.text_input[0].input("Riverside Community Trust")
     at.button[0].click().run()
     assert _count(demo_env, "SELECT count(*) FROM meta WHERE value = 'Riverside Community Trust'") == 1
+
+
+WLB = "Q6c. I achieve a good balance between my work life and my home life"
+
+
+def _checkbox(at, label):
+    return next(c for c in at.checkbox if c.label == label)
+
+
+def test_numeric_codes_are_asked_then_recoded_and_a_custom_indicator_defined(env):
+    at = _upload(_page(), "survey_numeric_codes.csv", "survey")
+    assert _button(at, "Import").disabled
+    assert any("Import is disabled: 1 question(s)" in i.value for i in at.info)
+    assert any(f"**{WLB}** → q6c" in m.value for m in at.markdown)
+    # The proposal is pre-filled value by value; nothing counts until the user confirms it.
+    reads = {s.label: s.value for s in at.selectbox if s.label.endswith("reads as")}
+    assert reads == {
+        "'1' reads as": "Strongly disagree", "'2' reads as": "Disagree", "'3' reads as": "Agree",
+        "'4' reads as": "Strongly agree",
+    }
+    _checkbox(at, f"Confirm this reading of '{WLB}'").check().run()
+    assert not at.warning and not _button(at, "Import").disabled
+    # The 0-10 fatigue score becomes a custom indicator with its rule.
+    next(m for m in at.multiselect if m.label.startswith("Read other columns")).select("Fatigue (0-10)").run()
+    assert next(t for t in at.text_input if t.label == "Indicator name").value == "Fatigue"
+    assert next(n for n in at.number_input if n.label == "Value").value == 7.0
+    next(t for t in at.text_input if t.label == "Indicator name").input("High fatigue").run()
+    _checkbox(at, "Use this custom indicator for 'Fatigue (0-10)' (7 or more counts)").check().run()
+    assert not at.exception, at.exception
+    text = _report_text(at)
+    assert f"  recode '{WLB}': 1 = Strongly disagree, 2 = Disagree, 3 = Agree, 4 = Strongly agree" in text
+    assert "  custom indicator from 'Fatigue (0-10)': 7 or more (counts): 9, below the rule: 16" in text
+    _button(at, "Import").click().run()
+    assert not at.exception, at.exception
+    assert _count(env, "SELECT count(*) FROM custom_indicators WHERE label = 'High fatigue'") == 1
+    # (3 or 4) of the 25 answers: the share the Overview then shows, computed from the file.
+    assert _count(env, "SELECT count(*) FROM answers WHERE item_id = 'q6c' AND value >= 4") == 13
+    con = store.connect(env)
+    try:
+        name = store.dataset_info(con)["name"]
+        assert "Unnamed organisation (latest import #1: survey_numeric_codes.csv" in name
+    finally:
+        con.close()
+
+
+def test_changing_a_picker_never_clears_another_mapping(env):
+    at = _upload(_page(), "survey_aggregate_waves_bases.csv", "survey_aggregate")
+
+    def pairing():
+        return _report_text(at).split("rates and their bases:")[1].split("QUESTION")[0]
+
+    assert "'stress_rate' (Stress) with base 'stress_base'" in pairing()
+    assert "'work_life_balance_rate'" in pairing()
+    next(s for s in at.selectbox if s.label == "Base (number of responses) *").select("Respondents").run()
+    next(s for s in at.selectbox if s.label == "Base of 'stress_rate'").select("Respondents").run()
+    assert "'stress_rate' (Stress) with base 'Respondents'" in pairing()
+    assert "'work_life_balance_rate' (Work-life balance) with base 'work_life_balance_base'" in pairing()
+    # One date per wave, in four boxes; then the file imports.
+    boxes = [d for d in at.date_input if d.label.startswith("Wave '")]
+    assert [d.label for d in boxes] == ["Wave '2021'", "Wave '2022'", "Wave '2023'", "Wave '2024'"]
+    import datetime as dt
+
+    for d, year in zip(boxes, (2021, 2022, 2023, 2024), strict=True):
+        d.set_value(dt.date(year, 10, 1)).run()
+    assert not _button(at, "Import").disabled
+    _button(at, "Import").click().run()
+    assert _count(env, "SELECT count(DISTINCT fielded_on) FROM waves") == 4
+    wlb_n = _count(env, "SELECT sum(n) FROM survey_aggregates WHERE indicator_id = 'work_life_balance'")
+    assert wlb_n == sum(40 + 10 * t + 3 * y - 4 - t for t in range(3) for y in range(4))
+
+
+def test_no_base_is_explained_and_imported_as_published_figures(env):
+    at = _upload(_page(), "survey_aggregate_no_base.csv", "survey_aggregate")
+    assert any("no n is" in i.value for i in at.info)
+    box = _checkbox(
+        at,
+        "Import as published organisation-level figures "
+        "(n not given: no intervals, not used for team comparisons)",
+    )
+    box.check().run()
+    import datetime as dt
+
+    for d, year in zip([d for d in at.date_input if d.label.startswith("Wave '")], (2023, 2024), strict=True):
+        d.set_value(dt.date(year, 10, 15)).run()
+    _button(at, "Import").click().run()
+    assert not at.exception, at.exception
+    assert _count(env, "SELECT count(*) FROM published_figures") == 6
+
+
+def test_zero_rows_ready_disables_import_with_the_reason(env):
+    at = _page()
+    at.selectbox(key="data_kind").select("absence").run()
+    data = b"Employee Number,Team,Start Date\nE1,,2024-01-02\nE2,-,2024-01-03\n"
+    at.file_uploader[0].set_value(("noteams.csv", data, "text/csv")).run()
+    assert any("Nothing to import: 0 rows are ready" in e.value for e in at.error)
+    assert _button(at, "Import").disabled
+    assert any("Import is disabled: 1 error(s) above" in i.value for i in at.info)
+
+
+def test_wide_year_layout_is_confirmed_on_the_page(env):
+    import datetime as dt
+
+    at = _upload(_page(), "survey_wide_years.csv", "survey_aggregate")
+    _checkbox(at, "One row per measure, one column per year (2021, 2022, 2023, 2024): "
+              "read each year column as a survey wave").check().run()
+    _checkbox(
+        at,
+        "Import as published organisation-level figures "
+        "(n not given: no intervals, not used for team comparisons)",
+    ).check().run()
+    boxes = [d for d in at.date_input if d.label.startswith("Wave '")]
+    assert [d.label for d in boxes] == ["Wave '2021'", "Wave '2022'", "Wave '2023'", "Wave '2024'"]
+    for d, year in zip(boxes, (2021, 2022, 2023, 2024), strict=True):
+        d.set_value(dt.date(year, 9, 30)).run()
+    _button(at, "Import").click().run()
+    assert not at.exception, at.exception
+    assert _count(env, "SELECT count(*) FROM published_figures") == 11  # 3 themes x 4 years, one blank

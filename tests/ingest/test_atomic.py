@@ -148,6 +148,27 @@ def test_rows_already_in_store_are_skipped_not_doubled(con, tmp_path):
     copy = tmp_path / "again.txt"
     copy.write_bytes((UPLOADS / "absence_utf16.txt").read_bytes() + "\r\n".encode("utf-16-le"))
     prepared = pipeline.prepare(con, copy, "absence")[1]
-    assert "3 rows are already in the store" in " ".join(prepared.report.notes)
-    pipeline.commit(con, prepared, user="t")
+    # Every row is already stored: "nothing new" is not an import, so no log entry either.
+    assert prepared.report.nothing_new and prepared.report.rows_ready == 0
+    assert "Nothing new: all 3 rows of this file are already in the store" in prepared.report.errors[0]
+    with pytest.raises(ValueError):
+        pipeline.commit(con, prepared, user="t")
     assert con.execute("SELECT count(*) FROM absence_episodes").fetchall()[0][0] == 3
+    assert con.execute("SELECT count(*) FROM imports").fetchall()[0][0] == 1
+    # One new episode among the old ones: the old ones are skipped, the new one imported.
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "Assignment Number\tTeam\tStart\tEnd\tReason Code\tLine manager\n"
+        + "\n".join(_utf16_rows())
+        + "\nA-9\tWard 7\t2024-03-04\t2024-03-05\tS13\tZoë Ng\n",
+        encoding="utf-8",
+    )
+    prepared = pipeline.prepare(con, more, "absence")[1]
+    assert "3 rows are already in the store" in " ".join(prepared.report.notes), prepared.report.errors
+    pipeline.commit(con, prepared, user="t")
+    assert con.execute("SELECT count(*) FROM absence_episodes").fetchall()[0][0] == 4
+
+
+def _utf16_rows() -> list[str]:
+    text = (UPLOADS / "absence_utf16.txt").read_bytes().decode("utf-16")
+    return [line for line in text.splitlines()[1:] if line.strip()]

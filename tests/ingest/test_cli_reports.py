@@ -119,7 +119,10 @@ def test_cli_header_row_override_is_stated_and_used(env, capsys):
     assert code == 1
     assert "column names on row 1 (as chosen; detected: row 3)" in out
     assert "  rows read: 5; rows ready to import: 0" in out  # rows 2-7 under row 1, the blank one dropped
-    assert "ERROR: Required column(s) not mapped: Month. Choose which column holds each one." in out
+    assert (
+        "ERROR: Required column(s) not mapped: Month. Choose which column holds each one "
+        "(on the page, or with --map month=COLUMN)." in out
+    )
     code, out = _run(
         capsys, "--kind", "staff_in_post", str(UPLOADS / "staff_in_post_title_rows.csv"), "--header-row", "3"
     )

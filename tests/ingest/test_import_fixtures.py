@@ -121,11 +121,13 @@ def test_survey_without_wave_asks_then_uses_the_answer(con, tmp_path):
     before = snapshot(con)
     _raw, prepared = pipeline.prepare(con, f, "survey")
     assert prepared.report.questions == [
-        "Which survey wave is this? Give it a name (for example '2024 annual survey')."
+        "Which survey wave is this? Give it a name (for example '2024 annual survey'; "
+        "on the page, or with --wave NAME)."
     ]
     _raw, prepared = pipeline.prepare(con, f, "survey", wave="Pulse 2025")
     assert prepared.report.questions == [
-        "When was survey wave 'Pulse 2025' in the field? Give the middle date of fieldwork (YYYY-MM-DD)."
+        "When was survey wave 'Pulse 2025' in the field? Give the middle date of its fieldwork "
+        "(on the page, or with --wave-date 'Pulse 2025=YYYY-MM-DD')."
     ]
     assert snapshot(con) == before
     _raw, prepared = pipeline.prepare(con, f, "survey", wave="Pulse 2025", fielded_on="2025-03-01")
@@ -160,7 +162,8 @@ def test_survey_aggregates_percent_and_means(con):
 def test_survey_aggregate_wave_date_is_asked(con):
     report = _refused(con, "survey_aggregate_long.csv", "survey_aggregate")
     assert report.questions == [
-        "When was survey wave 'NSS 2024' in the field? Give the middle date of fieldwork (YYYY-MM-DD)."
+        "When was survey wave 'NSS 2024' in the field? Give the middle date of its fieldwork "
+        "(on the page, or with --wave-date 'NSS 2024=YYYY-MM-DD')."
     ]
 
 

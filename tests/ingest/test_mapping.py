@@ -167,3 +167,93 @@ def test_profile_saved_and_applied_to_next_file_with_same_headers(con, tmp_path)
     assert con.execute("SELECT profile, rows FROM imports").fetchall() == [("Ward returns", 1)]
     assert mapping.load_profile(con, "Ward returns").fields == confirmed.fields
     assert mapping.list_profiles(con)["name"].tolist() == ["Ward returns"]
+
+
+# --- guesses need evidence ---------------------------------------------------------------------
+
+
+def test_a_header_alone_is_not_evidence():
+    frame = pd.DataFrame(
+        {
+            "Employee Number": ["E1", "E2", "E3", "E4"],
+            "Length of service": ["3.5", "12", "0.5", "7"],  # 'service' is a team synonym
+            "Distance from start (km)": ["4.2", "11", "7.5", "2"],  # 'start' is a date synonym
+            "Absence Start Date": ["2024-01-02", "2024-01-05", "2024-02-01", "2024-03-04"],
+            "Days lost": ["2", "x", "y", "z"],  # mostly not numbers
+        },
+        dtype="string",
+    )
+    got = propose("absence", frame)
+    assert "team" not in got.fields  # a continuous number is never a team
+    assert got.fields["start_date"] == "Absence Start Date"  # not the distance column
+    assert "days_lost" not in got.fields
+    # Dates must parse for at least 95 % of values.
+    mostly = frame.assign(**{"Absence Start Date": ["2024-01-02", "soon", "later", "2024-03-04"]})
+    assert "start_date" not in propose("absence", mostly).fields
+    # A team named by an exact header may be numeric codes (cost centres).
+    codes = pd.DataFrame({"Team": ["101", "102", "101"], "Start": ["2024-01-02"] * 3, "ID": ["1", "2", "3"]})
+    assert propose("absence", codes.astype("string")).fields["team"] == "Team"
+
+
+def test_answer_columns_are_proposed_only_when_values_fit_the_scale():
+    frame = pd.DataFrame(
+        {
+            "Ward": ["A"] * 6,
+            "Q11c": ["Yes", "No", "Yes", "No", "Yes", "No"],
+            "Q12a": ["0", "3", "7", "10", "9", "8"],  # a 0-10 score under a frequency question's id
+            "Q6b": ["1", "2", "3", "4", "2", "1"],  # 1-4 fits the range: proposed, then asked
+        },
+        dtype="string",
+    )
+    got = propose("survey", frame)
+    assert got.items == {"Q11c": "q11c", "Q6b": "q6b"}
+
+
+def test_mapping_answers_override_the_proposal_and_name_the_flag(con, tmp_path):
+    f = tmp_path / "odd.csv"
+    f.write_text("Person,Where,Off from\n1,Ward 7,2024-01-02\n", encoding="utf-8")
+    raw = read_file(f)
+    chosen, _ = pipeline.resolve_mapping(con, "absence", raw)
+    chosen = pipeline.apply_answers(raw, chosen, {"fields": {"employee_id": "person", "team": "Where"}})
+    assert chosen.fields == {"employee_id": "Person", "team": "Where", "start_date": "Off from"}
+    with pytest.raises(Exception, match="no column 'Nowhere'"):
+        pipeline.apply_answers(raw, chosen, {"fields": {"team": "Nowhere"}})
+    with pytest.raises(Exception, match="'colour' is not a field of absence files"):
+        pipeline.apply_answers(raw, chosen, {"fields": {"colour": "Where"}})
+    _raw, prepared = pipeline.prepare(con, f, "absence")
+    assert prepared.report.errors == [
+        "Required column(s) not mapped: Employee ID, Team. Choose which column holds each one "
+        "(on the page, or with --map employee_id=COLUMN --map team=COLUMN)."
+    ]
+
+
+def test_saved_profile_keeps_recodes_custom_and_wave_dates():
+    m = Mapping(
+        kind="survey",
+        recodes={"WLB": {"1": "Disagree"}},
+        custom={
+            "Fatigue": {"name": "F", "domain": "personal_health", "favourable": "low", "op": ">=", "value": 7}
+        },
+        wave_dates={"2024": "2024-10-01"},
+        bases={"a_rate": "a_base"},
+        published=True,
+        unpivot=["2021"],
+    )
+    again = Mapping.from_json(m.to_json())
+    assert again == m
+    moved = again.aligned(["wlb", "FATIGUE", "A_rate", "a base", "2021"])
+    assert moved.recodes == {"wlb": {"1": "Disagree"}} and list(moved.custom) == ["FATIGUE"]
+    assert moved.bases == {"A_rate": "a base"}
+    # Profiles saved before these fields existed still load.
+    assert Mapping.from_json('{"kind": "absence", "fields": {"team": "T"}}').recodes == {}
+
+
+def test_rate_and_base_columns_pair_by_name():
+    cols = ["Team", "stress_rate", "stress_base", "Presenteeism %", "Presenteeism n", "HSE Demands",
+            "HSE Demands base", "Respondents"]
+    assert mapping.pair_bases(cols, ["stress_rate", "Presenteeism %", "HSE Demands"]) == {
+        "stress_rate": "stress_base",
+        "Presenteeism %": "Presenteeism n",
+        "HSE Demands": "HSE Demands base",
+    }
+    assert mapping.year_columns(["Theme", "2021", "2022/23", "Year", "20210"]) == ["2021", "2022/23"]

@@ -26,6 +26,10 @@ _TABLES_WITH_IMPORT_ID = [
 ]
 
 
+class NothingNew(ValueError):
+    """The upload adds no row the store does not already hold; nothing is written or logged."""
+
+
 def _settle(con: duckdb.DuckDBPyConnection) -> None:
     """DuckDB refuses (un)registering while a result is pending; finish it with a trivial query."""
     con.execute("SELECT 1").fetchall()
@@ -87,7 +91,7 @@ def _waves(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _survey(con: duckdb.DuckDBPyConnection, import_id: int) -> None:
+def _survey(con: duckdb.DuckDBPyConnection, import_id: int, tables: dict[str, pd.DataFrame]) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _resp AS "
         "SELECT nextval('response_seq') AS response_id, r.* FROM _in_responses AS r"
@@ -103,18 +107,55 @@ def _survey(con: duckdb.DuckDBPyConnection, import_id: int) -> None:
         [import_id],
     )
     # Wide answers are unpivoted by DuckDB (NULLs, i.e. unanswered items, are dropped by UNPIVOT).
-    con.execute(
-        """
-        INSERT INTO answers (response_id, item_id, value)
-        WITH long AS (
-            UNPIVOT _in_answers ON COLUMNS(* EXCLUDE (row_no)) INTO NAME item_id VALUE value
+    if len(tables["answers"].columns) > 1:
+        con.execute(
+            """
+            INSERT INTO answers (response_id, item_id, value)
+            WITH long AS (
+                UNPIVOT _in_answers ON COLUMNS(* EXCLUDE (row_no)) INTO NAME item_id VALUE value
+            )
+            SELECT r.response_id, l.item_id, CAST(l.value AS TINYINT)
+            FROM long AS l JOIN _resp AS r USING (row_no)
+            """
         )
-        SELECT r.response_id, l.item_id, CAST(l.value AS TINYINT)
-        FROM long AS l JOIN _resp AS r USING (row_no)
-        """
-    )
+    if "custom_indicators" in tables:
+        con.execute(
+            """
+            INSERT INTO custom_indicators
+                (indicator_id, label, domain, favourable, rule_op, rule_value, source_column, import_id)
+            SELECT indicator_id, label, domain, favourable, rule_op, rule_value, source_column, ?
+            FROM _in_custom_indicators
+            WHERE indicator_id NOT IN (SELECT indicator_id FROM custom_indicators)
+            """,
+            [import_id],
+        )
+        con.execute(
+            """
+            INSERT INTO custom_answers (response_id, indicator_id, value)
+            WITH long AS (
+                UNPIVOT _in_custom_answers ON COLUMNS(* EXCLUDE (row_no)) INTO NAME indicator_id VALUE value
+            )
+            SELECT r.response_id, l.indicator_id, CAST(l.value AS DOUBLE)
+            FROM long AS l JOIN _resp AS r USING (row_no)
+            """
+        )
     con.execute("DROP TABLE _resp")
     store.refresh_scores(con)
+
+
+def _published(con: duckdb.DuckDBPyConnection, import_id: int) -> None:
+    con.execute(
+        """
+        INSERT INTO published_figures (wave_id, indicator_id, value, import_id)
+        SELECT w.wave_id, p.indicator_id, p.value, ?
+        FROM _in_published AS p JOIN waves AS w ON w.label = p.wave
+        WHERE NOT EXISTS (
+            SELECT 1 FROM published_figures AS x
+            WHERE x.wave_id = w.wave_id AND x.indicator_id = p.indicator_id
+        )
+        """,
+        [import_id],
+    )
 
 
 def _aggregates(con: duckdb.DuckDBPyConnection, import_id: int) -> None:
@@ -254,7 +295,19 @@ def overlaps(con: duckdb.DuckDBPyConnection, kind: str, tables: dict[str, pd.Dat
             "ON x.unit_id = k.unit_id AND x.month = CAST(s.month AS DATE) "
             "AND x.reason_code IS NOT DISTINCT FROM s.reason_code",
         ),
-    }.get(kind)
+        "survey_aggregate": (
+            "aggregates",
+            "SELECT count(*) FROM _chk AS a JOIN _keys AS k USING (team_key) "
+            "JOIN waves AS w ON w.label = a.wave "
+            "JOIN survey_aggregates AS x ON x.unit_id = k.unit_id AND x.wave_id = w.wave_id "
+            "AND x.indicator_id = a.indicator_id",
+        ),
+        "published": (
+            "published",
+            "SELECT count(*) FROM _chk AS p JOIN waves AS w ON w.label = p.wave "
+            "JOIN published_figures AS x ON x.wave_id = w.wave_id AND x.indicator_id = p.indicator_id",
+        ),
+    }.get("published" if "published" in tables else kind)
     if sql is None or sql[0] not in tables:
         return 0
     _settle(con)
@@ -311,7 +364,9 @@ def commit(
             step(0.3, "rows")
             if kind == "survey":
                 step(0.4, "answers and scores")
-                _survey(con, import_id)
+                _survey(con, import_id, tables)
+            elif kind == "survey_aggregate" and "published" in tables:
+                _published(con, import_id)
             elif kind == "survey_aggregate":
                 _aggregates(con, import_id)
             elif kind == "absence":
@@ -325,10 +380,13 @@ def commit(
             elif kind == "interventions":
                 _interventions(con, tables["interventions"], import_id)
             step(0.9, "log")
-            table = _PRIMARY[kind]
+            table = "published_figures" if "published" in tables else _PRIMARY[kind]
             rows = con.execute(f"SELECT count(*) FROM {table} WHERE import_id = ?", [import_id]).fetchone()[0]
             if kind == "structure":
                 rows = len(tables.get("units", ()))
+            if rows == 0:
+                # Every row was already stored: not an import, so no log entry (rolled back).
+                raise NothingNew("nothing new: every row in this file is already in the store")
             con.execute("UPDATE imports SET rows = ? WHERE import_id = ?", [rows, import_id])
             con.execute("DROP TABLE IF EXISTS _unit_keys")
             store.bump_version(con)
@@ -352,6 +410,14 @@ def undo(con: duckdb.DuckDBPyConnection, import_id: int) -> dict:
             "(SELECT response_id FROM responses WHERE import_id = ?)",
             [import_id],
         )
+        con.execute(
+            "DELETE FROM custom_answers WHERE response_id IN "
+            "(SELECT response_id FROM responses WHERE import_id = ?)",
+            [import_id],
+        )
+        removed["published_figures"] = con.execute(
+            "DELETE FROM published_figures WHERE import_id = ?", [import_id]
+        ).fetchone()[0]
         for table in _TABLES_WITH_IMPORT_ID:
             removed[table] = con.execute(f"DELETE FROM {table} WHERE import_id = ?", [import_id]).fetchone()[
                 0
@@ -375,7 +441,13 @@ def undo(con: duckdb.DuckDBPyConnection, import_id: int) -> dict:
         ).fetchone()[0]
         con.execute(
             "DELETE FROM waves WHERE wave_id NOT IN "
-            "(SELECT wave_id FROM responses UNION ALL SELECT wave_id FROM survey_aggregates)"
+            "(SELECT wave_id FROM responses UNION ALL SELECT wave_id FROM survey_aggregates "
+            "UNION ALL SELECT wave_id FROM published_figures)"
+        )
+        # A custom indicator goes with the last answers that used it.
+        con.execute(
+            "DELETE FROM custom_indicators "
+            "WHERE indicator_id NOT IN (SELECT indicator_id FROM custom_answers)"
         )
         if row[0] == "survey":
             store.refresh_scores(con)
@@ -384,6 +456,7 @@ def undo(con: duckdb.DuckDBPyConnection, import_id: int) -> dict:
             [import_id],
         )
         store.bump_version(con)
+    store.load_custom(con)
     return removed
 
 

@@ -40,6 +40,11 @@ MISSING_MARKERS = {
     "no response",
     "skipped",
 }
+MISSING_READING = "(no answer)"  # a recode target: the value means the question was not answered
+# Evidence a proposal needs: the share of a column's values that must fit the field.
+FIT_SHARE = 0.95
+# An answer column may hold a few mistyped labels (reported row by row), so it needs 80 %.
+ANSWER_FIT_SHARE = 0.8
 # Extra spellings of scale labels seen in exports (after normalise_label).
 LABEL_SYNONYMS = {
     "neutral": "neither agree nor disagree",
@@ -71,9 +76,19 @@ class Mapping:
     labels: dict[str, int] = field(default_factory=dict)  # extra answer label -> value, for every item
     day_first: bool | None = None
     wave: str | None = None  # wave label when the file has no wave column
-    fielded_on: str | None = None  # ISO date of fieldwork when the file has none
+    fielded_on: str | None = None  # ISO date of fieldwork when the file has one wave and no dates
     hours_per_day: float | None = None  # hours in one FTE day, when durations are given in hours
     profile: str | None = None
+    # Confirmed readings of answer columns whose values are not the item's labels:
+    # column -> {value as in the file -> scale label, or MISSING_READING for "no answer"}.
+    recodes: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Columns read as a custom indicator instead of a catalogue item:
+    # column -> {"name", "domain", "favourable" (low|high), "op" (>=|<=), "value"}.
+    custom: dict[str, dict] = field(default_factory=dict)
+    wave_dates: dict[str, str] = field(default_factory=dict)  # wave label -> ISO fieldwork date
+    bases: dict[str, str] = field(default_factory=dict)  # result column -> its own base column
+    published: bool = False  # no base anywhere: import as organisation-level published figures
+    unpivot: list[str] = field(default_factory=list)  # year columns of a wide layout, confirmed
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -96,10 +111,20 @@ class Mapping:
         data = asdict(self)
         data["fields"] = {f: find(c) for f, c in self.fields.items()}
         data["items"] = {find(c): i for c, i in self.items.items()}
+        data["recodes"] = {find(c): r for c, r in self.recodes.items()}
+        data["custom"] = {find(c): d for c, d in self.custom.items()}
+        data["bases"] = {find(c): find(b) for c, b in self.bases.items()}
+        data["unpivot"] = [find(c) for c in self.unpivot]
         return Mapping(**data)
 
     def used_columns(self) -> set[str]:
-        return set(self.fields.values()) | set(self.items)
+        return (
+            set(self.fields.values())
+            | set(self.items)
+            | set(self.custom)
+            | set(self.bases.values())
+            | set(self.unpivot)
+        )
 
 
 def normalise_header(text: str) -> str:
@@ -309,14 +334,60 @@ def _header_score(header: str, synonyms: tuple[str, ...]) -> int:
     return 0
 
 
+def _sample(values: pd.Series, size: int = 500) -> pd.Series:
+    text = values.dropna().astype("string").str.strip()
+    text = text[~text.str.casefold().isin(MISSING_MARKERS)]
+    return text.head(size)
+
+
+def numeric_share(values: pd.Series) -> tuple[float, pd.Series]:
+    """Share of the non-missing values that are numbers, and those numbers."""
+    sample = _sample(values)
+    if sample.empty:
+        return 0.0, pd.Series(dtype="float64")
+    nums = pd.to_numeric(sample.str.replace(",", ".", regex=False).str.rstrip("%"), errors="coerce")
+    return float(nums.notna().mean()), nums.dropna()
+
+
+def date_share(values: pd.Series, months: bool = False) -> float:
+    """Share of the non-missing values that read as dates (either day order)."""
+    sample = _sample(values)
+    if sample.empty:
+        return 0.0
+    parsed = (dates.parse_months if months else dates.parse_dates)(sample)
+    if parsed.ambiguous:
+        return float((~parsed.bad).mean())
+    return float(parsed.values.notna().mean())
+
+
+def fits(f: kinds.Field, values: pd.Series, header_score: int) -> bool:
+    """Evidence that a column can hold a field: a header alone is not enough.
+
+    Dates must parse for at least 95 % of values, numbers be numbers, and a team is never a
+    continuous number (a length-of-service or distance column whose header mentions 'service').
+    """
+    if _sample(values).empty:
+        return header_score >= 3
+    if f.type in ("date", "month"):
+        return date_share(values, months=f.type == "month") >= FIT_SHARE
+    if f.type in ("number", "integer"):
+        return numeric_share(values)[0] >= FIT_SHARE
+    if f.type == "team":
+        share, nums = numeric_share(values)
+        if share >= FIT_SHARE and (bool((nums != nums.round()).any()) or header_score < 3):
+            return False
+    return True
+
+
 def _content_kind(values: pd.Series) -> str | None:
-    sample = values.dropna().head(200)
+    sample = _sample(values, 200)
     if sample.empty:
         return None
-    if sample.astype("string").str.match(r"^\s*S\d{2}\b").mean() > 0.8:
+    if sample.str.match(r"^\s*S\d{2}\b").mean() > 0.8:
         return "reason"
-    parsed = dates.parse_dates(sample)
-    if (parsed.values.notna().mean() > 0.9) or (parsed.ambiguous and not parsed.bad.any()):
+    if numeric_share(sample)[0] >= FIT_SHARE and not sample.str.contains(r"[/\-.]", regex=True).any():
+        return None  # plain numbers (ids, counts) are never read as Excel serial dates by content
+    if date_share(sample) >= FIT_SHARE:
         return "date"
     return None
 
@@ -330,30 +401,103 @@ def _esr_level(header: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+def answers_fit(values: pd.Series, scale: catalogue.Scale) -> bool:
+    """An answer column fits an item when its values are the scale's labels or codes (>= 95 %)."""
+    sample = _sample(values)
+    if sample.empty:
+        return True
+    lookup = scale_lookup(scale)
+    norm = sample.map(_normalise_answer)
+    return float(norm.isin(lookup.keys()).mean()) >= ANSWER_FIT_SHARE
+
+
+_YEAR_HEADER = re.compile(r"(?:19|20)\d{2}(?:\s*[/-]\s*\d{2,4})?")
+_RESULT_SUFFIX = re.compile(r"(?:\s+(?:rate|pct|percent|percentage|mean|score|result|value)|\s*%)$")
+_BASE_SUFFIX = re.compile(r"\s+(?:base n|base size|base|n|count|responses|respondents)$")
+
+
+def year_columns(columns: list[str]) -> list[str]:
+    """Headers that are years ('2021', '2021/22'): a wide layout with one column per wave."""
+    return [c for c in columns if _YEAR_HEADER.fullmatch(str(c).strip())]
+
+
+def result_stem(column: str) -> str:
+    """'stress_rate', 'Stress %', 'Stress' -> 'stress' (the name a base column shares)."""
+    return _RESULT_SUFFIX.sub("", normalise_header(column).replace(" %", "%").replace("%", " %")).strip()
+
+
+def base_stem(column: str) -> str | None:
+    """'stress_base', 'Stress n', 'Stress base' -> 'stress'; None when it is not a base column."""
+    norm = normalise_header(column)
+    stem = _BASE_SUFFIX.sub("", norm)
+    return stem.strip() if stem != norm and stem.strip() else None
+
+
+def pair_bases(columns: list[str], results: list[str]) -> dict[str, str]:
+    """Each result column with its own base column by name (X_rate/X_base, X %/X n, X/X base)."""
+    stems: dict[str, str] = {}
+    for c in columns:
+        stem = base_stem(c)
+        if stem and c not in results:
+            stems.setdefault(stem, c)
+    return {r: stems[result_stem(r)] for r in results if result_stem(r) in stems}
+
+
+def _best_column(
+    f: kinds.Field, frame: pd.DataFrame, columns: list[str], taken: set[str]
+) -> str | None:
+    scored = sorted(
+        # Among equal scores the deepest ESR level is the team (Org L7 over Org L6).
+        (
+            (_header_score(c, f.synonyms), _esr_level(c) if f.name == "team" else 0, -i, c)
+            for i, c in enumerate(columns)
+            if c not in taken
+        ),
+        reverse=True,
+    )
+    for score, _level, _i, col in scored:
+        if score <= 0:
+            break
+        if fits(f, frame[col], score):
+            return col
+    return None
+
+
 def propose(kind: str, frame: pd.DataFrame) -> Mapping:
-    """A first mapping from header synonyms, then content (dates, reason codes), then survey item ids."""
+    """A first mapping from header synonyms, then content (dates, reason codes), then survey item ids.
+
+    Every proposal needs evidence from the column's values; without it the field stays empty.
+    """
     mapping = Mapping(kind=kind)
     taken: set[str] = set()
+    skip: set[str] = set()
     columns = list(frame.columns)
+    cat = catalogue.get()
     if kind == "survey":
         for col in columns:
             item = item_for_header(col)
-            if item and item not in mapping.items.values():
+            if item and item not in mapping.items.values() and answers_fit(frame[col], cat.items[item].scale):
                 mapping.items[col] = item
                 taken.add(col)
+    if kind == "survey_aggregate":
+        years = year_columns(columns)
+        if len(years) >= 2:
+            # A wide layout (one row per measure, one column per year): proposed, not applied,
+            # until the user confirms the unpivot.
+            taken.update(years)
+        results = [c for c in columns if c not in taken and indicator_for_text(result_stem(c))]
+        mapping.bases = pair_bases(columns, results)
+        taken.update(mapping.bases.values())
+        if results and len(mapping.bases) == len(results):
+            # Every result has its own base: a respondents total is never proposed as their n.
+            skip.add("n")
     for f in kinds.fields(kind):
-        scored = sorted(
-            # Among equal scores the deepest ESR level is the team (Org L7 over Org L6).
-            (
-                (_header_score(c, f.synonyms), _esr_level(c) if f.name == "team" else 0, -i, c)
-                for i, c in enumerate(columns)
-                if c not in taken
-            ),
-            reverse=True,
-        )
-        if scored and scored[0][0] > 0:
-            mapping.fields[f.name] = scored[0][-1]
-            taken.add(scored[0][-1])
+        if f.name in skip:
+            continue
+        col = _best_column(f, frame, columns, taken)
+        if col is not None:
+            mapping.fields[f.name] = col
+            taken.add(col)
     for f in kinds.fields(kind):
         if f.name in mapping.fields or f.type not in ("date", "reason"):
             continue
@@ -364,8 +508,8 @@ def propose(kind: str, frame: pd.DataFrame) -> Mapping:
                 break
     if kind == "survey_aggregate" and "indicator" not in mapping.fields:
         for col in columns:
-            ind = indicator_for_text(col)
-            if col not in taken and ind:
+            ind = indicator_for_text(result_stem(col))
+            if col not in taken and ind and ind not in mapping.items.values():
                 mapping.items[col] = ind
                 taken.add(col)
     return mapping

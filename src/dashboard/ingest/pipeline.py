@@ -7,11 +7,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboard import coverage, store
+from dashboard import catalogue, coverage, store
 from dashboard.config import settings
 from dashboard.ingest import kinds, load, mapping
 from dashboard.ingest.read import RawTable, ReadError, read_file
-from dashboard.ingest.transform import Prepared, prepare_table
+from dashboard.ingest.transform import PRIMARY_TABLES, Prepared, prepare_table
 from dashboard.ingest.validate import Report
 
 
@@ -71,7 +71,20 @@ def validate(
     report = Report(kind=chosen.kind, file_name=raw.file_name, sha256=raw.sha256, source=describe_source(raw))
     report.notes.extend(raw.notes + (notes or []))
     report.mapped = {column: name for name, column in chosen.fields.items() if column in raw.columns}
-    report.mapped |= {column: target for column, target in chosen.items.items() if column in raw.columns}
+    report.mapped |= {
+        column: target
+        for column, target in chosen.items.items()
+        if column in raw.columns and column not in chosen.custom
+    }
+    report.mapped |= {
+        column: f"custom indicator '{d.get('name')}'"
+        for column, d in chosen.custom.items()
+        if column in raw.columns
+    }
+    report.mapped |= {
+        base: f"base of '{result}'" for result, base in chosen.bases.items() if base in raw.columns
+    }
+    report.mapped |= {c: "survey wave (one column per year)" for c in chosen.unpivot if c in raw.columns}
     prepared = prepare_table(raw, chosen, con, report)
     if not report.errors:
         report.can_show, report.cannot_show = coverage.upload(con, chosen.kind, prepared.tables)
@@ -87,11 +100,89 @@ def validate(
             f"({earlier[2]}). Undo that import first if you want to load it again."
         )
     skipped = load.overlaps(con, chosen.kind, prepared.tables)
-    if skipped:
+    primary = [t for t in PRIMARY_TABLES[chosen.kind] if t in prepared.tables]
+    incoming = sum(len(prepared.tables[t]) for t in primary)
+    if skipped and incoming and skipped >= incoming and not report.errors:
+        report.nothing_new = True
+        report.rows_ready = 0
+        report.errors.append(
+            f"Nothing new: all {incoming} rows of this file are already in the store from an earlier "
+            "import. Nothing was written and the import log is unchanged."
+        )
+    elif skipped:
         report.notes.append(
             f"{skipped} rows are already in the store from an earlier import and will be skipped."
         )
     return prepared
+
+
+def _find_column(raw: RawTable, name: str) -> str:
+    if name in raw.columns:
+        return name
+    by_norm = {mapping.normalise_header(c): c for c in raw.columns}
+    if mapping.normalise_header(name) in by_norm:
+        return by_norm[mapping.normalise_header(name)]
+    raise ReadError(f"There is no column '{name}' in this file. Its columns are: {', '.join(raw.columns)}.")
+
+
+def apply_answers(raw: RawTable, chosen: mapping.Mapping, answers: dict) -> mapping.Mapping:
+    """Answers given on the command line (or by a script) applied to the proposed mapping.
+
+    answers: fields {FIELD or item/indicator id: column or ''}, recodes {column: {value: label}},
+    custom {column: definition}, wave_dates {wave: ISO date}, bases {result: base column},
+    published (bool), unpivot (bool). ReadError names the flag when something does not fit.
+    """
+    cat = catalogue.get()
+    names = {f.name for f in kinds.fields(chosen.kind)}
+    for name, column in (answers.get("fields") or {}).items():
+        key = name.strip()
+        col = _find_column(raw, column) if column else None
+        if col:  # a column feeds one thing only
+            chosen.fields = {f: c for f, c in chosen.fields.items() if c != col}
+            chosen.items.pop(col, None)
+            chosen.custom.pop(col, None)
+        if key in names:
+            chosen.fields.pop(key, None)
+            if col:
+                chosen.fields[key] = col
+        elif chosen.kind == "survey" and key.casefold() in cat.items:
+            chosen.items = {c: i for c, i in chosen.items.items() if i != key.casefold()}
+            if col:
+                chosen.items[col] = key.casefold()
+        elif chosen.kind == "survey_aggregate" and key in cat.indicators:
+            chosen.items = {c: i for c, i in chosen.items.items() if i != key}
+            if col:
+                chosen.items[col] = key
+        else:
+            extra = " or a question id (q11c, hse01)" if chosen.kind == "survey" else (
+                " or an indicator id" if chosen.kind == "survey_aggregate" else "")
+            raise ReadError(
+                f"--map {name}=...: '{name}' is not a field of {chosen.kind} files; use one of "
+                f"{', '.join(sorted(names))}{extra}."
+            )
+    for column, table in (answers.get("recodes") or {}).items():
+        col = _find_column(raw, column)
+        chosen.recodes[col] = {**chosen.recodes.get(col, {}), **table}
+    for column, definition in (answers.get("custom") or {}).items():
+        col = _find_column(raw, column)
+        chosen.custom[col] = definition
+        chosen.items.pop(col, None)
+    chosen.wave_dates.update(answers.get("wave_dates") or {})
+    for result, base in (answers.get("bases") or {}).items():
+        chosen.bases[_find_column(raw, result)] = _find_column(raw, base)
+    if answers.get("published"):
+        chosen.published = True
+    if answers.get("unpivot"):
+        chosen.unpivot = mapping.year_columns(raw.columns)
+    if chosen.custom and chosen.kind != "survey":
+        raise ReadError("--custom reads a column of survey responses; this is a file of another kind.")
+    unread = [c for c in (answers.get("recodes") or {}) if _find_column(raw, c) not in chosen.items]
+    if unread:
+        raise ReadError(
+            f"--recode '{unread[0]}:...': that column is not mapped to a question; map it first "
+            f"(--map QUESTION='{unread[0]}', for example --map q6c='{unread[0]}')."
+        )
+    return chosen
 
 
 def refused(kind: str, file_name: str, message: str) -> Prepared:
@@ -112,6 +203,7 @@ def prepare(
     fielded_on: str | None = None,
     header_row: int | None = None,
     hours_per_day: float | None = None,
+    answers: dict | None = None,
 ) -> tuple[RawTable | None, Prepared]:
     """Read + map + validate a file in one call (the CLI's path; the page runs the same steps one by one)."""
     kinds.fields(kind)
@@ -119,6 +211,8 @@ def prepare(
     try:
         raw = read(path, file_name, sheet, header_row)
         chosen, notes = resolve_mapping(con, kind, raw, profile)
+        if answers:
+            chosen = apply_answers(raw, chosen, answers)
     except ReadError as exc:
         return None, refused(kind, file_name, str(exc))
     if day_first is not None:
@@ -145,6 +239,7 @@ def commit(con: duckdb.DuckDBPyConnection, prepared: Prepared, user: str, progre
         profile=prepared.mapping.profile,
         progress=progress,
     )
+    store.load_custom(con)
     report.import_id = import_id
     report.committed = True
     return import_id

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 
 import duckdb
 import numpy as np
@@ -11,8 +12,8 @@ import pandas as pd
 
 from dashboard import catalogue, pseudonym
 from dashboard.config import settings
-from dashboard.ingest import dates, kinds
-from dashboard.ingest.mapping import Mapping, map_answers, map_reasons, normalise_header, normalise_team
+from dashboard.ingest import dates, kinds, readings
+from dashboard.ingest.mapping import Mapping, map_reasons, normalise_header, normalise_team, year_columns
 from dashboard.ingest.read import RawTable
 from dashboard.ingest.validate import Problems, Report
 
@@ -235,21 +236,37 @@ def _units_frame(ctx: _Ctx, teams: pd.DataFrame) -> pd.DataFrame:
 
 
 def _require(ctx: _Ctx, names: list[str]) -> bool:
-    missing = [kinds.field(ctx.mapping.kind, n).label for n in names if ctx.col(n) is None]
+    missing = [n for n in names if ctx.col(n) is None]
     if missing:
+        labels = ", ".join(kinds.field(ctx.mapping.kind, n).label for n in missing)
+        flags = " ".join(f"--map {n}=COLUMN" for n in missing)
         ctx.report.errors.append(
-            f"Required column(s) not mapped: {', '.join(missing)}. Choose which column holds each one."
+            f"Required column(s) not mapped: {labels}. Choose which column holds each one "
+            f"(on the page, or with {flags})."
         )
     return not missing
 
 
+def _wave_question(label: str) -> str:
+    return (
+        f"When was survey wave '{label}' in the field? Give the middle date of its fieldwork "
+        f"(on the page, or with --wave-date '{label}=YYYY-MM-DD')."
+    )
+
+
 def _waves(ctx: _Ctx, fielded: pd.Series | None) -> pd.Series | None:
-    """Wave label per row, and the waves to create with their fieldwork date (from the file or asked)."""
+    """Wave label per row, and the waves to create, each with its own fieldwork date.
+
+    The date comes from the file's completion dates (their middle), else the date given for that
+    wave, else one date given for a file holding a single wave, else a month in the wave's name;
+    otherwise it is asked for, wave by wave. A year alone ('2024') is never turned into a date.
+    """
     labels = ctx.text("wave")
     if labels is None:
         if not ctx.mapping.wave:
             ctx.report.questions.append(
-                "Which survey wave is this? Give it a name (for example '2024 annual survey')."
+                "Which survey wave is this? Give it a name (for example '2024 annual survey'; "
+                "on the page, or with --wave NAME)."
             )
             return None
         labels = pd.Series(ctx.mapping.wave, index=ctx.frame.index, dtype="string")
@@ -257,42 +274,150 @@ def _waves(ctx: _Ctx, fielded: pd.Series | None) -> pd.Series | None:
         ctx.skip_where(labels.isna(), "wave", "survey wave is blank")
     existing = ctx.con.execute("SELECT label, fielded_on FROM waves").df()
     known = dict(zip(existing["label"], existing["fielded_on"], strict=True))
+    in_file = sorted(labels[~ctx.skip].dropna().unique())
+    new_labels = [w for w in in_file if w not in known]
+    given = ctx.mapping.wave_dates
+    single = ctx.mapping.fielded_on if len(new_labels) == 1 else None
+    if ctx.mapping.fielded_on and len(new_labels) > 1:
+        ctx.report.notes.append(
+            f"One fieldwork date was given for {len(new_labels)} waves; each wave needs its own "
+            "(--wave-date WAVE=YYYY-MM-DD), so it was not used."
+        )
     rows = []
-    for label in sorted(labels[~ctx.skip].dropna().unique()):
+    for label in in_file:
         if label in known:
+            stored = pd.Timestamp(known[label])
+            ctx.report.wave_dates[label] = f"already in the store, fielded on {stored:%Y-%m-%d}"
+            if label in given:
+                ctx.report.notes.append(
+                    f"Wave '{label}' is already stored with its date; the date given was not used."
+                )
             continue
-        on = None
+        on, how = None, ""
         if fielded is not None:
             in_wave = fielded[(labels == label) & ~ctx.skip].dropna()
             if len(in_wave):
                 # The middle of fieldwork decides before/after an intervention.
                 on = in_wave.sort_values().iloc[len(in_wave) // 2]
-        if on is None and ctx.mapping.fielded_on:
-            on = pd.Timestamp(ctx.mapping.fielded_on)
+                how = f"middle of {len(in_wave)} completion dates in the file"
+        if on is None and label in given:
+            try:
+                on, how = pd.Timestamp(date.fromisoformat(str(given[label]))), "date given"
+            except ValueError:
+                ctx.report.errors.append(
+                    f"The fieldwork date for wave '{label}' is not a date (YYYY-MM-DD): '{given[label]}'."
+                )
+                continue
+        if on is None and single:
+            on, how = pd.Timestamp(single), "date given"
         if on is None:
             guess = dates.parse_months(pd.Series([label], dtype="string"))
             if guess.values.notna().iloc[0] and not re.fullmatch(r"\d{4}", label):
-                on = guess.values.iloc[0]
+                on, how = guess.values.iloc[0], "month in the wave's name"
         if on is None:
-            ctx.report.questions.append(
-                f"When was survey wave '{label}' in the field? "
-                "Give the middle date of fieldwork (YYYY-MM-DD)."
-            )
+            ctx.report.questions.append(_wave_question(label))
+            ctx.report.waves_without_date.append(label)
             continue
         rows.append({"label": label, "fielded_on": pd.Timestamp(on).date()})
+        ctx.report.wave_dates[label] = f"fielded on {pd.Timestamp(on):%Y-%m-%d} ({how})"
+    rows.sort(key=lambda r: r["fielded_on"])
     ctx.report.counts["new survey waves"] = len(rows)
     ctx.tables["waves"] = pd.DataFrame(rows, columns=["label", "fielded_on"])
     return labels
 
 
+def _reading_question(r: readings.Reading) -> str:
+    proposal = [f"{v}={t}" for v, t in r.proposed.items() if t]
+    hint = (
+        f"proposed: {', '.join(proposal)}"
+        if proposal and len(proposal) == len(r.proposed)
+        else "no reading can be proposed"
+    )
+    custom = ""
+    if r.suggest_custom:
+        c = r.suggest_custom
+        custom = (
+            f", or read it as a custom indicator with --custom "
+            f"'{r.column}={c['name']};{c['domain']};{c['favourable']};{c['op']}{c['value']:g}'"
+        )
+    return (
+        f"Column '{r.column}' is mapped to {r.target} ({r.target_label}) but holds {r.why}. "
+        f"Confirm how each value reads ({hint}): on the page, or with "
+        f"--recode '{r.column}:VALUE=LABEL' for every value{custom}."
+    )
+
+
+def _domains() -> dict[str, str]:
+    cat = catalogue.get()
+    by_id = {normalise_header(d.id): d.id for d in cat.domains}
+    return by_id | {normalise_header(d.name): d.id for d in cat.domains}
+
+
+def _customs(ctx: _Ctx) -> tuple[dict[str, pd.Series], list[dict]]:
+    """Columns the user reads as custom indicators: values per indicator id, and the definitions."""
+    values: dict[str, pd.Series] = {}
+    defs: list[dict] = []
+    stored = {
+        r[0]: r[1:]
+        for r in ctx.con.execute(
+            "SELECT indicator_id, label, domain, favourable, rule_op, rule_value FROM custom_indicators"
+        ).fetchall()
+    }
+    cat = catalogue.get()
+    for column, definition in ctx.mapping.custom.items():
+        if column not in ctx.frame.columns:
+            continue
+        checked, why = readings.check_custom(definition, _domains())
+        if why:
+            ctx.report.errors.append(f"Custom indicator for column '{column}': {why}.")
+            continue
+        ind_id = readings.custom_id(checked["name"])
+        mine = (checked["name"], checked["domain"], checked["favourable"], checked["op"], checked["value"])
+        if ind_id in stored and tuple(stored[ind_id]) != mine:
+            ctx.report.errors.append(
+                f"A custom indicator called '{checked['name']}' already exists with another rule or domain; "
+                "give this one another name, or use exactly the same definition."
+            )
+            continue
+        if ind_id in cat.indicators and not cat.indicators[ind_id].custom or ind_id in values:
+            ctx.report.errors.append(f"The name '{checked['name']}' is already used by another indicator.")
+            continue
+        reading, nums, bad = readings.read_custom_column(column, ctx.frame[column], checked)
+        ctx.report.readings.append(reading)
+        ctx.problems.add(
+            bad,
+            column,
+            ctx.frame[column],
+            f"not a number for custom indicator '{checked['name']}'; not imported",
+        )
+        values[ind_id] = nums
+        defs.append(
+            {
+                "indicator_id": ind_id,
+                "label": checked["name"],
+                "domain": checked["domain"],
+                "favourable": checked["favourable"],
+                "rule_op": checked["op"],
+                "rule_value": checked["value"],
+                "source_column": column,
+            }
+        )
+    return values, defs
+
+
 def _survey(ctx: _Ctx) -> None:
     cat = catalogue.get()
-    items = {c: i for c, i in ctx.mapping.items.items() if c in ctx.frame.columns and i in cat.items}
-    if not items:
+    items = {
+        c: i
+        for c, i in ctx.mapping.items.items()
+        if c in ctx.frame.columns and i in cat.items and c not in ctx.mapping.custom
+    }
+    if not items and not ctx.mapping.custom:
         ctx.report.errors.append(
-            "No survey questions recognised. Map at least one column to a question (for example q11c or Q1)."
+            "No survey questions recognised. Map at least one column to a question (for example q11c or Q1; "
+            "on the page, or with --map q11c=COLUMN), or read a column as a custom indicator (--custom)."
         )
-    if not _require(ctx, ["team"]) or not items:
+    if not _require(ctx, ["team"]) or not (items or ctx.mapping.custom):
         return
     teams = _teams(ctx)
     fielded = ctx.date("fielded_on", skip_bad=False)
@@ -301,7 +426,13 @@ def _survey(ctx: _Ctx) -> None:
     unknown_labels: dict[str, set[str]] = {}
     for column, item_id in items.items():
         scale = cat.items[item_id].scale
-        values, unknown = map_answers(ctx.frame[column], scale, ctx.mapping.labels)
+        reading, values, unknown = readings.read_item_column(
+            column, ctx.frame[column], cat.items[item_id], ctx.mapping.recodes.get(column), ctx.mapping.labels
+        )
+        ctx.report.readings.append(reading)
+        if not reading.confirmed:
+            ctx.report.questions.append(_reading_question(reading))
+            continue
         allowed = ", ".join(scale.labels)
         ctx.problems.add(
             unknown,
@@ -312,8 +443,11 @@ def _survey(ctx: _Ctx) -> None:
         if unknown.any():
             unknown_labels[item_id] = set(ctx.frame[column][unknown].astype(str))
         answers[item_id] = values
-    wide = pd.DataFrame(answers)
-    ctx.skip_where(wide.isna().all(axis=1), "team", "no answer to any mapped question")
+    custom_values, custom_defs = _customs(ctx)
+    wide = pd.DataFrame(answers, index=ctx.frame.index)
+    custom_wide = pd.DataFrame(custom_values, index=ctx.frame.index)
+    nothing = wide.isna().all(axis=1) & custom_wide.isna().all(axis=1)
+    ctx.skip_where(nothing, "team", "no answer to any mapped question")
     resp_key = None
     if ctx.col("respondent_id") is not None:
         resp_key = pseudonym.pseudonymise(ctx.col("respondent_id"), ctx.key())
@@ -336,58 +470,139 @@ def _survey(ctx: _Ctx) -> None:
     )[keep]
     wide = wide[keep]
     wide.insert(0, "row_no", responses["row_no"])
+    custom_wide = custom_wide[keep]
+    custom_wide.insert(0, "row_no", responses["row_no"])
     ctx.tables["units"] = _units_frame(ctx, teams)
     ctx.tables["responses"] = responses.astype({"staff_group": "string", "respondent_key": "string"})
     ctx.tables["answers"] = wide
+    if custom_defs:
+        ctx.tables["custom_answers"] = custom_wide
+        ctx.tables["custom_indicators"] = pd.DataFrame(custom_defs)
+        ctx.report.counts["custom answers"] = int(custom_wide.drop(columns="row_no").notna().sum().sum())
     ctx.report.counts["responses"] = len(responses)
     ctx.report.counts["answers"] = int(wide.drop(columns="row_no").notna().sum().sum())
-    ctx.sample = responses.assign(team=teams["team"][keep]).join(wide.drop(columns="row_no"))
+    ctx.sample = responses.assign(team=teams["team"][keep]).join(wide.drop(columns="row_no")).join(
+        custom_wide.drop(columns="row_no")
+    )
+
+
+def _base_question() -> str:
+    return (
+        "This file gives no base (number of responses) for its results. Without a base the anonymity "
+        "threshold cannot be checked and no interval can be drawn, so no team figure can be imported "
+        "and no n is ever invented from another column. Import the results as published "
+        "organisation-level figures ('n not given: no intervals, not used for team comparisons')? "
+        "Say so on the page, or with --published; or map each result's base "
+        "(--base RESULT=BASE, or one base for all with --map n=COLUMN)."
+    )
 
 
 def _survey_aggregate(ctx: _Ctx) -> None:
     cat = catalogue.get()
+    m = ctx.mapping
     long_layout = ctx.col("indicator") is not None
-    if not long_layout and not ctx.mapping.items:
+    if not long_layout and not m.items:
         ctx.report.errors.append(
-            "No indicator found. Map a column holding the indicator or question, "
+            "No indicator found. Map a column holding the indicator or question (--map indicator=COLUMN), "
             "or columns named after indicators."
         )
         return
-    if not _require(ctx, ["team", "n"] + (["value"] if long_layout else [])):
+    if long_layout and not _require(ctx, ["value"]):
         return
-    teams = _teams(ctx)
-    waves = _waves(ctx, ctx.date("fielded_on", skip_bad=False))
-    n, bad_n = ctx.number("n")
-    ctx.skip_where(
-        bad_n | n.isna(), "n", "base n is missing or not a number (needed to apply the anonymity threshold)"
-    )
-    ctx.skip_where(
-        n.notna() & ((n < 0) | (n != n.round())), "n", "base n must be a whole number of responses"
-    )
+    n_all = m.fields.get("n") if ctx.col("n") is not None else None
+    # Each result with its own base (X_rate / X_base), else the one base column, else none.
     if long_layout:
-        ind_text = ctx.text("indicator")
-        distinct = {t: _indicator(t) for t in ind_text.dropna().unique()}
-        ind = ind_text.map(distinct)
-        ctx.skip_where(ind_text.notna() & ind.isna(), "indicator", "not an indicator in the catalogue")
-        value, bad_value = ctx.number("value")
-        ctx.skip_where(bad_value, "value", "result is not a number")
-        pct = ctx.col("value").astype("string").str.contains("%", regex=False).fillna(False)
-        long = pd.DataFrame(
-            {"row_no": np.arange(len(ctx.frame)), "indicator_id": ind, "value": value, "pct": pct}
-        )
+        sources = [(m.fields["value"], None, n_all)]
     else:
-        parts = []
-        for column, ind_id in ctx.mapping.items.items():
-            value, bad_value = to_number(ctx.frame[column])
-            ctx.problems.add(bad_value, column, ctx.frame[column], "result is not a number; not imported")
-            pct = ctx.frame[column].astype("string").str.contains("%", regex=False).fillna(False)
-            parts.append(
-                pd.DataFrame(
-                    {"row_no": np.arange(len(ctx.frame)), "indicator_id": ind_id, "value": value, "pct": pct}
-                )
+        sources = [(c, i, m.bases.get(c) or n_all) for c, i in m.items.items() if c in ctx.frame.columns]
+    pairing = pd.DataFrame(
+        {
+            "result column": [s[0] for s in sources],
+            "indicator": [
+                cat.indicators[s[1]].short if s[1] in cat.indicators else "per row, from the indicator column"
+                for s in sources
+            ],
+            "base": [
+                (f"'{s[2]}' (its own)" if s[2] and s[2] != n_all else f"'{s[2]}' (one base for all)")
+                if s[2]
+                else "none"
+                for s in sources
+            ],
+        }
+    )
+    ctx.report.pairing = pairing
+    # Every wave's date is asked together with the base question, so one round answers both.
+    waves = _waves(ctx, ctx.date("fielded_on", skip_bad=False))
+    has_base = any(s[2] for s in sources)
+    published = False
+    if not has_base:
+        ctx.report.no_base = True
+        if not m.published:
+            ctx.report.questions.append(_base_question())
+            return
+        published = True
+        team_text = ctx.text("team")
+        if team_text is not None and team_text.dropna().str.casefold().nunique() > 1:
+            ctx.report.errors.append(
+                f"Results without a base can only be imported as organisation-level figures, but column "
+                f"'{ctx.label('team')}' names {team_text.dropna().str.casefold().nunique()} teams. "
+                "Add each result's base, or upload the organisation's rows only."
             )
-        long = pd.concat(parts, ignore_index=True)
+            return
+    else:
+        missing = [s[0] for s in sources if not s[2]]
+        if missing:
+            ctx.report.errors.append(
+                f"No base for result column(s) {', '.join(repr(c) for c in missing)}: pair each with its own "
+                "base column (on the page, or --base RESULT=BASE) or leave it out; no n is ever borrowed "
+                "from another result."
+            )
+            return
+        if not _require(ctx, ["team"]):
+            return
+    teams = None if published else _teams(ctx)
+    parts = []
+    rows_idx = np.arange(len(ctx.frame))
+    for column, ind_id, base_col in sources:
+        values = ctx.frame[column]
+        value, bad_value = to_number(values.mask(values.str.strip().str.casefold().isin(CELL_MISSING)))
+        ctx.problems.add(bad_value, column, values, "result is not a number; not imported")
+        if long_layout:
+            ind_text = ctx.text("indicator")
+            distinct = {t: _indicator(t) for t in ind_text.dropna().unique()}
+            ind = ind_text.map(distinct)
+            ctx.skip_where(ind_text.notna() & ind.isna(), "indicator", "not an indicator in the catalogue")
+        else:
+            ind = pd.Series(ind_id, index=ctx.frame.index, dtype="string")
+        n = pd.Series(np.nan, index=ctx.frame.index)
+        if base_col:
+            raw_n = ctx.frame[base_col]
+            n, bad_n = to_number(raw_n.mask(raw_n.str.strip().str.casefold().isin(CELL_MISSING)))
+            unusable = value.notna() & (bad_n | n.isna() | (n < 0) | (n != n.round()))
+            ctx.problems.add(
+                unusable,
+                base_col,
+                raw_n,
+                f"base for '{column}' is missing or not a whole number of responses "
+                "(needed to apply the anonymity threshold); result not imported",
+            )
+            value = value.where(~unusable)
+        pct = values.astype("string").str.contains("%", regex=False).fillna(False)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "row_no": rows_idx,
+                    "indicator_id": ind,
+                    "value": value,
+                    "pct": pct,
+                    "n": n,
+                    "column": column,
+                }
+            )
+        )
+    long = pd.concat(parts, ignore_index=True)
     long = long.dropna(subset=["indicator_id", "value"])
+    long = long[~ctx.skip.to_numpy()[long["row_no"].to_numpy()]]
     kinds_of = {i.id: i.kind for i in cat.indicators.values()}
     long["kind"] = long["indicator_id"].map(kinds_of)
     # A proportion is stored as 0-1. A value with "%" is a percentage; a bare number is one when
@@ -399,31 +614,58 @@ def _survey_aggregate(ctx: _Ctx) -> None:
     out_of_range = (is_prop & ~long["value"].between(0, 1)) | (
         (long["kind"] == "mean") & ~long["value"].between(1, 5)
     )
-    bad_rows = long.loc[out_of_range, "row_no"]
-    ctx.problems.add(
-        pd.Series(np.isin(np.arange(len(ctx.frame)), bad_rows)),
-        ctx.label("value") if long_layout else "result",
-        None,
-        "result out of range (0-100% or a 1-5 mean); not imported",
-    )
+    for column, bad in long[out_of_range].groupby("column")["row_no"]:
+        ctx.problems.add(
+            pd.Series(np.isin(rows_idx, bad.to_numpy())),
+            column,
+            ctx.frame[column],
+            "result out of range (0-100% or a 1-5 mean); not imported",
+        )
     long = long[~out_of_range]
     if waves is None:
         return
-    rows = pd.DataFrame({"team_key": teams["team_key"], "wave": waves, "n": n})[~ctx.skip]
-    aggs = long.join(rows, on="row_no", how="inner")[["team_key", "wave", "indicator_id", "value", "n"]]
-    threshold = settings().anonymity_threshold
-    small = pd.Series(
-        np.isin(
-            np.arange(len(ctx.frame)),
-            long.join(rows, on="row_no", how="inner").query("n < @threshold")["row_no"],
+    wave_of = waves.reset_index(drop=True)
+    long["wave"] = wave_of.iloc[long["row_no"]].to_numpy()
+    if published:
+        dup = long.duplicated(subset=["wave", "indicator_id"], keep="first")
+        for column, rows in long[dup].groupby("column")["row_no"]:
+            ctx.problems.add(
+                pd.Series(np.isin(rows_idx, rows.to_numpy())),
+                column,
+                ctx.frame[column],
+                "a second result for the same wave and indicator; not imported",
+            )
+        out = long[~dup][["wave", "indicator_id", "value"]].reset_index(drop=True)
+        ctx.tables["published"] = out
+        ctx.report.counts["published organisation-level results (n not given)"] = len(out)
+        ctx.report.notes.append(
+            "n not given: these are published organisation-level figures. They are shown with "
+            "'n not given', have no intervals, are never compared with a benchmark by interval and are "
+            "not used for team comparisons, funnels or intervention evaluation."
         )
-    )
-    ctx.problems.add(
-        small,
-        ctx.label("n"),
-        ctx.col("n"),
-        f"base below the anonymity threshold ({threshold}): stored but never shown",
-    )
+        ctx.sample = out.rename(columns={"indicator_id": "indicator"}).assign(n="not given")
+        return
+    team_of = teams["team_key"].reset_index(drop=True)
+    long["team_key"] = team_of.iloc[long["row_no"]].to_numpy()
+    dup = long.duplicated(subset=["team_key", "wave", "indicator_id"], keep="first")
+    for column, rows in long[dup].groupby("column")["row_no"]:
+        ctx.problems.add(
+            pd.Series(np.isin(rows_idx, rows.to_numpy())),
+            column,
+            ctx.frame[column],
+            "a second result for the same team, wave and indicator; not imported",
+        )
+    long = long[~dup]
+    threshold = settings().anonymity_threshold
+    for column, rows in long[long["n"] < threshold].groupby("column")["row_no"]:
+        base_col = next(s[2] for s in sources if s[0] == column)
+        ctx.problems.add(
+            pd.Series(np.isin(rows_idx, rows.to_numpy())),
+            base_col,
+            ctx.frame[base_col],
+            f"base below the anonymity threshold ({threshold}): stored but never shown",
+        )
+    aggs = long[["team_key", "wave", "indicator_id", "value", "n"]].reset_index(drop=True)
     ctx.tables["units"] = _units_frame(ctx, teams)
     ctx.tables["aggregates"] = aggs.astype({"n": "int64"})
     ctx.report.counts["results"] = len(aggs)
@@ -572,7 +814,10 @@ def _staff_in_post(ctx: _Ctx) -> None:
     if got is None:
         return
     if ctx.col("headcount") is None and ctx.col("fte") is None:
-        ctx.report.errors.append("Map a headcount or an FTE column: staff in post needs at least one.")
+        ctx.report.errors.append(
+            "Map a headcount or an FTE column: staff in post needs at least one "
+            "(on the page, or with --map headcount=COLUMN or --map fte=COLUMN)."
+        )
         return
     teams, month = got
     head, bad_head = ctx.number("headcount")
@@ -771,28 +1016,106 @@ _KIND_FUNCS = {
 }
 
 
+# The table that holds what an import of each kind adds: empty means nothing to import.
+PRIMARY_TABLES = {
+    "survey": ("responses",),
+    "survey_aggregate": ("aggregates", "published"),
+    "absence": ("episodes",),
+    "absence_monthly": ("absence_monthly",),
+    "staff_in_post": ("staff_in_post",),
+    "structure": ("units",),
+    "interventions": ("interventions",),
+}
+WAVE_COLUMN = "(year column)"
+RESULT_COLUMN = "(value in the year column)"
+
+
+def unpivot(raw: RawTable, years: list[str]) -> RawTable:
+    """A wide layout (one row per measure, one column per year) as one row per measure and year."""
+    keep = [c for c in raw.columns if c not in years]
+    numbers = raw.row_numbers if raw.row_numbers is not None else pd.Series(range(len(raw.frame))) + 2
+    parts, rows = [], []
+    for year in years:
+        part = raw.frame[keep].copy()
+        part[WAVE_COLUMN] = str(year).strip()
+        part[RESULT_COLUMN] = raw.frame[year]
+        parts.append(part)
+        rows.append(numbers.reset_index(drop=True))
+    frame = pd.concat(parts, ignore_index=True).astype("string")
+    blank = frame[RESULT_COLUMN].isna() | frame[RESULT_COLUMN].str.strip().eq("")
+    row_numbers = pd.concat(rows, ignore_index=True)[~blank.to_numpy()].reset_index(drop=True)
+    return replace(raw, frame=frame[~blank].reset_index(drop=True), row_numbers=row_numbers)
+
+
+def mapping_lines(kind: str, mapping: Mapping) -> list[str]:
+    """The final mapping as the report states it: one 'column -> field' line each."""
+    cat = catalogue.get()
+    lines = [f"'{c}' -> {kinds.field(kind, f).label}" for f, c in mapping.fields.items()]
+    for c, target in mapping.items.items():
+        if c in mapping.custom:
+            continue
+        what = cat.items[target].label if target in cat.items else (
+            cat.indicators[target].short if target in cat.indicators else "unknown"
+        )
+        base = f", base '{mapping.bases[c]}'" if c in mapping.bases else ""
+        lines.append(f"'{c}' -> {target} ({what}){base}")
+    for c, d in mapping.custom.items():
+        lines.append(f"'{c}' -> custom indicator '{d.get('name')}'")
+    if mapping.unpivot:
+        lines.append(f"{', '.join(repr(c) for c in mapping.unpivot)} -> survey waves (one column per year)")
+    return lines
+
+
 def prepare_table(
     raw: RawTable, mapping: Mapping, con: duckdb.DuckDBPyConnection, report: Report
 ) -> Prepared:
     """Validate and convert; nothing is written. Problems go to report.problems, blockers to errors."""
-    ctx = _Ctx(raw, mapping, con, report)
-    if not mapping.used_columns() & set(raw.columns):
+    source = raw
+    work = mapping
+    if mapping.kind == "survey_aggregate":
+        years = year_columns(raw.columns)
+        report.year_columns = years if len(years) >= 2 else []
+        confirmed = [c for c in mapping.unpivot if c in raw.columns]
+        if confirmed:
+            raw = unpivot(raw, confirmed)
+            work = replace(mapping, fields={**mapping.fields, "wave": WAVE_COLUMN, "value": RESULT_COLUMN})
+            blanks = len(source.frame) * len(confirmed) - len(raw.frame)
+            if blanks:
+                report.notes.append(f"{blanks} blank year cells (not measured that year) were left out.")
+        elif len(years) >= 2 and "value" not in mapping.fields and "wave" not in mapping.fields:
+            report.wide_layout = years
+            report.questions.append(
+                f"This file has one column per year ({', '.join(years)}) and one row per measure. Read "
+                "each year column as a survey wave? Confirm on the page, or with --unpivot."
+            )
+    report.mapping_lines = mapping_lines(mapping.kind, mapping)
+    ctx = _Ctx(raw, work, con, report)
+    if not mapping.used_columns() & set(source.columns):
         report.errors.append(
             "Nothing in this file could be matched to a "
             f"{kinds.KIND_LABELS[mapping.kind].split(' (')[0].lower()} column. "
-            "Check you chose the right kind of data, or map the columns by hand."
+            "Check you chose the right kind of data, or map the columns by hand (--map FIELD=COLUMN)."
         )
-    else:
+    elif not report.wide_layout:
         _KIND_FUNCS[mapping.kind](ctx)
     for line, reason in raw.rejected:
         ctx.problems.add_one(line, "", "", reason)
-    report.ignored_columns = [c for c in raw.columns if c not in mapping.used_columns()]
-    if not report.errors:
+    report.ignored_columns = [c for c in source.columns if c not in mapping.used_columns()]
+    if not report.errors and not report.wide_layout:
         for column in report.ignored_columns:
             ctx.problems.add_one(None, column, "", "column not used: it is not mapped to anything")
+    ready = sum(len(ctx.tables[t]) for t in PRIMARY_TABLES[mapping.kind] if t in ctx.tables)
+    if not report.errors and not report.questions and ready == 0:
+        report.errors.append(
+            "Nothing to import: 0 rows are ready. The problems listed say why each row was left out; "
+            "nothing was written."
+        )
     report.problems = ctx.problems.frame()
-    report.rows_read = len(raw.frame) + len(raw.rejected)
-    report.rows_ready = 0 if report.errors else int((~ctx.skip).sum())
+    report.rows_read = len(source.frame) + len(source.rejected)
+    # Rows of the file (an unpivoted row is one measure in one year: count its file row once).
+    kept = ctx.raw.row_numbers[~ctx.skip.to_numpy()] if ctx.raw.row_numbers is not None else None
+    ready_rows = int(kept.nunique()) if kept is not None else int((~ctx.skip).sum())
+    report.rows_ready = 0 if report.errors or not ready else ready_rows
     report.sample = _safe_sample(ctx.sample)
     return Prepared(kind=mapping.kind, report=report, mapping=mapping, tables=ctx.tables)
 

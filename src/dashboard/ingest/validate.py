@@ -90,6 +90,16 @@ class Report:
     cannot_show: list[str] = field(default_factory=list)  # ... and what still needs another file
     import_id: int | None = None
     committed: bool = False
+    # Structured questions and what was decided, read by the page (never by matching sentences).
+    readings: list = field(default_factory=list)  # readings.Reading per answer column
+    waves_without_date: list[str] = field(default_factory=list)  # waves asking for a fieldwork date
+    wave_dates: dict[str, str] = field(default_factory=dict)  # wave -> date used, and where it came from
+    pairing: pd.DataFrame = field(default_factory=pd.DataFrame)  # result column, indicator, base column
+    wide_layout: list[str] = field(default_factory=list)  # year columns awaiting the unpivot answer
+    year_columns: list[str] = field(default_factory=list)  # year columns seen, confirmed or not
+    no_base: bool = False  # results without any base: asks whether to import as published figures
+    mapping_lines: list[str] = field(default_factory=list)  # final mapping, column -> field
+    nothing_new: bool = False  # every row is already in the store
 
     @property
     def ok(self) -> bool:
@@ -111,6 +121,23 @@ def render_text(report: Report, max_problems: int = 20) -> str:
     lines.append(f"  rows read: {report.rows_read}; rows ready to import: {report.rows_ready}")
     for name, value in report.counts.items():
         lines.append(f"  {name}: {value}")
+    for r in report.readings:
+        if r.status in ("recoded", "codes"):
+            pairs = ", ".join(
+                f"{v} = {t}" for v, t in zip(r.values["value"], r.values["reads as"], strict=True)
+            )
+            what = "recode" if r.status == "recoded" else "codes of the question's own scale"
+            lines.append(f"  {what} '{r.column}': {pairs}")
+        elif r.status == "custom":
+            dist = r.distribution
+            pairs = ", ".join(f"{a}: {c}" for a, c in zip(dist["answer"], dist["count"], strict=True))
+            lines.append(f"  custom indicator from '{r.column}': {pairs}")
+    if len(report.pairing):
+        lines.append("  rates and their bases:")
+        for _, p in report.pairing.iterrows():
+            lines.append(f"    '{p['result column']}' ({p['indicator']}) with base {p['base']}")
+    for wave, how in report.wave_dates.items():
+        lines.append(f"  wave '{wave}': {how}")
     for note in report.notes:
         lines.append(f"  note: {note}")
     if report.mapped:

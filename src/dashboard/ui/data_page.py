@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import catalogue, store
 from dashboard.config import settings
-from dashboard.ingest import kinds, load, mapping, pipeline, uploads
+from dashboard.ingest import kinds, load, mapping, pipeline, readings, uploads
 from dashboard.ingest.read import RawTable, ReadError
 from dashboard.ingest.transform import HOURS_QUESTION, Prepared
 from dashboard.ingest.validate import Report, render_text
@@ -19,6 +19,8 @@ from dashboard.ui import cache
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet"]
 NOT_IN_FILE = "(not in file)"
+CHOOSE = "(choose)"
+NO_BASE = "(no base / the one base column)"
 IGNORE = "(ignore)"
 DAY_FIRST = {"day/month/year (UK)": True, "month/day/year (US)": False}
 # Each upload gets its own private folder here (see ingest.uploads), deleted when the import ends.
@@ -145,13 +147,13 @@ def _item_editor(
     else:
         choices = {i.id: f"{i.id}: {i.label}" for i in cat.survey_indicators()}
         title = "**Indicators**: columns holding a result for an indicator (one column per indicator)"
-    rest = [c for c in raw.columns if c not in taken]
-    if not rest:
-        return {}
     st.markdown(title)
+    # Every column is a row, whatever the pickers above say: the editor keeps its edits by row,
+    # so a table that shrank when a field was picked would shift (and lose) mappings made here.
     table = pd.DataFrame(
-        {"column": rest, "maps to": [choices.get(base.items.get(c, ""), IGNORE) for c in rest]}
+        {"column": raw.columns, "maps to": [choices.get(base.items.get(c, ""), IGNORE) for c in raw.columns]}
     )
+    st.caption("A column chosen for a field above is read as that field; its row here is not used.")
     edited = st.data_editor(
         table,
         key=f"data_items_{tag}",
@@ -163,7 +165,142 @@ def _item_editor(
         },
     )
     back = {v: k for k, v in choices.items()}
-    return {r["column"]: back[r["maps to"]] for _, r in edited.iterrows() if r["maps to"] in back}
+    return {
+        r["column"]: back[r["maps to"]]
+        for _, r in edited.iterrows()
+        if r["maps to"] in back and r["column"] not in taken
+    }
+
+
+def _custom_form(column: str, default: dict | None, key: str) -> dict | None:
+    """Name, domain, favourable direction and rule of a custom indicator; None until confirmed."""
+    cat = catalogue.get()
+    default = default or {
+        "name": column[:40], "domain": "personal_health", "favourable": "low", "op": ">=", "value": 1.0
+    }
+    domains = {d.id: d.name for d in cat.domains}
+    c1, c2 = st.columns(2)
+    name = c1.text_input("Indicator name", value=default["name"], key=f"{key}_name")
+    domain = c2.selectbox(
+        "Domain", list(domains), index=list(domains).index(default["domain"]), format_func=domains.get,
+        key=f"{key}_domain",
+    )
+    c3, c4, c5 = st.columns(3)
+    op = c3.selectbox(
+        "A respondent counts when the value is", [">=", "<="],
+        format_func={">=": "this or more", "<=": "this or less"}.get,
+        index=0 if default["op"] == ">=" else 1, key=f"{key}_op",
+    )
+    value = c4.number_input("Value", value=float(default["value"]), key=f"{key}_value")
+    favourable = c5.radio(
+        "Favourable when the share is", ["low", "high"], index=0 if default["favourable"] == "low" else 1,
+        horizontal=True, key=f"{key}_fav",
+    )
+    ok = st.checkbox(
+        f"Use this custom indicator for '{column}' ({catalogue.rule_text(op, value)} counts)", key=f"{key}_ok"
+    )
+    if not ok:
+        return None
+    return {"name": name.strip(), "domain": domain, "favourable": favourable, "op": op, "value": value}
+
+
+def _reading_questions(raw: RawTable, chosen: mapping.Mapping, first: Report, tag: str) -> None:
+    """Each answer column whose values are not its question's answers: recode it or make it custom."""
+    questions = [r for r in first.readings if r.status == "question"]
+    if questions:
+        st.markdown(
+            "**How should these columns be read?** Nothing imports until each has a confirmed reading."
+        )
+    for r in questions:
+        idx = raw.columns.index(r.column)
+        key = f"data_read_{tag}_{idx}"
+        with st.container(border=True):
+            st.markdown(f"**{r.column}** → {r.target} ({r.target_label}): holds {r.why}.")
+            st.dataframe(r.values[["value", "count"]], hide_index=True)
+            custom_ok = r.suggest_custom is not None or len(r.values) > 15
+            options = ["recode", "custom"] if custom_ok else ["recode"]
+            how = st.radio(
+                "Read it as",
+                options,
+                format_func={
+                    "recode": "this question's answers (a recode)", "custom": "a custom indicator"
+                }.get,
+                index=0 if len(r.values) <= 15 and any(r.proposed.values()) else None,
+                horizontal=True,
+                key=f"{key}_how",
+            )
+            if how == "custom":
+                definition = _custom_form(r.column, r.suggest_custom, f"{key}_custom")
+                if definition:
+                    chosen.custom[r.column] = definition
+                    chosen.items.pop(r.column, None)
+                continue
+            if how != "recode":
+                continue
+            if len(r.values) > 15:
+                st.caption("Too many distinct values to recode one by one: read it as a custom indicator.")
+                continue
+            choices = [CHOOSE, *r.labels, mapping.MISSING_READING]
+            table: dict[str, str] = {}
+            cols = st.columns(min(len(r.values), 6))
+            for j, value in enumerate(r.values["value"]):
+                proposed = r.proposed.get(value)
+                pick = cols[j % len(cols)].selectbox(
+                    f"'{value}' reads as",
+                    choices,
+                    index=choices.index(proposed) if proposed in choices else 0,
+                    key=f"{key}_v{j}",
+                )
+                if pick != CHOOSE:
+                    table[value] = pick
+            complete = len(table) == len(r.values)
+            ok = st.checkbox(
+                f"Confirm this reading of '{r.column}'", key=f"{key}_ok", disabled=not complete,
+                help=None if complete else "Give every value a reading first.",
+            )
+            if ok and complete:
+                chosen.recodes[r.column] = table
+
+
+def _custom_columns(raw: RawTable, chosen: mapping.Mapping, tag: str) -> None:
+    """Columns not mapped to a question, read as custom indicators (e.g. a 0-10 fatigue score)."""
+    free = [c for c in raw.columns if c not in chosen.used_columns()]
+    picked = st.multiselect(
+        "Read other columns as custom indicators (for example a 0-10 fatigue score)",
+        free,
+        key=f"data_custom_cols_{tag}",
+    )
+    for column in picked:
+        idx = raw.columns.index(column)
+        distinct = readings.distinct_values(raw.frame[column])["value"].tolist()
+        with st.container(border=True):
+            st.markdown(f"**{column}**: custom indicator")
+            suggestion = readings.suggest_custom(column, distinct)
+            definition = _custom_form(column, suggestion, f"data_custom_{tag}_{idx}")
+            if definition:
+                chosen.custom[column] = definition
+
+
+def _base_pairs(raw: RawTable, base: mapping.Mapping, chosen: mapping.Mapping, tag: str) -> dict[str, str]:
+    """Each result column's own base column: proposed by name, editable, never one n for all."""
+    results = [c for c in raw.columns if c in chosen.items]
+    if not results:
+        return {}
+    st.markdown("**Bases**: the number of responses behind each result (its own column, by name)")
+    options = [NO_BASE, *[c for c in raw.columns if c not in results]]
+    pairs: dict[str, str] = {}
+    cols = st.columns(min(len(results), 3))
+    for j, column in enumerate(results):
+        proposed = base.bases.get(column)
+        pick = cols[j % len(cols)].selectbox(
+            f"Base of '{column}'",
+            options,
+            index=options.index(proposed) if proposed in options else 0,
+            key=f"data_base_{tag}_{raw.columns.index(column)}",
+        )
+        if pick != NO_BASE:
+            pairs[column] = pick
+    return pairs
 
 
 def _answers(kind: str, chosen: mapping.Mapping, first: Report, tag: str) -> None:
@@ -190,13 +327,43 @@ def _answers(kind: str, chosen: mapping.Mapping, first: Report, tag: str) -> Non
         chosen.hours_per_day = float(hours) if hours else chosen.hours_per_day
     if kind in ("survey", "survey_aggregate") and "wave" not in chosen.fields:
         chosen.wave = st.text_input("Survey wave name", key=f"data_wave_{tag}").strip() or None
-    if "in the field" in questions or (
+    several = len(first.waves_without_date) > 1
+    if several:
+        st.markdown("**Fieldwork date of each wave** (the middle of fieldwork; it orders the waves "
+                    "and decides before/after an intervention)")
+        cols = st.columns(min(len(first.waves_without_date), 4))
+        for j, label in enumerate(first.waves_without_date):
+            on = cols[j % len(cols)].date_input(
+                f"Wave '{label}'", value=None, key=f"data_wave_date_{tag}_{j}", format="YYYY-MM-DD"
+            )
+            if on:
+                chosen.wave_dates[label] = on.isoformat()
+    elif first.waves_without_date or (
         kind in ("survey", "survey_aggregate") and "fielded_on" not in chosen.fields
     ):
         on = st.date_input(
             "Middle date of fieldwork", value=None, key=f"data_fielded_{tag}", format="YYYY-MM-DD"
         )
         chosen.fielded_on = on.isoformat() if on else None
+    if first.year_columns and "value" not in chosen.fields and "wave" not in chosen.fields:
+        # Shown while the answer stands (it was applied before `first` was checked), so the
+        # questions that follow from it (bases, wave dates) are asked in the same round.
+        chosen.unpivot = list(first.year_columns) if st.checkbox(
+            f"One row per measure, one column per year ({', '.join(first.year_columns)}): "
+            "read each year column as a survey wave",
+            key=f"data_unpivot_{tag}",
+        ) else []
+    if first.no_base:
+        st.info(
+            "This file gives no base (number of responses). Without one the anonymity threshold cannot "
+            "be checked and no interval can be drawn, so no team figure can come from it, and no n is "
+            "taken from another column."
+        )
+        chosen.published = st.checkbox(
+            "Import as published organisation-level figures (n not given: no intervals, not used for "
+            "team comparisons)",
+            key=f"data_published_{tag}",
+        )
     if kind == "survey" and any(n.startswith("Unknown answers") for n in first.notes):
         text = st.text_area(
             "Unknown answers: give each a value, one per line as `label = value` "
@@ -239,6 +406,25 @@ def _report(report: Report) -> None:
             pd.DataFrame({"what": list(report.counts), "count": list(report.counts.values())}),
             hide_index=True,
         )
+    shown = [r for r in report.readings if r.status != "question"]
+    if shown:
+        st.markdown("**How each answer column reads**, and the distribution it gives")
+        for r in shown:
+            with st.expander(r.describe(), expanded=r.status in ("recoded", "custom")):
+                c1, c2 = st.columns(2)
+                c1.dataframe(r.values, hide_index=True)
+                c2.dataframe(r.distribution, hide_index=True)
+    if len(report.pairing):
+        st.markdown("**Results and their bases**")
+        st.dataframe(report.pairing, hide_index=True)
+    if report.wave_dates:
+        st.dataframe(
+            pd.DataFrame({"wave": list(report.wave_dates), "fieldwork": list(report.wave_dates.values())}),
+            hide_index=True,
+        )
+    if report.mapping_lines:
+        with st.expander("Final mapping (column → field)"):
+            st.code("\n".join(report.mapping_lines), language=None)
     for n in report.notes:
         st.caption(n)
     if report.ignored_columns:
@@ -266,6 +452,19 @@ def _report(report: Report) -> None:
         st.code(render_text(report), language=None)
 
 
+def _why_disabled(report: Report) -> str | None:
+    """The reason Import cannot run yet, in words; None when it can."""
+    if report.nothing_new:
+        return "nothing new: every row is already in the store."
+    if report.errors:
+        return f"{len(report.errors)} error(s) above must be resolved first."
+    if report.questions:
+        return f"{len(report.questions)} question(s) above need an answer first."
+    if report.rows_ready == 0:
+        return "0 rows are ready to import."
+    return None
+
+
 def _commit(con, prepared: Prepared, raw: RawTable, path: Path) -> None:
     report = prepared.report
     c1, c2 = st.columns(2)
@@ -275,9 +474,10 @@ def _commit(con, prepared: Prepared, raw: RawTable, path: Path) -> None:
     if cancel.button("Cancel", key="data_cancel"):
         _forget_upload(path)
         st.rerun()
-    if not go.button("Import", type="primary", disabled=not report.ok, key="data_commit"):
-        if not report.ok:
-            st.info("Nothing can be imported until the errors and questions above are resolved.")
+    why = _why_disabled(report)
+    if not go.button("Import", type="primary", disabled=why is not None, key="data_commit", help=why):
+        if why:
+            st.info(f"Import is disabled: {why}")
         return
     if profile:
         mapping.save_profile(con, profile, raw.columns, prepared.mapping)
@@ -287,6 +487,9 @@ def _commit(con, prepared: Prepared, raw: RawTable, path: Path) -> None:
         pipeline.commit(
             con, prepared, user=user, progress=lambda f, m: bar.progress(f, text=f"Importing: {m}")
         )
+    except load.NothingNew as exc:
+        st.info(f"Nothing new: {exc}. Nothing was written and the import log is unchanged.")
+        return
     except Exception as exc:  # the transaction rolled back; say so plainly
         st.error(f"The import failed and was rolled back; the data is unchanged. ({exc})")
         return
@@ -369,9 +572,21 @@ def _preview(con, kind: str, file, held: dict) -> None:
         hours_per_day=base.hours_per_day,
     )
     chosen.fields = _field_pickers(kind, raw, base, tag)
+    chosen.wave_dates = dict(base.wave_dates)
+    chosen.recodes = dict(base.recodes)
+    chosen.custom = dict(base.custom)
+    chosen.published = base.published
+    chosen.unpivot = list(base.unpivot)
     if kind in ("survey", "survey_aggregate"):
         chosen.items = _item_editor(kind, raw, base, set(chosen.fields.values()), tag)
+    if kind == "survey_aggregate":
+        chosen.bases = _base_pairs(raw, base, chosen, tag)
+        if st.session_state.get(f"data_unpivot_{tag}"):
+            chosen.unpivot = mapping.year_columns(raw.columns)
     first = _validated(con, raw, chosen, notes).report
+    if kind == "survey":
+        _reading_questions(raw, chosen, first, tag)
+        _custom_columns(raw, chosen, tag)
     if (
         first.questions
         or any(n.startswith("Unknown answers") for n in first.notes)
@@ -434,10 +649,11 @@ def _dataset(con) -> bool:
             cache.clear()
             st.rerun()
         return False
+    unnamed = info["name"] == "No data loaded" or info["name"].startswith("Unnamed organisation")
     with st.form("data_name"):
         name = st.text_input(
             "Organisation name (shown in the banner on every page)",
-            value="" if info["name"] == "No data loaded" else info["name"],
+            value="" if unnamed else info["name"],
             max_chars=120,
         )
         if st.form_submit_button("Save name") and name.strip():
