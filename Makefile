@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 export WELLBEING_DB ?= $(CURDIR)/data/wellbeing.duckdb
 
-.PHONY: install run demo test lint browser bench clean
+.PHONY: install run demo test lint browser bench validate clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -36,6 +36,11 @@ test: install browser lint
 
 bench: install
 	$(PY) -m bench
+
+# Calibration harness (long: tens of minutes on 2 cores); rewrites docs/calibration.md.
+validate: install
+	PYTHONPATH=$(CURDIR)/src $(PY) -m dashboard validate --markdown docs/calibration.md \
+		--json docs/calibration.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -33,15 +33,32 @@ def test_stress_by_team_counts_only_answers(con):
     assert _value(frame, team="Ward B").value == 0
 
 
-def test_combined_bullying_is_any_source_among_answered(con):
+def test_combined_bullying_is_yes_if_any_yes_and_no_only_when_all_answered_no(con):
     frame = indicators.survey_results(
         con, by=("team",), indicator_ids=["bullying_managers_or_colleagues"], wave_ids=[1]
     )
-    # Ward A: r1 colleagues 3-5 times -> yes; r2 managers never, colleagues unanswered -> no.
+    # Ward A: r1 managers never, colleagues 3-5 times -> yes; r2 managers never, colleagues
+    # skipped -> missing (not "no": a skipped item could have been a yes), so n is 1.
     a = _value(frame, team="Ward A")
-    assert (a.n, a.value) == (2, 0.5)
-    # Ward B: r5 managers 1-2 -> yes; r6 never, never -> no.
+    assert (a.n, a.value) == (1, 1.0)
+    # Ward B: r5 managers 1-2 -> yes; r6 never, never -> no (both asked items answered).
     b = _value(frame, team="Ward B")
+    assert (b.n, b.value) == (2, 0.5)
+
+
+def test_any_of_counts_only_items_asked_in_the_wave(con):
+    from dashboard import store
+
+    # Drop the colleagues item from the 2024 questionnaire: nobody answered it that wave, so
+    # r2 (managers never) is now a complete "no" and r1 (managers never) a "no" too.
+    con.execute("DELETE FROM answers WHERE item_id = 'q14c' AND response_id IN (1, 5, 6)")
+    store.refresh_scores(con)
+    frame = indicators.survey_results(
+        con, by=("team",), indicator_ids=["bullying_managers_or_colleagues"], wave_ids=[1]
+    )
+    a = _value(frame, team="Ward A")
+    assert (a.n, a.value) == (2, 0.0)
+    b = _value(frame, team="Ward B")  # r5 managers 1-2 -> yes, r6 never -> no
     assert (b.n, b.value) == (2, 0.5)
 
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m dashboard demo|import|info` (same code paths as the app)."""
+"""Command line: `python -m dashboard demo|import|info|validate` (same code paths as the app)."""
 from __future__ import annotations
 
 import argparse
@@ -88,6 +88,39 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from dashboard import calibration
+
+    def say(text: str) -> None:
+        print(f"... {text}", file=sys.stderr, flush=True)
+
+    con = None
+    if not args.no_demo:
+        if args.db:
+            con = store.connect(args.db, read_only=True)
+        else:
+            say("building the demo organisation in a temporary store")
+            con = calibration.demo_store(Path(tempfile.mkdtemp()) / "demo.duckdb")
+    table = calibration.run(args.reps, args.seed, con, args.placebo_sets, progress=say)
+    meta = {"reps": args.reps, "seed": args.seed, "placebo_sets": args.placebo_sets}
+    text = calibration.markdown(table, meta)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {**meta, "rows": json.loads(table.to_json(orient="records"))}, indent=1))
+    bad = calibration.failures(table)
+    if len(bad):
+        print(f"{len(bad)} row(s) outside their band", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard")
     parser.add_argument("--db", help="store path (default: WELLBEING_DB or data/wellbeing.duckdb)")
@@ -145,6 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--year", type=int, required=True)
     report.add_argument("out", help="output file ending in .docx or .html")
     report.set_defaults(func=_cmd_report)
+
+    val = sub.add_parser("validate", help="calibration harness: coverage and false alarms of "
+                         "the intervention statistics on simulated data and demo placebo dates")
+    val.add_argument("--reps", type=int, default=300, help="runs per scenario and case")
+    val.add_argument("--seed", type=int, default=20261130)
+    val.add_argument("--placebo-sets", type=int, default=20,
+                     help="random target-team sets per placebo start month in the demo")
+    val.add_argument("--json", help="write the table as JSON to this file")
+    val.add_argument("--markdown", help="write the table as Markdown to this file")
+    val.add_argument("--no-demo", action="store_true", help="skip the demo placebo dates")
+    val.set_defaults(func=_cmd_validate)
 
     args = parser.parse_args(argv)
     return args.func(args)

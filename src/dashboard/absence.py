@@ -880,7 +880,12 @@ def survey_vs_absence(
     kept = flagged[~flagged.suppressed & flagged.value.notna() & flagged.absence.notna()]
     kept = kept.drop(columns=["n_check", "suppressed"]).sort_values("team").reset_index(drop=True)
     result = pearson_ci(kept["value"], kept["absence"])
-    result.update(start=start, end=end, teams_removed=int(len(frame) - len(kept)), measure=measure)
+    # Each team counts once in r; weighted by respondents, large teams count for more. The two
+    # differ when small teams sit at the extremes (issue 11: 0.35 against 0.22 on the demo).
+    from dashboard.stats import weighted_pearson
+
+    result.update(r_weighted=weighted_pearson(kept["value"], kept["absence"], kept["n"]),
+                  start=start, end=end, teams_removed=int(len(frame) - len(kept)), measure=measure)
     return kept, result
 
 

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy.stats import binom, norm
 from statsmodels.stats.proportion import proportion_confint
 
-from dashboard import catalogue, indicators, lenses, privacy, scorecard, team_absence
+from dashboard import catalogue, indicators, lenses, privacy, scorecard, stats, team_absence
 from dashboard.privacy import NOT_RECORDED
 
 # The cuts a user can choose on the Teams page (each is offered by privacy.RELEASE_ORDER).
@@ -175,14 +176,13 @@ def control_limits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Funnel limits around the centre for groups of size n (centre and sd may vary by row).
 
-    Proportions (binomial, normal approximation): p0 +/- z * sqrt(p0 (1 - p0) / n), kept
-    within 0-1. Means: m0 +/- z * sd / sqrt(n), with sd the organisation's respondent-level sd.
+    Proportions: exact binomial limits at the two-sided coverage of z (stats.binomial_limits).
+    Means: m0 +/- z * sd / sqrt(n), with sd the organisation's respondent-level sd.
     """
     n = np.asarray(n, dtype=np.float64)
     centre = np.asarray(centre, dtype=np.float64)
     if kind == "proportion":
-        half = z * np.sqrt(centre * (1 - centre) / n)
-        return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+        return stats.binomial_limits(centre, n, 1 - 2 * float(norm.sf(z)))
     if kind == "mean":
         if sd is None or np.isnan(np.asarray(sd, dtype=np.float64)).any():
             raise ValueError("control limits for a mean need the organisation's sd")
@@ -229,12 +229,16 @@ def heatmap(
     """Groups x indicators with each cell's status against the chosen reference.
 
     Survey cells (favourable direction from the catalogue): against the organisation or
-    benchmark, outside the 95% funnel limit at the group's n; against the previous wave, a
-    two-sample z test at 95% on the group's own figures. Absence cells (directorate, team and
+    benchmark, an exact binomial test (proportions; the test behind the exact funnel limits)
+    or a z test (means) at the group's n; against the previous wave, a two-sample z test on the
+    group's own figures; a cell is flagged better or worse only when its p-value survives
+    Benjamini-Hochberg false-discovery control over all the survey cells shown (flag_summary
+    says how many chance alone would give). Absence cells (directorate, team and
     site views; see absence_cells) follow the Absence page's staff-in-post rule. indicator_ids
     None means every survey indicator plus the absence rate and S10 share. Columns: [*by, group,
     indicator_id, indicator, domain, kind, source, value, n, reference_value, difference, status,
-    status_label, suppressed]; n is responses for survey cells, staff in post for absence cells.
+    status_label, suppressed, p_value, flagged]; n is responses for survey cells, staff in post
+    for absence cells (whose p_value and flagged are empty).
     """
     if reference not in REFERENCES:
         raise ValueError(f"unknown reference {reference!r}")
@@ -243,10 +247,11 @@ def heatmap(
     absence_ids = [i for i in ids if i in ABSENCE_IDS]
     ids = [i for i in ids if i not in ABSENCE_IDS]
     cols = [*by, "group", "indicator_id", "indicator", "domain", "kind", "source", "value", "n",
-            "reference_value", "difference", "status", "status_label", "suppressed"]
+            "reference_value", "difference", "status", "status_label", "suppressed", "p_value",
+            "flagged"]
     parts = [_survey_cells(con, by, wave_id, threshold, reference, directorate, ids, cat)] if ids else []
     parts.append(absence_cells(con, by, wave_id, threshold, reference, directorate, absence_ids))
-    parts = [p[cols] for p in parts if not p.empty]
+    parts = [p.reindex(columns=cols) for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=cols)
     now = pd.concat(parts, ignore_index=True)
@@ -295,10 +300,11 @@ def _survey_cells(
             now.ref_sd**2 / now.ref_n,
         )
         se = np.sqrt(var_now + var_ref)
-        diff = now.value - now.reference_value
+        diff = (now.value - now.reference_value).to_numpy(dtype=float)
         # a zero standard error (everyone gave the same answer in both waves): any change is real
-        higher = diff > Z95 * se
-        lower = diff < -Z95 * se
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_value = np.where(se > 0, 2 * norm.sf(np.abs(diff) / se), np.where(diff != 0, 0.0, 1.0))
+        p_value = np.where(np.isnan(diff), np.nan, p_value)
         now = now.drop(columns=["ref_n", "ref_sd"])
     else:
         if reference == "organisation":
@@ -308,20 +314,19 @@ def _survey_cells(
                 lambda i: cat.indicators[i].benchmark.value if cat.indicators[i].benchmark else np.nan
             )
         sd0 = now.indicator_id.map(org_now["sd"])
-        lo = np.full(len(now), np.nan)
-        hi = np.full(len(now), np.nan)
-        for kind in ("proportion", "mean"):
-            rows = (kinds == kind).to_numpy() & now.reference_value.notna().to_numpy()
-            if kind == "mean":
-                rows &= sd0.notna().to_numpy()
-            if rows.any():
-                lo[rows], hi[rows] = control_limits(
-                    kind, now.reference_value.to_numpy()[rows], now.n.to_numpy()[rows], Z95,
-                    sd0.to_numpy()[rows] if kind == "mean" else None,
-                )
-        higher = now.value.to_numpy() > hi
-        lower = now.value.to_numpy() < lo
-    higher, lower = np.asarray(higher, dtype=bool), np.asarray(lower, dtype=bool)
+        p_value = cell_p_values(kinds.to_numpy(), now.value.to_numpy(dtype=float),
+                                now.reference_value.to_numpy(dtype=float),
+                                now.n.to_numpy(dtype=float), sd0.to_numpy(dtype=float))
+        diff = (now.value - now.reference_value).to_numpy(dtype=float)
+    # Dozens of cells are tested at once: 5% of them would pass a 95% test by chance alone,
+    # so a cell is flagged only when it survives Benjamini-Hochberg control of false discoveries.
+    usable = ~np.isnan(p_value) & ~now.suppressed.to_numpy(dtype=bool)
+    flagged = np.zeros(len(now), dtype=bool)
+    if usable.any():
+        flagged[usable] = stats.adjust_pvalues(p_value[usable], method="bh").reject
+    now["p_value"] = np.where(usable, p_value, np.nan)
+    now["flagged"] = flagged
+    higher, lower = flagged & (diff > 0), flagged & (diff < 0)
     status = np.where(
         higher_better.to_numpy(), _direction(higher, lower, True), _direction(higher, lower, False)
     )
@@ -336,6 +341,47 @@ def _survey_cells(
     now["kind"] = kinds.to_numpy()
     now["source"] = "survey"
     return now
+
+
+def cell_p_values(kind: np.ndarray, value: np.ndarray, reference: np.ndarray, n: np.ndarray,
+                  sd: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of each cell against its reference value.
+
+    Proportions: exact binomial test of round(value x n) successes in n against the reference
+    (twice the smaller tail, capped at 1), the test the exact funnel limits invert. Means: z
+    test with the organisation's respondent-level sd. NaN where there is nothing to compare.
+    """
+    p = np.full(len(value), np.nan)
+    prop = (kind == "proportion") & ~np.isnan(reference) & ~np.isnan(value) & (n > 0)
+    if prop.any():
+        k, m, p0 = np.rint(value[prop] * n[prop]), np.rint(n[prop]), reference[prop]
+        tails = np.minimum(binom.cdf(k, m, p0), binom.sf(k - 1, m, p0))
+        p[prop] = np.minimum(1.0, 2 * tails)
+    mean = (kind == "mean") & ~np.isnan(reference) & ~np.isnan(value) & (sd > 0) & (n > 0)
+    if mean.any():
+        z = (value[mean] - reference[mean]) / (sd[mean] / np.sqrt(n[mean]))
+        p[mean] = 2 * norm.sf(np.abs(z))
+    return p
+
+
+def flag_summary(heat: pd.DataFrame) -> dict[str, float]:
+    """How many survey cells were tested and flagged, and how many chance alone would flag.
+
+    `expected_by_chance` is 5% of the cells tested: what a 95% test per cell would flag if no
+    group truly differed. `uncorrected` is what such a test flags here; `flagged` what survives
+    the false-discovery control the heatmap uses.
+    """
+    if "p_value" not in heat.columns:
+        return {"tested": 0, "uncorrected": 0, "flagged": 0, "expected_by_chance": 0.0}
+    p = heat.p_value.to_numpy(dtype=float)
+    tested = int((~np.isnan(p)).sum())
+    return {
+        "tested": tested,
+        "uncorrected": int((p < 0.05).sum()),
+        "flagged": int(heat.get("flagged", pd.Series(False, index=heat.index)).fillna(False)
+                       .astype(bool).sum()),
+        "expected_by_chance": 0.05 * tested,
+    }
 
 
 def _relative_status(value: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -491,7 +537,8 @@ def funnel_curve(
     steps: int = 80,
 ) -> pd.DataFrame:
     """The funnel's limit lines over n (log-spaced): [n, centre, lo95, hi95, lo998, hi998]."""
-    n = np.unique(np.geomspace(max(n_min, 1), max(n_max, n_min + 1), steps))
+    # whole respondents: exact binomial limits step with n
+    n = np.unique(np.rint(np.geomspace(max(n_min, 1), max(n_max, n_min + 1), steps)))
     lo95, hi95 = control_limits(kind, centre, n, Z95, sd)
     lo998, hi998 = control_limits(kind, centre, n, Z998, sd)
     return pd.DataFrame(
@@ -691,6 +738,24 @@ def compare(
     return pd.concat(frames, ignore_index=True)[cols], left_out
 
 
+def small_n_teams(
+    con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int], wave_id: int, threshold: int
+) -> dict[str, int]:
+    """Teams among unit_ids shown in this wave (threshold or more responses) with fewer than
+    stats.MIN_N responses: {team: responses}, for the caution beside compared figures."""
+    rows = con.execute(
+        """
+        SELECT u.team, count(*) AS n
+        FROM responses AS r JOIN units AS u USING (unit_id)
+        WHERE r.wave_id = ? AND list_contains(CAST(? AS INTEGER[]), r.unit_id)
+        GROUP BY u.team
+        ORDER BY u.team
+        """,
+        [wave_id, [int(u) for u in unit_ids]],
+    ).fetchall()
+    return {team: int(n) for team, n in rows if threshold <= n < stats.MIN_N}
+
+
 def team_trend(
     con: duckdb.DuckDBPyConnection, unit_id: int, threshold: int
 ) -> pd.DataFrame:
@@ -799,4 +864,8 @@ def heatmap_table(heat: pd.DataFrame, threshold: int) -> pd.DataFrame:
     ]
     withheld = data.groupby("group").suppressed.sum().astype(int)
     wide.insert(0, f"Withheld (fewer than {threshold} or protecting another group)", withheld)
+    survey = data[(data.source != "absence") & ~data.suppressed.astype(bool)]
+    few = survey.assign(c=stats.small_n(survey.n)).groupby("group").c.sum().astype(int)
+    wide.insert(1, f"Figures on fewer than {stats.MIN_N} responses (read with caution)",
+                few.reindex(wide.index, fill_value=0))
     return wide.reset_index().rename(columns={"group": "Group"})

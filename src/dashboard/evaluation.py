@@ -348,6 +348,10 @@ def _survey_indicator(
             "be resampled and are not used."
         )
 
+    small_teams = _small_teams(kept, names, {pre_wave["wave_id"]: pre_wave["label"],
+                                             post_wave["wave_id"]: post_wave["label"]})
+    if small_teams:
+        warnings.append(small_teams)
     is_target = kept.unit_id.isin(targets)
     period = np.where(kept.wave_id == pre_wave["wave_id"], "pre", "post")
     tgt = kept[is_target]
@@ -402,6 +406,26 @@ def _survey_indicator(
     return out
 
 
+def _small_teams(kept: pd.DataFrame, names: dict[int, str], labels: dict[int, str]) -> str | None:
+    """A warning naming each team used with fewer than stats.MIN_N responses in a wave.
+
+    Pooled groups can pass 30 while every team in them is small; a team's own change then
+    rests on few answers, which is why the verdict names them (issue 11).
+    """
+    counts = kept.groupby(["unit_id", "wave_id"]).size()
+    small = counts[counts < stats.MIN_N]
+    if small.empty:
+        return None
+    parts = [f"{names.get(int(u), str(u))} {n} in {labels.get(int(w), w)}"
+             for (u, w), n in small.sort_index().items()]
+    teams = small.index.get_level_values(0).nunique()
+    total = kept.unit_id.nunique()
+    return (
+        f"{teams} of {total} teams used have fewer than {stats.MIN_N} responses in a wave "
+        f"({'; '.join(parts)}): each of their figures rests on few answers."
+    )
+
+
 def _trend_check(
     con: duckdb.DuckDBPyConnection,
     ind: Indicator,
@@ -450,6 +474,28 @@ def absence_monthly(
     ).dropna(subset=["days_lost", "days_available"])
 
 
+def absence_by_unit(
+    con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int], first: date, last: date
+) -> pd.DataFrame:
+    """Monthly FTE days lost / available per unit: unit, month, days_lost, days_available.
+
+    Only for the statistics (how much teams' own changes scatter sets the interval); no
+    figure from it is shown, and callers pass only units the Absence page may show.
+    """
+    if not unit_ids:
+        return pd.DataFrame(columns=["unit", "month", "days_lost", "days_available"])
+    frame = absence.monthly_rates(con, first, last, 0, by=("team",), unit_ids=list(unit_ids))
+    frame = frame[(frame.month >= pd.Timestamp(first)) & (frame.month <= pd.Timestamp(last))]
+    return pd.DataFrame(
+        {
+            "unit": frame.team.to_numpy(),
+            "month": pd.to_datetime(frame.month).to_numpy(),
+            "days_lost": frame.fte_days_lost.astype("float64").to_numpy(),
+            "days_available": frame.fte_days_available.astype("float64").to_numpy(),
+        }
+    ).dropna(subset=["days_lost", "days_available"])
+
+
 def _absence_indicator(
     con: duckdb.DuckDBPyConnection,
     ind: Indicator,
@@ -490,10 +536,13 @@ def _absence_indicator(
         )
     if target.empty:
         return {"design": "none", "notes": ("No absence data for the target teams in the window.",)}
-    ratio = stats.rate_ratio(target, start_date)
+    target_u = absence_by_unit(con, target_ids, first, last)
+    comparison_u = absence_by_unit(con, comparison_ids, first, last)
+    ratio = stats.rate_ratio(target_u, start_date)
     its = stats.interrupted_time_series(target, start_date)
-    comp = stats.rate_ratio(comparison, start_date) if not comparison.empty else None
-    did = stats.rate_ratio_did(target, comparison, start_date) if not comparison.empty else None
+    comp = stats.rate_ratio(comparison_u, start_date) if not comparison.empty else None
+    did = (stats.rate_ratio_did(target_u, comparison_u, start_date)
+           if not comparison.empty else None)
     # With comparison teams the effect is the ratio of rate ratios (Magenta Book level 3): the
     # comparison teams' own change over the same months is netted out. Without them, or when
     # their change cannot be estimated, the target's before/after ratio stands alone (level 2).

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 from statsmodels.stats.proportion import proportion_confint
 
 from dashboard import absence, catalogue, indicators, interventions, privacy
@@ -190,6 +191,7 @@ def indicator_table(
         value = previous = None
         n = 0
         note = ""
+        change_p = None
         if ind.source == "survey":
             if ind.id in now.index:
                 n = int(now.at[ind.id, "n"])
@@ -198,6 +200,10 @@ def indicator_table(
                     note = f"fewer than {threshold} responses"
             if ind.id in before.index and int(before.at[ind.id, "n"]) >= threshold:
                 previous = float(before.at[ind.id, "value"])
+                if value is not None:
+                    change_p = change_p_value(
+                        ind.kind, value, n, _sd(now, ind.id), previous,
+                        int(before.at[ind.id, "n"]), _sd(before, ind.id))
             if ind.id not in now.index and pub_now is not None and ind.id in pub_now.index:
                 value = float(pub_now.at[ind.id, "value"])
                 note = PUBLISHED_NOTE
@@ -209,6 +215,9 @@ def indicator_table(
             value, previous = current_abs[key], prior_abs[key]
             n = int(current_abs["episodes"])
             note = "12 months to the wave, calendar days"
+            if value is not None and previous:
+                # days lost come in spells, so no sampling test: the heatmap's relative margin
+                change_p = 0.0 if abs(value / previous - 1) > RATE_MARGIN else 1.0
         else:
             value, n = quality.get(ind.id, (None, 0))
         if note == PUBLISHED_NOTE and not (ind.benchmark and ind.benchmark.percentiles):
@@ -230,6 +239,9 @@ def indicator_table(
                 "score": score_0_10(ind, value),
                 "previous": previous,
                 "change": (value - previous) if value is not None and previous is not None else None,
+                # colour a change only when chance is an unlikely explanation (two-sided 5%)
+                "change_p": change_p,
+                "change_clear": bool(change_p is not None and change_p < 0.05),
                 "benchmark": ind.benchmark.value if ind.benchmark else None,
                 "benchmark_score": score_0_10(ind, ind.benchmark.value) if ind.benchmark else None,
                 "benchmark_source": (
@@ -245,6 +257,36 @@ def indicator_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _sd(frame: pd.DataFrame, indicator_id: str) -> float | None:
+    if "sd" not in frame.columns or indicator_id not in frame.index:
+        return None
+    sd = frame.at[indicator_id, "sd"]
+    return None if pd.isna(sd) else float(sd)
+
+
+def change_p_value(kind: str, now: float, n_now: int, sd_now: float | None, before: float,
+                   n_before: int, sd_before: float | None) -> float | None:
+    """Two-sided p-value of a wave-to-wave change of one group's figure.
+
+    Proportions: the pooled two-proportion z test (value x n "yes" answers; fractional for
+    multi-item indicators). Means: a z test with each wave's respondent sd. None when there is
+    nothing to test with (no sd, or n of 0).
+    """
+    if n_now <= 0 or n_before <= 0:
+        return None
+    if kind == "proportion":
+        pooled = (now * n_now + before * n_before) / (n_now + n_before)
+        var = pooled * (1 - pooled) * (1 / n_now + 1 / n_before)
+    elif kind == "mean" and sd_now is not None and sd_before is not None:
+        var = sd_now**2 / n_now + sd_before**2 / n_before
+    else:
+        return None
+    diff = now - before
+    if var <= 0:
+        return 1.0 if diff == 0 else 0.0
+    return float(2 * norm.sf(abs(diff) / math.sqrt(var)))
 
 
 def domain_table(table: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFrame:

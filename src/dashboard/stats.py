@@ -30,7 +30,23 @@ IMPROVED, WORSENED, NO_CLEAR_CHANGE, NOT_ENOUGH = (
     "no clear change",
     "not enough data",
 )
+# Without a comparison group the data show a change after the start, not what caused it
+# (Magenta Book level 2), so the verdict does not say "improved".
+CHANGED_FAVOURABLY, CHANGED_UNFAVOURABLY = (
+    "changed after: favourable direction",
+    "changed after: unfavourable direction",
+)
+VERDICTS = (IMPROVED, WORSENED, CHANGED_FAVOURABLY, CHANGED_UNFAVOURABLY, NO_CLEAR_CHANGE,
+            NOT_ENOUGH)
 MIN_N = 30  # the common small-sample guidance: fewer responses per group and period get a warning
+CAUTION_MARK = "†"  # marks a shown figure resting on fewer than MIN_N responses
+
+
+def small_n(n: float | np.ndarray | pd.Series) -> np.ndarray:
+    """True where a figure shown (at or above the anonymity threshold) rests on fewer than MIN_N
+    responses: every team figure with it carries a caution (issue 11: 498 of 2,549 did not)."""
+    arr = np.asarray(pd.to_numeric(pd.Series(np.atleast_1d(n)), errors="coerce"), dtype=float)
+    return ~np.isnan(arr) & (arr < MIN_N)
 # Cochrane EPOC: an interrupted time series needs at least three points before and after.
 MIN_ITS_MONTHS = 3
 SEASONAL_MONTHS = 24  # month-of-year terms only once two full years exist
@@ -145,11 +161,20 @@ class DiDResult:
     notes: tuple[str, ...] = ()
     null: float = 0.0
     comparison_group: bool = True
+    # Team-level inference (the interval and p-value above): each team's own change varies by
+    # sampling AND by team-by-wave noise, which the respondent bootstrap cannot see.
+    se: float = _NAN
+    df: float = _NAN
+    team_variance: float = _NAN  # estimated variance of a team's change beyond sampling
+    teams: Mapping[str, int] = field(default_factory=dict)  # "target", "comparison"
+    withheld: str | None = None  # why no verdict may be given (too few teams)
     measure: str = "difference-in-differences (target change minus comparison change)"
     method: str = (
-        "percentile bootstrap resampling respondents within unit and period "
-        "(Rao-Wu rescaled, n-1 draws per unit); p-value from the bootstrap distribution; "
-        "normal interval from within-unit variances as a check"
+        "team-level difference-in-differences: each team's change (after minus before) varies "
+        "by sampling (within-team variances) plus team-by-wave noise (a variance component "
+        "estimated from how far teams' changes scatter beyond sampling, pooled over both "
+        "arms); t interval with Satterthwaite degrees of freedom. Respondent bootstrap "
+        "(Rao-Wu rescaled) kept as a sampling-only check"
     )
 
 
@@ -187,10 +212,16 @@ class RateRatio:
     n: Mapping[str, int] = field(default_factory=dict)  # no respondent counts for absence
     null: float = 1.0
     comparison_group: bool = False
+    rho: float = _NAN  # month-to-month (AR(1)) correlation used for the interval
+    df: float = _NAN
+    seasonal: bool = False
+    withheld: str | None = None  # why no verdict may be given (window too short)
     measure: str = "rate ratio (post / pre)"
     method: str = (
-        "Poisson GLM of FTE days lost with log(FTE days available) offset; Wald interval on the "
-        "log scale, widened by the Pearson overdispersion factor when above 1 (quasi-Poisson)"
+        "regression of the monthly log absence rate on after-vs-before with month-of-year "
+        "terms (so the same calendar months are compared), AR(1) errors by restricted maximum "
+        "likelihood (GLS), t interval; no verdict below 12 months either side. The Poisson "
+        "interval (quasi-Poisson) is kept as a check"
     )
 
 
@@ -205,8 +236,8 @@ class RateRatioDiD:
     poisson_ci_low: float
     poisson_ci_high: float
     dispersion: float
-    serial_factor: float  # long-run variance factor for month-to-month correlation (>= 1)
-    widening: float  # interval half-width on the log scale over the plain Poisson one (>= 1)
+    serial_factor: float  # month-to-month (AR(1)) correlation of the difference series
+    widening: float  # interval half-width on the log scale over the plain Poisson one
     target_ratio: float  # crude post/pre ratios from the period totals, for display
     comparison_ratio: float
     rates: Mapping[str, float]  # "target pre", "target post", "comparison pre", "comparison post"
@@ -218,13 +249,14 @@ class RateRatioDiD:
     n: Mapping[str, int] = field(default_factory=dict)  # no respondent counts for absence
     null: float = 1.0
     comparison_group: bool = True
+    df: float = _NAN
+    withheld: str | None = None  # why no verdict may be given (window too short)
     measure: str = "ratio of rate ratios (target change / comparison change)"
     method: str = (
-        "Poisson GLM of monthly FTE days lost in target and comparison teams with "
-        "log(FTE days available) offset, group, period and group x period terms (month-of-year "
-        "harmonics from 24 months); Wald interval for the interaction on the log scale, widened "
-        "by the Pearson overdispersion factor when above 1 (quasi-Poisson) and by the "
-        "correlation between adjacent months (Bartlett-weighted residual autocorrelation)"
+        "comparison series: the monthly log ratio of the target teams' rate to the comparison "
+        "teams' rate, regressed on after-vs-before (month-of-year terms from 24 months) with "
+        "AR(1) errors by restricted maximum likelihood (GLS), t interval; no verdict below 12 "
+        "months either side. The four-cell Poisson model is kept as a check"
     )
 
 
@@ -241,9 +273,10 @@ class ITSResult:
     maxlags: int
     months: Mapping[str, int]
     notes: tuple[str, ...] = ()
+    withheld: str | None = None  # why the intervals should not be read (window too short)
     method: str = (
-        "OLS segmented regression (time, level change, slope change"
-        "; month-of-year harmonics from 24 months) with Newey-West (HAC) standard errors"
+        "segmented regression (time, level change, slope change; month-of-year harmonics from "
+        "24 months) with AR(1) errors by restricted maximum likelihood (GLS), t intervals"
     )
 
 
@@ -291,6 +324,51 @@ def wilson_interval(successes: float, n: int, alpha: float = 0.05) -> Interval:
         raise ValueError(f"successes {successes} outside 0..{n}")
     low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
     return Interval(float(successes / n), float(low), float(high), int(n))
+
+
+def binomial_limits(
+    p0: float | np.ndarray, n: float | np.ndarray, coverage: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact binomial funnel limits for a proportion p0 at group size n (Spiegelhalter 2005).
+
+    The lower limit is the interpolated (1 - coverage)/2 quantile of Binomial(n, p0) divided by
+    n: with r the smallest count whose cdf reaches the quantile, the limit is
+    (r - (F(r) - q) / (F(r) - F(r - 1))) / n, which moves smoothly with n instead of in the
+    steps of the raw quantile; the upper limit uses the (1 + coverage)/2 quantile. Unlike
+    p0 +/- z sqrt(p0 (1 - p0) / n), the limits are asymmetric near 0 and 1 and stay in [0, 1]
+    (issue 11: the normal approximation classified 14 demo cells differently). n is rounded
+    to whole respondents.
+    """
+    p0 = np.asarray(p0, dtype=np.float64)
+    n = np.maximum(np.rint(np.asarray(n, dtype=np.float64)), 1.0)
+    p0, n = np.broadcast_arrays(p0, n)
+
+    def limit(q: float) -> np.ndarray:
+        r = sps.binom.ppf(q, n, p0)
+        f_r = sps.binom.cdf(r, n, p0)
+        f_below = sps.binom.cdf(r - 1, n, p0)
+        step = f_r - f_below
+        frac = np.divide(f_r - q, step, out=np.zeros_like(step), where=step > 0)
+        return np.clip((r - frac) / n, 0.0, 1.0)
+
+    tail = (1 - coverage) / 2
+    return limit(tail), limit(1 - tail)
+
+
+def weighted_pearson(x: Sequence[float], y: Sequence[float], w: Sequence[float]) -> float | None:
+    """Pearson r with each point weighted (e.g. teams by respondents): weighted covariance over
+    the product of weighted SDs. None with fewer than 3 points or no spread."""
+    xs, ys, ws = (np.asarray(a, dtype=float) for a in (x, y, w))
+    keep = ~(np.isnan(xs) | np.isnan(ys) | np.isnan(ws)) & (ws > 0)
+    xs, ys, ws = xs[keep], ys[keep], ws[keep]
+    if len(xs) < 3:
+        return None
+    mx, my = np.average(xs, weights=ws), np.average(ys, weights=ws)
+    sxy = np.average((xs - mx) * (ys - my), weights=ws)
+    sxx, syy = np.average((xs - mx) ** 2, weights=ws), np.average((ys - my) ** 2, weights=ws)
+    if sxx <= 0 or syy <= 0:
+        return None
+    return float(sxy / math.sqrt(sxx * syy))
 
 
 def proportion_change(
@@ -521,39 +599,46 @@ def difference_in_differences(
     # Sign of each cell in (post_T - pre_T) - (post_C - pre_C), times the unit's weight.
     coef = np.array([-1.0, 1.0, 1.0, -1.0])[cell[used]] * weight[used]
     estimate = float(coef @ mean_s[used])
-    # Respondent rows of the strata in use, re-coded 0..len(used)-1.
-    remap = np.full(size, -1)
-    remap[used] = np.arange(len(used))
-    row_code = remap[code]
-    rows = row_code >= 0
-    rng = np.random.default_rng(seed)
-    boot = _resampled_means(value[rows], row_code[rows], n_s[used], rng, n_boot) @ coef
-
-    ci_low, ci_high = (float(x) for x in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
-    # Two-sided p-value by inverting the percentile interval, counted with the +1 rule.
-    below = (np.count_nonzero(boot <= 0) + 1) / (n_boot + 1)
-    above = (np.count_nonzero(boot >= 0) + 1) / (n_boot + 1)
-    p_value = float(min(1.0, 2 * min(below, above)))
-
     analytic_se = float(math.sqrt(np.sum(coef**2 * var_s[used] / n_s[used])))
     z = _z(alpha)
+    if n_boot > 0:
+        # Respondent rows of the strata in use, re-coded 0..len(used)-1.
+        remap = np.full(size, -1)
+        remap[used] = np.arange(len(used))
+        row_code = remap[code]
+        rows = row_code >= 0
+        rng = np.random.default_rng(seed)
+        boot = _resampled_means(value[rows], row_code[rows], n_s[used], rng, n_boot) @ coef
+        boot_se = float(np.std(boot, ddof=1)) if n_boot > 1 else _NAN
+    else:
+        boot_se = _NAN
+    team = _team_level(n_u, mean_s.reshape(n_units, 2), var_s.reshape(n_units, 2), unit_t,
+                       coef, used, n_s)
+    notes += team["notes"]
+    se, df = team["se"], team["df"]
+    if np.isfinite(se) and se > 0:
+        q = float(sps.t.ppf(1 - alpha / 2, df))
+        ci_low, ci_high = estimate - q * se, estimate + q * se
+        p_value = float(2 * sps.t.sf(abs(estimate) / se, df))
+    else:
+        ci_low = ci_high = p_value = _NAN
     singles = int((n_s[used] == 1).sum())
     if singles:
         notes.append(
-            f"{singles} unit-period(s) had a single respondent; their values are taken as "
-            "fixed, which understates uncertainty a little."
+            f"{singles} unit-period(s) had a single respondent; their sampling variance is "
+            "taken as zero, which understates uncertainty a little."
         )
     if (np.bincount(cell[used], weights=var_s[used], minlength=4) == 0).any():
         notes.append(
             "In at least one group and period every respondent gave the same value; the "
-            "bootstrap interval understates uncertainty there."
+            "interval may understate uncertainty there."
         )
     return DiDResult(
         estimate=estimate,
         ci_low=ci_low,
         ci_high=ci_high,
         p_value=p_value,
-        boot_se=float(np.std(boot, ddof=1)) if n_boot > 1 else _NAN,
+        boot_se=boot_se,
         analytic_se=analytic_se,
         analytic_ci_low=estimate - z * analytic_se,
         analytic_ci_high=estimate + z * analytic_se,
@@ -563,7 +648,79 @@ def difference_in_differences(
         seed=seed,
         mix=mix,
         notes=tuple(notes),
+        se=se,
+        df=df,
+        team_variance=team["tau2"],
+        teams=team["teams"],
+        withheld=team["withheld"],
     )
+
+
+MIN_TEAMS_PER_ARM = 2  # a team-level variance needs two teams' changes in each arm...
+MIN_TEAM_DF = 4  # ...and this many degrees of freedom for the team-by-wave variance in all
+
+
+def _team_level(
+    n_u: np.ndarray, mean_u: np.ndarray, var_u: np.ndarray, unit_t: np.ndarray,
+    coef: np.ndarray, used: np.ndarray, n_s: np.ndarray,
+) -> dict:
+    """Standard error of a DiD that counts team-by-wave noise, and its degrees of freedom.
+
+    A team's change d_u = after_u - before_u has variance tau2 + v_u, where v_u is its sampling
+    variance (s2/n before plus after) and tau2 the team-by-wave noise (a team's climate moving
+    between waves for reasons of its own). Within each arm E[sum (d_u - mean d)^2] =
+    (G - 1)/G * sum (tau2 + v_u), so tau2 is estimated by moments, pooled over both arms
+    (the noise is the same process in target and comparison teams; pooling lets four target
+    teams borrow the comparison teams' information), floored at 0. The estimate's variance is
+    then sum over unit-periods of coef^2 (tau2 / 2 + s2 / n), and the t reference takes
+    Satterthwaite degrees of freedom: the pooled team degrees of freedom when tau2 dominates,
+    many when sampling does. Why not a cluster-robust sandwich per arm: with four target teams
+    it has three degrees of freedom and is far too unstable; why not a cluster bootstrap: with
+    fewer than about ten teams per arm it is known to be too narrow.
+    """
+    both = (n_u > 0).all(axis=1)
+    v = np.divide(var_u, n_u, out=np.zeros_like(var_u), where=n_u > 0).sum(axis=1)
+    d = mean_u[:, 1] - mean_u[:, 0]
+    teams = {"target": int((both & unit_t).sum()), "comparison": int((both & ~unit_t).sum())}
+    q = expected = 0.0
+    df_g = 0
+    for arm in (unit_t, ~unit_t):
+        k = both & arm
+        g = int(k.sum())
+        if g >= 2:
+            q += float(((d[k] - d[k].mean()) ** 2).sum())
+            expected += (g - 1) / g * float(v[k].sum())
+            df_g += g - 1
+    notes: list[str] = []
+    withheld = None
+    if min(teams.values()) < MIN_TEAMS_PER_ARM or df_g < MIN_TEAM_DF:
+        withheld = (
+            f"Too few teams for a reliable interval ({teams['target']} target and "
+            f"{teams['comparison']} comparison team(s) with results before and after): how much "
+            "teams change between waves on their own cannot be estimated, so no verdict is given."
+        )
+    tau2 = max(0.0, (q - expected) / df_g) if df_g > 0 else 0.0
+    sampling = coef**2 * np.divide(var_u.ravel()[used], n_s[used], out=np.zeros(len(used)),
+                                   where=n_s[used] > 0)
+    a = float(np.sum(coef**2)) / 2.0  # each unit-period carries half a change's team noise
+    total = a * tau2 + float(sampling.sum())
+    if total <= 0:
+        return {"se": _NAN, "df": _NAN, "tau2": tau2, "teams": teams, "withheld": withheld,
+                "notes": notes}
+    n_used = np.maximum(n_s[used] - 1, 1)
+    # The team term's estimate is noisy in proportion to tau2 + v (a variance estimated from G
+    # scattered changes); tau2 (tau2 + v) lets that noise vanish where tau2 is estimated as 0.
+    v_bar = float(v[both].mean()) if both.any() else 0.0
+    denom = a**2 * tau2 * (tau2 + v_bar) / max(df_g, 1) + float(np.sum(sampling**2 / n_used))
+    df = total**2 / denom if denom > 0 else math.inf
+    df = float(min(df, 1e6))
+    if tau2 > 0:
+        notes.append(
+            "Teams' own changes between waves scatter more than sampling explains; the "
+            "interval includes that team-by-wave variation."
+        )
+    return {"se": math.sqrt(total), "df": df, "tau2": tau2, "teams": teams,
+            "withheld": withheld, "notes": notes}
 
 
 def parallel_trends(
@@ -664,6 +821,200 @@ def _monthly(monthly: pd.DataFrame, start: date | str | pd.Timestamp) -> tuple[p
     return data, notes
 
 
+# Below this many months on each side of the start no absence verdict is given: a shorter
+# window cannot hold every calendar month on both sides, so the season and runs of long
+# spells look like an effect (placebo false alarms of 21-38% at 3-6 months, issue 11).
+MIN_VERDICT_MONTHS = 12
+# The interrupted time series estimates a trend as well: on simulated organisations its
+# intervals hold only from two years either side (docs/calibration.md).
+ITS_INTERVAL_MONTHS = 24
+_RHO_GRID = np.linspace(0.0, 0.95, 96)
+
+
+@dataclass(frozen=True)
+class GLSFit:
+    """One coefficient of a regression on monthly points with AR(1) errors."""
+
+    estimate: float
+    se: float
+    df: float
+    rho: float
+    params: np.ndarray
+    cov: np.ndarray
+
+
+def ar1_gls(y: np.ndarray, design: np.ndarray, term: int = 1) -> GLSFit:
+    """GLS with AR(1) errors, rho chosen by restricted maximum likelihood on a grid in [0, 0.95].
+
+    Why REML: the plain lag-1 correlation of OLS residuals is biased towards zero by about
+    (1 + 3 rho + k)/n on 24-36 months, which is what made Newey-West intervals too narrow;
+    REML allows for the k coefficients estimated first. Rho is never below 0, so the
+    correction only ever widens. Months are taken as adjacent (gaps are noted by callers).
+    The t reference uses n - k - 1 degrees of freedom (one for rho).
+    """
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(design, dtype=float)
+    n, k = x.shape
+    rho = _RHO_GRID
+    # Prais-Winsten transform for every rho at once: shape (grid, n, k)
+    xy = np.column_stack([x, y])
+    t = np.empty((len(rho), n, k + 1))
+    t[:, 0] = np.sqrt(1 - rho**2)[:, None] * xy[0]
+    t[:, 1:] = xy[None, 1:] - rho[:, None, None] * xy[None, :-1]
+    xt, yt = t[..., :k], t[..., k]
+    xtx = np.einsum("rnk,rnj->rkj", xt, xt)
+    xty = np.einsum("rnk,rn->rk", xt, yt)
+    sign, logdet = np.linalg.slogdet(xtx)
+    ok = sign > 0
+    beta = np.zeros((len(rho), k))
+    beta[ok] = np.linalg.solve(xtx[ok], xty[ok][..., None])[..., 0]
+    rss = np.sum((yt - np.einsum("rnk,rk->rn", xt, beta)) ** 2, axis=1)
+    ok &= rss > 1e-300
+    ll = np.full(len(rho), -np.inf)
+    ll[ok] = -0.5 * ((n - k) * np.log(rss[ok] / (n - k)) - np.log(1 - rho[ok] ** 2) + logdet[ok])
+    best = int(np.argmax(ll)) if ok.any() else 0
+    xtx_inv = np.linalg.pinv(xtx[best])
+    params = xtx_inv @ xty[best]
+    df = max(n - k - 1, 1)
+    s2 = float(rss[best]) / max(n - k, 1) if ok.any() else 0.0
+    cov = s2 * xtx_inv
+    return GLSFit(float(params[term]), float(math.sqrt(max(cov[term, term], 0.0))), float(df),
+                  float(rho[best]), params, cov)
+
+
+MIN_ABSENCE_TEAMS = 3  # team-level variance needs this many teams (two residual df alone)
+
+
+def _unit_periods(monthly: pd.DataFrame, start, group: str) -> pd.DataFrame | None:
+    """Unit-month rows labelled pre/post like `_monthly` (transition month dropped), or None
+    when the frame has no unit column."""
+    if "unit" not in monthly.columns or monthly.empty:
+        return None
+    month = pd.to_datetime(monthly["month"]).dt.to_period("M").dt.to_timestamp()
+    start = pd.Timestamp(start)
+    index = month.dt.year * 12 + month.dt.month - 1
+    start_index = start.year * 12 + start.month - 1
+    first_post = start_index if start.day == 1 else start_index + 1
+    period = np.where(index >= first_post, "post", np.where(index < start_index, "pre", "x"))
+    rows = pd.DataFrame({
+        "unit": monthly["unit"].to_numpy(), "group": group, "period": period,
+        "days_lost": pd.to_numeric(monthly["days_lost"]).astype(float).to_numpy(),
+        "days_available": pd.to_numeric(monthly["days_available"]).astype(float).to_numpy(),
+    }).dropna()
+    return rows[rows.period != "x"]
+
+
+_FEW_TEAMS = (
+    f"Fewer than {MIN_ABSENCE_TEAMS} teams with absence before and after: how much a team's "
+    "absence moves on its own (long spells run for months) cannot be measured from so few, and "
+    "the month-by-month series alone gives intervals that are too narrow, so no verdict is given."
+)
+ABSENCE_BASIS = "teams"  # "teams" (month series only without team rows), "months", or "wider"
+
+
+def _pick(series: GLSFit | None, team: GLSFit | None, alpha: float) -> tuple[GLSFit | None, str]:
+    """The interval the verdict uses: the team-level one (ABSENCE_BASIS "teams").
+
+    The team-level model sees long spells and teams' own runs without modelling the months and
+    holds its band on simulated organisations and demo placebo dates; the month series (AR(1)
+    GLS) alone gave 14-21% false alarms with 12 months either side, so it is a fallback shown
+    without a verdict. "wider" (the wider of the two) and "months" exist for the harness.
+    """
+    def half(f: GLSFit) -> float:
+        return float(sps.t.ppf(1 - alpha / 2, f.df)) * f.se
+
+    options = {"months": series, "teams": team}
+    if ABSENCE_BASIS in options:
+        return options[ABSENCE_BASIS], ABSENCE_BASIS
+    live = {k: f for k, f in options.items() if f is not None}
+    if not live:
+        return None, ""
+    key = max(live, key=lambda k: half(live[k]))
+    return live[key], key
+
+
+def team_quasi_poisson(rows: pd.DataFrame, comparison: bool) -> GLSFit | None:
+    """Period totals per team: log(after/before) with team terms, quasi-Poisson over teams.
+
+    `rows`: unit, group ("target"/"comparison"), period ("pre"/"post"), days_lost,
+    days_available (months already labelled, transition month left out). The model is a
+    Poisson GLM of each team's days lost per period with a log(days available) offset, one
+    term per team, an after term and (with comparison teams) target x after, whose
+    coefficient is returned. Its variance is scaled by the Pearson dispersion across teams
+    (floored at 1) with a t reference on the residual degrees of freedom (teams minus two).
+
+    Why: a team's period total already contains everything that makes months correlated
+    (long spells running across months, a team's bad run), so the scatter of teams' changes
+    around the model measures that noise directly, with no model for the months; whatever
+    hits every team in a month cancels against the comparison teams.
+    """
+    unit_code, _ = pd.factorize(rows["unit"])
+    g = int(unit_code.max()) + 1 if len(unit_code) else 0
+    post_row = (rows["period"] == "post").to_numpy()
+    idx = unit_code * 2 + post_row
+    lost = np.bincount(idx, weights=rows["days_lost"].to_numpy(dtype=float), minlength=2 * g)
+    avail = np.bincount(idx, weights=rows["days_available"].to_numpy(dtype=float),
+                        minlength=2 * g)
+    lost, avail = lost.reshape(g, 2), avail.reshape(g, 2)
+    is_t = np.zeros(g, dtype=bool)
+    is_t[unit_code[(rows["group"] == "target").to_numpy()]] = True
+    keep = (avail > 0).all(axis=1) & (lost.sum(axis=1) > 0)
+    lost, avail, is_t = lost[keep], avail[keep], is_t[keep]
+    if len(lost) < MIN_ABSENCE_TEAMS or (comparison and (is_t.all() or not is_t.any())):
+        return None
+    # With one term per team, the Poisson model is a binomial one for the share of each team's
+    # days lost that fell after the start (the team terms drop out); Newton steps below.
+    total = lost.sum(axis=1)
+    offset = np.log(avail[:, 1] / avail[:, 0])
+    x = np.column_stack([np.ones(len(total)), is_t.astype(float)]) if comparison else \
+        np.ones((len(total), 1))
+    beta = np.zeros(x.shape[1])
+    for _ in range(50):
+        pi = special.expit(offset + x @ beta)
+        w = total * pi * (1 - pi)
+        info = x.T @ (x * w[:, None])
+        step = np.linalg.solve(info, x.T @ (lost[:, 1] - total * pi))
+        beta += step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    pi = special.expit(offset + x @ beta)
+    w = total * pi * (1 - pi)
+    cov = np.linalg.inv(x.T @ (x * w[:, None]))
+    df = float(len(total) - x.shape[1])
+    if df < 1:
+        return None
+    pearson = float(np.sum((lost[:, 1] - total * pi) ** 2 / np.maximum(w, 1e-300)))
+    phi = max(1.0, pearson / df)
+    term = x.shape[1] - 1
+    return GLSFit(float(beta[term]), float(math.sqrt(cov[term, term] * phi)), df, phi, beta,
+                  cov * phi)
+
+
+def _prais(x: np.ndarray, rho: float) -> np.ndarray:
+    """Prais-Winsten transform: rows become independent with equal variance under AR(1)."""
+    out = np.empty_like(x)
+    out[0] = math.sqrt(1 - rho**2) * x[0]
+    out[1:] = x[1:] - rho * x[:-1]
+    return out
+
+
+def _log_rate(lost: np.ndarray, avail: np.ndarray) -> np.ndarray:
+    """log(days lost / days available), with half a day added to a month with none lost."""
+    lost = np.asarray(lost, dtype=float)
+    return np.log(np.where(lost > 0, lost, 0.5) / np.asarray(avail, dtype=float))
+
+
+def _window_withheld(months: Mapping[str, int], minimum: int = MIN_VERDICT_MONTHS) -> str | None:
+    if min(months.values()) >= minimum:
+        return None
+    return (
+        f"Fewer than {minimum} months on each side of the start ({months['pre']} before, "
+        f"{months['post']} after): a change cannot be told apart from the season and from "
+        "runs of long absences, so no verdict is given. Choose a window of at least "
+        f"{minimum} months."
+    )
+
+
 def rate_ratio(
     monthly: pd.DataFrame, start: date | str | pd.Timestamp, alpha: float = 0.05
 ) -> RateRatio:
@@ -719,19 +1070,63 @@ def rate_ratio(
             "Only one month on each side, so extra month-to-month variation cannot be "
             "estimated; the Poisson interval is likely too narrow."
         )
-    scale = max(1.0, dispersion) if np.isfinite(dispersion) else 1.0
-    se_q = se * math.sqrt(scale)
+    withheld = _window_withheld(base["months"])
+    series_fit, seasonal = (_period_gls(data, post, alpha, notes) if ABSENCE_BASIS != "teams"
+                            else (None, len(data) >= SEASONAL_MONTHS))
+    units = _unit_periods(monthly, start, "target")
+    team_fit = team_quasi_poisson(units, comparison=False) if units is not None else None
+    gls, basis = _pick(series_fit, team_fit, alpha)
+    if gls is None:
+        # Shown for information from the pooled Poisson model (the crude ratio of the period
+        # rates); no verdict: without team rows nothing measures the spells' noise (issue 11).
+        withheld = withheld or _FEW_TEAMS
+    if gls is None:
+        scale = max(1.0, dispersion) if np.isfinite(dispersion) else 1.0
+        se_q = se * math.sqrt(scale)
+        est, lo, hi = b, b - z * se_q, b + z * se_q
+        p_value, rho, df = float(2 * sps.norm.sf(abs(b) / se_q)), _NAN, _NAN
+        withheld = withheld or "Too few months to allow for the season and month-to-month runs."
+    else:
+        q = float(sps.t.ppf(1 - alpha / 2, gls.df))
+        est, lo, hi = gls.estimate, gls.estimate - q * gls.se, gls.estimate + q * gls.se
+        p_value = float(2 * sps.t.sf(abs(gls.estimate) / gls.se, gls.df)) if gls.se > 0 else _NAN
+        rho, df = gls.rho, gls.df
     return RateRatio(
         **base,
-        estimate=math.exp(b),
-        ci_low=math.exp(b - z * se_q),
-        ci_high=math.exp(b + z * se_q),
-        p_value=float(2 * sps.norm.sf(abs(b) / se_q)),
+        estimate=math.exp(est),
+        ci_low=math.exp(lo),
+        ci_high=math.exp(hi),
+        p_value=p_value,
         poisson_ci_low=math.exp(b - z * se),
         poisson_ci_high=math.exp(b + z * se),
         dispersion=dispersion,
         notes=tuple(notes),
+        rho=rho,
+        df=df,
+        seasonal=seasonal,
+        withheld=withheld,
     )
+
+
+def _period_gls(
+    data: pd.DataFrame, post: np.ndarray, alpha: float, notes: list[str], harmonics: int = 2,
+    y: np.ndarray | None = None,
+) -> tuple[GLSFit | None, bool]:
+    """AR(1) GLS of a monthly log rate (or `y`) on after-vs-before, with season when it can be.
+
+    Month-of-year harmonics enter from 24 months; with whole years either side they leave the
+    estimate alone (every calendar month is on both sides) and take the season out of the
+    residuals, so the AR(1) correlation is that of the runs of long spells, not of winter.
+    """
+    y = _log_rate(data["days_lost"], data["days_available"]) if y is None else y
+    seasonal = len(data) >= SEASONAL_MONTHS
+    cols = [np.ones_like(post), post]
+    if seasonal:
+        cols += list(_season(data["month"], harmonics).values())
+    x = np.column_stack(cols)
+    if len(data) < x.shape[1] + 3:
+        return None, seasonal
+    return ar1_gls(y, x, term=1), seasonal
 
 
 def _season(month: pd.Series, harmonics: int) -> dict[str, np.ndarray]:
@@ -876,27 +1271,56 @@ def rate_ratio_did(
             "Only one month per group on each side, so extra month-to-month variation cannot "
             "be estimated; the Poisson interval is likely too narrow."
         )
-    scale = max(1.0, dispersion) if np.isfinite(dispersion) else 1.0
-    serial = _serial_factor(
-        np.asarray(poisson.resid_pearson, dtype=float),
-        data["group"].to_numpy(),
-        _newey_west_lags(int(data.groupby("group").size().max())),
-    )
-    se_q = se * math.sqrt(scale * serial)
+    # The comparison series: log(target rate / comparison rate) month by month. Whatever hits
+    # both groups in a month (winter, a flu season, a staffing crisis) cancels in it.
+    per_group = data.pivot_table(index="month", columns="group",
+                                 values=["days_lost", "days_available"], aggfunc="sum")
+    per_group = per_group.dropna()
+    months_both = per_group.index
+    period_of = data.drop_duplicates("month").set_index("month")["period"]
+    diff = pd.DataFrame({"month": months_both})
+    y = (_log_rate(per_group["days_lost"]["target"], per_group["days_available"]["target"])
+         - _log_rate(per_group["days_lost"]["comparison"],
+                     per_group["days_available"]["comparison"]))
+    post_d = (period_of.reindex(months_both) == "post").to_numpy(dtype=float)
+    withheld = _window_withheld({"pre": int((post_d == 0).sum()), "post": int(post_d.sum())})
+    series_fit, seasonal_d = (
+        _period_gls(diff, post_d, alpha, notes, harmonics, y=np.asarray(y))
+        if ABSENCE_BASIS != "teams" else (None, bool(seasonal)))
+    parts_u = [_unit_periods(f, start, g) for g, f in (("target", target_monthly),
+                                                        ("comparison", comparison_monthly))]
+    team_fit = (team_quasi_poisson(pd.concat(parts_u, ignore_index=True), comparison=True)
+                if all(p is not None for p in parts_u) else None)
+    gls, basis = _pick(series_fit, team_fit, alpha)
+    if gls is None:
+        withheld = withheld or _FEW_TEAMS
     z = _z(alpha)
+    if gls is None:
+        scale = max(1.0, dispersion) if np.isfinite(dispersion) else 1.0
+        est, se_q, df, rho = b, se * math.sqrt(scale), _NAN, _NAN
+        lo, hi = b - z * se_q, b + z * se_q
+        p_value = float(2 * sps.norm.sf(abs(b) / se_q))
+        withheld = withheld or "Too few months to allow for month-to-month runs of absence."
+    else:
+        est, df, rho = gls.estimate, gls.df, gls.rho
+        q = float(sps.t.ppf(1 - alpha / 2, df))
+        lo, hi = est - q * gls.se, est + q * gls.se
+        p_value = float(2 * sps.t.sf(abs(est) / gls.se, df)) if gls.se > 0 else _NAN
     return RateRatioDiD(
         **base,
-        estimate=math.exp(b),
-        ci_low=math.exp(b - z * se_q),
-        ci_high=math.exp(b + z * se_q),
-        p_value=float(2 * sps.norm.sf(abs(b) / se_q)),
+        estimate=math.exp(est),
+        ci_low=math.exp(lo),
+        ci_high=math.exp(hi),
+        p_value=p_value,
         poisson_ci_low=math.exp(b - z * se),
         poisson_ci_high=math.exp(b + z * se),
         dispersion=dispersion,
-        serial_factor=serial,
-        widening=math.sqrt(scale * serial),
-        seasonal=bool(seasonal),
+        serial_factor=rho,
+        widening=(hi - lo) / (2 * z * se) if se > 0 else _NAN,
+        seasonal=bool(seasonal_d),
         notes=tuple(notes),
+        df=df,
+        withheld=withheld,
     )
 
 
@@ -931,10 +1355,11 @@ def interrupted_time_series(
 
     `monthly` has month and either rate or days_lost + days_available (rate = lost/available,
     a fraction). rate_t = b0 + b1 t + b2 after_t + b3 (t - t0) after_t [+ month-of-year
-    harmonics when 24+ months are used], fitted by OLS with Newey-West (HAC) standard errors
-    (Bartlett kernel, `maxlags` by the Newey-West plug-in unless given, small-sample
-    correction, t reference distribution). `series` carries the fitted line and the
-    counterfactual: the pre-period trend (and season) projected past the start.
+    harmonics when 24+ months are used], fitted by GLS with AR(1) errors (rho by restricted
+    maximum likelihood, see `ar1_gls`) and t intervals on n - k - 1 degrees of freedom; the
+    Newey-West errors used before gave 13% false alarms on white noise and 15-35% on placebo
+    dates (issue 11). `maxlags` is kept for callers and ignored. `series` carries the fitted
+    line and the counterfactual: the pre-period trend (and season) projected past the start.
     """
     data, notes = _monthly(monthly, start)
     months = {p: int((data["period"] == p).sum()) for p in _PERIODS}
@@ -963,51 +1388,60 @@ def interrupted_time_series(
     if (np.diff(t_used) > 1).any():
         notes.append("Some months are missing; the series is treated as if they were adjacent "
                      "for the autocorrelation correction.")
-    lags = _newey_west_lags(len(fit_rows)) if maxlags is None else int(maxlags)
-    result = sm.OLS(fit_rows["rate"].to_numpy(), design.to_numpy()).fit(
-        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True
-    )
-    ci = result.conf_int(alpha)
+    fit = ar1_gls(fit_rows["rate"].to_numpy(), design.to_numpy(), term=2)
+    lags = 1  # AR(1): one lag of month-to-month correlation
+    se = np.sqrt(np.clip(np.diag(fit.cov), 0, None))
+    q = float(sps.t.ppf(1 - alpha / 2, fit.df))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_values = 2 * sps.t.sf(np.abs(fit.params / se), fit.df)
     coefficients = pd.DataFrame(
         {
             "term": design.columns,
-            "estimate": result.params,
-            "se": result.bse,
-            "ci_low": ci[:, 0],
-            "ci_high": ci[:, 1],
-            "p_value": result.pvalues,
+            "estimate": fit.params,
+            "se": se,
+            "ci_low": fit.params - q * se,
+            "ci_high": fit.params + q * se,
+            "p_value": p_values,
         }
     )
     # Gap from the projection at the last month: b2 + b3 (t_last - t0).
     contrast = np.zeros(design.shape[1])
     contrast[2] = 1.0
     contrast[3] = float(fit_rows["t"].max() - fit_rows["t0"].iloc[0])
-    at_end = result.t_test(contrast)
-    end_low, end_high = at_end.conf_int(alpha)[0]
+    end_est = float(contrast @ fit.params)
+    end_se = float(math.sqrt(max(contrast @ fit.cov @ contrast, 0.0)))
+    end_low, end_high = end_est - q * end_se, end_est + q * end_se
+    end_p = float(2 * sps.t.sf(abs(end_est) / end_se, fit.df)) if end_se > 0 else _NAN
     all_design = _its_design(data, seasonal, harmonics).to_numpy()
     counterfactual_design = all_design.copy()
     counterfactual_design[:, 2:4] = 0.0
-    fitted = all_design @ result.params
+    fitted = all_design @ fit.params
     fitted[(data["period"] == "transition").to_numpy()] = _NAN
     series["fitted"] = fitted
-    series["counterfactual"] = counterfactual_design @ result.params
+    series["counterfactual"] = counterfactual_design @ fit.params
 
     def term(i: int, label: str) -> Estimate:
         row = coefficients.iloc[i]
         return Estimate(label, float(row["estimate"]), float(row["ci_low"]),
                         float(row["ci_high"]), float(row["p_value"]))
 
+    withheld = None
+    if min(months.values()) < ITS_INTERVAL_MONTHS:
+        withheld = (
+            f"Fewer than {ITS_INTERVAL_MONTHS} months on each side: a level and a trend change "
+            "cannot be told apart from runs of long absences reliably, so the time series is "
+            "shown as a picture only and its intervals are not used for a verdict."
+        )
+        notes.append(withheld)
     return ITSResult(
+        withheld=withheld,
         coefficients=coefficients.reset_index(drop=True),
         series=series.reset_index(drop=True),
         level_change=term(2, "level change at the start (rate)"),
         slope_change=term(3, "change in monthly trend (rate per month)"),
         change_at_end=Estimate(
             "gap from the projected pre-trend at the last month (rate)",
-            float(np.asarray(at_end.effect).ravel()[0]),
-            float(end_low),
-            float(end_high),
-            float(np.asarray(at_end.pvalue).ravel()[0]),
+            end_est, float(end_low), float(end_high), end_p,
         ),
         seasonal=seasonal,
         maxlags=lags,
@@ -1058,6 +1492,12 @@ _DESIGN = {
 _SUMMARY = {
     IMPROVED: "The indicator moved in the favourable direction and the 95% interval leaves out "
     "no change.",
+    CHANGED_FAVOURABLY: "After the start the indicator was better than before and the 95% "
+    "interval leaves out no change; with no comparison group, anything else that changed over "
+    "the same period could explain it.",
+    CHANGED_UNFAVOURABLY: "After the start the indicator was worse than before and the 95% "
+    "interval leaves out no change; with no comparison group, anything else that changed over "
+    "the same period could explain it.",
     WORSENED: "The indicator moved in the unfavourable direction and the 95% interval leaves "
     "out no change.",
     NO_CLEAR_CHANGE: "The 95% interval includes no change, so the data cannot tell a change "
@@ -1106,15 +1546,19 @@ def verdict(
                 "are withheld to protect anonymity."
             )
             return result(NOT_ENOUGH)
-    values = (effect.estimate, effect.ci_low, effect.ci_high)
-    if not all(np.isfinite(v) for v in values):
-        return result(NOT_ENOUGH)
     small = [f"{k} ({v})" for k, v in n.items() if v < min_n]
     if small:
         warnings.append(
             f"Small samples: fewer than {min_n} responses in {', '.join(small)}. Read the "
             "result as a rough guide only."
         )
+    withheld = getattr(effect, "withheld", None)
+    if withheld:
+        warnings.append(withheld)
+        return result(NOT_ENOUGH)
+    values = (effect.estimate, effect.ci_low, effect.ci_high)
+    if not all(np.isfinite(v) for v in values):
+        return result(NOT_ENOUGH)
     if trend is not None and trend.differs:
         warnings.append(trend.flag)
     if effect.ci_low > effect.null:
@@ -1130,4 +1574,6 @@ def verdict(
             f"indicators tested together{name}."
         )
         return result(NO_CLEAR_CHANGE)
+    if level == 2:
+        return result(CHANGED_FAVOURABLY if direction == favourable else CHANGED_UNFAVOURABLY)
     return result(IMPROVED if direction == favourable else WORSENED)

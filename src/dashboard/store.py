@@ -412,11 +412,20 @@ def sync_catalogue(con: duckdb.DuckDBPyConnection, force: bool = False) -> bool:
     return True
 
 
+# "Any of" indicators (combine = "any"): a respondent counts yes when any answered item is at
+# or above event_min; no only when every item of the indicator asked in their wave was
+# answered below it; otherwise (some skipped, none yes) the value is missing and the
+# respondent is left out. Counting a skipped item as "no" biased such indicators down
+# (issue 11: bullying from managers or colleagues 22.10% against 22.62% on complete cases).
+# "Asked in their wave" means answered by anyone in that wave, so an item dropped from a
+# questionnaire does not turn every respondent of that wave into a missing value.
 _SCORES_SQL = """
 INSERT INTO respondent_scores
 WITH recoded AS (
     SELECT
         a.response_id,
+        r.wave_id,
+        a.item_id,
         c.indicator_id,
         c.kind,
         c.combine,
@@ -424,18 +433,42 @@ WITH recoded AS (
         -- reverse-scored items flip so that the high end is always the favourable one
         CASE WHEN c.reverse THEN c.scale_min + c.scale_max - a.value ELSE a.value END AS v
     FROM answers AS a
+    JOIN responses AS r USING (response_id)
     JOIN cat_items AS c USING (item_id)
+),
+asked AS (
+    SELECT wave_id, indicator_id, count(DISTINCT item_id) AS items
+    FROM recoded
+    GROUP BY wave_id, indicator_id
+),
+scored AS (
+    SELECT
+        response_id,
+        wave_id,
+        indicator_id,
+        any_value(kind) AS kind,
+        any_value(combine) AS combine,
+        count(DISTINCT item_id) AS answered,
+        avg(v) AS item_mean,
+        max(CASE WHEN v >= event_min THEN 1.0 ELSE 0.0 END) AS any_event,
+        avg(CASE WHEN v >= event_min THEN 1.0 ELSE 0.0 END) AS share_event
+    FROM recoded
+    GROUP BY response_id, wave_id, indicator_id
+),
+valued AS (
+    SELECT
+        s.response_id,
+        s.indicator_id,
+        CASE
+            WHEN s.kind = 'mean' THEN s.item_mean
+            WHEN s.combine = 'any' THEN
+                CASE WHEN s.any_event = 1.0 THEN 1.0 WHEN s.answered = k.items THEN 0.0 END
+            ELSE s.share_event
+        END AS value
+    FROM scored AS s
+    JOIN asked AS k USING (wave_id, indicator_id)
 )
-SELECT
-    response_id,
-    indicator_id,
-    CASE
-        WHEN any_value(kind) = 'mean' THEN avg(v)
-        WHEN any_value(combine) = 'any' THEN max(CASE WHEN v >= event_min THEN 1.0 ELSE 0.0 END)
-        ELSE avg(CASE WHEN v >= event_min THEN 1.0 ELSE 0.0 END)
-    END AS value
-FROM recoded
-GROUP BY response_id, indicator_id
+SELECT response_id, indicator_id, value FROM valued WHERE value IS NOT NULL
 """
 
 

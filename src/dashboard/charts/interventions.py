@@ -15,9 +15,11 @@ GROUP_COLOURS = [PALETTE[0], PALETTE[1]]  # blue, orange
 GROUP_DASH = [[1, 0], [6, 4]]
 GROUP_SHAPES = ["circle", "square"]
 
-VERDICT_ORDER = ["likely improved", "likely worsened", "no clear change", "not enough data"]
-VERDICT_COLOURS = ["#009E73", "#D55E00", "#555555", "#999999"]
-VERDICT_SHAPES = ["triangle-up", "triangle-down", "circle", "square"]
+VERDICT_ORDER = ["likely improved", "likely worsened", "changed after: favourable direction",
+                 "changed after: unfavourable direction", "no clear change", "not enough data"]
+# before/after-only verdicts share the direction's shape but a paler colour: no comparison group
+VERDICT_COLOURS = ["#009E73", "#D55E00", "#7FCDB8", "#EAAE80", "#555555", "#999999"]
+VERDICT_SHAPES = ["triangle-up", "triangle-down", "triangle-up", "triangle-down", "circle", "square"]
 
 COMPARISON_SERIES = "Comparison teams (observed)"
 SERIES_ORDER = ["Observed", "Fitted", "Projected pre-trend (no change)", COMPARISON_SERIES]

@@ -7,6 +7,7 @@ import altair as alt
 import pandas as pd
 
 from dashboard.charts.common import PALETTE, STATUS_COLOURS, base_config
+from dashboard.stats import CAUTION_MARK, MIN_N, small_n
 
 # Glyphs travel with every status so that colour never carries the meaning alone.
 GLYPHS = {"better": "▲", "similar": "●", "worse": "▼", "none": "", "suppressed": ""}
@@ -70,13 +71,16 @@ def heatmap(
         ],
         reference_text=[_fmt(k, v) for k, v in zip(heat.kind, heat.reference_value, strict=True)],
         cell=[
-            (f"<{threshold} staff" if a else f"<{threshold}") if s else f"{_fmt(k, v)} {GLYPHS[st]}".strip()
-            for k, v, s, st, a in zip(heat.kind, heat.value, heat.suppressed, heat.status, absent,
-                                      strict=True)
+            (f"<{threshold} staff" if a else f"<{threshold}") if s
+            else f"{_fmt(k, v)}{CAUTION_MARK if c and not a else ''} {GLYPHS[st]}".strip()
+            for k, v, s, st, a, c in zip(heat.kind, heat.value, heat.suppressed, heat.status, absent,
+                                         small_n(heat.n), strict=True)
         ],
         n_text=[
-            "" if pd.isna(n) else f"{int(n)} staff in post" if a else f"{int(n)} responses"
-            for n, a in zip(heat.n, absent, strict=True)
+            "" if pd.isna(n) else f"{int(n)} staff in post" if a
+            else f"{int(n)} responses" + (f" {CAUTION_MARK} fewer than {MIN_N}: read with caution"
+                                         if c else "")
+            for n, a, c in zip(heat.n, absent, small_n(heat.n), strict=True)
         ],
     )[["group", "indicator", "domain", "legend", "value_text", "reference_text", "cell", "n_text",
        "status_label"]]

@@ -222,15 +222,22 @@ def _survey(ctl: dict, threshold: int) -> None:
         return
     st.altair_chart(charts.survey_scatter(teams, result, x_title, y_title, ind.kind == "proportion"),
                     width="stretch")
-    c = st.columns(3)
+    c = st.columns(4)
     c[0].metric("Teams", f"{result['n']}", border=True,
                 help=f"{result['teams_removed']} team(s) removed: fewer than {threshold} respondents or "
                      "staff in post, or hidden so a small team cannot be worked out from the total")
-    c[1].metric("Pearson r", "–" if result["r"] is None else f"{result['r']:.2f}", border=True)
+    c[1].metric("Pearson r (each team once)", "–" if result["r"] is None else f"{result['r']:.2f}",
+                border=True)
     ci = "–" if result["lo"] is None else f"{result['lo']:.2f} to {result['hi']:.2f}"
     c[2].metric("95% interval (Fisher z)", ci, border=True)
+    rw = result.get("r_weighted")
+    c[3].metric("r weighted by respondents", "–" if rw is None else f"{rw:.2f}", border=True,
+                help="Large teams count for more; when it differs from the unweighted r, small "
+                     "teams at the extremes are driving the pattern.")
     st.caption(f"Absence over {result['start']:%d %b %Y} – {result['end']:%d %b %Y} (the 12 months to the "
-               "wave's fieldwork). A correlation between teams is not evidence that one causes the other.")
+               "wave's fieldwork). A correlation between teams is not evidence that one causes the other, "
+               "and it is about teams, not people: teams with more stress can have more absence without "
+               "the stressed staff being the ones who are off (the ecological fallacy).")
 
 
 def render() -> None:

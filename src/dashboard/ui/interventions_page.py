@@ -15,6 +15,8 @@ NEW = 0  # the "new intervention" choice in the editor
 VERDICT_MARK = {
     "likely improved": "▲",
     "likely worsened": "▼",
+    "changed after: favourable direction": "△",
+    "changed after: unfavourable direction": "▽",
     "no clear change": "●",
     "not enough data": "○",
 }
@@ -259,7 +261,10 @@ def _controls(iv: pd.Series, units: pd.DataFrame) -> dict:
                                                      format_func=names.get, key=f"iv_cmp_{key}")))
         c3, c4 = st.columns(2)
         months = c3.slider("Absence: months either side of the start", 3, 24, evaluation.DEFAULT_MONTHS,
-                           key=f"iv_months_{key}")
+                           key=f"iv_months_{key}",
+                           help=f"No absence verdict below {evaluation.stats.MIN_VERDICT_MONTHS} "
+                           "months: a shorter window cannot compare the same calendar months "
+                           "before and after.")
         correction = c4.radio("Correction for several indicators", list(evaluation.CORRECTIONS),
                               format_func=evaluation.CORRECTIONS.get, horizontal=True,
                               key=f"iv_correction_{key}")
@@ -335,9 +340,10 @@ def _details(r: evaluation.IndicatorResult) -> None:
     if r.did is not None and not math.isnan(r.did.analytic_ci_low):
         scale = 100 if r.kind == "proportion" else 1
         st.caption(
-            f"Check: normal-approximation interval for the difference-in-differences "
-            f"{r.did.analytic_ci_low * scale:+.2f} to {r.did.analytic_ci_high * scale:+.2f}; "
-            f"{r.did.n_boot:,} bootstrap resamples, seed {r.did.seed}."
+            f"Check: counting sampling alone (respondents within teams, no team-by-wave "
+            f"variation) the interval would be {r.did.analytic_ci_low * scale:+.2f} to "
+            f"{r.did.analytic_ci_high * scale:+.2f}; the interval used also allows for teams "
+            f"changing between waves on their own ({r.did.df:.0f} degrees of freedom)."
         )
     if r.trend is not None:
         st.markdown(f"**Parallel trends:** {r.trend.flag}")
@@ -347,7 +353,9 @@ def _details(r: evaluation.IndicatorResult) -> None:
         comp = r.comparison_change
         st.caption(f"Comparison teams over the same months: {comp.estimate:.2f}x "
                    f"(95% CI {comp.ci_low:.2f} to {comp.ci_high:.2f}).")
-    if r.its is not None and r.its.level_change is not None:
+    if r.its is not None and r.its.level_change is not None and r.its.withheld:
+        st.caption(f"Interrupted time series: {r.its.withheld}")
+    elif r.its is not None and r.its.level_change is not None:
         lvl, slope = r.its.level_change, r.its.slope_change
         st.caption(
             f"Interrupted time series: level change {lvl.estimate * 100:+.2f} points of absence rate "
@@ -378,9 +386,9 @@ def _absence_did_details(r: evaluation.IndicatorResult) -> None:
         f"Absence rate before → after: target teams {did.rates['target pre'] * 100:.2f}% → "
         f"{did.rates['target post'] * 100:.2f}%, comparison teams "
         f"{did.rates['comparison pre'] * 100:.2f}% → {did.rates['comparison post'] * 100:.2f}%; "
-        f"month-of-year terms {'included' if did.seasonal else 'not included'}; interval "
-        f"{did.widening:.1f}x as wide as a plain Poisson one, for month-to-month variation "
-        "beyond chance."
+        f"month-of-year terms {'included' if did.seasonal else 'not included'}; the interval "
+        f"comes from how much teams' own before/after changes scatter (long spells, teams' own "
+        f"runs), {did.widening:.1f}x as wide as a plain Poisson one."
     )
 
 
@@ -407,8 +415,21 @@ def _charts(result: evaluation.Evaluation) -> None:
             )
 
 
+def _heading(result: evaluation.Evaluation | None) -> str:
+    """The evaluation heading follows the design: only a comparison group can ask 'did it work?'."""
+    if result is None:
+        return "Evaluate an intervention"
+    levels = {r.level for r in result.results if r.level is not None}
+    if levels == {3}:
+        return "Did it work? Compared with teams without it"
+    if 3 in levels:
+        return "Did it work? Partly compared with other teams, partly before/after only"
+    return "What changed after the start? (before/after only, no comparison group)"
+
+
 def _evaluate(register: pd.DataFrame, threshold: int) -> None:
-    st.subheader("Did it work?")
+    heading = st.empty()
+    heading.subheader(_heading(None))
     if register.empty:
         st.info("Register an intervention to evaluate it.")
         return
@@ -437,7 +458,7 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
         st.info("Choose at least one indicator to evaluate.")
         return
     try:
-        with st.spinner("Evaluating (bootstrap resampling)…"):
+        with st.spinner("Evaluating…"):
             result = cache.query(
                 evaluation.evaluate, iid, threshold, ctl["indicators"], ctl["pre"], ctl["post"],
                 ctl["comparison"], ctl["months"], ctl["correction"], ctl["exclude"],
@@ -445,6 +466,7 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
     except ValueError as err:  # settings that cannot be evaluated, e.g. waves in the wrong order
         st.error(f"Cannot evaluate with these settings: {err}.")
         return
+    heading.subheader(_heading(result))
     design = []
     if result.pre_wave and result.post_wave:
         design.append(f"survey wave {result.pre_wave} before, {result.post_wave} after")
@@ -464,8 +486,11 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
     _charts(result)
     st.caption(
         "A verdict says what the data show, not that the intervention caused it. “Likely improved” "
-        "means the 95% interval leaves out no change; other things happening at the same time can "
-        "produce the same pattern. Teams below the anonymity threshold in a wave are left out."
+        "(with comparison teams) means the 95% interval leaves out no change; “changed after” "
+        "(before/after only) means the same but with nothing to compare against, so seasons, "
+        "staffing or policy could explain it. Other things happening at the same time can "
+        "produce the same pattern. Teams below the anonymity threshold in a wave are left out. "
+        "How often these intervals miss or raise false alarms is measured in docs/calibration.md."
     )
 
 

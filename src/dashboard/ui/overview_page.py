@@ -49,16 +49,23 @@ def _tiles(table: pd.DataFrame) -> None:
     cols = st.columns(len(heads))
     for col, row in zip(cols, heads.itertuples(), strict=True):
         delta = formatting.change(row.kind, row.change)
+        clear = bool(getattr(row, "change_clear", False))
         col.metric(
             row.short,
             formatting.value(row.kind, row.value),
             delta=delta,
-            # for "low is favourable" indicators a fall is good news; "no change" is neither
-            delta_color="off" if delta == "no change" else "inverse" if row.favourable == "low" else "normal",
+            # for "low is favourable" indicators a fall is good news; "no change" is neither,
+            # and a change that could well be chance is shown grey, not red or green
+            delta_color=("off" if delta == "no change" or not clear
+                         else "inverse" if row.favourable == "low" else "normal"),
             delta_arrow="off" if delta == "no change" else "auto",
             help=(
                 f"{row.indicator}. n = {'–' if pd.isna(row.n) else int(row.n)}. "
-                f"Change since the previous wave. {row.note}"
+                f"Change since the previous wave"
+                + (" (coloured: unlikely to be chance, p < 0.05)." if clear else
+                   " (grey: could be chance variation)." if delta and delta != "no change"
+                   else ".")
+                + f" {row.note}"
             ).strip(),
             border=True,
         )

@@ -1,6 +1,7 @@
 """Teams page: organisation → directorate → team drill-down, heatmap, funnel, compare (streamlit)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +13,7 @@ from dashboard import (
     lenses,
     privacy,
     scorecard,
+    stats,
     team_absence,
 )
 from dashboard.charts import teams as charts
@@ -161,9 +163,15 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
     st.altair_chart(
         charts.heatmap(heat, labels, ref_name, threshold, order, group_title), width="stretch"
     )
+    flags = drilldown.flag_summary(heat)
     st.caption(
         f"Colour and symbol (▲ better, ● similar, ▼ worse) compare each figure with the {ref_name} "
-        "at 95% confidence, in the indicator's favourable direction. Grey cells: "
+        "in the indicator's favourable direction, flagged only when the difference survives "
+        "false-discovery control (Benjamini-Hochberg, 5%) over all the survey cells shown: "
+        f"{flags['flagged']} of {flags['tested']} cells flagged. With a plain 95% test per cell "
+        f"{flags['uncorrected']} would be, and chance alone would give about "
+        f"{flags['expected_by_chance']:.0f} such flags even if no group truly differed. "
+        f"{stats.CAUTION_MARK}: fewer than {stats.MIN_N} responses, read with caution. Grey cells: "
         f"{privacy.suppressed_text(threshold)}, or withheld so that a smaller group cannot be "
         "worked out by subtraction."
     )
@@ -216,8 +224,9 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
         st.markdown(
             "Control limits around the organisation value for a group of each size: 95% (dashed) and "
             "99.8% (dotted), "
-            + ("p ± z·√(p(1−p)/n)" if ind.kind == "proportion" else "m ± z·sd/√n")
-            + ", with z = 1.96 and 3.09, as in NHS funnel plots."
+            + ("exact binomial quantiles of the organisation's proportion at the group's n "
+               "(asymmetric near 0% and 100%)" if ind.kind == "proportion" else "m ± z·sd/√n")
+            + ", at the coverage of z = 1.96 and 3.09, as in NHS funnel plots."
         )
     outside = drilldown.outside_limits(points)
     st.markdown(f"**{group_title}s outside the 95% limits**")
@@ -235,6 +244,8 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
             ],
             "Against the limits": outside.zone,
             "Reading": outside.signal.map({"worse": "▼ unfavourable", "better": "▲ favourable"}),
+            "Caution": np.where(stats.small_n(outside.n),
+                                f"{stats.CAUTION_MARK} fewer than {stats.MIN_N} responses", ""),
         }
     )
     st.dataframe(view, hide_index=True, width="stretch")
@@ -268,6 +279,11 @@ def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFram
         index=list(dict.fromkeys(frame.domain)), columns=[t for t in picked if t not in left_out]
     )
     st.dataframe(table.round(1), width="stretch")
+    small = cache.query(drilldown.small_n_teams, tuple(ids[t] for t in picked if t not in left_out),
+                        sel["wave"], threshold)
+    if small:
+        st.caption(f"{stats.CAUTION_MARK} Read with caution: " + "; ".join(
+            f"{team} has {n} responses (fewer than {stats.MIN_N})" for team, n in small.items()))
 
 
 def _lens_title(sel: dict) -> str:
@@ -307,7 +323,13 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
                              zip(ind.kind, ind.organisation_value, strict=True)],
             "Benchmark": [formatting.value(k, v) for k, v in zip(ind.kind, ind.benchmark, strict=True)],
             "Team against benchmark": ind.status_label,
-            "Note": [b or n for b, n in zip(ind.band, ind.note, strict=True)],
+            "Note": [
+                "; ".join(x for x in (b or n, f"{stats.CAUTION_MARK} fewer than {stats.MIN_N} "
+                                      "responses: read with caution" if c else "") if x)
+                for b, n, c in zip(ind.band, ind.note,
+                                   stats.small_n(ind.n.where(ind.kind.isin(["proportion", "mean"]))),
+                                   strict=True)
+            ],
         }
     )
     st.dataframe(view, hide_index=True, width="stretch")
