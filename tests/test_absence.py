@@ -418,6 +418,10 @@ def test_survey_vs_absence_by_team(con):
     assert row.value == pytest.approx(6 / 15) and row.absence == pytest.approx(40 / available)
     want = stats.pearsonr(teams_frame.value, teams_frame.absence)
     assert result["r"] == pytest.approx(want.statistic)
+    # weighted by respondents: numpy's weighted covariance matrix, an independent route
+    cov = np.cov(teams_frame.value, teams_frame.absence, aweights=teams_frame.n)
+    assert result["r_weighted"] == pytest.approx(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]))
+    assert result["r_weighted"] != pytest.approx(result["r"], abs=1e-3)
     assert (result["start"], result["end"]) == (date(2023, 7, 2), date(2024, 6, 30))
     s10, _ = absence.survey_vs_absence(con, "stress", 1, threshold=10, measure="s10_share")
     assert set(s10.absence) <= {0.0, 1.0}

@@ -46,13 +46,15 @@ def test_heatmap_spec_colours_glyphs_and_suppressed_cells():
     y = rect["encoding"]["y"]
     assert y["sort"] == ["Clinic", "Ward A", "Ward B"]
     cells = {(d["group"], d["indicator"]): d for d in spec["datasets"][spec["data"]["name"]]}
-    assert cells[("Clinic", "Stress")]["cell"] == "91% ▼"
-    assert cells[("Clinic", "HSE Peer support")]["cell"] == "4.20 ▲"
-    assert cells[("Ward A", "Stress")]["cell"] == "50% ●"
+    # every shown figure here rests on 11-20 responses: each carries the small-n caution mark
+    assert cells[("Clinic", "Stress")]["cell"] == "91%† ▼"
+    assert cells[("Clinic", "HSE Peer support")]["cell"] == "4.20† ▲"
+    assert cells[("Ward A", "Stress")]["cell"] == "50%† ●"
     assert cells[("Ward B", "Stress")]["cell"] == "<10"
     assert cells[("Ward B", "Stress")]["value_text"] == "fewer than 10 responses"
     assert cells[("Ward B", "Stress")]["n_text"] == ""
-    assert cells[("Ward A", "Stress")]["n_text"] == "20 responses"
+    assert cells[("Ward A", "Stress")]["n_text"] == (
+        "20 responses † fewer than 30: read with caution")
     assert {t["title"] for t in rect["encoding"]["tooltip"]} >= {"Value", "Base (n)", "Organisation"}
     assert text["mark"]["type"] == "text"
 

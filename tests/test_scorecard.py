@@ -145,3 +145,30 @@ def test_data_insights_agree_with_the_pages(demo_con):
     assert 0.10 < table.loc["msk_share", "value"] < 0.25
     assert 0.20 < table.loc["s10_share", "value"] < 0.40
     assert not table.loc["msk_share", "scored"]
+
+
+def test_change_p_value_by_hand():
+    from statsmodels.stats.proportion import proportions_ztest
+
+    # 42% of 500 then 38% of 450: the pooled two-proportion z test
+    got = scorecard.change_p_value("proportion", 0.38, 450, None, 0.42, 500, None)
+    _, want = proportions_ztest([0.38 * 450, 0.42 * 500], [450, 500])
+    assert got == pytest.approx(want, rel=1e-9) and got > 0.05
+    # a 1-5 mean: z = 0.15 / sqrt(0.8^2/200 + 0.8^2/220)
+    z = 0.15 / math.sqrt(0.64 / 200 + 0.64 / 220)
+    got = scorecard.change_p_value("mean", 3.45, 200, 0.8, 3.30, 220, 0.8)
+    assert got == pytest.approx(2 * (1 - 0.5 * (1 + math.erf(z / math.sqrt(2)))), rel=1e-9)
+    assert got == pytest.approx(0.0550, abs=1e-4)  # a 0.15 rise on 200 is not clearly real
+    assert scorecard.change_p_value("mean", 3.4, 200, None, 3.3, 200, 0.8) is None
+    assert scorecard.change_p_value("proportion", 0.0, 50, None, 0.0, 50, None) == 1.0
+
+
+def test_tiles_are_coloured_only_for_changes_unlikely_to_be_chance(tmp_path):
+    con = tiny_org.build(tmp_path / "t.duckdb")
+    table = scorecard.indicator_table(con, wave_id=2, threshold=1).set_index("indicator_id")
+    # stress 2/5 in 2024 -> 2/2 in 2025: p = 0.10 by the pooled z test, so grey, not red
+    stress = table.loc["stress"]
+    assert stress.change == pytest.approx(0.6)
+    assert stress.change_p == pytest.approx(
+        scorecard.change_p_value("proportion", 1.0, 2, None, 0.4, 5, None))
+    assert stress.change_p > 0.05 and not stress.change_clear

@@ -895,3 +895,12 @@ def test_verdict_wording_never_claims_cause():
         assert not any(word in text.lower() for word in banned), text
     with pytest.raises(ValueError):
         stats.verdict(effect(0, -1, 1), "up")
+
+
+def test_weighted_pearson_and_small_n():
+    x, y, w = [1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 4.0, 3.0], [10, 40, 10, 40]
+    cov = np.cov(x, y, aweights=w)
+    assert stats.weighted_pearson(x, y, w) == pytest.approx(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1]))
+    assert stats.weighted_pearson(x, y, [1, 1, 1, 1]) == pytest.approx(sps.pearsonr(x, y).statistic)
+    assert stats.weighted_pearson([1, 2], [1, 2], [1, 1]) is None
+    assert stats.small_n([9, 10, 29, 30, np.nan]).tolist() == [True, True, True, False, False]

@@ -1502,7 +1502,8 @@ _SUMMARY = {
     "out no change.",
     NO_CLEAR_CHANGE: "The 95% interval includes no change, so the data cannot tell a change "
     "from chance variation.",
-    NOT_ENOUGH: "There are too few responses to judge whether anything changed.",
+    NOT_ENOUGH: "There is too little data (responses, teams or months; see the caveats) to "
+    "judge whether anything changed.",
 }
 
 

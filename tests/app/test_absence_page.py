@@ -33,6 +33,8 @@ def test_absence_page_renders_every_section(demo_env):
     assert labels["Rolling 12 months"].endswith("%")
     assert labels["Teams"].isdigit() and int(labels["Teams"]) >= 10
     assert labels["Pearson r"] != "–"
+    assert labels["r weighted by respondents"] != "–"
+    assert any("ecological fallacy" in c.value for c in at.caption)
 
 
 def test_absence_page_working_days_and_team_scope(demo_env):

@@ -69,6 +69,8 @@ def test_each_demo_intervention_shows_its_planted_verdict(demo_env, name, verdic
     assert "95% CI" in text
     assert "not that the intervention caused it" in text
     assert teams_used in text
+    # every demo evaluation has comparison teams, so the heading asks "did it work?"
+    assert "Did it work? Compared with teams without it" in [h.value for h in at.subheader]
     if teams_used == ABSENCE_TEAMS:
         assert "the comparison teams' change in rate (95% CI" in text
         assert "The effect is the first divided by the second." in text
@@ -157,3 +159,17 @@ def test_running_intervention_says_not_enough_data(demo_env):
     _select(at, "iv_eval_pick", iid)
     assert [m.value for m in at.markdown if m.value.startswith("**○ ")] == ["**○ Not enough data**"]
     assert any("No survey wave after the start date" in c.value for c in at.caption)
+
+
+def test_heading_follows_the_design_level():
+    from types import SimpleNamespace
+
+    from dashboard.ui import interventions_page as page
+
+    def evaluation(*levels):
+        return SimpleNamespace(results=[SimpleNamespace(level=lv) for lv in levels])
+
+    assert page._heading(evaluation(2, None)).startswith("What changed after the start?")
+    assert page._heading(evaluation(3, 3)).startswith("Did it work? Compared")
+    assert "partly before/after" in page._heading(evaluation(2, 3))
+    assert page._heading(None) == "Evaluate an intervention"

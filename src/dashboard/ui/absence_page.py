@@ -226,8 +226,8 @@ def _survey(ctl: dict, threshold: int) -> None:
     c[0].metric("Teams", f"{result['n']}", border=True,
                 help=f"{result['teams_removed']} team(s) removed: fewer than {threshold} respondents or "
                      "staff in post, or hidden so a small team cannot be worked out from the total")
-    c[1].metric("Pearson r (each team once)", "–" if result["r"] is None else f"{result['r']:.2f}",
-                border=True)
+    c[1].metric("Pearson r", "–" if result["r"] is None else f"{result['r']:.2f}", border=True,
+                help="Each team counts once, whatever its size.")
     ci = "–" if result["lo"] is None else f"{result['lo']:.2f} to {result['hi']:.2f}"
     c[2].metric("95% interval (Fisher z)", ci, border=True)
     rw = result.get("r_weighted")
