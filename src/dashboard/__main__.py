@@ -98,15 +98,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     def say(text: str) -> None:
         print(f"... {text}", file=sys.stderr, flush=True)
 
+    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    unknown = set(parts) - set(calibration.PARTS)
+    if unknown:
+        print(f"unknown part(s) {sorted(unknown)}; choose from {', '.join(calibration.PARTS)}",
+              file=sys.stderr)
+        return 2
     con = None
-    if not args.no_demo:
+    if not args.no_demo and "placebo" in parts:
         if args.db:
             con = store.connect(args.db, read_only=True)
         else:
             say("building the demo organisation in a temporary store")
             con = calibration.demo_store(Path(tempfile.mkdtemp()) / "demo.duckdb")
-    table = calibration.run(args.reps, args.seed, con, args.placebo_sets, progress=say)
-    meta = {"reps": args.reps, "seed": args.seed, "placebo_sets": args.placebo_sets}
+    table = calibration.run(args.reps, args.seed, con, args.placebo_sets, progress=say,
+                            parts=parts)
+    meta = {"reps": args.reps, "seed": args.seed, "placebo_sets": args.placebo_sets,
+            "parts": list(parts)}
     text = calibration.markdown(table, meta)
     print(text)
     if args.markdown:
@@ -188,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     val.add_argument("--json", help="write the table as JSON to this file")
     val.add_argument("--markdown", help="write the table as Markdown to this file")
     val.add_argument("--no-demo", action="store_true", help="skip the demo placebo dates")
+    val.add_argument("--parts", default="survey,absence,placebo",
+                     help="comma-separated parts to run (survey, absence, placebo)")
     val.set_defaults(func=_cmd_validate)
 
     args = parser.parse_args(argv)
