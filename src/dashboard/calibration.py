@@ -127,10 +127,14 @@ def survey_rows(reps: int, seed: int, orgs: Sequence[SurveyOrg] = SURVEY_ORGS,
     reference, so the table shows why the method changed.
     """
     rows: list[Row] = []
-    for k_i, kind in enumerate(kinds):
-        for o_i, org in enumerate(orgs):
-            for n_i, noise in enumerate(noises):
-                rng = np.random.default_rng([seed, k_i, o_i, n_i])
+    for kind in kinds:
+        for org in orgs:
+            for noise in noises:
+                # one stream per scenario, named by the scenario itself, so a subset of
+                # scenarios run alone gives the same rows as the full run
+                k_i = ("proportion", "mean").index(kind)
+                o_i = SURVEY_ORGS.index(org) if org in SURVEY_ORGS else 99
+                rng = np.random.default_rng([seed, k_i, o_i, int(round(noise * 10))])
                 label = f"{kind}, {org.name}, team-by-wave noise {noise:g} points"
                 res = {"cov": [], "alarm": [], "ref_cov": [], "ref_alarm": []}
                 withheld = {"cov": 0, "alarm": 0}
