@@ -95,10 +95,22 @@ def test_respondent_scores_cover_every_answered_indicator(con):
     cat = catalogue.get()
     feeds = pd.DataFrame([(i.id, ind) for i in cat.items.values() for ind in i.indicators],
                          columns=["item_id", "indicator_id"])
-    answers = _frame(con, "SELECT response_id, item_id FROM answers")
-    expected = answers.merge(feeds, on="item_id")[["response_id", "indicator_id"]].drop_duplicates()
+    answers = _frame(con, "SELECT a.response_id, a.item_id, a.value, r.wave_id FROM answers AS a "
+                          "JOIN responses AS r USING (response_id)")
+    fed = answers.merge(feeds, on="item_id")
+    expected = fed[["response_id", "indicator_id"]].drop_duplicates()
+    # ... except "any of" indicators (issue 11): a respondent who skipped an item asked in
+    # their wave and said no to the rest has no score (missing, not "no")
+    anyof = {i.id: i.event_min for i in cat.indicators.values()
+             if i.kind == "proportion" and i.combine == "any" and len(i.items) > 1}
+    multi = fed[fed.indicator_id.isin(list(anyof))].copy()
+    multi["yes"] = multi.value >= multi.indicator_id.map(anyof)
+    asked = multi.groupby(["wave_id", "indicator_id"]).item_id.nunique().rename("asked")
+    per = multi.groupby(["response_id", "wave_id", "indicator_id"]).agg(
+        answered=("item_id", "nunique"), yes=("yes", "any")).join(asked, on=["wave_id", "indicator_id"])
+    missing = int(((per.answered < per.asked) & ~per.yes).sum())
     scores = _frame(con, "SELECT response_id, indicator_id, value FROM respondent_scores")
-    assert len(scores) == len(expected)
+    assert missing > 0 and len(scores) == len(expected) - missing
     # one hand-checkable case: a yes/no proportion is 1 exactly when the answer is Yes (1)
     stress = scores[scores.indicator_id == "stress"].merge(
         _frame(con, "SELECT response_id, value AS answer FROM answers WHERE item_id = 'q11c'"),
