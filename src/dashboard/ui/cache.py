@@ -7,12 +7,14 @@ from typing import Any, TypeVar
 import duckdb
 import streamlit as st
 
-from dashboard import store
+from dashboard import access, store
+from dashboard.access import Principal
 from dashboard.config import settings
 
 T = TypeVar("T")
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
+PRINCIPAL_KEY = "auth_principal"
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -37,27 +39,42 @@ def reset_connection() -> None:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _cached_call(path: str, version: int, name: str, args: tuple, kwargs: tuple) -> Any:
+def _cached_call(
+    path: str, version: int, scope: str, name: str, args: tuple, kwargs: tuple, _principal: Principal
+) -> Any:
+    # scope is in the key, and the check runs inside: a cached result only ever serves the scope
+    # (and role) it was authorised and cut for.
     cur = _connection(path).cursor()
     try:
-        return _REGISTRY[name](cur, *args, **dict(kwargs))
+        fn = _REGISTRY[name]
+        rule = access.authorise(cur, _principal, fn, args, dict(kwargs))
+        return access.filter_result(cur, _principal, rule, fn(cur, *args, **dict(kwargs)))
     finally:
         cur.close()
 
 
+def principal() -> Principal | None:
+    """The signed-in principal of this session (set by ui/auth's gate), or None."""
+    return st.session_state.get(PRINCIPAL_KEY)
+
+
 def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run fn(con, *args, **kwargs), cached until the next import or undo bumps the version.
+    """Run fn(con, *args, **kwargs) for the signed-in principal, cached until the next import or
+    undo bumps the version. Raises access.Denied outside the principal's role or scope.
 
     Only aggregated, small results should pass through here: never frames of raw rows.
     """
-    name = f"{fn.__module__}.{fn.__qualname__}"
+    name = access.figure_name(fn)
     _REGISTRY[name] = fn
+    who = principal()
+    if who is None:
+        raise access.Denied("sign in first")
     cur = cursor()
     try:
         version = store.dataset_version(cur)
     finally:
         cur.close()
-    return _cached_call(db_path(), version, name, args, tuple(sorted(kwargs.items())))
+    return _cached_call(db_path(), version, who.scope_key(), name, args, tuple(sorted(kwargs.items())), who)
 
 
 def clear() -> None:
