@@ -5,9 +5,10 @@ import re
 
 import pandas as pd
 
-# CommonMark lets a backslash escape any ASCII punctuation; escaping all of it also breaks GFM
-# autolinks (http://, www.) and Streamlit's $math$ and :emoji:/:colour[...] directives.
-_MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+# CommonMark lets a backslash escape any ASCII punctuation. These are the marks that start
+# emphasis, code, links, images, HTML, tables, lists, headings, strikethrough, GFM autolinks
+# (http://, www., user@host) and Streamlit's $math$ and :emoji:/:colour[...] directives.
+_MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&@/])")
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -111,16 +111,16 @@ def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
         fields = dict(name=name, domain=domain, unit_ids=targets, start_date=start,
                       indicators=aims, end_date=end, notes=notes)
         if current is None:
-            _write(interventions.create_intervention, f"Added “{name.strip()}”.", **fields)
+            _write(interventions.create_intervention, f"Added “{plaintext.md(name.strip())}”.", **fields)
         else:
-            _write(interventions.update_intervention, f"Saved “{name.strip()}”.",
+            _write(interventions.update_intervention, f"Saved “{plaintext.md(name.strip())}”.",
                    intervention_id=int(chosen), **fields)
     if current is not None:
         with st.expander("Delete this intervention"):
             sure = st.checkbox(f"Yes, delete “{plaintext.md(current['name'])}” and its list of target teams",
                                key=f"iv_delete_sure_{suffix}")
             if st.button("Delete", disabled=not sure, key=f"iv_delete_{suffix}"):
-                _write(interventions.delete_intervention, f"Deleted “{current['name']}”.",
+                _write(interventions.delete_intervention, f"Deleted “{plaintext.md(current['name'])}”.",
                        intervention_id=int(chosen))
 
 
@@ -138,7 +138,7 @@ def _write(fn, message: str, **kwargs) -> None:
     iid = kwargs.get("intervention_id", result if isinstance(result, int) else None)
     auth.record("intervention", f"{fn.__name__.replace('_intervention', '')} intervention #{iid}")
     cache.clear()
-    st.session_state["iv_flash"] = plaintext.md(message)
+    st.session_state["iv_flash"] = message
     st.rerun()
 
 
