@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 import streamlit as st
@@ -61,8 +61,11 @@ def _still_valid(con, p: Principal, info: dict) -> Principal | None:
     return Principal(row[0], row[1], frozenset(row[2] or ()), frozenset(row[3] or ()), how=p.how)
 
 
-def gate() -> Principal | None:
-    """The principal of this session, or None after drawing the sign-in screen (caller stops)."""
+def gate(before_screen: Callable[[], object] | None = None) -> Principal | None:
+    """The principal of this session, or None after drawing the sign-in screen (caller stops).
+
+    before_screen runs just before the sign-in screen is drawn (the router uses it to keep the
+    page and query the person asked for, so a deep link still lands there after signing in)."""
     con = cache.cursor()
     try:
         info = store.dataset_info(con)
@@ -80,6 +83,8 @@ def gate() -> Principal | None:
             return access.DEMO_VISITOR
         if sso and getattr(st.user, "is_logged_in", False):
             return _sso_principal(con)
+        if before_screen is not None:
+            before_screen()
         _sign_in_screen(con, users, sso)
         return None
     finally:

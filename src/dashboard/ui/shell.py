@@ -126,7 +126,8 @@ def exports() -> None:
 def main() -> None:
     """The app: page config, sign-in, navigation over the principal's pages, banner, the page."""
     st.set_page_config(page_title="Wellbeing Compass", page_icon="🧭", layout="wide")
-    principal = auth.gate()
+    # Declared (hidden) before the sign-in screen too, so the URL asked for survives signing in.
+    principal = auth.gate(before_screen=lambda: st.navigation(pages(), position="hidden"))
     if principal is None:
         st.stop()
     page = st.navigation(pages(principal), position="sidebar")
