@@ -89,18 +89,17 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def list_users(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Accounts without their hashes: [username, role, scope, sign_in, locked_until]."""
+    """Accounts without their hashes: [username, role, scope, sign_in, failures, locked_until]."""
     frame = con.execute(
-        """
-        SELECT username, role,
-               array_to_string(list_concat(list_transform(directorates, d -> 'directorate ' || d),
-                                           list_transform(teams, t -> 'team ' || t)), ', ') AS scope,
-               CASE WHEN password_hash IS NULL THEN 'SSO only' ELSE 'password or SSO' END AS sign_in,
-               failures, locked_until
-        FROM users ORDER BY username
-        """
+        "SELECT username, role, directorates, teams, password_hash IS NULL AS sso_only, failures, "
+        "locked_until FROM users ORDER BY username"
     ).df()
-    return frame
+    frame["scope"] = [
+        ", ".join([f"directorate {d}" for d in dirs] + [f"team {t}" for t in teams])
+        for dirs, teams in zip(frame.directorates, frame.teams, strict=True)
+    ]
+    frame["sign_in"] = frame.sso_only.map({True: "SSO only", False: "password or SSO"})
+    return frame[["username", "role", "scope", "sign_in", "failures", "locked_until"]]
 
 
 def has_users(con: duckdb.DuckDBPyConnection) -> bool:

@@ -28,9 +28,12 @@ def md_html(text: object) -> str:
 
 def cell(value: object) -> object:
     """One CSV cell that a spreadsheet will show as text, never run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_START):
+        value = "'" + value
+    # pandas leaves a field with a bare CR unquoted, which a spreadsheet reads as a new row
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
