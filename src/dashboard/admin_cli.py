@@ -104,9 +104,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     print(f"store backed up to {target} (mode 0600)")
     key = settings().secret_path
     if args.key_to:
-        key_dest = Path(args.key_to)
-        if key_dest.is_dir():
-            key_dest = key_dest / key.name
+        key_dest = Path(args.key_to) / key.name
         if key_dest.resolve().parent == target.resolve().parent:
             print("refused to put the key beside the store backup; choose another place", file=sys.stderr)
             return 1
@@ -182,7 +180,7 @@ def add_parsers(sub) -> None:
 
     backup = sub.add_parser("backup", help="copy the store to a folder; the key only with --key-to")
     backup.add_argument("dest", help="folder for the store backup")
-    backup.add_argument("--key-to", help="somewhere else (not beside the store backup) for the key")
+    backup.add_argument("--key-to", help="a folder elsewhere (not the store backup's) for a key copy")
     backup.set_defaults(func=cmd_backup)
 
     restore = sub.add_parser("restore", help="put a store backup back; the key separately with --key")
