@@ -16,7 +16,7 @@ PAYLOADS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "
 
 
 def _unescape(md: str) -> str:
-    return re.sub(r"\\(.)", r"\1", md)
+    return re.sub(r"\\(.)", r"\1", md).replace(plaintext.WORD_JOINER, "")
 
 
 @pytest.mark.parametrize("text", ["**x**", "http://evil.example/login", "[a](http://x)", "<b>x</b>",
@@ -27,6 +27,8 @@ def test_markdown_escape_keeps_the_text_and_removes_the_markup(text):
     for mark in "*[]<>:$#":
         assert all(out[i - 1] == "\\" for i, c in enumerate(out) if c == mark)
     assert "://" not in out and "www." not in out
+    # GFM autolinks bare URLs after escapes are resolved: a word joiner breaks the scheme
+    assert not re.search(r"(?i)(https?|www)(\\?[:.])", out)
 
 
 def test_markdown_escape_flattens_lines():

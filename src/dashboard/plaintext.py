@@ -13,10 +13,16 @@ _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&@/])")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# GFM finds bare URLs and e-mail addresses in the text after escapes are resolved, so escaping
+# cannot stop them: an invisible word joiner after the scheme, "www" or "@" does.
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|www|@)(?=[:./\w])")
+WORD_JOINER = "\u2060"
+
+
 def md(text: object) -> str:
     """Text shown literally by st.markdown/caption/info/labels: no bold, links, HTML or math."""
     flat = " ".join(str(text).split())  # a newline could start a list, heading or table
-    return _MD_PUNCT.sub(r"\\\1", flat)
+    return _MD_PUNCT.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(1) + WORD_JOINER, flat))
 
 
 def md_html(text: object) -> str:

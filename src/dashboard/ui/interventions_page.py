@@ -117,7 +117,7 @@ def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
                    intervention_id=int(chosen), **fields)
     if current is not None:
         with st.expander("Delete this intervention"):
-            sure = st.checkbox(f"Yes, delete “{plaintext.md(current['name'])}” and its list of target teams",
+            sure = st.checkbox("Yes, delete this intervention and its list of target teams",
                                key=f"iv_delete_sure_{suffix}")
             if st.button("Delete", disabled=not sure, key=f"iv_delete_{suffix}"):
                 _write(interventions.delete_intervention, f"Deleted “{plaintext.md(current['name'])}”.",
