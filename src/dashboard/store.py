@@ -241,6 +241,17 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+@contextmanager
+def snapshot(con: duckdb.DuckDBPyConnection) -> Iterator[int]:
+    """A read transaction: every query inside sees one dataset version (yielded), even while an
+    import commits on another cursor. Use a cursor of its own, as for any transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield dataset_version(con)
+    finally:
+        con.execute("ROLLBACK")  # nothing to keep: reads only
+
+
 def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
     row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
     return row[0] if row else default

@@ -130,6 +130,7 @@ def main() -> None:
     principal = auth.gate(before_screen=lambda: st.navigation(pages(), position="hidden"))
     if principal is None:
         st.stop()
+    cache.pin_version()
     page = st.navigation(pages(principal), position="sidebar")
     auth.sidebar(principal)
     dataset_banner()
@@ -186,5 +187,6 @@ def routed() -> bool:
         auth.record("refused", f"page {url}")
         st.error(f"Refused: the {url} page is not open to a {principal.role}.", icon=":material/lock:")
         return False
+    cache.pin_version()
     auth.viewed(url)
     return True
