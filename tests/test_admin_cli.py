@@ -68,7 +68,9 @@ def test_store_and_key_are_owner_only_and_the_key_is_outside_the_store_folder(en
 def test_missing_or_wrong_key_is_a_clear_error(env, tmp_path):
     con = _con(env)
     try:
-        key = pseudonym.check_key(con)  # first use: creates the key and remembers its fingerprint
+        key = pseudonym.check_key(con)  # first use creates the key; a commit remembers it
+        assert store.get_meta(con, "key_fingerprint") is None
+        pseudonym.remember_key(con)
         assert store.get_meta(con, "key_fingerprint") == pseudonym.fingerprint(key)
         key_path = settings().secret_path
         key_path.rename(tmp_path / "elsewhere.key")
@@ -86,6 +88,7 @@ def test_backup_leaves_the_key_out_and_restore_puts_both_back(env, tmp_path, mon
     con = _con(env)
     store.set_dataset_name(con, "Riverside")
     key = pseudonym.check_key(con)
+    pseudonym.remember_key(con)
     con.close()
     backups, keys = tmp_path / "backups", tmp_path / "vault"
     assert _run(monkeypatch, "backup", str(backups), "--key-to", str(backups)) == 1  # not beside it

@@ -60,14 +60,23 @@ def check_key(con, path: Path | str | None = None) -> bytes:
         )
     key = load_key(path)
     mine = fingerprint(key)
-    if known is None:
-        store.set_meta(con, "key_fingerprint", mine)
-    elif mine != known:
+    if known is not None and mine != known:
         raise KeyProblem(
             f"The key at {path} (fingerprint {mine}) is not the key this store was pseudonymised with "
             f"({known}). Restore the right key; nothing was imported."
         )
     return key
+
+
+def remember_key(con, path: Path | str | None = None) -> None:
+    """Record the key's fingerprint in the store once an import has used it (call after commit,
+    so a refused or failed import leaves the store exactly as it was)."""
+    from dashboard import store
+
+    if store.get_meta(con, "key_fingerprint") is None:
+        path = Path(path) if path is not None else settings().secret_path
+        if path.exists():
+            store.set_meta(con, "key_fingerprint", fingerprint(load_key(path)))
 
 
 def pseudonym(value: str, key: bytes) -> str:

@@ -146,6 +146,7 @@ def commit(con: duckdb.DuckDBPyConnection, prepared: Prepared, user: str, progre
         profile=prepared.mapping.profile,
         progress=progress,
     )
+    pseudonym.remember_key(con)
     report.import_id = import_id
     report.committed = True
     return import_id
