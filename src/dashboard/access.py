@@ -201,7 +201,8 @@ def authorise(
         return None
     if principal.role == "viewer":
         bound = _bind(fn, args, kwargs)
-        if rule.viewer == "any" or (rule.viewer == "org" and (rule.units is None or bound.get(rule.units) is None)):
+        org_wide = rule.units is None or bound.get(rule.units) is None
+        if rule.viewer == "any" or (rule.viewer == "org" and org_wide):
             return None
         raise Denied("a viewer sees the organisation overview only")
     # a manager
