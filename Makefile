@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 export WELLBEING_DB ?= $(CURDIR)/data/wellbeing.duckdb
 
-.PHONY: install run demo test lint browser bench validate clean
+.PHONY: install run demo test lint browser bench validate fuzz clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: install
 
 test: install browser lint
 	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+# 10,000 property-based cases over the readers and the mapping step (docs/fuzz.md has a result).
+fuzz: install
+	WELLBEING_FUZZ=1 $(PY) -m pytest -q -p no:xdist -p no:randomly tests/ingest/test_fuzz.py --hypothesis-show-statistics
 
 bench: install
 	$(PY) -m bench

@@ -1,10 +1,10 @@
-"""Command line: `python -m dashboard demo|import|info|validate` (same code paths as the app)."""
+"""Command line: `python -m dashboard demo|import|info|validate|export|report|user|backup|restore`."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from dashboard import store
+from dashboard import admin_cli, audit, store
 from dashboard.config import settings
 
 
@@ -21,9 +21,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    from dashboard import pseudonym
     from dashboard.ingest import cli
 
-    return cli.run(args)
+    if args.user is None:
+        args.user = admin_cli.operator()
+    try:
+        return cli.run(args)
+    except pseudonym.KeyProblem as exc:
+        print(exc, file=sys.stderr)
+        return 2
 
 
 def _cmd_remove_demo(args: argparse.Namespace) -> int:
@@ -32,6 +39,7 @@ def _cmd_remove_demo(args: argparse.Namespace) -> int:
         print("the store does not hold the demo organisation; nothing removed")
         return 1
     store.remove_demo(con)
+    audit.record(con, admin_cli.operator(), "admin", "remove demo", "removed the demo organisation")
     print("demo organisation removed; the store is empty and ready for your own data")
     return 0
 
@@ -146,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--sheet")
     imp.add_argument("--day-first", choices=["yes", "no"], help="answer for ambiguous dates")
     imp.add_argument("--dry-run", action="store_true", help="validate and report only")
-    imp.add_argument("--user", default="cli")
+    imp.add_argument("--user", help="name for the import log (default: the command-line login)")
     imp.add_argument("--wave", help="survey wave label when the file has no wave column")
     imp.add_argument("--fielded-on", help="survey fieldwork mid-point (YYYY-MM-DD) when the file has no date")
     imp.add_argument("--header-row", type=int, help="file row (1-based) holding the column names")
@@ -199,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     val.add_argument("--parts", default="survey,absence,placebo",
                      help="comma-separated parts to run (survey, absence, placebo)")
     val.set_defaults(func=_cmd_validate)
+    admin_cli.add_parsers(sub)
 
     args = parser.parse_args(argv)
     return args.func(args)

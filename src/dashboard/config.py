@@ -29,12 +29,22 @@ def _settings_file() -> dict:
         return tomllib.load(fh)
 
 
+DEFAULT_KEY_PATH = "~/.config/wellbeing-compass/pseudonym.key"
+
+
+def key_path(raw: dict) -> Path:
+    """[security] key_path: '~' expands to the home folder; a relative path is from the project root."""
+    path = Path(raw.get("security", {}).get("key_path", DEFAULT_KEY_PATH)).expanduser()
+    return path if path.is_absolute() else ROOT / path
+
+
 def settings() -> Settings:
     """Read settings; environment variables override data/settings.toml."""
     raw = _settings_file()
     db = Path(os.environ.get("WELLBEING_DB", DATA_DIR / "wellbeing.duckdb"))
-    # The pseudonymisation key must live outside the database it protects.
-    secret = Path(os.environ.get("WELLBEING_SECRET", db.parent / ".secret_key"))
+    # The pseudonymisation key must live outside the database it protects, and by default outside
+    # its folder too, so that one copy of the store's folder never carries both.
+    secret = Path(os.environ.get("WELLBEING_SECRET") or key_path(raw))
     threshold = int(os.environ.get("WELLBEING_THRESHOLD", raw["privacy"]["anonymity_threshold"]))
     if not MIN_THRESHOLD <= threshold <= MAX_THRESHOLD:
         raise ValueError(

@@ -33,6 +33,52 @@ def load_key(path: Path | str | None = None) -> bytes:
     return bytes.fromhex(text)
 
 
+class KeyProblem(ValueError):
+    """The key is missing or is not the one the store was pseudonymised with."""
+
+
+def fingerprint(key: bytes) -> str:
+    """Identifies a key without revealing it (kept in the store's meta table)."""
+    return hmac.new(key, b"wellbeing-compass key check", hashlib.sha256).hexdigest()[:16]
+
+
+def check_key(con, path: Path | str | None = None) -> bytes:
+    """The key for this store: created on first use; a clear error when it is missing or wrong.
+
+    A new key on a store that already holds pseudonyms would split every employee in two, so once
+    a store has a key fingerprint the key is never created again, only restored from its backup.
+    """
+    from dashboard import store  # the store imports settings only; keep this module light
+
+    path = Path(path) if path is not None else settings().secret_path
+    known = store.get_meta(con, "key_fingerprint")
+    if known is not None and not path.exists():
+        raise KeyProblem(
+            f"The pseudonymisation key is missing: expected at {path} (settings.toml [security] "
+            f"key_path, or WELLBEING_SECRET). This store was pseudonymised with key {known}; restore "
+            "that key from its backup (python -m dashboard restore --key). Nothing was imported."
+        )
+    key = load_key(path)
+    mine = fingerprint(key)
+    if known is not None and mine != known:
+        raise KeyProblem(
+            f"The key at {path} (fingerprint {mine}) is not the key this store was pseudonymised with "
+            f"({known}). Restore the right key; nothing was imported."
+        )
+    return key
+
+
+def remember_key(con, path: Path | str | None = None) -> None:
+    """Record the key's fingerprint in the store once an import has used it (call after commit,
+    so a refused or failed import leaves the store exactly as it was)."""
+    from dashboard import store
+
+    if store.get_meta(con, "key_fingerprint") is None:
+        path = Path(path) if path is not None else settings().secret_path
+        if path.exists():
+            store.set_meta(con, "key_fingerprint", fingerprint(load_key(path)))
+
+
 def pseudonym(value: str, key: bytes) -> str:
     """HMAC-SHA256 of the normalised identifier (trimmed; case kept, as HR systems treat it)."""
     return hmac.new(key, value.strip().encode("utf-8"), hashlib.sha256).hexdigest()

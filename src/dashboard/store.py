@@ -1,8 +1,9 @@
 """The DuckDB store: connections, schema and migrations, transactions, dataset version."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -234,6 +235,31 @@ CREATE TABLE published_figures (
 MIGRATIONS: dict[int, str] = {1: _V1}
 MIGRATIONS[2] = _V2
 MIGRATIONS[8] = _V8
+
+# Version 7 (issue 14): local accounts and SSO role mapping, and the append-only audit trail.
+_V7 = """
+CREATE TABLE users (
+    username VARCHAR NOT NULL UNIQUE,  -- lower case; the e-mail address for single sign-on
+    role VARCHAR NOT NULL,             -- admin | analyst | manager | viewer
+    directorates VARCHAR[] NOT NULL,   -- a manager's scope
+    teams VARCHAR[] NOT NULL,
+    password_hash VARCHAR,             -- bcrypt; NULL for a single-sign-on-only account
+    failures INTEGER NOT NULL DEFAULT 0,
+    locked_until TIMESTAMP,
+    created_at TIMESTAMP DEFAULT current_timestamp
+);
+CREATE SEQUENCE audit_seq START 1;
+CREATE TABLE audit_log (
+    audit_id BIGINT DEFAULT nextval('audit_seq'),
+    logged_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    who VARCHAR NOT NULL,
+    role VARCHAR,
+    action VARCHAR NOT NULL,
+    detail VARCHAR,
+    scope VARCHAR
+);
+"""
+MIGRATIONS[7] = _V7
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -245,8 +271,16 @@ def connect(path: Path | str | None = None, read_only: bool = False) -> duckdb.D
     if not read_only:
         migrate(con)
         sync_catalogue(con)
+        restrict_permissions(path)
     load_custom(con)
     return con
+
+
+def restrict_permissions(path: Path) -> None:
+    """Owner-only (0600) store and write-ahead log: they hold special-category health data."""
+    for file in (path, path.with_name(path.name + ".wal")):
+        with suppress(FileNotFoundError, PermissionError):
+            os.chmod(file, 0o600)
 
 
 def load_custom(con: duckdb.DuckDBPyConnection) -> None:
@@ -292,6 +326,17 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+@contextmanager
+def snapshot(con: duckdb.DuckDBPyConnection) -> Iterator[int]:
+    """A read transaction: every query inside sees one dataset version (yielded), even while an
+    import commits on another cursor. Use a cursor of its own, as for any transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield dataset_version(con)
+    finally:
+        con.execute("ROLLBACK")  # nothing to keep: reads only
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import store
 from dashboard.ingest import pipeline
+from tests import signin
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "absence.py")
@@ -21,6 +22,8 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("WELLBEING_DB", str(db))
     monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
     monkeypatch.setenv("WELLBEING_THRESHOLD", "10")
+    store.connect(db).close()
+    signin.add_user(db, "ana", "analyst")
     return db
 
 
@@ -36,7 +39,7 @@ def _import(db, name, kind, **kw):
 
 
 def _page():
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = signin.sign_in(AppTest.from_file(PAGE, default_timeout=120).run(), "ana")
     assert not at.exception, at.exception
     return at
 

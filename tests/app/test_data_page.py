@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from dashboard import store
 from dashboard.ingest import pipeline
 from dashboard.ingest.validate import render_text
 from dashboard.ui import data_page
+from tests import signin
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "pages" / "data.py"
@@ -24,6 +26,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
     monkeypatch.setattr(data_page, "UPLOAD_DIR", tmp_path / "uploads")  # keep test uploads in tmp
     store.connect(db).close()
+    signin.add_user(db, "dana", "admin")
     return db
 
 
@@ -36,7 +39,7 @@ def _count(db, sql):
 
 
 def _page():
-    at = AppTest.from_file(str(PAGE), default_timeout=60).run()
+    at = signin.sign_in(AppTest.from_file(str(PAGE), default_timeout=60).run(), "dana")
     assert not at.exception, at.exception
     return at
 
@@ -50,6 +53,11 @@ def _upload(at, name, kind, mime="text/csv"):
 
 def _report_text(at) -> str:
     return next(c.value for c in at.code if c.value.startswith("Import of"))
+
+
+def _shown(markdown: str) -> str:
+    """What a person reads: report messages are Markdown-escaped (they quote the file's text)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def _button(at, label):
@@ -66,11 +74,12 @@ def test_upload_preview_commit_and_undo(env):
     con.close()
     assert _report_text(at) == render_text(prepared.report)
     assert _count(env, "SELECT count(*) FROM absence_episodes") == 0  # nothing written by the preview
-    at.text_input(key="data_user").input("Dana").run()
     _button(at, "Import").click().run()
     assert not at.exception, at.exception
     assert _count(env, "SELECT count(*) FROM absence_episodes") == 6
-    assert _count(env, "SELECT user_name FROM imports") == "Dana"
+    # the import log names the signed-in user; there is no name to type
+    assert _count(env, "SELECT user_name FROM imports") == "dana"
+    assert not [t for t in at.text_input if t.key == "data_user"]
     assert any("Imported as import #1" in s.value for s in at.success)
     # Undo from the import log.
     at.checkbox(key="data_undo_sure").check().run()
@@ -83,7 +92,7 @@ def test_upload_preview_commit_and_undo(env):
 def test_ambiguous_dates_are_asked_on_the_page(env):
     at = _upload(_page(), "absence_ambiguous_dates.csv", "absence")
     assert _button(at, "Import").disabled
-    assert any("could be day/month/year" in w.value for w in at.warning)
+    assert any("could be day/month/year" in _shown(w.value) for w in at.warning)
     at.radio[0].set_value("day/month/year (UK)").run()
     assert not at.warning and not _button(at, "Import").disabled
     _button(at, "Import").click().run()
@@ -102,7 +111,7 @@ def test_user_edits_the_mapping_and_saves_a_profile(env, tmp_path):
     at.selectbox(key="data_kind").select("absence").run()
     data = b"Person,Where,Off from,Back on\n1,Ward 7,2024-01-02,2024-01-03\n2,Ward 8,2024-01-05,\n"
     at.file_uploader[0].set_value(("odd.csv", data, "text/csv")).run()
-    assert any("Required column(s) not mapped: Employee ID, Team" in e.value for e in at.error)
+    assert any("Required column(s) not mapped: Employee ID, Team" in _shown(e.value) for e in at.error)
     next(s for s in at.selectbox if s.label == "Employee ID *").select("Person").run()
     next(s for s in at.selectbox if s.label == "Team *").select("Where").run()
     assert not at.error
@@ -115,7 +124,7 @@ def test_user_edits_the_mapping_and_saves_a_profile(env, tmp_path):
     at.selectbox(key="data_kind").select("absence").run()
     at.file_uploader[0].set_value(("odd2.csv", data.replace(b"2024-01", b"2024-02"), "text/csv")).run()
     assert not at.error and not _button(at, "Import").disabled
-    assert any("mapping profile 'Odd export' applied" in c.value for c in at.caption)
+    assert any("mapping profile 'Odd export' applied" in _shown(c.value) for c in at.caption)
 
 
 def test_workbook_sheet_choice(env):
@@ -149,6 +158,11 @@ def test_demo_store_must_be_removed_before_an_import(demo_env):
     at.button(key="data_remove_demo").click().run()
     assert not at.exception
     assert _count(demo_env, "SELECT count(*) FROM responses") == 0
+    # no longer the demo, and nobody can sign in yet: the admin is told how to create the first user
+    assert any("python -m dashboard user add" in c.value for c in at.code)
+    assert not at.tabs
+    signin.add_user(demo_env, "dana", "admin")
+    at = signin.sign_in(AppTest.from_file(str(PAGE), default_timeout=60).run(), "dana")
     assert [t.label for t in at.tabs] == ["Upload", "Import log"]
     # name the organisation for the banner
     at.text_input[0].input("Riverside Community Trust")

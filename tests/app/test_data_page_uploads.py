@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import store
 from dashboard.ingest import pipeline, uploads
 from dashboard.ui import data_page
+from tests import signin
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "pages" / "data.py"
@@ -26,6 +27,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("WELLBEING_THRESHOLD", "10")
     monkeypatch.setattr(data_page, "UPLOAD_DIR", tmp_path / "uploads")
     store.connect(db).close()
+    signin.add_user(db, "dana", "admin")
     return tmp_path
 
 
@@ -35,7 +37,7 @@ def _held(env) -> list[Path]:
 
 
 def _upload(name, kind, data=None):
-    at = AppTest.from_file(str(PAGE), default_timeout=60).run()
+    at = signin.sign_in(AppTest.from_file(str(PAGE), default_timeout=60).run(), "dana")
     at.selectbox(key="data_kind").select(kind).run()
     at.file_uploader[0].set_value((name, data or (UPLOADS / name).read_bytes(), "application/octet-stream"))
     return at.run()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests import teams_org
+from tests import signin, teams_org
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "teams.py")
 
@@ -16,6 +16,7 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "teams.py")
 def store_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("teams_app") / "store.duckdb"
     teams_org.build(path).close()
+    signin.add_user(path, "ana", "analyst")
     return path
 
 
@@ -30,7 +31,7 @@ def _app(**params) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120)
     for key, value in params.items():
         at.query_params[key] = value
-    return at.run()
+    return signin.sign_in(at.run(), "ana")
 
 
 def _crumbs(at) -> list[str]:
@@ -143,6 +144,7 @@ def absence_store(tmp_path_factory):
     con = teams_org.build(path)
     teams_org.add_absence(con)
     con.close()
+    signin.add_user(path, "ana", "analyst")
     return path
 
 

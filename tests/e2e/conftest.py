@@ -8,9 +8,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+
+from tests import signin
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -58,11 +61,15 @@ def server_factory(tmp_path_factory):
     """
     procs: list[subprocess.Popen] = []
 
-    def start(db_path: Path | None = None) -> str:
+    def start(db_path: Path | None = None, users: Sequence[tuple] = ()) -> str:
+        """users: (name, role[, directorates[, teams]]) accounts created in the copy, password
+        tests.signin.PASSWORD; sign in with sign_in(page, base, name)."""
         work = tmp_path_factory.mktemp("server")
         db = work / "store.duckdb"
         if db_path is not None:
             shutil.copy(db_path, db)
+        for user in users:
+            signin.add_user(db, *user)
         port = _free_port()
         env = {
             **os.environ,
@@ -112,6 +119,19 @@ def page(browser):
     pg.set_default_timeout(45_000)
     yield pg
     context.close()
+
+
+def sign_in(pg, base: str | None, name: str, password: str = signin.PASSWORD, path: str = "") -> None:
+    """Open base/path (or stay on the current page when base is None) and sign in through the
+    form, as a person would. A local sign-in lasts for the browser tab's session."""
+    if base is not None:
+        pg.goto(f"{base}/{path}")
+    wait_for_app(pg)
+    pg.get_by_label("User name").fill(name)
+    pg.get_by_label("Password", exact=True).fill(password)
+    pg.get_by_role("button", name="Sign in").click()
+    pg.get_by_text(f"Signed in as {name}").wait_for()
+    wait_for_app(pg)
 
 
 def wait_for_app(pg) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import sign_in, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -33,9 +33,8 @@ def _no_dimension(tmp_path: Path) -> Path:
 
 
 def test_hostile_uploads_refused_and_server_still_healthy(server_factory, page, tmp_path):
-    base = server_factory(None)
-    page.goto(f"{base}/data")
-    wait_for_app(page)
+    base = server_factory(None, users=[("dana", "admin")])
+    sign_in(page, base, "dana", path="data")
     page.get_by_role("heading", name="Data").wait_for()
     cases = [
         (UPLOADS / "corner_cell.xlsx", "spans 16,384 columns (A1:XFD1048576)"),
@@ -55,7 +54,6 @@ def test_hostile_uploads_refused_and_server_still_healthy(server_factory, page, 
         wait_for_app(page)
     assert page.locator("[data-testid='stException']").count() == 0
     # The server still serves pages after all of it.
-    page.goto(f"{base}/absence")
-    wait_for_app(page)
+    sign_in(page, base, "dana", path="absence")  # a new browser session signs in again
     page.get_by_role("heading", name="Absence").wait_for()
     assert _healthy(base)

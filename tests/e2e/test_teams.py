@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests import teams_org
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import sign_in, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -19,9 +19,8 @@ def teams_db(tmp_path_factory):
 
 
 def test_click_from_organisation_to_a_team(server_factory, teams_db, page):
-    base = server_factory(teams_db)
-    page.goto(f"{base}/teams")
-    wait_for_app(page)
+    base = server_factory(teams_db, users=[("ana", "analyst")])
+    sign_in(page, base, "ana", path="teams")
     page.get_by_role("heading", name="Teams").wait_for()
     # click 1: a directorate (pills are radio buttons to assistive technology)
     page.get_by_role("radio", name="Medicine (n=38)").click()
@@ -39,14 +38,13 @@ def test_click_from_organisation_to_a_team(server_factory, teams_db, page):
     # the URL alone reopens the same view on a fresh page
     link = page.url
     page.goto(link)
-    wait_for_app(page)
+    sign_in(page, None, "ana")  # a new browser session signs in again, and stays on the link
     page.get_by_role("heading", name="Ward A").wait_for()
 
 
 def test_link_to_a_withheld_team_falls_back(server_factory, teams_db, page):
-    base = server_factory(teams_db)
-    page.goto(f"{base}/teams?team=Ward+C")
-    wait_for_app(page)
+    base = server_factory(teams_db, users=[("ana", "analyst")])
+    sign_in(page, base, "ana", path="teams?team=Ward+C")
     page.get_by_text("cannot be shown on its own").wait_for()
     page.get_by_role("radio", name="Ward A (n=20)").wait_for()
     assert page.get_by_role("heading", name="Ward C").count() == 0

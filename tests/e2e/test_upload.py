@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.ui.shell import PAGES
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import sign_in, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -20,10 +20,11 @@ def _choose(page, label: str, option: str) -> None:
     wait_for_app(page)
 
 
-def drive_upload(page, base: str) -> None:
+def drive_upload(page, base: str | None) -> None:
     """The whole journey; shared so it can also be pointed at a server started some other way."""
-    page.goto(f"{base}/data")
-    wait_for_app(page)
+    if base is not None:  # None: already on the Data page (signed in there)
+        page.goto(f"{base}/data")
+        wait_for_app(page)
     page.get_by_role("heading", name="Data").wait_for()
     _choose(page, "What is in the file?", "Absence episodes (one row per absence)")
     page.locator("input[type='file']").first.set_input_files(str(UPLOADS / "absence_semicolon_bom_crlf.csv"))
@@ -54,5 +55,6 @@ def drive_upload(page, base: str) -> None:
     reason="the Data page is not yet wired into shell.PAGES (lead engineer)",
 )
 def test_upload_commit_undo_in_browser(server_factory, page):
-    base = server_factory(None)  # an empty store
-    drive_upload(page, base)
+    base = server_factory(None, users=[("dana", "admin")])  # an empty store
+    sign_in(page, base, "dana", path="data")
+    drive_upload(page, None)

@@ -308,7 +308,8 @@ def map_reasons(values: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
     text = values.astype("string").str.strip()
     distinct = pd.Series(text.dropna().unique(), dtype="string")
     table = {v: reason_code(v) for v in distinct}
-    codes = text.map(table).fillna("S99").astype("string")
+    # string before fillna: an all-blank column maps to a numeric NA column (found by fuzzing)
+    codes = text.map(table).astype("string").fillna("S99")
     counts = text.value_counts(dropna=False)
     shown = pd.DataFrame(
         {

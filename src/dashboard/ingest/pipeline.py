@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboard import catalogue, coverage, store
+from dashboard import catalogue, coverage, pseudonym, store
 from dashboard.config import settings
 from dashboard.ingest import kinds, load, mapping
 from dashboard.ingest.read import RawTable, ReadError, read_file
@@ -68,6 +68,7 @@ def validate(
     notes: list[str] | None = None,
 ) -> Prepared:
     """Everything short of writing: the report the user reviews, and the frames to load."""
+    pseudonym.check_key(con)  # a missing or wrong key stops here, before any pseudonym is made
     report = Report(kind=chosen.kind, file_name=raw.file_name, sha256=raw.sha256, source=describe_source(raw))
     report.notes.extend(raw.notes + (notes or []))
     report.mapped = {column: name for name, column in chosen.fields.items() if column in raw.columns}
@@ -240,6 +241,7 @@ def commit(con: duckdb.DuckDBPyConnection, prepared: Prepared, user: str, progre
         progress=progress,
     )
     store.load_custom(con)
+    pseudonym.remember_key(con)
     report.import_id = import_id
     report.committed = True
     return import_id

@@ -8,6 +8,7 @@ import io
 import re
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,10 +91,13 @@ def sniff_format(
                     mimetype = zf.read("mimetype").decode("ascii", "ignore")
                 if "xl/workbook.xml" in names:
                     caps.check_xlsx_area(zf, file_name, limits)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
-            raise ReadError("The file looks like a damaged spreadsheet (a broken zip archive).") from exc
         except caps.LimitError as exc:
             raise ReadError(str(exc)) from exc
+        # OSError, zlib.error and ValueError: damaged archives found by fuzzing (bad offsets,
+        # corrupt deflate streams) raise these too
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError,
+                zlib.error, ValueError) as exc:
+            raise ReadError("The file looks like a damaged spreadsheet (a broken zip archive).") from exc
         if "spreadsheet" in mimetype and "opendocument" in mimetype:
             return "ods"
         if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
@@ -308,7 +312,10 @@ def _read_text(path: Path, table: RawTable, limits: caps.Limits, header_row: int
             source = Path(tmp) / "converted.csv"
             source.write_bytes(utf8)
         raw, rejects = _duckdb_csv(source, delim, skip_lines, width, limits.max_line_bytes)
-    header = list(raw.iloc[0]) if len(raw) else []
+    if not len(raw):  # found by fuzzing: Python's csv saw a row in a file DuckDB reads as empty
+        raise ReadError("The file could not be read as a table: no row could be read (is a quote "
+                        "mark left open?).")
+    header = list(raw.iloc[0])
     names = _dedupe_headers(header, table.notes)
     frame = raw.iloc[1:].reset_index(drop=True)
     frame.columns = names

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from dashboard import plaintext
+
 PROBLEM_COLUMNS = ["row", "column", "value", "reason", "severity"]
 WITHHELD = "(identifier withheld)"
 MAX_VALUE_CHARS = 80
@@ -110,7 +112,7 @@ class Report:
         return int((self.problems["severity"] == "warning").sum()) if len(self.problems) else 0
 
     def problems_csv(self) -> bytes:
-        return self.problems.to_csv(index=False).encode("utf-8")
+        return plaintext.csv_bytes(self.problems)  # formula-like cells neutralised
 
 
 def render_text(report: Report, max_problems: int = 20) -> str:

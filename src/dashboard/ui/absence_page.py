@@ -6,10 +6,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import absence, catalogue, coverage, groups, indicators, team_absence
+from dashboard import absence, catalogue, coverage, groups, indicators, plaintext, team_absence
 from dashboard.charts import absence as charts
 from dashboard.config import settings
-from dashboard.ui import cache, chart_export, shell
+from dashboard.ui import auth, cache, chart_export, shell
 
 CUT_CHOICES = ("organisation", "directorate", "team", "site")
 
@@ -39,7 +39,10 @@ def _controls(first: date, last: date, threshold: int) -> dict:
              "(a 365-day year); the organisation default is set in data/settings.toml.",
     )
     cut = c3.selectbox("Compare by", CUT_CHOICES[1:], format_func=groups.LABELS.get, key="absence_cut")
-    scope_cut = c1.selectbox("Scope", CUT_CHOICES, format_func=groups.LABELS.get, key="absence_scope_cut")
+    who = auth.current()
+    # a manager's figures are always for their own part of the organisation, never the whole
+    scopes = CUT_CHOICES[1:] if who is not None and who.scoped else CUT_CHOICES
+    scope_cut = c1.selectbox("Scope", scopes, format_func=groups.LABELS.get, key="absence_scope_cut")
     unit_ids: tuple[int, ...] | None = None
     scope_label = "Organisation"
     if scope_cut != "organisation":
@@ -95,7 +98,7 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
         notes.append(f"{shown.unmatched_days_lost.sum():,.1f} FTE days lost fall in team-months without "
                      "staff in post and are left out of the rate.")
     for note in notes:
-        st.caption(note)
+        st.caption(plaintext.md(note))
     with st.expander("Monthly figures"):
         view = pd.DataFrame({
             "Month": shown.month.dt.strftime("%b %Y"),
@@ -257,4 +260,5 @@ def render() -> None:
     _patterns(ctl, threshold)
     if settings().show_bradford:
         _bradford(ctl, threshold)
-    _survey(ctl, threshold)
+    with auth.refusals("survey x absence by team"):
+        _survey(ctl, threshold)

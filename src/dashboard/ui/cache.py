@@ -7,12 +7,15 @@ from typing import Any, TypeVar
 import duckdb
 import streamlit as st
 
-from dashboard import store
+from dashboard import access, store
+from dashboard.access import Principal
 from dashboard.config import settings
 
 T = TypeVar("T")
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
+PRINCIPAL_KEY = "auth_principal"
+_PIN_KEY = "cache_dataset_version"
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -36,28 +39,68 @@ def reset_connection() -> None:
     _cached_call.clear()
 
 
+class VersionChanged(RuntimeError):
+    """The dataset changed (an import or undo committed) since this script run began."""
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
-def _cached_call(path: str, version: int, name: str, args: tuple, kwargs: tuple) -> Any:
+def _cached_call(
+    path: str, version: int, scope: str, name: str, args: tuple, kwargs: tuple, _principal: Principal
+) -> Any:
+    # scope is in the key, and the check runs inside: a cached result only ever serves the scope
+    # (and role) it was authorised and cut for. The snapshot makes the result belong to exactly
+    # the version in the key, never half the old data and half the new.
     cur = _connection(path).cursor()
     try:
-        return _REGISTRY[name](cur, *args, **dict(kwargs))
+        with store.snapshot(cur) as seen:
+            if seen != version:
+                raise VersionChanged(f"dataset version {seen}, expected {version}")
+            fn = _REGISTRY[name]
+            rule = access.authorise(cur, _principal, fn, args, dict(kwargs))
+            return access.filter_result(cur, _principal, rule, fn(cur, *args, **dict(kwargs)))
     finally:
         cur.close()
 
 
-def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run fn(con, *args, **kwargs), cached until the next import or undo bumps the version.
+def principal() -> Principal | None:
+    """The signed-in principal of this session (set by ui/auth's gate), or None."""
+    return st.session_state.get(PRINCIPAL_KEY)
 
-    Only aggregated, small results should pass through here: never frames of raw rows.
-    """
-    name = f"{fn.__module__}.{fn.__qualname__}"
-    _REGISTRY[name] = fn
+
+def pin_version() -> int:
+    """Called once at the start of every script run: every figure of this run comes from this
+    dataset version, so a page never mixes data from before and after a concurrent import."""
     cur = cursor()
     try:
         version = store.dataset_version(cur)
     finally:
         cur.close()
-    return _cached_call(db_path(), version, name, args, tuple(sorted(kwargs.items())))
+    st.session_state[_PIN_KEY] = version
+    return version
+
+
+def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run fn(con, *args, **kwargs) for the signed-in principal, cached until the next import or
+    undo bumps the version. Raises access.Denied outside the principal's role or scope.
+
+    If an import committed since the run began, the whole page reruns on the new version.
+    Only aggregated, small results should pass through here: never frames of raw rows.
+    """
+    name = access.figure_name(fn)
+    _REGISTRY[name] = fn
+    who = principal()
+    if who is None:
+        raise access.Denied("sign in first")
+    version = st.session_state.get(_PIN_KEY)
+    if version is None:
+        version = pin_version()
+    try:
+        return _cached_call(db_path(), version, who.scope_key(), name, args,
+                            tuple(sorted(kwargs.items())), who)
+    except VersionChanged:
+        st.session_state.pop(_PIN_KEY, None)
+        st.rerun()
+        raise  # st.rerun() does not return
 
 
 def clear() -> None:

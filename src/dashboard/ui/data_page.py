@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue, store
+from dashboard import catalogue, plaintext, pseudonym, store
 from dashboard.config import settings
 from dashboard.ingest import kinds, load, mapping, pipeline, readings, uploads
 from dashboard.ingest.read import RawTable, ReadError
 from dashboard.ingest.transform import HOURS_QUESTION, Prepared
 from dashboard.ingest.validate import Report, render_text
-from dashboard.ui import cache
+from dashboard.ui import auth, cache
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet"]
 NOT_IN_FILE = "(not in file)"
@@ -392,9 +392,9 @@ def _report(report: Report) -> None:
     c2.metric("Rows ready to import", f"{report.rows_ready:,}")
     c3.metric("Problems listed", f"{len(report.problems):,}")
     for e in report.errors:
-        st.error(e)
+        st.error(plaintext.md(e))  # messages quote the file's own headers and values
     for q in report.questions:
-        st.warning(q)
+        st.warning(plaintext.md(q))
     if report.can_show or report.cannot_show:
         st.markdown(
             "**What this data can show**\n\n" + "\n".join(f"- {what}" for what in report.can_show)
@@ -426,9 +426,9 @@ def _report(report: Report) -> None:
         with st.expander("Final mapping (column → field)"):
             st.code("\n".join(report.mapping_lines), language=None)
     for n in report.notes:
-        st.caption(n)
+        st.caption(plaintext.md(n))
     if report.ignored_columns:
-        st.caption(f"Columns ignored: {', '.join(report.ignored_columns)}")
+        st.caption(plaintext.md(f"Columns ignored: {', '.join(report.ignored_columns)}"))
     if len(report.merged_teams):
         st.markdown("**Team names merged** (case and spacing do not make a different team)")
         st.dataframe(report.merged_teams, hide_index=True)
@@ -441,12 +441,12 @@ def _report(report: Report) -> None:
     if len(report.problems):
         st.markdown("**Problems** (row in the file, column, value, reason)")
         st.dataframe(report.problems, hide_index=True, width="stretch")
-        st.download_button(
+        auth.download_csv(
             "Download all problems (CSV)",
-            report.problems_csv(),
+            report.problems,
             file_name=f"{Path(report.file_name).stem}_problems.csv",
-            mime="text/csv",
             key="data_problems_csv",
+            what="problems report",
         )
     with st.expander("Report as text (the same as the command line prints)"):
         st.code(render_text(report), language=None)
@@ -469,7 +469,8 @@ def _commit(con, prepared: Prepared, raw: RawTable, path: Path) -> None:
     report = prepared.report
     c1, c2 = st.columns(2)
     profile = c1.text_input("Save this mapping as a profile (optional)", key="data_profile_name").strip()
-    user = c2.text_input("Your name, for the import log", key="data_user").strip() or "data page"
+    user = auth.require("import").name  # the import log names the signed-in user, not a typed name
+    c2.caption(f"The import log will name you: {plaintext.md(user)}")
     go, cancel = st.columns([1, 5])
     if cancel.button("Cancel", key="data_cancel"):
         _forget_upload(path)
@@ -482,9 +483,10 @@ def _commit(con, prepared: Prepared, raw: RawTable, path: Path) -> None:
     if profile:
         mapping.save_profile(con, profile, raw.columns, prepared.mapping)
         prepared.mapping.profile = profile
+    auth.require("import")
     bar = st.progress(0.0, text="Importing…")
     try:
-        pipeline.commit(
+        import_id = pipeline.commit(
             con, prepared, user=user, progress=lambda f, m: bar.progress(f, text=f"Importing: {m}")
         )
     except load.NothingNew as exc:
@@ -493,6 +495,8 @@ def _commit(con, prepared: Prepared, raw: RawTable, path: Path) -> None:
     except Exception as exc:  # the transaction rolled back; say so plainly
         st.error(f"The import failed and was rolled back; the data is unchanged. ({exc})")
         return
+    auth.record("import", f"import #{import_id}: {prepared.kind}, {report.rows_ready} rows, "
+                          f"file sha256 {report.sha256[:12]}")
     cache.clear()
     _state()["done"] = render_text(report)
     _forget_upload(path)
@@ -628,7 +632,9 @@ def _log(con) -> None:
     pick = st.selectbox("Undo an import", list(labels), format_func=labels.get, key="data_undo_pick")
     sure = st.checkbox("I understand this removes every row this import added", key="data_undo_sure")
     if st.button("Undo import", disabled=not sure, key="data_undo"):
+        auth.require("undo")
         removed = load.undo(con, pick)
+        auth.record("undo", f"import #{pick}: " + ", ".join(f"{n} {t}" for t, n in removed.items() if n))
         cache.clear()
         parts = [f"{n} {REMOVED_LABELS.get(t, t)}" for t, n in removed.items() if n]
         _state()["undone"] = f"Import #{pick} undone: {', '.join(parts) or 'nothing'} removed."
@@ -645,7 +651,9 @@ def _dataset(con) -> bool:
         )
         sure = st.checkbox("I understand this empties the store", key="data_remove_demo_ok")
         if st.button("Remove the demo organisation", disabled=not sure, key="data_remove_demo"):
+            auth.require("remove demo")
             store.remove_demo(con)
+            auth.record("remove demo", "removed the demo organisation")
             cache.clear()
             st.rerun()
         return False
@@ -657,7 +665,9 @@ def _dataset(con) -> bool:
             max_chars=120,
         )
         if st.form_submit_button("Save name") and name.strip():
+            auth.require("settings")
             store.set_dataset_name(con, name)
+            auth.record("settings", "renamed the dataset")
             cache.clear()
             st.rerun()
     return True
@@ -665,7 +675,14 @@ def _dataset(con) -> bool:
 
 def render() -> None:
     st.title("Data")
+    auth.require("import")
     con = cache.cursor()
+    try:
+        pseudonym.check_key(con)
+    except pseudonym.KeyProblem as exc:
+        st.error(plaintext.md(str(exc)))
+        con.close()
+        return
     try:
         if not _dataset(con):
             return

@@ -7,9 +7,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue, evaluation, findings, interventions
+from dashboard import access, catalogue, evaluation, findings, interventions, plaintext
 from dashboard.charts import interventions as charts
-from dashboard.ui import cache, chart_export, shell
+from dashboard.ui import auth, cache, chart_export, shell
 
 NEW = 0  # the "new intervention" choice in the editor
 VERDICT_MARK = {
@@ -139,16 +139,16 @@ def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
         fields = dict(name=name, domain=domain, unit_ids=targets, start_date=start,
                       indicators=aims, end_date=end, notes=notes, **extra)
         if current is None:
-            _write(interventions.create_intervention, f"Added “{name.strip()}”.", **fields)
+            _write(interventions.create_intervention, f"Added “{plaintext.md(name.strip())}”.", **fields)
         else:
-            _write(interventions.update_intervention, f"Saved “{name.strip()}”.",
+            _write(interventions.update_intervention, f"Saved “{plaintext.md(name.strip())}”.",
                    intervention_id=int(chosen), **fields)
     if current is not None:
         with st.expander("Delete this intervention"):
-            sure = st.checkbox(f"Yes, delete “{current['name']}” and its list of target teams",
+            sure = st.checkbox("Yes, delete this intervention and its list of target teams",
                                key=f"iv_delete_sure_{suffix}")
             if st.button("Delete", disabled=not sure, key=f"iv_delete_{suffix}"):
-                _write(interventions.delete_intervention, f"Deleted “{current['name']}”.",
+                _write(interventions.delete_intervention, f"Deleted “{plaintext.md(current['name'])}”.",
                        intervention_id=int(chosen))
 
 
@@ -182,14 +182,17 @@ def _register_fields(current: pd.Series | None, suffix: str) -> dict:
 
 def _write(fn, message: str, **kwargs) -> None:
     """Run one register write on this run's cursor, then drop cached results and rerun."""
+    auth.require("intervention")
     con = cache.cursor()
     try:
-        fn(con, **kwargs)
+        result = fn(con, **kwargs)
     except interventions.InterventionError as err:
-        st.error(f"Not saved: {err}.")
+        st.error(f"Not saved: {plaintext.md(str(err))}.")
         return
     finally:
         con.close()
+    iid = kwargs.get("intervention_id", result if isinstance(result, int) else None)
+    auth.record("intervention", f"{fn.__name__.replace('_intervention', '')} intervention #{iid}")
     cache.clear()
     st.session_state["iv_flash"] = message
     st.rerun()
@@ -212,6 +215,10 @@ def _register(register: pd.DataFrame) -> None:
     units = cache.query(interventions.unit_choices)
     if units.empty:
         st.info("Load survey or organisation data first: interventions target teams.")
+        return
+    principal = auth.current()
+    if principal is None or not access.can(principal, "intervention"):
+        st.caption("Only an administrator can add, edit or delete interventions.")
         return
     _editor(register, units)
 
@@ -475,12 +482,12 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
         design.append(f"absence {w['pre_start']:%b %Y}–{w['pre_end']:%b %Y} before, "
                       f"{w['post_start']:%b %Y}–{w['post_end']:%b %Y} after")
     design.append(f"{result.n_comparison_units} comparison team(s) ({result.comparison_label})")
-    st.markdown("Compared: " + "; ".join(design) + ".")
+    st.markdown(plaintext.md("Compared: " + "; ".join(design) + "."))
     if result.correction:
         st.caption(f"{len(result.results)} indicators tested together: p-values adjusted by "
                    f"{result.correction}.")
     for warning in result.warnings:
-        st.warning(warning)
+        st.warning(plaintext.md(warning))  # may quote intervention and team names
     for r in result.results:
         _verdict_card(r, result.n_target_units)
     _charts(result)

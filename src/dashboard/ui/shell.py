@@ -1,7 +1,7 @@
 """The page shell: page config, dataset banner, shared formatting of suppressed figures."""
 from __future__ import annotations
 
-import html
+import inspect
 import threading
 from pathlib import Path
 
@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from dashboard import indicators, store
+from dashboard import access, indicators, plaintext, store
 from dashboard.config import settings
-from dashboard.ui import cache
+from dashboard.ui import auth, cache
 
 
 def dataset_banner() -> dict:
@@ -26,15 +26,11 @@ def dataset_banner() -> dict:
     st.markdown(
         f"<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
         f"border-left:6px solid #0072B2;background:#F2F4F7;margin-bottom:0.6rem'>"
-        f"<strong>{label}:</strong> {_escape(info['name'])} &nbsp;·&nbsp; "
+        f"<strong>{label}:</strong> {plaintext.md_html(info['name'])} &nbsp;·&nbsp; "
         f"groups with fewer than {threshold} responses are not shown</div>",
         unsafe_allow_html=True,
     )
     return info
-
-
-def _escape(text: str) -> str:
-    return html.escape(str(text))
 
 
 def threshold() -> int:
@@ -51,14 +47,17 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("pages/framework.py", "Framework", "framework", ":material/checklist:"),
     ("pages/data.py", "Data", "data", ":material/upload_file:"),
     ("pages/meeting.py", "Meeting mode", "meeting", ":material/co_present:"),
+    ("pages/admin.py", "Admin", "admin", ":material/admin_panel_settings:"),
 ]
 
 
-def pages() -> list:
+def pages(principal: access.Principal | None = None) -> list:
+    """The st.Page objects this principal may open (all of them when principal is None)."""
     root = Path(__file__).resolve().parents[3]
+    allowed = [p for p in PAGES if principal is None or access.can_open(principal, p[2])]
     return [
         st.Page(str(root / path), title=title, url_path=url, icon=icon, default=(i == 0))
-        for i, (path, title, url, icon) in enumerate(PAGES)
+        for i, (path, title, url, icon) in enumerate(allowed)
     ]
 
 
@@ -126,17 +125,44 @@ def exports() -> None:
 
 
 def main() -> None:
-    """The app: page config, navigation over PAGES, dataset banner, then the chosen page."""
+    """The app: page config, sign-in, navigation over the principal's pages, banner, the page."""
     st.set_page_config(page_title="Wellbeing Compass", page_icon="🧭", layout="wide")
-    page = st.navigation(pages(), position="sidebar")
+    # Declared (hidden) before the sign-in screen too, so the URL asked for survives signing in.
+    principal = auth.gate(before_screen=lambda: st.navigation(pages(), position="hidden"))
+    if principal is None:
+        st.stop()
+    cache.pin_version()
+    page = st.navigation(pages(principal), position="sidebar")
+    auth.sidebar(principal)
     dataset_banner()
     st.html(_PRINT_CSS)
-    exports()
+    if principal.role in ("admin", "analyst"):  # organisation-wide packs: not a manager's scope
+        exports()
     _ROUTER.active = True
     try:
-        page.run()
+        _run(page.url_path, page.run)
     finally:
         _ROUTER.active = False
+
+
+def _run(url: str, run) -> None:
+    """Run a page for the signed-in principal; a figure outside their role or scope is refused."""
+    auth.viewed(url)
+    try:
+        run()
+    except access.Denied as exc:
+        auth.record("refused", f"{url}: {exc}")
+        st.error(f"Refused: {plaintext.md(str(exc))}. Your role is {auth.current().role}.",
+                 icon=":material/lock:")
+
+
+def _caller_page() -> str:
+    """The url path of the pages/*.py script that called routed()."""
+    caller = Path(inspect.stack()[2].filename).resolve()
+    for path, _title, url, _icon in PAGES:
+        if caller.name == Path(path).name and caller.parent.name == "pages":
+            return url
+    raise RuntimeError(f"{caller} is not declared in shell.PAGES")
 
 
 def routed() -> bool:
@@ -145,10 +171,23 @@ def routed() -> bool:
     A fresh server whose first request is a deep link (e.g. /teams) runs pages/teams.py on its
     own, because Streamlit still treats the pages/ folder as an old-style multipage app until
     st.navigation has been called once. The page then hands over to main(), which routes back
-    to the same page with the full navigation and banner.
+    to the same page with the full navigation and banner. Run on its own by AppTest, the page
+    still passes the sign-in gate and the page check here (a figure outside the principal's scope
+    then raises access.Denied).
     """
-    if getattr(_ROUTER, "active", False) or not PagesManager.uses_pages_directory:
-        # under the router, or run on its own by AppTest (no old-style pages folder in play)
+    if getattr(_ROUTER, "active", False):
         return True
-    main()
-    return False
+    if PagesManager.uses_pages_directory:
+        main()
+        return False
+    url = _caller_page()
+    principal = auth.gate()
+    if principal is None:
+        return False
+    if not access.can_open(principal, url):
+        auth.record("refused", f"page {url}")
+        st.error(f"Refused: the {url} page is not open to a {principal.role}.", icon=":material/lock:")
+        return False
+    cache.pin_version()
+    auth.viewed(url)
+    return True

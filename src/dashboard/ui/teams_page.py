@@ -11,6 +11,7 @@ from dashboard import (
     formatting,
     indicators,
     lenses,
+    plaintext,
     privacy,
     scorecard,
     stats,
@@ -18,7 +19,7 @@ from dashboard import (
 )
 from dashboard.charts import teams as charts
 from dashboard.groups import LABELS
-from dashboard.ui import cache, lens, shell
+from dashboard.ui import auth, cache, lens, shell
 
 # Query parameters that make up a view; a link with them reopens the same view.
 PARAMS = ("wave", "view", "dir", "team", "ref", "ind", "cmp", "lens")
@@ -68,6 +69,28 @@ def _pick(key: str, level: str) -> None:
         _go(st.session_state.get("teams_dir_of", {}).get(value), value)
 
 
+def _within_scope(params: dict[str, str], tree: pd.DataFrame) -> dict[str, str]:
+    """A manager opens at their own directorate (or team); a link elsewhere is refused and audited."""
+    who = auth.current()
+    if who is None or not who.scoped:
+        return params
+    dir_of = dict(zip(tree.team, tree.directorate, strict=True))
+    asked_dir, asked_team = params.get("dir"), params.get("team")
+    team_ok = asked_team is None or asked_team in who.teams or dir_of.get(asked_team) in who.directorates
+    if (asked_dir is not None and asked_dir not in who.directorates and asked_team is None) or not team_ok:
+        auth.record("refused", f"teams link outside scope: dir={asked_dir} team={asked_team}")
+        st.error("Refused: that directorate or team is outside your scope "
+                 f"({plaintext.md(who.scope_text())}).", icon=":material/lock:")
+        params = {k: v for k, v in params.items() if k not in ("dir", "team")}
+    if params.get("dir") is None and params.get("team") is None:
+        if who.directorates:
+            params["dir"] = sorted(who.directorates)[0]
+        else:
+            params["team"] = sorted(who.teams)[0]
+    params["view"] = "team"  # the other views cut across the whole organisation
+    return params
+
+
 def _controls(sel: dict, waves: pd.DataFrame) -> None:
     labels = dict(zip(waves.wave_id.astype(int), waves.label, strict=True))
     st.session_state["teams_wave"] = sel["wave"]
@@ -95,7 +118,7 @@ def _breadcrumbs(sel: dict) -> None:
     for i, (label, directorate, team) in enumerate(crumbs):
         last = i == len(crumbs) - 1
         cols[i].button(
-            ("› " if i else "") + label, key=f"teams_crumb_{i}", disabled=last,
+            ("› " if i else "") + plaintext.md(label), key=f"teams_crumb_{i}", disabled=last,
             on_click=_go, args=(directorate, team), type="tertiary",
         )
 
@@ -108,17 +131,19 @@ def _children(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
         names = kids.directorate
     else:
         kids = cache.query(drilldown.groups_overview, ("team",), sel["wave"], threshold, sel["dir"])
-        level, title, key = "team", f"Open a team in {sel['dir']}", "teams_pick_team"
+        level, title, key = "team", f"Open a team in {plaintext.md(sel['dir'])}", "teams_pick_team"
         names = kids.team
         st.session_state["teams_dir_of"] = dict(zip(tree.team, tree.directorate, strict=True))
     open_ = kids[kids.reportable.astype(bool)]
-    labels = {name: f"{name} (n={int(n)})" for name, n in zip(names[open_.index], open_.n, strict=True)}
+    labels = {name: f"{plaintext.md(name)} (n={int(n)})"
+              for name, n in zip(names[open_.index], open_.n, strict=True)}
     if labels:
         st.pills(title, list(labels), format_func=labels.get, key=key, on_change=_pick, args=(key, level))
     hidden = list(names[~kids.reportable.astype(bool)])
     if hidden:
         st.caption(
-            f"Not shown on their own ({len(hidden)}): {', '.join(hidden)} — fewer than {threshold} "
+            f"Not shown on their own ({len(hidden)}): {plaintext.md(', '.join(hidden))} — fewer than "
+            f"{threshold} "
             "responses, or showing them would let a smaller group be worked out. They still count "
             "in every total above them."
         )
@@ -271,7 +296,7 @@ def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFram
     frame, left_out = cache.query(drilldown.compare, tuple(ids[t] for t in picked), sel["wave"], threshold,
                                   sel["lens"])
     if left_out:
-        st.caption(f"Not reportable in this wave: {', '.join(left_out)}.")
+        st.caption(f"Not reportable in this wave: {plaintext.md(', '.join(left_out))}.")
     st.altair_chart(
         charts.domain_dots(frame, "team", picked, f"{_lens_title(sel)}, side by side"), width="stretch"
     )
@@ -295,10 +320,11 @@ def _lens_title(sel: dict) -> str:
 def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
     unit_id = int(tree.loc[tree.team == sel["team"], "unit_id"].iloc[0])
     prof = cache.query(drilldown.team_profile, unit_id, sel["wave"], threshold, sel["lens"])
-    st.subheader(f"{prof['team']}")
-    st.caption(f"Directorate: {prof['directorate']} · Site: {prof['site']}")
+    st.subheader(plaintext.md(prof["team"]))
+    st.caption(f"Directorate: {plaintext.md(prof['directorate'])} · Site: {plaintext.md(prof['site'])}")
     if not prof["reportable"]:
-        st.info(f"{prof['team']} cannot be shown in this wave: {privacy.suppressed_text(threshold)}.")
+        st.info(f"{plaintext.md(prof['team'])} cannot be shown in this wave: "
+                f"{privacy.suppressed_text(threshold)}.")
         return
     st.altair_chart(
         charts.domain_dots(prof["domains"], "series", ["Team", "Directorate", "Organisation"],
@@ -356,13 +382,13 @@ def render() -> None:
     tree = cache.query(drilldown.unit_tree)
     wave_ids = [int(w) for w in waves.wave_id]
     ind_ids = drilldown.survey_indicator_ids()
-    params = _params()
+    params = _within_scope(_params(), tree)
     first, _ = drilldown.resolve_selection(params, tree, wave_ids, None, ind_ids)
     reportable = cache.query(drilldown.reportable_teams, first["wave"], threshold)
     sel, notes = drilldown.resolve_selection(params, tree, wave_ids, reportable, ind_ids)
     sel["cmp"] = params.get("cmp")
     for note in notes:
-        st.info(note, icon=":material/link_off:")
+        st.info(plaintext.md(note), icon=":material/link_off:")
     # Keep the URL equal to what is on screen, so a copied link reopens this view.
     for name in ("wave", "view", "dir", "team", "ref", "ind"):
         default = {"view": "team", "ref": "organisation"}.get(name)
