@@ -34,8 +34,8 @@ def collision(tmp_path):
     with store.transaction(con):
         con.executemany("INSERT INTO units (unit_id, team, directorate, site) VALUES (?, ?, ?, ?)", units)
         con.execute("INSERT INTO waves (wave_id, label, fielded_on) VALUES (1, '2025', DATE '2025-10-15')")
-        con.executemany("INSERT INTO responses (response_id, wave_id, unit_id, staff_group) VALUES (?, ?, ?, ?)",
-                        rows)
+        con.executemany("INSERT INTO responses (response_id, wave_id, unit_id, staff_group)"
+                        " VALUES (?, ?, ?, ?)", rows)
         con.executemany("INSERT INTO answers VALUES (?, ?, ?)", answers)
         store.refresh_scores(con)
         store.bump_version(con)

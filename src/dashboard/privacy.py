@@ -10,8 +10,11 @@ import pandas as pd
 from dashboard import groups, indicators
 
 SUPPRESSED_TEXT = "fewer than {threshold} responses"
-# A missing directorate, site or staff group is a group of its own, shown under this name.
+# A missing directorate, site or staff group is a group of its own, shown under this name. An
+# uploaded value that reads the same is a different group, so it is shown as UPLOADED_AS (issue
+# 10: merging the two let the plan release a 4-respondent group under the other one's name).
 NOT_RECORDED = "Not recorded"
+UPLOADED_AS = "{value} (as uploaded)"
 
 # The survey cuts the product offers, in priority order: when two figures cannot both be shown
 # without letting a small group be derived, the one from the earlier cut is kept. The team
@@ -104,7 +107,7 @@ def suppress(
 _CELLS_SQL = """
 WITH respondent_cells AS (
     SELECT r.wave_id, s.indicator_id, r.unit_id,
-           coalesce(r.staff_group, ?) AS staff_group, count(*) AS n
+           coalesce(r.staff_group, '') AS staff_group, count(*) AS n
     FROM respondent_scores AS s
     JOIN responses AS r USING (response_id)
     WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), s.indicator_id))
@@ -123,8 +126,7 @@ cells AS (
     UNION ALL
     SELECT * FROM aggregate_cells
 )
-SELECT c.wave_id, c.indicator_id, c.unit_id,
-       coalesce(u.directorate, ?) AS directorate, u.team, coalesce(u.site, ?) AS site,
+SELECT c.wave_id, c.indicator_id, c.unit_id, u.directorate, u.team, u.site,
        c.staff_group, CAST(c.n AS BIGINT) AS n
 FROM cells AS c
 JOIN units AS u USING (unit_id)
@@ -140,10 +142,14 @@ def cells(
     """Finest cells: [wave_id, indicator_id, unit_id, directorate, team, site, staff_group, n]."""
     inds = list(indicator_ids) if indicator_ids is not None else None
     wvs = list(wave_ids) if wave_ids is not None else None
-    return con.execute(
-        _CELLS_SQL,
-        [NOT_RECORDED, inds, inds, wvs, wvs, inds, inds, wvs, wvs, NOT_RECORDED, NOT_RECORDED],
-    ).df()
+    frame = con.execute(_CELLS_SQL, [inds, inds, wvs, wvs, inds, inds, wvs, wvs]).df()
+    # '' marks a respondent without a staff group (a group of its own); NULL a pre-aggregated row
+    frame = normalise_keys(frame, ("directorate", "site"))
+    raw = frame["staff_group"].astype("string")
+    blank_ = (raw == "").fillna(False).to_numpy(dtype=bool)
+    labelled = label(raw.mask(blank_)).to_numpy(dtype=object)
+    frame["staff_group"] = np.where(raw.isna().to_numpy(), None, labelled)
+    return frame
 
 
 def _plan_one(
@@ -334,12 +340,21 @@ def plan(
     return pd.concat(parts, ignore_index=True)
 
 
+def label(values: pd.Series) -> pd.Series:
+    """Display name of each group: missing -> NOT_RECORDED; an uploaded value that reads as
+    NOT_RECORDED -> UPLOADED_AS, so the two stay two groups everywhere (keys and labels)."""
+    out = values.astype("string")
+    clash = out.str.strip().str.casefold() == NOT_RECORDED.casefold()
+    out = out.where(~clash.fillna(False), out.map(lambda v: UPLOADED_AS.format(value=v), na_action="ignore"))
+    return out.fillna(NOT_RECORDED)
+
+
 def normalise_keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """Missing directorate, site or staff group become the group NOT_RECORDED."""
+    """Directorate, site and staff group as their group labels (see `label`)."""
     out = frame.copy()
     for col in by:
         if col != "team":
-            out[col] = out[col].astype("string").fillna(NOT_RECORDED)
+            out[col] = label(out[col])
         else:
             out[col] = out[col].astype("string")
     return out
@@ -352,8 +367,10 @@ def apply_plan(results: pd.DataFrame, release: pd.DataFrame, by: Sequence[str]) 
     if name not in {cut_name(o) for o in RELEASE_ORDER}:
         raise ValueError(f"the cut {name!r} is not offered; choose from {RELEASE_ORDER}")
     out = normalise_keys(results, by)
-    allowed = release[release.cut == name][["wave_id", "indicator_id", *by, "released"]]
-    allowed = normalise_keys(allowed, by)
+    # the plan's keys are labels already (cells() labels them): labelling twice would rename
+    allowed = release[release.cut == name][["wave_id", "indicator_id", *by, "released"]].copy()
+    for col in by:
+        allowed[col] = allowed[col].astype("string")
     out = out.merge(allowed, on=["wave_id", "indicator_id", *by], how="left")
     out["suppressed"] = ~out.pop("released").fillna(False).astype(bool)
     return blank(out, ("value", "n", "sd"))

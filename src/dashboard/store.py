@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard import catalogue
+from dashboard import catalogue, derived
 from dashboard.config import settings
 
 # Version 1: the canonical model. Every imported row carries import_id so an import can be undone.
@@ -159,6 +159,9 @@ CREATE TABLE cat_items (
 # Each open issue owns its own migration number (9 -> 2, 10 -> 3, 11 -> 4, 12 -> 5, 13 -> 6,
 # 14 -> 7, 15 -> 8) so parallel work merges without renumbering; versions may have gaps.
 MIGRATIONS: dict[int, str] = {1: _V1}
+# Version 3 (issue 10): derived tables (absence spells, absence by unit x month, survey cells).
+_V3 = derived.SCHEMA
+MIGRATIONS[3] = _V3
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -193,6 +196,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
             set_meta(con, "schema_version", str(version))
             if version == 1:
                 set_meta(con, "dataset_version", "0")
+            if version == 3:
+                derived.refresh(con)
 
 
 @contextmanager
@@ -225,6 +230,8 @@ def dataset_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def bump_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Mark a change of data; derived tables are brought up to date in the same transaction."""
+    derived.refresh(con)
     version = dataset_version(con) + 1
     set_meta(con, "dataset_version", str(version))
     return version
