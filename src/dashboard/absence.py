@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dashboard import derived, groups, privacy, release
+from dashboard import derived, groups, privacy, query, release
 from dashboard.config import DATA_DIR
 from dashboard.privacy import suppress
 
@@ -361,7 +361,8 @@ WHERE g.month >= ?
 ORDER BY {cols} g.month
 """
     )
-    frame = _ready(con).execute(sql, [*_args(_add_months(first, -12), last, unit_ids), first]).df()
+    frame = query.run(_ready(con), "absence.monthly", sql,
+                      [*_args(_add_months(first, -12), last, unit_ids), first])
     frame["month"] = pd.to_datetime(frame["month"])
     for col in ("rate", "rate_12m", "rate_last_year", "s10_share", "msk_share", "s99_share"):
         frame[col] = frame[col].astype("float64")
@@ -432,9 +433,8 @@ SELECT coalesce(sum(fte_days_lost), 0), sum(fte_days_available), sum(reason_days
         WHERE scoped.start_date <= params.p_end AND scoped.end_date >= params.p_start)
 FROM grouped
 """
-    lost, available, reason_days, s10, msk, s99, unmatched, episodes = _ready(con).execute(
-        sql, _args(start, end, unit_ids)
-    ).fetchone()
+    lost, available, reason_days, s10, msk, s99, unmatched, episodes = query.run_one(
+        _ready(con), "absence.period_summary", sql, _args(start, end, unit_ids))
     available = float(available) if available else 0.0
     reason_days = float(reason_days or 0)
 
@@ -504,9 +504,9 @@ SELECT (SELECT count(*) FROM absence_episodes
        (SELECT count(*) FROM absence_episodes WHERE end_date IS NULL
           AND (? IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id)))
 """
-    records, spells, merged, invalid, open_ = _ready(con).execute(
-        sql, [*_args(date(1900, 1, 1), date(2200, 1, 1), units), *([units] * 6)]
-    ).fetchone()
+    records, spells, merged, invalid, open_ = query.run_one(
+        _ready(con), "absence.episode_quality", sql,
+        [*_args(date(1900, 1, 1), date(2200, 1, 1), units), *([units] * 6)])
     return {
         "records": int(records),
         "spells": int(spells),
@@ -542,7 +542,7 @@ GROUP BY ALL
 )
 SELECT {groups.group_list(by)} min(headcount) AS headcount FROM monthly GROUP BY ALL
 """
-    return _ready(con).execute(sql, _args(start, end, unit_ids)).df()
+    return query.run(_ready(con), "absence.group_sizes", sql, _args(start, end, unit_ids))
 
 
 def _apply_group_suppression(
@@ -603,7 +603,8 @@ FROM umr AS r JOIN units AS u USING (unit_id)
 GROUP BY ALL
 """
     whole = "staff_group" not in by and whole_months(start, end)
-    frame = _ready(con).execute(_core(day_count, whole) + body, _args(start, end, unit_ids)).df()
+    frame = query.run(_ready(con), "absence.reasons", _core(day_count, whole) + body,
+                      _args(start, end, unit_ids))
     keyed = frame[frame.reason_code.notna()]
     totals = keyed.groupby(list(by), dropna=False)["fte_days_lost"].transform("sum") if by else (
         keyed["fte_days_lost"].sum()
@@ -665,11 +666,12 @@ LEFT JOIN starts AS st ON TRUE{_same_group(by, "st", "k")}
 LEFT JOIN days AS d ON TRUE{_same_group(by, "d", "k")}
 """
     args = _args(start, end, unit_ids)
-    frame = _ready(con).execute(sql, [*args, *([long_term_days] * 4)]).df()
+    frame = query.run(_ready(con), "absence.patterns", sql, [*args, *([long_term_days] * 4)])
     if "staff_group" in by:
         frame["mean_fte"] = np.nan
     else:
-        fte = _ready(con).execute(
+        fte = query.run(
+            _ready(con), "absence.mean_fte",
             _core(day_count)
             + f"""
 , monthly AS (
@@ -679,7 +681,7 @@ LEFT JOIN days AS d ON TRUE{_same_group(by, "d", "k")}
 SELECT {group} avg(fte) AS mean_fte FROM monthly GROUP BY ALL
 """,
             args,
-        ).df()
+        )
         if by:
             frame = frame.merge(fte, on=list(by), how="left")
         else:
@@ -730,7 +732,8 @@ FROM grouped
 GROUP BY ALL
 ORDER BY {group} month_of_year
 """
-    frame = _ready(con).execute(sql, _args(_month_start(start), month_end(end), unit_ids)).df()
+    frame = query.run(_ready(con), "absence.seasonality", sql,
+                      _args(_month_start(start), month_end(end), unit_ids))
     frame["rate"] = frame["rate"].astype("float64")
     frame["month_name"] = frame["month_of_year"].map(lambda m: date(2000, int(m), 1).strftime("%b"))
     sizes = _group_sizes(con, _month_start(start), month_end(end), by, unit_ids)
@@ -789,21 +792,23 @@ scored AS (
         for name, lo, hi in BRADFORD_BANDS
     )
     args = _args(start, end, unit_ids)
-    summary = _ready(con).execute(
+    summary = query.run(
+        _ready(con), "absence.bradford_summary",
         _core(day_count) + per_employee + f"""
 SELECT {group} count(*) AS employees,
        quantile_cont(b, 0.5) AS median, quantile_cont(b, 0.75) AS p75, quantile_cont(b, 0.9) AS p90
 FROM scored GROUP BY ALL
 """,
         args,
-    ).df()
-    bands = _ready(con).execute(
+    )
+    bands = query.run(
+        _ready(con), "absence.bradford_bands",
         _core(day_count) + per_employee + f"""
 SELECT {group} CASE {band_sql} ELSE '0' END AS band, count(*) AS employees
 FROM scored GROUP BY ALL
 """,
         args,
-    ).df()
+    )
     sizes = _group_sizes(con, _month_start(start), end, by, unit_ids)
     if by:
         summary = summary.merge(sizes, on=list(by), how="left")
@@ -886,7 +891,7 @@ SELECT {group} coalesce(sum(fte_days_lost), 0) AS fte_days_lost,
 FROM grouped
 GROUP BY ALL
 """
-    frame = _ready(con).execute(sql, _args(start, end, unit_ids)).df()
+    frame = query.run(_ready(con), "absence.period", sql, _args(start, end, unit_ids))
     for col in ("rate", "s10_share", "msk_share", "s99_share", "headcount"):
         frame[col] = frame[col].astype("float64")
     return frame

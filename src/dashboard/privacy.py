@@ -7,7 +7,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import groups, indicators
+from dashboard import derived, groups, indicators, query
 
 SUPPRESSED_TEXT = "fewer than {threshold} responses"
 # A missing directorate, site or staff group is a group of its own, shown under this name. An
@@ -105,32 +105,15 @@ def suppress(
 # pre-aggregated uploads have no staff group (NULL here): they count towards unit figures only,
 # as in indicators.survey_results.
 _CELLS_SQL = """
-WITH respondent_cells AS (
-    SELECT r.wave_id, s.indicator_id, r.unit_id,
-           coalesce(r.staff_group, '') AS staff_group, count(*) AS n
-    FROM respondent_scores AS s
-    JOIN responses AS r USING (response_id)
-    WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), s.indicator_id))
-      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
-    GROUP BY ALL
-),
-aggregate_cells AS (
-    SELECT wave_id, indicator_id, unit_id, CAST(NULL AS VARCHAR) AS staff_group, sum(n) AS n
-    FROM survey_aggregates
-    WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), indicator_id))
-      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), wave_id))
-    GROUP BY ALL
-),
-cells AS (
-    SELECT * FROM respondent_cells
-    UNION ALL
-    SELECT * FROM aggregate_cells
-)
 SELECT c.wave_id, c.indicator_id, c.unit_id, u.directorate, u.team, u.site,
-       c.staff_group, CAST(c.n AS BIGINT) AS n
-FROM cells AS c
+       CASE WHEN c.respondent THEN coalesce(c.staff_group, '') END AS staff_group,
+       CAST(sum(c.n) AS BIGINT) AS n
+FROM survey_cells AS c
 JOIN units AS u USING (unit_id)
-ORDER BY c.wave_id, c.indicator_id, c.unit_id, c.staff_group NULLS LAST
+WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), c.indicator_id))
+  AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), c.wave_id))
+GROUP BY ALL
+ORDER BY c.wave_id, c.indicator_id, c.unit_id, staff_group NULLS LAST
 """
 
 
@@ -142,7 +125,8 @@ def cells(
     """Finest cells: [wave_id, indicator_id, unit_id, directorate, team, site, staff_group, n]."""
     inds = list(indicator_ids) if indicator_ids is not None else None
     wvs = list(wave_ids) if wave_ids is not None else None
-    frame = con.execute(_CELLS_SQL, [inds, inds, wvs, wvs, inds, inds, wvs, wvs]).df()
+    derived.ensure(con)
+    frame = query.run(con, "survey.cells", _CELLS_SQL, [inds, inds, wvs, wvs])
     # '' marks a respondent without a staff group (a group of its own); NULL a pre-aggregated row
     frame = normalise_keys(frame, ("directorate", "site"))
     raw = frame["staff_group"].astype("string")

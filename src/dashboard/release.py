@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import derived, privacy
+from dashboard import derived, privacy, query
 
 # The cuts with staff in post, in priority order (as the survey plan: organisation, directorate,
 # team, site). Staff groups have no staff in post and so no absence release.
@@ -71,7 +71,7 @@ def absence_plan(con: duckdb.DuckDBPyConnection, threshold: int) -> tuple[dict, 
     key = _key(con, threshold)
     if key is not None and key in _MEMO:
         return _MEMO[key]
-    weights = con.execute(_WEIGHTS_SQL).df()
+    weights = query.run(con, "absence.release_weights", _WEIGHTS_SQL)
     units = unit_groups(con)
     index = {int(u): i for i, u in enumerate(units.unit_id)}
     codes, members = [], []

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from dashboard import indicators, store
+from dashboard import indicators, query, store
 from dashboard.config import settings
 from dashboard.ui import cache
 
@@ -133,9 +133,19 @@ def main() -> None:
     exports()
     _ROUTER.active = True
     try:
-        page.run()
+        with query.trace() as ran:
+            page.run()
     finally:
         _ROUTER.active = False
+    if st.query_params.get("trace") == "1":
+        trace_panel(ran)
+
+
+def trace_panel(ran: list) -> None:
+    """For developers (?trace=1): the functions and named queries this page run used."""
+    with st.sidebar.expander("Queries this page ran", expanded=True):
+        st.caption("Functions served from the cache run no query; named queries show rows and ms.")
+        st.dataframe(query.summary(ran), hide_index=True)
 
 
 def routed() -> bool:
