@@ -160,21 +160,70 @@ def _month_set(start: date, end: date) -> set[date]:
     return {m for m in MONTHS if start <= m <= end}
 
 
-def test_leak2_two_period_selections_do_not_give_a_small_team(org):
-    """Compare by team and directorate over every whole-month period of the last three months."""
+# Each month on its own and together: a team's size changes between them (Y: 12 then 20 staff).
+PERIODS = [(MONTHS[i], absence.month_end(MONTHS[j])) for i, j in ((-2, -2), (-1, -1), (-2, -1), (-3, -1))]
+
+
+def _window(m: date, k: int) -> set[date]:
+    return {date(m.year + (m.month - 1 - j) // 12, (m.month - 1 - j) % 12 + 1, 1) for j in range(k)}
+
+
+def _shown_figures(con, truth) -> list[np.ndarray]:
+    """Every absence figure the Absence and Teams pages can show over the periods above: the
+    comparison by directorate, team and site; the organisation and every offered scope's monthly
+    rate, rolling 12 months, same month last year and whole-period figure; monthly rows by cut."""
+    figures = []
+    for start, end in PERIODS:
+        months = _month_set(start, end)
+        for cut in ("directorate", "team", "site"):
+            frame = team_absence.compare_rates(con, start, end, T, cut)
+            shown = frame.loc[~frame.suppressed, cut]
+            figures += [_as_vector(truth, _members(cut, k), months) for k in shown]
+        scopes = [(None, "organisation", None)]
+        for cut in ("directorate", "team", "site"):
+            opts = team_absence.scope_options(con, start, end, T, cut)
+            scopes += [(tuple(ids), cut, k) for ids, k in zip(opts.unit_ids, opts[cut], strict=True)]
+        for unit_ids, cut, key in scopes:
+            members = _members(cut, key)
+            summary = absence.period_summary(con, start, end, unit_ids, threshold=T)
+            if summary["rate"] is not None:
+                figures.append(_as_vector(truth, members, months))
+            monthly = absence.monthly_rates(con, start, end, T, (), unit_ids)
+            for _, row in monthly[~monthly.suppressed].iterrows():
+                m = row.month.date()
+                figures.append(_as_vector(truth, members, {m}))
+                if not np.isnan(row.rate_12m):
+                    figures.append(_as_vector(truth, members, _window(m, 12)))
+                if not np.isnan(row.rate_last_year):
+                    figures.append(_as_vector(truth, members, {min(_window(m, 13))}))
+    for by in (("directorate", "team"), ("directorate",), ("site",)):
+        cut = by[-1]
+        frame = absence.monthly_rates(con, MONTHS[0], absence.month_end(MONTHS[-1]), T, by)
+        for _, row in frame[~frame.suppressed].iterrows():
+            m = row.month.date()
+            figures.append(_as_vector(truth, _members(cut, row[cut]), {m}))
+            if not np.isnan(row.rate_12m):
+                figures.append(_as_vector(truth, _members(cut, row[cut]), _window(m, 12)))
+    return figures
+
+
+def test_leak2_no_small_team_from_any_period_window_or_scope(org):
+    """The adversarial audit for absence: every figure above, differenced in every way."""
+    truth = _unit_months(org)
+    assert _derivable(_shown_figures(org, truth), truth) == []
+
+
+def test_the_absence_audit_catches_release_decided_per_period(org):
+    """Per-period suppression (the rule before issue 10) gives the 5-person team X away."""
     truth = _unit_months(org)
     figures = []
-    last3 = MONTHS[-3:]
-    for i, j in itertools.combinations_with_replacement(range(3), 2):
-        start, end = last3[i], absence.month_end(last3[j])
-        for cut in ("directorate", "team", "site"):
-            frame = team_absence.compare_rates(org, start, end, T, cut)
-            for _, row in frame[~frame.suppressed].iterrows():
-                figures.append(_as_vector(truth, _members(cut, row[cut]), _month_set(start, end)))
-        org_row = absence.monthly_rates(org, start, end, T)
-        for _, row in org_row[~org_row.suppressed].iterrows():
-            figures.append(_as_vector(truth, _members("organisation", None), {row.month.date()}))
-    assert _derivable(figures, truth) == []
+    for start, end in PERIODS:
+        for by in (("directorate",), ("directorate", "team")):
+            raw = absence.team_period(org, start, end, by)
+            flags = privacy.suppress(raw, by, T, n_col="headcount", keys=(), value_cols=())
+            figures += [_as_vector(truth, _members(by[-1], k), _month_set(start, end))
+                        for k in flags.loc[~flags.suppressed, by[-1]]]
+    assert ([1], date(2024, 2, 1)) in _derivable(figures, truth)
 
 
 def test_leak3_last_year_and_rolling_figures_only_from_released_months(org):

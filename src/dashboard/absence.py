@@ -240,7 +240,7 @@ def _core(day_count: str, whole: bool = False) -> str:
 
 
 def _args(start: date, end: date, unit_ids: Sequence[int] | None) -> list:
-    return [start, end, list(unit_ids) if unit_ids is not None else None]
+    return [start, end, [int(u) for u in unit_ids] if unit_ids is not None else None]
 
 
 def _month_start(d: date) -> date:

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS absence_unit_month_reason (
     lost DOUBLE,
     source VARCHAR
 );
+-- Sums are rounded to 1e-9: parallel aggregation adds doubles in no fixed order, and a derived
+-- table must be the same for the same data (the demo is checked byte for byte).
 -- Survey cells: unit x staff group x wave x indicator with n, sum and sum of squares (NULL for
 -- pre-aggregated rows, which carry no staff group and no spread).
 CREATE TABLE IF NOT EXISTS survey_cells (
@@ -146,11 +148,11 @@ FROM everything
 _SURVEY_SQL = """
 INSERT INTO survey_cells
 SELECT r.wave_id, s.indicator_id, r.unit_id, r.staff_group, TRUE, count(*),
-       sum(s.value), sum(s.value * s.value)
+       round(sum(s.value), 9), round(sum(s.value * s.value), 9)
 FROM respondent_scores AS s JOIN responses AS r USING (response_id)
 GROUP BY ALL;
 INSERT INTO survey_cells
-SELECT wave_id, indicator_id, unit_id, NULL, FALSE, sum(n), sum(value * n), NULL
+SELECT wave_id, indicator_id, unit_id, NULL, FALSE, sum(n), round(sum(value * n), 9), NULL
 FROM survey_aggregates GROUP BY ALL;
 """
 
@@ -196,14 +198,15 @@ def refresh_absence(con: duckdb.DuckDBPyConnection) -> None:
         core = absence._core(day_count)
         con.execute(
             "INSERT INTO absence_unit_month " + core + f"""
-SELECT '{day_count}', unit_id, month, lost, reason_days, s10_days, msk_days, s99_days, source,
-       available, headcount, fte, fallback
+SELECT '{day_count}', unit_id, month, round(lost, 9), round(reason_days, 9), round(s10_days, 9),
+       round(msk_days, 9), round(s99_days, 9), source,
+       round(available, 9), headcount, fte, fallback
 FROM unit_month""",
             everything,
         )
         con.execute(
             "INSERT INTO absence_unit_month_reason " + core + f"""
-SELECT '{day_count}', unit_id, month, reason_code, lost, source FROM umr""",
+SELECT '{day_count}', unit_id, month, reason_code, round(lost, 9), source FROM umr""",
             everything,
         )
     _set_meta(con, "derived_absence", _signature(con, _ABSENCE_SIGNATURE))
