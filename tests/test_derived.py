@@ -130,3 +130,32 @@ def test_derived_tables_follow_import_rollback_and_undo(tmp_path, monkeypatch):
     assert con.execute("SELECT count(*) FROM absence_spells").fetchone()[0] == 0
     assert derived.refresh(con) == []
     con.close()
+
+
+def test_release_is_stored_at_import_and_redecided_when_the_structure_changes(tmp_path):
+    from dashboard import privacy, release
+    from tests import teams_org
+
+    con = teams_org.build(tmp_path / "r.duckdb")
+    teams_org.add_absence(con)
+    stored = privacy._stored(con, 10, 2)
+    fresh = privacy.release_plan(privacy.cells(con, [2]), 10)
+    key = ["indicator_id", "cut", "directorate", "team", "site", "staff_group"]
+    pd_equal = stored.sort_values(key).reset_index(drop=True)[["n", "released"]]
+    assert pd_equal.equals(fresh.sort_values(key).reset_index(drop=True)[["n", "released"]])
+    assert con.execute("SELECT count(*) FROM release_absence WHERE threshold = 10").fetchone()[0] > 0
+    ward_c = frozenset({teams_org.TEAM_ID["Ward C"]})
+    months = release.months_of(date(2025, 1, 1), date(2025, 1, 31))
+    assert not release.release(con, 10, [(ward_c, months)])[0]
+    # a structure change moves Ward B to Corporate: the release is decided again
+    with store.transaction(con):
+        con.execute("UPDATE units SET directorate = 'Corporate' WHERE team = 'Ward B'")
+        store.bump_version(con)
+    assert privacy._stored(con, 10, 2) is not None
+    medicine = con.execute("SELECT list(unit_id ORDER BY unit_id) FROM units WHERE directorate = 'Medicine'"
+                           ).fetchone()[0]
+    # Medicine is now Ward A (25) and Ward C (6): Ward A alone would give Ward C away
+    ward_a = frozenset({teams_org.TEAM_ID["Ward A"]})
+    assert release.release(con, 10, [(frozenset(medicine), months)])[0]
+    assert not release.release(con, 10, [(ward_a, months)])[0]
+    con.close()

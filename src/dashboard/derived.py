@@ -62,6 +62,17 @@ CREATE TABLE IF NOT EXISTS survey_cells (
     sum_v DOUBLE NOT NULL,
     sum_v2 DOUBLE
 );
+
+-- The release, stored per dataset version and threshold (emptied whenever its derived table is
+-- rebuilt; filled at import for the configured threshold, on first use for any other).
+CREATE TABLE IF NOT EXISTS release_survey (
+    threshold INTEGER NOT NULL, wave_id INTEGER NOT NULL, indicator_id VARCHAR NOT NULL,
+    cut VARCHAR NOT NULL, directorate VARCHAR, team VARCHAR, site VARCHAR, staff_group VARCHAR,
+    n BIGINT NOT NULL, released BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS release_absence (
+    threshold INTEGER NOT NULL, month DATE NOT NULL, members INTEGER[] NOT NULL
+);
 """
 
 TABLES = ("absence_spells", "absence_unit_month", "absence_unit_month_reason", "survey_cells")
@@ -162,13 +173,16 @@ SELECT (SELECT count(*) FROM absence_episodes), (SELECT coalesce(sum(episode_id)
        (SELECT coalesce(sum(hash(unit_id, month, headcount, fte)) % 1000000007, 0) FROM staff_in_post),
        (SELECT count(*) FROM absence_monthly),
        (SELECT coalesce(sum(hash(unit_id, month, reason_code, fte_days_lost, fte_days_available))
-               % 1000000007, 0) FROM absence_monthly)
+               % 1000000007, 0) FROM absence_monthly),
+       -- the release groups units by directorate and site: a structure change re-decides it
+       (SELECT coalesce(sum(hash(unit_id, team, directorate, site)) % 1000000007, 0) FROM units)
 """
 _SURVEY_SIGNATURE = """
 SELECT (SELECT count(*) FROM respondent_scores), (SELECT count(*) FROM responses),
        (SELECT coalesce(sum(response_id), 0) FROM responses),
        (SELECT count(*) FROM survey_aggregates), (SELECT coalesce(sum(n), 0) FROM survey_aggregates),
-       (SELECT value FROM meta WHERE key = 'catalogue_fingerprint')
+       (SELECT value FROM meta WHERE key = 'catalogue_fingerprint'),
+       (SELECT coalesce(sum(hash(unit_id, team, directorate, site)) % 1000000007, 0) FROM units)
 """
 
 
@@ -190,7 +204,7 @@ def refresh_absence(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild absence spells and unit x month tables; call inside a transaction."""
     from dashboard import absence  # the day-count SQL and reason groups live there
 
-    for table in ("absence_spells", "absence_unit_month", "absence_unit_month_reason"):
+    for table in ("absence_spells", "absence_unit_month", "absence_unit_month_reason", "release_absence"):
         con.execute(f"DELETE FROM {table}")  # names from this module, never user input
     con.execute(_SPELLS_SQL)
     everything = [date(1900, 1, 1), date(2200, 12, 31), None]
@@ -215,6 +229,7 @@ SELECT '{day_count}', unit_id, month, reason_code, round(lost, 9), source FROM u
 def refresh_survey(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild survey cells from respondent scores and pre-aggregated rows; inside a transaction."""
     con.execute("DELETE FROM survey_cells")
+    con.execute("DELETE FROM release_survey")
     con.execute(_SURVEY_SQL)
     _set_meta(con, "derived_survey", _signature(con, _SURVEY_SIGNATURE))
 
@@ -231,7 +246,20 @@ def refresh(con: duckdb.DuckDBPyConnection) -> list[str]:
     if _meta(con, "derived_survey") != _signature(con, _SURVEY_SIGNATURE):
         refresh_survey(con)
         done.append("survey")
+    if done:
+        store_release(con)
     return done
+
+
+def store_release(con: duckdb.DuckDBPyConnection, threshold: int | None = None) -> None:
+    """Decide and store the survey and absence release for the threshold (the configured one by
+    default), so the first page view after an import reads it instead of deciding it."""
+    from dashboard import privacy, release
+    from dashboard.config import settings
+
+    threshold = settings().anonymity_threshold if threshold is None else threshold
+    privacy.plan(con, threshold, store=True)
+    release.absence_plan(con, threshold, store=True)
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> None:
@@ -242,7 +270,7 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
     if (_meta(con, "derived_absence") == _signature(con, _ABSENCE_SIGNATURE)
             and _meta(con, "derived_survey") == _signature(con, _SURVEY_SIGNATURE)):
         return
-    if con.execute("SELECT current_setting('access_mode')").fetchone()[0] == "read_only":
+    if con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only":
         raise RuntimeError("derived tables are out of date and the store is open read-only")
     try:
         con.execute("BEGIN TRANSACTION")

@@ -1,6 +1,7 @@
 """Anonymity: the threshold, complementary suppression and the survey release plan for every cut."""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import duckdb
@@ -288,8 +289,41 @@ def _store_key(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
     ).fetchone()
     if not row or not row[0]:
         return None  # in-memory: never memoised
-    version = con.execute("SELECT value FROM meta WHERE key = 'dataset_version'").fetchone()
+    # the survey cells' signature changes with every change of survey data (derived.refresh)
+    version = con.execute("SELECT value FROM meta WHERE key = 'derived_survey'").fetchone()
     return str(row[0]), version[0] if version else "0"
+
+
+_STORED_COLUMNS = ["wave_id", "indicator_id", "cut", *KEY_COLUMNS, "n", "released"]
+
+
+def _stored(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int) -> pd.DataFrame | None:
+    frame = con.execute(
+        f"SELECT {', '.join(_STORED_COLUMNS)} FROM release_survey WHERE threshold = ? AND wave_id = ?",
+        [int(threshold), int(wave_id)],
+    ).df()
+    if frame.empty:
+        return None
+    for col in KEY_COLUMNS:
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), pd.NA)
+    frame["n"] = frame["n"].astype(np.int64)
+    frame["released"] = frame["released"].astype(bool)
+    return frame
+
+
+def _store(con: duckdb.DuckDBPyConnection, threshold: int, part: pd.DataFrame) -> None:
+    """Keep a wave's plan in release_survey (best effort on a read path: another session may be
+    writing; the plan is simply decided again next time)."""
+    if part.empty or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only":
+        return
+    rows = part.assign(threshold=int(threshold))[["threshold", *_STORED_COLUMNS]]
+    rows = rows.astype({c: "string" for c in KEY_COLUMNS}).astype({"indicator_id": "string", "cut": "string"})
+    with contextlib.suppress(duckdb.Error):
+        con.register("_plan_rows", rows)
+        try:
+            con.execute("INSERT INTO release_survey SELECT * FROM _plan_rows")
+        finally:
+            con.unregister("_plan_rows")
 
 
 def plan(
@@ -297,28 +331,32 @@ def plan(
     threshold: int,
     wave_ids: Sequence[int] | None = None,
     indicator_ids: Sequence[str] | None = None,
+    store: bool = False,
 ) -> pd.DataFrame:
     """The release plan for the store (see `release_plan`), wave by wave.
 
-    Each wave's plan depends only on that wave's cells, so plans are remembered per wave until
-    the dataset version changes.
+    Decided once per dataset version and threshold, for a whole wave, and stored (release_survey,
+    filled at import for the configured threshold: `store=True`); remembered in this process too.
     """
+    derived.ensure(con)
     store_key = _store_key(con)
-    inds = tuple(indicator_ids) if indicator_ids is not None else None
+    inds = set(indicator_ids) if indicator_ids is not None else None
     if wave_ids is None:
         wave_ids = [int(w) for (w,) in con.execute("SELECT wave_id FROM waves ORDER BY wave_id").fetchall()]
     parts = []
     for wave_id in dict.fromkeys(int(w) for w in wave_ids):
-        key = None if store_key is None else (*store_key, int(threshold), wave_id, inds)
-        if key is not None and key in _PLAN_MEMO:
-            parts.append(_PLAN_MEMO[key])
-            continue
-        part = release_plan(cells(con, [wave_id], indicator_ids), threshold)
-        if key is not None:
-            if len(_PLAN_MEMO) >= _PLAN_MEMO_SIZE:
-                _PLAN_MEMO.pop(next(iter(_PLAN_MEMO)))
-            _PLAN_MEMO[key] = part
-        parts.append(part)
+        key = None if store_key is None else (*store_key, int(threshold), wave_id)
+        part = _PLAN_MEMO.get(key) if key is not None else None
+        if part is None:
+            part = _stored(con, threshold, wave_id)
+            if part is None:
+                part = release_plan(cells(con, [wave_id]), threshold)
+                _store(con, threshold, part)
+            if key is not None:
+                if len(_PLAN_MEMO) >= _PLAN_MEMO_SIZE:
+                    _PLAN_MEMO.pop(next(iter(_PLAN_MEMO)))
+                _PLAN_MEMO[key] = part
+        parts.append(part if inds is None else part[part.indicator_id.isin(inds)])
     if not parts:
         return release_plan(cells(con, [], indicator_ids), threshold)
     return pd.concat(parts, ignore_index=True)

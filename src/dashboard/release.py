@@ -16,6 +16,7 @@ their days lost enter no figure at all (never even a caption).
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import date
 
@@ -62,16 +63,31 @@ def unit_groups(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return privacy.normalise_keys(units, ("directorate", "team", "site"))
 
 
-def absence_plan(con: duckdb.DuckDBPyConnection, threshold: int) -> tuple[dict, pd.DataFrame]:
+def absence_plan(
+    con: duckdb.DuckDBPyConnection, threshold: int, store: bool = False
+) -> tuple[dict, pd.DataFrame]:
     """The absence release for the store: ({month: set of released unit sets}, weights frame).
 
-    weights: [unit_id, month, n], the staff counted per unit-month.
+    weights: [unit_id, month, n], the staff counted per unit-month. Decided once per dataset
+    version and threshold and kept in release_absence (filled at import for the configured
+    threshold, `store=True`); remembered in this process too.
     """
     derived.ensure(con)
     key = _key(con, threshold)
     if key is not None and key in _MEMO:
         return _MEMO[key]
     weights = query.run(con, "absence.release_weights", _WEIGHTS_SQL)
+    stored = query.run(con, "absence.release_stored",
+                       "SELECT month, members FROM release_absence WHERE threshold = ?", [int(threshold)])
+    if not stored.empty:
+        released: dict[date, set[frozenset[int]]] = {}
+        for month, group in zip(stored.month, stored.members, strict=True):
+            released.setdefault(pd.Timestamp(month).date(), set()).add(frozenset(int(u) for u in group))
+        weights["month"] = pd.to_datetime(weights["month"]).dt.date
+        out = (released, weights)
+        if key is not None:
+            _remember(key, out)
+        return out
     units = unit_groups(con)
     index = {int(u): i for i, u in enumerate(units.unit_id)}
     codes, members = [], []
@@ -98,11 +114,32 @@ def absence_plan(con: duckdb.DuckDBPyConnection, threshold: int) -> tuple[dict, 
         }
     weights["month"] = pd.to_datetime(weights["month"]).dt.date
     out = (released, weights)
+    _keep(con, threshold, released)
     if key is not None:
-        if len(_MEMO) >= _MEMO_SIZE:
-            _MEMO.pop(next(iter(_MEMO)))
-        _MEMO[key] = out
+        _remember(key, out)
     return out
+
+
+def _remember(key: tuple, out: tuple[dict, pd.DataFrame]) -> None:
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = out
+
+
+def _keep(con: duckdb.DuckDBPyConnection, threshold: int, released: dict) -> None:
+    """Store a computed plan (best effort on a read path; decided again next time if it fails)."""
+    if not released or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only":
+        return
+    rows = pd.DataFrame(
+        [(int(threshold), month, sorted(group)) for month, groups_ in released.items() for group in groups_],
+        columns=["threshold", "month", "members"])
+    with contextlib.suppress(duckdb.Error):
+        con.register("_release_rows", rows)
+        try:
+            con.execute("INSERT INTO release_absence SELECT threshold, CAST(month AS DATE),"
+                        " CAST(members AS INTEGER[]) FROM _release_rows")
+        finally:
+            con.unregister("_release_rows")
 
 
 def months_of(start: date, end: date) -> tuple[date, ...]:
