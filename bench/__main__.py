@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if wanted is None or wanted("store.refresh_scores"):
             report(measure.time_refresh(path, args.repeat, limit))
         if wanted is None or wanted("derived.refresh"):
-            report(measure.time_derive(path, args.repeat, limit))
+            report(measure.time_derive(path, args.repeat, limit, args.threshold))
         _say()
         _say(measure.format_table(rows))
         _say(f"\nstore file size {size / 1024**3:.2f} GiB; peak memory {_peak_rss_gb():.1f} GiB")

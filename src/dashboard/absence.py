@@ -218,17 +218,89 @@ umr AS (
 """
 
 
+# Edge months only: a period that starts or ends part-way through a month splits spells for those
+# one or two months and reads every whole month in between from the derived tables.
+_EDGE_PARAMS = """
+WITH params AS (
+    SELECT *,
+           CASE WHEN day(p_start) = 1 THEN p_start
+                ELSE CAST(date_trunc('month', p_start) + INTERVAL 1 MONTH AS DATE) END AS w_start,
+           CASE WHEN p_end = last_day(p_end) THEN p_end
+                ELSE CAST(date_trunc('month', p_end) - INTERVAL 1 DAY AS DATE) END AS w_end
+    FROM (SELECT CAST(? AS DATE) AS p_start, CAST(? AS DATE) AS p_end, CAST(? AS INTEGER[]) AS scope_ids)
+),"""
+
+_EDGE_TAIL = """
+,
+unit_month AS (
+    SELECT * FROM unit_month_edge
+    UNION ALL BY NAME
+    SELECT d.* EXCLUDE (day_count) FROM absence_unit_month AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.w_start AND p.w_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+),
+umr AS (
+    SELECT * FROM umr_edge
+    UNION ALL BY NAME
+    SELECT d.unit_id, d.month, d.reason_code, d.lost, d.source
+    FROM absence_unit_month_reason AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.w_start AND p.w_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+)
+"""
+
+
+def _edges(sql: str, day_count: str) -> str:
+    """The core chain computing only a period's part-months (see _EDGE_PARAMS)."""
+    head = sql.index("scoped AS (")
+    sql = _EDGE_PARAMS + "\n" + sql[head:]
+    edge = "(x.month < p.w_start OR x.month > p.w_end)"
+    swaps = [
+        ("""    FROM scoped AS s, params AS p
+    WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
+),
+pieces AS (""", f"""    FROM scoped AS s, params AS p
+    WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
+      AND (s.start_date < p.w_start OR s.end_date > p.w_end)
+),
+edge_months AS (
+    SELECT x.* FROM months AS x, params AS p WHERE {edge}
+),
+pieces AS ("""),
+        ("    FROM months AS m, params AS p\n", "    FROM edge_months AS m, params AS p\n"),
+        ("""    WHERE m.month <= p.p_end AND last_day(m.month) >= p.p_start
+      AND (p.scope_ids""", """    WHERE m.month <= p.p_end AND last_day(m.month) >= p.p_start
+      AND (date_trunc('month', m.month) < p.w_start OR date_trunc('month', m.month) > p.w_end)
+      AND (p.scope_ids"""),
+        ("""    WHERE s.month <= p.p_end AND last_day(s.month) >= p.p_start
+      AND (p.scope_ids""", """    WHERE s.month <= p.p_end AND last_day(s.month) >= p.p_start
+      AND (s.month < p.w_start OR s.month > p.w_end)
+      AND (p.scope_ids"""),
+        ("),\numr AS (\n", "),\numr_edge AS (\n"),
+        ("    FROM umr\n", "    FROM umr_edge\n"),
+        ("),\nunit_month AS (\n", "),\nunit_month_edge AS (\n"),
+    ]
+    for old, new in swaps:
+        assert sql.count(old) == 1, old
+        sql = sql.replace(old, new)
+    return sql + _EDGE_TAIL.format(day_count=_check_day_count(day_count))
+
+
 def whole_months(start: date, end: date) -> bool:
     """True when [start, end] runs from a first of the month to a last of the month."""
     return start.day == 1 and end == month_end(end)
 
 
-def _core(day_count: str, whole: bool = False) -> str:
+def _core(day_count: str, whole: bool = False, edges: bool = False) -> str:
     """The CTE chain; whole=True (a period of whole months) reads unit-months from the derived
-    tables instead of splitting spells (the same numbers: they were built with this SQL)."""
+    tables instead of splitting spells (the same numbers: they were built with this SQL);
+    edges=True splits spells only for the part-months at either end. Both leave piece_days
+    undefined or partial: only for queries of unit_month, umr and scoped."""
     if whole:
         cut = _CORE_SQL.index(",\nmonths AS (")
         return _CORE_SQL[:cut] + _WHOLE_MONTHS.format(day_count=_check_day_count(day_count))
+    if edges:
+        return _edges(_core(day_count), day_count)
     groups_ = reason_groups()
     return _CORE_SQL.format(
         piece_days=_days_sql("a", "b", day_count),
@@ -313,7 +385,7 @@ def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False) -> st
             s99=_in_list("r.reason_code", g["unknown"]),
         )
         return _core(day_count) + tail
-    return _core(day_count, whole) + _GROUP_MONTH_SQL.format(select=select)
+    return _core(day_count, whole, edges=not whole) + _GROUP_MONTH_SQL.format(select=select)
 
 
 def _same_group(by: tuple[str, ...], left: str, right: str) -> str:
@@ -603,7 +675,8 @@ FROM umr AS r JOIN units AS u USING (unit_id)
 GROUP BY ALL
 """
     whole = "staff_group" not in by and whole_months(start, end)
-    frame = query.run(_ready(con), "absence.reasons", _core(day_count, whole) + body,
+    edges = "staff_group" not in by and not whole
+    frame = query.run(_ready(con), "absence.reasons", _core(day_count, whole, edges) + body,
                       _args(start, end, unit_ids))
     keyed = frame[frame.reason_code.notna()]
     totals = keyed.groupby(list(by), dropna=False)["fte_days_lost"].transform("sum") if by else (
@@ -925,8 +998,8 @@ def survey_vs_absence(
     )
     survey = survey.loc[~survey.suppressed, ["team", "value", "n"]]
     absent = period_rates(con, start, end, threshold, ("team",), day_count=day_count)
-    absent = absent.loc[~absent.suppressed, ["team", measure, "headcount"]]
-    absent = absent.rename(columns={measure: "absence"})
+    # withheld teams keep their row with blank figures, so they count as removed below
+    absent = absent[["team", measure, "headcount"]].rename(columns={measure: "absence"})
     frame = survey.merge(absent, on="team", how="outer")
     frame["n_check"] = np.fmin(frame["n"].astype("float64").fillna(0), frame["headcount"].fillna(0))
     flagged = suppress(frame, ("team",), threshold, n_col="n_check", keys=(),

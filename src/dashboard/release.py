@@ -152,19 +152,39 @@ def months_of(start: date, end: date) -> tuple[date, ...]:
     return tuple(out)
 
 
-def _in_span(group: frozenset[int], released: set[frozenset[int]], staff: dict, month: date) -> bool:
+def _classes(released: set[frozenset[int]]) -> dict[int, int]:
+    """Unit -> class: units that every released group holds both or neither of share a class."""
+    sig: dict[int, list[int]] = {}
+    for i, g in enumerate(sorted(released, key=sorted)):
+        for u in g:
+            sig.setdefault(u, []).append(i)
+    ids: dict[tuple[int, ...], int] = {}
+    return {u: ids.setdefault(tuple(v), len(ids)) for u, v in sig.items()}
+
+
+def _in_span(group: frozenset[int], released: set[frozenset[int]], staff: dict, month: date,
+             threshold: int, classes: dict[int, int]) -> bool:
     """Whether a set of units' figure in one month is a combination of released figures there."""
     if group in released:
         return True
     counted = {u for u in group if staff.get((u, month), 0.0) > 0}
+    # A 0/1 combination of released groups is constant on every class, so it is a union of
+    # classes, each holding none or at least `threshold` staff: anything else is out at once.
+    if sum(staff[(u, month)] for u in counted) < threshold:
+        return False
+    members: dict[int, set[int]] = {}
+    for u, c in classes.items():
+        if staff.get((u, month), 0.0) > 0:
+            members.setdefault(c, set()).add(u)
+    touched = {classes.get(u, -1) for u in counted}
+    if -1 in touched or any(not members[c] <= counted for c in touched):
+        return False
     # most often a pool of teams each released on its own (an intervention's target teams)
     if all(frozenset((u,)) in released for u in counted):
         return True
     units = sorted({u for g in released for u in g} | counted)
     col = {u: i for i, u in enumerate(units)}
     weighted = [u for u in units if staff.get((u, month), 0.0) > 0]
-    if not released:
-        return False
     a = np.zeros((len(released), len(units)))
     for i, g in enumerate(released):
         a[i, [col[u] for u in g]] = 1.0
@@ -190,6 +210,7 @@ def release(
     """
     released, weights = absence_plan(con, threshold)
     staff = {(int(u), m): float(w) for u, m, w in zip(weights.unit_id, weights.month, weights.n, strict=True)}
+    classes: dict[date, dict[int, int]] = {}
     out = []
     for units, months in figures:
         group = frozenset(int(u) for u in units)
@@ -198,7 +219,10 @@ def release(
             if sum(staff.get((u, m), 0.0) for u in group) == 0:
                 continue
             any_staff = True
-            if not _in_span(group, released.get(m, set()), staff, m):
+            here = released.get(m, set())
+            if m not in classes:
+                classes[m] = _classes(here)
+            if not _in_span(group, here, staff, m, threshold, classes[m]):
                 ok = False
                 break
         out.append(ok and any_staff)
