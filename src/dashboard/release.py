@@ -211,6 +211,7 @@ def release(
     released, weights = absence_plan(con, threshold)
     staff = {(int(u), m): float(w) for u, m, w in zip(weights.unit_id, weights.month, weights.n, strict=True)}
     classes: dict[date, dict[int, int]] = {}
+    seen: dict[tuple[frozenset[int], date], bool] = {}
     out = []
     for units, months in figures:
         group = frozenset(int(u) for u in units)
@@ -219,10 +220,12 @@ def release(
             if sum(staff.get((u, m), 0.0) for u in group) == 0:
                 continue
             any_staff = True
-            here = released.get(m, set())
-            if m not in classes:
-                classes[m] = _classes(here)
-            if not _in_span(group, here, staff, m, threshold, classes[m]):
+            if (group, m) not in seen:   # rolling windows ask about the same months again
+                here = released.get(m, set())
+                if m not in classes:
+                    classes[m] = _classes(here)
+                seen[(group, m)] = _in_span(group, here, staff, m, threshold, classes[m])
+            if not seen[(group, m)]:
                 ok = False
                 break
         out.append(ok and any_staff)
