@@ -346,7 +346,8 @@ def plan(
     parts = []
     for wave_id in dict.fromkeys(int(w) for w in wave_ids):
         key = None if store_key is None else (*store_key, int(threshold), wave_id)
-        part = _PLAN_MEMO.get(key) if key is not None else None
+        # at import (store=True) the plan is decided from the data, never taken from memory
+        part = _PLAN_MEMO.get(key) if key is not None and not store else None
         if part is None:
             part = _stored(con, threshold, wave_id)
             if part is None:

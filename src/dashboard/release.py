@@ -74,7 +74,7 @@ def absence_plan(
     """
     derived.ensure(con)
     key = _key(con, threshold)
-    if key is not None and key in _MEMO:
+    if key is not None and key in _MEMO and not store:
         return _MEMO[key]
     weights = query.run(con, "absence.release_weights", _WEIGHTS_SQL)
     stored = query.run(con, "absence.release_stored",
