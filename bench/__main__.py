@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -32,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--memory-limit", default="8GB",
                    help="DuckDB memory cap for the benchmark (the app sets none); 'none': DuckDB default")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", type=Path, default=None, dest="json_file",
+                   help="also write the timings to this file as JSON (operation, rows, cold_s, "
+                        "median_s, raw_s, ratio)")
     args = p.parse_args(argv)
     if args.reuse and args.db is None:
         p.error("--reuse needs --db")
@@ -88,19 +92,31 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"  peak memory so far: {_peak_rss_gb():.1f} GiB")
 
         _say(f"\nTimings (cold = first call on a fresh connection; median of {args.repeat} more):")
-        rows: list[tuple[str, str, str, str]] = []
+        rows: list[tuple[str, ...]] = []
+        timings: list[measure.Timing] = []
 
         def report(t: measure.Timing) -> None:
             rows.append(measure.timing_row(t))
-            _say(f"  {t.name:<44} rows {t.rows:>9,}  cold {t.cold:7.2f} s  median {t.median:7.2f} s")
+            timings.append(t)
+            raw = "" if t.raw is None else f"  raw {t.raw:7.3f} s  ratio {t.ratio:6.1f}"
+            _say(f"  {t.name:<44} rows {t.rows:>9,}  cold {t.cold:7.2f} s  median {t.median:7.2f} s{raw}")
 
         wanted = (lambda name: args.only in name) if args.only else None
         measure.measure(path, args.repeat, args.threshold, wanted, report, limit)
         if wanted is None or wanted("store.refresh_scores"):
             report(measure.time_refresh(path, args.repeat, limit))
+        if wanted is None or wanted("derived.refresh"):
+            report(measure.time_derive(path, args.repeat, limit, args.threshold))
         _say()
         _say(measure.format_table(rows))
         _say(f"\nstore file size {size / 1024**3:.2f} GiB; peak memory {_peak_rss_gb():.1f} GiB")
+        if args.json_file is not None:
+            args.json_file.write_text(json.dumps({
+                "responses": args.responses, "episodes": args.episodes, "teams": args.teams,
+                "cores": os.cpu_count(), "duckdb": duckdb.__version__,
+                "peak_memory_gib": round(_peak_rss_gb(), 2),
+                "timings": [t.as_json() for t in timings]}, indent=2))
+            _say(f"timings written to {args.json_file}")
     finally:
         if not args.keep and not args.reuse:
             path.unlink(missing_ok=True)

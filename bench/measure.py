@@ -1,6 +1,7 @@
 """Time the app's real query functions on a store: cold (fresh connection) and median of repeats."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import statistics
 import time
@@ -12,7 +13,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboard import absence, drilldown, evaluation, indicators, privacy, scorecard, store
+from bench import raw as raw_sql
+from dashboard import absence, derived, drilldown, evaluation, indicators, privacy, release, scorecard, store
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,20 @@ class Timing:
     cold: float
     median: float
     runs: tuple[float, ...]
+    raw: float | None = None      # median of the hand-written raw DuckDB query for the same numbers
+    cpu: float | None = None      # median CPU seconds of this process (all threads): on a shared
+                                  # machine wall time also counts waiting for a core
+
+    @property
+    def ratio(self) -> float | None:
+        return self.median / self.raw if self.raw else None
+
+    def as_json(self) -> dict:
+        return {"operation": self.name, "rows": self.rows, "cold_s": round(self.cold, 4),
+                "median_s": round(self.median, 4),
+                "raw_s": None if self.raw is None else round(self.raw, 4),
+                "ratio": None if self.ratio is None else round(self.ratio, 2),
+                "cpu_s": None if self.cpu is None else round(self.cpu, 4)}
 
 
 def row_count(result: object) -> int:
@@ -100,9 +116,39 @@ def open_store(
 
 
 def _forget_memos() -> None:
-    # privacy.plan remembers plans per dataset version; a timing must compute them, as the first
-    # page view after an import does.
+    # privacy.plan and release.absence_plan remember plans per dataset version; a timing must
+    # compute them, as the first page view after an import does.
     privacy._PLAN_MEMO.clear()
+    release._MEMO.clear()
+
+
+def context(con: duckdb.DuckDBPyConnection) -> raw_sql.Context:
+    """The arguments operations() uses, for the raw queries."""
+    wave, fielded = con.execute(
+        "SELECT wave_id, fielded_on FROM waves ORDER BY wave_id DESC LIMIT 1").fetchone()
+    span = absence.data_range(con)
+    end = absence.month_end(span[1])
+    y, m = divmod(end.year * 12 + end.month - 1 - 23, 12)
+    start = max(date(y, m + 1, 1), span[0])
+    unit = int(con.execute(
+        "SELECT unit_id FROM responses WHERE wave_id = ? GROUP BY unit_id ORDER BY count(*) DESC LIMIT 1",
+        [wave],
+    ).fetchone()[0])
+    return raw_sql.Context(int(wave), start, end, unit, fielded)
+
+
+def time_raw(path: Path, sql: str, params: list, repeat: int, memory_limit: str | None = None) -> float:
+    """Median time of a raw query after one cold run, on a fresh connection."""
+    con = open_store(path, memory_limit=memory_limit)
+    try:
+        runs = []
+        for _ in range(1 + repeat):
+            t0 = time.perf_counter()
+            con.execute(sql, params).fetchall()
+            runs.append(time.perf_counter() - t0)
+    finally:
+        con.close()
+    return statistics.median(runs[1:] or runs)
 
 
 def time_operation(path: Path, op: Operation, repeat: int, memory_limit: str | None = None) -> Timing:
@@ -111,18 +157,20 @@ def time_operation(path: Path, op: Operation, repeat: int, memory_limit: str | N
     before every call."""
     con = open_store(path, memory_limit=memory_limit)
     try:
-        runs = []
+        runs, cpu = [], []
         rows = 0
         for _ in range(1 + repeat):
             _forget_memos()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = op.run(con)
             runs.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             rows = row_count(result)
     finally:
         con.close()
     warm = runs[1:] or runs
-    return Timing(op.name, rows, runs[0], statistics.median(warm), tuple(runs))
+    return Timing(op.name, rows, runs[0], statistics.median(warm), tuple(runs),
+                  cpu=statistics.median(cpu[1:] or cpu))
 
 
 def measure(
@@ -137,6 +185,7 @@ def measure(
     con = open_store(path, memory_limit=memory_limit)
     try:
         ops = operations(con, threshold)
+        raws = raw_sql.queries(context(con))
     finally:
         con.close()
     out = []
@@ -144,6 +193,9 @@ def measure(
         if only is not None and not only(op.name):
             continue
         timing = time_operation(path, op, repeat, memory_limit)
+        if op.name in raws:
+            sql, params = raws[op.name]
+            timing = dataclasses.replace(timing, raw=time_raw(path, sql, params, repeat, memory_limit))
         if report is not None:
             report(timing)
         out.append(timing)
@@ -171,19 +223,46 @@ def time_refresh(path: Path, repeat: int, memory_limit: str | None = None) -> Ti
                   statistics.median(runs[1:] or runs), tuple(runs))
 
 
-def format_table(rows: list[tuple[str, str, str, str]]) -> str:
+def time_derive(path: Path, repeat: int, memory_limit: str | None = None, threshold: int = 10) -> Timing:
+    """The import-time derived tables (spells, unit x month, survey cells) and the stored release
+    rebuilt `1 + repeat` times, each rolled back."""
+    con = open_store(path, read_only=False, memory_limit=memory_limit)
+    try:
+        runs = []
+        for _ in range(1 + repeat):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                t0 = time.perf_counter()
+                derived.refresh_absence(con)
+                derived.refresh_survey(con)
+                privacy._PLAN_MEMO.clear()
+                release._MEMO.clear()
+                derived.store_release(con, threshold)
+                runs.append(time.perf_counter() - t0)
+            finally:
+                con.execute("ROLLBACK")
+        rows = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in derived.TABLES)
+    finally:
+        con.close()
+    return Timing("derived.refresh (rolled back)", rows, runs[0],
+                  statistics.median(runs[1:] or runs), tuple(runs))
+
+
+def format_table(rows: list[tuple[str, ...]]) -> str:
     """A plain-text table with a header row; columns after the first are right-aligned."""
-    header = ("operation", "rows", "cold s", "median s")
+    width = max((len(r) for r in rows), default=4)
+    header = ("operation", "rows", "cold s", "median s", "raw s", "ratio")[:width]
     table = [header, *rows]
-    widths = [max(len(r[k]) for r in table) for k in range(4)]
+    widths = [max(len(r[k]) for r in table) for k in range(width)]
     lines = []
     for k, r in enumerate(table):
-        cells = [r[0].ljust(widths[0])] + [r[j].rjust(widths[j]) for j in range(1, 4)]
+        cells = [r[0].ljust(widths[0])] + [r[j].rjust(widths[j]) for j in range(1, width)]
         lines.append("  ".join(cells))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def timing_row(t: Timing) -> tuple[str, str, str, str]:
-    return (t.name, f"{t.rows:,}", f"{t.cold:.2f}", f"{t.median:.2f}")
+def timing_row(t: Timing) -> tuple[str, ...]:
+    return (t.name, f"{t.rows:,}", f"{t.cold:.2f}", f"{t.median:.2f}",
+            "-" if t.raw is None else f"{t.raw:.3f}", "-" if t.ratio is None else f"{t.ratio:.1f}")

@@ -481,8 +481,8 @@ def test_absence_heatmap_within_a_directorate_and_table(abs_con):
 def test_sites_are_withheld_when_they_would_expose_a_withheld_team(abs_con):
     # North holds Ward B, Ward C and Clinic; South holds Day Unit. Shown per table (73 and 42
     # staff) they would give Clinic away: North - Medicine - HR - Finance = Clinic (8 staff).
-    naive = absence.period_rates(abs_con, *NOW, T, ("site",))
-    assert not naive.suppressed.any()
+    # Since issue 10 period_rates applies the one release itself, so it withholds them too.
+    assert absence.period_rates(abs_con, *NOW, T, ("site",)).suppressed.all()
     heat = drilldown.heatmap(abs_con, ("site",), 2, T, "organisation", indicator_ids=["absence_rate"])
     assert heat.suppressed.all() and set(heat.group) == {"North", "South"}
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dashboard import groups, privacy
+from dashboard import derived, groups, privacy, query, release
 from dashboard.config import DATA_DIR
 from dashboard.privacy import suppress
 
@@ -58,6 +58,12 @@ def reason_groups() -> dict[str, list[str]]:
     return {k: list(v) for k, v in _reasons_file()["groups"].items()}
 
 
+def _ready(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The connection, once the derived absence tables match their sources."""
+    derived.ensure(con)
+    return con
+
+
 def _check_day_count(day_count: str) -> str:
     if day_count not in DAY_COUNTS:
         raise ValueError(f"unknown day count {day_count!r}; choose from {sorted(DAY_COUNTS)}")
@@ -85,10 +91,9 @@ def _in_list(col: str, values: Sequence[str]) -> str:
 
 
 # The core CTE chain, bound parameters: period start, period end, unit ids (NULL = all).
-# records  -> open episodes run to the end of the data (latest staff-in-post month or episode date)
-# spells   -> overlapping records of one employee merged into one spell (duplicates de-duplicated),
-#             attributed to the earliest record's unit, FTE, reason and staff group
-# pieces   -> each spell split at month ends and clipped to the period; days by the day count
+# scoped   -> pieces of spells from the derived table absence_spells (overlapping records of one
+#             employee merged once per import, FTE, team and reason kept per assignment)
+# pieces   -> each piece split at month ends and clipped to the period; days by the day count
 # unit_month -> numerator from episodes, or from absence_monthly where a unit-month has no
 #             episodes; denominator = staff-in-post FTE x counted days (headcount when FTE is
 #             missing, flagged), or the monthly aggregate's own FTE days available
@@ -96,44 +101,9 @@ _CORE_SQL = """
 WITH params AS (
     SELECT CAST(? AS DATE) AS p_start, CAST(? AS DATE) AS p_end, CAST(? AS INTEGER[]) AS scope_ids
 ),
-data_end AS (
-    SELECT greatest(
-        (SELECT max(last_day(month)) FROM staff_in_post),
-        (SELECT max(greatest(start_date, end_date)) FROM absence_episodes)
-    ) AS d
-),
-records AS (
-    SELECT e.episode_id, e.employee_key, e.unit_id, e.start_date,
-           coalesce(e.end_date, greatest(d.d, e.start_date)) AS end_date,
-           e.fte, e.reason_code, e.staff_group
-    FROM absence_episodes AS e, data_end AS d
-    WHERE e.end_date IS NULL OR e.end_date >= e.start_date
-),
-ordered AS (
-    SELECT *,
-           row_number() OVER w AS rn,
-           max(end_date) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-    FROM records
-    WINDOW w AS (PARTITION BY employee_key ORDER BY start_date, end_date DESC, episode_id)
-),
-islands AS (
-    SELECT *,
-           sum(CASE WHEN prev_end IS NULL OR start_date > prev_end THEN 1 ELSE 0 END)
-               OVER (PARTITION BY employee_key ORDER BY rn) AS spell_no
-    FROM ordered
-),
-spells AS (
-    SELECT employee_key, spell_no,
-           min(start_date) AS start_date, max(end_date) AS end_date,
-           arg_min(unit_id, rn) AS unit_id, arg_min(fte, rn) AS fte,
-           arg_min(reason_code, rn) AS reason_code, arg_min(staff_group, rn) AS staff_group,
-           count(*) AS records
-    FROM islands
-    GROUP BY employee_key, spell_no
-),
 scoped AS (
-    SELECT s.*, date_diff('day', s.start_date, s.end_date) + 1 AS spell_days
-    FROM spells AS s, params AS p
+    SELECT s.*
+    FROM absence_spells AS s, params AS p
     WHERE p.scope_ids IS NULL OR list_contains(p.scope_ids, s.unit_id)
 ),
 months AS (
@@ -231,7 +201,106 @@ unit_month AS (
 """
 
 
-def _core(day_count: str) -> str:
+# Whole months only: unit-months and reason days straight from the derived tables.
+_WHOLE_MONTHS = """
+,
+unit_month AS (
+    SELECT d.* EXCLUDE (day_count) FROM absence_unit_month AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.p_start AND p.p_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+),
+umr AS (
+    SELECT d.unit_id, d.month, d.reason_code, d.lost, d.source
+    FROM absence_unit_month_reason AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.p_start AND p.p_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+)
+"""
+
+
+# Edge months only: a period that starts or ends part-way through a month splits spells for those
+# one or two months and reads every whole month in between from the derived tables.
+_EDGE_PARAMS = """
+WITH params AS (
+    SELECT *,
+           CASE WHEN day(p_start) = 1 THEN p_start
+                ELSE CAST(date_trunc('month', p_start) + INTERVAL 1 MONTH AS DATE) END AS w_start,
+           CASE WHEN p_end = last_day(p_end) THEN p_end
+                ELSE CAST(date_trunc('month', p_end) - INTERVAL 1 DAY AS DATE) END AS w_end
+    FROM (SELECT CAST(? AS DATE) AS p_start, CAST(? AS DATE) AS p_end, CAST(? AS INTEGER[]) AS scope_ids)
+),"""
+
+_EDGE_TAIL = """
+,
+unit_month AS (
+    SELECT * FROM unit_month_edge
+    UNION ALL BY NAME
+    SELECT d.* EXCLUDE (day_count) FROM absence_unit_month AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.w_start AND p.w_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+),
+umr AS (
+    SELECT * FROM umr_edge
+    UNION ALL BY NAME
+    SELECT d.unit_id, d.month, d.reason_code, d.lost, d.source
+    FROM absence_unit_month_reason AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.w_start AND p.w_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+)
+"""
+
+
+def _edges(sql: str, day_count: str) -> str:
+    """The core chain computing only a period's part-months (see _EDGE_PARAMS)."""
+    head = sql.index("scoped AS (")
+    sql = _EDGE_PARAMS + "\n" + sql[head:]
+    edge = "(x.month < p.w_start OR x.month > p.w_end)"
+    swaps = [
+        ("""    FROM scoped AS s, params AS p
+    WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
+),
+pieces AS (""", f"""    FROM scoped AS s, params AS p
+    WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
+      AND (s.start_date < p.w_start OR s.end_date > p.w_end)
+),
+edge_months AS (
+    SELECT x.* FROM months AS x, params AS p WHERE {edge}
+),
+pieces AS ("""),
+        ("    FROM months AS m, params AS p\n", "    FROM edge_months AS m, params AS p\n"),
+        ("""    WHERE m.month <= p.p_end AND last_day(m.month) >= p.p_start
+      AND (p.scope_ids""", """    WHERE m.month <= p.p_end AND last_day(m.month) >= p.p_start
+      AND (date_trunc('month', m.month) < p.w_start OR date_trunc('month', m.month) > p.w_end)
+      AND (p.scope_ids"""),
+        ("""    WHERE s.month <= p.p_end AND last_day(s.month) >= p.p_start
+      AND (p.scope_ids""", """    WHERE s.month <= p.p_end AND last_day(s.month) >= p.p_start
+      AND (s.month < p.w_start OR s.month > p.w_end)
+      AND (p.scope_ids"""),
+        ("),\numr AS (\n", "),\numr_edge AS (\n"),
+        ("    FROM umr\n", "    FROM umr_edge\n"),
+        ("),\nunit_month AS (\n", "),\nunit_month_edge AS (\n"),
+    ]
+    for old, new in swaps:
+        assert sql.count(old) == 1, old
+        sql = sql.replace(old, new)
+    return sql + _EDGE_TAIL.format(day_count=_check_day_count(day_count))
+
+
+def whole_months(start: date, end: date) -> bool:
+    """True when [start, end] runs from a first of the month to a last of the month."""
+    return start.day == 1 and end == month_end(end)
+
+
+def _core(day_count: str, whole: bool = False, edges: bool = False) -> str:
+    """The CTE chain; whole=True (a period of whole months) reads unit-months from the derived
+    tables instead of splitting spells (the same numbers: they were built with this SQL);
+    edges=True splits spells only for the part-months at either end. Both leave piece_days
+    undefined or partial: only for queries of unit_month, umr and scoped."""
+    if whole:
+        cut = _CORE_SQL.index(",\nmonths AS (")
+        return _CORE_SQL[:cut] + _WHOLE_MONTHS.format(day_count=_check_day_count(day_count))
+    if edges:
+        return _edges(_core(day_count), day_count)
     groups_ = reason_groups()
     return _CORE_SQL.format(
         piece_days=_days_sql("a", "b", day_count),
@@ -243,7 +312,7 @@ def _core(day_count: str) -> str:
 
 
 def _args(start: date, end: date, unit_ids: Sequence[int] | None) -> list:
-    return [start, end, list(unit_ids) if unit_ids is not None else None]
+    return [start, end, [int(u) for u in unit_ids] if unit_ids is not None else None]
 
 
 def _month_start(d: date) -> date:
@@ -269,8 +338,10 @@ _GROUP_MONTH_SQL = """
     SELECT {select} um.month,
            coalesce(sum(um.lost) FILTER (WHERE um.available > 0), 0) AS fte_days_lost,
            sum(um.available) FILTER (WHERE um.available > 0) AS fte_days_available,
-           coalesce(sum(um.lost) FILTER (WHERE um.available IS NULL OR um.available <= 0), 0)
-               AS unmatched_days_lost,
+           -- days of team-months with staff but no FTE days available; days of team-months with
+           -- nobody in post belong to no group that can be released and are in no figure at all
+           coalesce(sum(um.lost) FILTER (WHERE (um.available IS NULL OR um.available <= 0)
+                                         AND um.headcount > 0), 0) AS unmatched_days_lost,
            sum(um.reason_days) AS reason_days, sum(um.s10_days) AS s10_days,
            sum(um.msk_days) AS msk_days, sum(um.s99_days) AS s99_days,
            sum(um.headcount) AS headcount, sum(um.fte) AS fte,
@@ -303,7 +374,7 @@ _STAFF_GROUP_MONTH_SQL = """
 """
 
 
-def _grouped_sql(by: tuple[str, ...], day_count: str) -> str:
+def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False) -> str:
     select = groups.select_list(by)
     if "staff_group" in by:
         g = reason_groups()
@@ -313,9 +384,8 @@ def _grouped_sql(by: tuple[str, ...], day_count: str) -> str:
             msk=_in_list("r.reason_code", g["musculoskeletal"]),
             s99=_in_list("r.reason_code", g["unknown"]),
         )
-    else:
-        tail = _GROUP_MONTH_SQL.format(select=select)
-    return _core(day_count) + tail
+        return _core(day_count) + tail
+    return _core(day_count, whole, edges=not whole) + _GROUP_MONTH_SQL.format(select=select)
 
 
 def _same_group(by: tuple[str, ...], left: str, right: str) -> str:
@@ -336,7 +406,7 @@ def _monthly_raw(
     partition = ", ".join(by) if by else "1"
     cols = "".join(f"g.{b}, " for b in by)
     sql = (
-        _grouped_sql(by, day_count)
+        _grouped_sql(by, day_count, whole=True)
         + f"""
 , rolled AS (
     SELECT *,
@@ -363,7 +433,8 @@ WHERE g.month >= ?
 ORDER BY {cols} g.month
 """
     )
-    frame = con.execute(sql, [*_args(_add_months(first, -12), last, unit_ids), first]).df()
+    frame = query.run(_ready(con), "absence.monthly", sql,
+                      [*_args(_add_months(first, -12), last, unit_ids), first])
     frame["month"] = pd.to_datetime(frame["month"])
     for col in ("rate", "rate_12m", "rate_last_year", "s10_share", "msk_share", "s99_share"):
         frame[col] = frame[col].astype("float64")
@@ -395,7 +466,21 @@ def monthly_rates(
     """
     by = groups.validate(by)
     frame = _monthly_raw(con, start, end, by, unit_ids, day_count)
-    return suppress(frame, by, threshold, n_col="headcount", keys=("month",), value_cols=MONTHLY_VALUES)
+    if "staff_group" in by:
+        return suppress(frame, by, threshold, n_col="headcount", keys=("month",), value_cols=MONTHLY_VALUES)
+    # Each figure is released on the months its days come from: the month itself, the twelve
+    # months of the rolling rate, the month a year earlier (release.release).
+    sets = release.members(con, frame, by, unit_ids)
+    months = [pd.Timestamp(m).date() for m in frame["month"]]
+    shown = release.release(con, threshold, [(g, (m,)) for g, m in zip(sets, months, strict=True)])
+    rolling = release.release(con, threshold, [
+        (g, tuple(_add_months(m, -k) for k in range(12))) for g, m in zip(sets, months, strict=True)])
+    last_year = release.release(con, threshold, [
+        (g, (_add_months(m, -12),)) for g, m in zip(sets, months, strict=True)])
+    frame["rate_12m"] = frame["rate_12m"].where(rolling)
+    frame["rate_last_year"] = frame["rate_last_year"].where(last_year)
+    frame["suppressed"] = ~shown
+    return privacy.blank(frame, ["headcount", *MONTHLY_VALUES])
 
 
 def period_summary(
@@ -404,29 +489,31 @@ def period_summary(
     end: date,
     unit_ids: Sequence[int] | None = None,
     day_count: str = "calendar",
+    threshold: int | None = None,
 ) -> dict:
     """FTE days lost and available, rate and reason shares over [start, end] inclusive.
 
     rate is None when no FTE days are available (no figure, never zero or infinity). episodes
-    counts the de-duplicated spells touching the period. Unsuppressed: for the whole scope.
+    counts the de-duplicated spells touching the period. With a threshold, every figure is None
+    unless the release shows the scope in every month of the period, and days lost in team-months
+    without staff in post are never given; without one, unsuppressed (for internal use).
     """
-    sql = _grouped_sql((), day_count) + """
+    sql = _grouped_sql((), day_count, whole_months(start, end)) + """
 SELECT coalesce(sum(fte_days_lost), 0), sum(fte_days_available), sum(reason_days),
        sum(s10_days), sum(msk_days), sum(s99_days), sum(unmatched_days_lost),
-       (SELECT count(*) FROM scoped, params
+       (SELECT count(DISTINCT spell_id) FROM scoped, params
         WHERE scoped.start_date <= params.p_end AND scoped.end_date >= params.p_start)
 FROM grouped
 """
-    lost, available, reason_days, s10, msk, s99, unmatched, episodes = con.execute(
-        sql, _args(start, end, unit_ids)
-    ).fetchone()
+    lost, available, reason_days, s10, msk, s99, unmatched, episodes = query.run_one(
+        _ready(con), "absence.period_summary", sql, _args(start, end, unit_ids))
     available = float(available) if available else 0.0
     reason_days = float(reason_days or 0)
 
     def share(part) -> float | None:
         return float(part) / reason_days if reason_days > 0 else None
 
-    return {
+    out = {
         "fte_days_lost": float(lost),
         "fte_days_available": available,
         "rate": float(lost) / available if available > 0 else None,
@@ -436,12 +523,18 @@ FROM grouped
         "unmatched_days_lost": float(unmatched or 0),
         "episodes": int(episodes),
     }
+    if threshold is not None:
+        scope = release.members(con, pd.DataFrame(index=[0]), (), unit_ids)[0]
+        shown = bool(release.release(con, threshold, [(scope, release.months_of(start, end))])[0])
+        out = {k: (v if shown else None) for k, v in out.items()}
+        out["suppressed"] = not shown
+    return out
 
 
 def data_end(con: duckdb.DuckDBPyConnection) -> date | None:
     """Where open episodes end: the last day of the latest staff-in-post month, or the latest
     episode date if later."""
-    row = con.execute(
+    row = _ready(con).execute(
         """
         SELECT greatest(
             (SELECT max(last_day(month)) FROM staff_in_post),
@@ -453,7 +546,7 @@ def data_end(con: duckdb.DuckDBPyConnection) -> date | None:
 
 def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
     """First and last month (first days) with absence data: episodes or monthly aggregates."""
-    row = con.execute(
+    row = _ready(con).execute(
         """
         SELECT least((SELECT min(month) FROM absence_monthly),
                      (SELECT min(start_date) FROM absence_episodes)),
@@ -476,16 +569,16 @@ def episode_quality(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | No
     sql = _core("calendar") + """
 SELECT (SELECT count(*) FROM absence_episodes
         WHERE ? IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id)),
-       (SELECT count(*) FROM scoped),
-       (SELECT coalesce(sum(records - 1), 0) FROM scoped),
+       (SELECT count(DISTINCT spell_id) FROM scoped),
+       (SELECT coalesce(sum(records - 1), 0) FROM scoped WHERE first_piece),
        (SELECT count(*) FROM absence_episodes WHERE end_date < start_date
           AND (? IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id))),
        (SELECT count(*) FROM absence_episodes WHERE end_date IS NULL
           AND (? IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id)))
 """
-    records, spells, merged, invalid, open_ = con.execute(
-        sql, [*_args(date(1900, 1, 1), date(2200, 1, 1), units), *([units] * 6)]
-    ).fetchone()
+    records, spells, merged, invalid, open_ = query.run_one(
+        _ready(con), "absence.episode_quality", sql,
+        [*_args(date(1900, 1, 1), date(2200, 1, 1), units), *([units] * 6)])
     return {
         "records": int(records),
         "spells": int(spells),
@@ -521,7 +614,7 @@ GROUP BY ALL
 )
 SELECT {groups.group_list(by)} min(headcount) AS headcount FROM monthly GROUP BY ALL
 """
-    return con.execute(sql, _args(start, end, unit_ids)).df()
+    return query.run(_ready(con), "absence.group_sizes", sql, _args(start, end, unit_ids))
 
 
 def _apply_group_suppression(
@@ -530,9 +623,18 @@ def _apply_group_suppression(
     by: tuple[str, ...],
     threshold: int,
     value_cols: Sequence[str],
+    con: duckdb.DuckDBPyConnection | None = None,
+    months: Sequence[date] = (),
+    unit_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """Blank detail rows of every group suppressed at group level (primary and complementary)."""
-    flags = suppress(sizes, by, threshold, n_col="headcount", keys=(), value_cols=())
+    """Blank detail rows of every group the release withholds over `months` (release.release);
+    staff groups, which have no staff in post, by their absent employees (privacy.suppress)."""
+    if "staff_group" in by or con is None:
+        flags = suppress(sizes, by, threshold, n_col="headcount", keys=(), value_cols=())
+    else:
+        flags = sizes.copy()
+        sets = release.members(con, flags, by, unit_ids)
+        flags["suppressed"] = ~release.release(con, threshold, [(g, months) for g in sets])
     if by:
         out = detail.merge(flags[[*by, "suppressed", "headcount"]], on=list(by), how="left")
     else:
@@ -572,7 +674,10 @@ SELECT {select} r.reason_code, sum(r.lost) AS fte_days_lost
 FROM umr AS r JOIN units AS u USING (unit_id)
 GROUP BY ALL
 """
-    frame = con.execute(_core(day_count) + body, _args(start, end, unit_ids)).df()
+    whole = "staff_group" not in by and whole_months(start, end)
+    edges = "staff_group" not in by and not whole
+    frame = query.run(_ready(con), "absence.reasons", _core(day_count, whole, edges) + body,
+                      _args(start, end, unit_ids))
     keyed = frame[frame.reason_code.notna()]
     totals = keyed.groupby(list(by), dropna=False)["fte_days_lost"].transform("sum") if by else (
         keyed["fte_days_lost"].sum()
@@ -584,7 +689,8 @@ GROUP BY ALL
     )
     frame = frame.sort_values([*by, "fte_days_lost"], ascending=[True] * len(by) + [False])
     sizes = _group_sizes(con, start, end, by, unit_ids)
-    out = _apply_group_suppression(frame, sizes, by, threshold, ("fte_days_lost", "share"))
+    out = _apply_group_suppression(frame, sizes, by, threshold, ("fte_days_lost", "share"),
+                                   con, release.months_of(start, end), unit_ids)
     return out.reset_index(drop=True)
 
 
@@ -602,25 +708,25 @@ def patterns(
 ) -> pd.DataFrame:
     """Short- vs long-term split and spells per FTE per group over [start, end] (episodes only).
 
-    A spell is long-term when it lasts more than long_term_days calendar days (open spells run to
-    the end of the data). Spells count in the period they start; days are the FTE days lost inside
-    the period. spells_per_fte = spells starting in the period / mean monthly FTE in post (none
-    for staff groups, which have no staff in post).
+    A spell is long-term when it lasts long_term_days calendar days or more (data/settings.toml;
+    open spells run to the end of the data). Spells count in the period they start; days are the
+    FTE days lost inside the period. spells_per_fte = spells starting in the period / mean
+    monthly FTE in post (none for staff groups, which have no staff in post).
     """
     by = groups.validate(by)
     select = groups.select_list(by)
     group = groups.group_list(by)
     sql = _core(day_count) + f"""
 , starts AS (
-    SELECT {select} count(*) FILTER (WHERE s.spell_days <= ?) AS spells_short,
-           count(*) FILTER (WHERE s.spell_days > ?) AS spells_long
+    SELECT {select} count(*) FILTER (WHERE s.spell_days < ?) AS spells_short,
+           count(*) FILTER (WHERE s.spell_days >= ?) AS spells_long
     FROM scoped AS s JOIN units AS u USING (unit_id), params AS p
-    WHERE s.start_date BETWEEN p.p_start AND p.p_end
+    WHERE s.first_piece AND s.spell_start BETWEEN p.p_start AND p.p_end
     GROUP BY ALL
 ),
 days AS (
-    SELECT {select} coalesce(sum(r.days * r.fte) FILTER (WHERE r.spell_days <= ?), 0) AS days_short,
-           coalesce(sum(r.days * r.fte) FILTER (WHERE r.spell_days > ?), 0) AS days_long
+    SELECT {select} coalesce(sum(r.days * r.fte) FILTER (WHERE r.spell_days < ?), 0) AS days_short,
+           coalesce(sum(r.days * r.fte) FILTER (WHERE r.spell_days >= ?), 0) AS days_long
     FROM piece_days AS r JOIN units AS u USING (unit_id)
     GROUP BY ALL
 ),
@@ -633,11 +739,12 @@ LEFT JOIN starts AS st ON TRUE{_same_group(by, "st", "k")}
 LEFT JOIN days AS d ON TRUE{_same_group(by, "d", "k")}
 """
     args = _args(start, end, unit_ids)
-    frame = con.execute(sql, [*args, *([long_term_days] * 4)]).df()
+    frame = query.run(_ready(con), "absence.patterns", sql, [*args, *([long_term_days] * 4)])
     if "staff_group" in by:
         frame["mean_fte"] = np.nan
     else:
-        fte = con.execute(
+        fte = query.run(
+            _ready(con), "absence.mean_fte",
             _core(day_count)
             + f"""
 , monthly AS (
@@ -647,7 +754,7 @@ LEFT JOIN days AS d ON TRUE{_same_group(by, "d", "k")}
 SELECT {group} avg(fte) AS mean_fte FROM monthly GROUP BY ALL
 """,
             args,
-        ).df()
+        )
         if by:
             frame = frame.merge(fte, on=list(by), how="left")
         else:
@@ -666,7 +773,8 @@ SELECT {group} avg(fte) AS mean_fte FROM monthly GROUP BY ALL
     sizes = _group_sizes(con, start, end, by, unit_ids)
     values = ("spells_short", "spells_long", "days_short", "days_long", "mean_fte", "spells", "days",
               "long_share_spells", "long_share_days", "spells_per_fte")
-    return _apply_group_suppression(frame, sizes, by, threshold, values).reset_index(drop=True)
+    return _apply_group_suppression(frame, sizes, by, threshold, values, con,
+                                    release.months_of(start, end), unit_ids).reset_index(drop=True)
 
 
 # --- seasonality -------------------------------------------------------------------------------
@@ -687,7 +795,7 @@ def seasonality(
     if "staff_group" in by:
         raise ValueError("no absence rate by staff group: staff in post has no staff group")
     group = groups.group_list(by)
-    sql = _grouped_sql(by, day_count) + f"""
+    sql = _grouped_sql(by, day_count, whole=True) + f"""
 SELECT {group} month(month) AS month_of_year,
        coalesce(sum(fte_days_lost), 0) AS fte_days_lost,
        sum(fte_days_available) AS fte_days_available,
@@ -697,12 +805,14 @@ FROM grouped
 GROUP BY ALL
 ORDER BY {group} month_of_year
 """
-    frame = con.execute(sql, _args(_month_start(start), month_end(end), unit_ids)).df()
+    frame = query.run(_ready(con), "absence.seasonality", sql,
+                      _args(_month_start(start), month_end(end), unit_ids))
     frame["rate"] = frame["rate"].astype("float64")
     frame["month_name"] = frame["month_of_year"].map(lambda m: date(2000, int(m), 1).strftime("%b"))
     sizes = _group_sizes(con, _month_start(start), month_end(end), by, unit_ids)
     values = ("fte_days_lost", "fte_days_available", "rate")
-    return _apply_group_suppression(frame, sizes, by, threshold, values).reset_index(drop=True)
+    return _apply_group_suppression(frame, sizes, by, threshold, values, con,
+                                    release.months_of(start, end), unit_ids).reset_index(drop=True)
 
 
 # --- Bradford Factor ---------------------------------------------------------------------------
@@ -727,12 +837,21 @@ def bradford(
     start = end - timedelta(days=363)
     select = groups.select_list(by)
     group = groups.group_list(by)
+    spell_days = _days_sql("a", "b", day_count)
     per_employee = f"""
 , employee AS (
-    SELECT r.employee_key, count(DISTINCT r.spell_no) AS s, sum(r.days) AS d,
+    SELECT r.employee_key, count(DISTINCT r.spell_id) AS s, any_value(sd.d) AS d,
            arg_max(r.unit_id, r.start_date) AS unit_id,
            arg_max(r.staff_group, r.start_date) AS staff_group
     FROM piece_days AS r
+    JOIN (
+        SELECT employee_key, sum({spell_days}) AS d
+        FROM (SELECT DISTINCT s.employee_key, s.spell_id,
+                     greatest(s.spell_start, p.p_start) AS a, least(s.spell_end, p.p_end) AS b
+              FROM scoped AS s, params AS p
+              WHERE s.spell_start <= p.p_end AND s.spell_end >= p.p_start)
+        GROUP BY employee_key
+    ) AS sd USING (employee_key)
     GROUP BY r.employee_key
 ),
 scored AS (
@@ -746,21 +865,23 @@ scored AS (
         for name, lo, hi in BRADFORD_BANDS
     )
     args = _args(start, end, unit_ids)
-    summary = con.execute(
+    summary = query.run(
+        _ready(con), "absence.bradford_summary",
         _core(day_count) + per_employee + f"""
 SELECT {group} count(*) AS employees,
        quantile_cont(b, 0.5) AS median, quantile_cont(b, 0.75) AS p75, quantile_cont(b, 0.9) AS p90
 FROM scored GROUP BY ALL
 """,
         args,
-    ).df()
-    bands = con.execute(
+    )
+    bands = query.run(
+        _ready(con), "absence.bradford_bands",
         _core(day_count) + per_employee + f"""
 SELECT {group} CASE {band_sql} ELSE '0' END AS band, count(*) AS employees
 FROM scored GROUP BY ALL
 """,
         args,
-    ).df()
+    )
     sizes = _group_sizes(con, _month_start(start), end, by, unit_ids)
     if by:
         summary = summary.merge(sizes, on=list(by), how="left")
@@ -772,6 +893,11 @@ FROM scored GROUP BY ALL
     flagged = suppress(summary, by, threshold, n_col="n_check", keys=(),
                        value_cols=("employees", "median", "p75", "p90"))
     flagged = flagged.drop(columns="n_check")
+    if "staff_group" not in by:
+        sets = release.members(con, flagged, by, unit_ids)
+        withheld = ~release.release(con, threshold, [(g, release.months_of(start, end)) for g in sets])
+        flagged["suppressed"] = flagged["suppressed"].astype(bool) | withheld
+        privacy.blank(flagged, ("employees", "median", "p75", "p90", "headcount"))
     order = {name: i for i, (name, _, _) in enumerate(BRADFORD_BANDS)}
     if by:
         bands = bands.merge(flagged[[*by, "suppressed"]], on=list(by), how="left")
@@ -827,7 +953,7 @@ def team_period(
     if "staff_group" in by:
         raise ValueError("no absence rate by staff group: staff in post has no staff group")
     group = groups.group_list(by)
-    sql = _grouped_sql(by, day_count) + f"""
+    sql = _grouped_sql(by, day_count, whole_months(start, end)) + f"""
 SELECT {group} coalesce(sum(fte_days_lost), 0) AS fte_days_lost,
        sum(fte_days_available) AS fte_days_available,
        sum(fte_days_lost) / nullif(sum(fte_days_available), 0) AS rate,
@@ -838,7 +964,7 @@ SELECT {group} coalesce(sum(fte_days_lost), 0) AS fte_days_lost,
 FROM grouped
 GROUP BY ALL
 """
-    frame = con.execute(sql, _args(start, end, unit_ids)).df()
+    frame = query.run(_ready(con), "absence.period", sql, _args(start, end, unit_ids))
     for col in ("rate", "s10_share", "msk_share", "s99_share", "headcount"):
         frame[col] = frame[col].astype("float64")
     return frame
@@ -860,7 +986,7 @@ def survey_vs_absence(
     """
     if measure not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}; choose from {sorted(MEASURES)}")
-    row = con.execute("SELECT fielded_on FROM waves WHERE wave_id = ?", [wave_id]).fetchone()
+    row = _ready(con).execute("SELECT fielded_on FROM waves WHERE wave_id = ?", [wave_id]).fetchone()
     if row is None:
         raise ValueError(f"unknown wave {wave_id}")
     end = row[0]
@@ -871,7 +997,8 @@ def survey_vs_absence(
         con, ("team",), threshold, wave_ids=[wave_id], indicator_ids=[indicator_id]
     )
     survey = survey.loc[~survey.suppressed, ["team", "value", "n"]]
-    absent = team_period(con, start, end, ("team",), day_count=day_count)
+    absent = period_rates(con, start, end, threshold, ("team",), day_count=day_count)
+    # withheld teams keep their row with blank figures, so they count as removed below
     absent = absent[["team", measure, "headcount"]].rename(columns={measure: "absence"})
     frame = survey.merge(absent, on="team", how="outer")
     frame["n_check"] = np.fmin(frame["n"].astype("float64").fillna(0), frame["headcount"].fillna(0))
@@ -903,7 +1030,9 @@ def period_rates(
     by = groups.validate(by)
     frame = team_period(con, start, end, by, unit_ids, day_count)
     values = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share")
-    return suppress(frame, by, threshold, n_col="headcount", keys=(), value_cols=values)
+    sets = release.members(con, frame, by, unit_ids)
+    frame["suppressed"] = ~release.release(con, threshold, [(g, release.months_of(start, end)) for g in sets])
+    return privacy.blank(frame, ["headcount", *values])
 
 
 def scope_options(
@@ -917,7 +1046,7 @@ def scope_options(
     by = ("directorate", "team") if cut == "team" else (cut,)
     shown = period_rates(con, start, end, threshold, by)
     shown = shown.loc[~shown["suppressed"], [cut]]
-    members = con.execute(
+    members = _ready(con).execute(
         f"SELECT {groups.CUTS[cut]} AS {cut}, list(u.unit_id ORDER BY u.unit_id) AS unit_ids"
         " FROM units AS u GROUP BY ALL"
     ).df()
@@ -927,7 +1056,7 @@ def scope_options(
 def absence_events(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Interventions aiming to move the absence rate that touch the scope: [date, label]."""
     units = list(unit_ids) if unit_ids is not None else None
-    return con.execute(
+    return _ready(con).execute(
         """
         SELECT DISTINCT i.start_date AS date, i.name AS label
         FROM interventions AS i

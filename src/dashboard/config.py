@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +59,3 @@ def settings() -> Settings:
         show_bradford=bool(raw["absence"].get("show_bradford", True)),
     )
 
-
-@lru_cache(maxsize=1)
-def data_dir() -> Path:
-    return DATA_DIR

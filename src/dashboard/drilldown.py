@@ -10,7 +10,6 @@ from scipy.stats import binom, norm
 from statsmodels.stats.proportion import proportion_confint
 
 from dashboard import catalogue, indicators, lenses, privacy, scorecard, stats, team_absence
-from dashboard.privacy import NOT_RECORDED
 
 # The cuts a user can choose on the Teams page (each is offered by privacy.RELEASE_ORDER).
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -84,15 +83,10 @@ def absence_status_labels(reference: str, threshold: int) -> dict[str, str]:
 
 
 def unit_tree(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every unit with its directorate and site (missing ones named NOT_RECORDED)."""
-    return con.execute(
-        """
-        SELECT unit_id, team, coalesce(directorate, ?) AS directorate, coalesce(site, ?) AS site
-        FROM units
-        ORDER BY directorate, team
-        """,
-        [NOT_RECORDED, NOT_RECORDED],
-    ).df()
+    """Every unit with its directorate and site as group labels (privacy.label)."""
+    tree = con.execute("SELECT unit_id, team, directorate, site FROM units").df()
+    tree = privacy.normalise_keys(tree, ("directorate", "site"))
+    return tree.sort_values(["directorate", "team"], kind="stable").reset_index(drop=True)
 
 
 def survey_indicator_ids(cat: catalogue.Catalogue | None = None) -> list[str]:

@@ -6,17 +6,19 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
-from dashboard import groups
+from dashboard import derived, groups, query
 
 # Respondent-level rows and pre-aggregated rows meet at (cut, wave, indicator) as sums, so both
-# kinds of upload feed the same figures. Pre-aggregated rows carry no staff group or spread.
+# kinds of upload feed the same figures. Pre-aggregated rows carry no staff group or spread. Both
+# roll up from the derived survey cells (unit x staff group x wave x indicator: n, sum, sum of
+# squares), never from the answers themselves.
 _RESPONDENT_SQL = """
-SELECT {select} r.wave_id, s.indicator_id,
-       count(*) AS n, sum(s.value) AS sum_v, sum(s.value * s.value) AS sum_v2
-FROM respondent_scores AS s
-JOIN responses AS r USING (response_id)
+SELECT {select} r.wave_id, r.indicator_id,
+       sum(r.n) AS n, sum(r.sum_v) AS sum_v, sum(r.sum_v2) AS sum_v2
+FROM survey_cells AS r
 JOIN units AS u USING (unit_id)
-WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), s.indicator_id))
+WHERE r.respondent
+  AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), r.indicator_id))
   AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
   AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.unit_id))
 GROUP BY ALL
@@ -24,10 +26,11 @@ GROUP BY ALL
 
 _AGGREGATE_SQL = """
 SELECT {select} r.wave_id, r.indicator_id,
-       sum(r.n) AS n, sum(r.value * r.n) AS sum_v, CAST(NULL AS DOUBLE) AS sum_v2
-FROM survey_aggregates AS r
+       sum(r.n) AS n, sum(r.sum_v) AS sum_v, CAST(NULL AS DOUBLE) AS sum_v2
+FROM survey_cells AS r
 JOIN units AS u USING (unit_id)
-WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), r.indicator_id))
+WHERE NOT r.respondent
+  AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), r.indicator_id))
   AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
   AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.unit_id))
 GROUP BY ALL
@@ -84,7 +87,8 @@ def survey_results(
     sql = _COMBINE_SQL.format(
         parts="\n    UNION ALL\n".join(parts), group=group, order=group
     )
-    return con.execute(sql, args).df()
+    derived.ensure(con)
+    return query.run(con, "survey.results", sql, args)
 
 
 def waves(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -1,17 +1,21 @@
 """Anonymity: the threshold, complementary suppression and the survey release plan for every cut."""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import groups, indicators
+from dashboard import derived, groups, indicators, query
 
 SUPPRESSED_TEXT = "fewer than {threshold} responses"
-# A missing directorate, site or staff group is a group of its own, shown under this name.
+# A missing directorate, site or staff group is a group of its own, shown under this name. An
+# uploaded value that reads the same is a different group, so it is shown as UPLOADED_AS (issue
+# 10: merging the two let the plan release a 4-respondent group under the other one's name).
 NOT_RECORDED = "Not recorded"
+UPLOADED_AS = "{value} (as uploaded)"
 
 # The survey cuts the product offers, in priority order: when two figures cannot both be shown
 # without letting a small group be derived, the one from the earlier cut is kept. The team
@@ -102,33 +106,15 @@ def suppress(
 # pre-aggregated uploads have no staff group (NULL here): they count towards unit figures only,
 # as in indicators.survey_results.
 _CELLS_SQL = """
-WITH respondent_cells AS (
-    SELECT r.wave_id, s.indicator_id, r.unit_id,
-           coalesce(r.staff_group, ?) AS staff_group, count(*) AS n
-    FROM respondent_scores AS s
-    JOIN responses AS r USING (response_id)
-    WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), s.indicator_id))
-      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
-    GROUP BY ALL
-),
-aggregate_cells AS (
-    SELECT wave_id, indicator_id, unit_id, CAST(NULL AS VARCHAR) AS staff_group, sum(n) AS n
-    FROM survey_aggregates
-    WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), indicator_id))
-      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), wave_id))
-    GROUP BY ALL
-),
-cells AS (
-    SELECT * FROM respondent_cells
-    UNION ALL
-    SELECT * FROM aggregate_cells
-)
-SELECT c.wave_id, c.indicator_id, c.unit_id,
-       coalesce(u.directorate, ?) AS directorate, u.team, coalesce(u.site, ?) AS site,
-       c.staff_group, CAST(c.n AS BIGINT) AS n
-FROM cells AS c
+SELECT c.wave_id, c.indicator_id, c.unit_id, u.directorate, u.team, u.site,
+       CASE WHEN c.respondent THEN coalesce(c.staff_group, '') END AS staff_group,
+       CAST(sum(c.n) AS BIGINT) AS n
+FROM survey_cells AS c
 JOIN units AS u USING (unit_id)
-ORDER BY c.wave_id, c.indicator_id, c.unit_id, c.staff_group NULLS LAST
+WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), c.indicator_id))
+  AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), c.wave_id))
+GROUP BY ALL
+ORDER BY c.wave_id, c.indicator_id, c.unit_id, staff_group NULLS LAST
 """
 
 
@@ -140,10 +126,15 @@ def cells(
     """Finest cells: [wave_id, indicator_id, unit_id, directorate, team, site, staff_group, n]."""
     inds = list(indicator_ids) if indicator_ids is not None else None
     wvs = list(wave_ids) if wave_ids is not None else None
-    return con.execute(
-        _CELLS_SQL,
-        [NOT_RECORDED, inds, inds, wvs, wvs, inds, inds, wvs, wvs, NOT_RECORDED, NOT_RECORDED],
-    ).df()
+    derived.ensure(con)
+    frame = query.run(con, "survey.cells", _CELLS_SQL, [inds, inds, wvs, wvs])
+    # '' marks a respondent without a staff group (a group of its own); NULL a pre-aggregated row
+    frame = normalise_keys(frame, ("directorate", "site"))
+    raw = frame["staff_group"].astype("string")
+    blank_ = (raw == "").fillna(False).to_numpy(dtype=bool)
+    labelled = label(raw.mask(blank_)).to_numpy(dtype=object)
+    frame["staff_group"] = np.where(raw.isna().to_numpy(), None, labelled)
+    return frame
 
 
 def _plan_one(
@@ -298,8 +289,41 @@ def _store_key(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
     ).fetchone()
     if not row or not row[0]:
         return None  # in-memory: never memoised
-    version = con.execute("SELECT value FROM meta WHERE key = 'dataset_version'").fetchone()
+    # the survey cells' signature changes with every change of survey data (derived.refresh)
+    version = con.execute("SELECT value FROM meta WHERE key = 'derived_survey'").fetchone()
     return str(row[0]), version[0] if version else "0"
+
+
+_STORED_COLUMNS = ["wave_id", "indicator_id", "cut", *KEY_COLUMNS, "n", "released"]
+
+
+def _stored(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int) -> pd.DataFrame | None:
+    frame = con.execute(
+        f"SELECT {', '.join(_STORED_COLUMNS)} FROM release_survey WHERE threshold = ? AND wave_id = ?",
+        [int(threshold), int(wave_id)],
+    ).df()
+    if frame.empty:
+        return None
+    for col in KEY_COLUMNS:
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), pd.NA)
+    frame["n"] = frame["n"].astype(np.int64)
+    frame["released"] = frame["released"].astype(bool)
+    return frame
+
+
+def _store(con: duckdb.DuckDBPyConnection, threshold: int, part: pd.DataFrame) -> None:
+    """Keep a wave's plan in release_survey (best effort on a read path: another session may be
+    writing; the plan is simply decided again next time)."""
+    if part.empty or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only":
+        return
+    rows = part.assign(threshold=int(threshold))[["threshold", *_STORED_COLUMNS]]
+    rows = rows.astype({c: "string" for c in KEY_COLUMNS}).astype({"indicator_id": "string", "cut": "string"})
+    with contextlib.suppress(duckdb.Error):
+        con.register("_plan_rows", rows)
+        try:
+            con.execute("INSERT INTO release_survey SELECT * FROM _plan_rows")
+        finally:
+            con.unregister("_plan_rows")
 
 
 def plan(
@@ -307,39 +331,53 @@ def plan(
     threshold: int,
     wave_ids: Sequence[int] | None = None,
     indicator_ids: Sequence[str] | None = None,
+    store: bool = False,
 ) -> pd.DataFrame:
     """The release plan for the store (see `release_plan`), wave by wave.
 
-    Each wave's plan depends only on that wave's cells, so plans are remembered per wave until
-    the dataset version changes.
+    Decided once per dataset version and threshold, for a whole wave, and stored (release_survey,
+    filled at import for the configured threshold: `store=True`); remembered in this process too.
     """
+    derived.ensure(con)
     store_key = _store_key(con)
-    inds = tuple(indicator_ids) if indicator_ids is not None else None
+    inds = set(indicator_ids) if indicator_ids is not None else None
     if wave_ids is None:
         wave_ids = [int(w) for (w,) in con.execute("SELECT wave_id FROM waves ORDER BY wave_id").fetchall()]
     parts = []
     for wave_id in dict.fromkeys(int(w) for w in wave_ids):
-        key = None if store_key is None else (*store_key, int(threshold), wave_id, inds)
-        if key is not None and key in _PLAN_MEMO:
-            parts.append(_PLAN_MEMO[key])
-            continue
-        part = release_plan(cells(con, [wave_id], indicator_ids), threshold)
-        if key is not None:
-            if len(_PLAN_MEMO) >= _PLAN_MEMO_SIZE:
-                _PLAN_MEMO.pop(next(iter(_PLAN_MEMO)))
-            _PLAN_MEMO[key] = part
-        parts.append(part)
+        key = None if store_key is None else (*store_key, int(threshold), wave_id)
+        # at import (store=True) the plan is decided from the data, never taken from memory
+        part = _PLAN_MEMO.get(key) if key is not None and not store else None
+        if part is None:
+            part = _stored(con, threshold, wave_id)
+            if part is None:
+                part = release_plan(cells(con, [wave_id]), threshold)
+                _store(con, threshold, part)
+            if key is not None:
+                if len(_PLAN_MEMO) >= _PLAN_MEMO_SIZE:
+                    _PLAN_MEMO.pop(next(iter(_PLAN_MEMO)))
+                _PLAN_MEMO[key] = part
+        parts.append(part if inds is None else part[part.indicator_id.isin(inds)])
     if not parts:
         return release_plan(cells(con, [], indicator_ids), threshold)
     return pd.concat(parts, ignore_index=True)
 
 
+def label(values: pd.Series) -> pd.Series:
+    """Display name of each group: missing -> NOT_RECORDED; an uploaded value that reads as
+    NOT_RECORDED -> UPLOADED_AS, so the two stay two groups everywhere (keys and labels)."""
+    out = values.astype("string")
+    clash = out.str.strip().str.casefold() == NOT_RECORDED.casefold()
+    out = out.where(~clash.fillna(False), out.map(lambda v: UPLOADED_AS.format(value=v), na_action="ignore"))
+    return out.fillna(NOT_RECORDED)
+
+
 def normalise_keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """Missing directorate, site or staff group become the group NOT_RECORDED."""
+    """Directorate, site and staff group as their group labels (see `label`)."""
     out = frame.copy()
     for col in by:
         if col != "team":
-            out[col] = out[col].astype("string").fillna(NOT_RECORDED)
+            out[col] = label(out[col])
         else:
             out[col] = out[col].astype("string")
     return out
@@ -352,8 +390,10 @@ def apply_plan(results: pd.DataFrame, release: pd.DataFrame, by: Sequence[str]) 
     if name not in {cut_name(o) for o in RELEASE_ORDER}:
         raise ValueError(f"the cut {name!r} is not offered; choose from {RELEASE_ORDER}")
     out = normalise_keys(results, by)
-    allowed = release[release.cut == name][["wave_id", "indicator_id", *by, "released"]]
-    allowed = normalise_keys(allowed, by)
+    # the plan's keys are labels already (cells() labels them): labelling twice would rename
+    allowed = release[release.cut == name][["wave_id", "indicator_id", *by, "released"]].copy()
+    for col in by:
+        allowed[col] = allowed[col].astype("string")
     out = out.merge(allowed, on=["wave_id", "indicator_id", *by], how="left")
     out["suppressed"] = ~out.pop("released").fillna(False).astype(bool)
     return blank(out, ("value", "n", "sd"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard import catalogue
+from dashboard import catalogue, derived
 from dashboard.config import settings
 
 # Version 1: the canonical model. Every imported row carries import_id so an import can be undone.
@@ -236,6 +236,10 @@ MIGRATIONS: dict[int, str] = {1: _V1}
 MIGRATIONS[2] = _V2
 MIGRATIONS[8] = _V8
 
+# Version 3 (issue 10): derived tables (absence spells, absence by unit x month, survey cells).
+_V3 = derived.SCHEMA
+MIGRATIONS[3] = _V3
+
 # Version 7 (issue 14): local accounts and SSO role mapping, and the append-only audit trail.
 _V7 = """
 CREATE TABLE users (
@@ -314,6 +318,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
             set_meta(con, "schema_version", str(version))
             if version == 1:
                 set_meta(con, "dataset_version", "0")
+            if version == 3:
+                derived.refresh(con)
 
 
 @contextmanager
@@ -357,6 +363,8 @@ def dataset_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def bump_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Mark a change of data; derived tables are brought up to date in the same transaction."""
+    derived.refresh(con)
     version = dataset_version(con) + 1
     set_meta(con, "dataset_version", str(version))
     return version

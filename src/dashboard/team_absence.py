@@ -35,7 +35,7 @@ def wave_periods(con: duckdb.DuckDBPyConnection, wave_id: int) -> tuple[tuple[da
     return periods(pd.Timestamp(fielded.iloc[0]).date())
 
 
-def cross_cut_release(
+def cross_cut_release(  # kept for its hand-worked test; release.release now decides sites
     n: np.ndarray,
     released: Sequence[np.ndarray],
     candidates: Sequence[np.ndarray],
@@ -70,44 +70,22 @@ def _keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
 def released_rates(
     con: duckdb.DuckDBPyConnection, start: date, end: date, threshold: int
 ) -> dict[str, pd.DataFrame]:
-    """Absence over [start, end] for every cut the drill-down shows, with the Absence page's rule.
+    """Absence over [start, end] for every cut the drill-down shows, as the one release allows.
 
     Returns cut -> [*keys, fte_days_lost, fte_days_available, rate, s10_share, headcount,
-    suppressed]: organisation by its own headcount; directorates as period_rates by directorate;
-    teams as period_rates by (directorate, team), the same decision as absence.scope_options;
-    sites as period_rates by site and, on top, only where cross_cut_release allows. Withheld
+    suppressed]: organisation, directorates, teams (within their directorate) and sites, each
+    from absence.period_rates, whose figures release.release decides month by month (sites
+    included: the month plan holds them to the same class rule as every other cut). Withheld
     groups have NaN figures. An empty frame means there is no absence data for the period.
     """
-    out = {
+    return {
         "organisation": absence.period_rates(con, start, end, threshold, ()),
         "directorate": _keys(absence.period_rates(con, start, end, threshold, ("directorate",)),
                              ("directorate",)),
         "team": _keys(absence.period_rates(con, start, end, threshold, ("directorate", "team")),
                       ("directorate", "team")),
+        "site": _keys(absence.period_rates(con, start, end, threshold, ("site",)), ("site",)),
     }
-    sites = _keys(absence.period_rates(con, start, end, threshold, ("site",)), ("site",))
-    units = _keys(absence.team_period(con, start, end, ("directorate", "team", "site")),
-                  ("directorate", "team", "site"))
-    # Without an organisation figure every group is below the threshold: no site is tried.
-    org_shown = is_shown(out, "organisation")
-    shown = [np.ones(len(units), dtype=bool)]
-    for cut in ("directorate", "team"):
-        names = set(out[cut].loc[~out[cut].suppressed, cut])
-        shown += [(units[cut] == name).to_numpy() for name in sorted(names)]
-    # Largest first, as the survey plan: the bigger site is the one kept when two compete.
-    order = sites.assign(_n=sites.headcount.fillna(0)).sort_values("_n", ascending=False, kind="stable")
-    tried = order[~order.suppressed.astype(bool)]
-    ok = cross_cut_release(
-        units.headcount.fillna(0).to_numpy(),
-        shown,
-        [(units.site == s).to_numpy() for s in tried.site],
-        threshold,
-    ) if org_shown else np.zeros(len(tried), dtype=bool)
-    blocked = set(tried.site[~ok])
-    sites = sites.copy()
-    sites["suppressed"] = sites.suppressed | sites.site.isin(blocked)
-    out["site"] = privacy.blank(sites, _VALUES)
-    return out
 
 
 def wave_release(

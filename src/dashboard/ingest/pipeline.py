@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from dashboard import catalogue, coverage, pseudonym, store
 from dashboard.config import settings
@@ -245,17 +244,3 @@ def commit(con: duckdb.DuckDBPyConnection, prepared: Prepared, user: str, progre
     report.import_id = import_id
     report.committed = True
     return import_id
-
-
-def mapping_table(kind: str, raw: RawTable, chosen: mapping.Mapping) -> pd.DataFrame:
-    """One row per uploaded column with the canonical field or question it feeds (the editable view)."""
-    by_column = {col: f for f, col in chosen.fields.items()} | {c: i for c, i in chosen.items.items()}
-    return pd.DataFrame(
-        {
-            "column": raw.columns,
-            "maps to": [by_column.get(c, "(ignore)") for c in raw.columns],
-            "example": [
-                str(raw.frame[c].dropna().iloc[0]) if raw.frame[c].notna().any() else "" for c in raw.columns
-            ],
-        }
-    )

@@ -79,9 +79,12 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
                 help="FTE days lost ÷ available over the 12 months to this month (needs all 12)")
     c[2].metric(f"{last.month - pd.DateOffset(years=1):%b %Y}", _pct(last.rate_last_year), border=True,
                 help="The same month a year earlier")
-    period = cache.query(absence.period_summary, ctl["start"], ctl["end"], ctl["unit_ids"], ctl["day_count"])
+    period = cache.query(absence.period_summary, ctl["start"], ctl["end"], ctl["unit_ids"], ctl["day_count"],
+                         threshold)
     c[3].metric("Whole period", _pct(period["rate"]), border=True,
-                help=f"{period['fte_days_lost']:,.1f} ÷ {period['fte_days_available']:,.1f} FTE days")
+                help=(f"Not shown: fewer than {threshold} staff in post in some month of the period"
+                      if period["suppressed"] else
+                      f"{period['fte_days_lost']:,.1f} ÷ {period['fte_days_available']:,.1f} FTE days"))
     events = cache.query(absence.absence_events, ctl["unit_ids"])
     chart_export.show(
         charts.rate_series(shown, events, f"Sickness absence rate — {ctl['scope_label']}"),
@@ -132,7 +135,8 @@ def _compare(ctl: dict, threshold: int) -> None:
 
 def _quality(ctl: dict, monthly: pd.DataFrame) -> None:
     q = cache.query(absence.episode_quality, ctl["unit_ids"])
-    summary = cache.query(absence.period_summary, ctl["start"], ctl["end"], ctl["unit_ids"], ctl["day_count"])
+    summary = cache.query(absence.period_summary, ctl["start"], ctl["end"], ctl["unit_ids"], ctl["day_count"],
+                          shell.threshold())
     c = st.columns(4)
     c[0].metric("Reason not recorded (S99)", _pct(summary["s99_share"], 1), border=True,
                 help="Share of FTE days lost with reason S99 — a Data insights figure")
@@ -170,7 +174,7 @@ def _patterns(ctl: dict, threshold: int) -> None:
     if not pat.empty and not pat.suppressed.all():
         row = pat.iloc[0]
         left.altair_chart(charts.short_long(pat), width="stretch")
-        left.caption(f"Long-term: a spell of more than {long_days} calendar days. Spells count in the "
+        left.caption(f"Long-term: a spell of {long_days} calendar days or more. Spells count in the "
                      "month they start; days are FTE days lost inside the period.")
         left.metric("Spells per FTE over the period",
                     "–" if pd.isna(row.spells_per_fte) else f"{row.spells_per_fte:.2f}",

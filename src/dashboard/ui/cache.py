@@ -1,13 +1,16 @@
 """The one place that caches: query results keyed by (store, dataset version, arguments)."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import duckdb
+import pandas as pd
 import streamlit as st
 
 from dashboard import access, store
+from dashboard import query as named_queries
 from dashboard.access import Principal
 from dashboard.config import settings
 
@@ -31,12 +34,6 @@ def db_path() -> str:
 def cursor() -> duckdb.DuckDBPyConnection:
     """A fresh cursor for this script run; never shared across threads."""
     return _connection(db_path()).cursor()
-
-
-def reset_connection() -> None:
-    """Drop the cached connection (after the store file was replaced, e.g. by a demo reload)."""
-    _connection.clear()
-    _cached_call.clear()
 
 
 class VersionChanged(RuntimeError):
@@ -94,13 +91,17 @@ def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     version = st.session_state.get(_PIN_KEY)
     if version is None:
         version = pin_version()
+    started = time.perf_counter()
     try:
-        return _cached_call(db_path(), version, who.scope_key(), name, args,
-                            tuple(sorted(kwargs.items())), who)
+        result = _cached_call(db_path(), version, who.scope_key(), name, args,
+                              tuple(sorted(kwargs.items())), who)
     except VersionChanged:
         st.session_state.pop(_PIN_KEY, None)
         st.rerun()
         raise  # st.rerun() does not return
+    # the page's trace lists the functions it asked for, cached or not (named queries run inside)
+    named_queries.note(name, len(result) if isinstance(result, pd.DataFrame) else 1, started)
+    return result
 
 
 def clear() -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from dashboard import access, indicators, plaintext, store
+from dashboard import access, indicators, plaintext, query, store
 from dashboard.config import settings
 from dashboard.ui import auth, cache
 
@@ -140,9 +140,19 @@ def main() -> None:
         exports()
     _ROUTER.active = True
     try:
-        _run(page.url_path, page.run)
+        with query.trace() as ran:
+            _run(page.url_path, page.run)
     finally:
         _ROUTER.active = False
+    if st.query_params.get("trace") == "1":
+        trace_panel(ran)
+
+
+def trace_panel(ran: list) -> None:
+    """For developers (?trace=1): the functions and named queries this page run used."""
+    with st.sidebar.expander("Queries this page ran", expanded=True):
+        st.caption("Functions served from the cache run no query; named queries show rows and ms.")
+        st.dataframe(query.summary(ran), hide_index=True)
 
 
 def _run(url: str, run) -> None:
