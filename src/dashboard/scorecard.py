@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from dashboard import absence, catalogue, indicators, interventions, privacy
+from dashboard import absence, catalogue, indicators, interventions, privacy, response_rates
 from dashboard.catalogue import Catalogue, Indicator
 
 STATUS_LABELS = {
@@ -197,6 +197,8 @@ def indicator_table(
         else:
             value, n = quality.get(ind.id, (None, 0))
         status, band = rag(ind, value, n)
+        if ind.id == "response_rate" and value is not None:
+            band = response_rates.band(value)  # HSE guidance: adequate, desirable, good, very good
         rows.append(
             {
                 "domain_id": ind.domain,

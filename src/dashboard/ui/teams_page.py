@@ -1,16 +1,31 @@
 """Teams page: organisation → directorate → team drill-down, heatmap, funnel, compare (streamlit)."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue, drilldown, formatting, indicators, privacy, scorecard, team_absence
+from dashboard import (
+    catalogue,
+    compare,
+    drilldown,
+    formatting,
+    indicators,
+    privacy,
+    response_rates,
+    scorecard,
+    sites_map,
+    team_absence,
+)
 from dashboard.charts import teams as charts
 from dashboard.groups import LABELS
-from dashboard.ui import cache, shell
+from dashboard.ui import a11y, cache, links, shell
 
-# Query parameters that make up a view; a link with them reopens the same view.
+# Query parameters that make up a view; a link with them reopens the same view. The tab, sort
+# order, map indicator and site are bound to the URL by their widgets (ui/links.py).
 PARAMS = ("wave", "view", "dir", "team", "ref", "ind", "cmp")
+TABS = ("Heatmap", "Funnel plot", "Compare teams", "Sites map")
 
 
 def _params() -> dict[str, str]:
@@ -55,6 +70,36 @@ def _pick(key: str, level: str) -> None:
         _go(value, None)
     else:
         _go(st.session_state.get("teams_dir_of", {}).get(value), value)
+
+
+def _picked_group(state_key: str) -> str | None:
+    """The group named by a chart click (either of the heatmap's two selection layers)."""
+    state = st.session_state.get(state_key)
+    selection = getattr(state, "selection", None) or (state or {}).get("selection", {})
+    for name in (charts.PICK, f"{charts.PICK}_text"):
+        points = selection.get(name) or []
+        if points and points[0].get("group"):
+            return str(points[0]["group"])
+    return None
+
+
+def _open_group(by: tuple[str, ...], group: str) -> None:
+    """Open what a clicked row names: a team's profile, a directorate, or a site's cut."""
+    tree = st.session_state.get("teams_tree")
+    reportable = set(st.session_state.get("teams_reportable") or [])
+    if by == ("team",) and tree is not None and group in reportable:
+        _go(dict(zip(tree.team, tree.directorate, strict=True)).get(group), group)
+    elif by == ("directorate",):
+        _go(group, None)
+    elif by == ("site",):
+        st.session_state["site"] = group
+        st.session_state["tab"] = TABS[3]
+
+
+def _on_heat_pick(by: tuple[str, ...]) -> None:
+    group = _picked_group("teams_heat_pick")
+    if group is not None:
+        _open_group(by, group)
 
 
 def _controls(sel: dict, waves: pd.DataFrame) -> None:
@@ -137,16 +182,25 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
     absence_ids = drilldown.absence_columns(heat)
     options = ["group", *drilldown.survey_indicator_ids(cat), *absence_ids]
     left, right = st.columns([3, 1])
-    sort_by = left.selectbox(
-        "Sort rows by", options, key="teams_sort",
+    sort_by = links.selectbox(
+        left, "Sort rows by", options, "sort", "sort order",
         format_func=lambda o: "Name" if o == "group" else cat.indicators[o].short,
     )
-    descending = right.toggle("Highest first", key="teams_desc")
+    descending = links.toggle(right, "Highest first", "desc")
     order = drilldown.sort_order(heat, sort_by, descending)
     labels = drilldown.status_labels(sel["ref"], threshold, absence=bool(absence_ids))
     ref_name = drilldown.REFERENCES[sel["ref"]]
-    st.altair_chart(
-        charts.heatmap(heat, labels, ref_name, threshold, order, group_title), width="stretch"
+    shown = heat[~heat.suppressed.astype(bool)]
+    summary = (
+        f"Heatmap of {heat.group.nunique()} {group_title.lower()} groups by {heat.indicator.nunique()} "
+        f"indicators against the {ref_name}: {int((shown.status == 'worse').sum())} cells worse, "
+        f"{int((shown.status == 'better').sum())} better, {int(heat.suppressed.sum())} withheld. "
+        "Click a row to open that group."
+    )
+    a11y.chart(
+        charts.heatmap(heat, labels, ref_name, threshold, order, group_title, selectable=True),
+        summary, None, key="teams_heat_pick", on_select=lambda: _on_heat_pick(by),
+        selection_mode=[charts.PICK, f"{charts.PICK}_text"],
     )
     st.caption(
         f"Colour and symbol (▲ better, ● similar, ▼ worse) compare each figure with the {ref_name} "
@@ -171,7 +225,7 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
             "No absence columns for staff groups: staff in post is recorded by team, not by staff "
             "group, so there is no denominator for an absence rate."
         )
-    with st.expander("Table (click a column heading to sort)"):
+    with st.expander("Table (the chart's figures and tooltips; click a column heading to sort)"):
         st.dataframe(drilldown.heatmap_table(heat, threshold), hide_index=True, width="stretch")
 
 
@@ -191,7 +245,20 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
         return
     curve = drilldown.funnel_curve(ind.kind, centre["value"], centre["sd"], threshold,
                                    float(points.n.max()) * 1.1)
-    st.altair_chart(charts.funnel(points, curve, ind.kind, ind.short, group_title), width="stretch")
+    outside_n = int((points.zone != drilldown.ZONES[2]).sum())
+    a11y.chart(
+        charts.funnel(points, curve, ind.kind, ind.short, group_title),
+        f"Funnel plot of {ind.short} for {len(points)} {group_title.lower()} groups around the "
+        f"organisation value {formatting.value(ind.kind, centre['value'])}: {outside_n} outside the "
+        "95% limits.",
+        pd.DataFrame({
+            group_title: points.group, "n": points.n.astype(int),
+            "Value": [formatting.value(ind.kind, v) for v in points.value],
+            "95% limits": [f"{formatting.value(ind.kind, lo)} to {formatting.value(ind.kind, hi)}"
+                           for lo, hi in zip(points.lo95, points.hi95, strict=True)],
+            "Against the limits": points.zone,
+        }),
+    )
     st.caption(
         f"Each dot is a group; the middle line is the organisation "
         f"({formatting.value(ind.kind, centre['value'])}). A dot beyond the dotted lines is further "
@@ -224,7 +291,21 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
             "Reading": outside.signal.map({"worse": "▼ unfavourable", "better": "▲ favourable"}),
         }
     )
-    st.dataframe(view, hide_index=True, width="stretch")
+    if by == ("team",):
+        st.caption("Select a row to open that team.")
+        st.session_state["teams_outliers"] = list(outside.group)
+        st.dataframe(view, hide_index=True, width="stretch", key="teams_outlier_pick",
+                     on_select=_on_outlier_pick, selection_mode="single-row")
+    else:
+        st.dataframe(view, hide_index=True, width="stretch")
+
+
+def _on_outlier_pick() -> None:
+    state = st.session_state.get("teams_outlier_pick")
+    rows = (getattr(state, "selection", None) or (state or {}).get("selection", {})).get("rows", [])
+    groups_ = st.session_state.get("teams_outliers") or []
+    if rows and rows[0] < len(groups_):
+        _open_group(("team",), groups_[rows[0]])
 
 
 def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFrame) -> None:
@@ -247,13 +328,26 @@ def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFram
     frame, left_out = cache.query(drilldown.compare, tuple(ids[t] for t in picked), sel["wave"], threshold)
     if left_out:
         st.caption(f"Not reportable in this wave: {', '.join(left_out)}.")
-    st.altair_chart(
-        charts.domain_dots(frame, "team", picked, "Seven-domain scores, side by side"), width="stretch"
-    )
+    kept = [t for t in picked if t not in left_out]
     table = frame.pivot(index="domain", columns="team", values="score").reindex(
-        index=list(dict.fromkeys(frame.domain)), columns=[t for t in picked if t not in left_out]
+        index=list(dict.fromkeys(frame.domain)), columns=kept
+    )
+    a11y.chart(
+        charts.domain_dots(frame, "team", picked, "Seven-domain scores, side by side"),
+        f"Seven-domain scores (0-10) of {', '.join(kept)}; the table below lists every indicator "
+        "with n, the organisation and the benchmark.",
+        table.round(1).reset_index().rename(columns={"domain": "Domain"}),
     )
     st.dataframe(table.round(1), width="stretch")
+    long, _ = cache.query(compare.indicators, tuple(ids[t] for t in picked), sel["wave"], threshold)
+    if not long.empty:
+        st.markdown("**Every indicator, with n, the organisation and the benchmark**")
+        st.dataframe(compare.wide(long, kept), hide_index=True, width="stretch")
+        st.caption(
+            "n is the number of responses behind a survey figure. Absence and data-quality rows "
+            "have no n of responses (absence counts staff in post; see the team profile). A dash "
+            "with a reason marks a figure that is withheld or has no responses."
+        )
 
 
 def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
@@ -264,10 +358,14 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
     if not prof["reportable"]:
         st.info(f"{prof['team']} cannot be shown in this wave: {privacy.suppressed_text(threshold)}.")
         return
-    st.altair_chart(
-        charts.domain_dots(prof["domains"], "series", ["Team", "Directorate", "Organisation"],
+    doms = prof["domains"]
+    a11y.chart(
+        charts.domain_dots(doms, "series", ["Team", "Directorate", "Organisation"],
                            "Seven-domain scores: team, directorate and organisation"),
-        width="stretch",
+        f"Seven-domain scores (0-10) of {prof['team']} beside its directorate and the organisation.",
+        doms.pivot(index="domain", columns="series", values="score")
+        .reindex(index=list(dict.fromkeys(doms.domain)), columns=["Team", "Directorate", "Organisation"])
+        .round(1).reset_index().rename(columns={"domain": "Domain"}),
     )
     ind = prof["indicators"]
     view = pd.DataFrame(
@@ -276,7 +374,8 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
             "Indicator": ind.indicator,
             "Team": [formatting.value(k, v) for k, v in zip(ind.kind, ind.value, strict=True)],
             # n counts responses; absence rows would give episodes, which read as a sample size
-            "n": ind.n.where(ind.kind.isin(["proportion", "mean"])).astype("Int64"),
+            "n": [_n_text(k, n, v, note, threshold) for k, n, v, note in
+                  zip(ind.kind, ind.n, ind.value, ind.note, strict=True)],
             "Change since last wave": [formatting.change(k, v) or "–" for k, v in
                                        zip(ind.kind, ind.change, strict=True)],
             "Directorate": [formatting.value(k, v) for k, v in
@@ -295,11 +394,130 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
         f"with at least {threshold} staff in post and when it cannot reveal a smaller team (the "
         "Absence page's rule). The domain scores include the absence rate wherever it is shown."
     )
+    _response_rate(sel, unit_id)
     trend = cache.query(drilldown.team_trend, unit_id, threshold)
     if trend.wave_label.nunique() > 1:
-        st.altair_chart(charts.team_trend(trend, prof["team"]), width="stretch")
+        a11y.chart(
+            charts.team_trend(trend, prof["team"]),
+            f"{prof['team']}: released survey figures in {trend.wave_label.nunique()} waves "
+            f"({', '.join(sorted(trend.wave_label.unique()))}).",
+            pd.DataFrame({
+                "Wave": trend.wave_label, "Indicator": trend.indicator,
+                "Value": [formatting.value(k, v) for k, v in zip(trend.kind, trend.value, strict=True)],
+                "n": trend.n.astype(int),
+            }),
+        )
     else:
         st.caption("A trend appears once the team is reportable in two or more waves.")
+
+
+def _n_text(kind: str, n, value, note: str, threshold: int) -> str:
+    """n of a profile row; a dash with the reason where there is none (never 'None')."""
+    if kind == "rate" or (kind == "share" and "staff in post" in (note or "")):
+        return "– (absence: staff in post, not responses)"
+    if kind not in ("proportion", "mean"):
+        return "– (data quality figure)"
+    if value is None or pd.isna(value) or n is None or pd.isna(n):
+        return f"– ({note})" if note else "–"
+    return str(int(n))
+
+
+def _response_rate(sel: dict, unit_id: int) -> None:
+    """The team's response rate this wave (HSE caution band) and in every wave."""
+    rates = cache.query(response_rates.team_rates, unit_id, shell.threshold())
+    now = rates[rates.wave_id == sel["wave"]]
+    if now.empty:
+        return
+    row = now.iloc[0]
+    if pd.isna(row.rate):
+        st.caption(f"Response rate this wave: not shown ({row.note}).")
+    else:
+        st.markdown(
+            f"**Response rate this wave: {row.rate:.0%}** ({int(row.responses)} responses of "
+            f"{int(row.headcount)} staff in post in {row.month:%b %Y}) — {row.band}."
+        )
+    with st.expander("Response rate in every wave"):
+        st.dataframe(response_rates.table(rates).drop(columns=["Team", "Directorate"]),
+                     hide_index=True, width="stretch")
+        st.caption("Response rate = responses ÷ headcount in post in the month of the wave's "
+                   "fieldwork. HSE guidance: above 50% adequate, 60% desirable, 70% good, 80% very "
+                   "good. Shown only where the team's survey figures are shown.")
+
+
+def _response_rates_table(sel: dict, threshold: int) -> None:
+    """Response rates of the teams on screen (directorate or organisation level)."""
+    rates = cache.query(response_rates.unit_rates, threshold, [sel["wave"]])
+    if sel["dir"]:
+        rates = rates[rates.directorate == sel["dir"]]
+    if rates.empty:
+        return
+    with st.expander("Response rates by team (responses ÷ staff in post)"):
+        st.dataframe(response_rates.table(rates).drop(columns=["Wave"]), hide_index=True, width="stretch")
+        st.caption("Staff in post in the month of the wave's fieldwork. Teams withheld for privacy "
+                   "show no rate, since rate × staff in post would give their number of responses. "
+                   "HSE guidance: above 50% adequate, 60% desirable, 70% good, 80% very good.")
+
+
+def _sites(sel: dict, threshold: int) -> None:
+    """The sites map: one indicator, released as in the Sites view; a site opens its cut."""
+    cat = catalogue.get()
+    options = [*drilldown.survey_indicator_ids(cat), *drilldown.ABSENCE_IDS]
+    ind_id = links.selectbox(
+        st, "Colour sites by", options, "map", "map indicator",
+        format_func=lambda i: cat.indicators[i].label,
+    )
+    frame = cache.query(sites_map.site_figures, sel["wave"], threshold, ind_id)
+    if frame.empty:
+        st.caption("No sites recorded: add a site to each team (organisation structure upload).")
+        return
+    ind = cat.indicators[ind_id]
+    placed = frame[frame.on_map]
+    if placed.empty:
+        st.caption("No site has a latitude and longitude yet, so there is nothing to place on a "
+                   "map; the table below lists the sites.")
+    else:
+        st.pydeck_chart(sites_map.deck(frame), height=480, key="teams_map_pick",
+                        on_select=_on_map_pick, selection_mode="single-object",
+                        alt=sites_map.summary(frame, ind.short))
+        st.session_state["teams_map_sites"] = list(placed.site)
+    small = (privacy.suppressed_text(threshold) if ind.source == "survey"
+             else f"fewer than {threshold} staff in post")
+    st.caption(
+        sites_map.summary(frame, ind.short) + " Dot area: staff in post; colour: against the "
+        f"organisation (▲ green better, ● blue similar, ▼ orange worse, grey withheld: {small}"
+        ", or withheld so that a smaller group cannot be worked out). Drawn without a background "
+        "map, so it works offline; positions are to scale."
+    )
+    with st.expander("Sites as a table (the figures in the map's tooltips)"):
+        st.dataframe(sites_map.table(frame), hide_index=True, width="stretch")
+    heat = cache.query(drilldown.heatmap, ("site",), sel["wave"], threshold, "organisation")
+    openable = sorted(set(heat.loc[~heat.suppressed.astype(bool), "site"])) if not heat.empty else []
+    site = links.selectbox(st, "Open a site", openable, "site", "site", index=None,
+                           placeholder="Choose a site (or click one on the map)")
+    if site is None:
+        return
+    rows = heat[(heat.site == site)]
+    st.markdown(f"**{site}**: every indicator against the organisation")
+    st.dataframe(pd.DataFrame({
+        "Indicator": rows.indicator,
+        "Site": [("withheld" if s else formatting.value(k, v))
+                 for k, v, s in zip(rows.kind, rows.value, rows.suppressed, strict=True)],
+        "n": ["–" if pd.isna(n) else str(int(n)) for n in rows.n],
+        "Organisation": [formatting.value(k, v)
+                         for k, v in zip(rows.kind, rows.reference_value, strict=True)],
+        "Against the organisation": rows.status_label,
+    }), hide_index=True, width="stretch")
+    st.caption("n: responses for survey figures, staff in post for absence figures. "
+               f"[Absence at this site](/absence?scope=Site&in={quote(site)}) · "
+               f"[All sites side by side](/teams?view=site&wave={sel['wave']})")
+
+
+def _on_map_pick() -> None:
+    state = st.session_state.get("teams_map_pick")
+    selection = getattr(state, "selection", None) or (state or {}).get("selection", {})
+    objects = (selection.get("objects") or {}).get("sites") or []
+    if objects and objects[0].get("site"):
+        st.session_state["site"] = str(objects[0]["site"])
 
 
 def render() -> None:
@@ -317,6 +535,9 @@ def render() -> None:
     reportable = cache.query(drilldown.reportable_teams, first["wave"], threshold)
     sel, notes = drilldown.resolve_selection(params, tree, wave_ids, reportable, ind_ids)
     sel["cmp"] = params.get("cmp")
+    # for the click callbacks (heatmap cells, outlier rows), which run before the next script run
+    st.session_state["teams_tree"] = tree
+    st.session_state["teams_reportable"] = reportable
     for note in notes:
         st.info(note, icon=":material/link_off:")
     # Keep the URL equal to what is on screen, so a copied link reopens this view.
@@ -335,6 +556,7 @@ def render() -> None:
         if sel["dir"] is None:
             _jump(sel, reportable, tree)
         by = ("directorate",) if sel["dir"] is None else ("team",)
+        _response_rates_table(sel, threshold)
     else:
         by = drilldown.VIEWS[sel["view"]]
         if "site" in by or "staff_group" in by:
@@ -346,10 +568,12 @@ def render() -> None:
             )
     group_title = " × ".join(LABELS[b] for b in by)
     funnel_by = ("team",) if sel["view"] == "team" else by
-    tabs = st.tabs(["Heatmap", "Funnel plot", "Compare teams"])
+    tabs = links.tabs(TABS)
     with tabs[0]:
         _heatmap(sel, by, threshold, group_title)
     with tabs[1]:
         _funnel(sel, funnel_by, threshold, " × ".join(LABELS[b] for b in funnel_by))
     with tabs[2]:
         _compare(sel, threshold, reportable, tree)
+    with tabs[3]:
+        _sites(sel, threshold)
