@@ -160,18 +160,23 @@ def view(frame: pd.DataFrame) -> dict:
 def deck(frame: pd.DataFrame) -> pdk.Deck:
     """The map: a flat (orthographic) view with no basemap, so nothing is fetched from the
     internet; dots by site, labels, and a tooltip with value, n and staff in post."""
-    placed = frame[frame.on_map][["site", "x", "y", "radius", "fill", "tip", "withheld"]].copy()
+    # large dots first, so a small site next to a large one stays visible (and clickable)
+    placed = frame[frame.on_map].sort_values("radius", ascending=False, kind="stable")
+    placed = placed[["site", "x", "y", "radius", "fill", "tip", "withheld"]].copy()
     placed["line"] = [[90, 90, 90, 255] if w else [26, 26, 26, 255] for w in placed.withheld]
+    # names sit to the right of each dot, clear of it whatever its size
+    placed["offset"] = [[float(r) + 5.0, 0.0] for r in placed.radius]
     placed = placed.drop(columns="withheld")
+    # string props are expressions in pydeck's JSON: constants are quoted
     dots = pdk.Layer(
         "ScatterplotLayer", placed, id="sites", get_position=["x", "y"], get_radius="radius",
-        radius_units="pixels", get_fill_color="fill", get_line_color="line", stroked=True,
-        line_width_min_pixels=1.5, pickable=True,
+        radius_units="'pixels'", get_fill_color="fill", get_line_color="line", stroked=True,
+        line_width_units="'pixels'", get_line_width=1.5, pickable=True,
     )
     labels = pdk.Layer(
         "TextLayer", placed, id="site-names", get_position=["x", "y"], get_text="site", get_size=13,
-        get_color=[26, 26, 26, 255], get_pixel_offset=[0, -26], get_text_anchor="'middle'",
-        get_alignment_baseline="'bottom'",
+        get_color=[26, 26, 26, 255], get_pixel_offset="offset", get_text_anchor="'start'",
+        get_alignment_baseline="'center'",
     )
     state = view(frame)
     return pdk.Deck(

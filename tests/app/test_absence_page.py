@@ -21,7 +21,7 @@ def test_absence_page_renders_every_section(demo_env):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Absence"
-    heads = [h.value for h in at.subheader]
+    heads = [h.value for h in at.header]
     for head in ("Sickness absence rate", "Reasons", "Patterns", "Bradford Factor (group level)",
                  "Survey × absence by team"):
         assert head in heads
@@ -77,5 +77,5 @@ def test_bradford_can_be_hidden(demo_env, monkeypatch):
     monkeypatch.setattr("dashboard.ui.absence_page.settings", hidden)
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, at.exception
-    assert "Bradford Factor (group level)" not in [h.value for h in at.subheader]
+    assert "Bradford Factor (group level)" not in [h.value for h in at.header]
     assert absence.BRADFORD_CAVEAT not in _texts(at)

@@ -20,6 +20,8 @@ select:focus-visible, summary:focus-visible, [role="tab"]:focus-visible,
   box-shadow: 0 0 0 5px #FFFFFF !important;
 }
 [data-testid="stSidebarNavLink"]:focus-visible span { text-decoration: underline; }
+/* WCAG 1.4.3: links in captions are drawn pale by default (3:1); this blue is 6.8:1 on white */
+[data-testid="stCaptionContainer"] a, [data-testid="stMarkdownContainer"] a { color: #005A8C !important; }
 .wc-copy-link { display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; margin: 0 0 0.4rem 0; }
 .wc-copy-link-button {
   border: 1px solid #0072B2; background: #FFFFFF; color: #005A8C; border-radius: 0.4rem;

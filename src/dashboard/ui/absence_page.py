@@ -67,7 +67,7 @@ def _controls(first: date, last: date, threshold: int) -> dict:
 
 
 def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
-    st.subheader("Sickness absence rate")
+    st.header("Sickness absence rate")
     st.caption(
         "Rate = FTE days lost to sickness ÷ FTE days available (NHS Sickness Absence Rates definition). "
         f"Days counted as: **{absence.DAY_COUNTS[ctl['day_count']]}**. Episodes spanning month ends are "
@@ -134,7 +134,7 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
 def _compare(ctl: dict, threshold: int) -> None:
     cut = ctl["cut"]
     label = groups.LABELS[cut]
-    st.subheader(f"By {label.lower()}")
+    st.header(f"By {label.lower()}")
     frame = cache.query(team_absence.compare_rates, ctl["start"], ctl["end"], threshold, cut,
                         ctl["unit_ids"], ctl["day_count"])
     shown = frame[~frame.suppressed]
@@ -170,7 +170,7 @@ def _quality(ctl: dict, monthly: pd.DataFrame) -> None:
 
 
 def _reasons(ctl: dict, threshold: int, monthly: pd.DataFrame) -> None:
-    st.subheader("Reasons")
+    st.header("Reasons")
     frame = cache.query(absence.reasons, ctl["start"], ctl["end"], threshold, (), ctl["unit_ids"],
                         ctl["day_count"])
     if frame.empty or frame.suppressed.all():
@@ -203,7 +203,7 @@ def _reasons(ctl: dict, threshold: int, monthly: pd.DataFrame) -> None:
 
 
 def _patterns(ctl: dict, threshold: int) -> None:
-    st.subheader("Patterns")
+    st.header("Patterns")
     long_days = settings().long_term_days
     pat = cache.query(absence.patterns, ctl["start"], ctl["end"], threshold, (), ctl["unit_ids"],
                       ctl["day_count"], long_days)
@@ -233,7 +233,7 @@ def _patterns(ctl: dict, threshold: int) -> None:
 
 
 def _bradford(ctl: dict, threshold: int) -> None:
-    st.subheader("Bradford Factor (group level)")
+    st.header("Bradford Factor (group level)")
     st.warning(absence.BRADFORD_CAVEAT, icon=":material/warning:")
     cut = ctl["cut"]
     summary, bands = cache.query(team_absence.bradford, ctl["end"], threshold, cut, ctl["unit_ids"],
@@ -257,7 +257,7 @@ def _bradford(ctl: dict, threshold: int) -> None:
 
 
 def _survey(ctl: dict, threshold: int) -> None:
-    st.subheader("Survey × absence by team")
+    st.header("Survey × absence by team")
     waves = cache.query(indicators.waves)
     if waves.empty:
         st.info("No survey waves yet.")

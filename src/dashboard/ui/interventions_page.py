@@ -140,7 +140,7 @@ def _write(fn, message: str, **kwargs) -> None:
 
 
 def _register(register: pd.DataFrame) -> None:
-    st.subheader("Register")
+    st.header("Register")
     _register_table(register)
     st.caption(
         "Status comes from the dates and the data: planned (starts later), running (no survey wave "
@@ -367,7 +367,7 @@ def _charts(result: evaluation.Evaluation) -> None:
 
 
 def _evaluate(register: pd.DataFrame, threshold: int) -> None:
-    st.subheader("Did it work?")
+    st.header("Did it work?")
     if register.empty:
         st.info("Register an intervention to evaluate it.")
         return
