@@ -14,11 +14,11 @@ from dashboard import catalogue, drilldown, team_absence
 # Fill colours (RGBA) by status against the organisation: the heatmap's colours, so a site
 # reads the same on the map and in the Sites view. Withheld sites are grey and carry no value.
 FILL: dict[str, list[int]] = {
-    "better": [0, 158, 115, 230],      # #009E73
-    "similar": [86, 180, 233, 230],    # #56B4E9 (stronger than the heatmap tint: dots are small)
-    "worse": [213, 94, 0, 230],        # #D55E00
-    "none": [255, 255, 255, 230],
-    "suppressed": [170, 170, 170, 200],
+    "better": [0, 158, 115, 255],      # #009E73
+    "similar": [86, 180, 233, 255],    # #56B4E9 (stronger than the heatmap tint: dots are small)
+    "worse": [213, 94, 0, 255],        # #D55E00
+    "none": [255, 255, 255, 255],
+    "suppressed": [170, 170, 170, 255],
 }
 STATUS_TEXT: dict[str, str] = {
     "better": "▲ better than the organisation",
