@@ -199,7 +199,8 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
     )
     a11y.chart(
         charts.heatmap(heat, labels, ref_name, threshold, order, group_title, selectable=True),
-        summary, None, key="teams_heat_pick", on_select=lambda: _on_heat_pick(by),
+        summary, _cells_table(heat, threshold, group_title, ref_name), key="teams_heat_pick",
+        on_select=lambda: _on_heat_pick(by),
         selection_mode=[charts.PICK, f"{charts.PICK}_text"],
     )
     st.caption(
@@ -229,6 +230,23 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
         st.dataframe(drilldown.heatmap_table(heat, threshold), hide_index=True, width="stretch")
 
 
+def _cells_table(heat: pd.DataFrame, threshold: int, group_title: str, ref_name: str) -> pd.DataFrame:
+    """Every heatmap cell with what its tooltip says (value, base, reference, status)."""
+    absent = heat.source.eq("absence") if "source" in heat else pd.Series(False, index=heat.index)
+    return pd.DataFrame({
+        group_title: heat.group,
+        "Indicator": heat.indicator,
+        "Value": [("withheld" if s else formatting.value(k, v))
+                  for k, v, s in zip(heat.kind, heat.value, heat.suppressed, strict=True)],
+        "Base (n)": [f"fewer than {threshold} or withheld" if s else
+                     ("–" if pd.isna(n) else f"{int(n)} {'staff in post' if a else 'responses'}")
+                     for n, s, a in zip(heat.n, heat.suppressed, absent, strict=True)],
+        ref_name.capitalize(): [formatting.value(k, v) for k, v in
+                                zip(heat.kind, heat.reference_value, strict=True)],
+        "Status": heat.status_label,
+    })
+
+
 def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -> None:
     cat = catalogue.get()
     ids = drilldown.survey_indicator_ids(cat)
@@ -254,6 +272,8 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
         pd.DataFrame({
             group_title: points.group, "n": points.n.astype(int),
             "Value": [formatting.value(ind.kind, v) for v in points.value],
+            "95% interval": [f"{formatting.value(ind.kind, lo)} to {formatting.value(ind.kind, hi)}"
+                             for lo, hi in zip(points.ci_low, points.ci_high, strict=True)],
             "95% limits": [f"{formatting.value(ind.kind, lo)} to {formatting.value(ind.kind, hi)}"
                            for lo, hi in zip(points.lo95, points.hi95, strict=True)],
             "Against the limits": points.zone,
