@@ -231,3 +231,20 @@ def test_staff_group_view_says_why_there_is_no_absence(absence_env):
     at = _app(view="staff_group")
     assert not at.exception, at.exception
     assert any("No absence columns for staff groups" in c.value for c in at.caption)
+
+
+def test_link_restores_sort_order_and_tab(env):
+    at = _app(sort="HSE Peer support", desc="true", tab="Funnel plot")
+    assert not at.exception, at.exception
+    assert at.selectbox(key="sort").value == "hse_peer_support"
+    assert at.toggle(key="desc").value is True
+    assert not at.info
+
+
+def test_link_with_an_unknown_sort_or_withheld_site_says_so(env):
+    at = _app(sort="Salary", site="Nowhere")
+    assert not at.exception, at.exception
+    notes = [i.value for i in at.info]
+    assert any("sort order in the link is not available" in n for n in notes)
+    assert any("site in the link is not available" in n for n in notes)
+    assert at.selectbox(key="sort").value == "group"
