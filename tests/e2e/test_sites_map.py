@@ -57,6 +57,23 @@ def _has(colours: dict, target: tuple[int, int, int], pixels: int = 150) -> bool
                if all(abs(a - b) <= 2 for a, b in zip(c, target, strict=True))) >= pixels
 
 
+def _screen_position(db, deck, site: str) -> tuple[float, float]:
+    """Where a site's dot is drawn: the view centres its target and scales by 2^zoom."""
+    from dashboard import sites_map, store
+
+    con = store.connect(db, read_only=True)
+    try:
+        frame = sites_map.site_figures(con, 2, 10, "stress")
+    finally:
+        con.close()
+    view = sites_map.view(frame)
+    row = frame.set_index("site").loc[site]
+    box = deck.bounding_box()
+    scale = 2 ** view["zoom"]
+    return (box["x"] + box["width"] / 2 + (row.x - view["target"][0]) * scale,
+            box["y"] + box["height"] / 2 + (row.y - view["target"][1]) * scale)
+
+
 def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db, browser):
     base = server_factory(sites_db)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -85,6 +102,12 @@ def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db
         colours = _colours(deck.screenshot())
         assert _has(colours, GREEN) and _has(colours, BLUE) and not _has(colours, GREY)
         assert page.locator("[data-testid='stException']").count() == 0
+        # clicking a site opens its cut: every indicator for the site against the organisation
+        x, y = _screen_position(sites_db, deck, "North")
+        page.mouse.click(x, y)
+        wait_for_app(page)
+        page.get_by_text("North: every indicator against the organisation").wait_for()
+        assert page.get_by_role("combobox", name="Open a site").input_value() == "North"
         # nothing was fetched from the internet (no map tiles, no fonts)
         assert [u for u in outside if "metrics.json" not in u] == []
     finally:

@@ -362,7 +362,8 @@ def _charts(result: evaluation.Evaluation) -> None:
                                           r.comparison_series),
                 f"{r.label} by month in the target teams, with the fitted trend before and after the "
                 f"start on {pd.Timestamp(start):%d %b %Y} and the projection without the intervention.",
-                r.its.series.round(4),
+                r.its.series.assign(**{c: r.its.series[c].round(4)
+                                       for c in r.its.series.select_dtypes("number").columns}),
             )
 
 
