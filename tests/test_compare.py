@@ -43,7 +43,8 @@ def test_withheld_absence_is_blank_with_its_reason(con):
 
 def test_n_text_never_reads_none():
     assert compare.n_text("proportion", 20, 0.5, "") == "20"
-    assert compare.n_text("proportion", None, None, "fewer than 10 responses") == "– (fewer than 10 responses)"
+    reason = "fewer than 10 responses"
+    assert compare.n_text("proportion", None, None, reason) == f"– ({reason})"
     assert compare.n_text("mean", float("nan"), float("nan"), "") == "–"
     assert compare.n_text("rate", 12, 0.05, "") == "–"
 
