@@ -73,7 +73,7 @@ def test_change_findings_rank_worsened_first_then_by_size_on_the_0_10_scale():
     stress = next(f for f in found if f.subject == "Stress course")
     assert stress.text == ("Stress course: work-related stress fell by 6.0 percentage points in the 4 "
                            "teams that had it, compared with teams without it — likely improved.")
-    assert stress.n == 40 and stress.link == "interventions?iv=1"
+    assert stress.n == 40 and stress.link == "interventions?iv=Stress+course"
     rota = next(f for f in found if f.subject == "Rota")
     assert "sickness absence fell by about 20%" in rota.text and rota.n is None
 

@@ -177,7 +177,7 @@ def change_findings(evaluations: Iterable, org_rate: float | None = None) -> lis
                 smallest = pd.to_numeric(r.cells.n, errors="coerce").min()
                 n = int(smallest) if pd.notna(smallest) else None
             found.append((r.verdict != stats.WORSENED, Finding(
-                "change", iv["name"], text, weight, "interventions", {"iv": str(iv["intervention_id"])},
+                "change", iv["name"], text, weight, "interventions", {"iv": iv["name"]},
                 n, "responses in the smallest group" if n is not None else "")))
     found.sort(key=lambda pair: (pair[0], -pair[1].weight, pair[1].subject))
     return [f for _, f in found]

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy.stats import norm
 from statsmodels.stats.proportion import proportion_confint
 
-from dashboard import absence, catalogue, indicators, interventions, privacy
+from dashboard import absence, catalogue, indicators, interventions, privacy, response_rates
 from dashboard.catalogue import Catalogue, Indicator
 
 STATUS_LABELS = {
@@ -225,6 +225,8 @@ def indicator_table(
             status, band = None, ""
         else:
             status, band = rag(ind, value, n)
+        if ind.id == "response_rate" and value is not None:
+            band = response_rates.band(value)  # HSE guidance: adequate, desirable, good, very good
         rows.append(
             {
                 "domain_id": ind.domain,

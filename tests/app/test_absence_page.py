@@ -21,7 +21,7 @@ def test_absence_page_renders_every_section(demo_env):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Absence"
-    heads = [h.value for h in at.subheader]
+    heads = [h.value for h in at.header]
     for head in ("Sickness absence rate", "Reasons", "Patterns", "Bradford Factor (group level)",
                  "Survey × absence by team"):
         assert head in heads
@@ -40,7 +40,7 @@ def test_absence_page_renders_every_section(demo_env):
 def test_absence_page_working_days_and_team_scope(demo_env):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     whole = next(m.value for m in at.metric if m.label == "Whole period")
-    at.radio(key="absence_day_count").set_value("working").run()
+    at.radio(key="days").set_value("working").run()
     assert not at.exception, at.exception
     assert absence.DAY_COUNTS["working"] in _texts(at)
     # the tile shows the working-day rate, computed here straight from the store
@@ -52,9 +52,9 @@ def test_absence_page_working_days_and_team_scope(demo_env):
     con.close()
     assert whole == f"{calendar * 100:.2f}%"
     assert next(m.value for m in at.metric if m.label == "Whole period") == f"{working * 100:.2f}%"
-    at.selectbox(key="absence_scope_cut").set_value("team").run()
+    at.selectbox(key="scope").set_value("team").run()
     assert not at.exception, at.exception
-    team = at.selectbox(key="absence_scope").value
+    team = at.selectbox(key="in").value
     con = store.connect(demo_env)
     end = absence.month_end(last)
     options = absence.scope_options(con, start, end, 10, "team")
@@ -64,7 +64,7 @@ def test_absence_page_working_days_and_team_scope(demo_env):
     # only teams shown under the anonymity rule are offered, and the tiles follow the choice
     assert team in set(options.team) and len(options) < 64
     assert next(m.value for m in at.metric if m.label == "Whole period") == f"{team_rate * 100:.2f}%"
-    at.selectbox(key="absence_cut").set_value("site").run()
+    at.selectbox(key="by").set_value("site").run()
     assert not at.exception, at.exception
 
 
@@ -79,5 +79,5 @@ def test_bradford_can_be_hidden(demo_env, monkeypatch):
     monkeypatch.setattr("dashboard.ui.absence_page.settings", hidden)
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, at.exception
-    assert "Bradford Factor (group level)" not in [h.value for h in at.subheader]
+    assert "Bradford Factor (group level)" not in [h.value for h in at.header]
     assert absence.BRADFORD_CAVEAT not in _texts(at)

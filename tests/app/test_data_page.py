@@ -151,7 +151,12 @@ def test_demo_store_must_be_removed_before_an_import(demo_env):
     at = AppTest.from_file(str(PAGE), default_timeout=60).run()
     assert not at.exception
     assert any("demo organisation" in i.value for i in at.info)
-    assert not at.tabs  # no upload until the demo is gone
+    # no upload until the demo is gone; the log and the holdings are always there
+    assert [t.label for t in at.tabs] == ["Import log", "What the store holds"]
+    assert any("To start with your own data" in m.value for m in at.markdown)
+    held = next(d.value for d in at.dataframe if "What" in d.value.columns).set_index("What")
+    assert held.loc["Survey responses", "Count"] == _count(demo_env, "SELECT count(*) FROM responses")
+    assert held.loc["Teams", "Count"] == _count(demo_env, "SELECT count(*) FROM units")
     remove = at.button(key="data_remove_demo")
     assert remove.disabled
     at.checkbox(key="data_remove_demo_ok").check().run()
@@ -163,7 +168,7 @@ def test_demo_store_must_be_removed_before_an_import(demo_env):
     assert not at.tabs
     signin.add_user(demo_env, "dana", "admin")
     at = signin.sign_in(AppTest.from_file(str(PAGE), default_timeout=60).run(), "dana")
-    assert [t.label for t in at.tabs] == ["Upload", "Import log"]
+    assert [t.label for t in at.tabs] == ["Upload", "Import log", "What the store holds"]
     # name the organisation for the banner
     at.text_input[0].input("Riverside Community Trust")
     at.button[0].click().run()

@@ -60,7 +60,7 @@ ABSENCE_TEAMS = "comparison (only teams the Absence page may show over these mon
 def test_each_demo_intervention_shows_its_planted_verdict(demo_env, name, verdicts, level, teams_used):
     at = _run()
     assert at.title[0].value == "Interventions"
-    _select(at, "iv_eval_pick", _id_of(demo_env, name))
+    _select(at, "iv", _id_of(demo_env, name))
     shown = [m.value.strip("*").split(" ", 1)[1] for m in at.markdown
              if m.value.startswith("**") and m.value.strip("*")[:1] in "▲▼●○"]
     assert shown == verdicts
@@ -126,7 +126,7 @@ def test_invalid_form_is_refused_with_a_reason(demo_env):
 
 def test_settings_change_the_evaluation(demo_env):
     at = _run()
-    _select(at, "iv_eval_pick", _id_of(demo_env, "Wellbeing app pilot"))
+    _select(at, "iv", _id_of(demo_env, "Wellbeing app pilot"))
     iid = _id_of(demo_env, "Wellbeing app pilot")
     assert any("You can leave them out" in w.value for w in at.warning)
     at.checkbox(key=f"iv_cmp_clean_{iid}").check()
@@ -156,7 +156,7 @@ def test_running_intervention_says_not_enough_data(demo_env):
     finally:
         con.close()
     at = _run()
-    _select(at, "iv_eval_pick", iid)
+    _select(at, "iv", iid)
     assert [m.value for m in at.markdown if m.value.startswith("**○ ")] == ["**○ Not enough data**"]
     assert any("No survey wave after the start date" in c.value for c in at.caption)
 

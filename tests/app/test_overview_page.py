@@ -26,8 +26,8 @@ def test_overview_renders_scorecard(demo_env):
 
 def test_overview_switches_wave(demo_env):
     at = AppTest.from_file(str(APP), default_timeout=120).run()
-    first = at.selectbox(key="overview_wave").options[0]
-    at.selectbox(key="overview_wave").select(first).run()
+    first = at.selectbox(key="wave").options[0]
+    at.selectbox(key="wave").select(first).run()
     assert not at.exception
     # the first wave has no previous one: no deltas on survey tiles
     stress = next(m for m in at.metric if m.label == "Stress")

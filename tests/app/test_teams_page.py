@@ -38,6 +38,12 @@ def _crumbs(at) -> list[str]:
     return [b.label for b in at.button if b.key and b.key.startswith("teams_crumb_")]
 
 
+def _profile_table(at) -> pd.DataFrame:
+    """The team profile's indicator table (charts' data tables come before it)."""
+    return next(d.value for d in at.dataframe
+                if {"Indicator", "Team", "Directorate"} <= set(d.value.columns)).set_index("Indicator")
+
+
 def _charts(at) -> int:
     return len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart"))
 
@@ -78,9 +84,9 @@ def test_deep_link_reopens_a_team_in_an_earlier_wave(env):
     assert not at.info
     assert _crumbs(at) == ["Organisation", "› Surgery", "› Theatres"]
     assert at.selectbox(key="teams_wave").value == 1
-    table = at.dataframe[0].value.set_index("Indicator")
+    table = _profile_table(at)
     stress = table.loc["Work-related stress"]
-    assert stress["Team"] == "36.4%" and stress["n"] == 22        # 8 of 22 in 2024
+    assert stress["Team"] == "36.4%" and stress["n"] == "22"       # 8 of 22 in 2024
     assert stress["Directorate"] == "40.9%"                       # 18 of 44 in Surgery, 2024
     assert _charts(at) >= 1
 
@@ -123,8 +129,45 @@ def test_compare_two_teams_from_the_link(env):
     # Ward B is not offered: it is withheld in this wave
     assert at.multiselect(key="teams_cmp").value == ["Ward A", "Theatres"]
     frames = [d.value for d in at.dataframe]
-    domain_table = next(f for f in frames if "Theatres" in f.columns)
+    domain_table = next(f for f in frames if "Theatres" in f.columns and "Domain" in f.columns)
+    domain_table = domain_table.set_index("Domain")
     assert domain_table.loc["Improving personal health and wellbeing", "Theatres"] == pytest.approx(8.0)
+
+
+def test_compare_every_indicator_with_n_organisation_and_benchmark(env):
+    ids = teams_org.TEAM_ID
+    at = _app(cmp=f"{ids['Ward A']},{ids['Theatres']}", tab="Compare teams")
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "Theatres: n" in d.value.columns).set_index("Indicator")
+    stress = table.loc["Work-related stress"]
+    # by hand from tests/teams_org.py, wave 2025: Ward A 10 of 20, Theatres 5 of 25,
+    # organisation 47 of 99 stressed; benchmark 42% (data/benchmarks.toml)
+    assert (stress["Ward A"], stress["Ward A: n"]) == ("50.0%", "20")
+    assert (stress["Theatres"], stress["Theatres: n"]) == ("20.0%", "25")
+    assert stress["Organisation"] == "47.5%" and stress["Benchmark"] == "42.0%"
+    peer = table.loc["HSE Peer support"]
+    # answers cycle (4, 3) in Ward A and (4, 5) in Theatres: 70/20 and 112/25; organisation 357/99
+    assert (peer["Ward A"], peer["Theatres"], peer["Organisation"]) == ("3.50", "4.48", "3.61")
+    # an indicator nobody answered has no n, and says why instead of showing None
+    assert table.loc["Presenteeism (came to work when unwell)", "Ward A: n"].startswith("– (no responses")
+
+
+def test_response_rates_in_the_drill_down_by_hand(absence_env):
+    at = _app(dir="Medicine")
+    assert not at.exception, at.exception
+    rates = next(d.value for d in at.dataframe if "Response rate" in d.value.columns).set_index("Team")
+    # Ward A: 20 responses of 25 staff in post in October 2025 (tests/teams_org.py)
+    assert rates.loc["Ward A", "Response rate"] == "80%"
+    assert rates.loc["Ward A", "Reading (HSE guidance)"] == "very good (80% or more)"
+    # Ward B and Ward C are withheld: no responses, headcount or rate (rate x headcount = n)
+    for team in ("Ward B", "Ward C"):
+        assert rates.loc[team, "Response rate"] == "–" and pd.isna(rates.loc[team, "Responses"])
+        assert pd.isna(rates.loc[team, "Staff in post (fieldwork month)"])
+    profile = _app(team="Ward A", wave="1")
+    assert not profile.exception, profile.exception
+    # 2024: 18 responses of 25 staff in post
+    assert any("Response rate this wave: 72%" in m.value and "18 responses of 25" in m.value
+               and "good (70-80%)" in m.value for m in profile.markdown)
 
 
 def test_switching_view_leaves_the_team(env):
@@ -158,19 +201,19 @@ def absence_env(absence_store, tmp_path, monkeypatch):
 def test_team_profile_shows_absence_by_hand(absence_env):
     at = _app(team="Ward A")
     assert not at.exception, at.exception
-    table = at.dataframe[0].value.set_index("Indicator")
+    table = _profile_table(at)
     rate = table.loc["Sickness absence rate"]
     assert rate["Team"] == "6.0%" and rate["Organisation"] == "4.5%"      # 438/7300; 1593/35770
     assert rate["Directorate"] == "5.4%"                                   # 688/12775
     assert rate["Change since last wave"] == "+2.0 pts"                    # from 4.0%
-    assert pd.isna(rate["n"])                                              # n counts responses
+    assert rate["n"] == "– (absence: staff in post, not responses)"        # n counts responses
     assert any("16 Oct 2024 to 15 Oct 2025" in c.value for c in at.caption)
 
 
 def test_small_team_profile_withholds_absence(absence_env):
     at = _app(team="Clinic")
     assert not at.exception, at.exception
-    table = at.dataframe[0].value.set_index("Indicator")
+    table = _profile_table(at)
     rate = table.loc["Sickness absence rate"]
     assert rate["Team"] == "–" and rate["Note"] == "fewer than 10 staff in post"
     assert rate["Directorate"] == "4.3%"                                   # Surgery 682/15695
@@ -183,10 +226,27 @@ def test_heatmap_has_absence_columns_and_says_how_they_compare(absence_env):
     assert table.loc["Ward A", "Absence rate (%)"] == pytest.approx(6.0)
     assert pd.isna(table.loc["Ward C", "Absence rate (%)"])
     assert any("within ±10%" in c.value and "<N staff" in c.value for c in at.caption)
-    assert at.selectbox(key="teams_sort").options[-2:] == ["Absence rate", "S10 share"]
+    assert at.selectbox(key="sort").options[-2:] == ["Absence rate", "S10 share"]
 
 
 def test_staff_group_view_says_why_there_is_no_absence(absence_env):
     at = _app(view="staff_group")
     assert not at.exception, at.exception
     assert any("No absence columns for staff groups" in c.value for c in at.caption)
+
+
+def test_link_restores_sort_order_and_tab(env):
+    at = _app(sort="HSE Peer support", desc="true", tab="Funnel plot")
+    assert not at.exception, at.exception
+    assert at.selectbox(key="sort").value == "hse_peer_support"
+    assert at.toggle(key="desc").value is True
+    assert not at.info
+
+
+def test_link_with_an_unknown_sort_or_withheld_site_says_so(env):
+    at = _app(sort="Salary", site="Nowhere")
+    assert not at.exception, at.exception
+    notes = [i.value for i in at.info]
+    assert any("sort order in the link is not available" in n for n in notes)
+    assert any("site in the link is not available" in n for n in notes)
+    assert at.selectbox(key="sort").value == "group"

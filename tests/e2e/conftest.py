@@ -137,8 +137,9 @@ def sign_in(pg, base: str | None, name: str, password: str = signin.PASSWORD, pa
 def wait_for_app(pg) -> None:
     """Wait until Streamlit has finished the script run (no running indicator)."""
     pg.wait_for_selector("[data-testid='stApp']", state="attached")
+    # While a script runs, the status widget reads "Running..." or offers "Stop".
     pg.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        "() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
+        " return !w || !/Running|Stop/.test(w.innerText); }",
         timeout=60_000,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard import absence
+from dashboard.ui import absence_page
 from dashboard.ui.shell import PAGES
 from tests.e2e.conftest import wait_for_app
 
@@ -24,7 +25,7 @@ def test_absence_page_draws_charts_and_switches_day_count(server_factory, demo_d
     page.get_by_text("Survey × absence by team").wait_for()
     assert page.locator(".vega-embed").count() >= 6
     assert page.locator("[data-testid='stException']").count() == 0
-    page.get_by_text(absence.DAY_COUNTS["working"], exact=True).click()
+    page.get_by_text(absence_page.DAY_COUNT_SHORT["working"], exact=True).click()
     wait_for_app(page)
     page.get_by_text(f"Days counted as: {absence.DAY_COUNTS['working']}", exact=False).wait_for()
     assert page.locator("[data-testid='stException']").count() == 0

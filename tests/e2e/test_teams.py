@@ -48,3 +48,34 @@ def test_link_to_a_withheld_team_falls_back(server_factory, teams_db, page):
     page.get_by_text("cannot be shown on its own").wait_for()
     page.get_by_role("radio", name="Ward A (n=20)").wait_for()
     assert page.get_by_role("heading", name="Ward C").count() == 0
+
+
+def _point_at(page, chart, text: str):
+    """Screen position over the chart where the hover tooltip names `text` (scanned top to bottom)."""
+    chart.scroll_into_view_if_needed()
+    page.mouse.wheel(0, 300)  # the legend sits below the grid: bring the whole chart into view
+    page.wait_for_timeout(300)
+    box = chart.bounding_box()
+    tooltip = page.locator("#vg-tooltip-element")
+    for dy in range(10, int(box["height"]), 7):
+        for fx in (0.5, 0.35):
+            x, y = box["x"] + box["width"] * fx, box["y"] + dy
+            page.mouse.move(x, y)
+            page.wait_for_timeout(40)
+            if tooltip.count() and tooltip.is_visible() and text in tooltip.inner_text():
+                return x, y
+    raise AssertionError(f"no heatmap cell for {text!r}")
+
+
+def test_clicking_a_heatmap_cell_opens_the_team(server_factory, teams_db, page):
+    base = server_factory(teams_db)
+    page.goto(f"{base}/teams?dir=Medicine")
+    wait_for_app(page)
+    chart = page.locator(".vega-embed").first
+    chart.locator("canvas, svg").first.wait_for(timeout=60_000)
+    x, y = _point_at(page, chart, "Ward A")
+    page.mouse.click(x, y)
+    wait_for_app(page)
+    page.get_by_role("heading", name="Ward A").wait_for()
+    page.wait_for_url(re.compile(r"team=Ward(\+|%20)A"))
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -27,6 +27,8 @@ SIGNAL_LABELS = {
 }
 SIGNAL_COLOURS = {"worse": STATUS_COLOURS[2], "within": "#56B4E9", "better": STATUS_COLOURS[0]}
 SIGNAL_SHAPES = {"worse": "triangle-down", "within": "circle", "better": "triangle-up"}
+# Name of the heatmap's click selection (st.altair_chart returns it under this name).
+PICK = "pick"
 
 
 def _fmt(kind: str, value: float) -> str:
@@ -52,8 +54,12 @@ def heatmap(
     threshold: int,
     group_order: Sequence[str] | None = None,
     group_title: str = "Team",
+    selectable: bool = False,
 ) -> alt.Chart:
     """Groups (rows) x indicators (columns), coloured by status against the reference.
+
+    selectable: clicking a cell selects its row's group (selection parameter PICK, field group),
+    so the page can open that group.
 
     heat: from drilldown.heatmap. labels: drilldown.status_labels(...). Suppressed survey cells
     are light grey and read "<N", absence cells (source "absence") "<N staff"; hover shows value,
@@ -108,7 +114,12 @@ def heatmap(
             alt.Tooltip("status_label:N", title="Status"),
         ],
     )
+    if selectable:
+        rects = rects.add_params(alt.selection_point(name=PICK, fields=["group"], on="click"))
     text = base.mark_text(fontSize=11, color="#1A1A1A").encode(text="cell:N")
+    if selectable:
+        # the cell's text covers its middle: a click there selects the same group
+        text = text.add_params(alt.selection_point(name=f"{PICK}_text", fields=["group"], on="click"))
     return base_config(
         alt.layer(rects, text).properties(
             title=f"Indicators by {group_title.lower()} against the {reference_name}",

@@ -9,9 +9,11 @@ import streamlit as st
 from dashboard import absence, catalogue, coverage, groups, indicators, plaintext, team_absence
 from dashboard.charts import absence as charts
 from dashboard.config import settings
-from dashboard.ui import auth, cache, chart_export, shell
+from dashboard.ui import a11y, auth, cache, chart_export, links, shell
 
 CUT_CHOICES = ("organisation", "directorate", "team", "site")
+# Short labels for the day-count choice (also its value in the URL).
+DAY_COUNT_SHORT = {"calendar": "Calendar days (NHS)", "working": "Working days (Mon-Fri)"}
 
 
 def _pct(v: float | None, digits: int = 2) -> str:
@@ -23,34 +25,44 @@ def _count(v) -> str:
 
 
 def _controls(first: date, last: date, threshold: int) -> dict:
+    """The page's choices, each bound to the URL (period, day count, comparison, scope)."""
     months = [d.date() for d in pd.date_range(first, last, freq="MS")]
     default_start = months[max(0, len(months) - 24)]
     c1, c2, c3 = st.columns([2, 2, 2])
-    start, end = c1.select_slider(
-        "Period (months)", options=months, value=(default_start, months[-1]),
-        format_func=lambda d: d.strftime("%b %Y"), key="absence_period",
+    start, end = links.select_slider(
+        c1, "Period (months)", months, "period", "period", value=(default_start, months[-1]),
+        format_func=lambda d: d.strftime("%b %Y"),
     )
     end = absence.month_end(end)
     default_count = settings().day_count
-    day_count = c2.radio(
-        "Day count", list(absence.DAY_COUNTS), index=list(absence.DAY_COUNTS).index(default_count),
-        format_func=absence.DAY_COUNTS.get, key="absence_day_count",
+    day_count = links.radio(
+        c2, "Day count", list(absence.DAY_COUNTS), "days", "day count",
+        index=list(absence.DAY_COUNTS).index(default_count), format_func=DAY_COUNT_SHORT.get,
         help="How days lost and days available are counted. The NHS statistics count calendar days "
              "(a 365-day year); the organisation default is set in data/settings.toml.",
     )
-    cut = c3.selectbox("Compare by", CUT_CHOICES[1:], format_func=groups.LABELS.get, key="absence_cut")
+    cut = links.selectbox(c3, "Compare by", CUT_CHOICES[1:], "by", "comparison",
+                          format_func=groups.LABELS.get)
     who = auth.current()
     # a manager's figures are always for their own part of the organisation, never the whole
     scopes = CUT_CHOICES[1:] if who is not None and who.scoped else CUT_CHOICES
-    scope_cut = c1.selectbox("Scope", scopes, format_func=groups.LABELS.get, key="absence_scope_cut")
+    scope_cut = links.selectbox(c1, "Scope", scopes, "scope", "scope", format_func=groups.LABELS.get)
     unit_ids: tuple[int, ...] | None = None
     scope_label = "Organisation"
     if scope_cut != "organisation":
         options = cache.query(team_absence.scope_options, start, end, threshold, scope_cut)
+        names = list(options[scope_cut])
+        wanted = links.raw("in")
+        if wanted and wanted not in names:
+            links.note(
+                f"{groups.LABELS[scope_cut]} “{wanted}” cannot be shown on its own for this period "
+                f"(fewer than {threshold} staff in post, or it would reveal a smaller group); "
+                "showing the first one that can."
+            )
         if options.empty:
             c2.info(f"No {groups.LABELS[scope_cut].lower()} is large enough to show on its own.")
         else:
-            name = c2.selectbox(groups.LABELS[scope_cut], list(options[scope_cut]), key="absence_scope")
+            name = c2.selectbox(groups.LABELS[scope_cut], names, key="in", bind="query-params")
             unit_ids = tuple(int(u) for u in options.loc[options[scope_cut] == name, "unit_ids"].iloc[0])
             scope_label = f"{groups.LABELS[scope_cut]}: {name}"
     return {"start": start, "end": end, "day_count": day_count, "cut": cut, "unit_ids": unit_ids,
@@ -58,7 +70,7 @@ def _controls(first: date, last: date, threshold: int) -> dict:
 
 
 def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
-    st.subheader("Sickness absence rate")
+    st.header("Sickness absence rate")
     st.caption(
         "Rate = FTE days lost to sickness ÷ FTE days available (NHS Sickness Absence Rates definition). "
         f"Days counted as: **{absence.DAY_COUNTS[ctl['day_count']]}**. Episodes spanning month ends are "
@@ -86,8 +98,16 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
                       if period["suppressed"] else
                       f"{period['fte_days_lost']:,.1f} ÷ {period['fte_days_available']:,.1f} FTE days"))
     events = cache.query(absence.absence_events, ctl["unit_ids"])
-    chart_export.show(
-        charts.rate_series(shown, events, f"Sickness absence rate — {ctl['scope_label']}"),
+    rate_chart = charts.rate_series(shown, events, f"Sickness absence rate — {ctl['scope_label']}")
+    a11y.chart(
+        rate_chart,
+        f"Monthly sickness absence rate for {ctl['scope_label']}, {shown.month.min():%b %Y} to "
+        f"{shown.month.max():%b %Y}: latest {_pct(last.rate)}, rolling 12 months {_pct(last.rate_12m)}. "
+        "The monthly figures are in the table below.",
+        key="chart_absence-rate",
+    )
+    chart_export.downloads(
+        rate_chart,
         chart_export.footer(f"absence {ctl['start']:%d %b %Y}–{ctl['end']:%d %b %Y} · {ctl['scope_label']}",
                             f"{_count(last.headcount)} staff in post ({last.month:%b %Y})"),
         "absence-rate",
@@ -120,14 +140,22 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
 def _compare(ctl: dict, threshold: int) -> None:
     cut = ctl["cut"]
     label = groups.LABELS[cut]
-    st.subheader(f"By {label.lower()}")
+    st.header(f"By {label.lower()}")
     frame = cache.query(team_absence.compare_rates, ctl["start"], ctl["end"], threshold, cut,
                         ctl["unit_ids"], ctl["day_count"])
     shown = frame[~frame.suppressed]
     hidden = int(frame.suppressed.sum())
     if not shown.empty:
-        st.altair_chart(charts.group_rates(shown, cut, f"Absence rate by {label.lower()} over the period"),
-                        width="stretch")
+        top = shown.sort_values("rate", ascending=False).iloc[0]
+        a11y.chart(
+            charts.group_rates(shown, cut, f"Absence rate by {label.lower()} over the period"),
+            f"Absence rate over the period for {len(shown)} {label.lower()} groups; highest "
+            f"{top[cut]} at {_pct(top.rate)}.",
+            pd.DataFrame({label: shown[cut], "Rate": shown.rate.map(_pct),
+                          "FTE days lost": shown.fte_days_lost.round(1),
+                          "FTE days available": shown.fte_days_available.round(0),
+                          "Smallest monthly headcount": shown.headcount.astype("Int64")}),
+        )
     if hidden:
         st.caption(f"{hidden} {label.lower()}(s) not shown: fewer than {threshold} staff in post, or "
                    "hidden so that a small group cannot be worked out from the total.")
@@ -149,22 +177,40 @@ def _quality(ctl: dict, monthly: pd.DataFrame) -> None:
 
 
 def _reasons(ctl: dict, threshold: int, monthly: pd.DataFrame) -> None:
-    st.subheader("Reasons")
+    st.header("Reasons")
     frame = cache.query(absence.reasons, ctl["start"], ctl["end"], threshold, (), ctl["unit_ids"],
                         ctl["day_count"])
     if frame.empty or frame.suppressed.all():
         st.info("No reasons to show for this scope.")
         return
     left, right = st.columns(2)
-    left.altair_chart(charts.reasons_bar(frame), width="stretch")
-    right.altair_chart(charts.reason_shares(monthly[~monthly.suppressed]), width="stretch")
+    named = frame[frame.fte_days_lost.notna()].sort_values("fte_days_lost", ascending=False)
+    a11y.chart(
+        charts.reasons_bar(frame),
+        f"FTE days lost by reason; largest {named.reason_code.iloc[0]} {named.reason.iloc[0]}"
+        + (f" ({named.share.iloc[0]:.0%})." if pd.notna(named.share.iloc[0]) else "."),
+        pd.DataFrame({"Code": named.reason_code, "Reason": named.reason,
+                      "FTE days lost": named.fte_days_lost.round(1),
+                      "Share": named.share.map(lambda v: _pct(v, 1))}),
+        container=left,
+    )
+    months = monthly[~monthly.suppressed]
+    shares = [c for c in ("s10_share", "msk_share", "s99_share") if c in months.columns]
+    a11y.chart(
+        charts.reason_shares(months),
+        "Monthly shares of days lost to anxiety/stress/depression (S10), musculoskeletal problems "
+        "and unknown reasons (S99).",
+        pd.DataFrame({"Month": months.month.dt.strftime("%b %Y"),
+                      **{c: months[c].map(lambda v: _pct(v, 1)) for c in shares}}),
+        container=right,
+    )
     st.caption("Shares are of FTE days lost with a reason record; MSK is S11 back problems plus S12 "
                "other musculoskeletal problems. Reason codes and labels: data/absence_reasons.toml.")
     _quality(ctl, monthly)
 
 
 def _patterns(ctl: dict, threshold: int) -> None:
-    st.subheader("Patterns")
+    st.header("Patterns")
     long_days = settings().long_term_days
     pat = cache.query(absence.patterns, ctl["start"], ctl["end"], threshold, (), ctl["unit_ids"],
                       ctl["day_count"], long_days)
@@ -173,7 +219,9 @@ def _patterns(ctl: dict, threshold: int) -> None:
     left, right = st.columns(2)
     if not pat.empty and not pat.suppressed.all():
         row = pat.iloc[0]
-        left.altair_chart(charts.short_long(pat), width="stretch")
+        a11y.chart(charts.short_long(pat),
+                   "Short- and long-term spells as shares of spells and of FTE days lost.",
+                   pat.drop(columns=["suppressed"], errors="ignore"), container=left)
         left.caption(f"Long-term: a spell of {long_days} calendar days or more. Spells count in the "
                      "month they start; days are FTE days lost inside the period.")
         left.metric("Spells per FTE over the period",
@@ -181,12 +229,18 @@ def _patterns(ctl: dict, threshold: int) -> None:
                     help=f"{int(row.spells):,} spells starting in the period ÷ {row.mean_fte:,.1f} mean FTE")
     shown = season[~season.suppressed]
     if not shown.empty:
-        right.altair_chart(charts.seasonality_chart(shown), width="stretch")
+        peak = shown.sort_values("rate", ascending=False).iloc[0]
+        a11y.chart(
+            charts.seasonality_chart(shown),
+            f"Absence rate by month of the year; highest in {peak.month_name} ({_pct(peak.rate)}).",
+            pd.DataFrame({"Month": shown.month_name, "Rate": shown.rate.map(_pct)}),
+            container=right,
+        )
         right.caption("Each calendar month pools every year of the period (days lost ÷ days available).")
 
 
 def _bradford(ctl: dict, threshold: int) -> None:
-    st.subheader("Bradford Factor (group level)")
+    st.header("Bradford Factor (group level)")
     st.warning(absence.BRADFORD_CAVEAT, icon=":material/warning:")
     cut = ctl["cut"]
     summary, bands = cache.query(team_absence.bradford, ctl["end"], threshold, cut, ctl["unit_ids"],
@@ -196,14 +250,21 @@ def _bradford(ctl: dict, threshold: int) -> None:
         st.info("No group is large enough to show a distribution.")
         return
     order = [b[0] for b in absence.BRADFORD_BANDS]
-    st.altair_chart(charts.bradford_bands(shown, cut, order), width="stretch")
+    a11y.chart(
+        charts.bradford_bands(shown, cut, order),
+        f"Share of absent employees in each Bradford Factor band, by {groups.LABELS[cut].lower()} "
+        "(group level only).",
+        pd.DataFrame({groups.LABELS[cut]: shown[cut], "Band": shown.band,
+                      "Employees": shown.employees.astype("Int64"),
+                      "Share": shown.share.map(lambda v: _pct(v, 1))}),
+    )
     st.caption(f"52 weeks to {ctl['end']:%d %b %Y}; employees with at least one spell, by the group of "
                "their latest spell. A group needs at least "
                f"{threshold} staff in post and {threshold} absent employees to be shown.")
 
 
 def _survey(ctl: dict, threshold: int) -> None:
-    st.subheader("Survey × absence by team")
+    st.header("Survey × absence by team")
     waves = cache.query(indicators.waves)
     if waves.empty:
         st.info("No survey waves yet.")
@@ -212,13 +273,14 @@ def _survey(ctl: dict, threshold: int) -> None:
     survey_inds = [i for i in cat.survey_indicators() if i.kind in ("proportion", "mean")]
     c1, c2, c3 = st.columns(3)
     ids = [i.id for i in survey_inds]
-    ind_id = c1.selectbox("Survey indicator", ids, index=ids.index("stress") if "stress" in ids else 0,
-                          format_func=lambda i: cat.indicators[i].label, key="absence_survey_indicator")
+    ind_id = links.selectbox(c1, "Survey indicator", ids, "survey_ind", "survey indicator",
+                             index=ids.index("stress") if "stress" in ids else 0,
+                             format_func=lambda i: cat.indicators[i].label)
     labels = list(waves.label)
-    wave = c2.selectbox("Wave", labels, index=len(labels) - 1, key="absence_survey_wave")
+    wave = links.selectbox(c2, "Wave", labels, "survey_wave", "survey wave", index=len(labels) - 1)
     wave_id = int(waves.loc[waves.label == wave, "wave_id"].iloc[0])
-    measure = c3.radio("Absence measure", list(absence.MEASURES)[:2], format_func=absence.MEASURES.get,
-                       key="absence_survey_measure")
+    measure = links.radio(c3, "Absence measure", list(absence.MEASURES)[:2], "measure", "absence measure",
+                          format_func=absence.MEASURES.get)
     teams, result = cache.query(absence.survey_vs_absence, ind_id, wave_id, threshold, measure,
                                 ctl["day_count"])
     ind = cat.indicators[ind_id]
@@ -227,8 +289,13 @@ def _survey(ctl: dict, threshold: int) -> None:
     if teams.empty:
         st.info("No team is large enough to show.")
         return
-    st.altair_chart(charts.survey_scatter(teams, result, x_title, y_title, ind.kind == "proportion"),
-                    width="stretch")
+    a11y.chart(
+        charts.survey_scatter(teams, result, x_title, y_title, ind.kind == "proportion"),
+        f"{len(teams)} teams: {ind.short} against {absence.MEASURES[measure].lower()}, Pearson r "
+        + ("–." if result["r"] is None else f"{result['r']:.2f}."),
+        pd.DataFrame({"Team": teams.team, x_title: teams.value, y_title: teams.absence,
+                      "Respondents": teams.n.astype("Int64")}),
+    )
     c = st.columns(4)
     c[0].metric("Teams", f"{result['n']}", border=True,
                 help=f"{result['teams_removed']} team(s) removed: fewer than {threshold} respondents or "

@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue, plaintext, pseudonym, store
+from dashboard import catalogue, holdings, plaintext, pseudonym, store
 from dashboard.config import settings
 from dashboard.ingest import kinds, load, mapping, pipeline, readings, uploads
 from dashboard.ingest.read import RawTable, ReadError
 from dashboard.ingest.transform import HOURS_QUESTION, Prepared
 from dashboard.ingest.validate import Report, render_text
-from dashboard.ui import auth, cache
+from dashboard.ui import auth, cache, links
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet"]
 NOT_IN_FILE = "(not in file)"
@@ -25,6 +25,17 @@ IGNORE = "(ignore)"
 DAY_FIRST = {"day/month/year (UK)": True, "month/day/year (US)": False}
 # Each upload gets its own private folder here (see ingest.uploads), deleted when the import ends.
 UPLOAD_DIR = Path(tempfile.gettempdir())
+START_WITH_YOUR_OWN = """
+**To start with your own data**
+1. Tick the box below and remove the demo organisation (`python -m dashboard remove-demo` does the
+   same from the command line). The store is then empty.
+2. Name your organisation; the name appears in the banner on every page.
+3. Upload, in this order: the **organisation structure** (team, directorate, site, optionally
+   latitude and longitude for the sites map), **staff in post** (team x month headcount and FTE: the
+   absence-rate and response-rate denominators), then **survey responses** and **absence
+   episodes**, and **interventions** if you keep a register. Each upload shows a preview with every
+   problem (row, column, value) before anything is written, and can be undone from the import log.
+"""
 REMOVED_LABELS = {
     "responses": "survey responses",
     "survey_aggregates": "survey results",
@@ -649,6 +660,7 @@ def _dataset(con) -> bool:
             "The store holds the **demo organisation**, which is fictional. Remove it before you "
             "import your own data, so that real and fictional staff never mix."
         )
+        st.markdown(START_WITH_YOUR_OWN)
         sure = st.checkbox("I understand this empties the store", key="data_remove_demo_ok")
         if st.button("Remove the demo organisation", disabled=not sure, key="data_remove_demo"):
             auth.require("remove demo")
@@ -673,6 +685,26 @@ def _dataset(con) -> bool:
     return True
 
 
+def _holdings(con) -> None:
+    """What the store holds, whatever its state (demo, empty or your own data)."""
+    table = holdings.summary(con)
+    st.dataframe(
+        pd.DataFrame({
+            "What": table["what"],
+            "Count": table["count"],
+            "From": pd.to_datetime(table["first"]).dt.strftime("%d %b %Y").fillna("–"),
+            "To": pd.to_datetime(table["last"]).dt.strftime("%d %b %Y").fillna("–"),
+        }),
+        hide_index=True, width="stretch",
+    )
+    waves = holdings.waves(con)
+    if not waves.empty:
+        st.markdown("**Survey waves** (organisation-wide responses)")
+        st.dataframe(waves.rename(columns={"wave": "Wave", "fielded_on": "Fieldwork (middle date)",
+                                           "responses": "Responses"}),
+                     hide_index=True, width="stretch")
+
+
 def render() -> None:
     st.title("Data")
     auth.require("import")
@@ -684,12 +716,17 @@ def render() -> None:
         con.close()
         return
     try:
-        if not _dataset(con):
-            return
-        upload_tab, log_tab = st.tabs(["Upload", "Import log"])
-        with upload_tab:
-            _upload(con)
-        with log_tab:
+        importable = _dataset(con)
+        # the log and the holdings are always there; the upload only once real data may go in
+        names = ["Upload", "Import log", "What the store holds"] if importable else \
+            ["Import log", "What the store holds"]
+        tabs = dict(zip(names, links.tabs(names), strict=True))
+        if importable:
+            with tabs["Upload"]:
+                _upload(con)
+        with tabs["Import log"]:
             _log(con)
+        with tabs["What the store holds"]:
+            _holdings(con)
     finally:
         con.close()

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import access, catalogue, evaluation, findings, interventions, plaintext
 from dashboard.charts import interventions as charts
-from dashboard.ui import auth, cache, chart_export, shell
+from dashboard.ui import a11y, auth, cache, chart_export, links, shell
 
 NEW = 0  # the "new intervention" choice in the editor
 VERDICT_MARK = {
@@ -199,7 +199,7 @@ def _write(fn, message: str, **kwargs) -> None:
 
 
 def _register(register: pd.DataFrame) -> None:
-    st.subheader("Register")
+    st.header("Register")
     shown = _filters(register) if not register.empty else register
     if shown.empty and not register.empty:
         st.info("No intervention matches these filters.")
@@ -233,9 +233,10 @@ def _controls(iv: pd.Series, units: pd.DataFrame) -> dict:
     pre_default, post_default = evaluation.default_waves(waves)
     key = str(int(iv["intervention_id"]))
     with st.expander("Evaluation settings", expanded=False):
-        chosen = st.multiselect(
-            "Indicators", list(labels), format_func=labels.get,
-            default=[i for i in iv["indicators"] if i in labels], key=f"iv_eval_ind_{key}",
+        # every setting is in the URL, keyed by the intervention so that each keeps its own
+        chosen = links.multiselect(
+            st, "Indicators", list(labels), f"iv_eval_ind_{key}", "indicators", format_func=labels.get,
+            default=[i for i in iv["indicators"] if i in labels],
         )
         wave_ids = waves.wave_id.astype(int).tolist()
         wave_label = dict(zip(wave_ids, waves.label + " (fielded " + waves.fielded_on.astype(str) + ")",
@@ -246,35 +247,36 @@ def _controls(iv: pd.Series, units: pd.DataFrame) -> dict:
         if pre_default is None:
             c1.caption("No survey wave before the start date.")
         else:
-            pre = c1.selectbox("Survey wave before", wave_ids, format_func=wave_label.get,
-                               index=wave_ids.index(pre_default), key=f"iv_pre_{key}")
+            pre = links.selectbox(c1, "Survey wave before", wave_ids, f"iv_pre_{key}", "wave before",
+                                  format_func=wave_label.get, index=wave_ids.index(pre_default))
         if post_default is None:
             c2.caption("No survey wave after the start date yet.")
         else:
-            post = c2.selectbox("Survey wave after", wave_ids, format_func=wave_label.get,
-                                index=wave_ids.index(post_default), key=f"iv_post_{key}")
+            post = links.selectbox(c2, "Survey wave after", wave_ids, f"iv_post_{key}", "wave after",
+                                   format_func=wave_label.get, index=wave_ids.index(post_default))
         targets = {int(u) for u in iv["unit_ids"]}
         others = units[~units.unit_id.isin(targets)]
-        mode = st.radio("Comparison teams", ["All other teams", "Chosen teams"], horizontal=True,
-                        key=f"iv_cmp_mode_{key}")
-        exclude = st.checkbox(
-            "Leave out comparison teams that had another intervention aimed at the same indicators",
-            key=f"iv_cmp_clean_{key}",
+        mode = links.radio(st, "Comparison teams", ["All other teams", "Chosen teams"],
+                           f"iv_cmp_mode_{key}", "comparison", horizontal=True)
+        exclude = links.checkbox(
+            st, "Leave out comparison teams that had another intervention aimed at the same indicators",
+            f"iv_cmp_clean_{key}",
         )
         comparison = None
         if mode == "Chosen teams":
             names = dict(zip(others.unit_id.astype(int), others.team, strict=True))
-            comparison = tuple(sorted(st.multiselect("Choose comparison teams", list(names),
-                                                     format_func=names.get, key=f"iv_cmp_{key}")))
+            comparison = tuple(sorted(links.multiselect(
+                st, "Choose comparison teams", list(names), f"iv_cmp_{key}", "comparison teams",
+                format_func=names.get)))
         c3, c4 = st.columns(2)
         months = c3.slider("Absence: months either side of the start", 3, 24, evaluation.DEFAULT_MONTHS,
-                           key=f"iv_months_{key}",
+                           key=f"iv_months_{key}", bind="query-params",
                            help=f"No absence verdict below {evaluation.stats.MIN_VERDICT_MONTHS} "
                            "months: a shorter window cannot compare the same calendar months "
                            "before and after.")
-        correction = c4.radio("Correction for several indicators", list(evaluation.CORRECTIONS),
-                              format_func=evaluation.CORRECTIONS.get, horizontal=True,
-                              key=f"iv_correction_{key}")
+        correction = links.radio(c4, "Correction for several indicators", list(evaluation.CORRECTIONS),
+                                 f"iv_correction_{key}", "correction",
+                                 format_func=evaluation.CORRECTIONS.get, horizontal=True)
     # keep the default waves implicit so the evaluation follows new imports
     return {
         "indicators": tuple(chosen),
@@ -406,19 +408,35 @@ def _charts(result: evaluation.Evaluation) -> None:
                   f"{result.post_wave or '–'}")
         n = f"{result.n_target_units} target and {result.n_comparison_units} comparison teams"
         # a fixed-width stack of panels: shown at its own width, not stretched
-        st.altair_chart(charts.forest(forest), width="content")
+        a11y.chart(
+            charts.forest(forest),
+            f"Estimated effect with its 95% interval for {len(forest)} indicator(s): "
+            + "; ".join(f"{i} {str(v).lower()}" for i, v in zip(forest.indicator, forest.verdict,
+                                                                 strict=True)) + ".",
+            pd.DataFrame({"Indicator": forest.indicator, "Effect": forest.text, "Verdict": forest.verdict,
+                          "Magenta Book level": forest.level}),
+            width="content",
+        )
         chart_export.downloads(charts.forest(forest), chart_export.footer(period, n), "effects")
     for r in result.results:
         if r.cells is not None and r.kind in ("proportion", "mean"):
-            st.altair_chart(charts.before_after(r.cells, r.kind, f"{r.label}: before and after"),
-                            width="stretch")
+            cells = r.cells
+            a11y.chart(
+                charts.before_after(cells, r.kind, f"{r.label}: before and after"),
+                f"{r.label} before and after in the target and comparison teams.",
+                pd.DataFrame({"Teams": cells.group, "Period": cells.period, "Wave": cells.wave,
+                              "Value": cells.value.round(2), "n": cells.n.astype("Int64")}),
+            )
         if r.its is not None and r.its.level_change is not None:
             start = result.intervention["start_date"]
-            st.altair_chart(
+            a11y.chart(
                 charts.interrupted_series(r.its.series, start,
                                           f"{r.label} in the target teams: observed, fitted and projected",
                                           r.comparison_series),
-                width="stretch",
+                f"{r.label} by month in the target teams, with the fitted trend before and after the "
+                f"start on {pd.Timestamp(start):%d %b %Y} and the projection without the intervention.",
+                r.its.series.assign(**{c: r.its.series[c].round(4)
+                                       for c in r.its.series.select_dtypes("number").columns}),
             )
 
 
@@ -436,20 +454,19 @@ def _heading(result: evaluation.Evaluation | None) -> str:
 
 def _evaluate(register: pd.DataFrame, threshold: int) -> None:
     heading = st.empty()
-    heading.subheader(_heading(None))
+    heading.header(_heading(None))
     if register.empty:
         st.info("Register an intervention to evaluate it.")
         return
     ids = register.intervention_id.astype(int).tolist()
-    names = dict(zip(ids, register.name + " · " + register.status, strict=True))
-    linked = st.query_params.get("iv")
-    if linked and linked.isdigit() and int(linked) in ids and "iv_eval_pick" not in st.session_state:
-        st.session_state["iv_eval_pick"] = int(linked)  # a link from Where to look opens that one
+    # the name is the URL value (a status changes with new data, a link should not), as in the
+    # links from Where to look
+    names = dict(zip(ids, register.name, strict=True))
     st.html("<style>[class*='st-key-verdict_'] p:has(> strong:only-child) {font-size:1.6rem}</style>")
-    iid = st.selectbox("Intervention", ids, format_func=names.get, key="iv_eval_pick")
+    iid = links.selectbox(st, "Intervention", ids, "iv", "intervention", format_func=names.get)
     iv = register[register.intervention_id == iid].iloc[0]
     st.caption(
-        f"{iv['domain_name']} · {iv['n_units']} target team(s) · started "
+        f"{str(iv['status']).capitalize()} · {iv['domain_name']} · {iv['n_units']} target team(s) · started "
         f"{pd.Timestamp(iv['start_date']):%d %b %Y}"
         + ("" if pd.isna(iv["end_date"]) else f", ended {pd.Timestamp(iv['end_date']):%d %b %Y}")
     )
@@ -473,7 +490,7 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
     except ValueError as err:  # settings that cannot be evaluated, e.g. waves in the wrong order
         st.error(f"Cannot evaluate with these settings: {err}.")
         return
-    heading.subheader(_heading(result))
+    heading.header(_heading(result))
     design = []
     if result.pre_wave and result.post_wave:
         design.append(f"survey wave {result.pre_wave} before, {result.post_wave} after")
@@ -508,7 +525,7 @@ def render() -> None:
     if flash:
         st.success(flash)
     register = cache.query(interventions.list_interventions, date.today())
-    evaluate_tab, register_tab = st.tabs(["Evaluate", "Register"])
+    evaluate_tab, register_tab = links.tabs(["Evaluate", "Register"])
     with evaluate_tab:
         _evaluate(register, threshold)
     with register_tab:

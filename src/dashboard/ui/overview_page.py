@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import briefing, findings, formatting, indicators, lenses, scorecard
 from dashboard.charts import overview as charts
-from dashboard.ui import cache, chart_export, lens, shell
+from dashboard.ui import a11y, cache, chart_export, lens, links, shell
 
 ARROWS = {"better": "▲", "similar": "●", "worse": "▼", "none": ""}
 
@@ -15,7 +15,8 @@ def _wave_picker(waves: pd.DataFrame, container=None) -> int | None:
     if waves.empty:
         return None
     labels = list(waves.label)
-    choice = (container or st).selectbox("Survey wave", labels, index=len(labels) - 1, key="overview_wave")
+    choice = links.selectbox(container or st, "Survey wave", labels, "wave", "survey wave",
+                             index=len(labels) - 1)
     return int(waves.loc[waves.label == choice, "wave_id"].iloc[0])
 
 
@@ -128,9 +129,20 @@ def render() -> None:
 
     st.subheader("Seven-domain scorecard" if lens_id == lenses.DEFAULT else chosen.title)
     title = None if lens_id == lenses.DEFAULT else f"{chosen.name} scores (black tick: benchmark)"
-    chart_export.show(charts.domain_scores(domains, title=title), brief.footer,
-                      "seven-domain-scores" if lens_id == lenses.DEFAULT else f"{lens_id}-scores")
     what = "domain" if lens_id == lenses.DEFAULT else "group"
+    name = "seven-domain-scores" if lens_id == lenses.DEFAULT else f"{lens_id}-scores"
+    scored = domains[domains.score.notna()]
+    a11y.chart(
+        charts.domain_scores(domains, title=title),
+        f"{chosen.name} scores on a 0-10 scale: {len(scored)} {what}s scored, "
+        f"{int((scored.status == 'worse').sum())} worse than the benchmark, "
+        f"{int((scored.status == 'better').sum())} better.",
+        pd.DataFrame({"Group": domains.domain, "Score 0-10": domains.score.round(1),
+                      "Benchmark score": domains.benchmark_score.round(1),
+                      "Against benchmark": domains.status_label, "Indicators": domains.feeding}),
+        key=f"chart_{name}",
+    )
+    chart_export.downloads(charts.domain_scores(domains, title=title), brief.footer, name)
     st.caption(
         f"Each {what} scores the mean of its indicators on a 0-10 favourable scale (10 is best). "
         f"Open a {what} for the raw values, n and the benchmark each indicator is rated against."
@@ -145,7 +157,15 @@ def render() -> None:
     heads = table[table.headline & (table.kind == "proportion")].indicator_id.tolist()
     trend = cache.query(scorecard.trend, tuple(heads), threshold)
     if trend.wave_label.nunique() > 1:
-        chart_export.show(charts.headline_trends(trend), brief.footer, "headline-trends")
+        a11y.chart(
+            charts.headline_trends(trend),
+            f"Headline indicators over {trend.wave_label.nunique()} survey waves.",
+            pd.DataFrame({"Wave": trend.wave_label, "Indicator": trend.indicator,
+                          "Value": trend.value.map(lambda v: formatting.value("proportion", v)),
+                          "n": trend.n.astype("Int64")}),
+            key="chart_headline-trends",
+        )
+        chart_export.downloads(charts.headline_trends(trend), brief.footer, "headline-trends")
     else:
         st.caption("Trends appear once there are two or more survey waves.")
 

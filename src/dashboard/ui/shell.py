@@ -11,10 +11,23 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard import access, indicators, plaintext, query, store
 from dashboard.config import settings
-from dashboard.ui import auth, cache
+from dashboard.ui import a11y, auth, cache, links
+
+# What "a group" is counted in on each page, for the banner (survey pages count responses).
+BANNER_BASE: dict[str, str] = {
+    "absence": "{t} staff in post",
+    "teams": "{t} responses (survey figures) or {t} staff in post (absence figures)",
+    "interventions": "{t} responses (survey figures) or {t} staff in post (absence figures)",
+}
 
 
-def dataset_banner() -> dict:
+def banner_rule(url_path: str | None, threshold: int) -> str:
+    """The banner's privacy sentence for a page, in the page's own unit."""
+    base = BANNER_BASE.get(url_path or "", "{t} responses").format(t=threshold)
+    return f"groups with fewer than {base} are not shown"
+
+
+def dataset_banner(url_path: str | None = None) -> dict:
     """Name the dataset on every page; say plainly when it is the demo organisation."""
     cur = cache.cursor()
     try:
@@ -27,7 +40,7 @@ def dataset_banner() -> dict:
         f"<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
         f"border-left:6px solid #0072B2;background:#F2F4F7;margin-bottom:0.6rem'>"
         f"<strong>{label}:</strong> {plaintext.md_html(info['name'])} &nbsp;·&nbsp; "
-        f"groups with fewer than {threshold} responses are not shown</div>",
+        f"{banner_rule(url_path, threshold)}</div>",
         unsafe_allow_html=True,
     )
     return info
@@ -134,7 +147,9 @@ def main() -> None:
     cache.pin_version()
     page = st.navigation(pages(principal), position="sidebar")
     auth.sidebar(principal)
-    dataset_banner()
+    a11y.style()
+    dataset_banner(getattr(page, "url_path", None))
+    links.copy_link()
     st.html(_PRINT_CSS)
     if principal.role in ("admin", "analyst"):  # organisation-wide packs: not a manager's scope
         exports()

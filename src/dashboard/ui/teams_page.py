@@ -1,28 +1,35 @@
 """Teams page: organisation → directorate → team drill-down, heatmap, funnel, compare (streamlit)."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import (
     catalogue,
+    compare,
     drilldown,
     formatting,
     indicators,
     lenses,
     plaintext,
     privacy,
+    response_rates,
     scorecard,
+    sites_map,
     stats,
     team_absence,
 )
 from dashboard.charts import teams as charts
 from dashboard.groups import LABELS
-from dashboard.ui import auth, cache, lens, shell
+from dashboard.ui import a11y, auth, cache, lens, links, shell
 
-# Query parameters that make up a view; a link with them reopens the same view.
+# Query parameters that make up a view; a link with them reopens the same view. The tab, sort
+# order, map indicator and site are bound to the URL by their widgets (ui/links.py).
 PARAMS = ("wave", "view", "dir", "team", "ref", "ind", "cmp", "lens")
+TABS = ("Heatmap", "Funnel plot", "Compare teams", "Sites map")
 
 
 def _params() -> dict[str, str]:
@@ -89,6 +96,36 @@ def _within_scope(params: dict[str, str], tree: pd.DataFrame) -> dict[str, str]:
             params["team"] = sorted(who.teams)[0]
     params["view"] = "team"  # the other views cut across the whole organisation
     return params
+
+
+def _picked_group(state_key: str) -> str | None:
+    """The group named by a chart click (either of the heatmap's two selection layers)."""
+    state = st.session_state.get(state_key)
+    selection = getattr(state, "selection", None) or (state or {}).get("selection", {})
+    for name in (charts.PICK, f"{charts.PICK}_text"):
+        points = selection.get(name) or []
+        if points and points[0].get("group"):
+            return str(points[0]["group"])
+    return None
+
+
+def _open_group(by: tuple[str, ...], group: str) -> None:
+    """Open what a clicked row names: a team's profile, a directorate, or a site's cut."""
+    tree = st.session_state.get("teams_tree")
+    reportable = set(st.session_state.get("teams_reportable") or [])
+    if by == ("team",) and tree is not None and group in reportable:
+        _go(dict(zip(tree.team, tree.directorate, strict=True)).get(group), group)
+    elif by == ("directorate",):
+        _go(group, None)
+    elif by == ("site",):
+        st.session_state["site"] = group
+        st.session_state["tab"] = TABS[3]
+
+
+def _on_heat_pick(by: tuple[str, ...]) -> None:
+    group = _picked_group("teams_heat_pick")
+    if group is not None:
+        _open_group(by, group)
 
 
 def _controls(sel: dict, waves: pd.DataFrame) -> None:
@@ -177,16 +214,26 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
     shown = set(heat.indicator_id)
     options = ["group", *[i for i in drilldown.survey_indicator_ids(cat) if i in shown], *absence_ids]
     left, right = st.columns([3, 1])
-    sort_by = left.selectbox(
-        "Sort rows by", options, key="teams_sort",
+    sort_by = links.selectbox(
+        left, "Sort rows by", options, "sort", "sort order",
         format_func=lambda o: "Name" if o == "group" else cat.indicators[o].short,
     )
-    descending = right.toggle("Highest first", key="teams_desc")
+    descending = links.toggle(right, "Highest first", "desc")
     order = drilldown.sort_order(heat, sort_by, descending)
     labels = drilldown.status_labels(sel["ref"], threshold, absence=bool(absence_ids))
     ref_name = drilldown.REFERENCES[sel["ref"]]
-    st.altair_chart(
-        charts.heatmap(heat, labels, ref_name, threshold, order, group_title), width="stretch"
+    shown = heat[~heat.suppressed.astype(bool)]
+    summary = (
+        f"Heatmap of {heat.group.nunique()} {group_title.lower()} groups by {heat.indicator.nunique()} "
+        f"indicators against the {ref_name}: {int((shown.status == 'worse').sum())} cells worse, "
+        f"{int((shown.status == 'better').sum())} better, {int(heat.suppressed.sum())} withheld. "
+        "Click a row to open that group."
+    )
+    a11y.chart(
+        charts.heatmap(heat, labels, ref_name, threshold, order, group_title, selectable=True),
+        summary, _cells_table(heat, threshold, group_title, ref_name), key="teams_heat_pick",
+        on_select=lambda: _on_heat_pick(by),
+        selection_mode=[charts.PICK, f"{charts.PICK}_text"],
     )
     flags = drilldown.flag_summary(heat)
     st.caption(
@@ -217,8 +264,25 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
             "No absence columns for staff groups: staff in post is recorded by team, not by staff "
             "group, so there is no denominator for an absence rate."
         )
-    with st.expander("Table (click a column heading to sort)"):
+    with st.expander("Table (the chart's figures and tooltips; click a column heading to sort)"):
         st.dataframe(drilldown.heatmap_table(heat, threshold), hide_index=True, width="stretch")
+
+
+def _cells_table(heat: pd.DataFrame, threshold: int, group_title: str, ref_name: str) -> pd.DataFrame:
+    """Every heatmap cell with what its tooltip says (value, base, reference, status)."""
+    absent = heat.source.eq("absence") if "source" in heat else pd.Series(False, index=heat.index)
+    return pd.DataFrame({
+        group_title: heat.group,
+        "Indicator": heat.indicator,
+        "Value": [("withheld" if s else formatting.value(k, v))
+                  for k, v, s in zip(heat.kind, heat.value, heat.suppressed, strict=True)],
+        "Base (n)": [f"fewer than {threshold} or withheld" if s else
+                     ("–" if pd.isna(n) else f"{int(n)} {'staff in post' if a else 'responses'}")
+                     for n, s, a in zip(heat.n, heat.suppressed, absent, strict=True)],
+        ref_name.capitalize(): [formatting.value(k, v) for k, v in
+                                zip(heat.kind, heat.reference_value, strict=True)],
+        "Status": heat.status_label,
+    })
 
 
 def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -> None:
@@ -237,7 +301,22 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
         return
     curve = drilldown.funnel_curve(ind.kind, centre["value"], centre["sd"], threshold,
                                    float(points.n.max()) * 1.1)
-    st.altair_chart(charts.funnel(points, curve, ind.kind, ind.short, group_title), width="stretch")
+    outside_n = int((points.zone != drilldown.ZONES[2]).sum())
+    a11y.chart(
+        charts.funnel(points, curve, ind.kind, ind.short, group_title),
+        f"Funnel plot of {ind.short} for {len(points)} {group_title.lower()} groups around the "
+        f"organisation value {formatting.value(ind.kind, centre['value'])}: {outside_n} outside the "
+        "95% limits.",
+        pd.DataFrame({
+            group_title: points.group, "n": points.n.astype(int),
+            "Value": [formatting.value(ind.kind, v) for v in points.value],
+            "95% interval": [f"{formatting.value(ind.kind, lo)} to {formatting.value(ind.kind, hi)}"
+                             for lo, hi in zip(points.ci_low, points.ci_high, strict=True)],
+            "95% limits": [f"{formatting.value(ind.kind, lo)} to {formatting.value(ind.kind, hi)}"
+                           for lo, hi in zip(points.lo95, points.hi95, strict=True)],
+            "Against the limits": points.zone,
+        }),
+    )
     st.caption(
         f"Each dot is a group; the middle line is the organisation "
         f"({formatting.value(ind.kind, centre['value'])}). A dot beyond the dotted lines is further "
@@ -273,7 +352,21 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
                                 f"{stats.CAUTION_MARK} fewer than {stats.MIN_N} responses", ""),
         }
     )
-    st.dataframe(view, hide_index=True, width="stretch")
+    if by == ("team",):
+        st.caption("Select a row to open that team.")
+        st.session_state["teams_outliers"] = list(outside.group)
+        st.dataframe(view, hide_index=True, width="stretch", key="teams_outlier_pick",
+                     on_select=_on_outlier_pick, selection_mode="single-row")
+    else:
+        st.dataframe(view, hide_index=True, width="stretch")
+
+
+def _on_outlier_pick() -> None:
+    state = st.session_state.get("teams_outlier_pick")
+    rows = (getattr(state, "selection", None) or (state or {}).get("selection", {})).get("rows", [])
+    groups_ = st.session_state.get("teams_outliers") or []
+    if rows and rows[0] < len(groups_):
+        _open_group(("team",), groups_[rows[0]])
 
 
 def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFrame) -> None:
@@ -297,13 +390,27 @@ def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFram
                                   sel["lens"])
     if left_out:
         st.caption(f"Not reportable in this wave: {plaintext.md(', '.join(left_out))}.")
-    st.altair_chart(
-        charts.domain_dots(frame, "team", picked, f"{_lens_title(sel)}, side by side"), width="stretch"
-    )
+    kept = [t for t in picked if t not in left_out]
     table = frame.pivot(index="domain", columns="team", values="score").reindex(
-        index=list(dict.fromkeys(frame.domain)), columns=[t for t in picked if t not in left_out]
+        index=list(dict.fromkeys(frame.domain)), columns=kept
+    )
+    a11y.chart(
+        charts.domain_dots(frame, "team", picked, f"{_lens_title(sel)}, side by side"),
+        f"{_lens_title(sel)} (0-10) of {', '.join(kept)}; the table below lists every indicator "
+        "with n, the organisation and the benchmark.",
+        table.round(1).reset_index().rename(columns={"domain": "Domain"}),
     )
     st.dataframe(table.round(1), width="stretch")
+    long, _ = cache.query(compare.indicators, tuple(ids[t] for t in picked), sel["wave"], threshold)
+    if not long.empty:
+        st.markdown("**Every indicator, with n, the organisation and the benchmark**")
+        st.dataframe(compare.wide(long, kept), hide_index=True, width="stretch")
+        st.caption(
+            "n is the number of responses behind a survey figure. Absence and data-quality rows "
+            "have no n of responses (absence counts staff in post; see the team profile). A dash "
+            "with a reason marks a figure that is withheld or has no responses."
+        )
+
     small = cache.query(drilldown.small_n_teams, tuple(ids[t] for t in picked if t not in left_out),
                         sel["wave"], threshold)
     if small:
@@ -326,10 +433,15 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
         st.info(f"{plaintext.md(prof['team'])} cannot be shown in this wave: "
                 f"{privacy.suppressed_text(threshold)}.")
         return
-    st.altair_chart(
-        charts.domain_dots(prof["domains"], "series", ["Team", "Directorate", "Organisation"],
+    doms = prof["domains"]
+    a11y.chart(
+        charts.domain_dots(doms, "series", ["Team", "Directorate", "Organisation"],
                            f"{_lens_title(sel)}: team, directorate and organisation"),
-        width="stretch",
+        f"{_lens_title(sel)} (0-10) of {prof['team']} beside its directorate and the "
+        "organisation.",
+        doms.pivot(index="domain", columns="series", values="score")
+        .reindex(index=list(dict.fromkeys(doms.domain)), columns=["Team", "Directorate", "Organisation"])
+        .round(1).reset_index().rename(columns={"domain": "Domain"}),
     )
     ind = prof["indicators"]
     chosen = lenses.get(sel["lens"])
@@ -340,7 +452,8 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
             "Indicator": ind.indicator,
             "Team": [formatting.value(k, v) for k, v in zip(ind.kind, ind.value, strict=True)],
             # n counts responses; absence rows would give episodes, which read as a sample size
-            "n": ind.n.where(ind.kind.isin(["proportion", "mean"])).astype("Int64"),
+            "n": [_n_text(k, n, v, note, threshold) for k, n, v, note in
+                  zip(ind.kind, ind.n, ind.value, ind.note, strict=True)],
             "Change since last wave": [formatting.change(k, v) or "–" for k, v in
                                        zip(ind.kind, ind.change, strict=True)],
             "Directorate": [formatting.value(k, v) for k, v in
@@ -365,11 +478,130 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
         f"with at least {threshold} staff in post and when it cannot reveal a smaller team (the "
         "Absence page's rule). The domain scores include the absence rate wherever it is shown."
     )
+    _response_rate(sel, unit_id)
     trend = cache.query(drilldown.team_trend, unit_id, threshold)
     if trend.wave_label.nunique() > 1:
-        st.altair_chart(charts.team_trend(trend, prof["team"]), width="stretch")
+        a11y.chart(
+            charts.team_trend(trend, prof["team"]),
+            f"{prof['team']}: released survey figures in {trend.wave_label.nunique()} waves "
+            f"({', '.join(sorted(trend.wave_label.unique()))}).",
+            pd.DataFrame({
+                "Wave": trend.wave_label, "Indicator": trend.indicator,
+                "Value": [formatting.value(k, v) for k, v in zip(trend.kind, trend.value, strict=True)],
+                "n": trend.n.astype(int),
+            }),
+        )
     else:
         st.caption("A trend appears once the team is reportable in two or more waves.")
+
+
+def _n_text(kind: str, n, value, note: str, threshold: int) -> str:
+    """n of a profile row; a dash with the reason where there is none (never 'None')."""
+    if kind == "rate" or (kind == "share" and "staff in post" in (note or "")):
+        return "– (absence: staff in post, not responses)"
+    if kind not in ("proportion", "mean"):
+        return "– (data quality figure)"
+    if value is None or pd.isna(value) or n is None or pd.isna(n):
+        return f"– ({note})" if note else "–"
+    return str(int(n))
+
+
+def _response_rate(sel: dict, unit_id: int) -> None:
+    """The team's response rate this wave (HSE caution band) and in every wave."""
+    rates = cache.query(response_rates.team_rates, unit_id, shell.threshold())
+    now = rates[rates.wave_id == sel["wave"]]
+    if now.empty:
+        return
+    row = now.iloc[0]
+    if pd.isna(row.rate):
+        st.caption(f"Response rate this wave: not shown ({row.note}).")
+    else:
+        st.markdown(
+            f"**Response rate this wave: {row.rate:.0%}** ({int(row.responses)} responses of "
+            f"{int(row.headcount)} staff in post in {row.month:%b %Y}) — {row.band}."
+        )
+    with st.expander("Response rate in every wave"):
+        st.dataframe(response_rates.table(rates).drop(columns=["Team", "Directorate"]),
+                     hide_index=True, width="stretch")
+        st.caption("Response rate = responses ÷ headcount in post in the month of the wave's "
+                   "fieldwork. HSE guidance: above 50% adequate, 60% desirable, 70% good, 80% very "
+                   "good. Shown only where the team's survey figures are shown.")
+
+
+def _response_rates_table(sel: dict, threshold: int) -> None:
+    """Response rates of the teams on screen (directorate or organisation level)."""
+    rates = cache.query(response_rates.unit_rates, threshold, [sel["wave"]])
+    if sel["dir"]:
+        rates = rates[rates.directorate == sel["dir"]]
+    if rates.empty:
+        return
+    with st.expander("Response rates by team (responses ÷ staff in post)"):
+        st.dataframe(response_rates.table(rates).drop(columns=["Wave"]), hide_index=True, width="stretch")
+        st.caption("Staff in post in the month of the wave's fieldwork. Teams withheld for privacy "
+                   "show no rate, since rate × staff in post would give their number of responses. "
+                   "HSE guidance: above 50% adequate, 60% desirable, 70% good, 80% very good.")
+
+
+def _sites(sel: dict, threshold: int) -> None:
+    """The sites map: one indicator, released as in the Sites view; a site opens its cut."""
+    cat = catalogue.get()
+    options = [*drilldown.survey_indicator_ids(cat), *drilldown.ABSENCE_IDS]
+    ind_id = links.selectbox(
+        st, "Colour sites by", options, "map", "map indicator",
+        format_func=lambda i: cat.indicators[i].label,
+    )
+    frame = cache.query(sites_map.site_figures, sel["wave"], threshold, ind_id)
+    if frame.empty:
+        st.caption("No sites recorded: add a site to each team (organisation structure upload).")
+        return
+    ind = cat.indicators[ind_id]
+    placed = frame[frame.on_map]
+    if placed.empty:
+        st.caption("No site has a latitude and longitude yet, so there is nothing to place on a "
+                   "map; the table below lists the sites.")
+    else:
+        st.pydeck_chart(sites_map.deck(frame), height=480, key="teams_map_pick",
+                        on_select=_on_map_pick, selection_mode="single-object",
+                        alt=sites_map.summary(frame, ind.short))
+        st.session_state["teams_map_sites"] = list(placed.site)
+    small = (privacy.suppressed_text(threshold) if ind.source == "survey"
+             else f"fewer than {threshold} staff in post")
+    st.caption(
+        sites_map.summary(frame, ind.short) + " Dot area: staff in post; colour: against the "
+        f"organisation (▲ green better, ● blue similar, ▼ orange worse, grey withheld: {small}"
+        ", or withheld so that a smaller group cannot be worked out). Drawn without a background "
+        "map, so it works offline; positions are to scale."
+    )
+    with st.expander("Sites as a table (the figures in the map's tooltips)"):
+        st.dataframe(sites_map.table(frame), hide_index=True, width="stretch")
+    heat = cache.query(drilldown.heatmap, ("site",), sel["wave"], threshold, "organisation")
+    openable = sorted(set(heat.loc[~heat.suppressed.astype(bool), "site"])) if not heat.empty else []
+    site = links.selectbox(st, "Open a site", openable, "site", "site", index=None,
+                           placeholder="Choose a site (or click one on the map)")
+    if site is None:
+        return
+    rows = heat[(heat.site == site)]
+    st.markdown(f"**{site}**: every indicator against the organisation")
+    st.dataframe(pd.DataFrame({
+        "Indicator": rows.indicator,
+        "Site": [("withheld" if s else formatting.value(k, v))
+                 for k, v, s in zip(rows.kind, rows.value, rows.suppressed, strict=True)],
+        "n": ["–" if pd.isna(n) else str(int(n)) for n in rows.n],
+        "Organisation": [formatting.value(k, v)
+                         for k, v in zip(rows.kind, rows.reference_value, strict=True)],
+        "Against the organisation": rows.status_label,
+    }), hide_index=True, width="stretch")
+    st.caption("n: responses for survey figures, staff in post for absence figures. "
+               f"[Absence at this site](/absence?scope=Site&in={quote(site)}) · "
+               f"[All sites side by side](/teams?view=site&wave={sel['wave']})")
+
+
+def _on_map_pick() -> None:
+    state = st.session_state.get("teams_map_pick")
+    selection = getattr(state, "selection", None) or (state or {}).get("selection", {})
+    objects = (selection.get("objects") or {}).get("sites") or []
+    if objects and objects[0].get("site"):
+        st.session_state["site"] = str(objects[0]["site"])
 
 
 def render() -> None:
@@ -387,6 +619,9 @@ def render() -> None:
     reportable = cache.query(drilldown.reportable_teams, first["wave"], threshold)
     sel, notes = drilldown.resolve_selection(params, tree, wave_ids, reportable, ind_ids)
     sel["cmp"] = params.get("cmp")
+    # for the click callbacks (heatmap cells, outlier rows), which run before the next script run
+    st.session_state["teams_tree"] = tree
+    st.session_state["teams_reportable"] = reportable
     for note in notes:
         st.info(plaintext.md(note), icon=":material/link_off:")
     # Keep the URL equal to what is on screen, so a copied link reopens this view.
@@ -407,6 +642,7 @@ def render() -> None:
         if sel["dir"] is None:
             _jump(sel, reportable, tree)
         by = ("directorate",) if sel["dir"] is None else ("team",)
+        _response_rates_table(sel, threshold)
     else:
         by = drilldown.VIEWS[sel["view"]]
         if "site" in by or "staff_group" in by:
@@ -418,10 +654,12 @@ def render() -> None:
             )
     group_title = " × ".join(LABELS[b] for b in by)
     funnel_by = ("team",) if sel["view"] == "team" else by
-    tabs = st.tabs(["Heatmap", "Funnel plot", "Compare teams"])
+    tabs = links.tabs(TABS)
     with tabs[0]:
         _heatmap(sel, by, threshold, group_title)
     with tabs[1]:
         _funnel(sel, funnel_by, threshold, " × ".join(LABELS[b] for b in funnel_by))
     with tabs[2]:
         _compare(sel, threshold, reportable, tree)
+    with tabs[3]:
+        _sites(sel, threshold)

@@ -1,0 +1,104 @@
+"""Survey response rates: responses / headcount in post in the fieldwork month, per team and wave."""
+from __future__ import annotations
+
+import math
+
+import duckdb
+import pandas as pd
+
+from dashboard import privacy
+
+# HSE response-rate guidance (domain.md): above 50% adequate, 60% desirable, 70% good, 80% very
+# good. Below 50% the results may not represent the team: read with caution.
+BANDS: tuple[tuple[float, str], ...] = (
+    (0.80, "very good (80% or more)"),
+    (0.70, "good (70-80%)"),
+    (0.60, "desirable (60-70%)"),
+    (0.50, "adequate (50-60%)"),
+    (0.0, "below 50%: read the results with caution"),
+)
+OVER_CENSUS = "more responses than staff in post: check the staff-in-post figures"
+
+
+def band(rate: float | None) -> str:
+    """The HSE caution band of a response rate ('' when there is no rate)."""
+    if rate is None or (isinstance(rate, float) and math.isnan(rate)):
+        return ""
+    if rate > 1.0:
+        return OVER_CENSUS
+    return next(text for floor, text in BANDS if rate >= floor)
+
+
+_SQL = """
+WITH w AS (
+    SELECT wave_id, label AS wave_label, fielded_on, CAST(date_trunc('month', fielded_on) AS DATE) AS month
+    FROM waves
+    WHERE CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), wave_id)
+),
+resp AS (
+    SELECT wave_id, unit_id, count(*) AS responses FROM responses GROUP BY ALL
+),
+head AS (
+    SELECT unit_id, month, sum(headcount) AS headcount FROM staff_in_post GROUP BY ALL
+)
+SELECT w.wave_id, w.wave_label, w.fielded_on, w.month, u.unit_id, u.team,
+       coalesce(u.directorate, ?) AS directorate,
+       coalesce(r.responses, 0) AS responses, h.headcount
+FROM w
+CROSS JOIN units AS u
+LEFT JOIN resp AS r ON r.wave_id = w.wave_id AND r.unit_id = u.unit_id
+LEFT JOIN head AS h ON h.unit_id = u.unit_id AND h.month = w.month
+WHERE r.responses IS NOT NULL OR h.headcount IS NOT NULL
+ORDER BY w.fielded_on, directorate, u.team
+"""
+
+
+def unit_rates(
+    con: duckdb.DuckDBPyConnection, threshold: int, wave_ids: list[int] | None = None
+) -> pd.DataFrame:
+    """Response rate per team and wave, released with the team's survey figures.
+
+    Columns: [wave_id, wave_label, fielded_on, month, unit_id, team, directorate, responses,
+    headcount, rate, band, shown, note]. A team's rate is shown only where the release plan shows
+    the team in that wave (privacy.survey_figures, as the Teams page): a withheld team's
+    responses, headcount and rate are all blank, since rate x headcount would give its n.
+    Headcount is the staff in post in the month that contains the wave's fieldwork date.
+    """
+    waves = [int(w) for w in wave_ids] if wave_ids is not None else None
+    frame = con.execute(_SQL, [waves, waves, privacy.NOT_RECORDED]).df()
+    if frame.empty:
+        return frame.assign(rate=pd.Series(dtype="float64"), band="", shown=False, note="")
+    released = privacy.survey_figures(con, ("team",), threshold, wave_ids=waves)
+    shown = released.loc[~released.suppressed.astype(bool), ["wave_id", "team"]].drop_duplicates()
+    shown = set(zip(shown.wave_id.astype(int), shown.team, strict=True))
+    frame["shown"] = [(int(w), t) in shown for w, t in zip(frame.wave_id, frame.team, strict=True)]
+    frame["headcount"] = pd.to_numeric(frame.headcount, errors="coerce").astype("float64")
+    frame["responses"] = frame.responses.astype("float64")
+    frame["rate"] = frame.responses / frame.headcount.where(frame.headcount > 0)
+    frame["note"] = ""
+    frame.loc[frame.headcount.isna(), "note"] = "no staff in post recorded for the fieldwork month"
+    frame.loc[~frame.shown, "note"] = privacy.suppressed_text(threshold) + \
+        ", or withheld to protect a smaller team"
+    for col in ("responses", "headcount", "rate"):
+        frame[col] = frame[col].where(frame.shown)
+    frame["band"] = [band(r) for r in frame.rate]
+    return frame.reset_index(drop=True)
+
+
+def team_rates(con: duckdb.DuckDBPyConnection, unit_id: int, threshold: int) -> pd.DataFrame:
+    """unit_rates for one team across every wave (withheld waves keep a row with its note)."""
+    frame = unit_rates(con, threshold)
+    return frame[frame.unit_id == int(unit_id)].reset_index(drop=True)
+
+
+def table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Response rates as a screen table (shown teams with figures; withheld rows say why)."""
+    return pd.DataFrame({
+        "Wave": frame.wave_label,
+        "Team": frame.team,
+        "Directorate": frame.directorate,
+        "Responses": frame.responses.astype("Int64"),
+        "Staff in post (fieldwork month)": frame.headcount.astype("Int64"),
+        "Response rate": ["–" if pd.isna(r) else f"{r:.0%}" for r in frame.rate],
+        "Reading (HSE guidance)": [b or n for b, n in zip(frame.band, frame.note, strict=True)],
+    })

@@ -1,0 +1,69 @@
+"""Accessibility in one place: the focus and contrast styles, and charts with a text alternative."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import plaintext
+
+# WCAG 2.4.7 / 2.4.11: a focus indicator that is always visible (3 px, Okabe-Ito blue on white,
+# 5.4:1), on every control including the sidebar's page links, which Streamlit draws faintly.
+STYLE = """
+<style>
+a:focus-visible, button:focus-visible, input:focus-visible, textarea:focus-visible,
+select:focus-visible, summary:focus-visible, [role="tab"]:focus-visible,
+[role="radio"]:focus-visible, [role="checkbox"]:focus-visible, [role="switch"]:focus-visible,
+[role="combobox"]:focus-visible, [role="option"]:focus-visible, [tabindex]:focus-visible,
+[data-testid="stSidebarNavLink"]:focus-visible {
+  outline: 3px solid #0072B2 !important;
+  outline-offset: 2px !important;
+  box-shadow: 0 0 0 5px #FFFFFF !important;
+}
+[data-testid="stSidebarNavLink"]:focus-visible span { text-decoration: underline; }
+/* WCAG 1.4.3: captions are drawn at 60% opacity, which takes a link in them to 3:1. Full opacity
+   with a grey of 7:1 keeps captions quieter than body text; links are 7.3:1 on white. */
+[data-testid="stCaptionContainer"] { opacity: 1 !important; color: #595959 !important; }
+[data-testid="stCaptionContainer"] a, [data-testid="stMarkdownContainer"] a { color: #005A8C !important; }
+.wc-copy-link { display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; margin: 0 0 0.4rem 0; }
+.wc-copy-link-button {
+  border: 1px solid #0072B2; background: #FFFFFF; color: #005A8C; border-radius: 0.4rem;
+  padding: 0.25rem 0.7rem; font: inherit; cursor: pointer;
+}
+.wc-copy-link-button:hover { background: #E8F1F8; }
+.wc-copy-link-label { color: #1A1A1A; font-size: 0.85rem; }
+.wc-copy-link-text {
+  flex: 1 1 18rem; min-width: 12rem; border: 1px solid #6B6B6B; border-radius: 0.3rem;
+  padding: 0.2rem 0.4rem; font-size: 0.85rem; color: #1A1A1A; background: #FFFFFF;
+}
+.wc-copy-link-status { color: #1A1A1A; font-size: 0.85rem; }
+</style>
+"""
+
+
+def style() -> None:
+    """Inject the shared accessibility styles (once per page run, from the shell)."""
+    st.html(STYLE)
+
+
+def chart(
+    figure: Any,
+    summary: str,
+    data: pd.DataFrame | None = None,
+    *,
+    container: Any = None,
+    table_label: str = "Data behind this chart (table)",
+    **kwargs: Any,
+) -> Any:
+    """An Altair chart with its text alternative: a one-sentence summary read by screen readers
+    (and shown as a caption) and, behind an expander, the table it draws, which also holds what
+    the tooltips say, so keyboard users reach it too. Returns st.altair_chart's result."""
+    box = container if container is not None else st
+    kwargs.setdefault("width", "stretch")
+    result = box.altair_chart(figure, alt=summary, **kwargs)
+    box.caption(plaintext.md(summary))  # summaries name teams and interventions: user text
+    if data is not None:
+        with box.expander(table_label):
+            st.dataframe(data, hide_index=True, width="stretch")
+    return result

@@ -1,0 +1,135 @@
+"""Every view is a link: widgets bound to URL query parameters, fall-back notes and a copy-link control.
+
+Pages create their choice widgets through the functions here, so each choice lives in the URL
+(Streamlit's `bind="query-params"`: the widget key is the parameter name, the value its label)
+and a link opened in a fresh browser restores it. A URL value the widget does not offer (a
+renamed indicator, a group withheld in this period) is dropped by Streamlit; the functions here
+say so on screen first, so nobody is silently shown another view than the one they were sent.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import streamlit as st
+
+LINK_OFF = ":material/link_off:"
+
+
+def note(text: str) -> None:
+    """Tell the user that part of the link could not be restored (shown where the choice is)."""
+    st.info(text, icon=LINK_OFF)
+
+
+def raw(key: str) -> str | None:
+    """The URL's value for a parameter, or None."""
+    return st.query_params.get(key)
+
+
+def check(key: str, allowed: Iterable[str], what: str, fallback: str = "the default") -> bool:
+    """Before a bound widget is drawn: True if the URL's value is one it offers (or absent);
+    otherwise a note names the part of the link that falls back."""
+    value = raw(key)
+    if value is None or value == "" or value in {str(a) for a in allowed}:
+        return True
+    note(f"The {what} in the link is not available here; showing {fallback}.")
+    return False
+
+
+def _labels(options: Sequence[Any], format_func: Callable[[Any], Any]) -> list[str]:
+    return [str(format_func(o)) for o in options]
+
+
+def selectbox(container, label: str, options: Sequence[Any], key: str, what: str,
+              format_func: Callable[[Any], Any] = str, **kwargs: Any) -> Any:
+    """st.selectbox bound to the URL parameter `key` (value: the option's label)."""
+    check(key, _labels(options, format_func), what)
+    return container.selectbox(label, options, key=key, format_func=format_func,
+                               bind="query-params", **kwargs)
+
+
+def radio(container, label: str, options: Sequence[Any], key: str, what: str,
+          format_func: Callable[[Any], Any] = str, **kwargs: Any) -> Any:
+    """st.radio bound to the URL parameter `key`."""
+    check(key, _labels(options, format_func), what)
+    return container.radio(label, options, key=key, format_func=format_func,
+                           bind="query-params", **kwargs)
+
+
+def toggle(container, label: str, key: str, **kwargs: Any) -> bool:
+    """st.toggle bound to the URL parameter `key` (true/false)."""
+    check(key, ("true", "false", "True", "False"), f"setting “{label}”")
+    return container.toggle(label, key=key, bind="query-params", **kwargs)
+
+
+def checkbox(container, label: str, key: str, **kwargs: Any) -> bool:
+    """st.checkbox bound to the URL parameter `key` (true/false)."""
+    check(key, ("true", "false", "True", "False"), f"setting “{label}”")
+    return container.checkbox(label, key=key, bind="query-params", **kwargs)
+
+
+def multiselect(container, label: str, options: Sequence[Any], key: str, what: str,
+                format_func: Callable[[Any], Any] = str, **kwargs: Any) -> list:
+    """st.multiselect bound to the URL parameter `key` (one value per choice)."""
+    allowed = set(_labels(options, format_func))
+    values = [v for v in st.query_params.get_all(key) if v != ""]
+    if any(v not in allowed for v in values):
+        note(f"Some {what} in the link are not available here and were left out.")
+    return container.multiselect(label, options, key=key, format_func=format_func,
+                                 bind="query-params", **kwargs)
+
+
+def select_slider(container, label: str, options: Sequence[Any], key: str, what: str,
+                  format_func: Callable[[Any], Any] = str, **kwargs: Any) -> Any:
+    """st.select_slider bound to the URL parameter `key`."""
+    allowed = set(_labels(options, format_func))
+    values = [v for v in st.query_params.get_all(key) if v != ""]
+    if any(v not in allowed for v in values):
+        note(f"The {what} in the link is not available here; showing the default.")
+    return container.select_slider(label, options, key=key, format_func=format_func,
+                                   bind="query-params", **kwargs)
+
+
+def tabs(labels: Sequence[str], key: str = "tab") -> Sequence:
+    """st.tabs whose open tab is in the URL (`tab=<label>`)."""
+    check(key, labels, "tab", f"the {labels[0]} tab")
+    return st.tabs(list(labels), key=key, bind="query-params")
+
+
+# The link is read in the browser at the moment of the click, so it always holds every choice
+# the page has made, including ones Python has not seen yet.
+_COPY_HTML = """
+<div class="wc-copy-link">
+  <button type="button" class="wc-copy-link-button" id="wc-copy-link-button">Copy link to this view</button>
+  <label class="wc-copy-link-label" for="wc-copy-link-text">Link</label>
+  <input id="wc-copy-link-text" class="wc-copy-link-text" type="text" readonly value="">
+  <span class="wc-copy-link-status" id="wc-copy-link-status" role="status" aria-live="polite"></span>
+</div>
+<script>
+(() => {
+  const button = document.getElementById("wc-copy-link-button");
+  const field = document.getElementById("wc-copy-link-text");
+  const status = document.getElementById("wc-copy-link-status");
+  if (!button || button.dataset.bound) return;
+  button.dataset.bound = "1";
+  const refresh = () => { field.value = window.location.href; };
+  refresh();
+  button.addEventListener("click", async () => {
+    refresh();
+    field.select();
+    try {
+      await navigator.clipboard.writeText(field.value);
+      status.textContent = "Copied. Anyone with access who opens it sees this view.";
+    } catch (e) {
+      status.textContent = "Select the link and copy it (Ctrl+C).";
+    }
+  });
+  field.addEventListener("focus", refresh);
+})();
+</script>
+"""
+
+
+def copy_link() -> None:
+    """A "Copy link to this view" button with the link in a text field beside it."""
+    st.html(_COPY_HTML, unsafe_allow_javascript=True)

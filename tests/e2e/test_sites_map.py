@@ -1,0 +1,114 @@
+"""Browser test: the sites map draws with no internet, withheld sites grey and without figures."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests import teams_org
+from tests.e2e.conftest import wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+# Okabe-Ito fills of sites_map.FILL: grey for withheld, green better, blue similar.
+GREY, GREEN, BLUE = (170, 170, 170), (0, 158, 115), (86, 180, 233)
+
+
+@pytest.fixture(scope="module")
+def sites_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sites_e2e") / "store.duckdb"
+    con = teams_org.build(path)
+    teams_org.add_absence(con)
+    con.execute("INSERT INTO sites VALUES ('North', 53.80, -1.55), ('South', 53.62, -1.38)")
+    con.close()
+    return path
+
+
+def _offline(context) -> list[str]:
+    """Refuse every request that leaves the machine; return the list of those attempted."""
+    outside: list[str] = []
+
+    def handle(route):
+        url = route.request.url
+        if re.match(r"^(https?|wss?)://(127\.0\.0\.1|localhost)[:/]", url) or url.startswith("data:"):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", handle)
+    return outside
+
+
+def _colours(png: bytes) -> dict[tuple[int, int, int], int]:
+    """Pixel count of every colour in a screenshot."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    img = Image.open(BytesIO(png)).convert("RGB")
+    return {c: n for n, c in img.getcolors(maxcolors=1_000_000)}
+
+
+def _has(colours: dict, target: tuple[int, int, int], pixels: int = 150) -> bool:
+    """A filled dot of this colour is drawn: a radius-9 dot covers about 250 pixels, while
+    anti-aliased edges and text only touch a colour in a few scattered pixels."""
+    return sum(n for c, n in colours.items()
+               if all(abs(a - b) <= 2 for a, b in zip(c, target, strict=True))) >= pixels
+
+
+def _screen_position(db, deck, site: str) -> tuple[float, float]:
+    """Where a site's dot is drawn: the view centres its target and scales by 2^zoom."""
+    from dashboard import sites_map, store
+
+    con = store.connect(db, read_only=True)
+    try:
+        frame = sites_map.site_figures(con, 2, 10, "stress")
+    finally:
+        con.close()
+    view = sites_map.view(frame)
+    row = frame.set_index("site").loc[site]
+    box = deck.bounding_box()
+    scale = 2 ** view["zoom"]
+    return (box["x"] + box["width"] / 2 + (row.x - view["target"][0]) * scale,
+            box["y"] + box["height"] / 2 + (row.y - view["target"][1]) * scale)
+
+
+def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db, browser):
+    base = server_factory(sites_db)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    outside = _offline(context)
+    page = context.new_page()
+    page.set_default_timeout(45_000)
+    try:
+        # absence: both sites are withheld (a site would expose Ward C or Clinic by differencing)
+        page.goto(f"{base}/teams?tab=Sites+map&map=Sickness+absence+rate")
+        wait_for_app(page)
+        deck = page.locator("[data-testid='stDeckGlJsonChart']")
+        deck.wait_for()
+        page.get_by_text("Map of 2 sites for Absence rate: 0 shown").first.wait_for()
+        page.get_by_text("Sites as a table").click()
+        table = page.locator("[data-testid='stDataFrame']").last
+        table.wait_for()
+        page.wait_for_timeout(1_500)
+        colours = _colours(deck.screenshot())
+        assert _has(colours, GREY) and not _has(colours, GREEN) and not _has(colours, BLUE)
+        # stress: both sites are released, one better than the organisation, one similar
+        page.goto(f"{base}/teams?tab=Sites+map")
+        wait_for_app(page)
+        page.get_by_text("Map of 2 sites for Stress: 2 shown (1 better").first.wait_for()
+        deck.wait_for()
+        page.wait_for_timeout(1_500)
+        colours = _colours(deck.screenshot())
+        assert _has(colours, GREEN) and _has(colours, BLUE) and not _has(colours, GREY)
+        assert page.locator("[data-testid='stException']").count() == 0
+        # clicking a site opens its cut: every indicator for the site against the organisation
+        x, y = _screen_position(sites_db, deck, "North")
+        page.mouse.click(x, y)
+        wait_for_app(page)
+        page.get_by_text("North: every indicator against the organisation").wait_for()
+        assert page.get_by_role("combobox", name="Open a site").input_value() == "North"
+        # nothing was fetched from the internet (no map tiles, no fonts)
+        assert [u for u in outside if "metrics.json" not in u] == []
+    finally:
+        context.close()
