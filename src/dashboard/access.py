@@ -25,6 +25,7 @@ ACTIONS = {
     "users": {"admin"},
     "audit": {"admin"},
     "intervention": {"admin"},
+    "plan": {"admin", "analyst"},  # self-assessments and improvement-plan actions (Framework page)
     "export": {"admin", "analyst", "manager"},
 }
 

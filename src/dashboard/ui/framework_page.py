@@ -14,10 +14,11 @@ from dashboard import (
     indicators,
     interventions,
     lenses,
+    plaintext,
     scorecard,
 )
 from dashboard.charts import framework as charts
-from dashboard.ui import cache, shell
+from dashboard.ui import auth, cache, shell
 
 FLAG_ICON = {"gap": "⚠", "check": "!", "modest": "?", "": ""}
 SECTIONS = {"diagnostic": "Diagnostic", "plan": "Improvement plan", "drivers": "Drivers"}
@@ -26,7 +27,7 @@ SECTIONS = {"diagnostic": "Diagnostic", "plan": "Improvement plan", "drivers": "
 def _flash() -> None:
     message = st.session_state.pop("fw_flash", None)
     if message:
-        st.success(message)
+        st.success(plaintext.md(message))  # names actions and elements the user typed
 
 
 def _read(fn, *args):
@@ -43,14 +44,18 @@ def _write(fn, message: str, errors: tuple[type[Exception], ...], figures: bool 
            **kwargs) -> None:
     """One write on this run's cursor; a refusal is shown, a success reruns the page. Only a
     write that changes figures (a new register entry) drops the cached figures."""
+    # a register entry is an intervention change (admins); assessments and actions are the plan's
+    action = "intervention" if figures else "plan"
+    auth.require(action)
     con = cache.cursor()
     try:
         fn(con, **kwargs)
     except errors as err:
-        st.error(f"Not saved: {err}.")
+        st.error(f"Not saved: {plaintext.md(str(err))}.")
         return
     finally:
         con.close()
+    auth.record(action, fn.__name__.replace("_", " "))
     if figures:
         cache.clear()
     st.session_state["fw_flash"] = message
@@ -295,7 +300,7 @@ def _progress(action_id: int) -> None:
     notes = _read(improvement.progress, action_id)
     with st.expander(f"Progress notes ({len(notes)})", expanded=True):
         for note in notes.itertuples():
-            st.markdown(f"**{pd.Timestamp(note.noted_on):%d %b %Y}** — {note.note}")
+            st.markdown(f"**{pd.Timestamp(note.noted_on):%d %b %Y}** — {plaintext.md(note.note)}")
         with st.form(f"fw_note_{action_id}", clear_on_submit=True):
             text = st.text_area("New note", key=f"fw_note_text_{action_id}")
             when = st.date_input("Dated", value=date.today(), format="DD/MM/YYYY",
@@ -307,7 +312,7 @@ def _progress(action_id: int) -> None:
 
 def _to_register(action_id: int, current: pd.Series, units: pd.DataFrame) -> None:
     if not pd.isna(current.intervention_id):
-        st.caption(f"In the register as “{current.intervention}”: evaluate it on the Interventions page.")
+        st.caption(f"In the register as “{plaintext.md(current.intervention)}”: evaluate it on the Interventions page.")
         return
     cat = catalogue.get()
     base = _read(improvement.intervention_defaults, action_id)
