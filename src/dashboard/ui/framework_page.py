@@ -312,7 +312,8 @@ def _progress(action_id: int) -> None:
 
 def _to_register(action_id: int, current: pd.Series, units: pd.DataFrame) -> None:
     if not pd.isna(current.intervention_id):
-        st.caption(f"In the register as “{plaintext.md(current.intervention)}”: evaluate it on the Interventions page.")
+        st.caption(f"In the register as “{plaintext.md(current.intervention)}”: "
+                   "evaluate it on the Interventions page.")
         return
     cat = catalogue.get()
     base = _read(improvement.intervention_defaults, action_id)
