@@ -156,6 +156,12 @@ FIGURES: dict[str, Rule] = {
     "dashboard.drilldown.team_profile": Rule("figures", units="unit_id", viewer="any"),
     "dashboard.drilldown.team_trend": Rule("figures", units="unit_id"),
     "dashboard.drilldown.compare": _UNITS,
+    "dashboard.drilldown.small_n_teams": _UNITS,
+    "dashboard.compare.indicators": _UNITS,
+    "dashboard.response_rates.team_rates": Rule("figures", units="unit_id"),
+    # per-team released rates, cut to the manager's own teams
+    "dashboard.response_rates.unit_rates": Rule("structure", rows="unit_id"),
+    "dashboard.coverage.absence_gaps": META,
     "dashboard.absence.monthly_rates": _UNITS,
     "dashboard.absence.period_summary": _UNITS,
     "dashboard.absence.absence_events": _UNITS,

@@ -14,6 +14,7 @@ ACTIONS = {
     "export": "downloaded a file",
     "import": "imported a file",
     "undo": "undid an import",
+    "plan": "recorded a self-assessment or changed the improvement plan",
     "intervention": "added, changed or deleted an intervention",
     "remove demo": "removed the demo organisation",
     "settings": "changed a setting (e.g. the organisation name)",

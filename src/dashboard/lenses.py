@@ -1,6 +1,7 @@
 """Lenses from data/lenses/*.toml: declared groupings of the indicators and their 0-10 roll-ups."""
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,6 +116,11 @@ def get(lens_id: str = DEFAULT) -> Lens:
     lenses = all_lenses()
     if lens_id not in lenses:
         raise ValueError(f"unknown lens {lens_id!r}; choose from {', '.join(lenses)}")
+    if lens_id == DEFAULT:
+        # the domains lens follows each indicator's own domain, custom indicators of the store
+        # included (they join the catalogue at connect and import, after the lenses were loaded)
+        groups, _ = _from_framework({}, catalogue.get())
+        return dataclasses.replace(lenses[lens_id], groups=groups)
     return lenses[lens_id]
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from streamlit import config as _stcfg
+
+_stcfg.set_option("client.showErrorDetails", "full")
 from streamlit.testing.v1 import AppTest
 
 from dashboard import scorecard, store
 from dashboard.ingest import pipeline
+from tests import signin
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -37,16 +42,18 @@ def _import(db, name, kind, answers):
 
 
 def _banner(at) -> str:
-    return next(m.value for m in at.markdown if "dataset-banner" in m.value)
+    # the banner's user text is written as HTML character references (issue 14): read it as shown
+    return html.unescape(next(m.value for m in at.markdown if "dataset-banner" in m.value))
 
 
 def test_published_figures_show_n_not_given_on_the_overview(env):
     dates = {"NSS 2023": "2023-10-20", "NSS 2024": "2024-10-18"}
     _import(env, "survey_aggregate_no_base.csv", "survey_aggregate", {"published": True, "wave_dates": dates})
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    signin.add_user(env, "ana", "analyst")  # real data is shown only after signing in
+    at = signin.sign_in(AppTest.from_file(str(APP), default_timeout=120).run(), "ana")
     assert not at.exception, at.exception
     assert "Unnamed organisation (latest import #1: survey_aggregate_no_base.csv" in _banner(at)
-    assert at.selectbox(key="overview_wave").value == "NSS 2024"  # the latest by date
+    assert at.selectbox(key="wave").value == "NSS 2024"  # the latest by date
     stress = next(m for m in at.metric if m.label == "Stress")
     assert stress.value == "42.6%"  # the file's NSS 2024 figure
     assert stress.delta == "-2.3 pts"  # 42.6% - 44.9%
@@ -71,7 +78,8 @@ def test_custom_indicators_on_the_overview_and_the_teams_page(env):
     }
     recode = {WLB: {"1": "Strongly disagree", "2": "Disagree", "3": "Agree", "4": "Strongly agree"}}
     _import(env, "survey_numeric_codes.csv", "survey", {"custom": custom, "recodes": recode})
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    signin.add_user(env, "ana", "analyst")  # real data is shown only after signing in
+    at = signin.sign_in(AppTest.from_file(str(APP), default_timeout=120).run(), "ana")
     assert not at.exception, at.exception
     rows = next(
         df.value

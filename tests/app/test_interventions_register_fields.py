@@ -62,7 +62,7 @@ def test_register_fields_round_trip_through_the_form_and_filter(demo_env):
         con.close()
     assert (got["prevention_level"], got["stage"], got["cost"]) == ("primary", "implement", 12500.0)
     # the evaluation tab names the fields of the chosen intervention
-    at.selectbox(key="iv_eval_pick").select(new_id).run()
+    at.selectbox(key="iv").select(new_id).run()
     assert any(c.value.startswith("Primary prevention · resources: Relational, Tangible or organisational")
                for c in at.caption)
     # filters: primary prevention keeps only the new one

@@ -6,16 +6,18 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests import teams_org
+from tests import signin, teams_org
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _app(page: str, **params) -> AppTest:
+def _app(page: str, user: str | None = None, **params) -> AppTest:
     at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=120)
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
+    if user is not None:  # a store of real data opens only after signing in; the link survives it
+        signin.sign_in(at, user)
     assert not at.exception, at.exception
     return at
 
@@ -54,13 +56,14 @@ def test_overview_opens_a_lens_from_the_link_and_falls_back_from_a_bad_one(demo_
 def teams_env(tmp_path, monkeypatch):
     path = tmp_path / "teams.duckdb"
     teams_org.build(path).close()
+    signin.add_user(path, "ana", "analyst")
     monkeypatch.setenv("WELLBEING_DB", str(path))
     monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
     monkeypatch.delenv("WELLBEING_THRESHOLD", raising=False)
 
 
 def test_team_profile_regroups_by_the_lens_in_the_link(teams_env):
-    at = _app("teams.py", team="Ward A", lens="hse")
+    at = _app("teams.py", "ana", team="Ward A", lens="hse")
     assert at.selectbox(key="teams_lens").value == "hse"
     assert at.query_params["lens"] == "hse" and at.query_params["team"] == "Ward A"
     profile = next(d.value for d in at.dataframe if "Indicator" in d.value.columns)
@@ -76,9 +79,9 @@ def test_team_profile_regroups_by_the_lens_in_the_link(teams_env):
 
 
 def test_heatmap_keeps_the_lens_indicators_in_its_order(teams_env):
-    at = _app("teams.py", lens="hse")
-    sort = at.selectbox(key="teams_sort")
+    at = _app("teams.py", "ana", lens="hse")
+    sort = at.selectbox(key="sort")
     # teams_org answers q11c (stress) and hse07 (peer support): only peer support is in the HSE lens
     assert sort.options == ["Name", "HSE Peer support"]
-    at = _app("teams.py")
-    assert "Stress" in at.selectbox(key="teams_sort").options
+    at = _app("teams.py", "ana")
+    assert "Stress" in at.selectbox(key="sort").options

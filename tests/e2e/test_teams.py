@@ -68,9 +68,8 @@ def _point_at(page, chart, text: str):
 
 
 def test_clicking_a_heatmap_cell_opens_the_team(server_factory, teams_db, page):
-    base = server_factory(teams_db)
-    page.goto(f"{base}/teams?dir=Medicine")
-    wait_for_app(page)
+    base = server_factory(teams_db, users=[("ana", "analyst")])
+    sign_in(page, base, "ana", path="teams?dir=Medicine")
     chart = page.locator(".vega-embed").first
     chart.locator("canvas, svg").first.wait_for(timeout=60_000)
     x, y = _point_at(page, chart, "Ward A")

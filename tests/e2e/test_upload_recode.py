@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import sign_in, wait_for_app
 from tests.e2e.test_upload import _choose
 
 pytestmark = pytest.mark.e2e
@@ -25,9 +25,8 @@ def _expected_wlb() -> str:
 
 
 def test_numeric_codes_recode_question_answered_in_browser(server_factory, page):
-    base = server_factory(None)
-    page.goto(f"{base}/data")
-    wait_for_app(page)
+    base = server_factory(None, users=[("dana", "admin")])  # an empty store: real data needs sign-in
+    sign_in(page, base, "dana", path="data")
     _choose(page, "What is in the file?", "Survey responses (one row per respondent)")
     page.locator("input[type='file']").first.set_input_files(str(FILE))
     page.get_by_role("heading", name="Preview").wait_for(timeout=60_000)
@@ -44,8 +43,7 @@ def test_numeric_codes_recode_question_answered_in_browser(server_factory, page)
     page.get_by_test_id("stAlertContentSuccess").get_by_text("Imported as import #1").wait_for(timeout=60_000)
     banner = page.locator("[data-testid='dataset-banner']")
     assert "survey_numeric_codes.csv" in banner.inner_text()
-    page.goto(f"{base}/overview")
-    wait_for_app(page)
+    sign_in(page, base, "dana", path="overview")  # a local sign-in lasts for the tab's session
     tile = page.get_by_test_id("stMetric").filter(has_text="Work-life balance")
     tile.wait_for(timeout=60_000)
     assert tile.get_by_test_id("stMetricValue").inner_text().strip() == _expected_wlb()

@@ -269,6 +269,11 @@ def _survey(ctl: dict, threshold: int) -> None:
     if waves.empty:
         st.info("No survey waves yet.")
         return
+    who = auth.current()
+    if who is not None and who.scoped:
+        st.info("Survey and absence by team compares teams across the whole organisation, so it is "
+                f"not part of a view limited to {plaintext.md(who.scope_text())}.")
+        return
     cat = catalogue.get()
     survey_inds = [i for i in cat.survey_indicators() if i.kind in ("proportion", "mean")]
     c1, c2, c3 = st.columns(3)

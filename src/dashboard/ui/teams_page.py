@@ -6,6 +6,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from dashboard import (
     catalogue,
@@ -37,11 +38,17 @@ def _params() -> dict[str, str]:
 
 
 def _set_param(name: str, value: str | None) -> None:
-    if value is None or value == "":
-        if name in st.query_params:
-            del st.query_params[name]
-    else:
-        st.query_params[name] = str(value)
+    try:
+        if value is None or value == "":
+            if name in st.query_params:
+                del st.query_params[name]
+        else:
+            st.query_params[name] = str(value)
+    except StreamlitAPIException:
+        # On the first run after arriving from another page, a parameter of the same name (the
+        # Overview's wave) is still bound to that page's widget; the binding ends with this run,
+        # and the next run writes the URL.
+        pass
 
 
 def _on_widget(name: str, key: str, to_param=str) -> None:
@@ -544,6 +551,11 @@ def _response_rates_table(sel: dict, threshold: int) -> None:
 
 def _sites(sel: dict, threshold: int) -> None:
     """The sites map: one indicator, released as in the Sites view; a site opens its cut."""
+    who = auth.current()
+    if who is not None and who.scoped:
+        st.info("The sites map compares sites across the whole organisation, so it is not part of "
+                f"a view limited to {plaintext.md(who.scope_text())}.")
+        return
     cat = catalogue.get()
     options = [*drilldown.survey_indicator_ids(cat), *drilldown.ABSENCE_IDS]
     ind_id = links.selectbox(
