@@ -97,9 +97,18 @@ def test_monthly_hours_converted_every_figure_by_hand(env):
         "Rolling 12 months": "–",
         "Feb 2023": "–",
         "Whole period": _pct(33 / 1800),
+        # monthly totals carry no episodes: nothing merged, dropped or open, no spells, no reasons
+        "Duplicate records merged": "0",
+        "Open episodes": "0",
+        "Records dropped": "0",
+        "Reason not recorded (S99)": "–",
+        "Spells per FTE over the period": "–",
     }
     assert (_pct(18 / 870), _pct(33 / 1800)) == ("2.07%", "1.83%")
-    assert "No reasons to show for this scope." in [i.value for i in at.info]  # the file gives none
+    # the file gives no reasons: its 15 + 18 = 33 days are one row "not broken down", with no share
+    reasons = next(d.value for d in at.dataframe if "Reason" in d.value.columns)
+    assert reasons.Reason.tolist() == ["Not broken down by reason (monthly totals)"]
+    assert reasons["FTE days lost"].tolist() == [33.0] and reasons.Share.tolist() == ["–"]
     table = at.dataframe[0].value
     assert table["FTE days lost"].tolist() == [15.0, 18.0]
     assert table["FTE days available"].tolist() == [930.0, 870.0]

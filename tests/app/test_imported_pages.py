@@ -7,9 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit import config as _stcfg
-
-_stcfg.set_option("client.showErrorDetails", "full")
 from streamlit.testing.v1 import AppTest
 
 from dashboard import scorecard, store

@@ -70,7 +70,7 @@ def test_each_demo_intervention_shows_its_planted_verdict(demo_env, name, verdic
     assert "not that the intervention caused it" in text
     assert teams_used in text
     # every demo evaluation has comparison teams, so the heading asks "did it work?"
-    assert "Did it work? Compared with teams without it" in [h.value for h in at.subheader]
+    assert "Did it work? Compared with teams without it" in [h.value for h in at.header]
     if teams_used == ABSENCE_TEAMS:
         assert "the comparison teams' change in rate (95% CI" in text
         assert "The effect is the first divided by the second." in text
