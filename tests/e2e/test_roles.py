@@ -67,7 +67,7 @@ def test_each_role_in_the_browser(server_factory, org, browser):
 
         sign_in(page, base, "ana")
         page.get_by_role("heading", name="Overview").wait_for()
-        assert _nav(page) == ["Overview", "Teams", "Absence", "Interventions", "Meeting mode"]
+        assert _nav(page) == ["Overview", "Teams", "Absence", "Interventions", "Framework", "Meeting mode"]
         sign_in(page, base, "ana", path="data")
         wait_for_app(page)
         assert page.get_by_role("heading", name="Data").count() == 0

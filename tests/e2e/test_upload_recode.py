@@ -43,7 +43,7 @@ def test_numeric_codes_recode_question_answered_in_browser(server_factory, page)
     page.get_by_test_id("stAlertContentSuccess").get_by_text("Imported as import #1").wait_for(timeout=60_000)
     banner = page.locator("[data-testid='dataset-banner']")
     assert "survey_numeric_codes.csv" in banner.inner_text()
-    sign_in(page, base, "dana", path="overview")  # a local sign-in lasts for the tab's session
+    sign_in(page, base, "dana")  # the Overview is the default page at /; a sign-in lasts for the tab
     tile = page.get_by_test_id("stMetric").filter(has_text="Work-life balance")
     tile.wait_for(timeout=60_000)
     assert tile.get_by_test_id("stMetricValue").inner_text().strip() == _expected_wlb()

@@ -116,7 +116,14 @@ def exports() -> None:
         return
 
     def pack() -> bytes:
-        return slides.build(cache.query(briefing.gather, wave, threshold()))
+        # Built when the button is clicked, outside the page's script run (no session pin, no
+        # trace), so it reads on its own cursor like the report; only admins and analysts, who
+        # see every released figure, are offered it (main()).
+        cur = cache.cursor()
+        try:
+            return slides.build(briefing.gather(cur, wave, threshold()))
+        finally:
+            cur.close()
 
     def report() -> bytes:
         cur = cache.cursor()
