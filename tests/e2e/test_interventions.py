@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.ui.shell import PAGES
 from tests.e2e.conftest import wait_for_app
@@ -18,8 +19,19 @@ def _needs_page() -> None:
 
 def _choose(page, label: str, option: str) -> None:
     """Open a selectbox by its label and click an option whose text starts with `option`."""
-    page.get_by_label(label, exact=True).first.click()
-    page.get_by_role("option").filter(has_text=option).first.click()
+    wait_for_app(page)
+    # A rerun that settles just after the click closes the dropdown again: reopen it then.
+    for _ in range(3):
+        page.get_by_label(label, exact=True).first.click()
+        choice = page.get_by_role("option").filter(has_text=option).first
+        try:
+            choice.wait_for(timeout=15_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            wait_for_app(page)
+            continue
+        choice.click()
+        break
     wait_for_app(page)
 
 
