@@ -14,7 +14,11 @@ import duckdb
 import pandas as pd
 
 from bench import raw as raw_sql
-from dashboard import absence, derived, drilldown, evaluation, indicators, privacy, release, scorecard, store
+from dashboard import privacy, store
+from dashboard.metrics import absence, drilldown, indicators, scorecard
+from dashboard.privacy import release
+from dashboard.stats import evaluation
+from dashboard.store import derived
 
 
 @dataclass(frozen=True)

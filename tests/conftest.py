@@ -34,7 +34,7 @@ def demo_con(demo_db) -> Iterator[duckdb.DuckDBPyConnection]:
 @pytest.fixture(scope="session")
 def demo_brief(demo_con):
     """The briefing for the demo's latest wave (Where to look, meeting screens, slides)."""
-    from dashboard import briefing
+    from dashboard.metrics import briefing
 
     return briefing.gather(demo_con, briefing.latest_wave(demo_con), 10)
 

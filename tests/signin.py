@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard import accounts, store
+from dashboard import store
+from dashboard.auth import accounts
 
 PASSWORD = "correct horse battery"
 ROUNDS = 4  # bcrypt's cheapest cost keeps tests fast; the app's own accounts use accounts.ROUNDS

@@ -8,8 +8,10 @@ import shutil
 import pytest
 
 from dashboard import __main__ as cli
-from dashboard import accounts, audit, pseudonym, store
+from dashboard import store
+from dashboard.auth import accounts, audit
 from dashboard.config import settings
+from dashboard.privacy import pseudonym
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pytest
 
 from bench import __main__ as cli
 from bench import generate, measure
-from dashboard import absence, catalogue, store
+from dashboard import catalogue, store
+from dashboard.metrics import absence
 
 RESPONSES, EPISODES, TEAMS, WAVES = 2_000, 5_000, 20, 3
 

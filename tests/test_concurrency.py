@@ -6,8 +6,9 @@ import random
 import threading
 from datetime import date, timedelta
 
-from dashboard import absence, drilldown, indicators, store
+from dashboard import store
 from dashboard.ingest import pipeline
+from dashboard.metrics import absence, drilldown, indicators
 from tests import teams_org
 
 SESSIONS = 20

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy.special import ndtr, ndtri
 
-from dashboard import catalogue, demo, indicators, store
+from dashboard import catalogue, demo, store
+from dashboard.metrics import indicators
 
 # --- helpers: checksums and an independent absence-rate computation -----------------------------
 

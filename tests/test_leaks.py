@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import absence, drilldown, privacy, store, team_absence
+from dashboard import privacy, store
+from dashboard.metrics import absence, drilldown, team_absence
 
 T = 10
 

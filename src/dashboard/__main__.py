@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dashboard import admin_cli, audit, store
+from dashboard import admin_cli, store
+from dashboard.auth import audit
 from dashboard.config import settings
 
 
@@ -21,8 +22,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from dashboard import pseudonym
     from dashboard.ingest import cli
+    from dashboard.privacy import pseudonym
 
     if args.user is None:
         args.user = admin_cli.operator()
@@ -53,7 +54,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from dashboard import briefing, slides
+    from dashboard.metrics import briefing
+    from dashboard.present import slides
 
     con = store.connect(args.db or settings().db_path, read_only=True)
     wave = briefing.latest_wave(con) if args.wave is None else _wave_id(con, args.wave)
@@ -68,7 +70,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _wave_id(con, label: str) -> int:
-    from dashboard import indicators
+    from dashboard.metrics import indicators
 
     waves = indicators.waves(con)
     match = waves[waves.label.astype(str) == str(label)]
@@ -78,7 +80,7 @@ def _wave_id(con, label: str) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from dashboard import board_report
+    from dashboard.present import board_report
 
     fmt = args.out.rsplit(".", 1)[-1].lower()
     if fmt not in ("docx", "html"):
@@ -101,7 +103,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from dashboard import calibration
+    from dashboard.stats import calibration
 
     def say(text: str) -> None:
         print(f"... {text}", file=sys.stderr, flush=True)

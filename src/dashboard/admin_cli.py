@@ -10,8 +10,10 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard import access, accounts, audit, pseudonym, store
+from dashboard import store
+from dashboard.auth import access, accounts, audit
 from dashboard.config import settings
+from dashboard.privacy import pseudonym
 
 
 def operator() -> str:

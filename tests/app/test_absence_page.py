@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from dashboard import absence, store
+from dashboard import store
+from dashboard.metrics import absence
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "absence.py")
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard import drivers, improvement, interventions, store
+from dashboard import store
+from dashboard.framework import improvement, interventions
+from dashboard.metrics import drivers
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "framework.py")
 

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import scorecard, store
+from dashboard import store
 from dashboard.ingest import pipeline
+from dashboard.metrics import scorecard
 from tests import signin
 
 ROOT = Path(__file__).resolve().parents[2]

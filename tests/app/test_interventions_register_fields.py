@@ -7,7 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard import interventions, store
+from dashboard import store
+from dashboard.framework import interventions
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "interventions.py")
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard import findings, screens
+from dashboard.metrics import findings
+from dashboard.present import screens
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 MEETING = Path(__file__).resolve().parents[2] / "pages" / "meeting.py"

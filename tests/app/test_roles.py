@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import audit, store
+from dashboard import store
+from dashboard.auth import audit
 from dashboard.ui import data_page
 from tests import signin, teams_org
 

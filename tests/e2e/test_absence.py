@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import absence
+from dashboard.metrics import absence
 from dashboard.ui import absence_page
 from dashboard.ui.shell import PAGES
 from tests.e2e.conftest import wait_for_app

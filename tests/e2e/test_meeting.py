@@ -5,8 +5,10 @@ import re
 
 import pytest
 
-from dashboard import briefing, screens, store
-from dashboard.charts import common
+from dashboard import store
+from dashboard.metrics import briefing
+from dashboard.present import screens
+from dashboard.present.charts import common
 from tests.e2e.conftest import wait_for_app
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import interventions, store
+from dashboard import store
+from dashboard.framework import interventions
 from tests import teams_org
 from tests.e2e.conftest import sign_in, wait_for_app
 

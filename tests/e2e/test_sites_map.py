@@ -59,7 +59,8 @@ def _has(colours: dict, target: tuple[int, int, int], pixels: int = 150) -> bool
 
 def _screen_position(db, deck, site: str) -> tuple[float, float]:
     """Where a site's dot is drawn: the view centres its target and scales by 2^zoom."""
-    from dashboard import sites_map, store
+    from dashboard import store
+    from dashboard.metrics import sites_map
 
     con = store.connect(db, read_only=True)
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dashboard import coverage
 from dashboard.ingest import mapping, pipeline
+from dashboard.metrics import coverage
 from tests.ingest.conftest import UPLOADS, snapshot
 
 

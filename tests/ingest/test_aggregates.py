@@ -7,8 +7,8 @@ import csv
 import pandas as pd
 import pytest
 
-from dashboard import drilldown, indicators, scorecard
 from dashboard.ingest import pipeline
+from dashboard.metrics import drilldown, indicators, scorecard
 from tests.ingest.conftest import UPLOADS, snapshot
 
 BASES = UPLOADS / "survey_aggregate_waves_bases.csv"

@@ -8,10 +8,10 @@ import hmac
 
 import pytest
 
-from dashboard import pseudonym
 from dashboard.config import settings
 from dashboard.ingest import pipeline
 from dashboard.ingest.validate import render_text
+from dashboard.privacy import pseudonym
 from tests.ingest.conftest import UPLOADS, snapshot
 
 

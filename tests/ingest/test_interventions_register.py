@@ -2,7 +2,7 @@
 unknown values skipped with the row, the column and the values allowed."""
 from __future__ import annotations
 
-from dashboard import interventions
+from dashboard.framework import interventions
 from dashboard.ingest import pipeline
 from tests.ingest.conftest import UPLOADS
 

@@ -9,7 +9,7 @@ import os
 import pandas as pd
 import pytest
 
-from dashboard import pseudonym
+from dashboard.privacy import pseudonym
 
 
 def test_key_created_once_private_and_reused(tmp_path):

@@ -7,8 +7,9 @@ import csv
 import pandas as pd
 import pytest
 
-from dashboard import catalogue, drilldown, indicators, scorecard
+from dashboard import catalogue
 from dashboard.ingest import load, pipeline, readings
+from dashboard.metrics import drilldown, indicators, scorecard
 from tests.ingest.conftest import UPLOADS, snapshot
 
 FILE = UPLOADS / "survey_numeric_codes.csv"
@@ -274,7 +275,8 @@ def test_custom_name_taken_by_another_rule_is_refused_and_undo_removes_the_indic
 def test_a_custom_indicator_can_be_evaluated_before_and_after_an_intervention(con, tmp_path):
     import datetime as dt
 
-    from dashboard import evaluation, interventions
+    from dashboard.framework import interventions
+    from dashboard.stats import evaluation
 
     _import(con)
     # A second wave of the same pulse: Ward A's fatigue falls, Ward B's does not.

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard import catalogue, coverage, pseudonym, store
+from dashboard import catalogue, store
 from dashboard.config import settings
 from dashboard.ingest import kinds, load, mapping
 from dashboard.ingest.read import RawTable, ReadError, read_file
 from dashboard.ingest.transform import PRIMARY_TABLES, Prepared, prepare_table
 from dashboard.ingest.validate import Report
+from dashboard.metrics import coverage
+from dashboard.privacy import pseudonym
 
 
 def read(

@@ -10,12 +10,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import catalogue, pseudonym
+from dashboard import catalogue
 from dashboard.config import settings
 from dashboard.ingest import dates, kinds, readings
 from dashboard.ingest.mapping import Mapping, map_reasons, normalise_header, normalise_team, year_columns
 from dashboard.ingest.read import RawTable
 from dashboard.ingest.validate import Problems, Report
+from dashboard.privacy import pseudonym
 
 SAMPLE_ROWS = 10
 # Markers HR exports use for "no value" in ordinary (non-answer) columns.
@@ -970,7 +971,7 @@ def _interventions(ctx: _Ctx) -> None:
 def _register_fields(ctx: _Ctx) -> dict[str, pd.Series]:
     """Prevention level, resources, driver, stage and cost: keys or labels from
     data/improvement.toml; an unknown value skips its row, naming the values allowed."""
-    from dashboard import interventions
+    from dashboard.framework import interventions
 
     opts = interventions.register_options()
     index = ctx.frame.index

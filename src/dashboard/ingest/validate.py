@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from dashboard import plaintext
+from dashboard.present import plaintext
 
 PROBLEM_COLUMNS = ["row", "column", "value", "reason", "severity"]
 WITHHELD = "(identifier withheld)"

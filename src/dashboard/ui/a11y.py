@@ -6,7 +6,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import plaintext
+from dashboard.present import plaintext
 
 # WCAG 2.4.7 / 2.4.11: a focus indicator that is always visible (3 px, Okabe-Ito blue on white,
 # 5.4:1), on every control including the sidebar's page links, which Streamlit draws faintly.

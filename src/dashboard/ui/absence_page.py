@@ -6,9 +6,12 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import absence, catalogue, coverage, groups, indicators, plaintext, team_absence
-from dashboard.charts import absence as charts
+from dashboard import catalogue
 from dashboard.config import settings
+from dashboard.metrics import absence, coverage, indicators, team_absence
+from dashboard.present import plaintext
+from dashboard.present.charts import absence as charts
+from dashboard.store import groups
 from dashboard.ui import a11y, auth, cache, chart_export, links, shell
 
 CUT_CHOICES = ("organisation", "directorate", "team", "site")

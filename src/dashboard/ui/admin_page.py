@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import access, accounts, audit, plaintext
+from dashboard.auth import access, accounts, audit
+from dashboard.present import plaintext
 from dashboard.ui import auth, cache
 
 

@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterator
 import pandas as pd
 import streamlit as st
 
-from dashboard import access, accounts, audit, plaintext, store
-from dashboard.access import Denied, Principal
+from dashboard import store
+from dashboard.auth import access, accounts, audit
+from dashboard.auth.access import Denied, Principal
+from dashboard.present import plaintext
 from dashboard.ui import cache
 
 FIRST_USER = (

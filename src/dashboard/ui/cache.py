@@ -9,10 +9,11 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import access, store
-from dashboard import query as named_queries
-from dashboard.access import Principal
+from dashboard import store
+from dashboard.auth import access
+from dashboard.auth.access import Principal
 from dashboard.config import settings
+from dashboard.store import query as named_queries
 
 T = TypeVar("T")
 

@@ -7,7 +7,9 @@ from datetime import date
 import altair as alt
 import streamlit as st
 
-from dashboard import briefing, slides, store
+from dashboard import store
+from dashboard.metrics import briefing
+from dashboard.present import slides
 from dashboard.ui import cache, shell
 
 

@@ -9,12 +9,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue, holdings, plaintext, pseudonym, store
+from dashboard import catalogue, store
 from dashboard.config import settings
 from dashboard.ingest import kinds, load, mapping, pipeline, readings, uploads
 from dashboard.ingest.read import RawTable, ReadError
 from dashboard.ingest.transform import HOURS_QUESTION, Prepared
 from dashboard.ingest.validate import Report, render_text
+from dashboard.present import plaintext
+from dashboard.privacy import pseudonym
+from dashboard.store import holdings
 from dashboard.ui import auth, cache, links
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet"]

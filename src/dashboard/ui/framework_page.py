@@ -6,18 +6,11 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import (
-    catalogue,
-    diagnostic,
-    drivers,
-    improvement,
-    indicators,
-    interventions,
-    lenses,
-    plaintext,
-    scorecard,
-)
-from dashboard.charts import framework as charts
+from dashboard import catalogue
+from dashboard.framework import diagnostic, improvement, interventions
+from dashboard.metrics import drivers, indicators, lenses, scorecard
+from dashboard.present import plaintext
+from dashboard.present.charts import framework as charts
 from dashboard.ui import auth, cache, shell
 
 FLAG_ICON = {"gap": "⚠", "check": "!", "modest": "?", "": ""}

@@ -7,8 +7,13 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import access, catalogue, evaluation, findings, interventions, plaintext
-from dashboard.charts import interventions as charts
+from dashboard import catalogue
+from dashboard.auth import access
+from dashboard.framework import interventions
+from dashboard.metrics import findings
+from dashboard.present import plaintext
+from dashboard.present.charts import interventions as charts
+from dashboard.stats import evaluation
 from dashboard.ui import a11y, auth, cache, chart_export, links, shell
 
 NEW = 0  # the "new intervention" choice in the editor

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import lenses
+from dashboard.metrics import lenses
 
 PARAM = "lens"
 

@@ -5,8 +5,9 @@ import html
 
 import streamlit as st
 
-from dashboard import briefing, drilldown, indicators, screens, slides
-from dashboard.charts import common
+from dashboard.metrics import briefing, drilldown, indicators
+from dashboard.present import screens, slides
+from dashboard.present.charts import common
 from dashboard.ui import cache, chart_export, shell
 
 # Sizes at 1920x1080: headline numbers well above 48 px, chart text from the meeting theme.

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import briefing, findings, formatting, indicators, lenses, scorecard
-from dashboard.charts import overview as charts
+from dashboard.metrics import briefing, findings, indicators, lenses, scorecard
+from dashboard.present import formatting
+from dashboard.present.charts import overview as charts
 from dashboard.ui import a11y, cache, chart_export, lens, links, shell
 
 ARROWS = {"better": "▲", "similar": "●", "worse": "▼", "none": ""}

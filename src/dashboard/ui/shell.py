@@ -9,8 +9,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from dashboard import access, indicators, plaintext, query, store
+from dashboard import store
+from dashboard.auth import access
 from dashboard.config import settings
+from dashboard.metrics import indicators
+from dashboard.present import plaintext
+from dashboard.store import query
 from dashboard.ui import a11y, auth, cache, links
 
 # What "a group" is counted in on each page, for the banner (survey pages count responses).
@@ -94,7 +98,7 @@ _PRINT_CSS = """
 
 
 def _current_wave() -> int | None:
-    from dashboard import briefing
+    from dashboard.metrics import briefing
 
     raw = st.query_params.get("wave")
     cur = cache.cursor()
@@ -109,7 +113,8 @@ def _current_wave() -> int | None:
 
 def exports() -> None:
     """The slide pack and the board report for the current wave, on every page (built on click)."""
-    from dashboard import board_report, briefing, slides
+    from dashboard.metrics import briefing
+    from dashboard.present import board_report, slides
 
     wave = _current_wave()
     if wave is None:

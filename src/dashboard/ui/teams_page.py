@@ -8,23 +8,20 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from dashboard import (
-    catalogue,
+from dashboard import catalogue, privacy, stats
+from dashboard.metrics import (
     compare,
     drilldown,
-    formatting,
     indicators,
     lenses,
-    plaintext,
-    privacy,
     response_rates,
     scorecard,
     sites_map,
-    stats,
     team_absence,
 )
-from dashboard.charts import teams as charts
-from dashboard.groups import LABELS
+from dashboard.present import formatting, plaintext
+from dashboard.present.charts import teams as charts
+from dashboard.store.groups import LABELS
 from dashboard.ui import a11y, auth, cache, lens, links, shell
 
 # Query parameters that make up a view; a link with them reopens the same view. The tab, sort

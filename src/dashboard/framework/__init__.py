@@ -1,0 +1,1 @@
+"""The framework's own records: interventions, improvement plan, self-assessment."""

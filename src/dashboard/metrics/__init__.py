@@ -1,0 +1,1 @@
+"""Figures from named queries over derived tables, released by the privacy layer."""

@@ -1,0 +1,1070 @@
+"""Sickness-absence analytics on the NHS definition: FTE days lost / FTE days available."""
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Sequence
+from datetime import date, timedelta
+from functools import lru_cache
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from dashboard import privacy
+from dashboard.config import DATA_DIR
+from dashboard.privacy import release, suppress
+from dashboard.store import derived, groups, query
+
+DAY_COUNTS: dict[str, str] = {
+    "calendar": "Calendar days (NHS convention, 365-day year)",
+    "working": "Working days (Monday to Friday)",
+}
+
+BRADFORD_CAVEAT = (
+    "The Bradford Factor (S\u00b2 \u00d7 D: spells squared times days, rolling 52 weeks) is widely "
+    "used and widely criticised: it penalises disabled staff and people with chronic conditions. "
+    "It is shown here only as a distribution for a group, never to rank or single out individuals."
+)
+# Common HR trigger points (51, 125, 400, 650) as bands; only counts per group are ever shown.
+BRADFORD_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("0-50", 0, 50),
+    ("51-124", 51, 124),
+    ("125-399", 125, 399),
+    ("400-649", 400, 649),
+    ("650+", 650, math.inf),
+)
+
+MEASURES: dict[str, str] = {
+    "rate": "Sickness absence rate",
+    "s10_share": "Share of days lost to anxiety/stress/depression (S10)",
+    "msk_share": "Share of days lost to musculoskeletal problems (S11/S12)",
+}
+
+
+@lru_cache(maxsize=1)
+def _reasons_file() -> dict:
+    with open(DATA_DIR / "absence_reasons.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def reason_labels() -> dict[str, str]:
+    """ESR reason code -> label (S10-S99), from data/absence_reasons.toml."""
+    return dict(_reasons_file()["reasons"])
+
+
+def reason_groups() -> dict[str, list[str]]:
+    """Named reason groups: mental_health (S10), musculoskeletal (S11/S12), unknown (S99)."""
+    return {k: list(v) for k, v in _reasons_file()["groups"].items()}
+
+
+def _ready(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The connection, once the derived absence tables match their sources."""
+    derived.ensure(con)
+    return con
+
+
+def _check_day_count(day_count: str) -> str:
+    if day_count not in DAY_COUNTS:
+        raise ValueError(f"unknown day count {day_count!r}; choose from {sorted(DAY_COUNTS)}")
+    return day_count
+
+
+def _days_sql(a: str, b: str, day_count: str) -> str:
+    """SQL for the number of counted days in [a, b] (a <= b); a and b are fixed SQL expressions."""
+    if _check_day_count(day_count) == "calendar":
+        return f"(date_diff('day', {a}, {b}) + 1)"
+
+    # Weekdays in [1900-01-01 (a Monday), d] is 5 per whole week plus min(rest, 5): closed form,
+    # so a five-year episode costs the same as a one-day one.
+    def upto(d: str, shift: int) -> str:
+        k = f"(date_diff('day', DATE '1900-01-01', {d}) + {shift})"
+        return f"(5 * ({k} // 7) + least({k} % 7, 5))"
+
+    return f"({upto(b, 1)} - {upto(a, 0)})"
+
+
+def _in_list(col: str, values: Sequence[str]) -> str:
+    # Codes come from our own TOML (validated as S + digits), never from uploads.
+    codes = [c for c in values if c[:1] == "S" and c[1:].isdigit()]
+    return f"{col} IN ({', '.join(repr(c) for c in codes)})" if codes else "FALSE"
+
+
+# The core CTE chain, bound parameters: period start, period end, unit ids (NULL = all).
+# scoped   -> pieces of spells from the derived table absence_spells (overlapping records of one
+#             employee merged once per import, FTE, team and reason kept per assignment)
+# pieces   -> each piece split at month ends and clipped to the period; days by the day count
+# unit_month -> numerator from episodes, or from absence_monthly where a unit-month has no
+#             episodes; denominator = staff-in-post FTE x counted days (headcount when FTE is
+#             missing, flagged), or the monthly aggregate's own FTE days available
+_CORE_SQL = """
+WITH params AS (
+    SELECT CAST(? AS DATE) AS p_start, CAST(? AS DATE) AS p_end, CAST(? AS INTEGER[]) AS scope_ids
+),
+scoped AS (
+    SELECT s.*
+    FROM absence_spells AS s, params AS p
+    WHERE p.scope_ids IS NULL OR list_contains(p.scope_ids, s.unit_id)
+),
+months AS (
+    SELECT s.*,
+           CAST(unnest(generate_series(date_trunc('month', greatest(s.start_date, p.p_start)),
+                                       date_trunc('month', least(s.end_date, p.p_end)),
+                                       INTERVAL 1 MONTH)) AS DATE) AS month
+    FROM scoped AS s, params AS p
+    WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
+),
+pieces AS (
+    SELECT m.*,
+           greatest(m.start_date, m.month, p.p_start) AS a,
+           least(m.end_date, last_day(m.month), p.p_end) AS b
+    FROM months AS m, params AS p
+),
+piece_days AS (
+    SELECT *, {piece_days} AS days FROM pieces
+),
+ep_umr AS (
+    SELECT unit_id, month, reason_code, sum(days * fte) AS lost
+    FROM piece_days
+    GROUP BY ALL
+),
+ep_um AS (
+    SELECT DISTINCT unit_id, month FROM ep_umr
+),
+agg AS (
+    -- a month only partly inside the period counts pro rata by calendar days (rate unchanged)
+    SELECT m.unit_id, CAST(date_trunc('month', m.month) AS DATE) AS month, m.reason_code,
+           m.fte_days_lost * f.frac AS lost, m.fte_days_available * f.frac AS available,
+           m.fte_days_available / (date_diff('day', date_trunc('month', m.month), last_day(m.month)) + 1)
+               AS fte_equiv
+    FROM absence_monthly AS m, params AS p,
+         LATERAL (
+             SELECT (date_diff('day', greatest(m.month, p.p_start), least(last_day(m.month), p.p_end)) + 1)
+                    / (date_diff('day', date_trunc('month', m.month), last_day(m.month)) + 1) AS frac
+         ) AS f
+    WHERE m.month <= p.p_end AND last_day(m.month) >= p.p_start
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, m.unit_id))
+),
+agg_only AS (
+    SELECT a.* FROM agg AS a ANTI JOIN ep_um AS e USING (unit_id, month)
+),
+umr AS (
+    SELECT unit_id, month, reason_code, lost, 'episodes' AS source FROM ep_umr
+    UNION ALL
+    SELECT unit_id, month, reason_code, lost, 'monthly' AS source FROM agg_only
+),
+um_lost AS (
+    SELECT unit_id, month, sum(lost) AS lost,
+           -- monthly totals without a reason breakdown count in days lost, not in reason shares
+           coalesce(sum(lost) FILTER (WHERE reason_code IS NOT NULL), 0) AS reason_days,
+           coalesce(sum(lost) FILTER (WHERE {s10}), 0) AS s10_days,
+           coalesce(sum(lost) FILTER (WHERE {msk}), 0) AS msk_days,
+           coalesce(sum(lost) FILTER (WHERE {s99}), 0) AS s99_days,
+           any_value(source) AS source
+    FROM umr
+    GROUP BY unit_id, month
+),
+agg_um AS (
+    -- ESR repeats FTE days available on each reason row of a unit-month: take it once
+    SELECT unit_id, month, max(available) AS available, max(fte_equiv) AS fte_equiv
+    FROM agg_only GROUP BY unit_id, month
+),
+sip AS (
+    SELECT s.unit_id, s.month, s.headcount, s.fte,
+           coalesce(s.fte, s.headcount)
+               * {sip_days} AS available,
+           s.fte IS NULL AND s.headcount IS NOT NULL AS fallback
+    FROM staff_in_post AS s, params AS p
+    WHERE s.month <= p.p_end AND last_day(s.month) >= p.p_start
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, s.unit_id))
+),
+unit_month AS (
+    SELECT k.unit_id, k.month,
+           coalesce(l.lost, 0) AS lost,
+           coalesce(l.reason_days, 0) AS reason_days,
+           coalesce(l.s10_days, 0) AS s10_days,
+           coalesce(l.msk_days, 0) AS msk_days,
+           coalesce(l.s99_days, 0) AS s99_days,
+           coalesce(l.source, 'episodes') AS source,
+           CASE WHEN l.source = 'monthly' THEN coalesce(a.available, s.available)
+                ELSE s.available END AS available,
+           -- without staff in post, FTE (days available / days in month) is a lower bound on
+           -- headcount, so the anonymity test stays on the safe side
+           coalesce(s.headcount, floor(a.fte_equiv)) AS headcount, s.fte,
+           coalesce(s.fallback AND NOT (l.source = 'monthly' AND a.available IS NOT NULL), FALSE)
+               AS fallback
+    FROM (SELECT unit_id, month FROM um_lost UNION SELECT unit_id, month FROM sip) AS k
+    LEFT JOIN um_lost AS l USING (unit_id, month)
+    LEFT JOIN sip AS s USING (unit_id, month)
+    LEFT JOIN agg_um AS a USING (unit_id, month)
+)
+"""
+
+
+# Whole months only: unit-months and reason days straight from the derived tables.
+_WHOLE_MONTHS = """
+,
+unit_month AS (
+    SELECT d.* EXCLUDE (day_count) FROM absence_unit_month AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.p_start AND p.p_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+),
+umr AS (
+    SELECT d.unit_id, d.month, d.reason_code, d.lost, d.source
+    FROM absence_unit_month_reason AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.p_start AND p.p_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+)
+"""
+
+
+# Edge months only: a period that starts or ends part-way through a month splits spells for those
+# one or two months and reads every whole month in between from the derived tables.
+_EDGE_PARAMS = """
+WITH params AS (
+    SELECT *,
+           CASE WHEN day(p_start) = 1 THEN p_start
+                ELSE CAST(date_trunc('month', p_start) + INTERVAL 1 MONTH AS DATE) END AS w_start,
+           CASE WHEN p_end = last_day(p_end) THEN p_end
+                ELSE CAST(date_trunc('month', p_end) - INTERVAL 1 DAY AS DATE) END AS w_end
+    FROM (SELECT CAST(? AS DATE) AS p_start, CAST(? AS DATE) AS p_end, CAST(? AS INTEGER[]) AS scope_ids)
+),"""
+
+_EDGE_TAIL = """
+,
+unit_month AS (
+    SELECT * FROM unit_month_edge
+    UNION ALL BY NAME
+    SELECT d.* EXCLUDE (day_count) FROM absence_unit_month AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.w_start AND p.w_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+),
+umr AS (
+    SELECT * FROM umr_edge
+    UNION ALL BY NAME
+    SELECT d.unit_id, d.month, d.reason_code, d.lost, d.source
+    FROM absence_unit_month_reason AS d, params AS p
+    WHERE d.day_count = '{day_count}' AND d.month BETWEEN p.w_start AND p.w_end
+      AND (p.scope_ids IS NULL OR list_contains(p.scope_ids, d.unit_id))
+)
+"""
+
+
+def _edges(sql: str, day_count: str) -> str:
+    """The core chain computing only a period's part-months (see _EDGE_PARAMS)."""
+    head = sql.index("scoped AS (")
+    sql = _EDGE_PARAMS + "\n" + sql[head:]
+    edge = "(x.month < p.w_start OR x.month > p.w_end)"
+    swaps = [
+        ("""    FROM scoped AS s, params AS p
+    WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
+),
+pieces AS (""", f"""    FROM scoped AS s, params AS p
+    WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
+      AND (s.start_date < p.w_start OR s.end_date > p.w_end)
+),
+edge_months AS (
+    SELECT x.* FROM months AS x, params AS p WHERE {edge}
+),
+pieces AS ("""),
+        ("    FROM months AS m, params AS p\n", "    FROM edge_months AS m, params AS p\n"),
+        ("""    WHERE m.month <= p.p_end AND last_day(m.month) >= p.p_start
+      AND (p.scope_ids""", """    WHERE m.month <= p.p_end AND last_day(m.month) >= p.p_start
+      AND (date_trunc('month', m.month) < p.w_start OR date_trunc('month', m.month) > p.w_end)
+      AND (p.scope_ids"""),
+        ("""    WHERE s.month <= p.p_end AND last_day(s.month) >= p.p_start
+      AND (p.scope_ids""", """    WHERE s.month <= p.p_end AND last_day(s.month) >= p.p_start
+      AND (s.month < p.w_start OR s.month > p.w_end)
+      AND (p.scope_ids"""),
+        ("),\numr AS (\n", "),\numr_edge AS (\n"),
+        ("    FROM umr\n", "    FROM umr_edge\n"),
+        ("),\nunit_month AS (\n", "),\nunit_month_edge AS (\n"),
+    ]
+    for old, new in swaps:
+        assert sql.count(old) == 1, old
+        sql = sql.replace(old, new)
+    return sql + _EDGE_TAIL.format(day_count=_check_day_count(day_count))
+
+
+def whole_months(start: date, end: date) -> bool:
+    """True when [start, end] runs from a first of the month to a last of the month."""
+    return start.day == 1 and end == month_end(end)
+
+
+def _core(day_count: str, whole: bool = False, edges: bool = False) -> str:
+    """The CTE chain; whole=True (a period of whole months) reads unit-months from the derived
+    tables instead of splitting spells (the same numbers: they were built with this SQL);
+    edges=True splits spells only for the part-months at either end. Both leave piece_days
+    undefined or partial: only for queries of unit_month, umr and scoped."""
+    if whole:
+        cut = _CORE_SQL.index(",\nmonths AS (")
+        return _CORE_SQL[:cut] + _WHOLE_MONTHS.format(day_count=_check_day_count(day_count))
+    if edges:
+        return _edges(_core(day_count), day_count)
+    groups_ = reason_groups()
+    return _CORE_SQL.format(
+        piece_days=_days_sql("a", "b", day_count),
+        sip_days=_days_sql("greatest(s.month, p.p_start)", "least(last_day(s.month), p.p_end)", day_count),
+        s10=_in_list("reason_code", groups_["mental_health"]),
+        msk=_in_list("reason_code", groups_["musculoskeletal"]),
+        s99=_in_list("reason_code", groups_["unknown"]),
+    )
+
+
+def _args(start: date, end: date, unit_ids: Sequence[int] | None) -> list:
+    return [start, end, [int(u) for u in unit_ids] if unit_ids is not None else None]
+
+
+def _month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def _add_months(d: date, months: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
+    return date(y, m + 1, 1)
+
+
+def month_end(d: date) -> date:
+    """Last day of the month of d."""
+    return _add_months(d, 1) - timedelta(days=1)
+
+
+# --- rates -------------------------------------------------------------------------------------
+
+# Group-level monthly figures from unit-months. Unit-months with no denominator stay out of the
+# rate (their days are reported as unmatched) so a missing staff-in-post row cannot inflate it.
+_GROUP_MONTH_SQL = """
+, grouped AS (
+    SELECT {select} um.month,
+           coalesce(sum(um.lost) FILTER (WHERE um.available > 0), 0) AS fte_days_lost,
+           sum(um.available) FILTER (WHERE um.available > 0) AS fte_days_available,
+           -- days of team-months with staff but no FTE days available; days of team-months with
+           -- nobody in post belong to no group that can be released and are in no figure at all
+           coalesce(sum(um.lost) FILTER (WHERE (um.available IS NULL OR um.available <= 0)
+                                         AND um.headcount > 0), 0) AS unmatched_days_lost,
+           sum(um.reason_days) AS reason_days, sum(um.s10_days) AS s10_days,
+           sum(um.msk_days) AS msk_days, sum(um.s99_days) AS s99_days,
+           sum(um.headcount) AS headcount, sum(um.fte) AS fte,
+           CASE WHEN count(DISTINCT um.source) > 1 THEN 'mixed' ELSE any_value(um.source) END AS source,
+           bool_or(um.fallback) AS headcount_fallback
+    FROM unit_month AS um
+    JOIN units AS u USING (unit_id)
+    GROUP BY ALL
+)
+"""
+
+# Staff groups have no staff in post, so no denominator: days lost only, and the group size for
+# the anonymity rule is the number of distinct absent employees (a lower bound on headcount).
+_STAFF_GROUP_MONTH_SQL = """
+, grouped AS (
+    SELECT {select} r.month,
+           sum(r.days * r.fte) AS fte_days_lost,
+           CAST(NULL AS DOUBLE) AS fte_days_available,
+           0.0 AS unmatched_days_lost,
+           sum(r.days * r.fte) AS reason_days,
+           coalesce(sum(r.days * r.fte) FILTER (WHERE {s10}), 0) AS s10_days,
+           coalesce(sum(r.days * r.fte) FILTER (WHERE {msk}), 0) AS msk_days,
+           coalesce(sum(r.days * r.fte) FILTER (WHERE {s99}), 0) AS s99_days,
+           count(DISTINCT r.employee_key) AS headcount, CAST(NULL AS DOUBLE) AS fte,
+           'episodes' AS source, FALSE AS headcount_fallback
+    FROM piece_days AS r
+    JOIN units AS u USING (unit_id)
+    GROUP BY ALL
+)
+"""
+
+
+def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False) -> str:
+    select = groups.select_list(by)
+    if "staff_group" in by:
+        g = reason_groups()
+        tail = _STAFF_GROUP_MONTH_SQL.format(
+            select=select,
+            s10=_in_list("r.reason_code", g["mental_health"]),
+            msk=_in_list("r.reason_code", g["musculoskeletal"]),
+            s99=_in_list("r.reason_code", g["unknown"]),
+        )
+        return _core(day_count) + tail
+    return _core(day_count, whole, edges=not whole) + _GROUP_MONTH_SQL.format(select=select)
+
+
+def _same_group(by: tuple[str, ...], left: str, right: str) -> str:
+    return "".join(f" AND {left}.{b} IS NOT DISTINCT FROM {right}.{b}" for b in by)
+
+
+def _monthly_raw(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    by: tuple[str, ...],
+    unit_ids: Sequence[int] | None,
+    day_count: str,
+) -> pd.DataFrame:
+    """Unsuppressed monthly figures per group for the months of [start, end], with rolling 12
+    months and the same month a year earlier (computed from the 12 months before start)."""
+    first, last = _month_start(start), month_end(end)
+    partition = ", ".join(by) if by else "1"
+    cols = "".join(f"g.{b}, " for b in by)
+    sql = (
+        _grouped_sql(by, day_count, whole=True)
+        + f"""
+, rolled AS (
+    SELECT *,
+           sum(fte_days_lost) OVER w12 AS lost_12m,
+           sum(fte_days_available) OVER w12 AS available_12m,
+           count(fte_days_available) OVER w12 AS months_12m
+    FROM grouped
+    WINDOW w12 AS (PARTITION BY {partition} ORDER BY month
+                   RANGE BETWEEN INTERVAL 11 MONTH PRECEDING AND CURRENT ROW)
+)
+SELECT {cols} g.month, g.fte_days_lost, g.fte_days_available,
+       g.fte_days_lost / nullif(g.fte_days_available, 0) AS rate,
+       g.unmatched_days_lost, g.reason_days, g.s10_days, g.msk_days, g.s99_days,
+       g.s10_days / nullif(g.reason_days, 0) AS s10_share,
+       g.msk_days / nullif(g.reason_days, 0) AS msk_share,
+       g.s99_days / nullif(g.reason_days, 0) AS s99_share,
+       -- a rolling figure only with all twelve months present
+       CASE WHEN g.months_12m = 12 THEN g.lost_12m / nullif(g.available_12m, 0) END AS rate_12m,
+       y.fte_days_lost / nullif(y.fte_days_available, 0) AS rate_last_year,
+       g.headcount, g.fte, g.source, g.headcount_fallback
+FROM rolled AS g
+LEFT JOIN rolled AS y ON y.month = CAST(g.month - INTERVAL 12 MONTH AS DATE){_same_group(by, "y", "g")}
+WHERE g.month >= ?
+ORDER BY {cols} g.month
+"""
+    )
+    frame = query.run(_ready(con), "absence.monthly", sql,
+                      [*_args(_add_months(first, -12), last, unit_ids), first])
+    frame["month"] = pd.to_datetime(frame["month"])
+    for col in ("rate", "rate_12m", "rate_last_year", "s10_share", "msk_share", "s99_share"):
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+MONTHLY_VALUES = (
+    "fte_days_lost", "fte_days_available", "rate", "unmatched_days_lost", "reason_days", "s10_days",
+    "msk_days", "s99_days", "s10_share", "msk_share", "s99_share", "rate_12m", "rate_last_year", "fte",
+)
+
+
+def monthly_rates(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    threshold: int,
+    by: Sequence[str] = (),
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> pd.DataFrame:
+    """Monthly absence rate per group for the months touching [start, end].
+
+    Columns: [*by, month, fte_days_lost, fte_days_available, rate, unmatched_days_lost,
+    reason_days, s10_days, msk_days, s99_days, s10_share, msk_share, s99_share, rate_12m,
+    rate_last_year, headcount, fte, source, headcount_fallback, suppressed]. rate is NaN when no
+    FTE days are available. A group-month with headcount below the threshold is blanked, and a
+    sibling too where the parent total would give it away (privacy.suppress).
+    """
+    by = groups.validate(by)
+    frame = _monthly_raw(con, start, end, by, unit_ids, day_count)
+    if "staff_group" in by:
+        return suppress(frame, by, threshold, n_col="headcount", keys=("month",), value_cols=MONTHLY_VALUES)
+    # Each figure is released on the months its days come from: the month itself, the twelve
+    # months of the rolling rate, the month a year earlier (release.release).
+    sets = release.members(con, frame, by, unit_ids)
+    months = [pd.Timestamp(m).date() for m in frame["month"]]
+    shown = release.release(con, threshold, [(g, (m,)) for g, m in zip(sets, months, strict=True)])
+    rolling = release.release(con, threshold, [
+        (g, tuple(_add_months(m, -k) for k in range(12))) for g, m in zip(sets, months, strict=True)])
+    last_year = release.release(con, threshold, [
+        (g, (_add_months(m, -12),)) for g, m in zip(sets, months, strict=True)])
+    frame["rate_12m"] = frame["rate_12m"].where(rolling)
+    frame["rate_last_year"] = frame["rate_last_year"].where(last_year)
+    frame["suppressed"] = ~shown
+    return privacy.blank(frame, ["headcount", *MONTHLY_VALUES])
+
+
+def period_summary(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+    threshold: int | None = None,
+) -> dict:
+    """FTE days lost and available, rate and reason shares over [start, end] inclusive.
+
+    rate is None when no FTE days are available (no figure, never zero or infinity). episodes
+    counts the de-duplicated spells touching the period. With a threshold, every figure is None
+    unless the release shows the scope in every month of the period, and days lost in team-months
+    without staff in post are never given; without one, unsuppressed (for internal use).
+    """
+    sql = _grouped_sql((), day_count, whole_months(start, end)) + """
+SELECT coalesce(sum(fte_days_lost), 0), sum(fte_days_available), sum(reason_days),
+       sum(s10_days), sum(msk_days), sum(s99_days), sum(unmatched_days_lost),
+       (SELECT count(DISTINCT spell_id) FROM scoped, params
+        WHERE scoped.start_date <= params.p_end AND scoped.end_date >= params.p_start)
+FROM grouped
+"""
+    lost, available, reason_days, s10, msk, s99, unmatched, episodes = query.run_one(
+        _ready(con), "absence.period_summary", sql, _args(start, end, unit_ids))
+    available = float(available) if available else 0.0
+    reason_days = float(reason_days or 0)
+
+    def share(part) -> float | None:
+        return float(part) / reason_days if reason_days > 0 else None
+
+    out = {
+        "fte_days_lost": float(lost),
+        "fte_days_available": available,
+        "rate": float(lost) / available if available > 0 else None,
+        "s10_share": share(s10),
+        "msk_share": share(msk),
+        "s99_share": share(s99),
+        "unmatched_days_lost": float(unmatched or 0),
+        "episodes": int(episodes),
+    }
+    if threshold is not None:
+        scope = release.members(con, pd.DataFrame(index=[0]), (), unit_ids)[0]
+        shown = bool(release.release(con, threshold, [(scope, release.months_of(start, end))])[0])
+        out = {k: (v if shown else None) for k, v in out.items()}
+        out["suppressed"] = not shown
+    return out
+
+
+def data_end(con: duckdb.DuckDBPyConnection) -> date | None:
+    """Where open episodes end: the last day of the latest staff-in-post month, or the latest
+    episode date if later."""
+    row = _ready(con).execute(
+        """
+        SELECT greatest(
+            (SELECT max(last_day(month)) FROM staff_in_post),
+            (SELECT max(greatest(start_date, end_date)) FROM absence_episodes))
+        """
+    ).fetchone()
+    return row[0]
+
+
+def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+    """First and last month (first days) with absence data: episodes or monthly aggregates."""
+    row = _ready(con).execute(
+        """
+        SELECT least((SELECT min(month) FROM absence_monthly),
+                     (SELECT min(start_date) FROM absence_episodes)),
+               greatest((SELECT max(month) FROM absence_monthly),
+                        (SELECT max(greatest(start_date, end_date)) FROM absence_episodes),
+                        -- open episodes run on to the end of the staff-in-post data
+                        CASE WHEN (SELECT count(*) FROM absence_episodes WHERE end_date IS NULL) > 0
+                             THEN (SELECT max(month) FROM staff_in_post) END)
+        """
+    ).fetchone()
+    if row[0] is None:
+        return None
+    return _month_start(row[0]), _month_start(row[1])
+
+
+def episode_quality(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | None = None) -> dict:
+    """Episode records, spells after merging overlapping records of one employee, duplicates
+    merged, records dropped for ending before they start, and open episodes."""
+    units = list(unit_ids) if unit_ids is not None else None
+    sql = _core("calendar") + """
+SELECT (SELECT count(*) FROM absence_episodes
+        WHERE ? IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id)),
+       (SELECT count(DISTINCT spell_id) FROM scoped),
+       (SELECT coalesce(sum(records - 1), 0) FROM scoped WHERE first_piece),
+       (SELECT count(*) FROM absence_episodes WHERE end_date < start_date
+          AND (? IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id))),
+       (SELECT count(*) FROM absence_episodes WHERE end_date IS NULL
+          AND (? IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id)))
+"""
+    records, spells, merged, invalid, open_ = query.run_one(
+        _ready(con), "absence.episode_quality", sql,
+        [*_args(date(1900, 1, 1), date(2200, 1, 1), units), *([units] * 6)])
+    return {
+        "records": int(records),
+        "spells": int(spells),
+        "duplicates_merged": int(merged),
+        "invalid_dropped": int(invalid),
+        "open_episodes": int(open_),
+    }
+
+
+# --- group-level suppression for period figures ------------------------------------------------
+
+def _group_sizes(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    by: tuple[str, ...],
+    unit_ids: Sequence[int] | None,
+) -> pd.DataFrame:
+    """Per group: the smallest monthly headcount over the period (the anonymity test), or for
+    staff groups the number of distinct absent employees."""
+    if "staff_group" in by:
+        sql = _core("calendar") + f"""
+SELECT {groups.select_list(by)} count(DISTINCT r.employee_key) AS headcount
+FROM piece_days AS r JOIN units AS u USING (unit_id)
+GROUP BY ALL
+"""
+    else:
+        sql = _core("calendar") + f"""
+, monthly AS (
+    SELECT {groups.select_list(by)} s.month, sum(s.headcount) AS headcount
+    FROM sip AS s JOIN units AS u USING (unit_id)
+    GROUP BY ALL
+)
+SELECT {groups.group_list(by)} min(headcount) AS headcount FROM monthly GROUP BY ALL
+"""
+    return query.run(_ready(con), "absence.group_sizes", sql, _args(start, end, unit_ids))
+
+
+def _apply_group_suppression(
+    detail: pd.DataFrame,
+    sizes: pd.DataFrame,
+    by: tuple[str, ...],
+    threshold: int,
+    value_cols: Sequence[str],
+    con: duckdb.DuckDBPyConnection | None = None,
+    months: Sequence[date] = (),
+    unit_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Blank detail rows of every group the release withholds over `months` (release.release);
+    staff groups, which have no staff in post, by their absent employees (privacy.suppress)."""
+    if "staff_group" in by or con is None:
+        flags = suppress(sizes, by, threshold, n_col="headcount", keys=(), value_cols=())
+    else:
+        flags = sizes.copy()
+        sets = release.members(con, flags, by, unit_ids)
+        flags["suppressed"] = ~release.release(con, threshold, [(g, months) for g in sets])
+    if by:
+        out = detail.merge(flags[[*by, "suppressed", "headcount"]], on=list(by), how="left")
+    else:
+        out = detail.assign(
+            suppressed=bool(flags["suppressed"].iloc[0]) if len(flags) else True,
+            headcount=flags["headcount"].iloc[0] if len(flags) else np.nan,
+        )
+    out["suppressed"] = out["suppressed"].fillna(True).astype(bool)
+    return privacy.blank(out, value_cols)
+
+
+# --- reasons -----------------------------------------------------------------------------------
+
+def reasons(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    threshold: int,
+    by: Sequence[str] = (),
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> pd.DataFrame:
+    """FTE days lost by ESR reason per group over [start, end], with its share of days with a
+    reason record. Columns: [*by, reason_code, reason, fte_days_lost, share, suppressed].
+    Monthly totals without a reason breakdown appear as reason_code NA ("Not broken down")."""
+    by = groups.validate(by)
+    select = groups.select_list(by)
+    if "staff_group" in by:
+        body = f"""
+SELECT {select} r.reason_code, sum(r.days * r.fte) AS fte_days_lost
+FROM piece_days AS r JOIN units AS u USING (unit_id)
+GROUP BY ALL
+"""
+    else:
+        body = f"""
+SELECT {select} r.reason_code, sum(r.lost) AS fte_days_lost
+FROM umr AS r JOIN units AS u USING (unit_id)
+GROUP BY ALL
+"""
+    whole = "staff_group" not in by and whole_months(start, end)
+    edges = "staff_group" not in by and not whole
+    frame = query.run(_ready(con), "absence.reasons", _core(day_count, whole, edges) + body,
+                      _args(start, end, unit_ids))
+    keyed = frame[frame.reason_code.notna()]
+    totals = keyed.groupby(list(by), dropna=False)["fte_days_lost"].transform("sum") if by else (
+        keyed["fte_days_lost"].sum()
+    )
+    frame["share"] = (keyed["fte_days_lost"] / totals).reindex(frame.index)
+    labels = reason_labels()
+    frame["reason"] = frame["reason_code"].map(
+        lambda c: "Not broken down by reason (monthly totals)" if pd.isna(c) else labels.get(c, c)
+    )
+    frame = frame.sort_values([*by, "fte_days_lost"], ascending=[True] * len(by) + [False])
+    sizes = _group_sizes(con, start, end, by, unit_ids)
+    out = _apply_group_suppression(frame, sizes, by, threshold, ("fte_days_lost", "share"),
+                                   con, release.months_of(start, end), unit_ids)
+    return out.reset_index(drop=True)
+
+
+# --- patterns ----------------------------------------------------------------------------------
+
+def patterns(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    threshold: int,
+    by: Sequence[str] = (),
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+    long_term_days: int = 28,
+) -> pd.DataFrame:
+    """Short- vs long-term split and spells per FTE per group over [start, end] (episodes only).
+
+    A spell is long-term when it lasts long_term_days calendar days or more (data/settings.toml;
+    open spells run to the end of the data). Spells count in the period they start; days are the
+    FTE days lost inside the period. spells_per_fte = spells starting in the period / mean
+    monthly FTE in post (none for staff groups, which have no staff in post).
+    """
+    by = groups.validate(by)
+    select = groups.select_list(by)
+    group = groups.group_list(by)
+    sql = _core(day_count) + f"""
+, starts AS (
+    SELECT {select} count(*) FILTER (WHERE s.spell_days < ?) AS spells_short,
+           count(*) FILTER (WHERE s.spell_days >= ?) AS spells_long
+    FROM scoped AS s JOIN units AS u USING (unit_id), params AS p
+    WHERE s.first_piece AND s.spell_start BETWEEN p.p_start AND p.p_end
+    GROUP BY ALL
+),
+days AS (
+    SELECT {select} coalesce(sum(r.days * r.fte) FILTER (WHERE r.spell_days < ?), 0) AS days_short,
+           coalesce(sum(r.days * r.fte) FILTER (WHERE r.spell_days >= ?), 0) AS days_long
+    FROM piece_days AS r JOIN units AS u USING (unit_id)
+    GROUP BY ALL
+),
+keys AS (SELECT {group} 1 AS k FROM starts UNION SELECT {group} 1 AS k FROM days)
+SELECT {"".join(f"k.{b}, " for b in by)}
+       coalesce(st.spells_short, 0) AS spells_short, coalesce(st.spells_long, 0) AS spells_long,
+       coalesce(d.days_short, 0) AS days_short, coalesce(d.days_long, 0) AS days_long
+FROM keys AS k
+LEFT JOIN starts AS st ON TRUE{_same_group(by, "st", "k")}
+LEFT JOIN days AS d ON TRUE{_same_group(by, "d", "k")}
+"""
+    args = _args(start, end, unit_ids)
+    frame = query.run(_ready(con), "absence.patterns", sql, [*args, *([long_term_days] * 4)])
+    if "staff_group" in by:
+        frame["mean_fte"] = np.nan
+    else:
+        fte = query.run(
+            _ready(con), "absence.mean_fte",
+            _core(day_count)
+            + f"""
+, monthly AS (
+    SELECT {select} s.month, sum(s.fte) AS fte FROM sip AS s JOIN units AS u USING (unit_id)
+    GROUP BY ALL
+)
+SELECT {group} avg(fte) AS mean_fte FROM monthly GROUP BY ALL
+""",
+            args,
+        )
+        if by:
+            frame = frame.merge(fte, on=list(by), how="left")
+        else:
+            frame["mean_fte"] = fte["mean_fte"].iloc[0] if len(fte) else np.nan
+            if frame.empty:
+                frame = pd.DataFrame(
+                    [{"spells_short": 0, "spells_long": 0, "days_short": 0.0, "days_long": 0.0,
+                      "mean_fte": fte["mean_fte"].iloc[0] if len(fte) else np.nan}]
+                )
+    frame["mean_fte"] = frame["mean_fte"].astype("float64")
+    frame["spells"] = frame.spells_short + frame.spells_long
+    frame["days"] = frame.days_short + frame.days_long
+    frame["long_share_spells"] = frame.spells_long / frame.spells.where(frame.spells > 0)
+    frame["long_share_days"] = frame.days_long / frame.days.where(frame.days > 0)
+    frame["spells_per_fte"] = frame.spells / frame.mean_fte.where(frame.mean_fte > 0)
+    sizes = _group_sizes(con, start, end, by, unit_ids)
+    values = ("spells_short", "spells_long", "days_short", "days_long", "mean_fte", "spells", "days",
+              "long_share_spells", "long_share_days", "spells_per_fte")
+    return _apply_group_suppression(frame, sizes, by, threshold, values, con,
+                                    release.months_of(start, end), unit_ids).reset_index(drop=True)
+
+
+# --- seasonality -------------------------------------------------------------------------------
+
+def seasonality(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    threshold: int,
+    by: Sequence[str] = (),
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> pd.DataFrame:
+    """Month-of-year profile: for each calendar month, FTE days lost / available summed over every
+    year of [start, end]. Columns: [*by, month_of_year, month_name, fte_days_lost,
+    fte_days_available, rate, years, suppressed]."""
+    by = groups.validate(by)
+    if "staff_group" in by:
+        raise ValueError("no absence rate by staff group: staff in post has no staff group")
+    group = groups.group_list(by)
+    sql = _grouped_sql(by, day_count, whole=True) + f"""
+SELECT {group} month(month) AS month_of_year,
+       coalesce(sum(fte_days_lost), 0) AS fte_days_lost,
+       sum(fte_days_available) AS fte_days_available,
+       sum(fte_days_lost) / nullif(sum(fte_days_available), 0) AS rate,
+       count(fte_days_available) AS years
+FROM grouped
+GROUP BY ALL
+ORDER BY {group} month_of_year
+"""
+    frame = query.run(_ready(con), "absence.seasonality", sql,
+                      _args(_month_start(start), month_end(end), unit_ids))
+    frame["rate"] = frame["rate"].astype("float64")
+    frame["month_name"] = frame["month_of_year"].map(lambda m: date(2000, int(m), 1).strftime("%b"))
+    sizes = _group_sizes(con, _month_start(start), month_end(end), by, unit_ids)
+    values = ("fte_days_lost", "fte_days_available", "rate")
+    return _apply_group_suppression(frame, sizes, by, threshold, values, con,
+                                    release.months_of(start, end), unit_ids).reset_index(drop=True)
+
+
+# --- Bradford Factor ---------------------------------------------------------------------------
+
+def bradford(
+    con: duckdb.DuckDBPyConnection,
+    end: date,
+    threshold: int,
+    by: Sequence[str] = (),
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bradford Factor distribution per group over the 52 weeks (364 days) to `end`.
+
+    Per employee S = spells touching the window, D = days absent inside it (day count as chosen),
+    B = S^2 x D; an employee belongs to the group of their latest spell. Only group figures leave
+    this function: (summary [*by, employees, headcount, median, p75, p90, suppressed],
+    bands [*by, band, employees, share, suppressed]). A group is shown only when both its headcount
+    and its absent employees reach the threshold, with complementary suppression.
+    """
+    by = groups.validate(by)
+    start = end - timedelta(days=363)
+    select = groups.select_list(by)
+    group = groups.group_list(by)
+    spell_days = _days_sql("a", "b", day_count)
+    per_employee = f"""
+, employee AS (
+    SELECT r.employee_key, count(DISTINCT r.spell_id) AS s, any_value(sd.d) AS d,
+           arg_max(r.unit_id, r.start_date) AS unit_id,
+           arg_max(r.staff_group, r.start_date) AS staff_group
+    FROM piece_days AS r
+    JOIN (
+        SELECT employee_key, sum({spell_days}) AS d
+        FROM (SELECT DISTINCT s.employee_key, s.spell_id,
+                     greatest(s.spell_start, p.p_start) AS a, least(s.spell_end, p.p_end) AS b
+              FROM scoped AS s, params AS p
+              WHERE s.spell_start <= p.p_end AND s.spell_end >= p.p_start)
+        GROUP BY employee_key
+    ) AS sd USING (employee_key)
+    GROUP BY r.employee_key
+),
+scored AS (
+    SELECT {select} r.s * r.s * r.d AS b
+    FROM employee AS r JOIN units AS u USING (unit_id)
+)
+"""
+    # Band edges are our own constants (BRADFORD_BANDS), never user input.
+    band_sql = " ".join(
+        f"WHEN b >= {lo}" + (f" AND b <= {hi}" if math.isfinite(hi) else "") + f" THEN '{name}'"
+        for name, lo, hi in BRADFORD_BANDS
+    )
+    args = _args(start, end, unit_ids)
+    summary = query.run(
+        _ready(con), "absence.bradford_summary",
+        _core(day_count) + per_employee + f"""
+SELECT {group} count(*) AS employees,
+       quantile_cont(b, 0.5) AS median, quantile_cont(b, 0.75) AS p75, quantile_cont(b, 0.9) AS p90
+FROM scored GROUP BY ALL
+""",
+        args,
+    )
+    bands = query.run(
+        _ready(con), "absence.bradford_bands",
+        _core(day_count) + per_employee + f"""
+SELECT {group} CASE {band_sql} ELSE '0' END AS band, count(*) AS employees
+FROM scored GROUP BY ALL
+""",
+        args,
+    )
+    sizes = _group_sizes(con, _month_start(start), end, by, unit_ids)
+    if by:
+        summary = summary.merge(sizes, on=list(by), how="left")
+    else:
+        summary["headcount"] = sizes["headcount"].iloc[0] if len(sizes) else np.nan
+    # quantiles of a handful of people are close to individual figures: both counts must pass
+    summary["n_check"] = np.fmin(summary["employees"].astype("float64"),
+                                 summary["headcount"].astype("float64"))
+    flagged = suppress(summary, by, threshold, n_col="n_check", keys=(),
+                       value_cols=("employees", "median", "p75", "p90"))
+    flagged = flagged.drop(columns="n_check")
+    if "staff_group" not in by:
+        sets = release.members(con, flagged, by, unit_ids)
+        withheld = ~release.release(con, threshold, [(g, release.months_of(start, end)) for g in sets])
+        flagged["suppressed"] = flagged["suppressed"].astype(bool) | withheld
+        privacy.blank(flagged, ("employees", "median", "p75", "p90", "headcount"))
+    order = {name: i for i, (name, _, _) in enumerate(BRADFORD_BANDS)}
+    if by:
+        bands = bands.merge(flagged[[*by, "suppressed"]], on=list(by), how="left")
+        totals = bands.groupby(list(by), dropna=False)["employees"].transform("sum")
+    else:
+        bands["suppressed"] = bool(flagged["suppressed"].iloc[0]) if len(flagged) else True
+        totals = bands["employees"].sum()
+    bands["share"] = bands["employees"] / totals
+    bands["suppressed"] = bands["suppressed"].fillna(True).astype(bool)
+    privacy.blank(bands, ("employees", "share"))
+    bands["order"] = bands["band"].map(order)
+    bands = bands.sort_values([*by, "order"]).drop(columns="order").reset_index(drop=True)
+    return flagged.reset_index(drop=True), bands
+
+
+# --- survey x absence --------------------------------------------------------------------------
+
+def pearson_ci(x: Sequence[float], y: Sequence[float], level: float = 0.95) -> dict:
+    """Pearson r with its Fisher-z interval, p-value, and the least-squares line y = a + b x.
+
+    r needs 3+ points with spread; the interval needs 4+ (se = 1 / sqrt(n - 3)).
+    """
+    xs = np.asarray(x, dtype="float64")
+    ys = np.asarray(y, dtype="float64")
+    n = len(xs)
+    out = {"n": n, "r": None, "lo": None, "hi": None, "p": None, "slope": None, "intercept": None,
+           "level": level}
+    if n < 3 or np.ptp(xs) == 0 or np.ptp(ys) == 0:
+        return out
+    res = stats.pearsonr(xs, ys)
+    r = float(res.statistic)
+    slope, intercept = np.polyfit(xs, ys, 1)
+    out.update(r=r, p=float(res.pvalue), slope=float(slope), intercept=float(intercept))
+    if n > 3:
+        z = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15))
+        half = stats.norm.ppf(0.5 + level / 2) / math.sqrt(n - 3)
+        out.update(lo=math.tanh(z - half), hi=math.tanh(z + half))
+    return out
+
+
+def team_period(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    by: Sequence[str] = ("team",),
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> pd.DataFrame:
+    """Unsuppressed per-group absence over [start, end]: fte_days_lost, fte_days_available, rate,
+    s10_share, msk_share, s99_share and the smallest monthly headcount. For callers that suppress
+    (survey x absence, drill-down)."""
+    by = groups.validate(by)
+    if "staff_group" in by:
+        raise ValueError("no absence rate by staff group: staff in post has no staff group")
+    group = groups.group_list(by)
+    sql = _grouped_sql(by, day_count, whole_months(start, end)) + f"""
+SELECT {group} coalesce(sum(fte_days_lost), 0) AS fte_days_lost,
+       sum(fte_days_available) AS fte_days_available,
+       sum(fte_days_lost) / nullif(sum(fte_days_available), 0) AS rate,
+       sum(s10_days) / nullif(sum(reason_days), 0) AS s10_share,
+       sum(msk_days) / nullif(sum(reason_days), 0) AS msk_share,
+       sum(s99_days) / nullif(sum(reason_days), 0) AS s99_share,
+       min(headcount) AS headcount
+FROM grouped
+GROUP BY ALL
+"""
+    frame = query.run(_ready(con), "absence.period", sql, _args(start, end, unit_ids))
+    for col in ("rate", "s10_share", "msk_share", "s99_share", "headcount"):
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def survey_vs_absence(
+    con: duckdb.DuckDBPyConnection,
+    indicator_id: str,
+    wave_id: int,
+    threshold: int,
+    measure: str = "rate",
+    day_count: str = "calendar",
+) -> tuple[pd.DataFrame, dict]:
+    """Team-level survey indicator (x) against absence (y) over the 12 months to the wave.
+
+    Teams with fewer respondents or staff in post than the threshold are removed (and a sibling
+    where needed, so the organisation figure cannot reveal them). Returns (teams [team, value, n,
+    absence, headcount], stats from pearson_ci plus start, end, teams_removed).
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"unknown measure {measure!r}; choose from {sorted(MEASURES)}")
+    row = _ready(con).execute("SELECT fielded_on FROM waves WHERE wave_id = ?", [wave_id]).fetchone()
+    if row is None:
+        raise ValueError(f"unknown wave {wave_id}")
+    end = row[0]
+    start = end - timedelta(days=364)
+    # Team survey figures only as the drill-down's release plan shows them, so the scatter can
+    # never reveal a team the Teams page withholds (and through it a small sibling).
+    survey = privacy.survey_figures(
+        con, ("team",), threshold, wave_ids=[wave_id], indicator_ids=[indicator_id]
+    )
+    survey = survey.loc[~survey.suppressed, ["team", "value", "n"]]
+    absent = period_rates(con, start, end, threshold, ("team",), day_count=day_count)
+    # withheld teams keep their row with blank figures, so they count as removed below
+    absent = absent[["team", measure, "headcount"]].rename(columns={measure: "absence"})
+    frame = survey.merge(absent, on="team", how="outer")
+    frame["n_check"] = np.fmin(frame["n"].astype("float64").fillna(0), frame["headcount"].fillna(0))
+    flagged = suppress(frame, ("team",), threshold, n_col="n_check", keys=(),
+                       value_cols=("value", "n", "absence", "headcount"))
+    kept = flagged[~flagged.suppressed & flagged.value.notna() & flagged.absence.notna()]
+    kept = kept.drop(columns=["n_check", "suppressed"]).sort_values("team").reset_index(drop=True)
+    result = pearson_ci(kept["value"], kept["absence"])
+    # Each team counts once in r; weighted by respondents, large teams count for more. The two
+    # differ when small teams sit at the extremes (issue 11: 0.35 against 0.22 on the demo).
+    from dashboard.stats import weighted_pearson
+
+    result.update(r_weighted=weighted_pearson(kept["value"], kept["absence"], kept["n"]),
+                  start=start, end=end, teams_removed=int(len(frame) - len(kept)), measure=measure)
+    return kept, result
+
+
+def period_rates(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    threshold: int,
+    by: Sequence[str],
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> pd.DataFrame:
+    """team_period with the anonymity rule applied: a group whose smallest monthly headcount is
+    below the threshold is blanked, and a sibling where the parent total would reveal it."""
+    by = groups.validate(by)
+    frame = team_period(con, start, end, by, unit_ids, day_count)
+    values = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share")
+    sets = release.members(con, frame, by, unit_ids)
+    frame["suppressed"] = ~release.release(con, threshold, [(g, release.months_of(start, end)) for g in sets])
+    return privacy.blank(frame, ["headcount", *values])
+
+
+def scope_options(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, threshold: int, cut: str
+) -> pd.DataFrame:
+    """The groups of one cut (directorate, team or site) a user may pick as the page's scope, with
+    their unit ids: only groups shown under the anonymity rule over [start, end] (teams are
+    checked within their directorate, so a picked team cannot be differenced from its parent)."""
+    if cut not in ("directorate", "team", "site"):
+        raise ValueError(f"no absence scope by {cut!r}")
+    by = ("directorate", "team") if cut == "team" else (cut,)
+    shown = period_rates(con, start, end, threshold, by)
+    shown = shown.loc[~shown["suppressed"], [cut]]
+    members = _ready(con).execute(
+        f"SELECT {groups.CUTS[cut]} AS {cut}, list(u.unit_id ORDER BY u.unit_id) AS unit_ids"
+        " FROM units AS u GROUP BY ALL"
+    ).df()
+    return members.merge(shown, on=cut, how="inner").sort_values(cut).reset_index(drop=True)
+
+
+def absence_events(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Interventions aiming to move the absence rate that touch the scope: [date, label]."""
+    units = list(unit_ids) if unit_ids is not None else None
+    return _ready(con).execute(
+        """
+        SELECT DISTINCT i.start_date AS date, i.name AS label
+        FROM interventions AS i
+        JOIN intervention_units AS iu USING (intervention_id)
+        WHERE list_contains(i.indicators, 'absence_rate')
+          AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), iu.unit_id))
+        ORDER BY date
+        """,
+        [units, units],
+    ).df()

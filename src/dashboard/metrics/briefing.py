@@ -1,0 +1,137 @@
+"""One briefing per wave: the released figures behind Where to look, meeting mode, slides and report.
+
+Everything here comes from the same public functions the pages call (scorecard, drilldown,
+absence, team_absence, evaluation), with the same arguments, so a number in a slide or a board
+paper is the number on the page for the same wave. Nothing here compares n with the threshold.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from dashboard import catalogue, store
+from dashboard.framework import interventions
+from dashboard.metrics import absence, drilldown, findings, indicators, scorecard, team_absence
+from dashboard.stats import evaluation
+
+
+@dataclass(frozen=True, eq=False)
+class Briefing:
+    """The released figures for one wave and the findings drawn from them."""
+
+    dataset: str
+    is_demo: bool
+    wave_id: int
+    wave_label: str
+    fielded_on: date
+    threshold: int
+    produced: date
+    table: pd.DataFrame  # scorecard.indicator_table
+    domains: pd.DataFrame  # scorecard.domain_table
+    heat: pd.DataFrame  # drilldown.heatmap by team against the organisation
+    funnels: dict  # indicator id -> drilldown.funnel by team
+    evaluations: tuple  # evaluation.Evaluation, one per evaluated intervention
+    register: pd.DataFrame  # interventions.list_interventions as of the wave
+    absence_period: tuple[date, date]
+    absence_monthly: pd.DataFrame  # absence.monthly_rates, organisation, released months
+    absence_reasons: pd.DataFrame  # absence.reasons, organisation, over absence_period
+    absence_summary: dict  # absence.period_summary over absence_period
+    groups: dict = field(default_factory=dict)  # findings by kind
+    ranked: tuple = ()  # findings.where_to_look
+
+    @property
+    def respondents(self) -> int | None:
+        survey = self.table[(self.table.kind == "proportion") & self.table.n.notna()]
+        return int(survey.n.max()) if not survey.empty else None
+
+    @property
+    def footer(self) -> str:
+        """Dataset, wave and period, date produced, n and the threshold note: one line."""
+        start, end = self.absence_period
+        n = self.respondents
+        return footer_line(
+            self.dataset, self.is_demo,
+            f"survey wave {self.wave_label} · absence {start:%d %b %Y}–{end:%d %b %Y}",
+            f"{n if n is not None else '–'} respondents", self.threshold, self.produced,
+        )
+
+
+def footer_line(dataset: str, is_demo: bool, period: str, n: str, threshold: int, produced: date) -> str:
+    """The footer every exported slide and chart carries."""
+    demo = ""
+    if is_demo:
+        demo = " (fictional)" if "demo" in dataset.lower() else " (demo, fictional)"
+    return (f"{dataset}{demo} · {period} · produced {produced:%d %b %Y} · n = {n} · groups with "
+            f"fewer than {threshold} responses are not shown")
+
+
+def wave_for_year(con: duckdb.DuckDBPyConnection, year: int) -> int:
+    """The last survey wave fielded in a calendar year."""
+    waves = indicators.waves(con)
+    fielded = pd.to_datetime(waves.fielded_on)
+    match = waves[fielded.dt.year == year]
+    if match.empty:
+        years = sorted(set(fielded.dt.year))
+        raise ValueError(f"no survey wave fielded in {year}; waves exist for {years}")
+    return int(match.wave_id.iloc[-1])
+
+
+def latest_wave(con: duckdb.DuckDBPyConnection) -> int | None:
+    waves = indicators.waves(con)
+    return None if waves.empty else int(waves.wave_id.iloc[-1])
+
+
+def gather(
+    con: duckdb.DuckDBPyConnection,
+    wave_id: int,
+    threshold: int,
+    absence_period: tuple[date, date] | None = None,
+    produced: date | None = None,
+) -> Briefing:
+    """Collect the released figures for a wave (absence: the 12 months to its fieldwork unless
+    a period is given) and rank the findings."""
+    cat = catalogue.get()
+    info = store.dataset_info(con)
+    waves = indicators.waves(con)
+    row = waves[waves.wave_id == wave_id]
+    if row.empty:
+        raise ValueError(f"unknown wave {wave_id}")
+    fielded_on = pd.Timestamp(row.fielded_on.iloc[0]).date()
+    table = scorecard.indicator_table(con, wave_id, threshold)
+    domains = scorecard.domain_table(table)
+    heat = drilldown.heatmap(con, ("team",), wave_id, threshold, "organisation")
+    funnels = {
+        ind_id: drilldown.funnel(con, ("team",), wave_id, ind_id, threshold)
+        for ind_id in drilldown.survey_indicator_ids(cat)
+    }
+    register = interventions.list_interventions(con, as_of=fielded_on)
+    evaluable = set(cat.indicators)
+    evaluations = tuple(
+        evaluation.evaluate(con, int(iv.intervention_id), threshold)
+        for iv in register.itertuples(index=False)
+        if iv.status == "evaluated" and set(iv.indicators) & evaluable
+    )
+    period = absence_period or team_absence.wave_periods(con, wave_id)[0]
+    monthly = absence.monthly_rates(con, period[0], period[1], threshold)
+    reasons = absence.reasons(con, period[0], period[1], threshold)
+    summary = absence.period_summary(con, period[0], period[1])
+    org_rate = table.loc[table.indicator_id == "absence_rate", "value"]
+    rate = float(org_rate.iloc[0]) if not org_rate.empty and pd.notna(org_rate.iloc[0]) else None
+    groups = {
+        "outlier": findings.funnel_findings(funnels, cat, wave_id),
+        "change": findings.change_findings(evaluations, rate),
+        "domain": findings.domain_findings(domains, wave_id),
+        "absence": findings.absence_findings(heat, wave_id),
+    }
+    return Briefing(
+        dataset=info["name"], is_demo=bool(info["is_demo"]), wave_id=int(wave_id),
+        wave_label=str(row.label.iloc[0]), fielded_on=fielded_on, threshold=int(threshold),
+        produced=produced or date.today(), table=table, domains=domains, heat=heat, funnels=funnels,
+        evaluations=evaluations, register=register, absence_period=(period[0], period[1]),
+        absence_monthly=monthly[~monthly.suppressed].reset_index(drop=True),
+        absence_reasons=reasons, absence_summary=summary, groups=groups,
+        ranked=tuple(findings.where_to_look(groups)),
+    )

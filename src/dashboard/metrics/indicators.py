@@ -1,0 +1,148 @@
+"""Survey indicator queries built from the catalogue: values, n and spread by any cut and wave."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pandas as pd
+
+from dashboard.store import derived, groups, query
+
+# Respondent-level rows and pre-aggregated rows meet at (cut, wave, indicator) as sums, so both
+# kinds of upload feed the same figures. Pre-aggregated rows carry no staff group or spread. Both
+# roll up from the derived survey cells (unit x staff group x wave x indicator: n, sum, sum of
+# squares), never from the answers themselves.
+_RESPONDENT_SQL = """
+SELECT {select} r.wave_id, r.indicator_id,
+       sum(r.n) AS n, sum(r.sum_v) AS sum_v, sum(r.sum_v2) AS sum_v2
+FROM survey_cells AS r
+JOIN units AS u USING (unit_id)
+WHERE r.respondent
+  AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), r.indicator_id))
+  AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
+  AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.unit_id))
+GROUP BY ALL
+"""
+
+_AGGREGATE_SQL = """
+SELECT {select} r.wave_id, r.indicator_id,
+       sum(r.n) AS n, sum(r.sum_v) AS sum_v, CAST(NULL AS DOUBLE) AS sum_v2
+FROM survey_cells AS r
+JOIN units AS u USING (unit_id)
+WHERE NOT r.respondent
+  AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), r.indicator_id))
+  AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
+  AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.unit_id))
+GROUP BY ALL
+"""
+
+_COMBINE_SQL = """
+WITH parts AS (
+    {parts}
+),
+summed AS (
+    SELECT {group} wave_id, indicator_id,
+           sum(n) AS n, sum(sum_v) AS sum_v,
+           -- a spread only when every contributing row is respondent-level
+           CASE WHEN count(sum_v2) = count(*) THEN sum(sum_v2) END AS sum_v2
+    FROM parts
+    GROUP BY ALL
+)
+SELECT {group} s.wave_id, w.label AS wave_label, w.fielded_on, s.indicator_id,
+       s.sum_v / s.n AS value,
+       CAST(s.n AS BIGINT) AS n,
+       CASE WHEN s.n > 1 AND s.sum_v2 IS NOT NULL
+            THEN sqrt(greatest(s.sum_v2 - s.sum_v * s.sum_v / s.n, 0) / (s.n - 1)) END AS sd
+FROM summed AS s
+JOIN waves AS w USING (wave_id)
+ORDER BY {order} w.fielded_on, s.indicator_id
+"""
+
+
+def survey_results(
+    con: duckdb.DuckDBPyConnection,
+    by: Sequence[str] = (),
+    indicator_ids: Sequence[str] | None = None,
+    wave_ids: Sequence[int] | None = None,
+    unit_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Indicator value (proportion 0-1 or mean 1-5), n and sd per cut x wave x indicator.
+
+    Unsuppressed: callers that display figures pass the result through privacy.suppress.
+    """
+    by = groups.validate(by)
+    select = groups.select_list(by)
+    group = groups.group_list(by)
+    params = [
+        list(indicator_ids) if indicator_ids is not None else None,
+        list(wave_ids) if wave_ids is not None else None,
+        list(unit_ids) if unit_ids is not None else None,
+    ]
+    bound = [p for p in params for _ in (0, 1)]
+    parts = [_RESPONDENT_SQL.format(select=select)]
+    args = list(bound)
+    if "staff_group" not in by:
+        parts.append(_AGGREGATE_SQL.format(select=select))
+        args += bound
+    sql = _COMBINE_SQL.format(
+        parts="\n    UNION ALL\n".join(parts), group=group, order=group
+    )
+    derived.ensure(con)
+    return query.run(con, "survey.results", sql, args)
+
+
+def waves(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Survey waves in date order, with respondents per wave."""
+    return con.execute(
+        """
+        SELECT w.wave_id, w.label, w.fielded_on, count(r.response_id) AS respondents
+        FROM waves AS w
+        LEFT JOIN responses AS r USING (wave_id)
+        GROUP BY ALL
+        ORDER BY w.fielded_on
+        """
+    ).df()
+
+
+def respondent_values(
+    con: duckdb.DuckDBPyConnection,
+    indicator_id: str,
+    wave_ids: Sequence[int],
+    unit_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Respondent-level values (for intervals, effect sizes and the bootstrap), never displayed."""
+    return con.execute(
+        """
+        SELECT r.wave_id, r.unit_id, s.value
+        FROM respondent_scores AS s
+        JOIN responses AS r USING (response_id)
+        WHERE s.indicator_id = ?
+          AND list_contains(CAST(? AS INTEGER[]), r.wave_id)
+          AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.unit_id))
+        """,
+        [indicator_id, list(wave_ids), unit_ids and list(unit_ids), unit_ids and list(unit_ids)],
+    ).df()
+
+
+def published_results(
+    con: duckdb.DuckDBPyConnection,
+    indicator_ids: Sequence[str] | None = None,
+    wave_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Published organisation-level figures imported without a base (n not given).
+
+    Organisation level only: no n, so no interval, no threshold check and never a team comparison;
+    callers show them only where the organisation has no respondent-level or based figure.
+    """
+    inds = list(indicator_ids) if indicator_ids is not None else None
+    waves_ = list(wave_ids) if wave_ids is not None else None
+    return con.execute(
+        """
+        SELECT p.wave_id, w.label AS wave_label, w.fielded_on, p.indicator_id, p.value
+        FROM published_figures AS p JOIN waves AS w USING (wave_id)
+        WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), p.indicator_id))
+          AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), p.wave_id))
+        ORDER BY w.fielded_on, p.indicator_id
+        """,
+        [inds, inds, waves_, waves_],
+    ).df()

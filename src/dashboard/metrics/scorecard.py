@@ -1,0 +1,350 @@
+"""The seven-domain scorecard: indicator values, 0-10 favourable scores and RAG vs benchmark."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from statsmodels.stats.proportion import proportion_confint
+
+from dashboard import catalogue, privacy
+from dashboard.catalogue import Catalogue, Indicator
+from dashboard.framework import interventions
+from dashboard.metrics import absence, indicators, response_rates
+
+STATUS_LABELS = {
+    "better": "Better than benchmark",
+    "similar": "Similar to benchmark",
+    "worse": "Worse than benchmark",
+    "none": "No benchmark",
+}
+# HSE Analysis Tool bands against the benchmark percentiles p20 / p50 / p80.
+HSE_BANDS = (
+    "below 20th percentile",
+    "20th-50th percentile",
+    "50th-80th percentile",
+    "80th percentile and above",
+)
+PUBLISHED_NOTE = "n not given: no intervals, not used for team comparisons"
+# Absence rate is a census figure, not a sample: "similar" means within this relative margin.
+RATE_MARGIN = 0.10
+
+
+def score_0_10(ind: Indicator, value: float | None) -> float | None:
+    """Map a raw value onto the common 0-10 favourable scale (10 is best)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if ind.kind in ("proportion", "share"):
+        return 10 * value if ind.higher_is_better else 10 * (1 - value)
+    if ind.kind == "mean":
+        # 1-5 scales, already recoded so that 5 is favourable: 1 -> 0, 5 -> 10 (as NHS themes).
+        return (value - 1) * 2.5
+    if ind.kind == "rate":
+        zero_at = ind.score_zero_at or 0.10
+        return max(0.0, 10 * (1 - value / zero_at))
+    raise ValueError(f"no 0-10 score for kind {ind.kind!r}")
+
+
+def rag(ind: Indicator, value: float | None, n: float | None) -> tuple[str | None, str]:
+    """Status against the benchmark and a short band text explaining it."""
+    bench = ind.benchmark
+    if bench is None or value is None or (isinstance(value, float) and math.isnan(value)):
+        return None, ""
+    if bench.percentiles:
+        p20, p50, p80 = bench.percentiles
+        band = sum(value >= p for p in (p20, p50, p80))
+        status = {0: "worse", 1: "similar", 2: "similar", 3: "better"}[band]
+        return status, HSE_BANDS[band]
+    if ind.kind == "proportion" and n:
+        lo, hi = proportion_confint(value * n, n, alpha=0.05, method="wilson")
+        if hi < bench.value:
+            status = "better" if not ind.higher_is_better else "worse"
+        elif lo > bench.value:
+            status = "worse" if not ind.higher_is_better else "better"
+        else:
+            status = "similar"
+        return status, f"95% CI {lo:.1%} to {hi:.1%} vs {bench.value:.1%}"
+    if ind.kind == "rate":
+        rel = value / bench.value - 1
+        if abs(rel) <= RATE_MARGIN:
+            return "similar", f"within {RATE_MARGIN:.0%} of {bench.value:.1%}"
+        good = rel < 0
+        return ("better" if good else "worse"), f"{rel:+.0%} relative to {bench.value:.1%}"
+    # census shares (data insights): meeting the reference value is enough
+    ok = value >= bench.value if ind.higher_is_better else value <= bench.value
+    return ("better" if ok else "worse"), f"reference {bench.value:.0%}"
+
+
+def _wave_row(con: duckdb.DuckDBPyConnection, wave_id: int) -> tuple[date, list[int]]:
+    waves = indicators.waves(con)
+    fielded = waves.loc[waves.wave_id == wave_id, "fielded_on"]
+    if fielded.empty:
+        raise ValueError(f"unknown wave {wave_id}")
+    fielded_on = pd.Timestamp(fielded.iloc[0]).date()
+    earlier = waves.loc[waves.fielded_on < waves.loc[waves.wave_id == wave_id, "fielded_on"].iloc[0]]
+    return fielded_on, list(earlier.wave_id)
+
+
+def _data_quality(
+    con: duckdb.DuckDBPyConnection,
+    wave_id: int,
+    fielded_on: date,
+    unit_ids: Sequence[int] | None,
+    threshold: int,
+) -> dict[str, tuple[float | None, int]]:
+    """The organisation's own data maturity (Data insights domain), each as (share, denominator)."""
+    units = list(unit_ids) if unit_ids is not None else None
+    month = fielded_on.replace(day=1)
+    year_ago = fielded_on - timedelta(days=365)
+    row = con.execute(
+        """
+        WITH scope AS (
+            SELECT unit_id FROM units
+            WHERE CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id)
+        ),
+        respondents AS (
+            SELECT unit_id, count(*) AS n FROM responses
+            WHERE wave_id = ? AND unit_id IN (SELECT unit_id FROM scope) GROUP BY unit_id
+        ),
+        headcount AS (
+            SELECT unit_id, headcount FROM staff_in_post
+            WHERE month = ? AND unit_id IN (SELECT unit_id FROM scope)
+        ),
+        episodes AS (
+            SELECT reason_code FROM absence_episodes
+            WHERE start_date > ? AND start_date <= ? AND unit_id IN (SELECT unit_id FROM scope)
+        )
+        SELECT
+            (SELECT sum(n) FROM respondents), (SELECT sum(headcount) FROM headcount),
+            (SELECT count(*) FILTER (WHERE reason_code <> 'S99') FROM episodes),
+            (SELECT count(*) FROM episodes),
+            (SELECT list(DISTINCT u.team) FROM units AS u
+             WHERE u.unit_id IN (SELECT unit_id FROM headcount UNION SELECT unit_id FROM respondents))
+        """,
+        [units, units, wave_id, month, year_ago, fielded_on],
+    ).fetchone()
+    resp, head, recorded, episodes, teams = row
+    teams = set(teams or [])
+
+    # Reportable means what the Teams page shows: released by the anonymity rule for at least
+    # one indicator, which is stricter than "n >= threshold" (siblings protecting small teams).
+    released = privacy.survey_figures(con, ("team",), threshold, wave_ids=[wave_id])
+    shown = set(released.loc[~released.suppressed, "team"]) & teams
+
+    # "Evaluable" as the register says it: data on both sides of the start for an indicator.
+    register = interventions.list_interventions(con, as_of=fielded_on)
+    if units is not None:
+        # astype(bool): an empty register maps to an empty object Series, which pandas would
+        # read as a list of column names and return a frame without columns
+        register = register[register.unit_ids.map(lambda ids: bool(set(ids) & set(units))).astype(bool)]
+
+    def share(num, den):
+        return (float(num) / float(den) if den else None), int(den or 0)
+
+    return {
+        "response_rate": share(resp or 0, head),
+        "reason_recorded": share(recorded, episodes),
+        "teams_reportable": share(len(shown), len(teams)),
+        "interventions_evaluable": share((register.status == "evaluated").sum(), len(register)),
+    }
+
+
+def indicator_table(
+    con: duckdb.DuckDBPyConnection,
+    wave_id: int,
+    threshold: int,
+    unit_ids: Sequence[int] | None = None,
+    cat: Catalogue | None = None,
+) -> pd.DataFrame:
+    """Every catalogue indicator for one wave and scope, with previous-wave change and RAG.
+
+    Survey figures below the anonymity threshold are blanked here, before anything is shown.
+    """
+    cat = cat or catalogue.get()
+    fielded_on, earlier = _wave_row(con, wave_id)
+    prev_wave = earlier[-1] if earlier else None
+    wave_ids = [wave_id] + ([prev_wave] if prev_wave is not None else [])
+    survey = indicators.survey_results(con, wave_ids=wave_ids, unit_ids=unit_ids)
+    now = survey[survey.wave_id == wave_id].set_index("indicator_id")
+    before = survey[survey.wave_id == prev_wave].set_index("indicator_id")
+    # Published organisation-level figures (n not given) stand in only at organisation level.
+    published = (
+        indicators.published_results(con, wave_ids=wave_ids) if unit_ids is None else pd.DataFrame()
+    )
+    pub_now = pub_before = None
+    if len(published):
+        pub_now = published[published.wave_id == wave_id].set_index("indicator_id")
+        pub_before = published[published.wave_id == prev_wave].set_index("indicator_id")
+
+    # Absence over the 12 months up to the wave's fieldwork, and the 12 months before that.
+    period_end = fielded_on
+    current_abs = absence.period_summary(con, period_end - timedelta(days=364), period_end, unit_ids)
+    prior_abs = absence.period_summary(
+        con, period_end - timedelta(days=729), period_end - timedelta(days=365), unit_ids
+    )
+    quality = _data_quality(con, wave_id, fielded_on, unit_ids, threshold)
+
+    rows = []
+    for ind in cat.indicators.values():
+        value = previous = None
+        n = 0
+        note = ""
+        change_p = None
+        if ind.source == "survey":
+            if ind.id in now.index:
+                n = int(now.at[ind.id, "n"])
+                value = float(now.at[ind.id, "value"]) if n >= threshold else None
+                if n < threshold:
+                    note = f"fewer than {threshold} responses"
+            if ind.id in before.index and int(before.at[ind.id, "n"]) >= threshold:
+                previous = float(before.at[ind.id, "value"])
+                if value is not None:
+                    change_p = change_p_value(
+                        ind.kind, value, n, _sd(now, ind.id), previous,
+                        int(before.at[ind.id, "n"]), _sd(before, ind.id))
+            if ind.id not in now.index and pub_now is not None and ind.id in pub_now.index:
+                value = float(pub_now.at[ind.id, "value"])
+                note = PUBLISHED_NOTE
+                if previous is None and ind.id in pub_before.index:
+                    previous = float(pub_before.at[ind.id, "value"])
+        elif ind.source == "absence":
+            # period_summary names its figures after the indicators (rate for the absence rate)
+            key = "rate" if ind.kind == "rate" else ind.id
+            value, previous = current_abs[key], prior_abs[key]
+            n = int(current_abs["episodes"])
+            note = "12 months to the wave, calendar days"
+            if value is not None and previous:
+                # days lost come in spells, so no sampling test: the heatmap's relative margin
+                change_p = 0.0 if abs(value / previous - 1) > RATE_MARGIN else 1.0
+        else:
+            value, n = quality.get(ind.id, (None, 0))
+        if note == PUBLISHED_NOTE and not (ind.benchmark and ind.benchmark.percentiles):
+            # No n: no interval, so a proportion is not rated against its benchmark.
+            status, band = None, ""
+        else:
+            status, band = rag(ind, value, n)
+        if ind.id == "response_rate" and value is not None:
+            band = response_rates.band(value)  # HSE guidance: adequate, desirable, good, very good
+        rows.append(
+            {
+                "domain_id": ind.domain,
+                "domain": cat.domain(ind.domain).name,
+                "indicator_id": ind.id,
+                "indicator": ind.label,
+                "short": ind.short,
+                "kind": ind.kind,
+                "favourable": ind.favourable,
+                "value": value,
+                "n": n if value is not None and note != PUBLISHED_NOTE else None,
+                "score": score_0_10(ind, value),
+                "previous": previous,
+                "change": (value - previous) if value is not None and previous is not None else None,
+                # colour a change only when chance is an unlikely explanation (two-sided 5%)
+                "change_p": change_p,
+                "change_clear": bool(change_p is not None and change_p < 0.05),
+                "benchmark": ind.benchmark.value if ind.benchmark else None,
+                "benchmark_score": score_0_10(ind, ind.benchmark.value) if ind.benchmark else None,
+                "benchmark_source": (
+                    f"{ind.benchmark.source} ({ind.benchmark.year})" if ind.benchmark else ""
+                ),
+                # a string, not None: pandas would turn None into NaN
+                "status": status or "none",
+                "band": band,
+                "scored": ind.scored,
+                "headline": ind.headline,
+                "note": note,
+                "custom": ind.custom,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _sd(frame: pd.DataFrame, indicator_id: str) -> float | None:
+    if "sd" not in frame.columns or indicator_id not in frame.index:
+        return None
+    sd = frame.at[indicator_id, "sd"]
+    return None if pd.isna(sd) else float(sd)
+
+
+def change_p_value(kind: str, now: float, n_now: int, sd_now: float | None, before: float,
+                   n_before: int, sd_before: float | None) -> float | None:
+    """Two-sided p-value of a wave-to-wave change of one group's figure.
+
+    Proportions: the pooled two-proportion z test (value x n "yes" answers; fractional for
+    multi-item indicators). Means: a z test with each wave's respondent sd. None when there is
+    nothing to test with (no sd, or n of 0).
+    """
+    if n_now <= 0 or n_before <= 0:
+        return None
+    if kind == "proportion":
+        pooled = (now * n_now + before * n_before) / (n_now + n_before)
+        var = pooled * (1 - pooled) * (1 / n_now + 1 / n_before)
+    elif kind == "mean" and sd_now is not None and sd_before is not None:
+        var = sd_now**2 / n_now + sd_before**2 / n_before
+    else:
+        return None
+    diff = now - before
+    if var <= 0:
+        return 1.0 if diff == 0 else 0.0
+    return float(2 * norm.sf(abs(diff) / math.sqrt(var)))
+
+
+def domain_table(table: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFrame:
+    """Domain score = mean 0-10 score of its scored indicators with a figure; RAG on the subset
+    of those indicators that have a benchmark (own mean vs benchmark mean, margin from TOML)."""
+    cat = cat or catalogue.get()
+    rows = []
+    for dom in cat.domains:
+        part = table[(table.domain_id == dom.id) & table.scored & table.score.notna()]
+        benched = part[part.benchmark_score.notna()]
+        score = float(part.score.mean()) if not part.empty else None
+        status, gap, bench_score = "none", None, None
+        if not benched.empty:
+            gap = float(benched.score.mean() - benched.benchmark_score.mean())
+            # Where the domain score would sit if its benchmarked indicators were at benchmark:
+            # comparable with the score itself, so bar and tick differ by exactly the gap.
+            bench_score = score - gap
+            status = (
+                "better" if gap > cat.domain_margin else "worse" if gap < -cat.domain_margin else "similar"
+            )
+        rows.append(
+            {
+                "domain_id": dom.id,
+                "domain": dom.name,
+                "score": score,
+                "indicators": len(part),
+                "feeding": ", ".join(part.short),
+                "benchmark_score": bench_score,
+                "benchmark_gap": gap,
+                "status": status,
+                "status_label": STATUS_LABELS[status],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def trend(
+    con: duckdb.DuckDBPyConnection,
+    indicator_ids: Sequence[str],
+    threshold: int,
+    unit_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Headline survey indicators across all waves (suppressed waves dropped)."""
+    frame = indicators.survey_results(con, indicator_ids=list(indicator_ids), unit_ids=unit_ids)
+    cat = catalogue.get()
+    frame = frame[frame.n >= threshold].copy()
+    if unit_ids is None:
+        # Published organisation figures (n not given) fill waves without a figure of their own.
+        pub = indicators.published_results(con, indicator_ids=list(indicator_ids))
+        have = set(zip(frame.wave_id, frame.indicator_id, strict=True))
+        pub = pub[[(w, i) not in have for w, i in zip(pub.wave_id, pub.indicator_id, strict=True)]]
+        if len(pub):
+            frame = pd.concat([frame, pub.assign(n=np.nan)], ignore_index=True).sort_values(
+                ["fielded_on", "indicator_id"]
+            )
+    frame["indicator"] = frame.indicator_id.map(lambda i: cat.indicators[i].short)
+    return frame[["wave_label", "fielded_on", "indicator_id", "indicator", "value", "n"]]

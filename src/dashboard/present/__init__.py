@@ -1,0 +1,1 @@
+"""How figures read: formats, plain text, charts, meeting screens, slides, reports."""

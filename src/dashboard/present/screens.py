@@ -1,0 +1,223 @@
+"""One message per screen: the meeting-mode screens and slides, built from one Briefing.
+
+Pure: every number is formatted from the briefing's released figures, so a screen, a slide and
+the page say the same thing. Each screen carries its n and the suppression note.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import altair as alt
+import pandas as pd
+
+from dashboard.metrics import findings, scorecard
+from dashboard.metrics.briefing import Briefing
+from dashboard.present import formatting
+from dashboard.present.charts import absence as absence_charts
+from dashboard.present.charts import interventions as iv_charts
+from dashboard.present.charts import overview as overview_charts
+from dashboard.present.charts import teams as team_charts
+from dashboard.stats import evaluation
+
+
+@dataclass(frozen=True, eq=False)
+class Figure:
+    """A big number with its label and the context that makes it readable (benchmark, n)."""
+
+    label: str
+    value: str
+    context: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Screen:
+    key: str
+    title: str
+    message: str
+    figures: tuple[Figure, ...] = ()
+    bullets: tuple[str, ...] = ()
+    chart: alt.Chart | None = None
+    notes: tuple[str, ...] = ()
+    links: tuple[str, ...] = field(default=())
+
+
+def _n(v) -> str:
+    return "–" if v is None or pd.isna(v) else f"{int(v):,}"
+
+
+def suppression_note(brief: Briefing) -> str:
+    return (f"Groups with fewer than {brief.threshold} responses (or staff, for absence) are not "
+            "shown, nor any group that would let a smaller one be worked out.")
+
+
+def _bench(kind: str, value) -> str:
+    return "no benchmark" if pd.isna(value) else f"benchmark {formatting.value(kind, value)}"
+
+
+def _overview(brief: Briefing) -> Screen:
+    heads = brief.table[brief.table.headline]
+    figures = tuple(
+        Figure(
+            row.short,
+            formatting.value(row.kind, row.value),
+            _bench(row.kind, row.benchmark) + f" · n = {_n(row.n)}",
+        )
+        for row in heads.itertuples(index=False)
+    )
+    counts = brief.domains.status.value_counts()
+    message = (
+        f"Survey wave {brief.wave_label}, the seven domains against the benchmark: "
+        f"{counts.get('better', 0)} better, {counts.get('similar', 0)} similar, "
+        f"{counts.get('worse', 0)} worse."
+    )
+    return Screen("overview", "How are we doing?", message, figures,
+                  chart=overview_charts.domain_scores(brief.domains),
+                  notes=(f"Survey: n = {_n(brief.respondents)} respondents.", suppression_note(brief)))
+
+
+def _where(brief: Briefing) -> Screen:
+    bullets = tuple(f.text + (f" (n = {f.n:,} {f.n_label})" if f.n is not None else "")
+                    for f in brief.ranked)
+    return Screen("where", "Where to look", findings.summary_sentence(brief.ranked), bullets=bullets,
+                  links=tuple(f.link for f in brief.ranked),
+                  notes=("Ranked: teams far from the rest first, then changes unlikely to be chance, "
+                         "domains below benchmark, absence hotspots.", suppression_note(brief)))
+
+
+def _domain(brief: Briefing, dom) -> Screen:
+    part = brief.table[brief.table.domain_id == dom.domain_id]
+    shown = part[part.value.notna()]
+    withheld = part[part.value.isna() & (part.note != "")]
+    status = scorecard.STATUS_LABELS[dom.status].lower()
+    if pd.isna(dom.score):
+        message = f"{dom.domain}: no figure to show for this wave."
+    elif dom.status == "none":
+        message = (f"{dom.domain} scores {formatting.score(dom.score)}; there is no benchmark to compare "
+                   "with.")
+    else:
+        message = f"{dom.domain} scores {formatting.score(dom.score)}, {status}."
+    figures = [Figure("Domain score", formatting.score(dom.score),
+                      "benchmark " + formatting.score(dom.benchmark_score)
+                      if pd.notna(dom.benchmark_score) else "no benchmark")]
+    bullets = []
+    for row in shown.itertuples(index=False):
+        bench = "" if pd.isna(row.benchmark) else f"; benchmark {formatting.value(row.kind, row.benchmark)}"
+        change = formatting.change(row.kind, row.change)
+        since = f"; {change} since last wave" if change else ""
+        n = f" (n = {_n(row.n)})" if row.kind in ("proportion", "mean") else ""
+        bullets.append(f"{row.indicator}: {formatting.value(row.kind, row.value)}{n}{bench}{since} — "
+                       f"{scorecard.STATUS_LABELS[row.status].lower()}.")
+    chart = None
+    scored = shown[shown.score.notna()]
+    if not scored.empty:
+        data = pd.DataFrame({
+            "domain": scored.short, "score": scored.score,
+            "status_label": scored.status.map(scorecard.STATUS_LABELS),
+            "feeding": scored.indicator, "benchmark_score": scored.benchmark_score,
+        })
+        chart = overview_charts.domain_scores(data).properties(
+            title=f"{dom.domain}: indicator scores (0-10, black tick: benchmark)")
+    notes = [suppression_note(brief)]
+    if not withheld.empty:
+        notes.insert(0, "Not shown: " + ", ".join(withheld.short) + f" ({withheld.note.iloc[0]}).")
+    return Screen(f"domain-{dom.domain_id}", dom.domain, message, tuple(figures), tuple(bullets), chart,
+                  tuple(notes))
+
+
+def _teams(brief: Briefing) -> Screen:
+    chosen = [f for f in brief.ranked if f.kind in ("outlier", "absence")]
+    bullets = tuple(f.text + (f" (n = {f.n:,} {f.n_label})" if f.n is not None else "") for f in chosen)
+    message = ("Teams to look at: far from the rest of the organisation on a survey indicator, or "
+               "with more sickness absence than the organisation." if chosen
+               else "No team stands out from the rest of the organisation.")
+    return Screen("teams", "Teams to look at", message, bullets=bullets,
+                  links=tuple(f.link for f in chosen), notes=(suppression_note(brief),))
+
+
+def team_screen(brief: Briefing, profile: dict) -> Screen:
+    """A chosen team against its directorate and the organisation (drilldown.team_profile).
+
+    A team that cannot be shown gets a screen saying so, with no figure at all.
+    """
+    team = profile["team"]
+    if not profile.get("reportable"):
+        return Screen(f"team-{team}", team, f"{team} cannot be shown for this wave: fewer than "
+                      f"{brief.threshold} responses, or showing it would let a smaller team be worked out.",
+                      notes=(suppression_note(brief),))
+    ind = profile["indicators"]
+    survey = ind[ind.kind.isin(["proportion", "mean"]) & ind.n.notna()]
+    worse = ind[(ind.status == "worse") & ind.value.notna()]
+    bullets = [f.text for kind in ("outlier", "absence") for f in brief.groups.get(kind, ())
+               if f.subject == team]
+    bullets += [f"{r.indicator}: {formatting.value(r.kind, r.value)}, worse than the benchmark "
+                f"({formatting.value(r.kind, r.benchmark)})." for r in worse.itertuples(index=False)]
+    message = (f"{team} ({profile['directorate']}) against its directorate and the organisation, "
+               f"survey wave {brief.wave_label}.")
+    chart = team_charts.domain_dots(profile["domains"], "series", ["Team", "Directorate", "Organisation"],
+                                    f"{team}: seven-domain scores")
+    n = int(survey.n.max()) if not survey.empty else None
+    return Screen(f"team-{team}", team, message, bullets=tuple(bullets) or ("Nothing stands out.",),
+                  chart=chart, notes=(f"{team}: n = {_n(n)} responses.", suppression_note(brief)))
+
+
+def _absence(brief: Briefing) -> Screen:
+    s = brief.absence_summary
+    start, end = brief.absence_period
+    every = brief.absence_reasons
+    reasons = every[~every.suppressed & every.reason_code.notna()]
+    top = reasons.head(3)
+    figures = (
+        Figure("Sickness absence rate", formatting.value("rate", s["rate"]),
+               f"{start:%b %Y}–{end:%b %Y}"),
+        Figure("FTE days lost", f"{s['fte_days_lost']:,.0f}", f"of {s['fte_days_available']:,.0f} available"),
+        Figure("Stress, anxiety, depression", formatting.value("share", s["s10_share"]),
+               "share of days lost (S10)"),
+    )
+    bullets = tuple(f"{r.reason}: {r.fte_days_lost:,.0f} FTE days ({formatting.value('share', r.share)})"
+                    for r in top.itertuples(index=False))
+    rate = formatting.value("rate", s["rate"])
+    message = (f"Over the 12 months to the survey, {rate} of working days were lost to sickness; "
+               f"the biggest reason was {top.reason.iloc[0].lower() if not top.empty else 'not recorded'}.")
+    chart = None
+    if not brief.absence_monthly.empty:
+        chart = absence_charts.rate_series(brief.absence_monthly, None, "Sickness absence rate by month")
+    return Screen("absence", "Sickness absence", message, figures, bullets, chart,
+                  (f"{s['episodes']:,} absence episodes; calendar days, NHS definition.",
+                   suppression_note(brief)))
+
+
+def _intervention(brief: Briefing, ev: evaluation.Evaluation) -> Screen:
+    iv = ev.intervention
+    figures, bullets, notes = [], [], []
+    for r in ev.results:
+        figures.append(Figure(r.label, r.verdict.capitalize(), findings.evidence_words(r)))
+        if r.design != "none":
+            sentence = findings.change_sentence(r, ev.n_target_units)
+            bullets.append(sentence[:1].upper() + sentence[1:] + ".")
+        if r.kind in ("proportion", "mean") and r.cells is not None and "n" in r.cells:
+            ns = pd.to_numeric(r.cells.n, errors="coerce").dropna()
+            if not ns.empty:
+                notes.append(f"{r.label}: n = {int(ns.min()):,} to {int(ns.max()):,} responses per group "
+                             "and wave.")
+        if r.absence_units is not None:
+            notes.append(f"{r.label}: {r.absence_units[0]} target and {r.absence_units[1]} comparison "
+                         "teams, each large enough to show.")
+    first = ev.results[0] if ev.results else None
+    message = f"{iv['name']}: {first.verdict if first is not None else 'nothing to evaluate'}."
+    forest = evaluation.forest_frame(ev)
+    chart = iv_charts.forest(forest) if len(forest) else None
+    notes.append("“Likely” means the change is unlikely to be chance; it does not prove the "
+                 "programme caused it.")
+    notes.append(suppression_note(brief))
+    return Screen(f"intervention-{iv['intervention_id']}", iv["name"], message, tuple(figures),
+                  tuple(bullets), chart, tuple(notes))
+
+
+def build(brief: Briefing, profiles: tuple[dict, ...] = ()) -> list[Screen]:
+    """Overview, where to look, each domain, teams (and each chosen team's profile), absence,
+    each intervention verdict."""
+    screens = [_overview(brief), _where(brief)]
+    screens += [_domain(brief, dom) for dom in brief.domains.itertuples(index=False)]
+    screens += [_teams(brief), *(team_screen(brief, p) for p in profiles), _absence(brief)]
+    screens += [_intervention(brief, ev) for ev in brief.evaluations]
+    return screens

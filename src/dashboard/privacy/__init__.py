@@ -1,0 +1,417 @@
+"""Anonymity: the threshold, complementary suppression and the survey release plan for every cut."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from dashboard.metrics import indicators
+from dashboard.store import derived, groups, query
+
+SUPPRESSED_TEXT = "fewer than {threshold} responses"
+# A missing directorate, site or staff group is a group of its own, shown under this name. An
+# uploaded value that reads the same is a different group, so it is shown as UPLOADED_AS (issue
+# 10: merging the two let the plan release a 4-respondent group under the other one's name).
+NOT_RECORDED = "Not recorded"
+UPLOADED_AS = "{value} (as uploaded)"
+
+# The survey cuts the product offers, in priority order: when two figures cannot both be shown
+# without letting a small group be derived, the one from the earlier cut is kept. The team
+# drill-down comes first because it is the product's main journey.
+RELEASE_ORDER: tuple[tuple[str, ...], ...] = (
+    (),
+    ("directorate",),
+    ("team",),
+    ("site",),
+    ("staff_group",),
+    ("directorate", "staff_group"),
+    ("site", "staff_group"),
+)
+KEY_COLUMNS = ("directorate", "team", "site", "staff_group")
+
+
+def suppressed_text(threshold: int) -> str:
+    return SUPPRESSED_TEXT.format(threshold=threshold)
+
+
+def cut_name(by: Sequence[str]) -> str:
+    """Stable name of a cut: 'organisation', 'team', 'directorate+staff_group'."""
+    return "+".join(by) if by else "organisation"
+
+
+def blank(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Set the figures in `columns` to NaN on every row marked `suppressed`; returns the frame.
+
+    The one place figures are removed, so a withheld group's numbers never ride along in a
+    frame (or a cache) even if a caller forgets to filter on `suppressed`.
+    """
+    for col in columns:
+        if col in frame.columns:
+            frame[col] = frame[col].astype("float64").where(~frame["suppressed"].astype(bool), np.nan)
+    return frame
+
+
+def suppress(
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    threshold: int,
+    n_col: str = "n",
+    keys: Sequence[str] = ("wave_id", "indicator_id"),
+    value_cols: Sequence[str] = ("value", "sd"),
+) -> pd.DataFrame:
+    """Blank every figure of a group below the threshold, and of siblings where needed.
+
+    For one table whose rows partition a parent (the last name in `by` within the others, per
+    `keys`). Primary: n < threshold. Complementary: the suppressed siblings of a parent can be
+    recovered together as parent minus the rest, so while they total fewer than `threshold`
+    (and more than none) the smallest shown sibling is suppressed too. Returns a copy with a
+    boolean `suppressed` column; n and value columns are NaN where suppressed.
+
+    Survey figures across several cuts at once need `survey_figures`, which also protects
+    against differencing between cuts (a team against its site, a staff group against a team).
+    """
+    out = frame.copy()
+    if out.empty:
+        out["suppressed"] = pd.Series(dtype=bool)
+        return out
+    n = out[n_col].astype("float64").fillna(0.0)
+    out["suppressed"] = n < threshold
+    by = list(by)
+    if by:
+        parent = [k for k in keys if k in out.columns] + by[:-1]
+        if parent:
+            parent_id = out.groupby(parent, dropna=False, sort=False).ngroup().to_numpy()
+        else:
+            parent_id = np.zeros(len(out), dtype=np.int64)
+        n_arr = n.to_numpy()
+        sup = out["suppressed"].to_numpy().copy()
+        # Each pass suppresses at most one more sibling per parent; at most len(out) passes.
+        while True:
+            hidden = np.bincount(parent_id, weights=np.where(sup, n_arr, 0.0))
+            short = (hidden > 0) & (hidden < threshold)
+            candidates = np.flatnonzero(short[parent_id] & ~sup)
+            if candidates.size == 0:
+                break
+            # the smallest shown sibling in each short parent (stable: first in frame order)
+            order = candidates[np.lexsort((candidates, n_arr[candidates], parent_id[candidates]))]
+            first = order[np.r_[True, parent_id[order][1:] != parent_id[order][:-1]]]
+            sup[first] = True
+        out["suppressed"] = sup
+    return blank(out, [n_col, *value_cols])
+
+
+# Respondent counts per finest cell (team x staff group) for each wave and indicator. Rows from
+# pre-aggregated uploads have no staff group (NULL here): they count towards unit figures only,
+# as in indicators.survey_results.
+_CELLS_SQL = """
+SELECT c.wave_id, c.indicator_id, c.unit_id, u.directorate, u.team, u.site,
+       CASE WHEN c.respondent THEN coalesce(c.staff_group, '') END AS staff_group,
+       CAST(sum(c.n) AS BIGINT) AS n
+FROM survey_cells AS c
+JOIN units AS u USING (unit_id)
+WHERE (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), c.indicator_id))
+  AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), c.wave_id))
+GROUP BY ALL
+ORDER BY c.wave_id, c.indicator_id, c.unit_id, staff_group NULLS LAST
+"""
+
+
+def cells(
+    con: duckdb.DuckDBPyConnection,
+    wave_ids: Sequence[int] | None = None,
+    indicator_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Finest cells: [wave_id, indicator_id, unit_id, directorate, team, site, staff_group, n]."""
+    inds = list(indicator_ids) if indicator_ids is not None else None
+    wvs = list(wave_ids) if wave_ids is not None else None
+    derived.ensure(con)
+    frame = query.run(con, "survey.cells", _CELLS_SQL, [inds, inds, wvs, wvs])
+    # '' marks a respondent without a staff group (a group of its own); NULL a pre-aggregated row
+    frame = normalise_keys(frame, ("directorate", "site"))
+    raw = frame["staff_group"].astype("string")
+    blank_ = (raw == "").fillna(False).to_numpy(dtype=bool)
+    labelled = label(raw.mask(blank_)).to_numpy(dtype=object)
+    frame["staff_group"] = np.where(raw.isna().to_numpy(), None, labelled)
+    return frame
+
+
+def _plan_one(
+    n: np.ndarray,
+    codes: list[np.ndarray],
+    threshold: int,
+    last: list[np.ndarray | None] | None = None,
+) -> list[np.ndarray]:
+    """Which groups of each cut to release, for one wave and indicator.
+
+    The rule (proved in docs/privacy.md): a figure is released only if, after adding it, every
+    class of respondents that the released figures tell apart (same membership in every released
+    group) still holds 0 or at least `threshold` respondents. Every released figure is then a
+    union of such classes, so any sum or difference of released figures is too: no group below
+    the threshold can be derived, however the figures are combined.
+
+    Work per candidate group is proportional to its own cells (class weights are kept up to date
+    as classes split), not to all cells: at national scale (2,000 teams) one wave's plan fell from
+    ~50 s to ~3 s (bench/README.md). tests/test_privacy.py checks it against the plain version.
+    """
+    cls = np.zeros(len(n), dtype=np.int64)
+    weight = np.array([float(n.sum())])  # respondents in each class of the partition so far
+    out = []
+    for i, code in enumerate(codes):
+        valid = code >= 0
+        groups_n = np.bincount(code[valid], weights=n[valid]) if valid.any() else np.zeros(0)
+        released = np.zeros(len(groups_n), dtype=bool)
+        # Largest first: when siblings compete, the bigger (more robust) group is the one shown.
+        # Groups flagged `last` are tried after all others, so they are the ones left hidden.
+        late = last[i] if last is not None and last[i] is not None else np.zeros(len(groups_n), bool)
+        order = np.argsort(code, kind="stable")
+        bounds = np.searchsorted(code[order], np.arange(len(groups_n) + 1))
+        for g in np.lexsort((-groups_n, late)):
+            if groups_n[g] < threshold:
+                continue
+            idx = order[bounds[g]:bounds[g + 1]]
+            touched, inv = np.unique(cls[idx], return_inverse=True)
+            inside = np.bincount(inv, weights=n[idx])
+            hit = inside > 0
+            rest = weight[touched] - inside
+            if np.all(inside[hit] >= threshold) and np.all(((rest == 0) | (rest >= threshold))[hit]):
+                released[g] = True
+                # a class partly inside the group splits in two; one wholly inside stays as it is
+                split = hit & (rest > 0)
+                relabel = touched.copy()
+                relabel[split] = np.arange(len(weight), len(weight) + int(split.sum()))
+                cls[idx] = relabel[inv]
+                weight[touched[split]] -= inside[split]
+                weight = np.concatenate([weight, inside[split]])
+        out.append(released)
+    return out
+
+
+def _best_plan(
+    part: pd.DataFrame,
+    n: np.ndarray,
+    codes: list[np.ndarray],
+    order: Sequence[tuple[str, ...]],
+    threshold: int,
+) -> list[np.ndarray]:
+    """The plain plan, or one that hides a small team's site neighbours first, whichever shows more.
+
+    Any order gives a safe plan; the order only decides which sibling is withheld to protect a
+    small team. Withholding one at the small team's own site keeps the hidden part of the
+    directorate inside one site, so that the site's figure can still be shown.
+    """
+    plain = _plan_one(n, codes, threshold)
+    if ("team",) not in order:
+        return plain
+    t = list(order).index(("team",))
+    teams = pd.DataFrame({"g": codes[t], "n": n, "directorate": part.directorate, "site": part.site})
+    teams = teams.groupby("g").agg(n=("n", "sum"), directorate=("directorate", "first"),
+                                   site=("site", "first"))
+    small = teams.n < threshold
+    place = teams.groupby(["directorate", "site"]).n.transform("size")
+    small_here = small.groupby([teams.directorate, teams.site]).transform("sum")
+    near_small = ((small_here - small.astype(int)) > 0) & (place > 1)
+    if not near_small.any():
+        return plain
+    flags = np.zeros(int(codes[t].max()) + 1, dtype=bool)
+    flags[teams.index.to_numpy()] = near_small.to_numpy()
+    last: list[np.ndarray | None] = [None] * len(codes)
+    last[t] = flags
+    aware = _plan_one(n, codes, threshold, last)
+    return aware if sum(a.sum() for a in aware) > sum(p.sum() for p in plain) else plain
+
+
+def release_plan(
+    cell_frame: pd.DataFrame,
+    threshold: int,
+    order: Sequence[Sequence[str]] = RELEASE_ORDER,
+) -> pd.DataFrame:
+    """Decide, per wave and indicator, which group of every cut may be shown.
+
+    cell_frame: as from `cells`. Returns one row per (wave, indicator, cut, group):
+    [wave_id, indicator_id, cut, directorate, team, site, staff_group, n, released]; key columns
+    not in the cut are NA. Groups are considered cut by cut in `order`, largest first.
+    """
+    order = [groups.validate(by) for by in order]
+    frames = []
+    memo: dict[bytes, list[np.ndarray]] = {}
+    for (wave_id, indicator_id), part in cell_frame.groupby(["wave_id", "indicator_id"], sort=True):
+        part = part.reset_index(drop=True)
+        n = part["n"].to_numpy(dtype=np.float64)
+        has_group = part["staff_group"].notna().to_numpy()
+        codes, labels = [], []
+        for by in order:
+            if not by:
+                codes.append(np.zeros(len(part), dtype=np.int64))
+                labels.append(pd.DataFrame(index=[0]))
+                continue
+            # staff-group cuts never include pre-aggregated rows (they carry no staff group)
+            member = has_group if "staff_group" in by else np.ones(len(part), dtype=bool)
+            code = np.full(len(part), -1, dtype=np.int64)
+            code[member] = part[member].groupby(list(by), sort=True, dropna=False).ngroup().to_numpy()
+            codes.append(code)
+            first = pd.Series(np.arange(len(part))[member]).groupby(code[member]).first()
+            labels.append(part.loc[first.to_numpy(), list(by)].set_index(first.index))
+        # Indicators answered by exactly the same people in each cell share one plan.
+        key = part[["unit_id", "staff_group", "n"]].to_json().encode()
+        if key not in memo:
+            memo[key] = _best_plan(part, n, codes, order, threshold)
+        for by, code, lab, released in zip(order, codes, labels, memo[key], strict=True):
+            valid = code >= 0
+            sizes = np.bincount(code[valid], weights=n[valid], minlength=len(released))
+            frame = lab.reset_index(drop=True).copy()
+            frame["n"] = sizes.astype(np.int64)
+            frame["released"] = released
+            frame["cut"] = cut_name(by)
+            frame["wave_id"] = wave_id
+            frame["indicator_id"] = indicator_id
+            frames.append(frame)
+    columns = ["wave_id", "indicator_id", "cut", *KEY_COLUMNS, "n", "released"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    plan = pd.concat(frames, ignore_index=True)
+    for col in KEY_COLUMNS:
+        if col not in plan.columns:
+            plan[col] = pd.NA
+    return plan[columns]
+
+
+# Plans per (store file, dataset version, threshold, wave, indicators): one page view asks for the
+# same wave's plan several times, and every import or undo bumps the version.
+_PLAN_MEMO: dict[tuple, pd.DataFrame] = {}
+_PLAN_MEMO_SIZE = 64
+
+
+def _store_key(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not row or not row[0]:
+        return None  # in-memory: never memoised
+    # the survey cells' signature changes with every change of survey data (derived.refresh)
+    version = con.execute("SELECT value FROM meta WHERE key = 'derived_survey'").fetchone()
+    return str(row[0]), version[0] if version else "0"
+
+
+_STORED_COLUMNS = ["wave_id", "indicator_id", "cut", *KEY_COLUMNS, "n", "released"]
+
+
+def _stored(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int) -> pd.DataFrame | None:
+    frame = con.execute(
+        f"SELECT {', '.join(_STORED_COLUMNS)} FROM release_survey WHERE threshold = ? AND wave_id = ?",
+        [int(threshold), int(wave_id)],
+    ).df()
+    if frame.empty:
+        return None
+    for col in KEY_COLUMNS:
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), pd.NA)
+    frame["n"] = frame["n"].astype(np.int64)
+    frame["released"] = frame["released"].astype(bool)
+    return frame
+
+
+def _store(con: duckdb.DuckDBPyConnection, threshold: int, part: pd.DataFrame) -> None:
+    """Keep a wave's plan in release_survey (best effort on a read path: another session may be
+    writing; the plan is simply decided again next time)."""
+    if part.empty or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only":
+        return
+    rows = part.assign(threshold=int(threshold))[["threshold", *_STORED_COLUMNS]]
+    rows = rows.astype({c: "string" for c in KEY_COLUMNS}).astype({"indicator_id": "string", "cut": "string"})
+    with contextlib.suppress(duckdb.Error):
+        con.register("_plan_rows", rows)
+        try:
+            con.execute("INSERT INTO release_survey SELECT * FROM _plan_rows")
+        finally:
+            con.unregister("_plan_rows")
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    threshold: int,
+    wave_ids: Sequence[int] | None = None,
+    indicator_ids: Sequence[str] | None = None,
+    store: bool = False,
+) -> pd.DataFrame:
+    """The release plan for the store (see `release_plan`), wave by wave.
+
+    Decided once per dataset version and threshold, for a whole wave, and stored (release_survey,
+    filled at import for the configured threshold: `store=True`); remembered in this process too.
+    """
+    derived.ensure(con)
+    store_key = _store_key(con)
+    inds = set(indicator_ids) if indicator_ids is not None else None
+    if wave_ids is None:
+        wave_ids = [int(w) for (w,) in con.execute("SELECT wave_id FROM waves ORDER BY wave_id").fetchall()]
+    parts = []
+    for wave_id in dict.fromkeys(int(w) for w in wave_ids):
+        key = None if store_key is None else (*store_key, int(threshold), wave_id)
+        # at import (store=True) the plan is decided from the data, never taken from memory
+        part = _PLAN_MEMO.get(key) if key is not None and not store else None
+        if part is None:
+            part = _stored(con, threshold, wave_id)
+            if part is None:
+                part = release_plan(cells(con, [wave_id]), threshold)
+                _store(con, threshold, part)
+            if key is not None:
+                if len(_PLAN_MEMO) >= _PLAN_MEMO_SIZE:
+                    _PLAN_MEMO.pop(next(iter(_PLAN_MEMO)))
+                _PLAN_MEMO[key] = part
+        parts.append(part if inds is None else part[part.indicator_id.isin(inds)])
+    if not parts:
+        return release_plan(cells(con, [], indicator_ids), threshold)
+    return pd.concat(parts, ignore_index=True)
+
+
+def label(values: pd.Series) -> pd.Series:
+    """Display name of each group: missing -> NOT_RECORDED; an uploaded value that reads as
+    NOT_RECORDED -> UPLOADED_AS, so the two stay two groups everywhere (keys and labels)."""
+    out = values.astype("string")
+    clash = out.str.strip().str.casefold() == NOT_RECORDED.casefold()
+    out = out.where(~clash.fillna(False), out.map(lambda v: UPLOADED_AS.format(value=v), na_action="ignore"))
+    return out.fillna(NOT_RECORDED)
+
+
+def normalise_keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Directorate, site and staff group as their group labels (see `label`)."""
+    out = frame.copy()
+    for col in by:
+        if col != "team":
+            out[col] = label(out[col])
+        else:
+            out[col] = out[col].astype("string")
+    return out
+
+
+def apply_plan(results: pd.DataFrame, release: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Blank value, n and sd of every group the plan does not release (adds `suppressed`)."""
+    by = groups.validate(by)
+    name = cut_name(by)
+    if name not in {cut_name(o) for o in RELEASE_ORDER}:
+        raise ValueError(f"the cut {name!r} is not offered; choose from {RELEASE_ORDER}")
+    out = normalise_keys(results, by)
+    # the plan's keys are labels already (cells() labels them): labelling twice would rename
+    allowed = release[release.cut == name][["wave_id", "indicator_id", *by, "released"]].copy()
+    for col in by:
+        allowed[col] = allowed[col].astype("string")
+    out = out.merge(allowed, on=["wave_id", "indicator_id", *by], how="left")
+    out["suppressed"] = ~out.pop("released").fillna(False).astype(bool)
+    return blank(out, ("value", "n", "sd"))
+
+
+def survey_figures(
+    con: duckdb.DuckDBPyConnection,
+    by: Sequence[str],
+    threshold: int,
+    wave_ids: Sequence[int] | None = None,
+    indicator_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Survey figures of one offered cut with everything the release plan withholds blanked.
+
+    The only way survey group figures should reach a screen: [*by, wave_id, wave_label,
+    fielded_on, indicator_id, value, n, sd, suppressed].
+    """
+    results = indicators.survey_results(con, by=by, indicator_ids=indicator_ids, wave_ids=wave_ids)
+    release = plan(con, threshold, wave_ids, indicator_ids)
+    return apply_plan(results, release, by)

@@ -1,0 +1,286 @@
+"""Derived tables built once per dataset version: absence spells, absence by unit x month, survey cells.
+
+Views roll up from these instead of re-merging episodes or re-scanning answers. They are rebuilt
+inside the transaction of every import, undo and catalogue change (store.bump_version calls
+`refresh`), and `ensure` rebuilds them if the source tables changed some other way (a script or a
+test writing rows directly): the signature of the sources is kept in meta.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import duckdb
+
+# Tables added by store migration 3.
+SCHEMA = """
+-- One row per piece of a spell: overlapping records of one employee form one spell; within it,
+-- on each day the records that started latest apply, and distinct (team, FTE) assignments among
+-- them add up (concurrent posts), so a change part-way splits the spell into pieces.
+CREATE TABLE IF NOT EXISTS absence_spells (
+    spell_id BIGINT NOT NULL,          -- smallest episode_id of the spell
+    employee_key VARCHAR NOT NULL,
+    unit_id INTEGER NOT NULL,
+    fte DOUBLE NOT NULL,
+    reason_code VARCHAR NOT NULL,
+    staff_group VARCHAR,
+    start_date DATE NOT NULL,          -- this piece
+    end_date DATE NOT NULL,
+    spell_start DATE NOT NULL,
+    spell_end DATE NOT NULL,
+    spell_days INTEGER NOT NULL,       -- calendar days of the whole spell (long-term test)
+    records INTEGER NOT NULL,          -- episode records merged into the spell
+    first_piece BOOLEAN NOT NULL       -- the one piece a spell is counted in (its start, lowest unit)
+);
+-- Unit x month, per day count: FTE days lost and available, reason days, size for the release.
+CREATE TABLE IF NOT EXISTS absence_unit_month (
+    day_count VARCHAR NOT NULL,
+    unit_id INTEGER NOT NULL,
+    month DATE NOT NULL,
+    lost DOUBLE, reason_days DOUBLE, s10_days DOUBLE, msk_days DOUBLE, s99_days DOUBLE,
+    source VARCHAR, available DOUBLE, headcount DOUBLE, fte DOUBLE, fallback BOOLEAN
+);
+CREATE TABLE IF NOT EXISTS absence_unit_month_reason (
+    day_count VARCHAR NOT NULL,
+    unit_id INTEGER NOT NULL,
+    month DATE NOT NULL,
+    reason_code VARCHAR,
+    lost DOUBLE,
+    source VARCHAR
+);
+-- Sums are rounded to 1e-9: parallel aggregation adds doubles in no fixed order, and a derived
+-- table must be the same for the same data (the demo is checked byte for byte).
+-- Survey cells: unit x staff group x wave x indicator with n, sum and sum of squares (NULL for
+-- pre-aggregated rows, which carry no staff group and no spread).
+CREATE TABLE IF NOT EXISTS survey_cells (
+    wave_id INTEGER NOT NULL,
+    indicator_id VARCHAR NOT NULL,
+    unit_id INTEGER NOT NULL,
+    staff_group VARCHAR,
+    respondent BOOLEAN NOT NULL,       -- false: a pre-aggregated upload row
+    n BIGINT NOT NULL,
+    sum_v DOUBLE NOT NULL,
+    sum_v2 DOUBLE
+);
+
+-- The release, stored per dataset version and threshold (emptied whenever its derived table is
+-- rebuilt; filled at import for the configured threshold, on first use for any other).
+CREATE TABLE IF NOT EXISTS release_survey (
+    threshold INTEGER NOT NULL, wave_id INTEGER NOT NULL, indicator_id VARCHAR NOT NULL,
+    cut VARCHAR NOT NULL, directorate VARCHAR, team VARCHAR, site VARCHAR, staff_group VARCHAR,
+    n BIGINT NOT NULL, released BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS release_absence (
+    threshold INTEGER NOT NULL, month DATE NOT NULL, members INTEGER[] NOT NULL
+);
+"""
+
+TABLES = ("absence_spells", "absence_unit_month", "absence_unit_month_reason", "survey_cells")
+
+_SPELLS_SQL = """
+INSERT INTO absence_spells
+WITH data_end AS (
+    SELECT greatest(
+        (SELECT max(last_day(month)) FROM staff_in_post),
+        (SELECT max(greatest(start_date, end_date)) FROM absence_episodes)
+    ) AS d
+),
+records AS (
+    SELECT e.episode_id, e.employee_key, e.unit_id, e.start_date,
+           coalesce(e.end_date, greatest(d.d, e.start_date)) AS end_date,
+           e.fte, e.reason_code, e.staff_group
+    FROM absence_episodes AS e, data_end AS d
+    WHERE e.end_date IS NULL OR e.end_date >= e.start_date
+),
+ordered AS (
+    SELECT *,
+           row_number() OVER w AS rn,
+           max(end_date) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+    FROM records
+    WINDOW w AS (PARTITION BY employee_key ORDER BY start_date, end_date DESC, episode_id)
+),
+islands AS (
+    SELECT *,
+           sum(CASE WHEN prev_end IS NULL OR start_date > prev_end THEN 1 ELSE 0 END)
+               OVER (PARTITION BY employee_key ORDER BY rn) AS spell_no
+    FROM ordered
+),
+spell AS (
+    SELECT employee_key, spell_no, min(episode_id) AS spell_id,
+           min(start_date) AS spell_start, max(end_date) AS spell_end, count(*) AS records
+    FROM islands GROUP BY employee_key, spell_no
+),
+member AS (
+    SELECT i.*, s.spell_id, s.spell_start, s.spell_end, s.records
+    FROM islands AS i JOIN spell AS s USING (employee_key, spell_no)
+),
+-- most spells are one record: their one piece is the record itself
+single AS (
+    SELECT spell_id, employee_key, unit_id, fte, reason_code, staff_group, start_date, end_date,
+           spell_start, spell_end, records
+    FROM member WHERE records = 1
+),
+multi AS (SELECT * FROM member WHERE records > 1),
+bounds AS (
+    SELECT spell_id, start_date AS b FROM multi
+    UNION
+    SELECT spell_id, CAST(end_date + 1 AS DATE) AS b FROM multi
+),
+segments AS (
+    SELECT spell_id, b AS seg_start,
+           CAST(lead(b) OVER (PARTITION BY spell_id ORDER BY b) - 1 AS DATE) AS seg_end
+    FROM bounds
+),
+covering AS (
+    SELECT s.spell_id, s.seg_start, s.seg_end, m.employee_key, m.unit_id, m.fte, m.reason_code,
+           m.staff_group, m.episode_id, m.start_date AS rec_start, m.spell_start, m.spell_end, m.records
+    FROM segments AS s
+    JOIN multi AS m ON m.spell_id = s.spell_id AND m.start_date <= s.seg_start AND m.end_date >= s.seg_end
+    WHERE s.seg_end IS NOT NULL
+    QUALIFY m.start_date = max(m.start_date) OVER (PARTITION BY s.spell_id, s.seg_start)
+),
+pieces AS (
+    -- identical assignments (same team and FTE) in the latest records are one: duplicates
+    SELECT spell_id, any_value(employee_key) AS employee_key, unit_id, fte,
+           arg_min(reason_code, episode_id) AS reason_code, arg_min(staff_group, episode_id) AS staff_group,
+           seg_start AS start_date, seg_end AS end_date,
+           any_value(spell_start) AS spell_start, any_value(spell_end) AS spell_end,
+           any_value(records) AS records
+    FROM covering
+    GROUP BY spell_id, seg_start, seg_end, unit_id, fte
+),
+everything AS (SELECT * FROM single UNION ALL SELECT * FROM pieces)
+SELECT spell_id, employee_key, unit_id, fte, reason_code, staff_group, start_date, end_date,
+       spell_start, spell_end, date_diff('day', spell_start, spell_end) + 1 AS spell_days, records,
+       row_number() OVER (PARTITION BY spell_id ORDER BY start_date, unit_id, fte) = 1 AS first_piece
+FROM everything
+"""
+
+_SURVEY_SQL = """
+INSERT INTO survey_cells
+SELECT r.wave_id, s.indicator_id, r.unit_id, r.staff_group, TRUE, count(*),
+       round(sum(s.value), 9), round(sum(s.value * s.value), 9)
+FROM respondent_scores AS s JOIN responses AS r USING (response_id)
+GROUP BY ALL;
+INSERT INTO survey_cells
+SELECT wave_id, indicator_id, unit_id, NULL, FALSE, sum(n), round(sum(value * n), 9), NULL
+FROM survey_aggregates GROUP BY ALL;
+"""
+
+_ABSENCE_SIGNATURE = """
+SELECT (SELECT count(*) FROM absence_episodes), (SELECT coalesce(sum(episode_id), 0) FROM absence_episodes),
+       (SELECT count(*) FROM staff_in_post),
+       (SELECT coalesce(sum(hash(unit_id, month, headcount, fte)) % 1000000007, 0) FROM staff_in_post),
+       (SELECT count(*) FROM absence_monthly),
+       (SELECT coalesce(sum(hash(unit_id, month, reason_code, fte_days_lost, fte_days_available))
+               % 1000000007, 0) FROM absence_monthly),
+       -- the release groups units by directorate and site: a structure change re-decides it
+       (SELECT coalesce(sum(hash(unit_id, team, directorate, site)) % 1000000007, 0) FROM units)
+"""
+_SURVEY_SIGNATURE = """
+SELECT (SELECT count(*) FROM respondent_scores), (SELECT count(*) FROM responses),
+       (SELECT coalesce(sum(response_id), 0) FROM responses),
+       (SELECT count(*) FROM survey_aggregates), (SELECT coalesce(sum(n), 0) FROM survey_aggregates),
+       (SELECT value FROM meta WHERE key = 'catalogue_fingerprint'),
+       (SELECT coalesce(sum(hash(unit_id, team, directorate, site)) % 1000000007, 0) FROM units)
+"""
+
+
+def _signature(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    return json.dumps([str(v) for v in con.execute(sql).fetchone()])
+
+
+def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def _set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value])
+
+
+def refresh_absence(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild absence spells and unit x month tables; call inside a transaction."""
+    from dashboard.metrics import absence  # the day-count SQL and reason groups live there
+
+    for table in ("absence_spells", "absence_unit_month", "absence_unit_month_reason", "release_absence"):
+        con.execute(f"DELETE FROM {table}")  # names from this module, never user input
+    con.execute(_SPELLS_SQL)
+    everything = [date(1900, 1, 1), date(2200, 12, 31), None]
+    for day_count in absence.DAY_COUNTS:
+        core = absence._core(day_count)
+        con.execute(
+            "INSERT INTO absence_unit_month " + core + f"""
+SELECT '{day_count}', unit_id, month, round(lost, 9), round(reason_days, 9), round(s10_days, 9),
+       round(msk_days, 9), round(s99_days, 9), source,
+       round(available, 9), headcount, fte, fallback
+FROM unit_month""",
+            everything,
+        )
+        con.execute(
+            "INSERT INTO absence_unit_month_reason " + core + f"""
+SELECT '{day_count}', unit_id, month, reason_code, round(lost, 9), source FROM umr""",
+            everything,
+        )
+    _set_meta(con, "derived_absence", _signature(con, _ABSENCE_SIGNATURE))
+
+
+def refresh_survey(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild survey cells from respondent scores and pre-aggregated rows; inside a transaction."""
+    con.execute("DELETE FROM survey_cells")
+    con.execute("DELETE FROM release_survey")
+    con.execute(_SURVEY_SQL)
+    _set_meta(con, "derived_survey", _signature(con, _SURVEY_SIGNATURE))
+
+
+def refresh(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Rebuild whichever derived tables are out of date with their sources; returns their names.
+
+    Called inside the transaction of an import, undo or catalogue change.
+    """
+    done = []
+    if _meta(con, "derived_absence") != _signature(con, _ABSENCE_SIGNATURE):
+        refresh_absence(con)
+        done.append("absence")
+    if _meta(con, "derived_survey") != _signature(con, _SURVEY_SIGNATURE):
+        refresh_survey(con)
+        done.append("survey")
+    if done:
+        store_release(con)
+    return done
+
+
+def store_release(con: duckdb.DuckDBPyConnection, threshold: int | None = None) -> None:
+    """Decide and store the survey and absence release for the threshold (the configured one by
+    default), so the first page view after an import reads it instead of deciding it."""
+    from dashboard import privacy
+    from dashboard.config import settings
+    from dashboard.privacy import release
+
+    threshold = settings().anonymity_threshold if threshold is None else threshold
+    privacy.plan(con, threshold, store=True)
+    release.absence_plan(con, threshold, store=True)
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    """Make sure derived tables match their sources before a query reads them.
+
+    Imports keep them current; this catches rows written outside an import (scripts, tests).
+    """
+    if (_meta(con, "derived_absence") == _signature(con, _ABSENCE_SIGNATURE)
+            and _meta(con, "derived_survey") == _signature(con, _SURVEY_SIGNATURE)):
+        return
+    if con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only":
+        raise RuntimeError("derived tables are out of date and the store is open read-only")
+    try:
+        con.execute("BEGIN TRANSACTION")
+    except duckdb.TransactionException:
+        refresh(con)  # already inside the caller's transaction: it commits or rolls back
+        return
+    try:
+        refresh(con)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

@@ -1,0 +1,119 @@
+"""Indicator values against hand computation on the tiny organisation (tests/tiny_org.py)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dashboard.metrics import indicators
+from tests import tiny_org
+
+
+@pytest.fixture
+def con(tmp_path):
+    return tiny_org.build(tmp_path / "tiny.duckdb")
+
+
+def _value(frame, **where):
+    rows = frame
+    for col, val in where.items():
+        rows = rows[rows[col] == val]
+    assert len(rows) == 1, f"expected one row for {where}, got {len(rows)}"
+    return rows.iloc[0]
+
+
+def test_stress_by_team_counts_only_answers(con):
+    frame = indicators.survey_results(con, by=("team",), indicator_ids=["stress"], wave_ids=[1])
+    ward_a = _value(frame, team="Ward A")
+    # Ward A, 2024: Yes, Yes, No answered; respondent 4 skipped the item.
+    assert ward_a.n == 3
+    assert ward_a.value == pytest.approx(2 / 3)
+    # sample sd of (1, 1, 0)
+    assert ward_a.sd == pytest.approx(math.sqrt(((1 / 3) ** 2 * 2 + (2 / 3) ** 2) / 2))
+    assert _value(frame, team="Ward B").value == 0
+
+
+def test_combined_bullying_is_yes_if_any_yes_and_no_only_when_all_answered_no(con):
+    frame = indicators.survey_results(
+        con, by=("team",), indicator_ids=["bullying_managers_or_colleagues"], wave_ids=[1]
+    )
+    # Ward A: r1 managers never, colleagues 3-5 times -> yes; r2 managers never, colleagues
+    # skipped -> missing (not "no": a skipped item could have been a yes), so n is 1.
+    a = _value(frame, team="Ward A")
+    assert (a.n, a.value) == (1, 1.0)
+    # Ward B: r5 managers 1-2 -> yes; r6 never, never -> no (both asked items answered).
+    b = _value(frame, team="Ward B")
+    assert (b.n, b.value) == (2, 0.5)
+
+
+def test_any_of_counts_only_items_asked_in_the_wave(con):
+    from dashboard import store
+
+    # Drop the colleagues item from the 2024 questionnaire: nobody answered it that wave, so
+    # r2 (managers never) is now a complete "no" and r1 (managers never) a "no" too.
+    con.execute("DELETE FROM answers WHERE item_id = 'q14c' AND response_id IN (1, 5, 6)")
+    store.refresh_scores(con)
+    frame = indicators.survey_results(
+        con, by=("team",), indicator_ids=["bullying_managers_or_colleagues"], wave_ids=[1]
+    )
+    a = _value(frame, team="Ward A")
+    assert (a.n, a.value) == (2, 0.0)
+    b = _value(frame, team="Ward B")  # r5 managers 1-2 -> yes, r6 never -> no
+    assert (b.n, b.value) == (2, 0.5)
+
+
+def test_multi_item_proportion_averages_share_of_answered_items(con):
+    frame = indicators.survey_results(con, by=("team",), indicator_ids=["work_life_balance"], wave_ids=[1])
+    a = _value(frame, team="Ward A")
+    # r1 agrees with 2 of 3 items, r2 with 1 of 2 answered, r4 with 0 of 1.
+    assert a.n == 3
+    assert a.value == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+
+
+def test_reverse_scored_items_are_recoded(con):
+    frame = indicators.survey_results(con, by=("team",), indicator_ids=["hse_demands"], wave_ids=[1])
+    a = _value(frame, team="Ward A")
+    # r1 raw 5, 4 -> 1, 2 (mean 1.5); r2 raw 1, 2 -> 5, 4 (mean 4.5).
+    assert a.value == pytest.approx(3.0)
+    assert a.n == 2
+
+
+def test_directorate_and_organisation_roll_up(con):
+    by_dir = indicators.survey_results(con, by=("directorate",), indicator_ids=["stress"], wave_ids=[1])
+    assert _value(by_dir, directorate="Medicine").value == pytest.approx(2 / 5)
+    org = indicators.survey_results(con, indicator_ids=["stress"])
+    assert list(org.wave_label) == ["2024", "2025"]
+    assert _value(org, wave_id=2).value == 1.0
+
+
+def test_staff_group_cut(con):
+    frame = indicators.survey_results(con, by=("staff_group",), indicator_ids=["stress"], wave_ids=[1])
+    assert _value(frame, staff_group="Nursing").value == pytest.approx(2 / 4)
+    assert _value(frame, staff_group="Medical").n == 1
+
+
+def test_empty_wave_gives_no_rows(con):
+    frame = indicators.survey_results(con, by=("team",), wave_ids=[3])
+    assert frame.empty
+
+
+def test_pre_aggregated_rows_join_the_same_figures(tmp_path):
+    con = tiny_org.build(tmp_path / "agg.duckdb", with_aggregate=True)
+    org = indicators.survey_results(con, indicator_ids=["stress"], wave_ids=[1])
+    # 2 of 5 respondents + 10 of 20 from the aggregate.
+    row = _value(org, wave_id=1)
+    assert row.n == 25
+    assert row.value == pytest.approx(12 / 25)
+    assert math.isnan(row.sd)  # no spread once an aggregate without one is mixed in
+    by_group = indicators.survey_results(con, by=("staff_group",), indicator_ids=["stress"], wave_ids=[1])
+    assert by_group.n.sum() == 5  # aggregates carry no staff group
+
+
+def test_unknown_cut_is_refused(con):
+    with pytest.raises(ValueError, match="unknown cut"):
+        indicators.survey_results(con, by=("team; DROP TABLE units",))
+
+
+def test_respondent_values(con):
+    frame = indicators.respondent_values(con, "stress", wave_ids=[1], unit_ids=[1])
+    assert sorted(frame.value) == [0, 1, 1]

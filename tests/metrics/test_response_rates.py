@@ -1,0 +1,70 @@
+"""Response rates: responses / staff in post in the fieldwork month, released with the team."""
+from __future__ import annotations
+
+import pytest
+
+from dashboard.metrics import response_rates, scorecard
+from tests import teams_org
+
+T = 10
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    con = teams_org.build(tmp_path_factory.mktemp("rates") / "s.duckdb")
+    teams_org.add_absence(con)   # staff in post every month, Oct 2022 - Oct 2025
+    yield con
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("rate", "text"),
+    [(0.8, "very good (80% or more)"), (0.7999, "good (70-80%)"), (0.6, "desirable (60-70%)"),
+     (0.5, "adequate (50-60%)"), (0.4999, "below 50%: read the results with caution"),
+     (0.0, "below 50%: read the results with caution"), (1.01, response_rates.OVER_CENSUS),
+     (None, ""), (float("nan"), "")],
+)
+def test_hse_bands(rate, text):
+    assert response_rates.band(rate) == text
+
+
+def test_unit_rates_by_hand(con):
+    rates = response_rates.unit_rates(con, T).set_index(["wave_id", "team"])
+    # tests/teams_org.py: headcount 25 (Ward A), 30 (Theatres), 12 (Day Unit) in every month
+    assert rates.loc[(2, "Ward A"), "rate"] == pytest.approx(20 / 25)
+    assert rates.loc[(1, "Ward A"), "rate"] == pytest.approx(18 / 25)
+    assert rates.loc[(2, "Theatres"), "rate"] == pytest.approx(25 / 30)
+    assert rates.loc[(2, "Day Unit"), "rate"] == pytest.approx(1.0)
+    assert rates.loc[(2, "Ward A"), "month"].month == 10   # fieldwork 15 Oct 2025
+    # Clinic: 11 responses, 8 staff in post: over 100% is flagged, not hidden
+    assert rates.loc[(2, "Clinic"), "band"] == response_rates.OVER_CENSUS
+
+
+def test_withheld_teams_show_no_rate(con):
+    rates = response_rates.unit_rates(con, T).set_index(["wave_id", "team"])
+    # Ward C (4), HR (6) below 10; Ward B and Finance withheld to protect them
+    for team in ("Ward B", "Ward C", "HR", "Finance"):
+        row = rates.loc[(2, team)]
+        assert not row.shown and row[["responses", "headcount", "rate"]].isna().all()
+        assert row.band == "" and "fewer than 10 responses" in row.note
+
+
+def test_no_staff_in_post_means_no_rate(tmp_path):
+    con = teams_org.build(tmp_path / "s.duckdb")
+    try:
+        rates = response_rates.unit_rates(con, T)
+        ward_a = rates[(rates.team == "Ward A") & (rates.wave_id == 2)].iloc[0]
+        assert ward_a.shown and ward_a.responses == 20 and ward_a.rate != ward_a.rate   # NaN
+        assert ward_a.note == "no staff in post recorded for the fieldwork month"
+    finally:
+        con.close()
+
+
+def test_feeds_the_data_insights_domain_with_its_band(con):
+    table = scorecard.indicator_table(con, 2, T, unit_ids=[teams_org.TEAM_ID["Ward A"]])
+    row = table.set_index("indicator_id").loc["response_rate"]
+    assert row.value == pytest.approx(20 / 25) and row.domain_id == "data_insights"
+    assert row.band == "very good (80% or more)"
+    org = scorecard.indicator_table(con, 2, T).set_index("indicator_id").loc["response_rate"]
+    # organisation: 99 responses of 115 staff in post (25+14+6+30+12+8+10+10)
+    assert org.value == pytest.approx(99 / 115) and org.band == "very good (80% or more)"
