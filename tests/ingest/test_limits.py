@@ -65,8 +65,18 @@ def test_corner_cell_without_a_dimension_is_stopped_by_the_capped_reader(tmp_pat
 
 
 def test_child_out_of_cpu_time_is_refused_with_that_reason(tmp_path):
+    # A CPU cap of 0 stops the child at its first scheduler tick of parsing; the sheet must keep
+    # it busy for many ticks (a tiny file could finish between two ticks on a busy machine).
+    import xlsxwriter
+
+    path = tmp_path / "busy.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    for r in range(20_000):
+        sheet.write_row(r, 0, [r, f"team {r % 97}", r * 0.5, "text", r % 5])
+    book.close()
     with pytest.raises(ReadError, match="took longer than the 0 seconds a spreadsheet may take"):
-        read_file(UPLOADS / "structure.ods", limits=replace(LIMITS, read_seconds=0))
+        read_file(path, limits=replace(LIMITS, read_seconds=0))
 
 
 def test_zip_bomb_refused_by_the_packing_ratio_before_unpacking():
