@@ -121,10 +121,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         else:
             say("building the demo organisation in a temporary store")
             con = calibration.demo_store(Path(tempfile.mkdtemp()) / "demo.duckdb")
+    started = calibration.run_context()
     table = calibration.run(args.reps, args.seed, con, args.placebo_sets, progress=say,
                             parts=parts)
     meta = {"reps": args.reps, "seed": args.seed, "placebo_sets": args.placebo_sets,
-            "parts": list(parts)}
+            "parts": list(parts),
+            "command": (f"python -m dashboard validate --reps {args.reps} --seed {args.seed} "
+                        f"--placebo-sets {args.placebo_sets} --parts {','.join(parts)}"
+                        + (" --no-demo" if args.no_demo else "")),
+            **calibration.run_context(started)}
     text = calibration.markdown(table, meta)
     print(text)
     if args.markdown:

@@ -38,18 +38,40 @@ def test_row_bands_and_monte_carlo_error():
     assert held.ok and held.withheld == 9 and held.band == "verdict withheld"
 
 
+SURVEY_REPS = 1500  # MC SE 0.56 points at 5%: a method at 6.3% (the old df) fails
+
+
 @pytest.fixture(scope="module")
 def survey_table() -> pd.DataFrame:
-    orgs = (calibration.SURVEY_ORGS[0],)
-    return _table(calibration.survey_rows(80, SEED, orgs=orgs, noises=(3.0,), kinds=("mean",))
-                  + calibration.survey_rows(80, SEED, orgs=(calibration.SURVEY_ORGS[1],),
-                                            noises=(5.0,), kinds=("proportion",)))
+    # the two scenarios closest to their band in the full run: four target teams with
+    # 3 points of team noise on a 1-5 scale, and 5 points in the large organisation
+    small, large = calibration.SURVEY_ORGS
+    return _table(calibration.survey_rows(SURVEY_REPS, SEED, orgs=(small,), noises=(0.0, 3.0),
+                                          kinds=("mean",))
+                  + calibration.survey_rows(SURVEY_REPS, SEED, orgs=(large,), noises=(5.0,),
+                                            kinds=("proportion",)))
 
 
 def test_survey_did_stays_in_band_under_team_by_wave_noise(survey_table):
     used = survey_table[~survey_table.method.str.startswith("reference")]
-    assert len(used) == 4 and used.runs.min() == 80
+    assert len(used) == 6 and used.runs.min() == SURVEY_REPS
     assert calibration.failures(survey_table).empty, used
+
+
+def test_harness_fails_a_method_that_leaves_its_band(monkeypatch):
+    # the shortcut degrees of freedom used before (tau2 (tau2 + 2 mean v) / df) gave too many
+    # false alarms with four target teams: the reduced run must catch it
+    real = stats.team_level_batch
+
+    def shortcut(n_u, mean_u, var_u, unit_t, coef_u):
+        out = real(n_u, mean_u, var_u, unit_t, coef_u)
+        # a plain normal reference: many degrees of freedom whatever the number of teams
+        return {**out, "df": np.full_like(out["df"], 1e6)}
+
+    monkeypatch.setattr(stats, "team_level_batch", shortcut)
+    table = _table(calibration.survey_rows(SURVEY_REPS, SEED, orgs=(calibration.SURVEY_ORGS[0],),
+                                           noises=(5.0,), kinds=("mean",)))
+    assert not calibration.failures(table).empty, table
 
 
 def test_harness_catches_the_respondent_only_interval(survey_table):
@@ -61,7 +83,7 @@ def test_harness_catches_the_respondent_only_interval(survey_table):
 
 def test_absence_methods_stay_in_band_on_seasonal_data_with_long_spells():
     org = calibration.ABSENCE_ORGS[0]  # 5 + 5 teams, 12 months either side
-    table = _table(calibration.absence_rows(25, SEED, orgs=(org,), its=False))
+    table = _table(calibration.absence_rows(200, SEED, orgs=(org,), its=False))
     assert set(table.method) == {"absence before/after rate ratio", "absence ratio of rate ratios"}
     assert (table.withheld == 0).all() and calibration.failures(table).empty, table
 
@@ -75,9 +97,51 @@ def test_absence_withholds_below_the_minimum_window():
 def test_demo_placebo_dates_stay_in_band(demo_con):
     panel = calibration.demo_panel(demo_con)
     assert panel.unit.nunique() == 59  # 64 teams less the five rota teams
-    table = _table(calibration.placebo_rows(panel, 4, SEED, windows=(12,), its=False,
+    table = _table(calibration.placebo_rows(panel, 20, SEED, windows=(12,), its=False,
                                             starts_every=3))
-    assert (table.runs == 20).all() and calibration.failures(table).empty, table
+    assert (table.runs == 100).all() and calibration.failures(table).empty, table
+
+
+def test_fast_survey_path_matches_the_app_function():
+    # the harness runs the DiD on team summaries, thousands at once; it must give exactly what
+    # stats.difference_in_differences gives on the respondent rows
+    rng = np.random.default_rng(3)
+    for kind, org, noise, effect in (("proportion", calibration.SURVEY_ORGS[0], 3.0, 0.0),
+                                     ("mean", calibration.SURVEY_ORGS[0], 5.0, 0.15),
+                                     ("proportion", calibration.SURVEY_ORGS[1], 1.5, -0.05)):
+        frame = calibration._survey_frame(rng, org, kind, noise, effect)
+        cells = frame.groupby(["unit", "period"]).value.agg(["size", "mean", "var"])
+        shape = (1, org.target + org.comparison, 2)
+        n, mean, var = (cells[c].unstack()[["pre", "post"]].to_numpy().reshape(shape)
+                        for c in ("size", "mean", "var"))
+        fast = calibration.survey_did_batch(n, mean, var,
+                                            np.arange(shape[1]) < org.target)
+        did = stats.difference_in_differences(frame, n_boot=0)
+        assert fast["estimate"][0] == pytest.approx(did.estimate, abs=1e-12)
+        assert fast["ci_low"][0] == pytest.approx(did.ci_low, abs=1e-12)
+        assert fast["ci_high"][0] == pytest.approx(did.ci_high, abs=1e-12)
+        assert fast["ref_low"][0] == pytest.approx(did.analytic_ci_low, abs=1e-12)
+        assert bool(fast["withheld"][0]) == bool(did.withheld)
+
+
+def test_fast_absence_path_matches_the_app_functions():
+    first = pd.Timestamp("2021-01-01")
+    for org in (calibration.ABSENCE_ORGS[0], calibration.ABSENCE_ORGS[3]):  # 12 and 24 months
+        lost, avail, months, start = calibration._absence_arrays(
+            np.random.default_rng(5), org, 0.9, first)
+        g = lost.shape[0]
+        frame = pd.DataFrame({"unit": np.repeat(np.arange(g), lost.shape[1]),
+                              "month": np.tile(months, g), "days_lost": lost.ravel(),
+                              "days_available": avail.ravel()})
+        fast = calibration.absence_methods_arrays(lost, avail, months,
+                                                  np.arange(g) < org.target, org.months)
+        slow = calibration._absence_methods(frame, range(org.target), range(org.target, g),
+                                            start)
+        assert slow.keys() <= fast.keys()
+        for method, (lo, hi, held) in slow.items():
+            assert bool(fast[method][2]) == bool(held), method
+            if not held:
+                assert fast[method][:2] == pytest.approx((lo, hi), rel=1e-9), method
 
 
 def test_validate_command_writes_json_and_markdown(tmp_path, monkeypatch, capsys):

@@ -298,6 +298,42 @@ def test_did_bootstrap_se_matches_analytic_on_continuous_data():
     assert got.ci_low <= got.analytic_ci_low + 1e-12 and got.ci_high >= got.analytic_ci_high - 1e-12
 
 
+def _did_by_hand(teams: dict) -> dict:
+    """Team-level DiD from scratch: estimate, tau2, variance and Satterthwaite df."""
+    d, v, w = {}, {}, {}
+    for u, (_g, pre, post) in teams.items():
+        pre, post = np.array(pre, float), np.array(post, float)
+        d[u] = post.mean() - pre.mean()
+        v[u] = pre.var(ddof=1) / len(pre) + post.var(ddof=1) / len(post)
+        w[u] = len(pre) + len(post)
+    arms = {"T": [u for u in teams if teams[u][0] == "T"], "C": [u for u in teams if teams[u][0] == "C"]}
+    q = sum(sum((d[u] - np.mean([d[x] for x in us])) ** 2 for u in us) for us in arms.values())
+    e0 = sum((len(us) - 1) / len(us) * sum(v[u] for u in us) for us in arms.values())
+    df_g = sum(len(us) - 1 for us in arms.values())
+    tau2 = max(0.0, (q - e0) / df_g)
+    weight = {u: w[u] / sum(w[x] for x in arms[teams[u][0]]) for u in teams}
+    estimate = sum(weight[u] * d[u] * (1 if teams[u][0] == "T" else -1) for u in teams)
+    var = sum(weight[u] ** 2 * (tau2 + v[u]) for u in teams)
+    # Satterthwaite: df = 2 V^2 / Var(V), V = a tau2 + sum w^2 v. With tau2 > 0, Var(V) is the
+    # scatter's variance (a/df_g)^2 Var(q) plus each within-team variance s2/n, entering with
+    # weight w^2 minus its share (a/df_g)(G-1)/G in the moment estimate of tau2; with tau2
+    # floored at 0 only the sampling terms are left.
+    a = sum(weight[u] ** 2 for u in teams)
+    var_q = 0.0
+    for us in arms.values():
+        s2 = np.array([tau2 + v[u] for u in us])
+        big_g = len(us)
+        var_q += 2 * ((s2**2).sum() * (1 - 2 / big_g) + s2.sum() ** 2 / big_g**2)
+    var_v = 0.0
+    for u, (g, pre, post) in teams.items():
+        big_g = len(arms[g])
+        for x in (np.array(pre, float), np.array(post, float)):
+            c = weight[u] ** 2 - (a / df_g * (big_g - 1) / big_g if tau2 > 0 else 0.0)
+            var_v += c**2 * 2 * (x.var(ddof=1) / len(x)) ** 2 / (len(x) - 1)
+    var_total = (a / df_g) ** 2 * var_q * (tau2 > 0) + var_v
+    return {"estimate": estimate, "tau2": tau2, "var": var, "df": 2 * var**2 / var_total}
+
+
 def test_did_team_level_interval_by_hand():
     # 3 target and 4 comparison teams, equal sizes before and after (fixed-mix weights are
     # each team's share of its arm's respondents over both waves).
@@ -313,28 +349,38 @@ def test_did_team_level_interval_by_hand():
     frame = did_frame({(g, p, u): v for u, (g, pre, post) in teams.items()
                        for p, v in (("pre", pre), ("post", post))})
     got = stats.difference_in_differences(frame, n_boot=0)
-    d, v, w = {}, {}, {}
-    for u, (_g, pre, post) in teams.items():
-        pre, post = np.array(pre, float), np.array(post, float)
-        d[u] = post.mean() - pre.mean()
-        v[u] = pre.var(ddof=1) / len(pre) + post.var(ddof=1) / len(post)
-        w[u] = len(pre) + len(post)
-    arms = {"T": [u for u in teams if teams[u][0] == "T"], "C": [u for u in teams if teams[u][0] == "C"]}
-    q = sum(sum((d[u] - np.mean([d[x] for x in us])) ** 2 for u in us) for us in arms.values())
-    e0 = sum((len(us) - 1) / len(us) * sum(v[u] for u in us) for us in arms.values())
-    df_g = sum(len(us) - 1 for us in arms.values())
-    tau2 = max(0.0, (q - e0) / df_g)
-    weight = {u: w[u] / sum(w[x] for x in arms[teams[u][0]]) for u in teams}
-    estimate = sum(weight[u] * d[u] * (1 if teams[u][0] == "T" else -1) for u in teams)
-    var = sum(weight[u] ** 2 * (tau2 + v[u]) for u in teams)
+    hand = _did_by_hand(teams)
+    estimate = hand["estimate"]
     assert got.estimate == pytest.approx(estimate, abs=1e-12)
-    assert got.team_variance == pytest.approx(tau2, abs=1e-12)
-    assert got.se == pytest.approx(math.sqrt(var), rel=1e-12)
+    assert got.team_variance == pytest.approx(hand["tau2"], abs=1e-12)
+    assert got.se == pytest.approx(math.sqrt(hand["var"]), rel=1e-12)
     assert got.teams == {"target": 3, "comparison": 4} and got.withheld is None
     tq = sps.t.ppf(0.975, got.df)
     assert (got.ci_low, got.ci_high) == pytest.approx((estimate - tq * got.se, estimate + tq * got.se))
     assert got.p_value == pytest.approx(2 * sps.t.sf(abs(estimate) / got.se, got.df))
-    assert 1 <= got.df <= 1e6 and math.isnan(got.boot_se)
+    assert math.isnan(got.boot_se)
+    assert hand["tau2"] == 0 and got.df == pytest.approx(hand["df"], rel=1e-10)
+
+
+def test_did_degrees_of_freedom_by_hand_with_team_noise():
+    # teams whose changes scatter far beyond sampling: tau2 > 0, so the scatter's own
+    # variance and the within-team variances' share in tau2 enter the df
+    rng = np.random.default_rng(12)
+    teams = {}
+    for i in range(9):
+        group = "T" if i < 4 else "C"
+        shift = rng.normal(0, 0.6)
+        size = int(rng.integers(5, 25))
+        teams[f"u{i}"] = (group, list(np.round(rng.normal(3, 0.8, size), 1)),
+                          list(np.round(rng.normal(3 + shift, 0.8, size + int(rng.integers(0, 6))), 1)))
+    frame = did_frame({(g, p, u): v for u, (g, pre, post) in teams.items()
+                       for p, v in (("pre", pre), ("post", post))})
+    got = stats.difference_in_differences(frame, n_boot=0)
+    hand = _did_by_hand(teams)
+    assert hand["tau2"] > 0 and got.team_variance == pytest.approx(hand["tau2"], rel=1e-10)
+    assert got.se == pytest.approx(math.sqrt(hand["var"]), rel=1e-10)
+    assert got.df == pytest.approx(hand["df"], rel=1e-10)
+    assert 1 < got.df < 2 * 7  # about the pooled team df (7), not the respondents'
 
 
 def test_did_with_too_few_teams_withholds_the_verdict():

@@ -6,16 +6,26 @@ placebo start dates in the demo organisation's own absence data (no intervention
 tables give coverage of the true effect by the 95% interval and the false-alarm rate when
 nothing happened, each with its Monte Carlo standard error, and whether it sits in its band.
 `python -m dashboard validate` prints them; `make validate` writes docs/calibration.md.
+Thousands of runs per scenario fit in minutes on two shared cores because the runs are
+batched in numpy (team summaries for the survey DiD, team x month arrays for absence) and go
+through the same statistical cores as the app (`stats.team_level_batch`,
+`stats.team_quasi_poisson_arrays`, `stats.ar1_gls`); tests check both paths agree.
 """
 from __future__ import annotations
 
 import math
+import os
+import platform
+import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from dashboard import stats
 
@@ -38,6 +48,7 @@ class Row:
     mc_se: float
     band: str
     ok: bool
+    margin: float = math.nan  # distance inside the band's nearest edge, in Monte Carlo SEs
 
 
 def _row(method: str, scenario: str, measure: str, hits: np.ndarray, withheld: int) -> Row:
@@ -51,14 +62,14 @@ def _row(method: str, scenario: str, measure: str, hits: np.ndarray, withheld: i
     if measure == "coverage":
         lo, hi = COVERAGE_BAND
         se = math.sqrt(0.95 * 0.05 / runs)
-        ok = (rate + 2 * se >= lo) and (rate - 2 * se <= hi)
+        margin = min(rate - lo, hi - rate) / se
         band = f"{lo:.0%}-{hi:.0%}"
     else:
-        top = ABSENCE_ALARM_MAX if method.startswith("absence") else SURVEY_ALARM_MAX
+        top = ABSENCE_ALARM_MAX if "absence" in method else SURVEY_ALARM_MAX
         se = math.sqrt(top * (1 - top) / runs)
-        ok = rate - 2 * se <= top
+        margin = (top - rate) / se
         band = f"<= {top:.0%}"
-    return Row(method, scenario, measure, runs, withheld, rate, se, band, ok)
+    return Row(method, scenario, measure, runs, withheld, rate, se, band, margin >= -2, margin)
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,7 +94,9 @@ SURVEY_ORGS = (
 
 def _survey_frame(rng: np.random.Generator, org: SurveyOrg, kind: str, noise: float,
                   effect: float) -> pd.DataFrame:
-    """Respondent rows (group, period, unit, value) of one simulated organisation."""
+    """Respondent rows (group, period, unit, value) of one simulated organisation: the model
+    `_survey_summaries` draws from in bulk, kept to check that path against the app's
+    `stats.difference_in_differences` on real respondent rows (tests/test_calibration.py)."""
     g = org.target + org.comparison
     is_t = np.arange(g) < org.target
     size = np.exp(rng.uniform(math.log(org.n_low), math.log(org.n_high), g))
@@ -118,6 +131,62 @@ def _survey_frame(rng: np.random.Generator, org: SurveyOrg, kind: str, noise: fl
 SURVEY_EFFECT = {"proportion": -0.05, "mean": 0.15}
 
 
+def _survey_summaries(rng: np.random.Generator, org: SurveyOrg, kind: str, noise: float,
+                      effect: float, reps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Responses, mean and variance per team and wave, shape (reps, teams, 2), of `reps`
+    organisations drawn from the same model as `_survey_frame`, without a row per respondent
+    where the summary can be drawn directly (a count of yeses is binomial)."""
+    g = org.target + org.comparison
+    is_t = np.arange(g) < org.target
+    size = np.exp(rng.uniform(math.log(org.n_low), math.log(org.n_high), (reps, g)))
+    n = np.maximum(org.n_low,
+                   np.round(size[..., None] * rng.uniform(0.8, 1.2, (reps, g, 2)))).astype(int)
+    drift = 0.01
+    if kind == "proportion":
+        base = np.clip(0.42 + rng.normal(0, 0.06, (reps, g)), 0.05, 0.9)
+        p = base[..., None] + rng.normal(0, noise / 100, (reps, g, 2))
+        p[..., 1] += drift + effect * is_t
+        p = np.clip(p, 0.01, 0.99)
+        k = rng.binomial(n, p)
+        mean = k / n
+        var = k * (n - k) / (n * (n - 1.0))  # the sample variance (n - 1) of 0/1 answers
+        return n, mean, var
+    base = 3.3 + rng.normal(0, 0.2, (reps, g))
+    p = base[..., None] + rng.normal(0, noise / 100 * 4, (reps, g, 2))
+    p[..., 1] += drift * 4 + effect * is_t
+    flat_n = n.ravel()
+    cell = np.repeat(np.arange(flat_n.size), flat_n)
+    latent = p.ravel()[cell] + rng.normal(0, 0.6, cell.size)
+    noise_items = rng.standard_normal((cell.size, 5), dtype=np.float32) * np.float32(0.7)
+    items = np.clip(np.rint(latent[:, None].astype(np.float32) + noise_items), 1, 5)
+    value = items.sum(axis=1, dtype=np.float64) / 5
+    mean = np.bincount(cell, weights=value, minlength=flat_n.size) / flat_n
+    ss = np.bincount(cell, weights=(value - mean[cell]) ** 2, minlength=flat_n.size)
+    return n, mean.reshape(n.shape), (ss / (flat_n - 1)).reshape(n.shape)
+
+
+def survey_did_batch(n: np.ndarray, mean: np.ndarray, var: np.ndarray, is_t: np.ndarray,
+                     alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """`stats.difference_in_differences` (mix "fixed") on a batch of organisations given as
+    team-by-wave summaries (every team answered in both waves): the estimate, the team-level
+    interval the app uses, whether it is withheld, and the respondent-only interval."""
+    unit_n = n.sum(axis=-1).astype(float)  # a team's weight: its responses over both waves
+    arm_total = np.stack([(unit_n * is_t).sum(axis=-1), (unit_n * ~is_t).sum(axis=-1)], -1)
+    weight = unit_n / np.where(is_t, arm_total[:, :1], arm_total[:, 1:])
+    sign = np.where(is_t, 1.0, -1.0)[None, :, None] * np.array([-1.0, 1.0])
+    coef = sign * weight[..., None]
+    estimate = (coef * mean).sum(axis=(-2, -1))
+    team = stats.team_level_batch(n, mean, var, is_t, coef)
+    with np.errstate(invalid="ignore"):
+        q = sps.t.ppf(1 - alpha / 2, team["df"])
+    analytic = np.sqrt((coef**2 * var / n).sum(axis=(-2, -1)))
+    z = sps.norm.ppf(1 - alpha / 2)
+    return {"estimate": estimate, "ci_low": estimate - q * team["se"],
+            "ci_high": estimate + q * team["se"],
+            "withheld": team["withheld"] | ~np.isfinite(team["se"]),
+            "ref_low": estimate - z * analytic, "ref_high": estimate + z * analytic}
+
+
 def survey_rows(reps: int, seed: int, orgs: Sequence[SurveyOrg] = SURVEY_ORGS,
                 noises: Sequence[float] = SURVEY_NOISE,
                 kinds: Sequence[str] = ("proportion", "mean")) -> list[Row]:
@@ -127,8 +196,10 @@ def survey_rows(reps: int, seed: int, orgs: Sequence[SurveyOrg] = SURVEY_ORGS,
     reference, so the table shows why the method changed.
     """
     rows: list[Row] = []
+    chunk = 500  # organisations drawn at once: bounds memory for the respondent-level means
     for kind in kinds:
         for org in orgs:
+            is_t = np.arange(org.target + org.comparison) < org.target
             for noise in noises:
                 # one stream per scenario, named by the scenario itself, so a subset of
                 # scenarios run alone gives the same rows as the full run
@@ -136,26 +207,25 @@ def survey_rows(reps: int, seed: int, orgs: Sequence[SurveyOrg] = SURVEY_ORGS,
                 o_i = SURVEY_ORGS.index(org) if org in SURVEY_ORGS else 99
                 rng = np.random.default_rng([seed, k_i, o_i, int(round(noise * 10))])
                 label = f"{kind}, {org.name}, team-by-wave noise {noise:g} points"
-                res = {"cov": [], "alarm": [], "ref_cov": [], "ref_alarm": []}
-                withheld = {"cov": 0, "alarm": 0}
-                for case, effect in (("cov", SURVEY_EFFECT[kind]), ("alarm", 0.0)):
-                    for _ in range(reps):
-                        frame = _survey_frame(rng, org, kind, noise, effect)
-                        did = stats.difference_in_differences(frame, n_boot=0)
-                        ref = (did.analytic_ci_low <= effect <= did.analytic_ci_high)
-                        res[f"ref_{case}"].append(ref if case == "cov" else not ref)
-                        if did.withheld or not np.isfinite(did.ci_low):
-                            withheld[case] += 1
-                            continue
-                        inside = did.ci_low <= effect <= did.ci_high
-                        res[case].append(inside if case == "cov" else not inside)
                 method = f"survey DiD ({'HSE-style 1-5 mean' if kind == 'mean' else 'proportion'})"
-                rows.append(_row(method, label, "coverage", np.array(res["cov"]), withheld["cov"]))
-                rows.append(_row(method, label, "false alarms", np.array(res["alarm"]),
-                                 withheld["alarm"]))
                 ref = "reference: respondents only (old method)"
-                rows.append(_row(ref, label, "coverage", np.array(res["ref_cov"]), 0))
-                rows.append(_row(ref, label, "false alarms", np.array(res["ref_alarm"]), 0))
+                found: dict[str, list[Row]] = {}
+                for case, effect in (("coverage", SURVEY_EFFECT[kind]), ("false alarms", 0.0)):
+                    hit, ref_hit, held = [], [], 0
+                    for lo in range(0, reps, chunk):
+                        b = min(chunk, reps - lo)
+                        out = survey_did_batch(*_survey_summaries(rng, org, kind, noise, effect, b),
+                                               is_t)
+                        inside = (out["ci_low"] <= effect) & (effect <= out["ci_high"])
+                        ref_in = (out["ref_low"] <= effect) & (effect <= out["ref_high"])
+                        live = ~out["withheld"]
+                        held += int((~live).sum())
+                        hit.append(inside[live] if case == "coverage" else ~inside[live])
+                        ref_hit.append(ref_in if case == "coverage" else ~ref_in)
+                    found[case] = [_row(method, label, case, np.concatenate(hit), held),
+                                   _row(ref, label, case, np.concatenate(ref_hit), 0)]
+                rows += [found["coverage"][0], found["false alarms"][0],
+                         found["coverage"][1], found["false alarms"][1]]
     return rows
 
 
@@ -182,8 +252,9 @@ ABSENCE_ORGS = (
 ABSENCE_EFFECT = 0.8  # days lost in the target teams scaled by this from the start
 
 
-def _absence_panel(rng: np.random.Generator, org: AbsenceOrg, effect: float,
-                   first: pd.Timestamp) -> tuple[pd.DataFrame, pd.Timestamp]:
+def _absence_arrays(rng: np.random.Generator, org: AbsenceOrg, effect: float,
+                    first: pd.Timestamp) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex,
+                                                  pd.Timestamp]:
     """Team x month FTE days lost and available: seasonal onsets, long spells, AR(1) months.
 
     New spells per team-month are Poisson with a winter peak (+-20%), an organisation-wide AR(1)
@@ -232,11 +303,20 @@ def _absence_panel(rng: np.random.Generator, org: AbsenceOrg, effect: float,
     after = (months >= start_month)[None, :] & (np.arange(g) < org.target)[:, None]
     lost = np.where(after, lost * effect, lost)
     keep = slice(burn, None)
+    return lost[:, keep], avail[:, keep], months[keep], start_month
+
+
+def _absence_panel(rng: np.random.Generator, org: AbsenceOrg, effect: float,
+                   first: pd.Timestamp) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """`_absence_arrays` as team-month rows (unit, month, days_lost, days_available), the
+    form the app's functions take."""
+    lost, avail, months, start_month = _absence_arrays(rng, org, effect, first)
+    g, total = lost.shape
     frame = pd.DataFrame({
         "unit": np.repeat(np.arange(g), total),
-        "month": np.tile(months[keep], g),
-        "days_lost": lost[:, keep].ravel(),
-        "days_available": avail[:, keep].ravel(),
+        "month": np.tile(months, g),
+        "days_lost": lost.ravel(),
+        "days_available": avail.ravel(),
     })
     return frame, start_month
 
@@ -244,7 +324,8 @@ def _absence_panel(rng: np.random.Generator, org: AbsenceOrg, effect: float,
 def _absence_methods(panel: pd.DataFrame, targets: Sequence, comparisons: Sequence,
                      start: pd.Timestamp, its: bool = True
                      ) -> dict[str, tuple[float, float, str | None]]:
-    """(ci_low, ci_high, withheld) of each absence method on one panel."""
+    """(ci_low, ci_high, withheld) of each absence method on one panel, through the app's own
+    functions on team-month rows: the reference `absence_methods_arrays` is checked against."""
     t = panel[panel.unit.isin(list(targets))]
     c = panel[panel.unit.isin(list(comparisons))]
     ratio = stats.rate_ratio(t, start)
@@ -265,8 +346,67 @@ def _absence_methods(panel: pd.DataFrame, targets: Sequence, comparisons: Sequen
     return out
 
 
+def absence_methods_arrays(lost: np.ndarray, avail: np.ndarray, months: pd.DatetimeIndex,
+                           is_t: np.ndarray, start: int, its: bool = True
+                           ) -> dict[str, tuple[float, float, str | None]]:
+    """`_absence_methods` on team x month arrays (months in order, adjacent, `start` the
+    index of the first month after the start): the same statistics without building frames,
+    so the harness can run thousands. tests/test_calibration.py checks it against the app's
+    functions on simulated and demo panels."""
+    n_pre, n_post = start, len(months) - start
+    window = stats._window_withheld({"pre": n_pre, "post": n_post})
+    totals = np.stack([lost[:, :start].sum(axis=1), lost[:, start:].sum(axis=1)], axis=1)
+    avails = np.stack([avail[:, :start].sum(axis=1), avail[:, start:].sum(axis=1)], axis=1)
+
+    def interval(fit) -> tuple[float, float, str | None]:
+        if fit is None:
+            return math.nan, math.nan, stats._FEW_TEAMS
+        q = float(sps.t.ppf(0.975, fit.df))
+        return (math.exp(fit.estimate - q * fit.se), math.exp(fit.estimate + q * fit.se),
+                window)
+
+    # before/after alone compares the same calendar months (whole years next to the start)
+    k = stats.matched_months(n_pre, n_post)
+    same = slice(start - k, start + k) if k else slice(None)
+    m_lost, m_avail = lost[is_t, same], avail[is_t, same]
+    cut = start - (start - k if k else 0)
+    matched = (np.stack([m_lost[:, :cut].sum(axis=1), m_lost[:, cut:].sum(axis=1)], axis=1),
+               np.stack([m_avail[:, :cut].sum(axis=1), m_avail[:, cut:].sum(axis=1)], axis=1))
+    out = {
+        "absence before/after rate ratio": interval(stats.team_quasi_poisson_arrays(
+            *matched, is_t[is_t], comparison=False)),
+        "absence ratio of rate ratios": interval(stats.team_quasi_poisson_arrays(
+            totals, avails, is_t, comparison=True)),
+    }
+    if not its:
+        return out
+    if min(n_pre, n_post) < stats.ITS_INTERVAL_MONTHS:
+        # the app shows the series as a picture only: no interval is read
+        held = (math.nan, math.nan, "window below the time series minimum")
+        out["absence ITS level change"] = out["absence ITS slope change"] = held
+        return out
+    t_lost, t_avail = lost[is_t].sum(axis=0), avail[is_t].sum(axis=0)
+    use = t_avail > 0
+    data = pd.DataFrame({"month": months[use], "t": np.arange(len(months))[use],
+                         "t0": start, "rate": t_lost[use] / t_avail[use]})
+    design = stats._its_design(data, len(data) >= stats.SEASONAL_MONTHS, 2).to_numpy()
+    fit = stats.ar1_gls(data["rate"].to_numpy(), design, term=2)
+    q = float(sps.t.ppf(0.975, fit.df))
+    for name, k in (("absence ITS level change", 2), ("absence ITS slope change", 3)):
+        se = math.sqrt(max(fit.cov[k, k], 0.0))
+        # the app withholds these intervals at every window; the reference row shows why
+        out[name] = (math.nan, math.nan, stats.ITS_NO_VERDICT)
+        out[_ITS_REF[name]] = (fit.params[k] - q * se, fit.params[k] + q * se, None)
+    return out
+
+
+_ITS_REF = {m: f"reference: {m} (AR(1) GLS intervals, not used)"
+            for m in ("absence ITS level change", "absence ITS slope change")}
+
+
 _NULLS = {"absence before/after rate ratio": 1.0, "absence ratio of rate ratios": 1.0,
-          "absence ITS level change": 0.0, "absence ITS slope change": 0.0}
+          "absence ITS level change": 0.0, "absence ITS slope change": 0.0,
+          **dict.fromkeys(_ITS_REF.values(), 0.0)}
 
 
 def absence_rows(reps: int, seed: int, orgs: Sequence[AbsenceOrg] = ABSENCE_ORGS,
@@ -278,14 +418,14 @@ def absence_rows(reps: int, seed: int, orgs: Sequence[AbsenceOrg] = ABSENCE_ORGS
         rng = np.random.default_rng([seed, 100 + o_i])
         hits: dict[tuple[str, str], list[bool]] = {}
         withheld: dict[tuple[str, str], int] = {}
-        targets, comps = range(org.target), range(org.target, org.target + org.comparison)
+        is_t = np.arange(org.target + org.comparison) < org.target
         # below the minimum window every run is withheld by design: a few runs show it
         runs = reps if org.months >= stats.MIN_VERDICT_MONTHS else min(reps, 20)
         for case, effect in (("false alarms", 1.0), ("coverage", ABSENCE_EFFECT)):
             for _ in range(runs):
-                panel, start = _absence_panel(rng, org, effect, first)
-                for method, (lo, hi, held) in _absence_methods(panel, targets, comps, start,
-                                                               its).items():
+                lost, avail, months, _ = _absence_arrays(rng, org, effect, first)
+                for method, (lo, hi, held) in absence_methods_arrays(
+                        lost, avail, months, is_t, org.months, its).items():
                     if case == "coverage" and _NULLS[method] == 0.0:
                         continue  # the level and slope of a ratio effect are not fixed numbers
                     key = (method, case)
@@ -335,6 +475,13 @@ def placebo_rows(panel: pd.DataFrame, sets: int, seed: int,
     rows: list[Row] = []
     teams = np.array(sorted(panel.unit.unique()))
     lo_m, hi_m = panel.month.min(), panel.month.max()
+    all_months = pd.date_range(lo_m, hi_m, freq="MS")
+    # team x month arrays; a team-month without a row adds nothing, as in the app's sums
+    grid = panel.pivot_table(index="unit", columns="month", values=["days_lost",
+                             "days_available"], aggfunc="sum", fill_value=0.0)
+    lost = grid["days_lost"].reindex(index=teams, columns=all_months, fill_value=0.0).to_numpy()
+    avail = grid["days_available"].reindex(index=teams, columns=all_months,
+                                           fill_value=0.0).to_numpy()
     for w_i, months in enumerate(windows):
         rng = np.random.default_rng([seed, 200 + w_i])
         short = months < stats.MIN_VERDICT_MONTHS  # withheld by design: a sample shows it
@@ -345,14 +492,15 @@ def placebo_rows(panel: pd.DataFrame, sets: int, seed: int,
         hits: dict[str, list[bool]] = {m: [] for m in names}
         held: dict[str, int] = dict.fromkeys(names, 0)
         for start in starts:
-            window = panel[(panel.month >= start - pd.DateOffset(months=months))
-                           & (panel.month < start + pd.DateOffset(months=months))]
+            s_i = all_months.get_loc(start)
+            cols = slice(s_i - months, s_i + months)
             for _ in range(min(sets, 5) if short else sets):
                 pick = rng.choice(len(teams), n_target, replace=False)
-                targets = teams[pick]
-                comps = np.setdiff1d(teams, targets)
-                for method, (lo, hi, why) in _absence_methods(window, targets, comps, start,
-                                                              its).items():
+                is_t = np.zeros(len(teams), dtype=bool)
+                is_t[pick] = True
+                for method, (lo, hi, why) in absence_methods_arrays(
+                        lost[:, cols], avail[:, cols], all_months[cols], is_t, months,
+                        its).items():
                     if why or not np.isfinite(lo):
                         held[method] += 1
                         continue
@@ -361,7 +509,9 @@ def placebo_rows(panel: pd.DataFrame, sets: int, seed: int,
                  f"{min(sets, 5) if short else sets} random sets of {n_target} teams), "
                  f"{months} months either side")
         for method in names:
-            rows.append(_row(method, label, "false alarms", np.array(hits[method]), held[method]))
+            if hits[method] or held[method]:
+                rows.append(_row(method, label, "false alarms", np.array(hits[method]),
+                                 held[method]))
     return rows
 
 
@@ -408,30 +558,61 @@ def markdown(table: pd.DataFrame, meta: dict) -> str:
         f"Runs per scenario and case: {meta['reps']}; seed {meta['seed']}; "
         f"placebo sets per start month: {meta.get('placebo_sets', '-')}.",
         "",
+    ]
+    if "finished_utc" in meta:
+        lines += [
+            f"This run: one end-to-end run of `{meta.get('command', 'python -m dashboard validate')}` "
+            f"from {meta['started_utc']} to {meta['finished_utc']} "
+            f"({meta['wall_seconds'] / 60:.1f} minutes wall time) at commit {meta['git_commit']}, "
+            f"on {meta['cpus']} shared cores (load average {meta['load_average_at_end'][0]} at "
+            f"the end), Python {meta['python']}, numpy {meta['numpy']}.",
+            "",
+        ]
+    judged = table[~table.method.str.startswith("reference") & (table.runs > 0)]
+    lines += [
         "Coverage: share of 95% intervals that contain the true effect (band 93-97%). False "
         "alarms: share of runs with no true effect whose interval leaves out no change "
-        "(band <= 5% for survey methods, <= 7% for absence methods). A rate is within its band "
-        "when it is within two Monte Carlo standard errors of it. `withheld` counts runs where "
-        "the method gave no verdict (too few teams, or fewer than 12 months either side): the "
-        "app says so instead of giving an interval. Rows marked `reference` show the "
-        "respondent-only interval the app used before issue 11, for comparison; they are not "
-        "judged.",
+        "(band <= 5% for survey methods, <= 7% for absence methods; a method exactly at its "
+        "nominal 5% sits on the survey band's edge). MC SE is the Monte Carlo standard error "
+        "at the band's edge; `margin` is how far the rate lies inside the band's nearest edge, "
+        "in MC SEs (negative: outside). A row is within its band when its margin is above -2. "
+        "`withheld` counts runs where the app gives no verdict (too few teams, fewer than 12 "
+        "months either side, or the time series, whose intervals are never used): it says so "
+        "instead of giving an interval. Rows marked `reference` are not judged: the "
+        "respondent-only interval the app used before issue 11, and the time series' AR(1) "
+        "intervals, which show why the app withholds them.",
         "",
         "Placebo rows reuse the same months for many random team sets, so their runs are not "
         "independent and the Monte Carlo error shown understates the true one.",
         "",
     ]
-    family_of = np.where(table.method.str.startswith("absence"), "Absence", "Survey")
+    if len(judged):
+        worst = judged.loc[judged.margin.idxmin()]
+        bad = int((~judged.ok).sum())
+        lines += [
+            "## Summary",
+            "",
+            f"{len(judged)} judged rows with a verdict; "
+            + (f"**{bad} outside their band**." if bad else "all within their band.")
+            + f" Smallest margin: {worst.margin:+.1f} MC SE ({worst.method}, {worst.measure}, "
+            f"{worst.scenario}: {worst.rate:.1%}, band {worst.band}). "
+            f"Rows whose rate is beyond the band's edge itself (within Monte Carlo error): "
+            f"{int((judged.margin < 0).sum())}.",
+            "",
+        ]
+    family_of = np.where(table.method.str.contains("absence"), "Absence", "Survey")
     for family, part in table.groupby(family_of, sort=False):
         lines += [f"## {family}", "",
-                  "| method | scenario | measure | runs | withheld | rate | MC SE | band | ok |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| method | scenario | measure | runs | withheld | rate | MC SE | band "
+                  "| margin (SE) | ok |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in part.itertuples(index=False):
             rate = "-" if not np.isfinite(r.rate) else f"{r.rate:.1%}"
-            se = "-" if not np.isfinite(r.mc_se) else f"{r.mc_se:.1%}"
+            se = "-" if not np.isfinite(r.mc_se) else f"{r.mc_se:.2%}"
+            margin = "-" if not np.isfinite(r.margin) else f"{r.margin:+.1f}"
             ok = "reference" if r.method.startswith("reference") else ("yes" if r.ok else "**NO**")
             lines.append(f"| {r.method} | {r.scenario} | {r.measure} | {r.runs} | {r.withheld} "
-                         f"| {rate} | {se} | {r.band} | {ok} |")
+                         f"| {rate} | {se} | {r.band} | {margin} | {ok} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -448,3 +629,26 @@ def demo_store(path) -> object:
 
 def today() -> str:
     return date.today().isoformat()
+
+
+def run_context(started: dict | None = None) -> dict:
+    """When and where a run happened: call once before (returns the start) and once after
+    with that start (returns start, finish, wall time, machine load and versions)."""
+    now = datetime.now(UTC)
+    if started is None:
+        return {"started_utc": now.isoformat(timespec="seconds"), "clock": time.perf_counter()}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "started_utc": started["started_utc"],
+        "finished_utc": now.isoformat(timespec="seconds"),
+        "wall_seconds": round(time.perf_counter() - started["clock"], 1),
+        "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "git_commit": commit or "unknown",
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
