@@ -204,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
 
     val = sub.add_parser("validate", help="calibration harness: coverage and false alarms of "
                          "the intervention statistics on simulated data and demo placebo dates")
-    val.add_argument("--reps", type=int, default=300, help="runs per scenario and case")
+    val.add_argument("--reps", type=int, default=3000, help="runs per scenario and case")
     val.add_argument("--seed", type=int, default=20261130)
-    val.add_argument("--placebo-sets", type=int, default=20,
+    val.add_argument("--placebo-sets", type=int, default=40,
                      help="random target-team sets per placebo start month in the demo")
     val.add_argument("--json", help="write the table as JSON to this file")
     val.add_argument("--markdown", help="write the table as Markdown to this file")
