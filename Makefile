@@ -41,7 +41,7 @@ fuzz: install
 bench: install
 	$(PY) -m bench
 
-# Calibration harness (long: tens of minutes on 2 cores); rewrites docs/calibration.md.
+# Calibration harness (3,000 runs per scenario; about 9 minutes on 2 busy cores); rewrites docs/calibration.md.
 validate: install
 	PYTHONPATH=$(CURDIR)/src $(PY) -m dashboard validate --markdown docs/calibration.md \
 		--json docs/calibration.json

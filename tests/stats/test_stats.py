@@ -788,6 +788,37 @@ def test_its_with_seasonality_is_ar1_gls_on_the_hand_design():
     assert got.withheld and "24 months" in got.withheld
 
 
+def test_its_intervals_never_give_a_verdict():
+    # 30 months either side: past the 24-month minimum, yet the intervals are withheld because
+    # they were too narrow on simulated organisations with long spells (docs/calibration.md)
+    rng = np.random.default_rng(4)
+    months = pd.date_range("2020-01-01", periods=60, freq="MS")
+    monthly = pd.DataFrame({"month": months, "rate": 0.045 + rng.normal(0, 0.002, 60)})
+    got = stats.interrupted_time_series(monthly, "2022-07-01")
+    assert got.months == {"pre": 30, "post": 30} and got.level_change is not None
+    assert got.withheld == stats.ITS_NO_VERDICT and got.withheld in got.notes
+
+
+def test_before_after_ratio_compares_the_same_calendar_months():
+    # 18 months either side: the team-level ratio uses the 12 next to the start, so a winter
+    # peak falling twice before and once after cannot pose as a change
+    months = pd.date_range("2021-01-01", periods=36, freq="MS")
+    rows = []
+    for unit in range(4):
+        for i, m in enumerate(months):
+            lost = 100 + 40 * (m.month in (12, 1, 2)) + 5 * unit + (3 if i % 2 else 0)
+            rows.append((unit, m, float(lost), 3000.0))
+    frame = pd.DataFrame(rows, columns=["unit", "month", "days_lost", "days_available"])
+    got = stats.rate_ratio(frame, "2022-07-01")
+    inner = frame[(frame.month >= "2021-07-01") & (frame.month < "2023-07-01")]
+    pre = inner[inner.month < "2022-07-01"].days_lost.sum()
+    post = inner[inner.month >= "2022-07-01"].days_lost.sum()
+    assert got.estimate == pytest.approx(post / pre, rel=1e-9)  # equal days available
+    assert got.months == {"pre": 18, "post": 18}
+    assert any("same calendar months" in n for n in got.notes)
+    assert stats.matched_months(18, 18) == 12 and stats.matched_months(11, 30) == 0
+
+
 def test_its_edge_cases():
     months = pd.date_range("2024-01-01", periods=6, freq="MS")
     monthly = pd.DataFrame({"month": months, "rate": [0.05, 0.04, np.nan, 0.05, 0.04, 0.05]})
