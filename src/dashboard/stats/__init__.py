@@ -749,7 +749,8 @@ def team_level_batch(
     # floored at 0, only the sampling term is left. Why not the shortcut
     # tau2 (tau2 + 2 mean v) / df used before: it ignored how unequal teams' sampling variances
     # make the scatter noisier, which gave 6.3% false alarms at a nominal 5% with four target
-    # teams and 3 points of team noise (3,000 runs, HSE-style means; docs/calibration.md).
+    # teams and 3 points of team noise (3,000 runs, HSE-style means, a separate seed); with this
+    # df the same scenario gives 4.5% in docs/calibration.md.
     s2 = tau2[:, None] + v
     var_q = np.zeros(n_u.shape[0])
     minus = np.zeros(per.shape)
@@ -875,9 +876,10 @@ def _monthly(monthly: pd.DataFrame, start: date | str | pd.Timestamp) -> tuple[p
 MIN_VERDICT_MONTHS = 12
 # The interrupted time series estimates a trend as well: below two years either side its
 # intervals are far too narrow, and even from two years on simulated organisations with long
-# spells they raised 7.4% false alarms for the level change (2,000 null runs, nominal 5%,
-# docs/calibration.md): AR(1) errors cannot follow spells that run for months, and a HAC
-# correction on the whitened residuals did not help. So its intervals never give a verdict.
+# spells they raised 7.7% false alarms for the level change (3,000 null runs, nominal 5%; the
+# reference rows of docs/calibration.md): AR(1) errors cannot follow spells that run for
+# months, and a HAC correction on the whitened residuals did not help (7.4% either way in a
+# separate 1,500-run check). So its intervals never give a verdict.
 ITS_INTERVAL_MONTHS = 24
 ITS_NO_VERDICT = (
     "The time series is shown as a picture only: on simulated organisations with long spells "
