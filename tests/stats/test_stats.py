@@ -444,7 +444,7 @@ def test_did_simulation_coverage_and_false_alarms():
     rng = np.random.default_rng(20240601)
     sims = 300
     covered = alarms = 0
-    for i in range(sims):
+    for _ in range(sims):
         res = stats.difference_in_differences(simulate_org(rng, 0.10), n_boot=0)
         covered += res.ci_low <= 0.10 <= res.ci_high
         null = stats.difference_in_differences(simulate_org(rng, 0.0), n_boot=0)
