@@ -83,8 +83,8 @@ def test_action_becomes_an_intervention_in_the_register(con):
     assert base["domain"] == "environment" and base["indicators"] == ["hse_demands"]
     version = store.dataset_version(con)
     new_id = improvement.to_intervention(
-        con, a, date(2025, 1, 1), [1, 3], base["indicators"], prevention_level="primary",
-        resources=["organisational"], driver="staff", cost=5000,
+        con, a, date(2025, 1, 1), [1, 3], base["indicators"],
+        fields=interventions.RegisterFields("primary", ("organisational",), "staff", "implement", 5000),
     )
     assert store.dataset_version(con) == version + 1
     got = interventions.get_intervention(con, new_id)

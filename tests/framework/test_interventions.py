@@ -37,8 +37,11 @@ def _create(con, **overrides) -> int:
         name="Stress workshops", domain="personal_health", unit_ids=[2, 1],
         start_date=date(2025, 1, 1), indicators=["stress"],
     )
+    register = {k: overrides.pop(k) for k in iv.REGISTER_FIELDS if k in overrides}
+    if "resources" in register:
+        register["resources"] = tuple(register["resources"])
     args.update(overrides)
-    return iv.create_intervention(con, **args)
+    return iv.create_intervention(con, **args, fields=iv.RegisterFields(**register))
 
 
 def test_create_lists_with_sorted_targets_and_bumps_version(con):
@@ -193,8 +196,8 @@ def test_register_fields_round_trip_through_create_and_edit(con):
         "primary", ["relational", "organisational"], "managers", "plan", 1250.5
     )
     iv.update_intervention(con, new_id, "Stress workshops", "personal_health", [1], date(2025, 1, 1),
-                           ["stress"], prevention_level="secondary", resources=["individual"],
-                           driver=None, stage="evaluate", cost=None)
+                           ["stress"], fields=iv.RegisterFields("secondary", ("individual",),
+                                                                 None, "evaluate", None))
     got = iv.get_intervention(con, new_id)
     assert (got["prevention_level"], got["resources"], got["driver"], got["stage"], got["cost"]) == (
         "secondary", ["individual"], None, "evaluate", None
@@ -260,3 +263,21 @@ def test_register_fields_in_one_line_for_reports(con):
     plain = iv.list_interventions(con).set_index("intervention_id")
     assert iv.describe_fields(iv.get_intervention(con, _create(con, name="Plain"))) == ""
     assert iv.describe_fields(plain.loc[new_id]).startswith("Primary prevention")
+
+
+def test_register_fields_record_reads_rows_of_every_shape(con):
+    new_id = _create(con, prevention_level="tertiary", resources=["relational"], driver="staff",
+                     stage="analyse", cost=0.0)
+    want = iv.RegisterFields("tertiary", ("relational",), "staff", "analyse", 0.0)
+    row = iv.list_interventions(con).iloc[0]
+    assert iv.RegisterFields.from_row(iv.get_intervention(con, new_id)) == want   # a dict
+    assert iv.RegisterFields.from_row(row) == want                                   # a register row
+    assert iv.RegisterFields.from_row(next(iv.list_interventions(con).itertuples())) == want
+    assert iv.RegisterFields.from_row({"cost": float("nan"), "resources": None}) == iv.RegisterFields()
+    # validated() puts resources in the TOML order and refuses a bare string for the list
+    picked = iv.RegisterFields(resources=("organisational", "individual")).validated()
+    assert picked.resources == ("individual", "organisational")
+    with pytest.raises(iv.InterventionError, match="list of choices"):
+        iv.RegisterFields(resources="individual").validated()
+    assert want.values() == ["tertiary", ["relational"], "staff", "analyse", 0.0]
+    assert iv.RegisterFields().values() == [None, None, None, None, None]

@@ -48,8 +48,8 @@ def test_register_fields_round_trip_through_edit(con):
     iv = interventions.get_intervention(con, int(row.intervention_id))
     interventions.update_intervention(
         con, iv["intervention_id"], iv["name"], iv["domain"], iv["unit_ids"], iv["start_date"],
-        iv["indicators"], prevention_level="tertiary", resources=["relational"], driver="staff",
-        stage="analyse", cost=0.0,
+        iv["indicators"],
+        fields=interventions.RegisterFields("tertiary", ("relational",), "staff", "analyse", 0.0),
     )
     again = interventions.get_intervention(con, iv["intervention_id"])
     assert (again["prevention_level"], again["resources"], again["driver"], again["stage"],

@@ -231,14 +231,11 @@ def to_intervention(
     domain: str | None = None,
     name: str | None = None,
     end_date: date | None = None,
-    prevention_level: str | None = None,
-    resources: Sequence[str] | None = None,
-    driver: str | None = None,
-    stage: str | None = "implement",
-    cost: float | None = None,
+    fields: interventions.RegisterFields | None = None,
 ) -> int:
     """Turn an action into an evaluated intervention: one register entry, linked to the action,
-    written in one transaction with the link (so neither exists without the other)."""
+    written in one transaction with the link (so neither exists without the other). Without
+    register fields the entry is at the implement stage."""
     base = intervention_defaults(con, action_id)
     if base["linked"] is not None:
         raise PlanError("this action is already in the register")
@@ -247,16 +244,16 @@ def to_intervention(
         raise PlanError("choose the domain the intervention belongs to")
     name = name or base["name"]
     try:
-        name, units, indicators, extra = interventions.validate_intervention(
+        name, units, indicators, checked = interventions.validate_intervention(
             con, name, domain, unit_ids, start_date, indicators, end_date,
-            prevention_level, resources, driver, stage, cost,
+            fields or interventions.RegisterFields(stage="implement"),
         )
     except interventions.InterventionError as err:
         raise PlanError(str(err)) from None
     with store.transaction(con):
         new_id = interventions._insert(
             con, name, domain, units, start_date, end_date, indicators,
-            f"From improvement plan action {int(action_id)}.", extra,
+            f"From improvement plan action {int(action_id)}.", checked,
         )
         con.execute("UPDATE plan_actions SET intervention_id = ? WHERE action_id = ?",
                     [new_id, int(action_id)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -64,66 +65,99 @@ def parse_option(field: str, text: str | None) -> str | None:
     return None
 
 
-def _validate_fields(
-    prevention_level: str | None,
-    resources: Sequence[str] | None,
-    driver: str | None,
-    stage: str | None,
-    cost: float | None,
-) -> dict:
-    opts = register_options()
-    out: dict = {}
-    for name, value in (("prevention_level", prevention_level), ("driver", driver), ("stage", stage)):
-        value = None if value in (None, "") else value
-        if value is not None and value not in opts[name]:
+@dataclass(frozen=True)
+class RegisterFields:
+    """What evaluation reviews ask of an intervention beyond its name, teams and dates: prevention
+    level, resources targeted, who drives it, stage and cost (keys of data/improvement.toml).
+
+    One record for the register page, the improvement plan, the CSV import and the board report;
+    every field is optional (None / empty: not recorded)."""
+
+    prevention_level: str | None = None
+    resources: tuple[str, ...] = ()
+    driver: str | None = None
+    stage: str | None = None
+    cost: float | None = None
+
+    @classmethod
+    def from_row(cls, row: dict | pd.Series | object) -> RegisterFields:
+        """The fields of a register row, a dict or a prepared import row (NaN/NA: not recorded);
+        not checked (validated() does that)."""
+        get = row.get if hasattr(row, "get") else (lambda name: getattr(row, name, None))
+
+        def one(name: str):
+            value = get(name)
+            return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+        return cls(one("prevention_level"), tuple(_as_list(get("resources"))), one("driver"),
+                   one("stage"), one("cost"))
+
+    def validated(self) -> RegisterFields:
+        """The same fields checked against data/improvement.toml (resources in its order, cost a
+        number >= 0); InterventionError names the field and the choices."""
+        opts = register_options()
+        choice = {}
+        for name in CHOICE_FIELDS:
+            value = getattr(self, name)
+            value = None if value in (None, "") else value
+            if value is not None and value not in opts[name]:
+                raise InterventionError(
+                    f"unknown {FIELD_LABELS[name].lower()} {value!r}; choose one of "
+                    f"{', '.join(short_label(name, k) for k in opts[name])}"
+                )
+            choice[name] = value
+        if isinstance(self.resources, str):
+            raise InterventionError("resources targeted is a list of choices, not one text")
+        resources = list(dict.fromkeys(self.resources or ()))
+        bad = [r for r in resources if r not in opts["resources"]]
+        if bad:
             raise InterventionError(
-                f"unknown {FIELD_LABELS[name].lower()} {value!r}; choose one of "
-                f"{', '.join(short_label(name, k) for k in opts[name])}"
+                f"unknown resource(s) {', '.join(map(repr, bad))}; choose from "
+                f"{', '.join(short_label('resources', k) for k in opts['resources'])}"
             )
-        out[name] = value
-    resources = list(dict.fromkeys(resources or []))
-    bad = [r for r in resources if r not in opts["resources"]]
-    if bad:
-        raise InterventionError(
-            f"unknown resource(s) {', '.join(map(repr, bad))}; choose from "
-            f"{', '.join(short_label('resources', k) for k in opts['resources'])}"
-        )
-    # stored in the order of data/improvement.toml, whatever order they were picked in
-    out["resources"] = [r for r in opts["resources"] if r in resources] or None
-    if cost is not None and not (isinstance(cost, float) and math.isnan(cost)):
-        try:
-            cost = float(cost)
-        except (TypeError, ValueError):
-            raise InterventionError(f"the cost {cost!r} is not a number") from None
-        if cost < 0 or math.isinf(cost):
-            raise InterventionError(f"the cost {cost:g} must be zero or more")
-        out["cost"] = cost
-    else:
-        out["cost"] = None
-    return out
+        cost = self.cost
+        if cost is not None and not (isinstance(cost, float) and math.isnan(cost)):
+            try:
+                cost = float(cost)
+            except (TypeError, ValueError):
+                raise InterventionError(f"the cost {cost!r} is not a number") from None
+            if cost < 0 or math.isinf(cost):
+                raise InterventionError(f"the cost {cost:g} must be zero or more")
+        else:
+            cost = None
+        # stored in the order of data/improvement.toml, whatever order they were picked in
+        ordered = tuple(r for r in opts["resources"] if r in resources)
+        return RegisterFields(choice["prevention_level"], ordered, choice["driver"], choice["stage"], cost)
+
+    def values(self) -> list:
+        """prevention_level, resources, driver, stage, cost in the store's column order."""
+        return [self.prevention_level, list(self.resources) or None, self.driver, self.stage,
+                None if self.cost is None else float(self.cost)]
+
+    def describe(self) -> str:
+        """One line for a report or a slide, e.g. 'Primary prevention · resources: Relational,
+        Tangible or organisational · driven by: Line managers · stage: Implement · cost £12,500';
+        parts not recorded are left out."""
+        parts = []
+        level = short_label("prevention_level", self.prevention_level)
+        if level:
+            parts.append(f"{level} prevention")
+        resources = [short_label("resources", r) for r in self.resources]
+        if resources:
+            parts.append("resources: " + ", ".join(resources))
+        if self.driver is not None:
+            parts.append("driven by: " + register_options()["driver"].get(self.driver, self.driver))
+        stage = short_label("stage", self.stage)
+        if stage:
+            parts.append(f"stage: {stage}")
+        if self.cost is not None:
+            parts.append(f"cost £{float(self.cost):,.0f}")
+        return " · ".join(parts)
 
 
 def describe_fields(row: dict | pd.Series) -> str:
-    """The register fields of one intervention as one line for a report or a slide, e.g.
-    'Primary prevention · resources: Relational, Tangible or organisational · driven by: Line
-    managers · stage: Implement · cost £12,500'; parts not recorded are left out."""
-    parts = []
-    level = short_label("prevention_level", row.get("prevention_level"))
-    if level:
-        parts.append(f"{level} prevention")
-    resources = [short_label("resources", r) for r in _as_list(row.get("resources"))]
-    if resources:
-        parts.append("resources: " + ", ".join(resources))
-    driver = row.get("driver")
-    if driver is not None and not (not isinstance(driver, str) and pd.isna(driver)):
-        parts.append("driven by: " + register_options()["driver"].get(driver, driver))
-    stage = short_label("stage", row.get("stage"))
-    if stage:
-        parts.append(f"stage: {stage}")
-    cost = row.get("cost")
-    if cost is not None and not pd.isna(cost):
-        parts.append(f"cost £{float(cost):,.0f}")
-    return " · ".join(parts)
+    """The register fields of one register row as one line (RegisterFields.describe)."""
+    return RegisterFields.from_row(row).describe()
 
 
 def _as_list(value) -> list:
@@ -343,7 +377,7 @@ def _insert(
     end_date: date | None,
     indicators: list[str],
     notes: str | None,
-    extra: dict,
+    fields: RegisterFields,
 ) -> int:
     """Write one validated intervention and its units; the caller holds the transaction."""
     new_id = con.execute(
@@ -353,8 +387,7 @@ def _insert(
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         RETURNING intervention_id
         """,
-        [name, domain, start_date, end_date, indicators, (notes or "").strip() or None,
-         extra["prevention_level"], extra["resources"], extra["driver"], extra["stage"], extra["cost"]],
+        [name, domain, start_date, end_date, indicators, (notes or "").strip() or None, *fields.values()],
     ).fetchone()[0]
     con.execute(
         "INSERT INTO intervention_units SELECT ?, unnest(CAST(? AS INTEGER[]))", [new_id, units]
@@ -371,17 +404,13 @@ def create_intervention(
     indicators: Sequence[str],
     end_date: date | None = None,
     notes: str | None = None,
-    prevention_level: str | None = None,
-    resources: Sequence[str] | None = None,
-    driver: str | None = None,
-    stage: str | None = None,
-    cost: float | None = None,
+    fields: RegisterFields | None = None,
 ) -> int:
     """Add an intervention and its target units in one transaction; returns its id."""
     name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
-    extra = _validate_fields(prevention_level, resources, driver, stage, cost)
+    checked = (fields or RegisterFields()).validated()
     with store.transaction(con):
-        new_id = _insert(con, name, domain, units, start_date, end_date, indicators, notes, extra)
+        new_id = _insert(con, name, domain, units, start_date, end_date, indicators, notes, checked)
         store.bump_version(con)
     return new_id
 
@@ -394,15 +423,11 @@ def validate_intervention(
     start_date: date,
     indicators: Sequence[str],
     end_date: date | None = None,
-    prevention_level: str | None = None,
-    resources: Sequence[str] | None = None,
-    driver: str | None = None,
-    stage: str | None = None,
-    cost: float | None = None,
-) -> tuple[str, list[int], list[str], dict]:
-    """Check an intervention without saving it: (name, units, indicators, register fields)."""
+    fields: RegisterFields | None = None,
+) -> tuple[str, list[int], list[str], RegisterFields]:
+    """Check an intervention without saving it: (name, units, indicators, checked fields)."""
     name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
-    return name, units, indicators, _validate_fields(prevention_level, resources, driver, stage, cost)
+    return name, units, indicators, (fields or RegisterFields()).validated()
 
 
 def update_intervention(
@@ -415,15 +440,12 @@ def update_intervention(
     indicators: Sequence[str],
     end_date: date | None = None,
     notes: str | None = None,
-    prevention_level: str | None = None,
-    resources: Sequence[str] | None = None,
-    driver: str | None = None,
-    stage: str | None = None,
-    cost: float | None = None,
+    fields: RegisterFields | None = None,
 ) -> None:
-    """Replace an intervention's fields and target units in one transaction."""
+    """Replace an intervention's fields and target units in one transaction (fields None: the
+    register fields are cleared, as a form with nothing chosen)."""
     name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
-    extra = _validate_fields(prevention_level, resources, driver, stage, cost)
+    checked = (fields or RegisterFields()).validated()
     with store.transaction(con):
         changed = con.execute(
             """
@@ -434,8 +456,7 @@ def update_intervention(
             RETURNING intervention_id
             """,
             [name, domain, start_date, end_date, indicators, (notes or "").strip() or None,
-             extra["prevention_level"], extra["resources"], extra["driver"], extra["stage"],
-             extra["cost"], int(intervention_id)],
+             *checked.values(), int(intervention_id)],
         ).fetchall()
         if not changed:
             raise InterventionError(f"there is no intervention {intervention_id}")

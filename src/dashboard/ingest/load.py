@@ -7,7 +7,7 @@ from collections.abc import Callable
 import duckdb
 import pandas as pd
 
-from dashboard import store
+from dashboard import interventions, store
 
 Progress = Callable[[float, str], None]
 
@@ -264,14 +264,8 @@ def _interventions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, import_i
 
 def _register_values(row) -> list:
     """prevention_level, resources, driver, stage, cost of one prepared row (older prepared
-    frames without them load as not recorded)."""
-    def get(name):
-        value = getattr(row, name, None)
-        return None if value is None or (not isinstance(value, list) and pd.isna(value)) else value
-
-    resources = get("resources")
-    return [get("prevention_level"), list(resources) if resources else None, get("driver"),
-            get("stage"), None if get("cost") is None else float(get("cost"))]
+    frames without them load as not recorded); the transform step has checked them."""
+    return interventions.RegisterFields.from_row(row).validated().values()
 
 
 def overlaps(con: duckdb.DuckDBPyConnection, kind: str, tables: dict[str, pd.DataFrame]) -> int:

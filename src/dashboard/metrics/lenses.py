@@ -108,20 +108,47 @@ def load(data_dir: Path = DATA_DIR, cat: Catalogue | None = None) -> dict[str, L
 
 @lru_cache(maxsize=4)
 def all_lenses(data_dir: Path = DATA_DIR) -> dict[str, Lens]:
-    return load(data_dir, catalogue.get(data_dir))
+    """The lenses as declared in TOML, against the TOML catalogue (custom indicators live in the
+    store and are joined per call by get())."""
+    return load(data_dir, catalogue.load(data_dir))
+
+
+# get() per catalogue: the store's custom indicators join the catalogue at connect, import and
+# undo, so the key is the catalogue fingerprint plus the custom indicators and their domains.
+_MEMO: dict[tuple, Lens] = {}
+_MEMO_MAX = 64
+
+
+def _catalogue_key(cat: Catalogue) -> tuple:
+    return cat.fingerprint, tuple(sorted((i.id, i.domain) for i in cat.indicators.values() if i.custom))
 
 
 def get(lens_id: str = DEFAULT) -> Lens:
-    """One lens by id; ValueError for an unknown one (callers fall back to DEFAULT)."""
+    """One lens by id; ValueError for an unknown one (callers fall back to DEFAULT).
+
+    The domains lens places the store's custom indicators in their own domain; a declared lens
+    cannot know them, so it lists them as not in the lens."""
     lenses = all_lenses()
     if lens_id not in lenses:
         raise ValueError(f"unknown lens {lens_id!r}; choose from {', '.join(lenses)}")
-    if lens_id == DEFAULT:
-        # the domains lens follows each indicator's own domain, custom indicators of the store
-        # included (they join the catalogue at connect and import, after the lenses were loaded)
-        groups, _ = _from_framework({}, catalogue.get())
-        return dataclasses.replace(lenses[lens_id], groups=groups)
-    return lenses[lens_id]
+    cat = catalogue.get()
+    key = (_catalogue_key(cat), lens_id)
+    found = _MEMO.get(key)
+    if found is None:
+        found = _with_custom(lenses[lens_id], cat)
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[key] = found
+    return found
+
+
+def _with_custom(lens: Lens, cat: Catalogue) -> Lens:
+    if lens.id == DEFAULT:
+        groups, _ = _from_framework({}, cat)
+        return dataclasses.replace(lens, groups=groups)
+    custom = tuple(i.id for i in cat.indicators.values() if i.custom and i.id not in lens.absent
+                   and lens.group_of(i.id) is None)
+    return dataclasses.replace(lens, absent=lens.absent + custom) if custom else lens
 
 
 def options() -> dict[str, str]:

@@ -344,8 +344,8 @@ def _to_register(action_id: int, current: pd.Series, units: pd.DataFrame) -> Non
         if st.form_submit_button("Add to the register"):
             _write(improvement.to_intervention, "Added to the intervention register.",
                    (improvement.PlanError,), figures=True, action_id=action_id, start_date=start,
-                   unit_ids=targets, indicators=aims, domain=domain, prevention_level=level,
-                   resources=resources, driver=driver, stage=stage, cost=cost)
+                   unit_ids=targets, indicators=aims, domain=domain,
+                   fields=interventions.RegisterFields(level, tuple(resources), driver, stage, cost))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -138,11 +138,11 @@ def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
             "Notes", value="" if current is None or pd.isna(current["notes"]) else current["notes"],
             key=f"iv_notes_{suffix}",
         )
-        extra = _register_fields(current, suffix)
+        register = _register_fields(current, suffix)
         saved = st.form_submit_button("Save intervention", type="primary")
     if saved:
         fields = dict(name=name, domain=domain, unit_ids=targets, start_date=start,
-                      indicators=aims, end_date=end, notes=notes, **extra)
+                      indicators=aims, end_date=end, notes=notes, fields=register)
         if current is None:
             _write(interventions.create_intervention, f"Added “{plaintext.md(name.strip())}”.", **fields)
         else:
@@ -157,7 +157,7 @@ def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
                        intervention_id=int(chosen))
 
 
-def _register_fields(current: pd.Series | None, suffix: str) -> dict:
+def _register_fields(current: pd.Series | None, suffix: str) -> interventions.RegisterFields:
     """Prevention level, resources, driver, stage and cost (each optional) inside the form."""
     opts = interventions.register_options()
     values = {}
@@ -182,7 +182,8 @@ def _register_fields(current: pd.Series | None, suffix: str) -> dict:
         interventions.FIELD_LABELS["cost"], min_value=0.0, value=cost, step=100.0,
         key=f"iv_cost_{suffix}", help="Leave empty when the cost is not known.",
     )
-    return values
+    return interventions.RegisterFields(values["prevention_level"], tuple(values["resources"]),
+                                        values["driver"], values["stage"], values["cost"])
 
 
 def _write(fn, message: str, **kwargs) -> None:
