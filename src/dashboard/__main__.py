@@ -54,7 +54,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from dashboard.metrics import briefing
+    from dashboard.framework import improvement
+    from dashboard.metrics import briefing, drilldown, lenses
     from dashboard.present import slides
 
     con = store.connect(args.db or settings().db_path, read_only=True)
@@ -62,7 +63,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if wave is None:
         print("no survey data: nothing to export")
         return 1
-    data = slides.build(briefing.gather(con, wave, settings().anonymity_threshold))
+    if args.lens not in lenses.options():
+        print(f"unknown lens {args.lens!r}; choose from {', '.join(lenses.options())}")
+        return 2
+    brief = briefing.gather(con, wave, settings().anonymity_threshold)
+    teams = tuple(t.strip() for t in (args.teams or "").split(",") if t.strip())
+    profiles = briefing.team_profiles(con, brief, teams or briefing.flagged_teams(brief), args.lens)
+    if teams and len(profiles) < len(set(teams)):
+        known = set(drilldown.unit_tree(con).team)
+        print(f"not in the store, left out: {', '.join(t for t in teams if t not in known)}")
+    data = slides.build(brief, profiles, args.lens, improvement.list_actions(con))
     with open(args.out, "wb") as fh:
         fh.write(data)
     print(f"slide pack written to {args.out}")
@@ -195,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("what", choices=["slides"])
     export.add_argument("out", help="output file, e.g. pack.pptx")
     export.add_argument("--wave", help="survey wave label (default: the latest)")
+    export.add_argument("--teams", help="comma-separated teams to give a slide each "
+                        "(default: the teams flagged in Where to look)")
+    export.add_argument("--lens", default="domains",
+                        help="domains, people_promise or hse: how the domain slides are grouped")
     export.set_defaults(func=_cmd_export)
 
     report = sub.add_parser("report", help="the annual board wellbeing report (.docx or .html)")

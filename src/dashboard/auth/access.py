@@ -172,6 +172,8 @@ FIGURES: dict[str, Rule] = {
     "dashboard.metrics.team_absence.compare_rates": _UNITS,
     "dashboard.metrics.team_absence.bradford": _UNITS,
     "dashboard.framework.interventions.list_interventions": REGISTER,
+    # the plan names gaps, owners and dates, no health figure: part of meeting mode for viewers
+    "dashboard.framework.improvement.list_actions": Rule("register", viewer="org"),
     "dashboard.stats.evaluation.evaluate": REGISTER,
 }
 

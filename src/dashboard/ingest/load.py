@@ -7,7 +7,8 @@ from collections.abc import Callable
 import duckdb
 import pandas as pd
 
-from dashboard import interventions, store
+from dashboard import store
+from dashboard.framework import interventions
 
 Progress = Callable[[float, str], None]
 

@@ -135,3 +135,23 @@ def gather(
         absence_reasons=reasons, absence_summary=summary, groups=groups,
         ranked=tuple(findings.where_to_look(groups)),
     )
+
+
+def flagged_teams(brief: Briefing) -> tuple[str, ...]:
+    """The teams Where to look flags as beyond the funnel limit, in its order: the slide pack's
+    team slides when nobody picked teams."""
+    return tuple(dict.fromkeys(f.subject for f in brief.ranked if f.kind == "outlier"))
+
+
+def team_profiles(
+    con: duckdb.DuckDBPyConnection, brief: Briefing, teams: tuple[str, ...], lens: str | None = None
+) -> tuple[dict, ...]:
+    """drilldown.team_profile of each named team for the briefing's wave, in the order given
+    (names not in the store are dropped; a withheld team's profile says so and holds no figure)."""
+    from dashboard.metrics import lenses
+
+    tree = drilldown.unit_tree(con)
+    ids = dict(zip(tree.team, tree.unit_id.astype(int), strict=True))
+    return tuple(drilldown.team_profile(con, ids[name], brief.wave_id, brief.threshold,
+                                        lens or lenses.DEFAULT)
+                 for name in dict.fromkeys(teams) if name in ids)

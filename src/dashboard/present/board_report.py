@@ -9,8 +9,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from dashboard.framework import interventions
-from dashboard.metrics import absence, briefing, findings, scorecard
+from dashboard.framework import diagnostic, improvement, interventions
+from dashboard.metrics import absence, briefing, findings, lenses, scorecard
 from dashboard.metrics.briefing import Briefing
 from dashboard.present import formatting, screens, slides
 from dashboard.present.charts import common
@@ -18,9 +18,12 @@ from dashboard.present.charts import common
 SECTIONS = (
     "Summary",
     "The seven domains against the benchmark and last year",
+    "The People Promise and the HSE Management Standards",
+    "Self-assessment against the data",
     "Sickness absence",
     "Interventions evaluated",
     "What is planned",
+    "The improvement plan",
     "Data quality",
     "Privacy statement",
 )
@@ -36,9 +39,106 @@ def gather(con: duckdb.DuckDBPyConnection, year: int, threshold: int) -> tuple[B
     return brief, last_year
 
 
-def blocks(brief: Briefing, last_year: dict, year: int) -> list[tuple]:
+def records(con: duckdb.DuckDBPyConnection, brief: Briefing, today: date | None = None) -> dict:
+    """What the organisation has recorded beside the figures: the improvement plan's actions
+    (improvement.list_actions) and each framework element's latest self-rating beside the
+    briefing's released domain figures (diagnostic.beside_data, as on the Framework page)."""
+    table = brief.table
+    beside = diagnostic.beside_data(diagnostic.latest(con), table, lenses.rollup(table, lenses.DEFAULT))
+    return {"actions": improvement.list_actions(con, today), "beside": beside}
+
+
+def _lens_blocks(brief: Briefing) -> list[tuple]:
+    out: list[tuple] = [("p", "The same released figures grouped by the NHS People Promise themes and by "
+                              "the HSE Management Standards; a group's score is the mean of its "
+                              "indicators' 0-10 scores, as the domains are.")]
+    for lens_id in lenses.options():
+        if lens_id == lenses.DEFAULT:
+            continue
+        lens = lenses.get(lens_id)
+        roll = lenses.rollup(brief.table, lens)
+        out.append(("p", f"{lens.title} ({lens.source})." if lens.source else f"{lens.title}."))
+        out.append(("table", [lens.name, "Score", "Benchmark", "Against benchmark", "Indicators"],
+                    [[r.group, formatting.score(r.score) if pd.notna(r.score) else "–",
+                      formatting.score(r.benchmark_score) if pd.notna(r.benchmark_score) else "–",
+                      r.status_label if pd.notna(r.score) else "–", r.feeding]
+                     for r in roll.itertuples(index=False)]))
+    return out
+
+
+def _diagnostic_blocks(beside: pd.DataFrame | None) -> list[tuple]:
+    rated = beside[beside.rating.notna()] if beside is not None else pd.DataFrame()
+    if rated.empty:
+        return [("p", "No element of the framework's organisational diagnostic has been self-assessed "
+                      "yet (the Framework page records assessments).")]
+    gaps = rated[rated.flag == "gap"]
+    out: list[tuple] = [("p", f"{len(rated)} of the framework's {len(beside)} elements are self-assessed; "
+                              f"{len(gaps)} rated well where staff report otherwise.")]
+    out += [("li", f"{r.element}: rated {r.rating_label}, but {r.flag_reason}.")
+            for r in gaps.itertuples(index=False)]
+    rows = []
+    for r in beside.itertuples(index=False):
+        assessed = ("–" if r.assessed_on is None or pd.isna(r.assessed_on)
+                    else f"{pd.Timestamp(r.assessed_on):%d %b %Y} by {r.assessed_by}")
+        rows.append([r.element, r.rating_label, assessed,
+                     "–" if pd.isna(r.domain_score) else f"{formatting.score(r.domain_score)} "
+                     f"({r.domain_status_label})", r.flag_text or "–"])
+    out.append(("table", ["Element", "Self-rating", "Assessed", "Domain score", "Flag"], rows))
+    return out
+
+
+def _register_blocks(brief: Briefing) -> list[tuple]:
+    reg = brief.register
+    ahead = reg[reg.status.isin(["planned", "running"])]
+    out: list[tuple] = []
+    if ahead.empty:
+        out.append(("p", "No intervention is registered as planned or still awaiting data."))
+    for iv in ahead.itertuples(index=False):
+        out.append(("li", f"{iv.name} ({iv.domain_name}): {iv.status}, from "
+                          f"{pd.Timestamp(iv.start_date):%d %B %Y}, {iv.n_units} team(s)."))
+    if reg.empty:
+        return out
+    out.append(("p", "Every intervention in the register, with what evaluation reviews ask of it "
+                     "(prevention level, the resources it works on, who drives it, its stage and cost)."))
+    rows = []
+    for iv in reg.itertuples(index=False):
+        fields = interventions.RegisterFields.from_row(iv)
+        rows.append([iv.name, iv.status.capitalize(),
+                     interventions.short_label("prevention_level", fields.prevention_level) or "–",
+                     ", ".join(interventions.short_label("resources", r) for r in fields.resources) or "–",
+                     interventions.register_options()["driver"].get(fields.driver, "–")
+                     if fields.driver else "–",
+                     interventions.short_label("stage", fields.stage) or "–",
+                     "–" if fields.cost is None else f"£{fields.cost:,.0f}"])
+    out.append(("table", ["Intervention", "Status", "Prevention", "Resources", "Who drives it", "Stage",
+                          "Cost"], rows))
+    return out
+
+
+def _plan_blocks(actions: pd.DataFrame) -> list[tuple]:
+    if actions.empty:
+        return [("p", "No action is in the improvement plan yet (the Framework page records them).")]
+    summary = improvement.summary(actions)
+    counts = ", ".join(f"{n} {status}" for status, n in summary["by_status"].items() if n)
+    out: list[tuple] = [("p", f"{summary['total']} action(s) in the plan ({counts}); "
+                              f"{summary['overdue']} overdue; {summary['in_register']} became "
+                              "evaluated interventions.")]
+    rows = [[a.title, a.gap, a.owner, f"{pd.Timestamp(a.due_date):%d %b %Y}",
+             a.status + (" (overdue)" if a.overdue else ""),
+             a.intervention if isinstance(a.intervention, str) else "–"]
+            for a in actions.itertuples(index=False)]
+    out.append(("table", ["Action", "Gap it addresses", "Owner", "Due", "Status", "In the register as"],
+                rows))
+    return out
+
+
+def blocks(brief: Briefing, last_year: dict, year: int, recorded: dict | None = None) -> list[tuple]:
     """The paper as a list of blocks: ("h1"|"h2"|"p"|"li", text), ("table", header, rows),
-    ("img", png, caption). Both renderers read the same blocks, so DOCX and HTML agree."""
+    ("img", png, caption). Both renderers read the same blocks, so DOCX and HTML agree.
+    recorded: records() (the plan and the self-assessment); None reads as nothing recorded."""
+    recorded = recorded or {}
+    actions = recorded.get("actions")
+    beside = recorded.get("beside")
     out: list[tuple] = [("title", f"Staff wellbeing: annual report to the board, {year}"),
                         ("p", f"{brief.dataset}. Survey wave {brief.wave_label}; sickness absence "
                               f"{brief.absence_period[0]:%d %B %Y} to {brief.absence_period[1]:%d %B %Y}. "
@@ -75,6 +175,12 @@ def blocks(brief: Briefing, last_year: dict, year: int) -> list[tuple]:
     out.append(("table", header, rows))
 
     out.append(("h1", SECTIONS[2]))
+    out += _lens_blocks(brief)
+
+    out.append(("h1", SECTIONS[3]))
+    out += _diagnostic_blocks(beside)
+
+    out.append(("h1", SECTIONS[4]))
     out.append(("p", f"Rate {formatting.value('rate', s['rate'])} ({year - 1}: "
                      f"{formatting.value('rate', last_year['rate'])}). Cost: {s['fte_days_lost']:,.0f} "
                      f"FTE days lost out of {s['fte_days_available']:,.0f} available ({year - 1}: "
@@ -86,7 +192,7 @@ def blocks(brief: Briefing, last_year: dict, year: int) -> list[tuple]:
                 [[r.reason, f"{r.fte_days_lost:,.0f}", formatting.value("share", r.share)]
                  for r in reasons.head(10).itertuples(index=False)]))
 
-    out.append(("h1", SECTIONS[3]))
+    out.append(("h1", SECTIONS[5]))
     if not brief.evaluations:
         out.append(("p", "No intervention has survey or absence data on both sides of its start yet."))
     rows = []
@@ -101,22 +207,18 @@ def blocks(brief: Briefing, last_year: dict, year: int) -> list[tuple]:
         out.append(("p", "“Likely” means the change is unlikely to be chance; it does not prove that the "
                          "intervention caused it."))
 
-    out.append(("h1", SECTIONS[4]))
-    ahead = brief.register[brief.register.status.isin(["planned", "running"])]
-    if ahead.empty:
-        out.append(("p", "No intervention is registered as planned or still awaiting data."))
-    for iv in ahead.itertuples(index=False):
-        fields = interventions.describe_fields(iv._asdict())  # prevention level, stage, cost...
-        out.append(("li", f"{iv.name} ({iv.domain_name}): {iv.status}, from "
-                          f"{pd.Timestamp(iv.start_date):%d %B %Y}, {iv.n_units} team(s)."
-                          + (f" {fields}." if fields else "")))
+    out.append(("h1", SECTIONS[6]))
+    out += _register_blocks(brief)
 
-    out.append(("h1", SECTIONS[5]))
+    out.append(("h1", SECTIONS[7]))
+    out += _plan_blocks(actions if actions is not None else pd.DataFrame(columns=["status"]))
+
+    out.append(("h1", SECTIONS[8]))
     quality = brief.table[brief.table.domain_id == "data_insights"]
     out += [("li", f"{r.indicator}: {formatting.value(r.kind, r.value)}")
             for r in quality.itertuples(index=False)]
 
-    out.append(("h1", SECTIONS[6]))
+    out.append(("h1", SECTIONS[9]))
     out.append(("p", f"No figure in this report describes a group with fewer than {brief.threshold} "
                      "survey responses (or staff in post, for absence), and no figure lets such a group be "
                      "worked out by subtraction. Staff identifiers are replaced by a keyed hash when data is "
@@ -213,7 +315,14 @@ def build(con: duckdb.DuckDBPyConnection, year: int, threshold: int, fmt: str) -
     if fmt not in ("docx", "html"):
         raise ValueError("format must be docx or html")
     brief, last_year = gather(con, year, threshold)
-    parts = blocks(brief, last_year, year)
+    return render(brief, last_year, year, records(con, brief), fmt)
+
+
+def render(brief: Briefing, last_year: dict, year: int, recorded: dict, fmt: str) -> bytes:
+    """The paper from gathered figures and records, as DOCX or HTML bytes."""
+    if fmt not in ("docx", "html"):
+        raise ValueError("format must be docx or html")
+    parts = blocks(brief, last_year, year, recorded)
     if fmt == "docx":
         return to_docx(parts, brief.footer)
     return to_html(parts, brief.footer).encode("utf-8")

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from dashboard.metrics import findings, scorecard
+from dashboard.framework import improvement
+from dashboard.metrics import findings, lenses, scorecard
 from dashboard.metrics.briefing import Briefing
 from dashboard.present import formatting
 from dashboard.present.charts import absence as absence_charts
@@ -54,7 +55,13 @@ def _bench(kind: str, value) -> str:
     return "no benchmark" if pd.isna(value) else f"benchmark {formatting.value(kind, value)}"
 
 
-def _overview(brief: Briefing) -> Screen:
+def lens_groups(brief: Briefing, lens: lenses.Lens) -> pd.DataFrame:
+    """The lens's groups rolled up from the briefing's released figures (the seven domains are the
+    briefing's own domain table)."""
+    return brief.domains if lens.id == lenses.DEFAULT else lenses.rollup(brief.table, lens)
+
+
+def _overview(brief: Briefing, lens: lenses.Lens, groups: pd.DataFrame) -> Screen:
     heads = brief.table[brief.table.headline]
     figures = tuple(
         Figure(
@@ -64,14 +71,16 @@ def _overview(brief: Briefing) -> Screen:
         )
         for row in heads.itertuples(index=False)
     )
-    counts = brief.domains.status.value_counts()
+    counts = groups.status.value_counts()
+    what = "the seven domains" if lens.id == lenses.DEFAULT else f"the {lens.name}"
     message = (
-        f"Survey wave {brief.wave_label}, the seven domains against the benchmark: "
+        f"Survey wave {brief.wave_label}, {what} against the benchmark: "
         f"{counts.get('better', 0)} better, {counts.get('similar', 0)} similar, "
         f"{counts.get('worse', 0)} worse."
     )
+    title = None if lens.id == lenses.DEFAULT else f"{lens.name} scores (black tick: benchmark)"
     return Screen("overview", "How are we doing?", message, figures,
-                  chart=overview_charts.domain_scores(brief.domains),
+                  chart=overview_charts.domain_scores(groups, title=title),
                   notes=(f"Survey: n = {_n(brief.respondents)} respondents.", suppression_note(brief)))
 
 
@@ -84,12 +93,17 @@ def _where(brief: Briefing) -> Screen:
                          "domains below benchmark, absence hotspots.", suppression_note(brief)))
 
 
-def _domain(brief: Briefing, dom) -> Screen:
-    part = brief.table[brief.table.domain_id == dom.domain_id]
+def _domain(brief: Briefing, dom, lens: lenses.Lens) -> Screen:
+    group = next(g for g in lens.groups if g.id == dom.domain_id)
+    order = {ind: k for k, ind in enumerate(group.indicators)}
+    part = brief.table[brief.table.indicator_id.isin(group.indicators)]
+    part = part.iloc[part.indicator_id.map(order).argsort()]
     shown = part[part.value.notna()]
     withheld = part[part.value.isna() & (part.note != "")]
     status = scorecard.STATUS_LABELS[dom.status].lower()
-    if pd.isna(dom.score):
+    if not group.indicators:
+        message = f"{dom.domain}: {lenses.NO_INDICATOR}."
+    elif pd.isna(dom.score):
         message = f"{dom.domain}: no figure to show for this wave."
     elif dom.status == "none":
         message = (f"{dom.domain} scores {formatting.score(dom.score)}; there is no benchmark to compare "
@@ -120,8 +134,11 @@ def _domain(brief: Briefing, dom) -> Screen:
     notes = [suppression_note(brief)]
     if not withheld.empty:
         notes.insert(0, "Not shown: " + ", ".join(withheld.short) + f" ({withheld.note.iloc[0]}).")
-    return Screen(f"domain-{dom.domain_id}", dom.domain, message, tuple(figures), tuple(bullets), chart,
-                  tuple(notes))
+    key = f"domain-{dom.domain_id}" if lens.id == lenses.DEFAULT else f"{lens.id}-{dom.domain_id}"
+    if lens.id != lenses.DEFAULT:
+        notes.insert(0, f"{lens.name}: where each indicator sits is declared in data/lenses "
+                        f"({lens.source}).")
+    return Screen(key, dom.domain, message, tuple(figures), tuple(bullets), chart, tuple(notes))
 
 
 def _teams(brief: Briefing) -> Screen:
@@ -134,8 +151,9 @@ def _teams(brief: Briefing) -> Screen:
                   links=tuple(f.link for f in chosen), notes=(suppression_note(brief),))
 
 
-def team_screen(brief: Briefing, profile: dict) -> Screen:
-    """A chosen team against its directorate and the organisation (drilldown.team_profile).
+def team_screen(brief: Briefing, profile: dict, lens: lenses.Lens | None = None) -> Screen:
+    """A chosen team against its directorate and the organisation (drilldown.team_profile, with
+    its scores grouped by the lens it was asked for).
 
     A team that cannot be shown gets a screen saying so, with no figure at all.
     """
@@ -153,8 +171,9 @@ def team_screen(brief: Briefing, profile: dict) -> Screen:
                 f"({formatting.value(r.kind, r.benchmark)})." for r in worse.itertuples(index=False)]
     message = (f"{team} ({profile['directorate']}) against its directorate and the organisation, "
                f"survey wave {brief.wave_label}.")
+    what = "seven-domain scores" if lens is None or lens.id == lenses.DEFAULT else f"{lens.name} scores"
     chart = team_charts.domain_dots(profile["domains"], "series", ["Team", "Directorate", "Organisation"],
-                                    f"{team}: seven-domain scores")
+                                    f"{team}: {what}")
     n = int(survey.n.max()) if not survey.empty else None
     return Screen(f"team-{team}", team, message, bullets=tuple(bullets) or ("Nothing stands out.",),
                   chart=chart, notes=(f"{team}: n = {_n(n)} responses.", suppression_note(brief)))
@@ -213,11 +232,53 @@ def _intervention(brief: Briefing, ev: evaluation.Evaluation) -> Screen:
                   tuple(bullets), chart, tuple(notes))
 
 
-def build(brief: Briefing, profiles: tuple[dict, ...] = ()) -> list[Screen]:
-    """Overview, where to look, each domain, teams (and each chosen team's profile), absence,
-    each intervention verdict."""
-    screens = [_overview(brief), _where(brief)]
-    screens += [_domain(brief, dom) for dom in brief.domains.itertuples(index=False)]
-    screens += [_teams(brief), *(team_screen(brief, p) for p in profiles), _absence(brief)]
+def plan_screen(brief: Briefing, actions: pd.DataFrame) -> Screen:
+    """The improvement plan: actions by status, the overdue ones, the gaps they address and what
+    went into the intervention register (improvement.list_actions; records, not health figures)."""
+    summary = improvement.summary(actions)
+    open_ = improvement.settings()["open"]
+    figures = (
+        Figure("Actions", f"{summary['total']:,}",
+               ", ".join(f"{n} {status}" for status, n in summary["by_status"].items() if n)
+               or "none yet"),
+        Figure("Overdue", f"{summary['overdue']:,}", "open and past their due date"),
+        Figure("In the register", f"{summary['in_register']:,}", "evaluated as interventions"),
+    )
+    if actions.empty:
+        return Screen("plan", "Improvement plan", "No action is in the improvement plan yet.", figures,
+                      notes=("Actions are recorded on the Framework page.",))
+    shown = actions[actions.status.isin(open_)].sort_values(["overdue", "due_date"],
+                                                            ascending=[False, True])
+    bullets = tuple(
+        f"{'Overdue: ' if a.overdue else ''}{a.title} — {a.gap}; {a.owner}, due "
+        f"{pd.Timestamp(a.due_date):%d %b %Y} ({a.status})"
+        + (f"; in the register as {a.intervention}" if isinstance(a.intervention, str) else "") + "."
+        for a in shown.head(8).itertuples(index=False)
+    )
+    more = len(shown) - len(bullets)
+    message = (f"{summary['total']} action{'s' if summary['total'] != 1 else ''} in the plan, "
+               f"{len(shown)} still open; {summary['overdue']} overdue.")
+    notes = [f"{more} more open action{'s' if more != 1 else ''} on the Framework page."] if more > 0 else []
+    notes.append("Actions address a domain, an indicator or a team; the plan holds no health figures.")
+    return Screen("plan", "Improvement plan", message, figures, bullets or ("Every action is done.",),
+                  notes=tuple(notes))
+
+
+def build(
+    brief: Briefing,
+    profiles: tuple[dict, ...] = (),
+    lens: lenses.Lens | str | None = None,
+    actions: pd.DataFrame | None = None,
+) -> list[Screen]:
+    """Overview, where to look, each domain (or each group of the chosen lens), teams (and each
+    chosen team's profile), absence, each intervention verdict, then the improvement plan when
+    its actions are given."""
+    chosen = lenses.get(lens) if isinstance(lens, str) else (lens or lenses.get(lenses.DEFAULT))
+    groups = lens_groups(brief, chosen)
+    screens = [_overview(brief, chosen, groups), _where(brief)]
+    screens += [_domain(brief, dom, chosen) for dom in groups.itertuples(index=False)]
+    screens += [_teams(brief), *(team_screen(brief, p, chosen) for p in profiles), _absence(brief)]
     screens += [_intervention(brief, ev) for ev in brief.evaluations]
+    if actions is not None:
+        screens.append(plan_screen(brief, actions))
     return screens

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 
 import altair as alt
+import pandas as pd
 import vl_convert as vlc
 from pptx import Presentation
 from pptx.util import Emu, Inches, Pt
@@ -95,10 +96,15 @@ def _slide(prs, brief: Briefing, screen: screens.Screen):
     return slide
 
 
-def build(brief: Briefing, profiles: tuple[dict, ...] = ()) -> bytes:
-    """Title, then one slide per meeting screen (where to look, seven domains and each domain,
-    teams and any chosen team's profile, absence, each intervention verdict). Returns the .pptx
-    file as bytes."""
+def build(
+    brief: Briefing,
+    profiles: tuple[dict, ...] = (),
+    lens: str | None = None,
+    actions: pd.DataFrame | None = None,
+) -> bytes:
+    """Title, then one slide per meeting screen (where to look, the domains or the chosen lens's
+    groups, teams and one slide per team profile given, absence, each intervention verdict, the
+    improvement plan when its actions are given). Returns the .pptx file as bytes."""
     prs = Presentation()
     prs.slide_width, prs.slide_height = WIDE, TALL
     title = prs.slides.add_slide(prs.slide_layouts[6])
@@ -107,7 +113,7 @@ def build(brief: Briefing, profiles: tuple[dict, ...] = ()) -> bytes:
     _text(title, Inches(0.8), Inches(3.5), WIDE - Inches(1.6), Inches(1.2),
           [brief.dataset, f"Survey wave {brief.wave_label} · produced {brief.produced:%d %B %Y}"], 22)
     _footer(title, brief)
-    for screen in screens.build(brief, profiles):
+    for screen in screens.build(brief, profiles, lens, actions):
         _slide(prs, brief, screen)
     out = io.BytesIO()
     prs.save(out)

@@ -12,7 +12,7 @@ from dashboard.metrics import absence, coverage, indicators, team_absence
 from dashboard.present import plaintext
 from dashboard.present.charts import absence as charts
 from dashboard.store import groups
-from dashboard.ui import a11y, auth, cache, chart_export, links, shell
+from dashboard.ui import auth, cache, chart_export, links, shell
 
 CUT_CHOICES = ("organisation", "directorate", "team", "site")
 # Short labels for the day-count choice (also its value in the URL).
@@ -102,18 +102,13 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
                       f"{period['fte_days_lost']:,.1f} ÷ {period['fte_days_available']:,.1f} FTE days"))
     events = cache.query(absence.absence_events, ctl["unit_ids"])
     rate_chart = charts.rate_series(shown, events, f"Sickness absence rate — {ctl['scope_label']}")
-    a11y.chart(
+    chart_export.chart(
         rate_chart,
         f"Monthly sickness absence rate for {ctl['scope_label']}, {shown.month.min():%b %Y} to "
         f"{shown.month.max():%b %Y}: latest {_pct(last.rate)}, rolling 12 months {_pct(last.rate_12m)}. "
         "The monthly figures are in the table below.",
-        key="chart_absence-rate",
-    )
-    chart_export.downloads(
-        rate_chart,
-        chart_export.footer(f"absence {ctl['start']:%d %b %Y}–{ctl['end']:%d %b %Y} · {ctl['scope_label']}",
-                            f"{_count(last.headcount)} staff in post ({last.month:%b %Y})"),
-        "absence-rate",
+        footer=_footer(ctl, f"{_count(last.headcount)} staff in post ({last.month:%b %Y})"),
+        name="absence-rate",
     )
     notes = []
     if bool(shown.headcount_fallback.any()):
@@ -140,6 +135,12 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
     return monthly
 
 
+def _footer(ctl: dict, n: str, period: str | None = None) -> str:
+    """The footer of this page's chart downloads: the period and scope shown, and its n."""
+    return chart_export.footer(
+        period or f"absence {ctl['start']:%d %b %Y}–{ctl['end']:%d %b %Y} · {ctl['scope_label']}", n)
+
+
 def _compare(ctl: dict, threshold: int) -> None:
     cut = ctl["cut"]
     label = groups.LABELS[cut]
@@ -150,7 +151,7 @@ def _compare(ctl: dict, threshold: int) -> None:
     hidden = int(frame.suppressed.sum())
     if not shown.empty:
         top = shown.sort_values("rate", ascending=False).iloc[0]
-        a11y.chart(
+        chart_export.chart(
             charts.group_rates(shown, cut, f"Absence rate by {label.lower()} over the period"),
             f"Absence rate over the period for {len(shown)} {label.lower()} groups; highest "
             f"{top[cut]} at {_pct(top.rate)}.",
@@ -158,6 +159,7 @@ def _compare(ctl: dict, threshold: int) -> None:
                           "FTE days lost": shown.fte_days_lost.round(1),
                           "FTE days available": shown.fte_days_available.round(0),
                           "Smallest monthly headcount": shown.headcount.astype("Int64")}),
+            footer=_footer(ctl, f"{len(shown)} {label.lower()} groups shown"), name=f"absence-by-{cut}",
         )
     if hidden:
         st.caption(f"{hidden} {label.lower()}(s) not shown: fewer than {threshold} staff in post, or "
@@ -188,24 +190,25 @@ def _reasons(ctl: dict, threshold: int, monthly: pd.DataFrame) -> None:
         return
     left, right = st.columns(2)
     named = frame[frame.fte_days_lost.notna()].sort_values("fte_days_lost", ascending=False)
-    a11y.chart(
+    chart_export.chart(
         charts.reasons_bar(frame),
         f"FTE days lost by reason; largest {named.reason_code.iloc[0]} {named.reason.iloc[0]}"
         + (f" ({named.share.iloc[0]:.0%})." if pd.notna(named.share.iloc[0]) else "."),
         pd.DataFrame({"Code": named.reason_code, "Reason": named.reason,
                       "FTE days lost": named.fte_days_lost.round(1),
                       "Share": named.share.map(lambda v: _pct(v, 1))}),
-        container=left,
+        container=left, footer=_footer(ctl, f"{named.fte_days_lost.sum():,.0f} FTE days lost with a reason"),
+        name="absence-reasons",
     )
     months = monthly[~monthly.suppressed]
     shares = [c for c in ("s10_share", "msk_share", "s99_share") if c in months.columns]
-    a11y.chart(
+    chart_export.chart(
         charts.reason_shares(months),
         "Monthly shares of days lost to anxiety/stress/depression (S10), musculoskeletal problems "
         "and unknown reasons (S99).",
         pd.DataFrame({"Month": months.month.dt.strftime("%b %Y"),
                       **{c: months[c].map(lambda v: _pct(v, 1)) for c in shares}}),
-        container=right,
+        container=right, footer=_footer(ctl, f"{len(months)} months shown"), name="absence-reason-shares",
     )
     st.caption("Shares are of FTE days lost with a reason record; MSK is S11 back problems plus S12 "
                "other musculoskeletal problems. Reason codes and labels: data/absence_reasons.toml.")
@@ -222,9 +225,10 @@ def _patterns(ctl: dict, threshold: int) -> None:
     left, right = st.columns(2)
     if not pat.empty and not pat.suppressed.all():
         row = pat.iloc[0]
-        a11y.chart(charts.short_long(pat),
-                   "Short- and long-term spells as shares of spells and of FTE days lost.",
-                   pat.drop(columns=["suppressed"], errors="ignore"), container=left)
+        chart_export.chart(charts.short_long(pat),
+                           "Short- and long-term spells as shares of spells and of FTE days lost.",
+                           pat.drop(columns=["suppressed"], errors="ignore"), container=left,
+                           footer=_footer(ctl, f"{int(row.spells):,} spells"), name="absence-short-long")
         left.caption(f"Long-term: a spell of {long_days} calendar days or more. Spells count in the "
                      "month they start; days are FTE days lost inside the period.")
         left.metric("Spells per FTE over the period",
@@ -233,11 +237,11 @@ def _patterns(ctl: dict, threshold: int) -> None:
     shown = season[~season.suppressed]
     if not shown.empty:
         peak = shown.sort_values("rate", ascending=False).iloc[0]
-        a11y.chart(
+        chart_export.chart(
             charts.seasonality_chart(shown),
             f"Absence rate by month of the year; highest in {peak.month_name} ({_pct(peak.rate)}).",
             pd.DataFrame({"Month": shown.month_name, "Rate": shown.rate.map(_pct)}),
-            container=right,
+            container=right, footer=_footer(ctl, f"{len(shown)} calendar months"), name="absence-seasonality",
         )
         right.caption("Each calendar month pools every year of the period (days lost ÷ days available).")
 
@@ -253,13 +257,15 @@ def _bradford(ctl: dict, threshold: int) -> None:
         st.info("No group is large enough to show a distribution.")
         return
     order = [b[0] for b in absence.BRADFORD_BANDS]
-    a11y.chart(
+    chart_export.chart(
         charts.bradford_bands(shown, cut, order),
         f"Share of absent employees in each Bradford Factor band, by {groups.LABELS[cut].lower()} "
         "(group level only).",
         pd.DataFrame({groups.LABELS[cut]: shown[cut], "Band": shown.band,
                       "Employees": shown.employees.astype("Int64"),
                       "Share": shown.share.map(lambda v: _pct(v, 1))}),
+        footer=_footer(ctl, f"{int(shown.employees.sum()):,} absent employees", period=(
+            f"52 weeks to {ctl['end']:%d %b %Y} · {ctl['scope_label']}")), name=f"bradford-{cut}",
     )
     st.caption(f"52 weeks to {ctl['end']:%d %b %Y}; employees with at least one spell, by the group of "
                "their latest spell. A group needs at least "
@@ -297,12 +303,15 @@ def _survey(ctl: dict, threshold: int) -> None:
     if teams.empty:
         st.info("No team is large enough to show.")
         return
-    a11y.chart(
+    chart_export.chart(
         charts.survey_scatter(teams, result, x_title, y_title, ind.kind == "proportion"),
         f"{len(teams)} teams: {ind.short} against {absence.MEASURES[measure].lower()}, Pearson r "
         + ("–." if result["r"] is None else f"{result['r']:.2f}."),
         pd.DataFrame({"Team": teams.team, x_title: teams.value, y_title: teams.absence,
                       "Respondents": teams.n.astype("Int64")}),
+        footer=_footer(ctl, f"{len(teams)} teams, {int(teams.n.sum()):,} respondents",
+                       period=f"survey wave {wave} · absence 12 months to its fieldwork"),
+        name="survey-vs-absence",
     )
     c = st.columns(4)
     c[0].metric("Teams", f"{result['n']}", border=True,

@@ -105,5 +105,46 @@ def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return result
 
 
+def detached() -> Callable[..., Any]:
+    """For work done after this script run (a download built when clicked): a function calling
+    fn(con, *args, **kwargs) through the same cache and access check as query(), as this run's
+    principal, so a figure the page already showed is not computed again. If an import committed
+    meanwhile, the calls move to the new version together."""
+    who = principal()
+    if who is None:
+        raise access.Denied("sign in first")
+    pinned = {"version": st.session_state.get(_PIN_KEY) or pin_version()}
+    path = db_path()
+
+    def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        name = access.figure_name(fn)
+        _REGISTRY[name] = fn
+        key = tuple(sorted(kwargs.items()))
+        try:
+            return _cached_call(path, pinned["version"], who.scope_key(), name, args, key, who)
+        except VersionChanged:
+            cur = _connection(path).cursor()
+            try:
+                pinned["version"] = store.dataset_version(cur)
+            finally:
+                cur.close()
+            return _cached_call(path, pinned["version"], who.scope_key(), name, args, key, who)
+
+    return call
+
+
+def fresh(fn: Callable[..., T], *args: Any, who: Principal | None = None, **kwargs: Any) -> T:
+    """Records (the improvement plan, self-assessments) read uncached on their own cursor, after
+    the same access check as a figure: writing a record changes no dataset version, so a cached
+    copy would go stale."""
+    who = who or principal()
+    cur = cursor()
+    try:
+        rule = access.authorise(cur, who, fn, args, kwargs)
+        return access.filter_result(cur, who, rule, fn(cur, *args, **kwargs))
+    finally:
+        cur.close()
+
+
 def clear() -> None:
     _cached_call.clear()

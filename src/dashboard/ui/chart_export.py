@@ -1,16 +1,21 @@
-"""A chart on a page with PNG and SVG downloads that carry the footer (dataset, wave, date, n, threshold)."""
+"""Downloads of what a page shows: every chart with footed PNG/SVG, the slide pack and the board
+report, each behind the export right and written to the audit trail when built."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboard import store
+from dashboard.auth import access
 from dashboard.metrics import briefing
 from dashboard.present import slides
-from dashboard.ui import cache, shell
+from dashboard.ui import a11y, auth, cache, shell
 
 
 def footer(period: str, n: str) -> str:
@@ -24,17 +29,56 @@ def footer(period: str, n: str) -> str:
                                 date.today())
 
 
+def may_export() -> bool:
+    """True when the signed-in role may download (viewers see meeting mode but take nothing away)."""
+    who = auth.current()
+    return who is not None and access.can(who, "export")
+
+
+def file_download(container: Any, label: str, build: Callable[[], bytes | str], file_name: str,
+                  mime: str, key: str, what: str, icon: str | None = None) -> bool:
+    """A download built when clicked (outside the page run), offered only to roles with the export
+    right; the build checks that right again and appends an "export" event naming what was taken
+    (never a figure). Returns False when nothing was offered."""
+    who = auth.current()
+    if who is None or not access.can(who, "export"):
+        return False
+
+    def built() -> bytes | str:
+        access.require(who, "export")  # the role could have changed since the page was drawn
+        data = build()
+        auth.record("export", f"{what} ({file_name})", who=who)
+        return data
+
+    container.download_button(label, built, file_name=file_name, mime=mime, on_click="ignore", key=key,
+                              icon=icon)
+    return True
+
+
 def show(chart: alt.Chart, footer: str, key: str) -> None:
     """st.altair_chart at container width, then PNG/SVG downloads rendered offline on click."""
     st.altair_chart(chart, width="stretch", key=f"chart_{key}")
     downloads(chart, footer, key)
 
 
-def downloads(chart: alt.Chart, footer: str, key: str) -> None:
+def chart(figure: Any, summary: str, data: pd.DataFrame | None = None, *, footer: str, name: str,
+          container: Any = None, **kwargs: Any) -> Any:
+    """Every chart on every page: the chart with its text alternative (a11y.chart), then PNG and
+    SVG downloads footed with dataset, period, date, n and the threshold note. name: the files'
+    name (and the chart's widget key, chart_<name>, unless a key is given)."""
+    kwargs.setdefault("key", f"chart_{name}")
+    result = a11y.chart(figure, summary, data, container=container, **kwargs)
+    downloads(figure, footer, name, container)
+    return result
+
+
+def downloads(chart: alt.Chart, footer: str, key: str, container: Any = None) -> None:
     """PNG and SVG of the chart with its footer, built when clicked."""
+    if not may_export():
+        return
     name = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-") or "chart"
-    left, right, _ = st.columns([1, 1, 6])
-    left.download_button("PNG", lambda: slides.chart_png(chart, footer, scale=2), file_name=f"{name}.png",
-                         mime="image/png", on_click="ignore", key=f"png_{key}", icon=":material/image:")
-    right.download_button("SVG", lambda: slides.chart_svg(chart, footer), file_name=f"{name}.svg",
-                          mime="image/svg+xml", on_click="ignore", key=f"svg_{key}", icon=":material/image:")
+    left, right, _ = (container or st).columns([1, 1, 6])
+    file_download(left, "PNG", lambda: slides.chart_png(chart, footer, scale=2), f"{name}.png",
+                  "image/png", f"png_{key}", "chart image", ":material/image:")
+    file_download(right, "SVG", lambda: slides.chart_svg(chart, footer), f"{name}.svg",
+                  "image/svg+xml", f"svg_{key}", "chart image", ":material/image:")

@@ -11,7 +11,7 @@ from dashboard.framework import diagnostic, improvement, interventions
 from dashboard.metrics import drivers, indicators, lenses, scorecard
 from dashboard.present import plaintext
 from dashboard.present.charts import framework as charts
-from dashboard.ui import auth, cache, shell
+from dashboard.ui import auth, cache, chart_export, shell
 
 FLAG_ICON = {"gap": "⚠", "check": "!", "modest": "?", "": ""}
 SECTIONS = {"diagnostic": "Diagnostic", "plan": "Improvement plan", "drivers": "Drivers"}
@@ -84,8 +84,16 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
             icon=":material/warning:",
         )
     _cards(beside)
-    st.altair_chart(charts.diagnostic(beside, [(lv.level, lv.label) for lv in diag.levels]),
-                    width="content")
+    rated = beside[beside.rating.notna()]
+    chart_export.chart(
+        charts.diagnostic(beside, [(lv.level, lv.label) for lv in diag.levels]),
+        f"Self-ratings of {len(rated)} of {len(beside)} framework elements beside their domain's "
+        f"measured score; {int((beside.flag == 'gap').sum())} flagged as rated well where staff "
+        "report otherwise. The table below lists each element.",
+        width="content", footer=chart_export.footer(
+            f"survey wave {wave_label} · self-assessments as recorded", f"{len(rated)} elements rated"),
+        name="diagnostic",
+    )
     view = pd.DataFrame(
         {
             "Domain": beside.domain,
@@ -370,7 +378,14 @@ def _drivers(wave_id: int, wave_label: str, threshold: int) -> None:
         st.info(result["withheld"])
         return
     table = result["table"]
-    st.altair_chart(charts.drivers(table, cat.indicators[outcome].short.lower()), width="content")
+    chart_export.chart(
+        charts.drivers(table, cat.indicators[outcome].short.lower()),
+        f"How strongly each condition goes with {cat.indicators[outcome].short.lower()} "
+        f"({result['scope']}); the table below gives each association with its interval.",
+        width="content", footer=chart_export.footer(
+            f"survey wave {wave_label} · {result['scope']}", f"{result['n']:,} respondents"),
+        name=f"drivers-{outcome}",
+    )
     for row in table.head(3).itertuples():
         st.markdown("- " + drivers.sentence(outcome, pd.Series(row._asdict())))
     st.dataframe(

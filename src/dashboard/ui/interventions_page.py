@@ -14,7 +14,7 @@ from dashboard.metrics import findings
 from dashboard.present import plaintext
 from dashboard.present.charts import interventions as charts
 from dashboard.stats import evaluation
-from dashboard.ui import a11y, auth, cache, chart_export, links, shell
+from dashboard.ui import auth, cache, chart_export, links, shell
 
 NEW = 0  # the "new intervention" choice in the editor
 VERDICT_MARK = {
@@ -409,33 +409,37 @@ def _absence_did_details(r: evaluation.IndicatorResult) -> None:
 
 def _charts(result: evaluation.Evaluation) -> None:
     forest = evaluation.forest_frame(result)
+    period = (f"{result.intervention['name']} · survey {result.pre_wave or '–'} → "
+              f"{result.post_wave or '–'}")
+    n = f"{result.n_target_units} target and {result.n_comparison_units} comparison teams"
+    footer = chart_export.footer(period, n)
     if len(forest):
-        period = (f"{result.intervention['name']} · survey {result.pre_wave or '–'} → "
-                  f"{result.post_wave or '–'}")
-        n = f"{result.n_target_units} target and {result.n_comparison_units} comparison teams"
         # a fixed-width stack of panels: shown at its own width, not stretched
-        a11y.chart(
+        chart_export.chart(
             charts.forest(forest),
             f"Estimated effect with its 95% interval for {len(forest)} indicator(s): "
             + "; ".join(f"{i} {str(v).lower()}" for i, v in zip(forest.indicator, forest.verdict,
                                                                  strict=True)) + ".",
             pd.DataFrame({"Indicator": forest.indicator, "Effect": forest.text, "Verdict": forest.verdict,
                           "Magenta Book level": forest.level}),
-            width="content",
+            width="content", footer=footer, name="effects", key=None,
         )
-        chart_export.downloads(charts.forest(forest), chart_export.footer(period, n), "effects")
     for r in result.results:
         if r.cells is not None and r.kind in ("proportion", "mean"):
             cells = r.cells
-            a11y.chart(
+            ns = pd.to_numeric(cells.n, errors="coerce").dropna()
+            cell_n = f"{int(ns.min()):,}–{int(ns.max()):,} responses per group and wave" if len(ns) else n
+            chart_export.chart(
                 charts.before_after(cells, r.kind, f"{r.label}: before and after"),
                 f"{r.label} before and after in the target and comparison teams.",
                 pd.DataFrame({"Teams": cells.group, "Period": cells.period, "Wave": cells.wave,
                               "Value": cells.value.round(2), "n": cells.n.astype("Int64")}),
+                footer=chart_export.footer(period, cell_n), name=f"before-after-{r.indicator_id}",
+                key=None,
             )
         if r.its is not None and r.its.level_change is not None:
             start = result.intervention["start_date"]
-            a11y.chart(
+            chart_export.chart(
                 charts.interrupted_series(r.its.series, start,
                                           f"{r.label} in the target teams: observed, fitted and projected",
                                           r.comparison_series),
@@ -443,6 +447,7 @@ def _charts(result: evaluation.Evaluation) -> None:
                 f"start on {pd.Timestamp(start):%d %b %Y} and the projection without the intervention.",
                 r.its.series.assign(**{c: r.its.series[c].round(4)
                                        for c in r.its.series.select_dtypes("number").columns}),
+                footer=footer, name=f"monthly-{r.indicator_id}", key=None,
             )
 
 

@@ -5,10 +5,11 @@ import html
 
 import streamlit as st
 
-from dashboard.metrics import briefing, drilldown, indicators
+from dashboard.framework import improvement
+from dashboard.metrics import briefing, drilldown, indicators, lenses
 from dashboard.present import screens, slides
 from dashboard.present.charts import common
-from dashboard.ui import cache, chart_export, shell
+from dashboard.ui import cache, chart_export, lens, shell
 
 # Sizes at 1920x1080: headline numbers well above 48 px, chart text from the meeting theme.
 _CSS = """
@@ -26,6 +27,7 @@ _CSS = """
 .meeting-bullets li {font-size: 26px; line-height: 1.35; margin-bottom: 0.4rem; color: #1A1A1A;}
 .meeting-notes {font-size: 20px; color: #3D3D3D; border-top: 1px solid #3D3D3D; padding-top: 0.4rem;}
 .meeting-counter {font-size: 22px; color: #3D3D3D;}
+.st-key-meeting_lens {max-width: 22rem;}
 </style>
 """
 
@@ -67,15 +69,16 @@ def _wave(waves) -> int:
     return int(raw) if raw and raw.isdigit() and int(raw) in ids else ids[-1]
 
 
-def _profiles(wave_id: int, threshold: int) -> tuple[dict, ...]:
-    """Profiles of the teams chosen in the link (?teams=Ward 1,Ward 2), in that order."""
+def _profiles(wave_id: int, threshold: int, lens_id: str) -> tuple[dict, ...]:
+    """Profiles of the teams chosen in the link (?teams=Ward 1,Ward 2), in that order, grouped by
+    the lens."""
     raw = st.query_params.get("teams", "")
     names = [t.strip() for t in raw.split(",") if t.strip()]
     if not names:
         return ()
     tree = cache.query(drilldown.unit_tree)
     ids = dict(zip(tree.team, tree.unit_id.astype(int), strict=True))
-    return tuple(cache.query(drilldown.team_profile, ids[name], wave_id, threshold)
+    return tuple(cache.query(drilldown.team_profile, ids[name], wave_id, threshold, lens_id)
                  for name in dict.fromkeys(names) if name in ids)
 
 
@@ -101,8 +104,13 @@ def render() -> None:
     wave_id = _wave(waves)
     with st.spinner("Preparing the meeting…"):
         brief = cache.query(briefing.gather, wave_id, threshold)
-    profiles = _profiles(wave_id, threshold)
-    deck = screens.build(brief, profiles)
+    # the lens regroups the domain screens and team profiles (?lens=, as on the Overview and Teams);
+    # its selector sits below the screen, out of the presenter's way
+    lens_id, _ = lenses.resolve(st.query_params.get(lens.PARAM))
+    profiles = _profiles(wave_id, threshold, lens_id)
+    # the plan is a record (no dataset version), so it is read fresh, after the same access check
+    actions = cache.fresh(improvement.list_actions)
+    deck = screens.build(brief, profiles, lenses.get(lens_id), actions)
     number = _screen_number(len(deck))
     screen = deck[number - 1]
 
@@ -127,8 +135,12 @@ def render() -> None:
     notes = " ".join(screen.notes)
     st.markdown(f"<div class='meeting-notes' data-testid='meeting-notes'>{html.escape(notes)}<br>"
                 f"{html.escape(brief.footer)}</div>", unsafe_allow_html=True)
-    # the sidebar is hidden here, so the pack of these very screens is offered on the page
-    st.download_button("Slide pack of these screens (PowerPoint)", lambda: slides.build(brief, profiles),
-                       file_name="wellbeing-meeting.pptx", on_click="ignore", key="meeting_slides",
-                       mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                       icon=":material/slideshow:")
+    lens.picker("meeting_lens")
+    # the sidebar is hidden here, so the pack of these very screens is offered on the page (to
+    # roles that may export; viewers only watch)
+    chart_export.file_download(
+        st, "Slide pack of these screens (PowerPoint)",
+        lambda: slides.build(brief, profiles, lens_id, actions), "wellbeing-meeting.pptx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation", "meeting_slides",
+        f"meeting slide pack, wave {brief.wave_label}, lens {lens_id}, {len(profiles)} team slide(s)",
+        ":material/slideshow:")

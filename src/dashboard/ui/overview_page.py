@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard.metrics import briefing, findings, indicators, lenses, scorecard
 from dashboard.present import formatting
 from dashboard.present.charts import overview as charts
-from dashboard.ui import a11y, cache, chart_export, lens, links, shell
+from dashboard.ui import cache, chart_export, lens, links, shell
 
 ARROWS = {"better": "▲", "similar": "●", "worse": "▼", "none": ""}
 
@@ -133,7 +133,7 @@ def render() -> None:
     what = "domain" if lens_id == lenses.DEFAULT else "group"
     name = "seven-domain-scores" if lens_id == lenses.DEFAULT else f"{lens_id}-scores"
     scored = domains[domains.score.notna()]
-    a11y.chart(
+    chart_export.chart(
         charts.domain_scores(domains, title=title),
         f"{chosen.name} scores on a 0-10 scale: {len(scored)} {what}s scored, "
         f"{int((scored.status == 'worse').sum())} worse than the benchmark, "
@@ -141,9 +141,8 @@ def render() -> None:
         pd.DataFrame({"Group": domains.domain, "Score 0-10": domains.score.round(1),
                       "Benchmark score": domains.benchmark_score.round(1),
                       "Against benchmark": domains.status_label, "Indicators": domains.feeding}),
-        key=f"chart_{name}",
+        footer=brief.footer, name=name,
     )
-    chart_export.downloads(charts.domain_scores(domains, title=title), brief.footer, name)
     st.caption(
         f"Each {what} scores the mean of its indicators on a 0-10 favourable scale (10 is best). "
         f"Open a {what} for the raw values, n and the benchmark each indicator is rated against."
@@ -158,15 +157,17 @@ def render() -> None:
     heads = table[table.headline & (table.kind == "proportion")].indicator_id.tolist()
     trend = cache.query(scorecard.trend, tuple(heads), threshold)
     if trend.wave_label.nunique() > 1:
-        a11y.chart(
+        chart_export.chart(
             charts.headline_trends(trend),
             f"Headline indicators over {trend.wave_label.nunique()} survey waves.",
             pd.DataFrame({"Wave": trend.wave_label, "Indicator": trend.indicator,
                           "Value": trend.value.map(lambda v: formatting.value("proportion", v)),
                           "n": trend.n.astype("Int64")}),
-            key="chart_headline-trends",
+            footer=chart_export.footer(
+                f"survey waves {', '.join(dict.fromkeys(trend.wave_label))}",
+                f"{int(trend.n.min()):,}–{int(trend.n.max()):,} responses per figure"),
+            name="headline-trends",
         )
-        chart_export.downloads(charts.headline_trends(trend), brief.footer, "headline-trends")
     else:
         st.caption("Trends appear once there are two or more survey waves.")
 

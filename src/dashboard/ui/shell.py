@@ -112,41 +112,58 @@ def _current_wave() -> int | None:
 
 
 def exports() -> None:
-    """The slide pack and the board report for the current wave, on every page (built on click)."""
-    from dashboard.metrics import briefing
+    """The slide pack and the board report for the current wave, on every page (built on click,
+    through the figures cache: a briefing the page already gathered is not gathered again)."""
+    from dashboard.framework import improvement
+    from dashboard.metrics import briefing, drilldown, lenses
     from dashboard.present import board_report, slides
+    from dashboard.ui import chart_export
 
     wave = _current_wave()
     if wave is None:
         return
+    lens_id, _ = lenses.resolve(st.query_params.get("lens"))
+    # the same calls, arguments and principal as the page's, run when the button is clicked
+    call = cache.detached()
+    who = auth.current()
 
-    def pack() -> bytes:
-        # Built when the button is clicked, outside the page's script run (no session pin, no
-        # trace), so it reads on its own cursor like the report; only admins and analysts, who
-        # see every released figure, are offered it (main()).
-        cur = cache.cursor()
-        try:
-            return slides.build(briefing.gather(cur, wave, threshold()))
-        finally:
-            cur.close()
+    def pack(chosen: tuple[str, ...] = ()) -> bytes:
+        brief = call(briefing.gather, wave, threshold())
+        teams = chosen or briefing.flagged_teams(brief)
+        tree = call(drilldown.unit_tree)
+        ids = dict(zip(tree.team, tree.unit_id.astype(int), strict=True))
+        profiles = tuple(call(drilldown.team_profile, ids[t], wave, threshold(), lens_id)
+                         for t in teams if t in ids)
+        return slides.build(brief, profiles, lens_id, cache.fresh(improvement.list_actions, who=who))
 
     def report() -> bytes:
         cur = cache.cursor()
         try:
             fielded = indicators.waves(cur).set_index("wave_id").fielded_on[wave]
             year = int(pd.Timestamp(fielded).year)
-            return board_report.build(cur, year, threshold(), "docx")
+            brief, last_year = call(board_report.gather, year, threshold())
+            return board_report.render(brief, last_year, year, board_report.records(cur, brief), "docx")
         finally:
             cur.close()
 
     with st.sidebar:
         st.caption("Take it to the meeting")
-        st.download_button("Slide pack (PowerPoint)", pack, file_name="wellbeing-slides.pptx",
-                           mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                           on_click="ignore", key="export_slides", icon=":material/slideshow:")
-        st.download_button("Board report (Word)", report, file_name="wellbeing-board-report.docx",
-                           mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                           on_click="ignore", key="export_report", icon=":material/description:")
+        tree = cache.query(drilldown.unit_tree)
+        st.multiselect("Team slides in the pack", sorted(tree.team), key="export_teams",
+                       placeholder="The teams Where to look flags",
+                       help="A slide for each team picked (only teams shown for this wave get "
+                            "figures); none picked: the teams flagged in Where to look.")
+        chosen = tuple(st.session_state.get("export_teams") or ())
+        picked = len(chosen)
+        chart_export.file_download(
+            st, "Slide pack (PowerPoint)", lambda: pack(chosen), "wellbeing-slides.pptx",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation", "export_slides",
+            f"slide pack, wave id {wave}, lens {lens_id}, "
+            + (f"{picked} team(s) picked" if picked else "flagged teams"), ":material/slideshow:")
+        chart_export.file_download(
+            st, "Board report (Word)", report, "wellbeing-board-report.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "export_report",
+            f"board report, wave id {wave}", ":material/description:")
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from dashboard.metrics import (
 from dashboard.present import formatting, plaintext
 from dashboard.present.charts import teams as charts
 from dashboard.store.groups import LABELS
-from dashboard.ui import a11y, auth, cache, lens, links, shell
+from dashboard.ui import auth, cache, chart_export, lens, links, shell
 
 # Query parameters that make up a view; a link with them reopens the same view. The tab, sort
 # order, map indicator and site are bound to the URL by their widgets (ui/links.py).
@@ -233,9 +233,11 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
         f"{int((shown.status == 'better').sum())} better, {int(heat.suppressed.sum())} withheld. "
         "Click a row to open that group."
     )
-    a11y.chart(
+    chart_export.chart(
         charts.heatmap(heat, labels, ref_name, threshold, order, group_title, selectable=True),
         summary, _cells_table(heat, threshold, group_title, ref_name), key="teams_heat_pick",
+        footer=_footer(sel, f"{shown.group.nunique()} {group_title.lower()} groups shown"),
+        name=f"heatmap-{group_title.lower()}",
         on_select=lambda: _on_heat_pick(by),
         selection_mode=[charts.PICK, f"{charts.PICK}_text"],
     )
@@ -306,7 +308,7 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
     curve = drilldown.funnel_curve(ind.kind, centre["value"], centre["sd"], threshold,
                                    float(points.n.max()) * 1.1)
     outside_n = int((points.zone != drilldown.ZONES[2]).sum())
-    a11y.chart(
+    chart_export.chart(
         charts.funnel(points, curve, ind.kind, ind.short, group_title),
         f"Funnel plot of {ind.short} for {len(points)} {group_title.lower()} groups around the "
         f"organisation value {formatting.value(ind.kind, centre['value'])}: {outside_n} outside the "
@@ -320,6 +322,8 @@ def _funnel(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) ->
                            for lo, hi in zip(points.lo95, points.hi95, strict=True)],
             "Against the limits": points.zone,
         }),
+        footer=_footer(sel, f"{len(points)} groups, {int(points.n.sum()):,} responses"),
+        name=f"funnel-{ind_id}",
     )
     st.caption(
         f"Each dot is a group; the middle line is the organisation "
@@ -398,11 +402,12 @@ def _compare(sel: dict, threshold: int, reportable: list[str], tree: pd.DataFram
     table = frame.pivot(index="domain", columns="team", values="score").reindex(
         index=list(dict.fromkeys(frame.domain)), columns=kept
     )
-    a11y.chart(
+    chart_export.chart(
         charts.domain_dots(frame, "team", picked, f"{_lens_title(sel)}, side by side"),
         f"{_lens_title(sel)} (0-10) of {', '.join(kept)}; the table below lists every indicator "
         "with n, the organisation and the benchmark.",
         table.round(1).reset_index().rename(columns={"domain": "Domain"}),
+        footer=_footer(sel, f"{len(kept)} teams compared"), name="compare-teams",
     )
     st.dataframe(table.round(1), width="stretch")
     long, _ = cache.query(compare.indicators, tuple(ids[t] for t in picked), sel["wave"], threshold)
@@ -438,14 +443,19 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
                 f"{privacy.suppressed_text(threshold)}.")
         return
     doms = prof["domains"]
-    a11y.chart(
+    survey = prof["indicators"][prof["indicators"].kind.isin(["proportion", "mean"])]
+    chart_export.chart(
         charts.domain_dots(doms, "series", ["Team", "Directorate", "Organisation"],
                            f"{_lens_title(sel)}: team, directorate and organisation"),
+
         f"{_lens_title(sel)} (0-10) of {prof['team']} beside its directorate and the "
         "organisation.",
         doms.pivot(index="domain", columns="series", values="score")
         .reindex(index=list(dict.fromkeys(doms.domain)), columns=["Team", "Directorate", "Organisation"])
         .round(1).reset_index().rename(columns={"domain": "Domain"}),
+        footer=_footer(sel, f"{prof['team']}: "
+                       f"{'–' if survey.n.dropna().empty else format(int(survey.n.max()), ',')} responses"),
+        name="team-profile",
     )
     ind = prof["indicators"]
     chosen = lenses.get(sel["lens"])
@@ -485,7 +495,7 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
     _response_rate(sel, unit_id)
     trend = cache.query(drilldown.team_trend, unit_id, threshold)
     if trend.wave_label.nunique() > 1:
-        a11y.chart(
+        chart_export.chart(
             charts.team_trend(trend, prof["team"]),
             f"{prof['team']}: released survey figures in {trend.wave_label.nunique()} waves "
             f"({', '.join(sorted(trend.wave_label.unique()))}).",
@@ -494,9 +504,20 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
                 "Value": [formatting.value(k, v) for k, v in zip(trend.kind, trend.value, strict=True)],
                 "n": trend.n.astype(int),
             }),
+            footer=chart_export.footer(
+                f"survey waves {', '.join(sorted(trend.wave_label.unique()))} · {prof['team']}",
+                f"{int(trend.n.min()):,}–{int(trend.n.max()):,} responses per figure"),
+            name="team-trend",
         )
     else:
         st.caption("A trend appears once the team is reportable in two or more waves.")
+
+
+def _footer(sel: dict, n: str) -> str:
+    """The footer of this page's chart downloads: the wave shown and its n."""
+    waves = cache.query(indicators.waves)
+    label = waves.loc[waves.wave_id == sel["wave"], "label"]
+    return chart_export.footer(f"survey wave {label.iloc[0] if not label.empty else sel['wave']}", n)
 
 
 def _n_text(kind: str, n, value, note: str, threshold: int) -> str:
