@@ -19,3 +19,10 @@ def test_report_refuses_a_year_without_a_wave_and_a_wrong_extension(demo_db, tmp
     assert not (tmp_path / "r.docx").exists()
     assert cli.main(["--db", str(demo_db), "report", "--year", "2025", str(tmp_path / "r.pdf")]) == 2
     assert ".docx or .html" in capsys.readouterr().out
+
+
+def test_export_refuses_an_unknown_lens_before_building(demo_db, tmp_path, capsys):
+    out = tmp_path / "pack.pptx"
+    assert cli.main(["--db", str(demo_db), "export", "slides", str(out), "--lens", "astrology"]) == 2
+    assert "unknown lens 'astrology'; choose from domains" in capsys.readouterr().out
+    assert not out.exists()

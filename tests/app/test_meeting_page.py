@@ -1,12 +1,18 @@
 """AppTest of meeting mode and of Where to look on the Overview (demo organisation)."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.metrics import findings
+from dashboard import store
+from dashboard.auth import audit
+from dashboard.framework import improvement
+from dashboard.metrics import findings, lenses
 from dashboard.present import screens
+from tests import signin
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 MEETING = Path(__file__).resolve().parents[2] / "pages" / "meeting.py"
@@ -30,7 +36,7 @@ def test_where_to_look_lists_the_ranked_findings_with_links(demo_env, demo_brief
 
 
 def test_meeting_screens_move_with_buttons_and_keep_the_url(demo_env, demo_brief):
-    deck = screens.build(demo_brief)
+    deck = screens.build(demo_brief, actions=_no_actions())
     at = AppTest.from_file(str(MEETING), default_timeout=180)
     at.query_params["screen"] = "2"
     at.run()
@@ -52,7 +58,7 @@ def test_meeting_screen_out_of_range_falls_back(demo_env, demo_brief):
     at = AppTest.from_file(str(MEETING), default_timeout=180)
     at.query_params["screen"] = "999"
     at.run()
-    deck = screens.build(demo_brief)
+    deck = screens.build(demo_brief, actions=_no_actions())
     assert f"Screen {len(deck)} of {len(deck)}" in _html(at)
     assert at.button(key="meeting_next").disabled
 
@@ -73,3 +79,90 @@ def test_chosen_teams_get_their_own_screens_and_a_withheld_one_shows_no_figure(d
     assert f"{withheld} cannot be shown for this wave" in text
     body = text.split("meeting-message")[1].split("meeting-notes")[0]
     assert "%" not in body and "n = " not in body  # no figure of any kind for the withheld team
+
+
+def test_meeting_follows_the_lens_in_the_link_and_the_selector(demo_env, demo_brief):
+    hse = lenses.get("hse")
+    at = AppTest.from_file(str(MEETING), default_timeout=180)
+    at.query_params["lens"] = "hse"
+    at.query_params["screen"] = "3"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="meeting_lens").value == "hse"
+    deck = screens.build(demo_brief, lens=hse, actions=_no_actions())
+    assert f"Screen 3 of {len(deck)} · Demands" in _html(at)
+    at.selectbox(key="meeting_lens").select("people_promise").run()
+    assert not at.exception, at.exception
+    assert at.query_params["lens"] == "people_promise"
+    assert f"Screen 3 of {len(deck)} · {lenses.get('people_promise').groups[0].name}" in _html(at)
+    at.selectbox(key="meeting_lens").select("domains").run()
+    assert "lens" not in at.query_params
+    assert f"· {demo_brief.domains.domain.iloc[0]}" in _html(at)
+
+
+def _no_actions():
+    import pandas as pd
+
+    return pd.DataFrame(columns=["status", "overdue", "intervention_id"])
+
+
+def test_meeting_ends_with_the_improvement_plan(demo_env):
+    con = store.connect(demo_env)
+    try:
+        improvement.create_action(con, "Rest rooms on every ward", "domain", "Estates lead",
+                                  date(2020, 3, 1), gap_id="environment")
+    finally:
+        con.close()
+    at = AppTest.from_file(str(MEETING), default_timeout=180)
+    at.query_params["screen"] = "999"
+    at.run()
+    assert not at.exception, at.exception
+    text = _html(at)
+    assert "· Improvement plan ·" in text
+    assert "Overdue: Rest rooms on every ward — Domain: Environment; Estates lead, due 01 Mar 2020" in text
+
+
+@pytest.fixture
+def deferred(monkeypatch):
+    """key -> the callable a deferred download runs when clicked (AppTest has no server to run
+    it, so the call to download_button is watched)."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: dict[str, object] = {}
+    original = DeltaGenerator.download_button
+
+    def spy(self, label, data, *args, **kwargs):
+        seen[kwargs.get("key")] = data
+        return original(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", spy)
+    monkeypatch.setattr(st, "download_button", lambda *a, **k: spy(st._main, *a, **k))
+    return seen
+
+
+def test_downloads_need_the_export_right_and_are_audited(demo_env, deferred):
+    signin.add_user(demo_env, "vi", "viewer")
+    signin.add_user(demo_env, "ana", "analyst")
+    at = AppTest.from_file(str(MEETING), default_timeout=180).run()
+    signin.sign_in(at, "vi")
+    assert not at.exception, at.exception
+    assert "How are we doing?" in _html(at)
+    assert len(at.download_button) == 0  # a viewer watches the meeting, takes nothing away
+
+    at = AppTest.from_file(str(MEETING), default_timeout=180).run()
+    signin.sign_in(at, "ana")
+    assert not at.exception, at.exception
+    keys = {b.key for b in at.download_button}
+    assert {"meeting_slides", "png_meeting-overview", "svg_meeting-overview"} <= keys
+    svg = deferred["svg_meeting-overview"]()
+    assert "<svg" in svg and "fewer than 10 responses" in svg
+    con = store.connect(demo_env)  # the same configuration as the app's connection in this process
+    try:
+        trail = audit.read(con)
+    finally:
+        con.close()
+    exports = trail[trail.action == "export"]
+    assert list(exports.who) == ["ana"]
+    assert exports.detail.iloc[0] == "chart image (meeting-overview.svg)"
+    assert not exports.detail.str.contains(r"\d+(\.\d+)?%|n = ").any()  # no figure in the trail

@@ -186,3 +186,20 @@ def test_members_follow_the_lens_order_and_drop_absent_ones():
     assert lenses.members("hse", ["stress", "hse_change", "hse_demands", "manager_interest"]) == [
         "hse_demands", "manager_interest", "hse_change"
     ]
+
+
+def test_get_is_memoised_per_catalogue_and_follows_custom_indicators():
+    assert lenses.get("domains") is lenses.get("domains")  # not rebuilt per call
+    custom = catalogue.custom_indicator("custom_rest", "Breaks taken", "environment", "high", ">=", 4)
+    catalogue.set_custom([custom])
+    try:
+        domains = lenses.get("domains")
+        assert domains.group_of("custom_rest").id == "environment"
+        # a declared lens cannot know a store's custom indicator: it is listed as not in the lens
+        hse = lenses.get("hse")
+        assert "custom_rest" in hse.absent and hse.group_of("custom_rest") is None
+        assert "custom_rest" in set(lenses.membership(hse).indicator_id)
+    finally:
+        catalogue.set_custom([])
+    assert lenses.get("domains").group_of("custom_rest") is None
+    assert "custom_rest" not in lenses.get("hse").absent

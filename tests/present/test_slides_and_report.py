@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+from datetime import date
 
 import pytest
 from docx import Document
 from pptx import Presentation
 
-from dashboard.metrics import scorecard
+from dashboard import store
+from dashboard.framework import diagnostic, improvement, interventions
+from dashboard.metrics import briefing, lenses, scorecard
 from dashboard.present import board_report, formatting, screens, slides
 from dashboard.present.charts import common
 
@@ -80,14 +84,46 @@ def test_chart_png_carries_the_footer(brief):
 
 
 @pytest.fixture(scope="module")
-def report(demo_con):
-    brief, last_year = board_report.gather(demo_con, 2025, 10)
-    parts = board_report.blocks(brief, last_year, 2025)
-    return brief, last_year, parts, Document(io.BytesIO(board_report.to_docx(parts, brief.footer)))
+def recorded_db(demo_db, tmp_path_factory):
+    """A copy of the demo store with an improvement plan, a self-assessment and register fields."""
+    path = tmp_path_factory.mktemp("recorded") / "store.duckdb"
+    shutil.copy(demo_db, path)
+    con = store.connect(path)
+    improvement.create_action(con, "Rest rooms on every ward", "domain", "Estates lead",
+                              date(2025, 3, 1), gap_id="environment")
+    done = improvement.create_action(con, "Manager training", "indicator", "HR director",
+                                     date(2025, 2, 1), gap_id="stress")
+    improvement.update_action(con, done, "Manager training", "indicator", "HR director", date(2025, 2, 1),
+                              "done", gap_id="stress")
+    improvement.create_action(con, "Talk to the cardiology ward", "team", "Head of nursing",
+                              date(2030, 1, 1), unit_id=_unit(con, "Ward 3 Cardiology"))
+    diagnostic.record_assessment(con, "mental_emotional", 4, date(2025, 11, 1), "Steering group")
+    reg = interventions.list_interventions(con)
+    first = interventions.get_intervention(con, int(reg.intervention_id.iloc[0]))
+    interventions.update_intervention(
+        con, first["intervention_id"], first["name"], first["domain"], first["unit_ids"],
+        first["start_date"], first["indicators"], first["end_date"], first["notes"],
+        interventions.RegisterFields("primary", ("organisational",), "managers", "evaluate", 12500))
+    con.close()
+    return path
+
+
+def _unit(con, team: str) -> int:
+    return int(con.execute("SELECT unit_id FROM units WHERE team = ?", [team]).fetchone()[0])
+
+
+@pytest.fixture(scope="module")
+def report(recorded_db):
+    con = store.connect(recorded_db, read_only=True)
+    brief, last_year = board_report.gather(con, 2025, 10)
+    recorded = board_report.records(con, brief, today=date(2025, 12, 31))
+    parts = board_report.blocks(brief, last_year, 2025, recorded)
+    yield brief, last_year, parts, Document(io.BytesIO(board_report.to_docx(parts, brief.footer))), recorded
+    con.close()
 
 
 def test_report_has_the_board_paper_sections_in_order(report):
-    _, _, _, doc = report
+    _, _, _, doc, _ = report
     headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
     assert headings == list(board_report.SECTIONS)
     assert doc.sections[0].footer.paragraphs[0].text == report[0].footer
@@ -95,7 +131,7 @@ def test_report_has_the_board_paper_sections_in_order(report):
 
 
 def test_report_numbers_equal_the_pages(report, demo_con):
-    brief, last_year, _, doc = report
+    brief, last_year, _, doc, _ = report
     text = "\n".join(p.text for p in doc.paragraphs)
     cells = {c.text for t in doc.tables for row in t.rows for c in row.cells}
     # absence for the calendar year, from the function the Absence page's "Whole period" uses
@@ -105,14 +141,135 @@ def test_report_numbers_equal_the_pages(report, demo_con):
     table = scorecard.indicator_table(demo_con, brief.wave_id, brief.threshold)
     for row in table[table.value.notna()].itertuples(index=False):
         assert formatting.value(row.kind, row.value) in cells
-    verdicts = {c.text for t in doc.tables[-1:] for row in t.rows for c in row.cells}
+    verdicts = {c.text for t in doc.tables for row in t.rows for c in row.cells}
     assert "Likely improved" in verdicts and "Level 3: compared with teams without it" in verdicts
 
 
 def test_report_html_is_self_contained_and_names_no_withheld_team(report):
-    brief, _, parts, _ = report
+    brief, _, parts, _, _ = report
     page = board_report.to_html(parts, brief.footer)
     assert "data:image/png;base64," in page and "<link" not in page and "src='http" not in page
     assert "@media print" in page
     for team in _withheld_teams(brief):
         assert not re.search(rf"\b{re.escape(team)}\b", page), team
+
+
+def _table(doc, *header: str) -> list[list[str]]:
+    """The rows of the table whose header starts with these cells."""
+    table = next(t for t in doc.tables
+                 if [c.text for c in t.rows[0].cells][:len(header)] == list(header))
+    return [[c.text for c in row.cells] for row in table.rows]
+
+
+def test_report_lens_rollups_are_the_mean_of_the_released_indicator_scores(report):
+    brief, _, _, doc, _ = report
+    rows = {r[0]: r for r in _table(doc, "HSE Management Standards")[1:]}
+    scored = brief.table[brief.table.scored.astype(bool) & brief.table.score.notna()]
+    for group in lenses.get("hse").groups:
+        # by hand: the plain mean of the group's released 0-10 scores, formatted as the page does
+        mine = scored[scored.indicator_id.isin(group.indicators)]
+        expected = formatting.score(sum(mine.score) / len(mine)) if len(mine) else "–"
+        assert rows[group.name][1] == expected, group.name
+    pp = {r[0]: r for r in _table(doc, "People Promise")[1:]}
+    assert pp["We are recognised and rewarded"][1:4] == ["–", "–", "–"]  # nothing measures it
+    assert len(pp) == len(lenses.get("people_promise").groups)
+
+
+def test_report_sets_self_assessment_beside_the_domain_figures(report):
+    brief, _, _, doc, recorded = report
+    rows = {r[0]: r for r in _table(doc, "Element")[1:]}
+    assert len(rows) == len(diagnostic.get().elements)
+    mine = rows["Mental and emotional wellbeing"]
+    dom = brief.domains.set_index("domain_id").loc["personal_health"]
+    assert mine[1] == "Embedded" and mine[2] == "01 Nov 2025 by Steering group"
+    assert mine[3].startswith(formatting.score(dom.score))
+    # the demo's personal-health domain scores below the 6 / 10 of "good": rated Embedded is a gap
+    assert dom.score < diagnostic.get().good_score and mine[4] == diagnostic.FLAGS["gap"]
+    assert rows["Physical wellbeing"][1] == "Not yet assessed"
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "1 of the framework's 16 elements are self-assessed; 1 rated well" in text
+
+
+def test_report_lists_the_plan_and_every_register_field(report):
+    brief, _, _, doc, recorded = report
+    text = "\n".join(p.text for p in doc.paragraphs)
+    # two open actions, one of them past its due date on 31 Dec 2025; one done
+    assert "3 action(s) in the plan (2 not started, 1 done); 1 overdue; 0 became" in text
+    plan = {r[0]: r for r in _table(doc, "Action")[1:]}
+    assert plan["Rest rooms on every ward"][1:5] == ["Domain: Environment", "Estates lead", "01 Mar 2025",
+                                                     "not started (overdue)"]
+    assert plan["Manager training"][4] == "done"
+    assert plan["Talk to the cardiology ward"][1] == "Team: Ward 3 Cardiology"
+    register = {r[0]: r for r in _table(doc, "Intervention", "Status", "Prevention")[1:]}
+    assert len(register) == len(brief.register)
+    first = brief.register.iloc[0]
+    assert register[first["name"]][2:] == ["Primary", "Tangible or organisational", "Line managers",
+                                           "Evaluate", "£12,500"]
+    others = [r for name, r in register.items() if name != first["name"]]
+    assert all(r[2:] == ["–"] * 5 for r in others)
+
+
+def test_lens_switches_the_meeting_screens_and_slides_follow(brief, recorded_db):
+    hse = lenses.get("hse")
+    deck = screens.build(brief, lens=hse)
+    keys = [s.key for s in deck]
+    assert keys[2:2 + len(hse.groups)] == [f"hse-{g.id}" for g in hse.groups]
+    assert not any(k.startswith("domain-") for k in keys)
+    demands = deck[2]
+    row = brief.table.set_index("indicator_id").loc["hse_demands"]
+    assert demands.title == "Demands"
+    assert demands.message == f"Demands scores {formatting.score(row.score)}, " \
+        f"{scorecard.STATUS_LABELS[lenses.rollup(brief.table, hse).status.iloc[0]].lower()}."
+    assert demands.bullets[0].startswith(f"{row.indicator}: {formatting.value(row.kind, row.value)}")
+    empty = next(s for s in screens.build(brief, lens="people_promise")
+                 if s.key == "people_promise-recognised_rewarded")
+    assert empty.message.endswith(lenses.NO_INDICATOR + ".") and empty.chart is None
+    # the default lens is the seven domains, screen for screen
+    assert [s.key for s in screens.build(brief, lens="domains")] == [s.key for s in screens.build(brief)]
+
+
+def test_plan_screen_counts_by_status_and_puts_overdue_first(brief, recorded_db):
+    con = store.connect(recorded_db, read_only=True)
+    try:
+        actions = improvement.list_actions(con, today=date(2025, 12, 31))
+    finally:
+        con.close()
+    screen = screens.build(brief, actions=actions)[-1]
+    assert screen.key == "plan" and screen.title == "Improvement plan"
+    values = {f.label: f.value for f in screen.figures}
+    assert values == {"Actions": "3", "Overdue": "1", "In the register": "0"}
+    assert screen.message == "3 actions in the plan, 2 still open; 1 overdue."
+    assert screen.bullets[0].startswith(
+        "Overdue: Rest rooms on every ward — Domain: Environment; Estates lead")
+    assert "Manager training" not in " ".join(screen.bullets)  # done: not on the screen
+    assert screens.build(brief)[-1].key != "plan"  # no actions given: no plan screen
+
+
+@pytest.fixture(scope="module")
+def team_deck(brief, demo_con):
+    teams = briefing.flagged_teams(brief)
+    profiles = briefing.team_profiles(demo_con, brief, (*teams, *sorted(_withheld_teams(brief))[:1]))
+    return teams, profiles, Presentation(io.BytesIO(slides.build(brief, profiles)))
+
+
+def test_pack_has_a_slide_per_flagged_team_and_a_withheld_one_shows_no_figure(brief, team_deck, demo_con):
+    teams, profiles, deck = team_deck
+    assert teams == tuple(f.subject for f in brief.ranked if f.kind == "outlier") and len(teams) == 3
+    base = len(screens.build(brief))
+    assert len(deck.slides) == 1 + base + len(profiles)
+    titles = [_slide_text(s).split("\n")[0] for s in deck.slides]
+    start = titles.index("Teams to look at") + 1
+    withheld = sorted(_withheld_teams(brief))[0]
+    assert titles[start:start + len(profiles)] == [*teams, withheld]
+    for slide, team in zip(list(deck.slides)[start:start + 3], teams, strict=True):
+        # the team's figures on its slide are the team profile's (the Teams page's) figures
+        text = _slide_text(slide)
+        assert f"{team} (" in text and "against its directorate" in text
+        assert len([s for s in slide.shapes if s.shape_type == 13]) == 1
+        assert [s for s in slide.shapes if s.name == "footer"]
+    hidden = _slide_text(deck.slides[start + 3])
+    assert f"{withheld} cannot be shown" in hidden
+    body = hidden.split(withheld + " cannot be shown")[1].split("Groups with fewer")[0]
+    body = body.replace(f"fewer than {brief.threshold} responses", "")  # the rule, not a figure
+    assert "%" not in body and not re.search(r"\d", body)  # no figure of any kind
+    assert not [s for s in deck.slides[start + 3].shapes if s.shape_type == 13]
