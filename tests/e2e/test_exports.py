@@ -38,3 +38,6 @@ def test_overview_downloads_slide_pack_and_footed_chart(server_factory, demo_db,
     assert len(deck.slides) >= 12
     where = "\n".join(s.text_frame.text for s in deck.slides[2].shapes if s.has_text_frame)
     assert "Where to look" in where
+    # nobody picked teams: a slide for each team Where to look flags beyond the funnel limit
+    titles = [next(s.text_frame.text for s in slide.shapes if s.has_text_frame) for slide in deck.slides]
+    assert "Ward 3 Cardiology" in titles and "Improvement plan" in titles

@@ -6,7 +6,8 @@ import re
 import pytest
 
 from dashboard import store
-from dashboard.metrics import briefing
+from dashboard.framework import improvement
+from dashboard.metrics import briefing, lenses
 from dashboard.present import screens
 from dashboard.present.charts import common
 from tests.e2e.conftest import wait_for_app
@@ -28,9 +29,10 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(server_factory, dem
     con = store.connect(demo_db, read_only=True)
     try:
         brief = briefing.gather(con, briefing.latest_wave(con), 10)
+        actions = improvement.list_actions(con)
     finally:
         con.close()
-    deck = screens.build(brief)
+    deck = screens.build(brief, actions=actions)  # the plan (empty in the demo) is the last screen
     heat = brief.heat
     hidden = heat.suppressed.astype(bool)
     withheld = set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"])
@@ -75,6 +77,41 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(server_factory, dem
         pg.wait_for_function(
             "n => document.querySelector('[data-testid=\"meeting-counter\"]').innerText"
             ".startsWith('Screen ' + n + ' of')", arg=len(deck) - 1)
+        assert pg.locator("[data-testid='stException']").count() == 0
+    finally:
+        context.close()
+
+
+def test_meeting_mode_switches_lens_from_the_link_and_the_selector(server_factory, demo_db, browser):
+    hse, promise = lenses.get("hse"), lenses.get("people_promise")
+    base = server_factory(demo_db)
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    pg = context.new_page()
+    pg.set_default_timeout(90_000)
+
+    def title_is(text: str) -> None:
+        pg.wait_for_function(
+            "t => (document.querySelector('[data-testid=\"meeting-title\"]') || {}).innerText === t",
+            arg=text)
+        _settle(pg)
+
+    try:
+        pg.goto(f"{base}/meeting?lens=hse&screen=3")
+        _settle(pg)
+        title_is(hse.groups[0].name)
+        size = pg.locator("[data-testid='meeting-title']").evaluate(
+            "e => parseFloat(getComputedStyle(e).fontSize)")
+        assert size >= 48
+        pg.keyboard.press("ArrowRight")
+        title_is(hse.groups[1].name)
+        assert "lens=hse" in pg.url and "screen=4" in pg.url
+        # the selector below the screen: choosing a lens changes the link, the screen follows
+        pg.locator(".st-key-meeting_lens").get_by_role("combobox").click()
+        pg.get_by_role("option", name=promise.name).click()
+        title_is(promise.groups[1].name)
+        assert "lens=people_promise" in pg.url
+        pg.reload()
+        title_is(promise.groups[1].name)
         assert pg.locator("[data-testid='stException']").count() == 0
     finally:
         context.close()
