@@ -273,3 +273,15 @@ def test_pack_has_a_slide_per_flagged_team_and_a_withheld_one_shows_no_figure(br
     body = body.replace(f"fewer than {brief.threshold} responses", "")  # the rule, not a figure
     assert "%" not in body and not re.search(r"\d", body)  # no figure of any kind
     assert not [s for s in deck.slides[start + 3].shapes if s.shape_type == 13]
+
+
+def test_footed_images_render_charts_whose_data_hold_dates():
+    import altair as alt
+    import pandas as pd
+
+    data = pd.DataFrame({"element": ["A", "B"], "rating": [2, 4],
+                         "assessed_on": [date(2025, 11, 1), None]})  # as diagnostic.latest gives
+    chart = alt.Chart(data).mark_bar().encode(x="rating:Q", y="element:N", tooltip=["assessed_on"])
+    assert slides.chart_png(chart, "a footer")[:4] == b"\x89PNG"
+    svg = slides.chart_svg(chart, "a footer")
+    assert "a footer" in svg

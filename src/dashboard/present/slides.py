@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import altair as alt
 import pandas as pd
@@ -36,14 +37,19 @@ def with_footer(chart: alt.Chart, footer: str, width: int = CHART_WIDTH_PX) -> a
     return wrapped
 
 
+def _spec(chart: alt.Chart, footer: str) -> str:
+    # Data frames may carry dates (e.g. when an element was self-assessed), which the browser's
+    # renderer takes as text but vl-convert's JSON parser refuses: write them as ISO text.
+    return json.dumps(with_footer(chart, footer).to_dict(), default=str)
+
+
 def chart_png(chart: alt.Chart, footer: str, scale: float = 1.0) -> bytes:
     """PNG of a chart with its footer, rendered offline (vl-convert, no browser, no network)."""
-    spec = with_footer(chart, footer).to_dict()
-    return vlc.vegalite_to_png(spec, scale=scale)
+    return vlc.vegalite_to_png(_spec(chart, footer), scale=scale)
 
 
 def chart_svg(chart: alt.Chart, footer: str) -> str:
-    return vlc.vegalite_to_svg(with_footer(chart, footer).to_dict())
+    return vlc.vegalite_to_svg(_spec(chart, footer))
 
 
 def _text(slide, left, top, width, height, lines, size, bold=False):
