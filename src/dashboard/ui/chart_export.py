@@ -29,6 +29,16 @@ def footer(period: str, n: str) -> str:
                                 date.today())
 
 
+def n_range(values: pd.Series, what: str = "responses per figure") -> str:
+    """'2,708–2,723 responses per figure' for a footer; 'not given' where no n is known (figures
+    published without a base)."""
+    known = pd.to_numeric(values, errors="coerce").dropna()
+    if known.empty:
+        return "not given"
+    low, high = int(known.min()), int(known.max())
+    return f"{low:,} {what}" if low == high else f"{low:,}–{high:,} {what}"
+
+
 def may_export() -> bool:
     """True when the signed-in role may download (viewers see meeting mode but take nothing away)."""
     who = auth.current()

@@ -427,8 +427,7 @@ def _charts(result: evaluation.Evaluation) -> None:
     for r in result.results:
         if r.cells is not None and r.kind in ("proportion", "mean"):
             cells = r.cells
-            ns = pd.to_numeric(cells.n, errors="coerce").dropna()
-            cell_n = f"{int(ns.min()):,}–{int(ns.max()):,} responses per group and wave" if len(ns) else n
+            cell_n = chart_export.n_range(cells.n, "responses per group and wave")
             chart_export.chart(
                 charts.before_after(cells, r.kind, f"{r.label}: before and after"),
                 f"{r.label} before and after in the target and comparison teams.",

@@ -165,7 +165,7 @@ def render() -> None:
                           "n": trend.n.astype("Int64")}),
             footer=chart_export.footer(
                 f"survey waves {', '.join(dict.fromkeys(trend.wave_label))}",
-                f"{int(trend.n.min()):,}–{int(trend.n.max()):,} responses per figure"),
+                chart_export.n_range(trend.n)),
             name="headline-trends",
         )
     else:

@@ -506,7 +506,7 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
             }),
             footer=chart_export.footer(
                 f"survey waves {', '.join(sorted(trend.wave_label.unique()))} · {prof['team']}",
-                f"{int(trend.n.min()):,}–{int(trend.n.max()):,} responses per figure"),
+                chart_export.n_range(trend.n)),
             name="team-trend",
         )
     else:
