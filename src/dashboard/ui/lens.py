@@ -1,4 +1,4 @@
-"""The lens selector shared by the Overview and Teams pages; the choice lives in the URL (?lens=)."""
+"""The lens selector shared by the Overview, Teams and meeting mode; the choice lives in the URL (?lens=)."""
 from __future__ import annotations
 
 import streamlit as st
