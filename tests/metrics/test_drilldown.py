@@ -13,6 +13,7 @@ from scipy import stats as sps
 
 from dashboard import demo, stats
 from dashboard.metrics import absence, drilldown, indicators, team_absence
+from dashboard.privacy import release
 from tests import teams_org
 
 T = 10
@@ -489,15 +490,20 @@ def test_sites_are_withheld_when_they_would_expose_a_withheld_team(abs_con):
 
 
 def test_cross_cut_release_by_hand():
-    # units: a(20) b(5) c(15) | d(30); released: all, {a, b, c}, {a}; hidden class {b, c} = 20
-    n = np.array([20, 5, 15, 30])
-    released = [np.ones(4, bool), np.array([1, 1, 1, 0], bool), np.array([1, 0, 0, 0], bool)]
-    site_bd = np.array([0, 1, 0, 1], bool)    # splits {b, c} into 5 and 15: no
-    site_bcd = np.array([0, 1, 1, 1], bool)   # keeps {b, c} whole: yes
-    site_ad = np.array([1, 0, 0, 1], bool)    # after bcd, a and d are already apart: yes
-    assert list(team_absence.cross_cut_release(n, released, [site_bd, site_bcd, site_ad], T)) == [
-        False, True, True]
-    assert list(team_absence.cross_cut_release(n, released, [site_bcd, site_bd], 10)) == [True, False]
+    # units: a(20) b(5) c(15) | d(30); released: all, {a, b, c}, {a}; hidden class {b, c} = 20.
+    # A site is shown only where its total is a combination of released totals (release.release).
+    m = date(2025, 1, 1)
+    staff = {(1, m): 20.0, (2, m): 5.0, (3, m): 15.0, (4, m): 30.0}
+    shown = {frozenset({1, 2, 3, 4}), frozenset({1, 2, 3}), frozenset({1})}
+    classes = release._classes(shown)
+
+    def in_span(group):
+        return release._in_span(frozenset(group), shown, staff, m, T, classes)
+
+    assert not in_span({2, 4})      # splits {b, c} into 5 and 15: no
+    assert in_span({2, 3, 4})       # all minus a: yes
+    assert in_span({1, 4})          # a plus (all minus a, b, c): yes
+    assert not in_span({2})         # b alone: no
 
 
 def test_no_absence_columns_for_staff_groups_or_without_absence_data(abs_con, con):

@@ -162,3 +162,34 @@ def test_release_is_stored_at_import_and_redecided_when_the_structure_changes(tm
     assert release.release(con, 10, [(frozenset(medicine), months)])[0]
     assert not release.release(con, 10, [(ward_a, months)])[0]
     con.close()
+
+
+def test_an_import_re_decides_only_the_waves_whose_cells_changed(tmp_path):
+    from dashboard import privacy
+    from tests import teams_org
+
+    con = teams_org.build(tmp_path / "w.duckdb")
+    key = ["indicator_id", "cut", "directorate", "team", "site", "staff_group"]
+
+    def plan(wave: int):
+        return privacy._stored(con, 10, wave).sort_values(key).reset_index(drop=True)
+
+    wave1, wave2 = plan(1), plan(2)
+    # mark wave 1's stored plan, then change wave 2 only: wave 1's plan is kept as stored
+    con.execute("UPDATE release_survey SET n = n + 1000 WHERE wave_id = 1 AND threshold = 10")
+    with store.transaction(con):
+        con.execute("DELETE FROM answers WHERE response_id = (SELECT max(response_id) FROM responses"
+                    " WHERE wave_id = 2)")
+        store.refresh_scores(con)
+        store.bump_version(con)
+    assert (plan(1).n == wave1.n + 1000).all()
+    fresh = privacy.release_plan(privacy.cells(con, [2]), 10).sort_values(key).reset_index(drop=True)
+    assert plan(2)[["n", "released"]].equals(fresh[["n", "released"]])
+    assert not plan(2)[["n"]].equals(wave2[["n"]])
+    # a structure change re-decides every wave
+    with store.transaction(con):
+        con.execute("UPDATE units SET site = 'South' WHERE team = 'HR'")
+        store.bump_version(con)
+    fresh1 = privacy.release_plan(privacy.cells(con, [1]), 10).sort_values(key).reset_index(drop=True)
+    assert (plan(1).n < 1000).all() and plan(1)[["n", "released"]].equals(fresh1[["n", "released"]])
+    con.close()

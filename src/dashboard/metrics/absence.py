@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 import duckdb
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dashboard import privacy
+from dashboard import periods, privacy
 from dashboard.config import DATA_DIR
 from dashboard.privacy import release, suppress
 from dashboard.store import derived, groups, query
@@ -312,22 +312,51 @@ def _core(day_count: str, whole: bool = False, edges: bool = False) -> str:
     )
 
 
+# Spells split at month ends once, with both day counts side by side (the import-time refresh):
+# the expensive part of the chain runs one time, not once per day count and table.
+_EP_TABLE = "_absence_ep"
+
+
+def _episode_months_sql() -> str:
+    """SQL creating the temp table of episode days per unit x month x reason, for both day counts."""
+    days = ", ".join(f"sum({_days_sql('a', 'b', dc)} * fte) AS lost_{dc}" for dc in DAY_COUNTS)
+    return f"""
+CREATE OR REPLACE TEMP TABLE {_EP_TABLE} AS
+WITH months AS (
+    SELECT s.unit_id, s.reason_code, s.fte, s.start_date, s.end_date,
+           CAST(unnest(generate_series(date_trunc('month', s.start_date), date_trunc('month', s.end_date),
+                                       INTERVAL 1 MONTH)) AS DATE) AS month
+    FROM absence_spells AS s
+),
+pieces AS (
+    SELECT unit_id, reason_code, fte, month,
+           greatest(start_date, month) AS a, least(end_date, last_day(month)) AS b
+    FROM months
+)
+SELECT unit_id, month, reason_code, {days}
+FROM pieces
+GROUP BY ALL
+"""
+
+
+def _core_from_episode_months(day_count: str) -> str:
+    """The core chain over every date, reading episode days from the temp table of
+    _episode_months_sql instead of splitting spells (same sums: the same pieces and days)."""
+    sql = _core(day_count)
+    cut, stop = sql.index(",\nmonths AS ("), sql.index(",\nep_um AS (")
+    return (sql[:cut] + f""",
+ep_umr AS (
+    SELECT unit_id, month, reason_code, lost_{_check_day_count(day_count)} AS lost FROM {_EP_TABLE}
+)""" + sql[stop:])
+
+
 def _args(start: date, end: date, unit_ids: Sequence[int] | None) -> list:
     return [start, end, [int(u) for u in unit_ids] if unit_ids is not None else None]
 
 
-def _month_start(d: date) -> date:
-    return d.replace(day=1)
-
-
-def _add_months(d: date, months: int) -> date:
-    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
-    return date(y, m + 1, 1)
-
-
-def month_end(d: date) -> date:
-    """Last day of the month of d."""
-    return _add_months(d, 1) - timedelta(days=1)
+_month_start = periods.month_start
+_add_months = periods.add_months
+month_end = periods.month_end  # public: pages and tests pick period ends with it
 
 
 # --- rates -------------------------------------------------------------------------------------
@@ -475,9 +504,9 @@ def monthly_rates(
     months = [pd.Timestamp(m).date() for m in frame["month"]]
     shown = release.release(con, threshold, [(g, (m,)) for g, m in zip(sets, months, strict=True)])
     rolling = release.release(con, threshold, [
-        (g, tuple(_add_months(m, -k) for k in range(12))) for g, m in zip(sets, months, strict=True)])
+        (g, periods.rolling_months(m, 12)) for g, m in zip(sets, months, strict=True)])
     last_year = release.release(con, threshold, [
-        (g, (_add_months(m, -12),)) for g, m in zip(sets, months, strict=True)])
+        (g, (periods.same_month_last_year(m),)) for g, m in zip(sets, months, strict=True)])
     frame["rate_12m"] = frame["rate_12m"].where(rolling)
     frame["rate_last_year"] = frame["rate_last_year"].where(last_year)
     frame["suppressed"] = ~shown
@@ -526,7 +555,7 @@ FROM grouped
     }
     if threshold is not None:
         scope = release.members(con, pd.DataFrame(index=[0]), (), unit_ids)[0]
-        shown = bool(release.release(con, threshold, [(scope, release.months_of(start, end))])[0])
+        shown = bool(release.release(con, threshold, [(scope, periods.months_of(start, end))])[0])
         out = {k: (v if shown else None) for k, v in out.items()}
         out["suppressed"] = not shown
     return out
@@ -691,7 +720,7 @@ GROUP BY ALL
     frame = frame.sort_values([*by, "fte_days_lost"], ascending=[True] * len(by) + [False])
     sizes = _group_sizes(con, start, end, by, unit_ids)
     out = _apply_group_suppression(frame, sizes, by, threshold, ("fte_days_lost", "share"),
-                                   con, release.months_of(start, end), unit_ids)
+                                   con, periods.months_of(start, end), unit_ids)
     return out.reset_index(drop=True)
 
 
@@ -775,7 +804,7 @@ SELECT {group} avg(fte) AS mean_fte FROM monthly GROUP BY ALL
     values = ("spells_short", "spells_long", "days_short", "days_long", "mean_fte", "spells", "days",
               "long_share_spells", "long_share_days", "spells_per_fte")
     return _apply_group_suppression(frame, sizes, by, threshold, values, con,
-                                    release.months_of(start, end), unit_ids).reset_index(drop=True)
+                                    periods.months_of(start, end), unit_ids).reset_index(drop=True)
 
 
 # --- seasonality -------------------------------------------------------------------------------
@@ -813,7 +842,7 @@ ORDER BY {group} month_of_year
     sizes = _group_sizes(con, _month_start(start), month_end(end), by, unit_ids)
     values = ("fte_days_lost", "fte_days_available", "rate")
     return _apply_group_suppression(frame, sizes, by, threshold, values, con,
-                                    release.months_of(start, end), unit_ids).reset_index(drop=True)
+                                    periods.months_of(start, end), unit_ids).reset_index(drop=True)
 
 
 # --- Bradford Factor ---------------------------------------------------------------------------
@@ -835,7 +864,7 @@ def bradford(
     and its absent employees reach the threshold, with complementary suppression.
     """
     by = groups.validate(by)
-    start = end - timedelta(days=363)
+    start, end = periods.weeks_to(end, 52)
     select = groups.select_list(by)
     group = groups.group_list(by)
     spell_days = _days_sql("a", "b", day_count)
@@ -896,7 +925,7 @@ FROM scored GROUP BY ALL
     flagged = flagged.drop(columns="n_check")
     if "staff_group" not in by:
         sets = release.members(con, flagged, by, unit_ids)
-        withheld = ~release.release(con, threshold, [(g, release.months_of(start, end)) for g in sets])
+        withheld = ~release.release(con, threshold, [(g, periods.months_of(start, end)) for g in sets])
         flagged["suppressed"] = flagged["suppressed"].astype(bool) | withheld
         privacy.blank(flagged, ("employees", "median", "p75", "p90", "headcount"))
     order = {name: i for i, (name, _, _) in enumerate(BRADFORD_BANDS)}
@@ -987,11 +1016,7 @@ def survey_vs_absence(
     """
     if measure not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}; choose from {sorted(MEASURES)}")
-    row = _ready(con).execute("SELECT fielded_on FROM waves WHERE wave_id = ?", [wave_id]).fetchone()
-    if row is None:
-        raise ValueError(f"unknown wave {wave_id}")
-    end = row[0]
-    start = end - timedelta(days=364)
+    start, end = periods.twelve_months_to(periods.fielded_on(_ready(con), wave_id))
     # Team survey figures only as the drill-down's release plan shows them, so the scatter can
     # never reveal a team the Teams page withholds (and through it a small sibling).
     survey = privacy.survey_figures(
@@ -1032,7 +1057,7 @@ def period_rates(
     frame = team_period(con, start, end, by, unit_ids, day_count)
     values = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share")
     sets = release.members(con, frame, by, unit_ids)
-    frame["suppressed"] = ~release.release(con, threshold, [(g, release.months_of(start, end)) for g in sets])
+    frame["suppressed"] = ~release.release(con, threshold, [(g, periods.months_of(start, end)) for g in sets])
     return privacy.blank(frame, ["headcount", *values])
 
 

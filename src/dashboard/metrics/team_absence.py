@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
-import numpy as np
 import pandas as pd
 
+from dashboard import periods as periods_
 from dashboard import privacy
-from dashboard.metrics import absence, indicators
+from dashboard.metrics import absence
 
 # The absence indicators the drill-down shows (catalogue id -> column of absence.period_rates).
 MEASURE_OF: dict[str, str] = {"absence_rate": "rate", "s10_share": "s10_share"}
@@ -19,49 +19,9 @@ CUTS = ("organisation", "directorate", "team", "site")
 _VALUES = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share", "headcount")
 
 
-def periods(fielded_on: date) -> tuple[tuple[date, date], tuple[date, date]]:
-    """The 12 months to a wave's fieldwork and the 12 months before, as on the scorecard."""
-    return (
-        (fielded_on - timedelta(days=364), fielded_on),
-        (fielded_on - timedelta(days=729), fielded_on - timedelta(days=365)),
-    )
-
-
-def wave_periods(con: duckdb.DuckDBPyConnection, wave_id: int) -> tuple[tuple[date, date], tuple[date, date]]:
-    """periods() for a wave id."""
-    waves = indicators.waves(con)
-    fielded = waves.loc[waves.wave_id == wave_id, "fielded_on"]
-    if fielded.empty:
-        raise ValueError(f"unknown wave {wave_id}")
-    return periods(pd.Timestamp(fielded.iloc[0]).date())
-
-
-def cross_cut_release(  # kept for its hand-worked test; release.release now decides sites
-    n: np.ndarray,
-    released: Sequence[np.ndarray],
-    candidates: Sequence[np.ndarray],
-    threshold: int,
-) -> np.ndarray:
-    """Which cross-cutting groups (sites) may be shown beside groups already released.
-
-    n: staff per unit; released: boolean unit masks of the groups already shown (organisation,
-    directorates, teams); candidates: masks of the sites, tried in the order given. Units that
-    every shown group either holds both or neither of form a class; a site is shown only if every
-    class still holds no staff or at least `threshold` afterwards (the survey plan's rule,
-    docs/privacy.md), so "site minus its shown teams" cannot expose a withheld team.
-    """
-    n = np.asarray(n, dtype=np.float64)
-    cls = np.zeros(len(n), dtype=np.int64)
-    for mask in released:
-        cls = np.unique(cls * 2 + np.asarray(mask, dtype=np.int64), return_inverse=True)[1]
-    out = np.zeros(len(candidates), dtype=bool)
-    for i, mask in enumerate(candidates):
-        trial = np.unique(cls * 2 + np.asarray(mask, dtype=np.int64), return_inverse=True)[1]
-        sizes = np.bincount(trial, weights=n)
-        if np.all((sizes == 0) | (sizes >= threshold)):
-            out[i] = True
-            cls = trial
-    return out
+# The 12 months to a wave's fieldwork and the 12 months before, as on the scorecard (periods.py).
+periods = periods_.fieldwork_periods
+wave_periods = periods_.wave_periods
 
 
 def _keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
@@ -175,7 +135,7 @@ def bradford(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """absence.bradford by one cut over the whole organisation, keeping released groups in scope."""
     summary, bands = absence.bradford(con, end, threshold, (cut,), None, day_count)
-    shown = released_groups(con, end - timedelta(days=364), end, threshold, cut)
+    shown = released_groups(con, *periods_.twelve_months_to(end), threshold, cut)
     scope = _in_scope(con, cut, unit_ids)
 
     def keep(frame: pd.DataFrame) -> pd.DataFrame:

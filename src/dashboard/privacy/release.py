@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import privacy
+from dashboard import periods, privacy
 from dashboard.store import derived, query
 
 # The cuts with staff in post, in priority order (as the survey plan: organisation, directorate,
@@ -143,14 +143,7 @@ def _keep(con: duckdb.DuckDBPyConnection, threshold: int, released: dict) -> Non
             con.unregister("_release_rows")
 
 
-def months_of(start: date, end: date) -> tuple[date, ...]:
-    """First days of every month that [start, end] touches."""
-    first = start.replace(day=1)
-    out = []
-    while first <= end:
-        out.append(first)
-        first = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return tuple(out)
+months_of = periods.months_of  # the months a figure's days touch: what it is released on
 
 
 def _classes(released: set[frozenset[int]]) -> dict[int, int]:

@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import catalogue, privacy, stats
+from dashboard import catalogue, periods, privacy, stats
 from dashboard.catalogue import Indicator
 from dashboard.framework import interventions
 from dashboard.metrics import absence, indicators
@@ -122,32 +122,7 @@ def comparison_units(
     return [r[0] for r in rows]
 
 
-def _month_start(d: date) -> date:
-    return date(d.year, d.month, 1)
-
-
-def _add_months(d: date, months: int) -> date:
-    index = d.year * 12 + d.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def absence_window(start_date: date, months: int) -> dict:
-    """`months` whole months before the start month and from the first whole month after it.
-
-    Every bound is the first day of a month; pre_end and post_end are the last months included.
-    A start on the 1st makes that month the first "after" month; a mid-month start leaves its
-    month out of both sides (a transition month).
-    """
-    start_month = _month_start(start_date)
-    first_post = start_month if start_date.day == 1 else _add_months(start_month, 1)
-    return {
-        "pre_start": _add_months(start_month, -months),
-        "pre_end": _add_months(start_month, -1),
-        "post_start": first_post,
-        "post_end": _add_months(first_post, months - 1),
-        "months": months,
-        "transition": None if start_date.day == 1 else start_month,
-    }
+absence_window = periods.absence_window  # whole months either side of the start (periods.py)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -656,7 +631,7 @@ def evaluate(
     overlap_start = pre_wave["fielded_on"] if pre_wave else window["pre_start"]
     if any(cat.indicators[i].source == "absence" for i in chosen):
         overlap_start = min(overlap_start, window["pre_start"])
-        overlap_end = max(overlap_end, _add_months(window["post_end"], 1))
+        overlap_end = max(overlap_end, periods.add_months(window["post_end"], 1))
     overlaps = interventions.overlapping(con, target_ids, overlap_start, overlap_end,
                                          exclude_id=iv["intervention_id"])
     for row in overlaps.itertuples(index=False):

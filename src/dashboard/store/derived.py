@@ -208,29 +208,51 @@ def refresh_absence(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DELETE FROM {table}")  # names from this module, never user input
     con.execute(_SPELLS_SQL)
     everything = [date(1900, 1, 1), date(2200, 12, 31), None]
-    for day_count in absence.DAY_COUNTS:
-        core = absence._core(day_count)
-        con.execute(
-            "INSERT INTO absence_unit_month " + core + f"""
+    # spells are split into months once, for both day counts; each table then reads that
+    con.execute(absence._episode_months_sql())
+    try:
+        for day_count in absence.DAY_COUNTS:
+            core = absence._core_from_episode_months(day_count)
+            con.execute(
+                "INSERT INTO absence_unit_month " + core + f"""
 SELECT '{day_count}', unit_id, month, round(lost, 9), round(reason_days, 9), round(s10_days, 9),
        round(msk_days, 9), round(s99_days, 9), source,
        round(available, 9), headcount, fte, fallback
 FROM unit_month""",
-            everything,
-        )
-        con.execute(
-            "INSERT INTO absence_unit_month_reason " + core + f"""
+                everything,
+            )
+            con.execute(
+                "INSERT INTO absence_unit_month_reason " + core + f"""
 SELECT '{day_count}', unit_id, month, reason_code, round(lost, 9), source FROM umr""",
-            everything,
-        )
+                everything,
+            )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {absence._EP_TABLE}")
     _set_meta(con, "derived_absence", _signature(con, _ABSENCE_SIGNATURE))
 
 
+# What a wave's survey release is decided from: its cells (privacy.cells) and the unit structure.
+_WAVE_PRINTS = """
+SELECT wave_id, [count(*), sum(hash(indicator_id, unit_id, staff_group, respondent, n)),
+                 sum(hash(n, unit_id, indicator_id, staff_group))]
+FROM survey_cells GROUP BY wave_id
+"""
+_UNITS_PRINT = "SELECT coalesce(sum(hash(unit_id, team, directorate, site)) % 1000000007, 0) FROM units"
+
+
 def refresh_survey(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild survey cells from respondent scores and pre-aggregated rows; inside a transaction."""
+    """Rebuild survey cells from respondent scores and pre-aggregated rows; inside a transaction.
+
+    A wave's stored release is kept when its cells and the unit structure are unchanged (an
+    import of a new wave re-decides that wave only)."""
+    before = dict(con.execute(_WAVE_PRINTS).fetchall())
+    previous = _meta(con, "derived_survey")
+    units_same = previous is not None and json.loads(previous)[-1] == str(con.execute(_UNITS_PRINT).fetchone()[0])
     con.execute("DELETE FROM survey_cells")
-    con.execute("DELETE FROM release_survey")
     con.execute(_SURVEY_SQL)
+    after = dict(con.execute(_WAVE_PRINTS).fetchall())
+    keep = [int(w) for w, v in after.items() if units_same and before.get(w) == v]
+    con.execute("DELETE FROM release_survey WHERE NOT list_contains(CAST(? AS INTEGER[]), wave_id)", [keep])
     _set_meta(con, "derived_survey", _signature(con, _SURVEY_SIGNATURE))
 
 
