@@ -14,7 +14,7 @@ from scipy import stats
 
 from dashboard import periods, privacy
 from dashboard.config import DATA_DIR
-from dashboard.privacy import release, suppress
+from dashboard.privacy import release
 from dashboard.store import derived, groups, query
 
 DAY_COUNTS: dict[str, str] = {
@@ -497,7 +497,8 @@ def monthly_rates(
     by = groups.validate(by)
     frame = _monthly_raw(con, start, end, by, unit_ids, day_count)
     if "staff_group" in by:
-        return suppress(frame, by, threshold, n_col="headcount", keys=("month",), value_cols=MONTHLY_VALUES)
+        return release.release_counts(frame, by, threshold, n_col="headcount", keys=("month",),
+                                      value_cols=MONTHLY_VALUES)
     # Each figure is released on the months its days come from: the month itself, the twelve
     # months of the rolling rate, the month a year earlier (release.release).
     sets = release.members(con, frame, by, unit_ids)
@@ -660,7 +661,7 @@ def _apply_group_suppression(
     """Blank detail rows of every group the release withholds over `months` (release.release);
     staff groups, which have no staff in post, by their absent employees (privacy.suppress)."""
     if "staff_group" in by or con is None:
-        flags = suppress(sizes, by, threshold, n_col="headcount", keys=(), value_cols=())
+        flags = release.release_counts(sizes, by, threshold, n_col="headcount", keys=(), value_cols=())
     else:
         flags = sizes.copy()
         sets = release.members(con, flags, by, unit_ids)
@@ -920,7 +921,7 @@ FROM scored GROUP BY ALL
     # quantiles of a handful of people are close to individual figures: both counts must pass
     summary["n_check"] = np.fmin(summary["employees"].astype("float64"),
                                  summary["headcount"].astype("float64"))
-    flagged = suppress(summary, by, threshold, n_col="n_check", keys=(),
+    flagged = release.release_counts(summary, by, threshold, n_col="n_check", keys=(),
                        value_cols=("employees", "median", "p75", "p90"))
     flagged = flagged.drop(columns="n_check")
     if "staff_group" not in by:
@@ -1028,7 +1029,7 @@ def survey_vs_absence(
     absent = absent[["team", measure, "headcount"]].rename(columns={measure: "absence"})
     frame = survey.merge(absent, on="team", how="outer")
     frame["n_check"] = np.fmin(frame["n"].astype("float64").fillna(0), frame["headcount"].fillna(0))
-    flagged = suppress(frame, ("team",), threshold, n_col="n_check", keys=(),
+    flagged = release.release_counts(frame, ("team",), threshold, n_col="n_check", keys=(),
                        value_cols=("value", "n", "absence", "headcount"))
     kept = flagged[~flagged.suppressed & flagged.value.notna() & flagged.absence.notna()]
     kept = kept.drop(columns=["n_check", "suppressed"]).sort_values("team").reset_index(drop=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
@@ -32,7 +33,7 @@ from dashboard.store import derived, query
 ABSENCE_CUTS: tuple[str, ...] = ("organisation", "directorate", "team", "site")
 
 # Plans per (store, derived signature, threshold); an import changes the signature.
-_MEMO: dict[tuple, tuple[dict, pd.DataFrame]] = {}
+_MEMO: dict[tuple, _State] = {}
 _MEMO_SIZE = 16
 
 # Staff counted for the release per unit-month: staff in post (or, for monthly aggregates without
@@ -64,34 +65,60 @@ def unit_groups(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return privacy.normalise_keys(units, ("directorate", "team", "site"))
 
 
-def absence_plan(
-    con: duckdb.DuckDBPyConnection, threshold: int, store: bool = False
-) -> tuple[dict, pd.DataFrame]:
-    """The absence release for the store: ({month: set of released unit sets}, weights frame).
+@dataclass
+class _State:
+    """One absence release in memory: the released groups per month, the staff counted per
+    unit-month as a matrix, and what release() has worked out so far (classes, verdicts)."""
 
-    weights: [unit_id, month, n], the staff counted per unit-month. Decided once per dataset
-    version and threshold and kept in release_absence (filled at import for the configured
-    threshold, `store=True`); remembered in this process too.
-    """
+    released: dict[date, set[frozenset[int]]]
+    weights: pd.DataFrame
+    month_row: dict[date, int]
+    unit_col: dict[int, int]
+    staff: np.ndarray                        # months x units
+    classes: dict[date, dict[int, int]] = field(default_factory=dict)
+    seen: dict[tuple[frozenset[int], date], bool] = field(default_factory=dict)
+
+    by_month: dict[date, dict[int, float]] = field(default_factory=dict)
+
+    def staff_in(self, month: date) -> dict[int, float]:
+        if month not in self.by_month:
+            row = self.staff[self.month_row[month]]
+            self.by_month[month] = {u: float(row[c]) for u, c in self.unit_col.items() if row[c] > 0}
+        return self.by_month[month]
+
+
+def _state(con: duckdb.DuckDBPyConnection, threshold: int, store: bool = False) -> _State:
     derived.ensure(con)
     key = _key(con, threshold)
     if key is not None and key in _MEMO and not store:
         return _MEMO[key]
     weights = query.run(con, "absence.release_weights", _WEIGHTS_SQL)
-    stored = query.run(con, "absence.release_stored",
-                       "SELECT month, members FROM release_absence WHERE threshold = ?", [int(threshold)])
-    if not stored.empty:
-        released: dict[date, set[frozenset[int]]] = {}
-        for month, group in zip(stored.month, stored.members, strict=True):
-            released.setdefault(pd.Timestamp(month).date(), set()).add(frozenset(int(u) for u in group))
-        weights["month"] = pd.to_datetime(weights["month"]).dt.date
-        out = (released, weights)
-        if key is not None:
-            _remember(key, out)
-        return out
+    weights["month"] = pd.to_datetime(weights["month"]).dt.date
+    stored = query.run_rows(con, "absence.release_stored",
+                            "SELECT month, members FROM release_absence WHERE threshold = ?",
+                            [int(threshold)])
+    released: dict[date, set[frozenset[int]]] = {}
+    if stored:
+        for month, group in stored:
+            released.setdefault(month, set()).add(frozenset(group))
+    else:
+        released = _decide(con, weights, threshold)
+        _keep(con, threshold, released)
+    matrix = weights.pivot_table(index="month", columns="unit_id", values="n", aggfunc="sum", fill_value=0)
+    state = _State(released, weights,
+                   {m: i for i, m in enumerate(matrix.index)},
+                   {int(u): j for j, u in enumerate(matrix.columns)},
+                   matrix.to_numpy(dtype=np.float64))
+    if key is not None:
+        _remember(key, state)
+    return state
+
+
+def _decide(con: duckdb.DuckDBPyConnection, weights: pd.DataFrame, threshold: int) -> dict:
+    """Run the class rule month by month over the units' staff counted (see the module doc)."""
     units = unit_groups(con)
     index = {int(u): i for i, u in enumerate(units.unit_id)}
-    codes, members = [], []
+    codes, members_ = [], []
     for cut in ABSENCE_CUTS:
         if cut == "organisation":
             code = np.zeros(len(units), dtype=np.int64)
@@ -99,8 +126,8 @@ def absence_plan(
             code = units.groupby(cut, sort=True, dropna=False).ngroup().to_numpy().astype(np.int64)
         codes.append(code)
         ids = units.unit_id.to_numpy()
-        members.append([frozenset(int(u) for u in ids[code == g]) for g in range(int(code.max()) + 1)]
-                       if len(code) else [])
+        members_.append([frozenset(int(u) for u in ids[code == g]) for g in range(int(code.max()) + 1)]
+                        if len(code) else [])
     released: dict[date, set[frozenset[int]]] = {}
     for month, part in weights.groupby("month", sort=True):
         n = np.zeros(len(units), dtype=np.float64)
@@ -110,21 +137,27 @@ def absence_plan(
         if n.sum() == 0:
             continue
         plan = privacy._plan_one(n, codes, threshold)
-        released[pd.Timestamp(month).date()] = {
-            members[i][g] for i, flags in enumerate(plan) for g in np.flatnonzero(flags)
-        }
-    weights["month"] = pd.to_datetime(weights["month"]).dt.date
-    out = (released, weights)
-    _keep(con, threshold, released)
-    if key is not None:
-        _remember(key, out)
-    return out
+        released[month] = {members_[i][g] for i, flags in enumerate(plan) for g in np.flatnonzero(flags)}
+    return released
 
 
-def _remember(key: tuple, out: tuple[dict, pd.DataFrame]) -> None:
+def absence_plan(
+    con: duckdb.DuckDBPyConnection, threshold: int, store: bool = False
+) -> tuple[dict, pd.DataFrame]:
+    """The absence release for the store: ({month: set of released unit sets}, weights frame).
+
+    weights: [unit_id, month, n], the staff counted per unit-month. Decided once per dataset
+    version and threshold and kept in release_absence (filled at import for the configured
+    threshold, `store=True`); remembered in this process too.
+    """
+    state = _state(con, threshold, store)
+    return state.released, state.weights
+
+
+def _remember(key: tuple, state: _State) -> None:
     if len(_MEMO) >= _MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
-    _MEMO[key] = out
+    _MEMO[key] = state
 
 
 def _keep(con: duckdb.DuckDBPyConnection, threshold: int, released: dict) -> None:
@@ -149,36 +182,38 @@ months_of = periods.months_of  # the months a figure's days touch: what it is re
 def _classes(released: set[frozenset[int]]) -> dict[int, int]:
     """Unit -> class: units that every released group holds both or neither of share a class."""
     sig: dict[int, list[int]] = {}
-    for i, g in enumerate(sorted(released, key=sorted)):
+    for i, g in enumerate(released):
         for u in g:
             sig.setdefault(u, []).append(i)
     ids: dict[tuple[int, ...], int] = {}
     return {u: ids.setdefault(tuple(v), len(ids)) for u, v in sig.items()}
 
 
-def _in_span(group: frozenset[int], released: set[frozenset[int]], staff: dict, month: date,
+def _in_span(group: frozenset[int], released: set[frozenset[int]], staff: dict[int, float],
              threshold: int, classes: dict[int, int]) -> bool:
-    """Whether a set of units' figure in one month is a combination of released figures there."""
+    """Whether a set of units' figure in one month is a combination of released figures there.
+
+    staff: unit -> staff counted that month (units with none may be left out)."""
     if group in released:
         return True
-    counted = {u for u in group if staff.get((u, month), 0.0) > 0}
+    counted = {u for u in group if staff.get(u, 0.0) > 0}
     # A 0/1 combination of released groups is constant on every class, so it is a union of
     # classes, each holding none or at least `threshold` staff: anything else is out at once.
-    if sum(staff[(u, month)] for u in counted) < threshold:
+    if not enough(sum(staff[u] for u in counted), threshold):
         return False
-    members: dict[int, set[int]] = {}
+    members_: dict[int, set[int]] = {}
     for u, c in classes.items():
-        if staff.get((u, month), 0.0) > 0:
-            members.setdefault(c, set()).add(u)
+        if staff.get(u, 0.0) > 0:
+            members_.setdefault(c, set()).add(u)
     touched = {classes.get(u, -1) for u in counted}
-    if -1 in touched or any(not members[c] <= counted for c in touched):
+    if -1 in touched or any(not members_[c] <= counted for c in touched):
         return False
     # most often a pool of teams each released on its own (an intervention's target teams)
     if all(frozenset((u,)) in released for u in counted):
         return True
     units = sorted({u for g in released for u in g} | counted)
     col = {u: i for i, u in enumerate(units)}
-    weighted = [u for u in units if staff.get((u, month), 0.0) > 0]
+    weighted = [u for u in units if staff.get(u, 0.0) > 0]
     a = np.zeros((len(released), len(units)))
     for i, g in enumerate(released):
         a[i, [col[u] for u in g]] = 1.0
@@ -188,6 +223,31 @@ def _in_span(group: frozenset[int], released: set[frozenset[int]], staff: dict, 
     keep = [col[u] for u in weighted]
     a, v = a[:, keep], v[keep]
     return bool(np.linalg.matrix_rank(np.vstack([a, v])) == np.linalg.matrix_rank(a))
+
+
+def enough(n, threshold: int):
+    """The anonymity rule for a count of people: may a figure resting on `n` be shown?
+
+    Numbers give a bool, arrays an array of bools. Outside the plans (privacy.py, this module)
+    no code compares a count with the threshold: it asks here, or release() and release_counts().
+    """
+    out = np.asarray(n, dtype=np.float64) >= threshold
+    return bool(out) if out.ndim == 0 else out
+
+
+def release_counts(
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    threshold: int,
+    n_col: str,
+    keys: Sequence[str] = (),
+    value_cols: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Release groups that have no staff in post by a count of their people (staff groups'
+    absent employees, a Bradford group's absent employees, a scatter's teams): blank a group
+    below the threshold and, where a parent total would give it away, a sibling too
+    (privacy.suppress, complementary suppression)."""
+    return privacy.suppress(frame, by, threshold, n_col=n_col, keys=keys, value_cols=value_cols)
 
 
 def release(
@@ -202,24 +262,26 @@ def release(
     the set's total is a combination of the totals the plan releases that month: a released group,
     a pool of released teams, or any other set in the span of the released groups.
     """
-    released, weights = absence_plan(con, threshold)
-    staff = {(int(u), m): float(w) for u, m, w in zip(weights.unit_id, weights.month, weights.n, strict=True)}
-    classes: dict[date, dict[int, int]] = {}
-    seen: dict[tuple[frozenset[int], date], bool] = {}
+    state = _state(con, threshold)
     out = []
     for units, months in figures:
         group = frozenset(int(u) for u in units)
+        cols = [state.unit_col[u] for u in group if u in state.unit_col]
+        rows = [(m, state.month_row[m]) for m in months if m in state.month_row]
+        totals = state.staff[np.ix_([r for _, r in rows], cols)].sum(axis=1) if cols and rows else []
         ok, any_staff = True, False
-        for m in months:
-            if sum(staff.get((u, m), 0.0) for u in group) == 0:
-                continue
+        for (m, _), total in zip(rows, totals, strict=True):
+            if total == 0:
+                continue   # nobody counted this month: its days enter no figure
             any_staff = True
-            if (group, m) not in seen:   # rolling windows ask about the same months again
-                here = released.get(m, set())
-                if m not in classes:
-                    classes[m] = _classes(here)
-                seen[(group, m)] = _in_span(group, here, staff, m, threshold, classes[m])
-            if not seen[(group, m)]:
+            verdict = state.seen.get((group, m))
+            if verdict is None:   # rolling windows ask about the same months again
+                here = state.released.get(m, set())
+                if m not in state.classes:
+                    state.classes[m] = _classes(here)
+                verdict = _in_span(group, here, state.staff_in(m), threshold, state.classes[m])
+                state.seen[(group, m)] = verdict
+            if not verdict:
                 ok = False
                 break
         out.append(ok and any_staff)
@@ -237,9 +299,11 @@ def members(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, by: Sequence[st
     if not by:
         return [frozenset(int(u) for u in units.unit_id)] * len(frame)
     keyed = privacy.normalise_keys(units, by)
-    lookup = {}
-    for key, part in keyed.groupby(list(by), dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        lookup[tuple(str(k) for k in key)] = frozenset(int(u) for u in part.unit_id)
+    found: dict[tuple[str, ...], set[int]] = {}
+    columns = [keyed[b].astype(object).tolist() for b in by]
+    for uid, *key in zip(keyed.unit_id.tolist(), *columns, strict=True):
+        found.setdefault(tuple(str(k) for k in key), set()).add(int(uid))
+    lookup = {k: frozenset(v) for k, v in found.items()}
     rows = privacy.normalise_keys(frame[list(by)], by)
-    return [lookup.get(tuple(str(v) for v in r), frozenset()) for r in rows.itertuples(index=False)]
+    return [lookup.get(tuple(str(v) for v in r), frozenset())
+            for r in zip(*[rows[b].astype(object).tolist() for b in by], strict=True)]

@@ -14,6 +14,7 @@ from dashboard import catalogue, periods, privacy, stats
 from dashboard.catalogue import Indicator
 from dashboard.framework import interventions
 from dashboard.metrics import absence, indicators
+from dashboard.privacy import release
 
 SEED = 20261123  # fixed, so the same data always gives the same bootstrap interval
 N_BOOT = 2000
@@ -152,14 +153,14 @@ def reportable_panel(
     )
     smallest = counts.min(axis=1)
     withheld = ~smallest.index.isin(list(released)) if released is not None else False
-    drop = (smallest < threshold) | withheld
+    drop = ~release.enough(smallest.to_numpy(), threshold) | withheld
     dropped = smallest[drop]
     reasons = pd.DataFrame(
         {
             "unit_id": dropped.index.astype(int),
             "min_n": dropped.to_numpy().astype(int),
             "reason": np.select(
-                [dropped.to_numpy() == 0, dropped.to_numpy() < threshold],
+                [dropped.to_numpy() == 0, ~release.enough(dropped.to_numpy(), threshold)],
                 ["no responses in one of the waves", f"fewer than {threshold} responses in a wave"],
                 "withheld so that a smaller team cannot be worked out",
             ),
@@ -461,7 +462,8 @@ def absence_by_unit(
     """
     if not unit_ids:
         return pd.DataFrame(columns=["unit", "month", "days_lost", "days_available"])
-    frame = absence.monthly_rates(con, first, last, 0, by=("team",), unit_ids=list(unit_ids))
+    # unreleased figures of units already released: never shown, so no release is decided here
+    frame = absence._monthly_raw(con, first, last, ("team",), list(unit_ids), "calendar")
     frame = frame[(frame.month >= pd.Timestamp(first)) & (frame.month <= pd.Timestamp(last))]
     return pd.DataFrame(
         {

@@ -64,6 +64,16 @@ def run_one(
     return row
 
 
+def run_rows(
+    con: duckdb.DuckDBPyConnection, name: str, sql: str, params: Sequence | None = None
+) -> list[tuple]:
+    """run() returning plain Python rows (no frame: for code that loops over them)."""
+    started = time.perf_counter()
+    rows = con.execute(sql, list(params) if params is not None else []).fetchall()
+    _record(name, len(rows), started)
+    return rows
+
+
 @contextmanager
 def trace() -> Iterator[list[Record]]:
     """Collect every named query this thread runs inside the block."""
