@@ -11,7 +11,7 @@ import pandas as pd
 from scipy.stats import norm
 from statsmodels.stats.proportion import proportion_confint
 
-from dashboard import catalogue, privacy
+from dashboard import catalogue, periods, privacy
 from dashboard.catalogue import Catalogue, Indicator
 from dashboard.framework import interventions
 from dashboard.metrics import absence, indicators, response_rates
@@ -181,11 +181,11 @@ def indicator_table(
         pub_before = published[published.wave_id == prev_wave].set_index("indicator_id")
 
     # Absence over the 12 months up to the wave's fieldwork, and the 12 months before that.
-    period_end = fielded_on
-    current_abs = absence.period_summary(con, period_end - timedelta(days=364), period_end, unit_ids)
-    prior_abs = absence.period_summary(
-        con, period_end - timedelta(days=729), period_end - timedelta(days=365), unit_ids
-    )
+    # Released like every absence figure (release.release), so a scoped card cannot show a small
+    # team's absence.
+    now_period, before_period = periods.fieldwork_periods(fielded_on)
+    current_abs = absence.period_summary(con, *now_period, unit_ids, threshold=threshold)
+    prior_abs = absence.period_summary(con, *before_period, unit_ids, threshold=threshold)
     quality = _data_quality(con, wave_id, fielded_on, unit_ids, threshold)
 
     rows = []
@@ -215,8 +215,9 @@ def indicator_table(
             # period_summary names its figures after the indicators (rate for the absence rate)
             key = "rate" if ind.kind == "rate" else ind.id
             value, previous = current_abs[key], prior_abs[key]
-            n = int(current_abs["episodes"])
-            note = "12 months to the wave, calendar days"
+            n = int(current_abs["episodes"] or 0)
+            note = ("12 months to the wave, calendar days" if not current_abs["suppressed"]
+                    else "withheld: too few staff in post to show safely")
             if value is not None and previous:
                 # days lost come in spells, so no sampling test: the heatmap's relative margin
                 change_p = 0.0 if abs(value / previous - 1) > RATE_MARGIN else 1.0

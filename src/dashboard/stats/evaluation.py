@@ -592,7 +592,7 @@ def evaluate(
     rate ratios against comparison teams (level 3), or the target's post/pre rate ratio when no
     comparison teams can be used (level 2), with the target's own ratio and an interrupted time
     series alongside. With several indicators, p-values are adjusted (Holm or
-    Benjamini-Hochberg) before the verdicts. Only units reportable (>= threshold responses) in
+    Benjamini-Hochberg) before the verdicts. Only units the release plan shows in
     every wave used enter the survey figures. With exclude_other_programmes, comparison teams
     that had another intervention aimed at the same indicators in the period are left out.
     """
