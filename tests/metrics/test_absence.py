@@ -111,6 +111,9 @@ def test_overlapping_duplicates_are_merged_and_reported(con):
     )
     q = absence.episode_quality(con)
     assert q == {"records": 6, "spells": 3, "duplicates_merged": 2, "invalid_dropped": 1, "open_episodes": 0}
+    # a scope counts distinct spells touching its units (another path): the same here
+    assert absence.episode_quality(con, [1]) == q
+    assert absence.episode_quality(con, [2])["spells"] == 0
     m = absence.monthly_rates(con, JAN, date(2024, 1, 31), threshold=10)
     assert month_row(m, JAN).fte_days_lost == 11 + 2 + 9
     assert absence.period_summary(con, JAN, date(2024, 1, 31))["episodes"] == 3
