@@ -252,3 +252,19 @@ def test_leak4_no_figure_from_a_team_without_staff_in_post(org):
     assert not (shown.unmatched_days_lost.fillna(0) > 0).any(), shown.unmatched_days_lost
     summary = absence.period_summary(org, date(2024, 2, 1), date(2024, 2, 29), threshold=T)
     assert not summary["unmatched_days_lost"]
+
+
+def test_scorecard_absence_for_a_small_scope_goes_through_the_release(org):
+    """The Overview card for a scope showed its absence unreleased: X has 5 staff."""
+    from dashboard import scorecard
+
+    with store.transaction(org):
+        org.execute("INSERT INTO waves (wave_id, label, fielded_on) VALUES (9, 'Feb 2024', DATE '2024-02-29')")
+    try:
+        small = scorecard.indicator_table(org, 9, T, unit_ids=[1]).set_index("indicator_id")
+        whole = scorecard.indicator_table(org, 9, T).set_index("indicator_id")
+    finally:
+        with store.transaction(org):
+            org.execute("DELETE FROM waves WHERE wave_id = 9")
+    assert small.loc["absence_rate", "value"] is None or np.isnan(small.loc["absence_rate", "value"])
+    assert whole.loc["absence_rate", "value"] > 0
