@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             timings.append(t)
             raw = "" if t.raw is None else f"  raw {t.raw:7.3f} s  ratio {t.ratio:6.1f}"
             cpu = "" if t.cpu is None else f"  cpu {t.cpu:7.2f} s"
-            _say(f"  {t.name:<44} rows {t.rows:>9,}  cold {t.cold:7.2f} s  median {t.median:7.2f} s{cpu}{raw}")
+            _say(f"  {t.name:<44} rows {t.rows:>9,}  cold {t.cold:7.2f} s"
+                 f"  median {t.median:7.2f} s{cpu}{raw}")
 
         wanted = (lambda name: args.only in name) if args.only else None
         measure.measure(path, args.repeat, args.threshold, wanted, report, limit)

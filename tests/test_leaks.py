@@ -256,10 +256,11 @@ def test_leak4_no_figure_from_a_team_without_staff_in_post(org):
 
 def test_scorecard_absence_for_a_small_scope_goes_through_the_release(org):
     """The Overview card for a scope showed its absence unreleased: X has 5 staff."""
-    from dashboard import scorecard
+    from dashboard.metrics import scorecard
 
     with store.transaction(org):
-        org.execute("INSERT INTO waves (wave_id, label, fielded_on) VALUES (9, 'Feb 2024', DATE '2024-02-29')")
+        org.execute("INSERT INTO waves (wave_id, label, fielded_on)"
+                    " VALUES (9, 'Feb 2024', DATE '2024-02-29')")
     try:
         small = scorecard.indicator_table(org, 9, T, unit_ids=[1]).set_index("indicator_id")
         whole = scorecard.indicator_table(org, 9, T).set_index("indicator_id")
