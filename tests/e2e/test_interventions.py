@@ -44,9 +44,9 @@ def _pick_many(page, label: str, text: str) -> None:
     page.keyboard.press("Escape")
 
 
-def test_evaluation_shows_verdicts_charts_and_switches_intervention(server_factory, demo_db, page):
+def test_evaluation_shows_verdicts_charts_and_switches_intervention(demo_server, page):
     _needs_page()
-    base = server_factory(demo_db)
+    base = demo_server
     page.goto(f"{base}/interventions")
     wait_for_app(page)
     page.get_by_role("heading", name="Interventions", exact=True).wait_for()

@@ -5,8 +5,6 @@ import re
 
 import pytest
 
-from dashboard import store
-from dashboard.metrics import briefing
 from dashboard.present import screens
 from dashboard.present.charts import common
 from tests.e2e.conftest import wait_for_app
@@ -24,19 +22,15 @@ def _settle(pg) -> None:
         " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1")
 
 
-def test_meeting_mode_every_screen_large_and_keyboard_driven(server_factory, demo_db, browser):
-    con = store.connect(demo_db, read_only=True)
-    try:
-        brief = briefing.gather(con, briefing.latest_wave(con), 10)
-    finally:
-        con.close()
+def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_brief, browser):
+    brief = demo_brief  # the latest wave's briefing at threshold 10, as the page shows it
     deck = screens.build(brief)
     heat = brief.heat
     hidden = heat.suppressed.astype(bool)
     withheld = set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"])
     assert withheld
 
-    base = server_factory(demo_db)
+    base = demo_server
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     pg = context.new_page()
     pg.set_default_timeout(90_000)
