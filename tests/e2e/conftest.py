@@ -200,9 +200,11 @@ def sign_in(pg, base: str | None, name: str, password: str = signin.PASSWORD, pa
 def wait_for_app(pg) -> None:
     """Wait until Streamlit has finished the script run (no running indicator)."""
     pg.wait_for_selector("[data-testid='stApp']", state="attached")
-    # While a script runs, the status widget reads "Running..." or offers "Stop".
+    # While a script runs, the status widget reads "Running..." or offers "Stop". Checked every
+    # 100 ms, not on every animation frame (Playwright's default): innerText lays the page out,
+    # and 60 layouts a second take CPU from the server the test is waiting for.
     pg.wait_for_function(
         "() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
         " return !w || !/Running|Stop/.test(w.innerText); }",
-        timeout=60_000,
+        timeout=60_000, polling=100,
     )

@@ -60,7 +60,8 @@ def test_evaluation_shows_verdicts_charts_and_switches_intervention(demo_server,
     page.get_by_text("How this was worked out").first.click()
     page.get_by_text("95% CI", exact=False).first.wait_for()
     # forest plot and the before/after chart have drawn their marks
-    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
+    # (charts stream in one by one: wait for the second rather than count while it is on its way)
+    page.locator(".vega-embed canvas, .vega-embed svg").nth(1).wait_for(timeout=60_000)
     assert page.locator(".vega-embed").count() >= 2
     assert page.locator(NO_EXCEPTION).count() == 0
 

@@ -19,7 +19,7 @@ def _settle(pg) -> None:
     # stale elements of the previous screen are removed when the run ends
     pg.wait_for_function(
         "() => document.querySelectorAll('[data-testid=\"meeting-notes\"]').length === 1"
-        " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1")
+        " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1", polling=100)
 
 
 def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_brief, browser):
@@ -44,7 +44,8 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_b
             pg.wait_for_function(
                 "([n, title]) => (document.querySelector('[data-testid=\"meeting-counter\"]') || {})"
                 ".innerText?.startsWith('Screen ' + n + ' of') && (document.querySelector("
-                "'[data-testid=\"meeting-title\"]') || {}).innerText === title", arg=[number, screen.title])
+                "'[data-testid=\"meeting-title\"]') || {}).innerText === title", arg=[number, screen.title],
+                polling=100)
             _settle(pg)
             assert f"screen={number}" in pg.url
             numbers = pg.locator("[data-testid='meeting-number']")
@@ -61,14 +62,13 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_b
                 pg.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()
                 assert min(common.text_sizes(common.meeting(screen.chart).to_dict())) >= 18
             if number < len(deck):
-                pg.keyboard.press("ArrowRight")
-                _settle(pg)
+                pg.keyboard.press("ArrowRight")  # settled at the top of the loop, on the next screen
         # and back again with the left arrow
         pg.keyboard.press("ArrowLeft")
         _settle(pg)
         pg.wait_for_function(
             "n => document.querySelector('[data-testid=\"meeting-counter\"]').innerText"
-            ".startsWith('Screen ' + n + ' of')", arg=len(deck) - 1)
+            ".startsWith('Screen ' + n + ' of')", arg=len(deck) - 1, polling=100)
         assert pg.locator("[data-testid='stException']").count() == 0
     finally:
         context.close()
