@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 export WELLBEING_DB ?= $(CURDIR)/data/wellbeing.duckdb
 
-.PHONY: install run demo test lint browser bench validate fuzz clean
+.PHONY: install run demo test slow lint browser bench validate fuzz clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,8 +31,13 @@ browser:
 lint: install
 	$(VENV)/bin/ruff check .
 
+# Tests marked slow (the 100,000-row import, the 300-organisation DiD simulation, every bench
+# operation) have a short version in the suite and run in full with `make slow`.
 test: install browser lint
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not slow"
+
+slow: install
+	$(PY) -m pytest -q -n 2 -m slow
 
 # 10,000 property-based cases over the readers and the mapping step (docs/fuzz.md has a result).
 fuzz: install

@@ -18,7 +18,7 @@ def _texts(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_absence_page_renders_every_section(demo_env):
+def test_absence_page_renders_every_section(demo_env_read_only):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Absence"
@@ -38,14 +38,14 @@ def test_absence_page_renders_every_section(demo_env):
     assert any("ecological fallacy" in c.value for c in at.caption)
 
 
-def test_absence_page_working_days_and_team_scope(demo_env):
+def test_absence_page_working_days_and_team_scope(demo_env_read_only):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     whole = next(m.value for m in at.metric if m.label == "Whole period")
     at.radio(key="days").set_value("working").run()
     assert not at.exception, at.exception
     assert absence.DAY_COUNTS["working"] in _texts(at)
     # the tile shows the working-day rate, computed here straight from the store
-    con = store.connect(demo_env)  # same configuration as the page's own connection
+    con = store.connect(demo_env_read_only)  # same configuration as the page's own connection
     first, last = absence.data_range(con)
     start = (pd.Timestamp(last) - pd.DateOffset(months=23)).date()
     calendar = absence.period_summary(con, start, absence.month_end(last))["rate"]
@@ -56,7 +56,7 @@ def test_absence_page_working_days_and_team_scope(demo_env):
     at.selectbox(key="scope").set_value("team").run()
     assert not at.exception, at.exception
     team = at.selectbox(key="in").value
-    con = store.connect(demo_env)
+    con = store.connect(demo_env_read_only)
     end = absence.month_end(last)
     options = absence.scope_options(con, start, end, 10, "team")
     units = [int(u) for u in options.loc[options.team == team, "unit_ids"].iloc[0]]
@@ -69,7 +69,7 @@ def test_absence_page_working_days_and_team_scope(demo_env):
     assert not at.exception, at.exception
 
 
-def test_bradford_can_be_hidden(demo_env, monkeypatch):
+def test_bradford_can_be_hidden(demo_env_read_only, monkeypatch):
     from dashboard import config
 
     real = config.settings

@@ -22,7 +22,7 @@ def _app(page: str, user: str | None = None, **params) -> AppTest:
     return at
 
 
-def test_overview_switches_to_the_people_promise_and_back(demo_env):
+def test_overview_switches_to_the_people_promise_and_back(demo_env_read_only):
     at = _app("overview.py")
     assert at.selectbox(key="overview_lens").value == "domains"
     assert "lens" not in at.query_params
@@ -43,7 +43,7 @@ def test_overview_switches_to_the_people_promise_and_back(demo_env):
     assert "lens" not in at.query_params
 
 
-def test_overview_opens_a_lens_from_the_link_and_falls_back_from_a_bad_one(demo_env):
+def test_overview_opens_a_lens_from_the_link_and_falls_back_from_a_bad_one(demo_env_read_only):
     at = _app("overview.py", lens="hse")
     assert at.selectbox(key="overview_lens").value == "hse"
     assert any(e.label.startswith("Demands — ") for e in at.expander)

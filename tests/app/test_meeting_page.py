@@ -22,7 +22,7 @@ def _html(at) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-def test_where_to_look_lists_the_ranked_findings_with_links(demo_env, demo_brief):
+def test_where_to_look_lists_the_ranked_findings_with_links(demo_env_read_only, demo_brief):
     at = AppTest.from_file(str(APP), default_timeout=180).run()
     assert not at.exception, at.exception
     text = _html(at)
@@ -35,7 +35,7 @@ def test_where_to_look_lists_the_ranked_findings_with_links(demo_env, demo_brief
     assert "benchmark 42.0% · n = " in text
 
 
-def test_meeting_screens_move_with_buttons_and_keep_the_url(demo_env, demo_brief):
+def test_meeting_screens_move_with_buttons_and_keep_the_url(demo_env_read_only, demo_brief):
     deck = screens.build(demo_brief, actions=_no_actions())
     at = AppTest.from_file(str(MEETING), default_timeout=180)
     at.query_params["screen"] = "2"
@@ -54,7 +54,7 @@ def test_meeting_screens_move_with_buttons_and_keep_the_url(demo_env, demo_brief
     assert "fewer than 10 responses" in _html(at) and "n = " in _html(at)
 
 
-def test_meeting_screen_out_of_range_falls_back(demo_env, demo_brief):
+def test_meeting_screen_out_of_range_falls_back(demo_env_read_only, demo_brief):
     at = AppTest.from_file(str(MEETING), default_timeout=180)
     at.query_params["screen"] = "999"
     at.run()
@@ -63,7 +63,8 @@ def test_meeting_screen_out_of_range_falls_back(demo_env, demo_brief):
     assert at.button(key="meeting_next").disabled
 
 
-def test_chosen_teams_get_their_own_screens_and_a_withheld_one_shows_no_figure(demo_env, demo_brief):
+def test_chosen_teams_get_their_own_screens_and_a_withheld_one_shows_no_figure(demo_env_read_only,
+                                                                             demo_brief):
     heat = demo_brief.heat
     hidden = heat.suppressed.astype(bool)
     withheld = sorted(set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"]))[0]

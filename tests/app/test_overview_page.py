@@ -10,7 +10,7 @@ from dashboard import catalogue
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
-def test_overview_renders_scorecard(demo_env):
+def test_overview_renders_scorecard(demo_env_read_only):
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Overview"
@@ -24,7 +24,7 @@ def test_overview_renders_scorecard(demo_env):
         assert any(label.startswith(dom.name) for label in expanders), dom.name
 
 
-def test_overview_switches_wave(demo_env):
+def test_overview_switches_wave(demo_env_read_only):
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     first = at.selectbox(key="wave").options[0]
     at.selectbox(key="wave").select(first).run()

@@ -52,16 +52,56 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
     raise TimeoutError(f"streamlit did not become healthy at {url}")
 
 
+# Servers started by the running test's own body (not by a module or session fixture): stopped
+# when the test ends, so finished servers do not pile up (a whole run starts a couple of dozen).
+_TEST_SERVERS: list[subprocess.Popen] = []
+
+# Whether a test body is running (servers it starts are its own) or fixtures are being set up.
+_CALL_PHASE = {"on": False}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    _CALL_PHASE["on"] = True
+    try:
+        return (yield)
+    finally:
+        _CALL_PHASE["on"] = False
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    procs.clear()
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers_of_the_test():
+    first = len(_TEST_SERVERS)
+    yield
+    for proc in _TEST_SERVERS[first:]:
+        proc.terminate()  # reaped when the session ends (server_factory), without waiting here
+    del _TEST_SERVERS[first:]
+
+
 @pytest.fixture(scope="session")
 def server_factory(tmp_path_factory):
     """server_factory(db_path) -> base URL of a fresh `streamlit run app.py` on a copy of db_path.
 
     Each call starts a new server (so a deep link really is the first request it sees) on its
-    own copy of the store, because DuckDB allows only one writing process per file.
+    own copy of the store, because DuckDB allows only one writing process per file. A server
+    started inside a test stops when that test ends; one started by a module- or session-scoped
+    fixture lives to the end of the session. Tests that only read the store should prefer
+    `shared_server`, which starts one server per store and accounts for the whole session.
     """
     procs: list[subprocess.Popen] = []
 
-    def start(db_path: Path | None = None, users: Sequence[tuple] = ()) -> str:
+    def start(db_path: Path | None = None, users: Sequence[tuple] = (), _keep: bool = False) -> str:
         """users: (name, role[, directorates[, teams]]) accounts created in the copy, password
         tests.signin.PASSWORD; sign in with sign_in(page, base, name)."""
         work = tmp_path_factory.mktemp("server")
@@ -88,18 +128,41 @@ def server_factory(tmp_path_factory):
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         procs.append(proc)
+        if not _keep and _CALL_PHASE["on"]:
+            _TEST_SERVERS.append(proc)
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc)
         return url
 
     yield start
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    _stop(procs)
+
+
+@pytest.fixture(scope="session")
+def shared_server(server_factory):
+    """shared_server(db_path, users=()) -> base URL of one server per store and accounts, shared
+    by every test of this worker that asks for the same pair.
+
+    For tests that do not change the store (reading, downloading, signing in, changing views):
+    a server start and a cold first run are paid once, not per test. A test that writes (imports,
+    saves, deletes) or needs a deep link to be a server's first request uses server_factory.
+    """
+    started: dict[tuple, str] = {}
+
+    def get(db_path: Path | None = None, users: Sequence[tuple] = ()) -> str:
+        key = (None if db_path is None else str(Path(db_path).resolve()),
+               tuple(tuple(u) for u in users))
+        if key not in started:
+            started[key] = server_factory(db_path, users, _keep=True)
+        return started[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def demo_server(shared_server, demo_db) -> str:
+    """Base URL of the worker's shared server on the demo store (no accounts: the demo is open)."""
+    return shared_server(demo_db)
 
 
 @pytest.fixture(scope="session")
@@ -137,9 +200,11 @@ def sign_in(pg, base: str | None, name: str, password: str = signin.PASSWORD, pa
 def wait_for_app(pg) -> None:
     """Wait until Streamlit has finished the script run (no running indicator)."""
     pg.wait_for_selector("[data-testid='stApp']", state="attached")
-    # While a script runs, the status widget reads "Running..." or offers "Stop".
+    # While a script runs, the status widget reads "Running..." or offers "Stop". Checked every
+    # 100 ms, not on every animation frame (Playwright's default): innerText lays the page out,
+    # and 60 layouts a second take CPU from the server the test is waiting for.
     pg.wait_for_function(
         "() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
         " return !w || !/Running|Stop/.test(w.innerText); }",
-        timeout=60_000,
+        timeout=60_000, polling=100,
     )

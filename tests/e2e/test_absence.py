@@ -11,10 +11,10 @@ from tests.e2e.conftest import wait_for_app
 pytestmark = pytest.mark.e2e
 
 
-def test_absence_page_draws_charts_and_switches_day_count(server_factory, demo_db, page):
+def test_absence_page_draws_charts_and_switches_day_count(demo_server, page):
     if not any(url == "absence" for _, _, url, _ in PAGES):
         pytest.skip("the absence page is not in the navigation yet (dashboard.ui.shell.PAGES)")
-    base = server_factory(demo_db)
+    base = demo_server
     page.goto(f"{base}/absence")
     wait_for_app(page)
     page.get_by_role("heading", name="Absence", exact=True).wait_for()

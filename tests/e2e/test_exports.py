@@ -12,8 +12,8 @@ from tests.e2e.conftest import wait_for_app
 pytestmark = pytest.mark.e2e
 
 
-def test_overview_downloads_slide_pack_and_footed_chart(server_factory, demo_db, page):
-    base = server_factory(demo_db)
+def test_overview_downloads_slide_pack_and_footed_chart(demo_server, page):
+    base = demo_server
     page.goto(base)
     wait_for_app(page)
     page.get_by_text("Where to look", exact=True).wait_for(timeout=120_000)

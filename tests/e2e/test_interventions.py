@@ -44,9 +44,9 @@ def _pick_many(page, label: str, text: str) -> None:
     page.keyboard.press("Escape")
 
 
-def test_evaluation_shows_verdicts_charts_and_switches_intervention(server_factory, demo_db, page):
+def test_evaluation_shows_verdicts_charts_and_switches_intervention(demo_server, page):
     _needs_page()
-    base = server_factory(demo_db)
+    base = demo_server
     page.goto(f"{base}/interventions")
     wait_for_app(page)
     page.get_by_role("heading", name="Interventions", exact=True).wait_for()
@@ -60,7 +60,8 @@ def test_evaluation_shows_verdicts_charts_and_switches_intervention(server_facto
     page.get_by_text("How this was worked out").first.click()
     page.get_by_text("95% CI", exact=False).first.wait_for()
     # forest plot and the before/after chart have drawn their marks
-    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
+    # (charts stream in one by one: wait for the second rather than count while it is on its way)
+    page.locator(".vega-embed canvas, .vega-embed svg").nth(1).wait_for(timeout=60_000)
     assert page.locator(".vega-embed").count() >= 2
     assert page.locator(NO_EXCEPTION).count() == 0
 

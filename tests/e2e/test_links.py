@@ -10,8 +10,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def base(server_factory, demo_db):
-    return server_factory(demo_db)
+def base(demo_server):
+    return demo_server  # links only change views: the worker's shared demo server will do
 
 
 def _fresh(browser):

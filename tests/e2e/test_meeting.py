@@ -5,9 +5,8 @@ import re
 
 import pytest
 
-from dashboard import store
 from dashboard.framework import improvement
-from dashboard.metrics import briefing, lenses
+from dashboard.metrics import lenses
 from dashboard.present import screens
 from dashboard.present.charts import common
 from tests.e2e.conftest import wait_for_app
@@ -22,23 +21,18 @@ def _settle(pg) -> None:
     # stale elements of the previous screen are removed when the run ends
     pg.wait_for_function(
         "() => document.querySelectorAll('[data-testid=\"meeting-notes\"]').length === 1"
-        " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1")
+        " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1", polling=100)
 
 
-def test_meeting_mode_every_screen_large_and_keyboard_driven(server_factory, demo_db, browser):
-    con = store.connect(demo_db, read_only=True)
-    try:
-        brief = briefing.gather(con, briefing.latest_wave(con), 10)
-        actions = improvement.list_actions(con)
-    finally:
-        con.close()
-    deck = screens.build(brief, actions=actions)  # the plan (empty in the demo) is the last screen
+def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_brief, demo_con, browser):
+    brief = demo_brief  # the latest wave's briefing at threshold 10, as the page shows it
+    deck = screens.build(brief, actions=improvement.list_actions(demo_con))  # the plan is the last screen
     heat = brief.heat
     hidden = heat.suppressed.astype(bool)
     withheld = set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"])
     assert withheld
 
-    base = server_factory(demo_db)
+    base = demo_server
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     pg = context.new_page()
     pg.set_default_timeout(90_000)
@@ -52,7 +46,8 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(server_factory, dem
             pg.wait_for_function(
                 "([n, title]) => (document.querySelector('[data-testid=\"meeting-counter\"]') || {})"
                 ".innerText?.startsWith('Screen ' + n + ' of') && (document.querySelector("
-                "'[data-testid=\"meeting-title\"]') || {}).innerText === title", arg=[number, screen.title])
+                "'[data-testid=\"meeting-title\"]') || {}).innerText === title", arg=[number, screen.title],
+                polling=100)
             _settle(pg)
             assert f"screen={number}" in pg.url
             numbers = pg.locator("[data-testid='meeting-number']")
@@ -69,14 +64,13 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(server_factory, dem
                 pg.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()
                 assert min(common.text_sizes(common.meeting(screen.chart).to_dict())) >= 18
             if number < len(deck):
-                pg.keyboard.press("ArrowRight")
-                _settle(pg)
+                pg.keyboard.press("ArrowRight")  # settled at the top of the loop, on the next screen
         # and back again with the left arrow
         pg.keyboard.press("ArrowLeft")
         _settle(pg)
         pg.wait_for_function(
             "n => document.querySelector('[data-testid=\"meeting-counter\"]').innerText"
-            ".startsWith('Screen ' + n + ' of')", arg=len(deck) - 1)
+            ".startsWith('Screen ' + n + ' of')", arg=len(deck) - 1, polling=100)
         assert pg.locator("[data-testid='stException']").count() == 0
     finally:
         context.close()

@@ -32,8 +32,8 @@ def test_deep_link_on_fresh_server(server_factory, demo_db, page, url_path):
         page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
 
 
-def test_overview_shows_scorecard_chart(server_factory, demo_db, page):
-    base = server_factory(demo_db)
+def test_overview_shows_scorecard_chart(demo_server, page):
+    base = demo_server
     page.goto(base)
     wait_for_app(page)
     page.get_by_text("Seven-domain scorecard").wait_for()

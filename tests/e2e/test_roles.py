@@ -47,8 +47,8 @@ def _new(browser):
     return context, pg
 
 
-def test_each_role_in_the_browser(server_factory, org, browser):
-    base = server_factory(org, users=USERS)
+def test_each_role_in_the_browser(shared_server, org, browser):
+    base = shared_server(org, users=USERS)  # signs in and reads: shared with the audit-trail test
     ctx, page = _new(browser)
     try:
         # nothing without signing in; a wrong password is refused
@@ -90,8 +90,8 @@ def test_each_role_in_the_browser(server_factory, org, browser):
         ctx.close()
 
 
-def test_admin_sees_the_audit_trail_and_user_text_is_inert(server_factory, org, browser):
-    base = server_factory(org, users=USERS)
+def test_admin_sees_the_audit_trail_and_user_text_is_inert(shared_server, org, browser):
+    base = shared_server(org, users=USERS)
     ctx, page = _new(browser)
     try:
         # a user name that looks like a formula reaches the audit trail through a failed sign-in

@@ -18,8 +18,8 @@ def teams_db(tmp_path_factory):
     return path
 
 
-def test_click_from_organisation_to_a_team(server_factory, teams_db, page):
-    base = server_factory(teams_db, users=[("ana", "analyst")])
+def test_click_from_organisation_to_a_team(shared_server, teams_db, page):
+    base = shared_server(teams_db, users=[("ana", "analyst")])  # every test here only reads
     sign_in(page, base, "ana", path="teams")
     page.get_by_role("heading", name="Teams").wait_for()
     # click 1: a directorate (pills are radio buttons to assistive technology)
@@ -42,8 +42,8 @@ def test_click_from_organisation_to_a_team(server_factory, teams_db, page):
     page.get_by_role("heading", name="Ward A").wait_for()
 
 
-def test_link_to_a_withheld_team_falls_back(server_factory, teams_db, page):
-    base = server_factory(teams_db, users=[("ana", "analyst")])
+def test_link_to_a_withheld_team_falls_back(shared_server, teams_db, page):
+    base = shared_server(teams_db, users=[("ana", "analyst")])  # every test here only reads
     sign_in(page, base, "ana", path="teams?team=Ward+C")
     page.get_by_text("cannot be shown on its own").wait_for()
     page.get_by_role("radio", name="Ward A (n=20)").wait_for()
@@ -67,8 +67,8 @@ def _point_at(page, chart, text: str):
     raise AssertionError(f"no heatmap cell for {text!r}")
 
 
-def test_clicking_a_heatmap_cell_opens_the_team(server_factory, teams_db, page):
-    base = server_factory(teams_db, users=[("ana", "analyst")])
+def test_clicking_a_heatmap_cell_opens_the_team(shared_server, teams_db, page):
+    base = shared_server(teams_db, users=[("ana", "analyst")])  # every test here only reads
     sign_in(page, base, "ana", path="teams?dir=Medicine")
     chart = page.locator(".vega-embed").first
     chart.locator("canvas, svg").first.wait_for(timeout=60_000)
