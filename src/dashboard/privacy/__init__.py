@@ -33,6 +33,21 @@ RELEASE_ORDER: tuple[tuple[str, ...], ...] = (
 KEY_COLUMNS = ("directorate", "team", "site", "staff_group")
 
 
+def releasable(n, threshold: int):
+    """The anonymity rule for one base: at least `threshold` respondents (or staff).
+
+    The only comparison of a count with the threshold outside the release itself: every other
+    module asks here (a scalar gives a bool; an array or Series gives one per element, missing
+    counts never releasable). Whether a group may be shown also depends on its siblings: for
+    that, read the release plan (`plan`, `survey_figures`) or `release.release` for absence.
+    """
+    if isinstance(n, pd.Series):
+        return n.astype("float64").fillna(-1.0) >= threshold
+    if isinstance(n, np.ndarray):
+        return np.nan_to_num(n.astype(np.float64), nan=-1.0) >= threshold
+    return n is not None and not pd.isna(n) and n >= threshold
+
+
 def suppressed_text(threshold: int) -> str:
     return SUPPRESSED_TEXT.format(threshold=threshold)
 
