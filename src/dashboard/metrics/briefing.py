@@ -103,10 +103,7 @@ def gather(
     table = scorecard.indicator_table(con, wave_id, threshold)
     domains = scorecard.domain_table(table)
     heat = drilldown.heatmap(con, ("team",), wave_id, threshold, "organisation")
-    funnels = {
-        ind_id: drilldown.funnel(con, ("team",), wave_id, ind_id, threshold)
-        for ind_id in drilldown.survey_indicator_ids(cat)
-    }
+    funnels = drilldown.funnels(con, ("team",), wave_id, drilldown.survey_indicator_ids(cat), threshold)
     register = interventions.list_interventions(con, as_of=fielded_on)
     evaluable = set(cat.indicators)
     evaluations = tuple(

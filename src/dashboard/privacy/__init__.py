@@ -383,8 +383,11 @@ def label(values: pd.Series) -> pd.Series:
     """Display name of each group: missing -> NOT_RECORDED; an uploaded value that reads as
     NOT_RECORDED -> UPLOADED_AS, so the two stay two groups everywhere (keys and labels)."""
     out = values.astype("string")
-    clash = out.str.strip().str.casefold() == NOT_RECORDED.casefold()
-    out = out.where(~clash.fillna(False), out.map(lambda v: UPLOADED_AS.format(value=v), na_action="ignore"))
+    # a handful of distinct names per column: decide each once, not once per row
+    distinct = out.dropna().unique()
+    clash = [v for v in distinct if v.strip().casefold() == NOT_RECORDED.casefold()]
+    if clash:
+        out = out.replace({v: UPLOADED_AS.format(value=v) for v in clash})
     return out.fillna(NOT_RECORDED)
 
 
