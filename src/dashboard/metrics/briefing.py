@@ -16,6 +16,7 @@ from dashboard import catalogue, store
 from dashboard.framework import interventions
 from dashboard.metrics import absence, drilldown, findings, indicators, scorecard, team_absence
 from dashboard.stats import evaluation
+from dashboard.store import derived
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +85,7 @@ def latest_wave(con: duckdb.DuckDBPyConnection) -> int | None:
     return None if waves.empty else int(waves.wave_id.iloc[-1])
 
 
+@derived.reads
 def gather(
     con: duckdb.DuckDBPyConnection,
     wave_id: int,

@@ -148,14 +148,21 @@ def groups_overview(
     reportable: released for at least one survey indicator; n: the largest released base
     (NaN when not reportable, so a small group's size is never shown).
     """
-    (figs,) = _figures(con, [by], threshold, [wave_id], survey_indicator_ids())
+    by = tuple(by)
+    if privacy.cut_name(by) not in {privacy.cut_name(o) for o in privacy.RELEASE_ORDER}:
+        raise ValueError(f"the cut {privacy.cut_name(by)!r} is not offered")
+    # the release plan holds each group's n and whether it is released: no figures needed
+    plan = privacy.plan(con, threshold, [wave_id], survey_indicator_ids())
+    figs = plan[plan.cut == privacy.cut_name(by)]
+    figs = figs.assign(**{b: figs[b].astype("string") for b in by},
+                       n=figs.n.astype("float64").where(figs.released))
     if by == ("team",) and directorate is not None:
         tree = unit_tree(con)
         figs = figs[figs.team.isin(tree.loc[tree.directorate == directorate, "team"])]
     if figs.empty:
         return pd.DataFrame(columns=[*by, "label", "n", "reportable"])
     out = (
-        figs.assign(released=~figs.suppressed)
+        figs
         .groupby(list(by), sort=True)
         .agg(n=("n", "max"), reportable=("released", "any"))
         .reset_index()

@@ -7,6 +7,7 @@ import duckdb
 import pandas as pd
 
 from dashboard import privacy
+from dashboard.store import derived, query
 
 # HSE response-rate guidance (domain.md): above 50% adequate, 60% desirable, 70% good, 80% very
 # good. Below 50% the results may not represent the team: read with caution.
@@ -53,6 +54,7 @@ ORDER BY w.fielded_on, directorate, u.team
 """
 
 
+@derived.reads
 def unit_rates(
     con: duckdb.DuckDBPyConnection, threshold: int, wave_ids: list[int] | None = None
 ) -> pd.DataFrame:
@@ -65,11 +67,12 @@ def unit_rates(
     Headcount is the staff in post in the month that contains the wave's fieldwork date.
     """
     waves = [int(w) for w in wave_ids] if wave_ids is not None else None
-    frame = con.execute(_SQL, [waves, waves, privacy.NOT_RECORDED]).df()
+    frame = query.run(con, "survey.response_rates", _SQL, [waves, waves, privacy.NOT_RECORDED])
     if frame.empty:
         return frame.assign(rate=pd.Series(dtype="float64"), band="", shown=False, note="")
-    released = privacy.survey_figures(con, ("team",), threshold, wave_ids=waves)
-    shown = released.loc[~released.suppressed.astype(bool), ["wave_id", "team"]].drop_duplicates()
+    # the stored release plan's team rows: a team is shown in a wave where any figure of it is
+    plan = privacy.plan(con, threshold, waves)
+    shown = plan.loc[(plan.cut == "team") & plan.released, ["wave_id", "team"]].drop_duplicates()
     shown = set(zip(shown.wave_id.astype(int), shown.team, strict=True))
     frame["shown"] = [(int(w), t) in shown for w, t in zip(frame.wave_id, frame.team, strict=True)]
     frame["headcount"] = pd.to_numeric(frame.headcount, errors="coerce").astype("float64")
