@@ -845,7 +845,11 @@ def team_trend(
     team = tree.loc[tree.unit_id == unit_id, "team"]
     if team.empty:
         raise ValueError(f"unknown unit {unit_id}")
-    (figs,) = _figures(con, [("team",)], threshold, None, survey_indicator_ids())
+    ids = survey_indicator_ids()
+    # one team's figures (team names are unique), released by the whole organisation's plan
+    figs = privacy.apply_plan(
+        indicators.survey_results(con, by=("team",), indicator_ids=ids, unit_ids=[int(unit_id)]),
+        privacy.plan(con, threshold, None, ids), ("team",))
     figs = figs[(figs.team == team.iloc[0]) & ~figs.suppressed].copy()
     cat = catalogue.get()
     figs["indicator"] = figs.indicator_id.map(lambda i: cat.indicators[i].short)
