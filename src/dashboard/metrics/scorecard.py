@@ -155,7 +155,8 @@ def _data_quality(
             (row.respondents, row.headcount, row.recorded, row.episodes, row.teams))
         resp = None if resp is None or pd.isna(resp) else resp
         head = None if head is None or pd.isna(head) else head
-        teams = set(teams) if teams is not None and not (isinstance(teams, float)) else set()
+        # a NULL list (no team with staff or responses in scope) comes back as NA or NaN
+        teams = set(teams) if isinstance(teams, (list, tuple, np.ndarray)) else set()
         mine = register
         if scope_units is not None:
             # astype(bool): an empty register maps to an empty object Series, which pandas would
