@@ -15,7 +15,7 @@ import pandas as pd
 
 from bench import raw as raw_sql
 from dashboard import privacy, store
-from dashboard.metrics import absence, drilldown, indicators, scorecard
+from dashboard.metrics import absence, briefing, compare, drilldown, indicators, response_rates, scorecard
 from dashboard.privacy import release
 from dashboard.stats import evaluation
 from dashboard.store import derived
@@ -80,6 +80,7 @@ def operations(con: duckdb.DuckDBPyConnection, threshold: int = 10) -> list[Oper
         "SELECT unit_id FROM responses WHERE wave_id = ? GROUP BY unit_id ORDER BY count(*) DESC LIMIT 1",
         [wave],
     ).fetchone()[0])
+    teams = _largest_teams(con, wave)
     t = threshold
     return [
         Operation("indicators.survey_results organisation", lambda c: indicators.survey_results(c)),
@@ -92,6 +93,11 @@ def operations(con: duckdb.DuckDBPyConnection, threshold: int = 10) -> list[Oper
                   lambda c: privacy.survey_figures(c, ("team",), t, wave_ids=[wave])),
         Operation("drilldown.heatmap team", lambda c: drilldown.heatmap(c, ("team",), wave, t)),
         Operation("drilldown.team_profile", lambda c: drilldown.team_profile(c, unit, wave, t)),
+        Operation("drilldown.funnel team", lambda c: drilldown.funnel(c, ("team",), wave, "stress", t)),
+        Operation("drilldown.compare (3 teams)", lambda c: drilldown.compare(c, teams, wave, t)),
+        Operation("compare.indicators (3 teams)", lambda c: compare.indicators(c, teams, wave, t)),
+        Operation("response_rates.unit_rates", lambda c: response_rates.unit_rates(c, t)),
+        Operation("briefing.gather", lambda c: briefing.gather(c, wave, t)),
         Operation("absence.period_summary (24 months)", lambda c: absence.period_summary(c, start, end)),
         Operation("absence.monthly_rates directorate",
                   lambda c: absence.monthly_rates(c, start, end, t, by=("directorate",))),
@@ -126,6 +132,13 @@ def _forget_memos() -> None:
     release._MEMO.clear()
 
 
+def _largest_teams(con: duckdb.DuckDBPyConnection, wave: int, k: int = 3) -> list[int]:
+    """The k teams with most responses in the wave (Compare's selection)."""
+    return [int(u) for (u,) in con.execute(
+        "SELECT unit_id FROM responses WHERE wave_id = ? GROUP BY unit_id ORDER BY count(*) DESC, unit_id"
+        " LIMIT ?", [wave, k]).fetchall()]
+
+
 def context(con: duckdb.DuckDBPyConnection) -> raw_sql.Context:
     """The arguments operations() uses, for the raw queries."""
     wave, fielded = con.execute(
@@ -138,7 +151,7 @@ def context(con: duckdb.DuckDBPyConnection) -> raw_sql.Context:
         "SELECT unit_id FROM responses WHERE wave_id = ? GROUP BY unit_id ORDER BY count(*) DESC LIMIT 1",
         [wave],
     ).fetchone()[0])
-    return raw_sql.Context(int(wave), start, end, unit, fielded)
+    return raw_sql.Context(int(wave), start, end, unit, fielded, tuple(_largest_teams(con, int(wave))))
 
 
 def time_raw(path: Path, sql: str, params: list, repeat: int, memory_limit: str | None = None) -> float:

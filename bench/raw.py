@@ -13,6 +13,7 @@ class Context:
     end: date
     unit: int
     fielded_on: date
+    teams: tuple[int, ...] = ()
 
 
 _SURVEY = """
@@ -82,6 +83,19 @@ def queries(ctx: Context) -> dict[str, tuple[str, list]]:
             [ctx.wave, *heat_params]),
         "drilldown.team_profile": (_SURVEY.format(cols="", where="WHERE r.wave_id = ? AND r.unit_id = ?"),
                                    [ctx.wave, ctx.unit]),
+        "drilldown.funnel team": (
+            _SURVEY.format(cols="u.team,", where="WHERE r.wave_id = ? AND s.indicator_id = 'stress'"),
+            [ctx.wave]),
+        "drilldown.compare (3 teams)": (
+            _SURVEY.format(cols="u.team,", where="WHERE r.wave_id = ? AND list_contains(?, r.unit_id)"),
+            [ctx.wave, list(ctx.teams)]),
+        "compare.indicators (3 teams)": (
+            _SURVEY.format(cols="u.team,", where="WHERE r.wave_id = ? AND list_contains(?, r.unit_id)"),
+            [ctx.wave, list(ctx.teams)]),
+        "response_rates.unit_rates": (
+            "SELECT r.wave_id, r.unit_id, count(*) AS n, any_value(p.headcount) AS headcount"
+            " FROM responses AS r JOIN waves AS w USING (wave_id) LEFT JOIN staff_in_post AS p"
+            " ON p.unit_id = r.unit_id AND p.month = date_trunc('month', w.fielded_on) GROUP BY ALL", []),
         "absence.period_summary (24 months)": _absence(ctx),
         "absence.monthly_rates directorate": _absence(ctx, "u.directorate,", "a.month,"),
         "absence.period_rates directorate+team": _absence(ctx, "u.directorate, u.team,"),

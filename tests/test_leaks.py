@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from dashboard import privacy, store
-from dashboard.metrics import absence, drilldown, team_absence
+from dashboard.metrics import absence, drilldown, response_rates, team_absence
 
 T = 10
 
@@ -58,6 +58,14 @@ def test_heatmap_table_with_a_label_collision_does_not_crash(collision):
     table = drilldown.heatmap_table(heat, T)
     assert len(table) == 3
     assert (heat.loc[~heat.suppressed, "n"] >= T).all()
+
+
+def test_response_rates_keep_blank_and_literal_not_recorded_apart(collision):
+    rates = response_rates.unit_rates(collision, T).set_index("team")
+    # the Teams page lists a directorate's rates by the label its tree uses
+    assert rates.at["Ward Q", "directorate"] == privacy.NOT_RECORDED
+    assert rates.at["Ward R", "directorate"] == privacy.UPLOADED_AS.format(value=privacy.NOT_RECORDED)
+    assert not rates.at["Ward Q", "shown"] and pd.isna(rates.at["Ward Q", "responses"])
 
 
 # ---- absence: a small organisation whose team sizes change from month to month ---------------

@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import catalogue
+from dashboard import catalogue, privacy
 from dashboard.config import settings
 from dashboard.ingest import dates, kinds, readings
 from dashboard.ingest.mapping import Mapping, map_reasons, normalise_header, normalise_team, year_columns
@@ -658,7 +658,8 @@ def _survey_aggregate(ctx: _Ctx) -> None:
         )
     long = long[~dup]
     threshold = settings().anonymity_threshold
-    for column, rows in long[long["n"] < threshold].groupby("column")["row_no"]:
+    below = long["n"].notna() & ~privacy.releasable(long["n"], threshold)
+    for column, rows in long[below].groupby("column")["row_no"]:
         base_col = next(s[2] for s in sources if s[0] == column)
         ctx.problems.add(
             pd.Series(np.isin(rows_idx, rows.to_numpy())),

@@ -16,6 +16,7 @@ from dashboard import catalogue, store
 from dashboard.framework import interventions
 from dashboard.metrics import absence, drilldown, findings, indicators, scorecard, team_absence
 from dashboard.stats import evaluation
+from dashboard.store import derived
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +85,7 @@ def latest_wave(con: duckdb.DuckDBPyConnection) -> int | None:
     return None if waves.empty else int(waves.wave_id.iloc[-1])
 
 
+@derived.reads
 def gather(
     con: duckdb.DuckDBPyConnection,
     wave_id: int,
@@ -103,10 +105,7 @@ def gather(
     table = scorecard.indicator_table(con, wave_id, threshold)
     domains = scorecard.domain_table(table)
     heat = drilldown.heatmap(con, ("team",), wave_id, threshold, "organisation")
-    funnels = {
-        ind_id: drilldown.funnel(con, ("team",), wave_id, ind_id, threshold)
-        for ind_id in drilldown.survey_indicator_ids(cat)
-    }
+    funnels = drilldown.funnels(con, ("team",), wave_id, drilldown.survey_indicator_ids(cat), threshold)
     register = interventions.list_interventions(con, as_of=fielded_on)
     evaluable = set(cat.indicators)
     evaluations = tuple(

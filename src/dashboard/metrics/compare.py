@@ -9,11 +9,13 @@ import pandas as pd
 from dashboard import privacy
 from dashboard.metrics import drilldown, team_absence
 from dashboard.present import formatting
+from dashboard.store import derived
 
 COLUMNS = ["team", "indicator_id", "indicator", "short", "domain", "kind", "favourable", "value", "n",
            "organisation_value", "organisation_n", "benchmark", "status_label", "note"]
 
 
+@derived.reads
 def indicators(
     con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int], wave_id: int, threshold: int
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -34,17 +36,17 @@ def indicators(
         raise ValueError(f"unknown unit {unknown[0]}")
     release = privacy.plan(con, threshold, _waves(con, wave_id))
     absent = team_absence.wave_release(con, wave_id, threshold)
-    org = drilldown.scope_table(con, wave_id, threshold, release=release, absence_release=absent)
-    org = org.set_index("indicator_id")
-    frames, left_out = [], []
-    for uid in unit_ids:
-        team = tree.at[uid, "team"]
-        if not drilldown.is_reportable(con, uid, wave_id, threshold):
-            left_out.append(team)
-            continue
-        table = drilldown.scope_table(con, wave_id, threshold, unit_id=uid, release=release,
-                                      absence_release=absent)
-        table = table.assign(team=team)
+    now = release[(release.wave_id == wave_id) & (release.cut == "team") & release.released]
+    reportable = set(now.team)
+    shown = [u for u in unit_ids if tree.at[u, "team"] in reportable]
+    left_out = [tree.at[u, "team"] for u in unit_ids if u not in shown]
+    tables = drilldown.scope_tables(
+        con, wave_id, threshold, {"organisation": {}, **{str(u): {"unit_id": u} for u in shown}},
+        release, absent)
+    org = tables["organisation"].set_index("indicator_id")
+    frames = []
+    for uid in shown:
+        table = tables[str(uid)].assign(team=tree.at[uid, "team"])
         table["organisation_value"] = table.indicator_id.map(org["value"])
         table["organisation_n"] = table.indicator_id.map(org["n"])
         table["status_label"] = table.status.map(

@@ -11,6 +11,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from dashboard import catalogue, privacy, stats
 from dashboard.metrics import indicators, lenses, scorecard, team_absence
+from dashboard.store import derived
 
 # The cuts a user can choose on the Teams page (each is offered by privacy.RELEASE_ORDER).
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -107,7 +108,7 @@ def group_label(frame: pd.DataFrame, by: Sequence[str]) -> pd.Series:
 
 
 def _previous_wave(con: duckdb.DuckDBPyConnection, wave_id: int) -> int | None:
-    waves = indicators.waves(con)
+    waves = indicators.wave_dates(con)
     here = waves.loc[waves.wave_id == wave_id, "fielded_on"]
     if here.empty:
         raise ValueError(f"unknown wave {wave_id}")
@@ -134,6 +135,7 @@ def _figures(
     ]
 
 
+@derived.reads
 def groups_overview(
     con: duckdb.DuckDBPyConnection,
     by: Sequence[str],
@@ -146,14 +148,21 @@ def groups_overview(
     reportable: released for at least one survey indicator; n: the largest released base
     (NaN when not reportable, so a small group's size is never shown).
     """
-    (figs,) = _figures(con, [by], threshold, [wave_id], survey_indicator_ids())
+    by = tuple(by)
+    if privacy.cut_name(by) not in {privacy.cut_name(o) for o in privacy.RELEASE_ORDER}:
+        raise ValueError(f"the cut {privacy.cut_name(by)!r} is not offered")
+    # the release plan holds each group's n and whether it is released: no figures needed
+    plan = privacy.plan(con, threshold, [wave_id], survey_indicator_ids())
+    figs = plan[plan.cut == privacy.cut_name(by)]
+    figs = figs.assign(**{b: figs[b].astype("string") for b in by},
+                       n=figs.n.astype("float64").where(figs.released))
     if by == ("team",) and directorate is not None:
         tree = unit_tree(con)
         figs = figs[figs.team.isin(tree.loc[tree.directorate == directorate, "team"])]
     if figs.empty:
         return pd.DataFrame(columns=[*by, "label", "n", "reportable"])
     out = (
-        figs.assign(released=~figs.suppressed)
+        figs
         .groupby(list(by), sort=True)
         .agg(n=("n", "max"), reportable=("released", "any"))
         .reset_index()
@@ -212,6 +221,7 @@ def _own_interval(kind: str, value: pd.Series, n: pd.Series, sd: pd.Series) -> t
     return value.to_numpy() - half, value.to_numpy() + half
 
 
+@derived.reads
 def heatmap(
     con: duckdb.DuckDBPyConnection,
     by: Sequence[str],
@@ -278,8 +288,10 @@ def _survey_cells(
     now["group"] = group_label(now, by)
 
     org_now = org[org.wave_id == wave_id].set_index("indicator_id")
-    kinds = now.indicator_id.map(lambda i: cat.indicators[i].kind)
-    higher_better = now.indicator_id.map(lambda i: cat.indicators[i].higher_is_better).astype(bool)
+    # per indicator, not per row: the team heatmap has thousands of cells
+    info = {i: cat.indicators[i] for i in now.indicator_id.unique()}
+    kinds = now.indicator_id.map({i: d.kind for i, d in info.items()})
+    higher_better = now.indicator_id.map({i: d.higher_is_better for i, d in info.items()}).astype(bool)
     if reference == "previous":
         before = figs[figs.wave_id == prev] if prev is not None else figs.iloc[0:0]
         before = before[[*by, "indicator_id", "value", "n", "sd"]].rename(
@@ -306,7 +318,7 @@ def _survey_cells(
             now["reference_value"] = now.indicator_id.map(org_now["value"])
         else:
             now["reference_value"] = now.indicator_id.map(
-                lambda i: cat.indicators[i].benchmark.value if cat.indicators[i].benchmark else np.nan
+                {i: d.benchmark.value if d.benchmark else np.nan for i, d in info.items()}
             )
         sd0 = now.indicator_id.map(org_now["sd"])
         p_value = cell_p_values(kinds.to_numpy(), now.value.to_numpy(dtype=float),
@@ -331,8 +343,8 @@ def _survey_cells(
     now["status"] = status
     now["status_label"] = now.status.map(labels)
     now["difference"] = now.value - now.reference_value
-    now["indicator"] = now.indicator_id.map(lambda i: cat.indicators[i].short)
-    now["domain"] = now.indicator_id.map(lambda i: cat.domain(cat.indicators[i].domain).name)
+    now["indicator"] = now.indicator_id.map({i: d.short for i, d in info.items()})
+    now["domain"] = now.indicator_id.map({i: cat.domain(d.domain).name for i, d in info.items()})
     now["kind"] = kinds.to_numpy()
     now["source"] = "survey"
     return now
@@ -390,6 +402,7 @@ def _relative_status(value: np.ndarray, reference: np.ndarray) -> tuple[np.ndarr
     return rel > scorecard.RATE_MARGIN, rel < -scorecard.RATE_MARGIN
 
 
+@derived.reads
 def absence_cells(
     con: duckdb.DuckDBPyConnection,
     by: Sequence[str],
@@ -475,6 +488,7 @@ def sort_order(heat: pd.DataFrame, sort_by: str | None = None, descending: bool 
     return list(shown.index) + [g for g in names if g not in shown.index]
 
 
+@derived.reads
 def funnel(
     con: duckdb.DuckDBPyConnection,
     by: Sequence[str],
@@ -489,11 +503,35 @@ def funnel(
     signal (better | worse | within), ci_low, ci_high]; centre: {value, sd, n, kind,
     higher_is_better, withheld (groups not shown)}.
     """
-    ind = catalogue.get().indicators[indicator_id]
-    figs, org = _figures(con, [by, ()], threshold, [wave_id], [indicator_id])
+    return funnels(con, by, wave_id, [indicator_id], threshold, directorate)[indicator_id]
+
+
+@derived.reads
+def funnels(
+    con: duckdb.DuckDBPyConnection,
+    by: Sequence[str],
+    wave_id: int,
+    indicator_ids: Sequence[str],
+    threshold: int,
+    directorate: str | None = None,
+) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """funnel for several indicators from one release and one query per cut: {id: (points, centre)}."""
+    cat = catalogue.get()
+    ids = list(dict.fromkeys(indicator_ids))
+    figs, org = _figures(con, [by, ()], threshold, [wave_id], ids)
     if by == ("team",) and directorate is not None:
         tree = unit_tree(con)
         figs = figs[figs.team.isin(tree.loc[tree.directorate == directorate, "team"])]
+    mine = dict(list(figs.groupby("indicator_id", sort=False)))
+    org_of = dict(list(org.groupby("indicator_id", sort=False)))
+    return {i: _funnel(cat.indicators[i], by, mine.get(i, figs.iloc[0:0]), org_of.get(i, org.iloc[0:0]))
+            for i in ids}
+
+
+def _funnel(
+    ind: catalogue.Indicator, by: Sequence[str], figs: pd.DataFrame, org: pd.DataFrame
+) -> tuple[pd.DataFrame, dict]:
+    """One indicator's funnel from its released figures (see funnel)."""
     centre = {
         "value": float(org.value.iloc[0]) if not org.empty and not org.suppressed.iloc[0] else None,
         "sd": float(org.sd.iloc[0]) if not org.empty and pd.notna(org.sd.iloc[0]) else None,
@@ -565,6 +603,7 @@ def _released(release: pd.DataFrame, cut: str, key: Mapping[str, str]) -> pd.Dat
     return rows
 
 
+@derived.reads
 def scope_table(
     con: duckdb.DuckDBPyConnection,
     wave_id: int,
@@ -585,26 +624,69 @@ def scope_table(
     their directorate); otherwise "fewer than N staff in post". absence_release: from
     team_absence.wave_release, to share one computation between several scopes.
     """
+    scope = {"unit_id": unit_id} if unit_id is not None else (
+        {"directorate": directorate} if directorate is not None else {})
+    return scope_tables(con, wave_id, threshold, {"scope": scope}, release, absence_release)["scope"]
+
+
+@derived.reads
+def scope_tables(
+    con: duckdb.DuckDBPyConnection,
+    wave_id: int,
+    threshold: int,
+    scopes: Mapping[str, Mapping[str, object]],
+    release: pd.DataFrame | None = None,
+    absence_release: tuple[dict, dict] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """scope_table for several scopes at once (name -> {"unit_id": id} for a team,
+    {"directorate": name}, or {} for the organisation), from one scorecard computation."""
     tree = unit_tree(con)
-    if unit_id is not None:
-        team = tree.loc[tree.unit_id == unit_id, "team"]
-        if team.empty:
-            raise ValueError(f"unknown unit {unit_id}")
-        cut, key, units = "team", {"team": team.iloc[0]}, [unit_id]
-    elif directorate is not None:
-        units = list(tree.loc[tree.directorate == directorate, "unit_id"])
-        if not units:
-            raise ValueError(f"unknown directorate {directorate!r}")
-        cut, key = "directorate", {"directorate": directorate}
-    else:
-        cut, key, units = "organisation", {}, None
+    resolved: dict[str, tuple[str, dict, list[int] | None]] = {}
+    for name, scope in scopes.items():
+        if scope.get("unit_id") is not None:
+            unit_id = int(scope["unit_id"])
+            team = tree.loc[tree.unit_id == unit_id, "team"]
+            if team.empty:
+                raise ValueError(f"unknown unit {unit_id}")
+            resolved[name] = ("team", {"team": team.iloc[0]}, [unit_id])
+        elif scope.get("directorate") is not None:
+            directorate = scope["directorate"]
+            units = list(tree.loc[tree.directorate == directorate, "unit_id"])
+            if not units:
+                raise ValueError(f"unknown directorate {directorate!r}")
+            resolved[name] = ("directorate", {"directorate": directorate}, units)
+        else:
+            resolved[name] = ("organisation", {}, None)
     if absence_release is None:
         absence_release = team_absence.wave_release(con, wave_id, threshold)
-    absence_now, absence_before = (team_absence.is_shown(frames, cut, key.get(cut))
-                                   for frames in absence_release)
     prev = _previous_wave(con, wave_id)
     if release is None:
         release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
+    cat = catalogue.get()
+    tables = scorecard.indicator_tables(
+        con, wave_id, threshold, {name: units for name, (_, _, units) in resolved.items()}, cat)
+    out = {}
+    for name, (cut, key, _units) in resolved.items():
+        absence_now, absence_before = (team_absence.is_shown(frames, cut, key.get(cut))
+                                       for frames in absence_release)
+        out[name] = _blank_scope(tables[name], release, cut, key, wave_id, prev, threshold,
+                                 absence_now, absence_before, cat)
+    return out
+
+
+def _blank_scope(
+    table: pd.DataFrame,
+    release: pd.DataFrame,
+    cut: str,
+    key: Mapping[str, str],
+    wave_id: int,
+    prev: int | None,
+    threshold: int,
+    absence_now: bool,
+    absence_before: bool,
+    cat: catalogue.Catalogue,
+) -> pd.DataFrame:
+    """One scope's indicator table with what the release withholds blanked (see scope_table)."""
     mine = _released(release, cut, key)
     shown = mine[mine.released]
     now_ok = set(shown.loc[shown.wave_id == wave_id, "indicator_id"])
@@ -612,8 +694,6 @@ def scope_table(
     answered_now = set(mine.loc[mine.wave_id == wave_id, "indicator_id"])
     complete = bool(answered_now) and answered_now <= now_ok
 
-    table = scorecard.indicator_table(con, wave_id, threshold, unit_ids=units)
-    cat = catalogue.get()
     source = table.indicator_id.map(lambda i: cat.indicators[i].source)
     survey = source == "survey"
     blank_now = survey & ~table.indicator_id.isin(now_ok)
@@ -635,6 +715,7 @@ def scope_table(
     return table
 
 
+@derived.reads
 def is_reportable(
     con: duckdb.DuckDBPyConnection, unit_id: int, wave_id: int, threshold: int
 ) -> bool:
@@ -648,6 +729,7 @@ def is_reportable(
     return bool(rows.released.any())
 
 
+@derived.reads
 def team_profile(
     con: duckdb.DuckDBPyConnection, unit_id: int, wave_id: int, threshold: int,
     lens: str = lenses.DEFAULT,
@@ -673,13 +755,10 @@ def team_profile(
     prev = _previous_wave(con, wave_id)
     release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
     absent = team_absence.wave_release(con, wave_id, threshold)
-    tables = {
-        "Team": scope_table(con, wave_id, threshold, unit_id=unit_id, release=release,
-                            absence_release=absent),
-        "Directorate": scope_table(con, wave_id, threshold, directorate=directorate, release=release,
-                                   absence_release=absent),
-        "Organisation": scope_table(con, wave_id, threshold, release=release, absence_release=absent),
-    }
+    tables = scope_tables(
+        con, wave_id, threshold,
+        {"Team": {"unit_id": unit_id}, "Directorate": {"directorate": directorate}, "Organisation": {}},
+        release, absent)
     base = tables["Team"]
     ind = base[["domain_id", "domain", "indicator_id", "indicator", "short", "kind", "favourable",
                 "value", "n", "score", "previous", "change", "benchmark", "benchmark_source",
@@ -700,6 +779,7 @@ def team_profile(
             "absence_period": team_absence.wave_periods(con, wave_id)[0]}
 
 
+@derived.reads
 def compare(
     con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int], wave_id: int, threshold: int,
     lens: str = lenses.DEFAULT,
@@ -716,16 +796,19 @@ def compare(
     prev = _previous_wave(con, wave_id)
     release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
     absent = team_absence.wave_release(con, wave_id, threshold)
-    frames, left_out = [], []
+    frames, left_out, shown = [], [], []
     for uid in unit_ids:
         if uid not in tree.index:
             raise ValueError(f"unknown unit {uid}")
         team = tree.at[uid, "team"]
         if not _released(release[release.wave_id == wave_id], "team", {"team": team}).released.any():
             left_out.append(team)
-            continue
-        table = scope_table(con, wave_id, threshold, unit_id=uid, release=release, absence_release=absent)
-        dom = lenses.rollup(table, lens).assign(unit_id=uid, team=team)
+        else:
+            shown.append(uid)
+    tables = scope_tables(con, wave_id, threshold, {str(u): {"unit_id": u} for u in shown},
+                          release, absent) if shown else {}
+    for uid in shown:
+        dom = lenses.rollup(tables[str(uid)], lens).assign(unit_id=uid, team=tree.at[uid, "team"])
         frames.append(dom)
     cols = ["unit_id", "team", "domain_id", "domain", "score", "status_label"]
     if not frames:
@@ -733,6 +816,7 @@ def compare(
     return pd.concat(frames, ignore_index=True)[cols], left_out
 
 
+@derived.reads
 def small_n_teams(
     con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int], wave_id: int, threshold: int
 ) -> dict[str, int]:
@@ -748,9 +832,10 @@ def small_n_teams(
         """,
         [wave_id, [int(u) for u in unit_ids]],
     ).fetchall()
-    return {team: int(n) for team, n in rows if threshold <= n < stats.MIN_N}
+    return {team: int(n) for team, n in rows if privacy.releasable(n, threshold) and n < stats.MIN_N}
 
 
+@derived.reads
 def team_trend(
     con: duckdb.DuckDBPyConnection, unit_id: int, threshold: int
 ) -> pd.DataFrame:
@@ -760,7 +845,11 @@ def team_trend(
     team = tree.loc[tree.unit_id == unit_id, "team"]
     if team.empty:
         raise ValueError(f"unknown unit {unit_id}")
-    (figs,) = _figures(con, [("team",)], threshold, None, survey_indicator_ids())
+    ids = survey_indicator_ids()
+    # one team's figures (team names are unique), released by the whole organisation's plan
+    figs = privacy.apply_plan(
+        indicators.survey_results(con, by=("team",), indicator_ids=ids, unit_ids=[int(unit_id)]),
+        privacy.plan(con, threshold, None, ids), ("team",))
     figs = figs[(figs.team == team.iloc[0]) & ~figs.suppressed].copy()
     cat = catalogue.get()
     figs["indicator"] = figs.indicator_id.map(lambda i: cat.indicators[i].short)
@@ -837,6 +926,7 @@ def resolve_selection(
     return sel, notes
 
 
+@derived.reads
 def reportable_teams(con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int) -> list[str]:
     """Teams that can be opened in a wave (released for at least one survey indicator)."""
     teams = groups_overview(con, ("team",), wave_id, threshold)

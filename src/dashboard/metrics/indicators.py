@@ -91,6 +91,54 @@ def survey_results(
     return query.run(con, "survey.results", sql, args)
 
 
+# The same figures for several scopes (sets of units, NULL = the whole organisation) in one pass
+# over the survey cells: a team profile needs its team, directorate and organisation, Compare up
+# to six teams and the organisation. A spread only where no pre-aggregated row contributes.
+_SCOPES_SQL = """
+WITH scopes AS (
+    SELECT unnest(CAST(? AS VARCHAR[])) AS scope, unnest(CAST(? AS INTEGER[][])) AS units
+),
+member AS (
+    SELECT s.scope, u.unit_id
+    FROM scopes AS s JOIN units AS u ON s.units IS NULL OR list_contains(s.units, u.unit_id)
+),
+summed AS (
+    SELECT m.scope, c.wave_id, c.indicator_id, sum(c.n) AS n, sum(c.sum_v) AS sum_v,
+           CASE WHEN bool_and(c.respondent) THEN sum(c.sum_v2) END AS sum_v2
+    FROM survey_cells AS c JOIN member AS m USING (unit_id)
+    WHERE list_contains(CAST(? AS INTEGER[]), c.wave_id)
+    GROUP BY ALL
+)
+SELECT s.scope, s.wave_id, s.indicator_id, s.sum_v / s.n AS value, CAST(s.n AS BIGINT) AS n,
+       CASE WHEN s.n > 1 AND s.sum_v2 IS NOT NULL
+            THEN sqrt(greatest(s.sum_v2 - s.sum_v * s.sum_v / s.n, 0) / (s.n - 1)) END AS sd
+FROM summed AS s
+ORDER BY s.scope, s.wave_id, s.indicator_id
+"""
+
+
+def scope_results(
+    con: duckdb.DuckDBPyConnection,
+    scopes: dict[str, Sequence[int] | None],
+    wave_ids: Sequence[int],
+) -> pd.DataFrame:
+    """survey_results for several scopes at once: [scope, wave_id, indicator_id, value, n, sd].
+
+    scopes: name -> unit ids (None: the organisation). Unsuppressed, like survey_results.
+    """
+    names = list(scopes)
+    units = [None if u is None else [int(x) for x in u] for u in scopes.values()]
+    derived.ensure(con)
+    return query.run(con, "survey.scope_results", _SCOPES_SQL,
+                     [names, units, [int(w) for w in wave_ids]])
+
+
+def wave_dates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Survey waves in date order: [wave_id, label, fielded_on] (waves() without counting)."""
+    return query.run(con, "survey.waves",
+                     "SELECT wave_id, label, fielded_on FROM waves ORDER BY fielded_on, wave_id")
+
+
 def waves(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Survey waves in date order, with respondents per wave."""
     return con.execute(

@@ -7,6 +7,7 @@ import duckdb
 import pandas as pd
 
 from dashboard import privacy
+from dashboard.store import derived, query
 
 # HSE response-rate guidance (domain.md): above 50% adequate, 60% desirable, 70% good, 80% very
 # good. Below 50% the results may not represent the team: read with caution.
@@ -42,17 +43,18 @@ head AS (
     SELECT unit_id, month, sum(headcount) AS headcount FROM staff_in_post GROUP BY ALL
 )
 SELECT w.wave_id, w.wave_label, w.fielded_on, w.month, u.unit_id, u.team,
-       coalesce(u.directorate, ?) AS directorate,
+       u.directorate,
        coalesce(r.responses, 0) AS responses, h.headcount
 FROM w
 CROSS JOIN units AS u
 LEFT JOIN resp AS r ON r.wave_id = w.wave_id AND r.unit_id = u.unit_id
 LEFT JOIN head AS h ON h.unit_id = u.unit_id AND h.month = w.month
 WHERE r.responses IS NOT NULL OR h.headcount IS NOT NULL
-ORDER BY w.fielded_on, directorate, u.team
+ORDER BY w.fielded_on, u.team
 """
 
 
+@derived.reads
 def unit_rates(
     con: duckdb.DuckDBPyConnection, threshold: int, wave_ids: list[int] | None = None
 ) -> pd.DataFrame:
@@ -65,11 +67,15 @@ def unit_rates(
     Headcount is the staff in post in the month that contains the wave's fieldwork date.
     """
     waves = [int(w) for w in wave_ids] if wave_ids is not None else None
-    frame = con.execute(_SQL, [waves, waves, privacy.NOT_RECORDED]).df()
+    frame = query.run(con, "survey.response_rates", _SQL, [waves, waves])
+    # the directorate's group label (a blank and an uploaded "Not recorded" stay two groups)
+    frame["directorate"] = privacy.label(frame.directorate).astype(object)
+    frame = frame.sort_values(["fielded_on", "directorate", "team"], kind="stable").reset_index(drop=True)
     if frame.empty:
         return frame.assign(rate=pd.Series(dtype="float64"), band="", shown=False, note="")
-    released = privacy.survey_figures(con, ("team",), threshold, wave_ids=waves)
-    shown = released.loc[~released.suppressed.astype(bool), ["wave_id", "team"]].drop_duplicates()
+    # the stored release plan's team rows: a team is shown in a wave where any figure of it is
+    plan = privacy.plan(con, threshold, waves)
+    shown = plan.loc[(plan.cut == "team") & plan.released, ["wave_id", "team"]].drop_duplicates()
     shown = set(zip(shown.wave_id.astype(int), shown.team, strict=True))
     frame["shown"] = [(int(w), t) in shown for w, t in zip(frame.wave_id, frame.team, strict=True)]
     frame["headcount"] = pd.to_numeric(frame.headcount, errors="coerce").astype("float64")

@@ -15,6 +15,7 @@ from dashboard import catalogue, periods, privacy
 from dashboard.catalogue import Catalogue, Indicator
 from dashboard.framework import interventions
 from dashboard.metrics import absence, indicators, response_rates
+from dashboard.store import derived, query
 
 STATUS_LABELS = {
     "better": "Better than benchmark",
@@ -80,79 +81,98 @@ def rag(ind: Indicator, value: float | None, n: float | None) -> tuple[str | Non
 
 
 def _wave_row(con: duckdb.DuckDBPyConnection, wave_id: int) -> tuple[date, list[int]]:
-    waves = indicators.waves(con)
+    waves = indicators.wave_dates(con)
     fielded = waves.loc[waves.wave_id == wave_id, "fielded_on"]
     if fielded.empty:
         raise ValueError(f"unknown wave {wave_id}")
     fielded_on = pd.Timestamp(fielded.iloc[0]).date()
-    earlier = waves.loc[waves.fielded_on < waves.loc[waves.wave_id == wave_id, "fielded_on"].iloc[0]]
+    earlier = waves.loc[waves.fielded_on < fielded.iloc[0]]
     return fielded_on, list(earlier.wave_id)
+
+
+# The data-quality counts of several scopes (NULL units: the organisation) in one statement.
+_QUALITY_SQL = """
+WITH scopes AS (
+    SELECT unnest(CAST(? AS VARCHAR[])) AS scope, unnest(CAST(? AS INTEGER[][])) AS units
+),
+member AS (
+    SELECT s.scope, u.unit_id, u.team
+    FROM scopes AS s JOIN units AS u ON s.units IS NULL OR list_contains(s.units, u.unit_id)
+),
+respondents AS (
+    SELECT unit_id, count(*) AS n FROM responses WHERE wave_id = ? GROUP BY unit_id
+),
+headcount AS (
+    SELECT unit_id, headcount FROM staff_in_post WHERE month = ?
+),
+episodes AS (
+    SELECT unit_id, count(*) FILTER (WHERE reason_code <> 'S99') AS recorded, count(*) AS episodes
+    FROM absence_episodes WHERE start_date > ? AND start_date <= ? GROUP BY unit_id
+)
+SELECT m.scope, sum(r.n) AS respondents, sum(h.headcount) AS headcount,
+       coalesce(sum(e.recorded), 0) AS recorded, coalesce(sum(e.episodes), 0) AS episodes,
+       list(DISTINCT m.team) FILTER (WHERE h.unit_id IS NOT NULL OR r.unit_id IS NOT NULL) AS teams
+FROM member AS m
+LEFT JOIN respondents AS r USING (unit_id)
+LEFT JOIN headcount AS h USING (unit_id)
+LEFT JOIN episodes AS e USING (unit_id)
+GROUP BY m.scope
+"""
 
 
 def _data_quality(
     con: duckdb.DuckDBPyConnection,
     wave_id: int,
     fielded_on: date,
-    unit_ids: Sequence[int] | None,
+    scopes: dict[str, Sequence[int] | None],
     threshold: int,
-) -> dict[str, tuple[float | None, int]]:
-    """The organisation's own data maturity (Data insights domain), each as (share, denominator)."""
-    units = list(unit_ids) if unit_ids is not None else None
+) -> dict[str, dict[str, tuple[float | None, int]]]:
+    """The organisation's own data maturity (Data insights domain) for each scope, each figure
+    as (share, denominator)."""
     month = fielded_on.replace(day=1)
     year_ago = fielded_on - timedelta(days=365)
-    row = con.execute(
-        """
-        WITH scope AS (
-            SELECT unit_id FROM units
-            WHERE CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), unit_id)
-        ),
-        respondents AS (
-            SELECT unit_id, count(*) AS n FROM responses
-            WHERE wave_id = ? AND unit_id IN (SELECT unit_id FROM scope) GROUP BY unit_id
-        ),
-        headcount AS (
-            SELECT unit_id, headcount FROM staff_in_post
-            WHERE month = ? AND unit_id IN (SELECT unit_id FROM scope)
-        ),
-        episodes AS (
-            SELECT reason_code FROM absence_episodes
-            WHERE start_date > ? AND start_date <= ? AND unit_id IN (SELECT unit_id FROM scope)
-        )
-        SELECT
-            (SELECT sum(n) FROM respondents), (SELECT sum(headcount) FROM headcount),
-            (SELECT count(*) FILTER (WHERE reason_code <> 'S99') FROM episodes),
-            (SELECT count(*) FROM episodes),
-            (SELECT list(DISTINCT u.team) FROM units AS u
-             WHERE u.unit_id IN (SELECT unit_id FROM headcount UNION SELECT unit_id FROM respondents))
-        """,
-        [units, units, wave_id, month, year_ago, fielded_on],
-    ).fetchone()
-    resp, head, recorded, episodes, teams = row
-    teams = set(teams or [])
+    names = list(scopes)
+    units = [None if u is None else [int(x) for x in u] for u in scopes.values()]
+    counts = query.run(con, "scorecard.data_quality", _QUALITY_SQL,
+                       [names, units, wave_id, month, year_ago, fielded_on]).set_index("scope")
 
     # Reportable means what the Teams page shows: released by the anonymity rule for at least
     # one indicator, which is stricter than "n >= threshold" (siblings protecting small teams).
-    released = privacy.survey_figures(con, ("team",), threshold, wave_ids=[wave_id])
-    shown = set(released.loc[~released.suppressed, "team"]) & teams
+    plan = privacy.plan(con, threshold, [wave_id])
+    shown = set(plan.loc[(plan.cut == "team") & plan.released, "team"])
 
     # "Evaluable" as the register says it: data on both sides of the start for an indicator.
     register = interventions.list_interventions(con, as_of=fielded_on)
-    if units is not None:
-        # astype(bool): an empty register maps to an empty object Series, which pandas would
-        # read as a list of column names and return a frame without columns
-        register = register[register.unit_ids.map(lambda ids: bool(set(ids) & set(units))).astype(bool)]
 
     def share(num, den):
         return (float(num) / float(den) if den else None), int(den or 0)
 
-    return {
-        "response_rate": share(resp or 0, head),
-        "reason_recorded": share(recorded, episodes),
-        "teams_reportable": share(len(shown), len(teams)),
-        "interventions_evaluable": share((register.status == "evaluated").sum(), len(register)),
-    }
+    out = {}
+    for name, scope_units in scopes.items():
+        row = counts.loc[name] if name in counts.index else None
+        resp, head, recorded, episodes, teams = (
+            (None, None, 0, 0, None) if row is None else
+            (row.respondents, row.headcount, row.recorded, row.episodes, row.teams))
+        resp = None if resp is None or pd.isna(resp) else resp
+        head = None if head is None or pd.isna(head) else head
+        # a NULL list (no team with staff or responses in scope) comes back as NA or NaN
+        teams = set(teams) if isinstance(teams, (list, tuple, np.ndarray)) else set()
+        mine = register
+        if scope_units is not None:
+            # astype(bool): an empty register maps to an empty object Series, which pandas would
+            # read as a list of column names and return a frame without columns
+            wanted = set(scope_units)
+            mine = register[register.unit_ids.map(lambda ids, w=wanted: bool(set(ids) & w)).astype(bool)]
+        out[name] = {
+            "response_rate": share(resp or 0, head),
+            "reason_recorded": share(recorded, episodes),
+            "teams_reportable": share(len(shown & teams), len(teams)),
+            "interventions_evaluable": share((mine.status == "evaluated").sum(), len(mine)),
+        }
+    return out
 
 
+@derived.reads
 def indicator_table(
     con: duckdb.DuckDBPyConnection,
     wave_id: int,
@@ -164,29 +184,63 @@ def indicator_table(
 
     Survey figures below the anonymity threshold are blanked here, before anything is shown.
     """
+    return indicator_tables(con, wave_id, threshold, {"scope": unit_ids}, cat)["scope"]
+
+
+@derived.reads
+def indicator_tables(
+    con: duckdb.DuckDBPyConnection,
+    wave_id: int,
+    threshold: int,
+    scopes: dict[str, Sequence[int] | None],
+    cat: Catalogue | None = None,
+) -> dict[str, pd.DataFrame]:
+    """indicator_table for several scopes (name -> unit ids, None: the organisation) at once:
+    one survey query and one data-quality query for all of them."""
     cat = cat or catalogue.get()
     fielded_on, earlier = _wave_row(con, wave_id)
     prev_wave = earlier[-1] if earlier else None
     wave_ids = [wave_id] + ([prev_wave] if prev_wave is not None else [])
-    survey = indicators.survey_results(con, wave_ids=wave_ids, unit_ids=unit_ids)
-    now = survey[survey.wave_id == wave_id].set_index("indicator_id")
-    before = survey[survey.wave_id == prev_wave].set_index("indicator_id")
+    survey = indicators.scope_results(con, scopes, wave_ids)
     # Published organisation-level figures (n not given) stand in only at organisation level.
     published = (
-        indicators.published_results(con, wave_ids=wave_ids) if unit_ids is None else pd.DataFrame()
+        indicators.published_results(con, wave_ids=wave_ids)
+        if any(u is None for u in scopes.values()) else pd.DataFrame()
     )
-    pub_now = pub_before = None
-    if len(published):
-        pub_now = published[published.wave_id == wave_id].set_index("indicator_id")
-        pub_before = published[published.wave_id == prev_wave].set_index("indicator_id")
-
+    quality = _data_quality(con, wave_id, fielded_on, scopes, threshold)
     # Absence over the 12 months up to the wave's fieldwork, and the 12 months before that.
     # Released like every absence figure (release.release), so a scoped card cannot show a small
     # team's absence.
     now_period, before_period = periods.fieldwork_periods(fielded_on)
-    current_abs = absence.period_summary(con, *now_period, unit_ids, threshold=threshold)
-    prior_abs = absence.period_summary(con, *before_period, unit_ids, threshold=threshold)
-    quality = _data_quality(con, wave_id, fielded_on, unit_ids, threshold)
+    out = {}
+    for name, unit_ids in scopes.items():
+        mine = survey[survey.scope == name]
+        current_abs = absence.period_summary(con, *now_period, unit_ids, threshold=threshold)
+        prior_abs = absence.period_summary(con, *before_period, unit_ids, threshold=threshold)
+        out[name] = _table(cat, wave_id, prev_wave, threshold, mine,
+                           published if unit_ids is None else pd.DataFrame(),
+                           current_abs, prior_abs, quality[name])
+    return out
+
+
+def _table(
+    cat: Catalogue,
+    wave_id: int,
+    prev_wave: int | None,
+    threshold: int,
+    survey: pd.DataFrame,
+    published: pd.DataFrame,
+    current_abs: dict,
+    prior_abs: dict,
+    quality: dict[str, tuple[float | None, int]],
+) -> pd.DataFrame:
+    """One scope's indicator table from its figures (see indicator_table)."""
+    now = survey[survey.wave_id == wave_id].set_index("indicator_id")
+    before = survey[survey.wave_id == prev_wave].set_index("indicator_id")
+    pub_now = pub_before = None
+    if len(published):
+        pub_now = published[published.wave_id == wave_id].set_index("indicator_id")
+        pub_before = published[published.wave_id == prev_wave].set_index("indicator_id")
 
     rows = []
     for ind in cat.indicators.values():
@@ -197,10 +251,11 @@ def indicator_table(
         if ind.source == "survey":
             if ind.id in now.index:
                 n = int(now.at[ind.id, "n"])
-                value = float(now.at[ind.id, "value"]) if n >= threshold else None
-                if n < threshold:
-                    note = f"fewer than {threshold} responses"
-            if ind.id in before.index and int(before.at[ind.id, "n"]) >= threshold:
+                if privacy.releasable(n, threshold):
+                    value = float(now.at[ind.id, "value"])
+                else:
+                    note = privacy.suppressed_text(threshold)
+            if ind.id in before.index and privacy.releasable(int(before.at[ind.id, "n"]), threshold):
                 previous = float(before.at[ind.id, "value"])
                 if value is not None:
                     change_p = change_p_value(
@@ -328,6 +383,7 @@ def domain_table(table: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+@derived.reads
 def trend(
     con: duckdb.DuckDBPyConnection,
     indicator_ids: Sequence[str],
@@ -337,7 +393,7 @@ def trend(
     """Headline survey indicators across all waves (suppressed waves dropped)."""
     frame = indicators.survey_results(con, indicator_ids=list(indicator_ids), unit_ids=unit_ids)
     cat = catalogue.get()
-    frame = frame[frame.n >= threshold].copy()
+    frame = frame[privacy.releasable(frame.n, threshold)].copy()
     if unit_ids is None:
         # Published organisation figures (n not given) fill waves without a figure of their own.
         pub = indicators.published_results(con, indicator_ids=list(indicator_ids))

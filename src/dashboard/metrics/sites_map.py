@@ -11,6 +11,7 @@ import pydeck as pdk
 
 from dashboard import catalogue
 from dashboard.metrics import drilldown, team_absence
+from dashboard.store import derived
 
 # Fill colours (RGBA) by status against the organisation: the heatmap's colours, so a site
 # reads the same on the map and in the Sites view. Withheld sites are grey and carry no value.
@@ -47,6 +48,7 @@ def coordinates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
+@derived.reads
 def site_figures(
     con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int, indicator_id: str
 ) -> pd.DataFrame:

@@ -33,6 +33,21 @@ RELEASE_ORDER: tuple[tuple[str, ...], ...] = (
 KEY_COLUMNS = ("directorate", "team", "site", "staff_group")
 
 
+def releasable(n, threshold: int):
+    """The anonymity rule for one base: at least `threshold` respondents (or staff).
+
+    The only comparison of a count with the threshold outside the release itself: every other
+    module asks here (a scalar gives a bool; an array or Series gives one per element, missing
+    counts never releasable). Whether a group may be shown also depends on its siblings: for
+    that, read the release plan (`plan`, `survey_figures`) or `release.release` for absence.
+    """
+    if isinstance(n, pd.Series):
+        return n.astype("float64").fillna(-1.0) >= threshold
+    if isinstance(n, np.ndarray):
+        return np.nan_to_num(n.astype(np.float64), nan=-1.0) >= threshold
+    return n is not None and not pd.isna(n) and n >= threshold
+
+
 def suppressed_text(threshold: int) -> str:
     return SUPPRESSED_TEXT.format(threshold=threshold)
 
@@ -368,8 +383,11 @@ def label(values: pd.Series) -> pd.Series:
     """Display name of each group: missing -> NOT_RECORDED; an uploaded value that reads as
     NOT_RECORDED -> UPLOADED_AS, so the two stay two groups everywhere (keys and labels)."""
     out = values.astype("string")
-    clash = out.str.strip().str.casefold() == NOT_RECORDED.casefold()
-    out = out.where(~clash.fillna(False), out.map(lambda v: UPLOADED_AS.format(value=v), na_action="ignore"))
+    # a handful of distinct names per column: decide each once, not once per row
+    distinct = out.dropna().unique()
+    clash = [v for v in distinct if v.strip().casefold() == NOT_RECORDED.casefold()]
+    if clash:
+        out = out.replace({v: UPLOADED_AS.format(value=v) for v in clash})
     return out.fillna(NOT_RECORDED)
 
 
