@@ -199,7 +199,7 @@ def _in_span(group: frozenset[int], released: set[frozenset[int]], staff: dict[i
     counted = {u for u in group if staff.get(u, 0.0) > 0}
     # A 0/1 combination of released groups is constant on every class, so it is a union of
     # classes, each holding none or at least `threshold` staff: anything else is out at once.
-    if not enough(sum(staff[u] for u in counted), threshold):
+    if not privacy.releasable(sum(staff[u] for u in counted), threshold):
         return False
     members_: dict[int, set[int]] = {}
     for u, c in classes.items():
@@ -223,16 +223,6 @@ def _in_span(group: frozenset[int], released: set[frozenset[int]], staff: dict[i
     keep = [col[u] for u in weighted]
     a, v = a[:, keep], v[keep]
     return bool(np.linalg.matrix_rank(np.vstack([a, v])) == np.linalg.matrix_rank(a))
-
-
-def enough(n, threshold: int):
-    """The anonymity rule for a count of people: may a figure resting on `n` be shown?
-
-    Numbers give a bool, arrays an array of bools. Outside the plans (privacy.py, this module)
-    no code compares a count with the threshold: it asks here, or release() and release_counts().
-    """
-    out = np.asarray(n, dtype=np.float64) >= threshold
-    return bool(out) if out.ndim == 0 else out
 
 
 def release_counts(

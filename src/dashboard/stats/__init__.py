@@ -1627,9 +1627,9 @@ def verdict(
         warnings.append(f"No responses in: {', '.join(empty)}.")
         return result(NOT_ENOUGH)
     if anonymity_threshold is not None:
-        from dashboard.privacy import release  # the one anonymity rule (stats stays free of the store)
+        from dashboard import privacy  # the one anonymity rule (stats stays free of the store)
 
-        hidden = [k for k, v in n.items() if not release.enough(v, anonymity_threshold)]
+        hidden = [k for k, v in n.items() if not privacy.releasable(v, anonymity_threshold)]
         if hidden:
             warnings.append(
                 f"Fewer than {anonymity_threshold} responses in {', '.join(hidden)}: figures "

@@ -14,7 +14,6 @@ from dashboard import catalogue, periods, privacy, stats
 from dashboard.catalogue import Indicator
 from dashboard.framework import interventions
 from dashboard.metrics import absence, indicators
-from dashboard.privacy import release
 
 SEED = 20261123  # fixed, so the same data always gives the same bootstrap interval
 N_BOOT = 2000
@@ -153,14 +152,14 @@ def reportable_panel(
     )
     smallest = counts.min(axis=1)
     withheld = ~smallest.index.isin(list(released)) if released is not None else False
-    drop = ~release.enough(smallest.to_numpy(), threshold) | withheld
+    drop = ~privacy.releasable(smallest.to_numpy(), threshold) | withheld
     dropped = smallest[drop]
     reasons = pd.DataFrame(
         {
             "unit_id": dropped.index.astype(int),
             "min_n": dropped.to_numpy().astype(int),
             "reason": np.select(
-                [dropped.to_numpy() == 0, ~release.enough(dropped.to_numpy(), threshold)],
+                [dropped.to_numpy() == 0, ~privacy.releasable(dropped.to_numpy(), threshold)],
                 ["no responses in one of the waves", f"fewer than {threshold} responses in a wave"],
                 "withheld so that a smaller team cannot be worked out",
             ),
