@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import privacy, store
+from dashboard import periods, privacy, store
 from dashboard.metrics import absence, drilldown, response_rates, team_absence
 
 T = 10
@@ -170,7 +170,7 @@ def _month_set(start: date, end: date) -> set[date]:
 
 
 # Each month on its own and together: a team's size changes between them (Y: 12 then 20 staff).
-PERIODS = [(MONTHS[i], absence.month_end(MONTHS[j])) for i, j in ((-2, -2), (-1, -1), (-2, -1), (-3, -1))]
+PERIODS = [(MONTHS[i], periods.month_end(MONTHS[j])) for i, j in ((-2, -2), (-1, -1), (-2, -1), (-3, -1))]
 
 
 def _window(m: date, k: int) -> set[date]:
@@ -207,7 +207,7 @@ def _shown_figures(con, truth) -> list[np.ndarray]:
                     figures.append(_as_vector(truth, members, {min(_window(m, 13))}))
     for by in (("directorate", "team"), ("directorate",), ("site",)):
         cut = by[-1]
-        frame = absence.monthly_rates(con, MONTHS[0], absence.month_end(MONTHS[-1]), T, by)
+        frame = absence.monthly_rates(con, MONTHS[0], periods.month_end(MONTHS[-1]), T, by)
         for _, row in frame[~frame.suppressed].iterrows():
             m = row.month.date()
             figures.append(_as_vector(truth, _members(cut, row[cut]), {m}))
@@ -250,7 +250,7 @@ def test_leak3_rolling_and_last_year_survive_where_every_month_is_released(org):
     truth = _unit_months(org)
     window = truth[(truth.unit_id == 5) & (truth.month >= date(2023, 3, 1))]
     assert w.rate_12m == pytest.approx(window.lost.sum() / (30 * sum(
-        (absence.month_end(m) - m).days + 1 for m in window.month)))
+        (periods.month_end(m) - m).days + 1 for m in window.month)))
     assert not np.isnan(w.rate_last_year)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from dashboard import store
+from dashboard import periods, store
 from dashboard.metrics import absence
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "absence.py")
@@ -48,8 +48,8 @@ def test_absence_page_working_days_and_team_scope(demo_env_read_only):
     con = store.connect(demo_env_read_only)  # same configuration as the page's own connection
     first, last = absence.data_range(con)
     start = (pd.Timestamp(last) - pd.DateOffset(months=23)).date()
-    calendar = absence.period_summary(con, start, absence.month_end(last))["rate"]
-    working = absence.period_summary(con, start, absence.month_end(last), day_count="working")["rate"]
+    calendar = absence.period_summary(con, start, periods.month_end(last))["rate"]
+    working = absence.period_summary(con, start, periods.month_end(last), day_count="working")["rate"]
     con.close()
     assert whole == f"{calendar * 100:.2f}%"
     assert next(m.value for m in at.metric if m.label == "Whole period") == f"{working * 100:.2f}%"
@@ -57,7 +57,7 @@ def test_absence_page_working_days_and_team_scope(demo_env_read_only):
     assert not at.exception, at.exception
     team = at.selectbox(key="in").value
     con = store.connect(demo_env_read_only)
-    end = absence.month_end(last)
+    end = periods.month_end(last)
     options = absence.scope_options(con, start, end, 10, "team")
     units = [int(u) for u in options.loc[options.team == team, "unit_ids"].iloc[0]]
     team_rate = absence.period_summary(con, start, end, units, day_count="working")["rate"]

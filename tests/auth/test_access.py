@@ -124,3 +124,14 @@ def test_unlisted_figures_are_closed_to_managers_and_viewers(con):
             _call(con, who, new_figure)
     with pytest.raises(Denied):
         _call(con, None, indicators.waves)
+
+
+def test_every_figure_rule_names_a_real_function_under_that_name():
+    # A rule keyed by a name no function has would close a figure to managers and viewers without
+    # anyone noticing (an alias of a function from another module has that module's name).
+    import importlib
+
+    for name in access.FIGURES:
+        module, _, qualname = name.rpartition(".")
+        fn = getattr(importlib.import_module(module), qualname)
+        assert access.figure_name(fn) == name

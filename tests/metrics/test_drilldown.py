@@ -12,7 +12,8 @@ import pytest
 from scipy import stats as sps
 
 from dashboard import demo, stats
-from dashboard.metrics import absence, drilldown, indicators, team_absence
+from dashboard import periods as periods_
+from dashboard.metrics import absence, drilldown, indicators
 from dashboard.privacy import release
 from tests import teams_org
 
@@ -394,7 +395,7 @@ def _teams_of(cut, name):
 
 
 def test_periods_match_the_scorecard():
-    assert team_absence.periods(date(2025, 10, 15)) == (NOW, BEFORE)
+    assert periods_.fieldwork_periods(date(2025, 10, 15)) == (NOW, BEFORE)
     assert (NOW[1] - NOW[0]).days + 1 == 365 and (BEFORE[1] - BEFORE[0]).days + 1 == 365
 
 
@@ -560,7 +561,7 @@ def _absence_shown(con) -> list[tuple[tuple, str, frozenset]]:
     """Every absence figure the Teams page can show: (period, measure, teams it covers)."""
     tree = drilldown.unit_tree(con)
     shown = []
-    periods = dict(zip(("now", "before"), team_absence.periods(date(2025, 10, 15)), strict=True))
+    periods = dict(zip(("now", "before"), periods_.fieldwork_periods(date(2025, 10, 15)), strict=True))
 
     def add(period, measure, teams):
         shown.append((period, measure, frozenset(teams)))

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from dashboard import stats, store
+from dashboard import periods, stats, store
 from dashboard.framework import interventions as iv
 from dashboard.stats import evaluation as ev
 
@@ -333,7 +333,7 @@ def test_wave_order_and_correction_are_checked(hand):
 
 
 def test_absence_window_mid_month_start():
-    w = ev.absence_window(date(2025, 1, 6), 12)
+    w = periods.absence_window(date(2025, 1, 6), 12)
     assert (w["pre_start"], w["pre_end"]) == (date(2024, 1, 1), date(2024, 12, 1))
     assert w["transition"] == date(2025, 1, 1)
     assert (w["post_start"], w["post_end"]) == (date(2025, 2, 1), date(2026, 1, 1))

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from dashboard import store
+from dashboard import periods, store
 from dashboard.ingest import load, pipeline
 from dashboard.metrics import absence, indicators
 from dashboard.store import derived
@@ -148,7 +148,7 @@ def test_release_is_stored_at_import_and_redecided_when_the_structure_changes(tm
     assert pd_equal.equals(fresh.sort_values(key).reset_index(drop=True)[["n", "released"]])
     assert con.execute("SELECT count(*) FROM release_absence WHERE threshold = 10").fetchone()[0] > 0
     ward_c = frozenset({teams_org.TEAM_ID["Ward C"]})
-    months = release.months_of(date(2025, 1, 1), date(2025, 1, 31))
+    months = periods.months_of(date(2025, 1, 1), date(2025, 1, 31))
     assert not release.release(con, 10, [(ward_c, months)])[0]
     # a structure change moves Ward B to Corporate: the release is decided again
     with store.transaction(con):

@@ -141,7 +141,7 @@ _UNITS = Rule("figures", units="unit_ids")
 FIGURES: dict[str, Rule] = {
     "dashboard.metrics.indicators.waves": META,
     "dashboard.metrics.absence.data_range": META,
-    "dashboard.metrics.team_absence.wave_periods": META,
+    "dashboard.periods.wave_periods": META,
     "dashboard.stats.evaluation.waves_around": META,
     "dashboard.metrics.drilldown.unit_tree": Rule("structure", rows="unit_id", viewer="any"),
     "dashboard.framework.interventions.unit_choices": Rule("structure", rows="unit_id"),

@@ -289,7 +289,7 @@ pieces AS ("""),
 
 def whole_months(start: date, end: date) -> bool:
     """True when [start, end] runs from a first of the month to a last of the month."""
-    return start.day == 1 and end == month_end(end)
+    return start.day == 1 and end == periods.month_end(end)
 
 
 def _core(day_count: str, whole: bool = False, edges: bool = False) -> str:
@@ -354,9 +354,6 @@ def _args(start: date, end: date, unit_ids: Sequence[int] | None) -> list:
     return [start, end, [int(u) for u in unit_ids] if unit_ids is not None else None]
 
 
-_month_start = periods.month_start
-_add_months = periods.add_months
-month_end = periods.month_end  # public: pages and tests pick period ends with it
 
 
 # --- rates -------------------------------------------------------------------------------------
@@ -432,7 +429,7 @@ def _monthly_raw(
 ) -> pd.DataFrame:
     """Unsuppressed monthly figures per group for the months of [start, end], with rolling 12
     months and the same month a year earlier (computed from the 12 months before start)."""
-    first, last = _month_start(start), month_end(end)
+    first, last = periods.month_start(start), periods.month_end(end)
     partition = ", ".join(by) if by else "1"
     cols = "".join(f"g.{b}, " for b in by)
     sql = (
@@ -464,7 +461,7 @@ ORDER BY {cols} g.month
 """
     )
     frame = query.run(_ready(con), "absence.monthly", sql,
-                      [*_args(_add_months(first, -12), last, unit_ids), first])
+                      [*_args(periods.add_months(first, -12), last, unit_ids), first])
     frame["month"] = pd.to_datetime(frame["month"])
     for col in ("rate", "rate_12m", "rate_last_year", "s10_share", "msk_share", "s99_share"):
         frame[col] = frame[col].astype("float64")
@@ -590,7 +587,7 @@ def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
     ).fetchone()
     if row[0] is None:
         return None
-    return _month_start(row[0]), _month_start(row[1])
+    return periods.month_start(row[0]), periods.month_start(row[1])
 
 
 def episode_quality(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | None = None) -> dict:
@@ -841,10 +838,10 @@ GROUP BY ALL
 ORDER BY {group} month_of_year
 """
     frame = query.run(_ready(con), "absence.seasonality", sql,
-                      _args(_month_start(start), month_end(end), unit_ids))
+                      _args(periods.month_start(start), periods.month_end(end), unit_ids))
     frame["rate"] = frame["rate"].astype("float64")
     frame["month_name"] = frame["month_of_year"].map(lambda m: date(2000, int(m), 1).strftime("%b"))
-    sizes = _group_sizes(con, _month_start(start), month_end(end), by, unit_ids)
+    sizes = _group_sizes(con, periods.month_start(start), periods.month_end(end), by, unit_ids)
     values = ("fte_days_lost", "fte_days_available", "rate")
     return _apply_group_suppression(frame, sizes, by, threshold, values, con,
                                     periods.months_of(start, end), unit_ids).reset_index(drop=True)
@@ -917,7 +914,7 @@ FROM scored GROUP BY ALL
 """,
         args,
     )
-    sizes = _group_sizes(con, _month_start(start), end, by, unit_ids)
+    sizes = _group_sizes(con, periods.month_start(start), end, by, unit_ids)
     if by:
         summary = summary.merge(sizes, on=list(by), how="left")
     else:

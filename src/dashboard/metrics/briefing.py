@@ -12,9 +12,9 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from dashboard import catalogue, store
+from dashboard import catalogue, periods, store
 from dashboard.framework import interventions
-from dashboard.metrics import absence, drilldown, findings, indicators, scorecard, team_absence
+from dashboard.metrics import absence, drilldown, findings, indicators, scorecard
 from dashboard.stats import evaluation
 from dashboard.store import derived
 
@@ -113,7 +113,7 @@ def gather(
         for iv in register.itertuples(index=False)
         if iv.status == "evaluated" and set(iv.indicators) & evaluable
     )
-    period = absence_period or team_absence.wave_periods(con, wave_id)[0]
+    period = absence_period or periods.wave_periods(con, wave_id)[0]
     monthly = absence.monthly_rates(con, period[0], period[1], threshold)
     reasons = absence.reasons(con, period[0], period[1], threshold)
     summary = absence.period_summary(con, period[0], period[1])

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.stats import binom, norm
 from statsmodels.stats.proportion import proportion_confint
 
-from dashboard import catalogue, privacy, stats
+from dashboard import catalogue, periods, privacy, stats
 from dashboard.metrics import indicators, lenses, scorecard, team_absence
 from dashboard.store import derived
 
@@ -776,7 +776,7 @@ def team_profile(
         ["domain_id", "domain", "series", "score", "status_label", "feeding"]
     ]
     return {**info, "reportable": True, "indicators": ind, "domains": domains,
-            "absence_period": team_absence.wave_periods(con, wave_id)[0]}
+            "absence_period": periods.wave_periods(con, wave_id)[0]}
 
 
 @derived.reads

@@ -20,8 +20,6 @@ _VALUES = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_shar
 
 
 # The 12 months to a wave's fieldwork and the 12 months before, as on the scorecard (periods.py).
-periods = periods_.fieldwork_periods
-wave_periods = periods_.wave_periods
 
 
 def _keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
@@ -54,7 +52,7 @@ def wave_release(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """released_rates for a wave's 12 months and for the 12 months before (each released on its
     own: the two periods hold different days, so one cannot be subtracted from the other)."""
-    (start, end), (p_start, p_end) = wave_periods(con, wave_id)
+    (start, end), (p_start, p_end) = periods_.wave_periods(con, wave_id)
     return (released_rates(con, start, end, threshold),
             released_rates(con, p_start, p_end, threshold))
 

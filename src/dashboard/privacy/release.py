@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import periods, privacy
+from dashboard import privacy
 from dashboard.store import derived, query
 
 # The cuts with staff in post, in priority order (as the survey plan: organisation, directorate,
@@ -176,7 +176,6 @@ def _keep(con: duckdb.DuckDBPyConnection, threshold: int, released: dict) -> Non
             con.unregister("_release_rows")
 
 
-months_of = periods.months_of  # the months a figure's days touch: what it is released on
 
 
 def _classes(released: set[frozenset[int]]) -> dict[int, int]:

@@ -14,6 +14,7 @@ from dashboard import catalogue, periods, privacy, stats
 from dashboard.catalogue import Indicator
 from dashboard.framework import interventions
 from dashboard.metrics import absence, indicators
+from dashboard.store import derived
 
 SEED = 20261123  # fixed, so the same data always gives the same bootstrap interval
 N_BOOT = 2000
@@ -122,7 +123,6 @@ def comparison_units(
     return [r[0] for r in rows]
 
 
-absence_window = periods.absence_window  # whole months either side of the start (periods.py)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -568,6 +568,7 @@ def _absence_indicator(
 # ---------------------------------------------------------------------------------------------
 # The whole evaluation
 # ---------------------------------------------------------------------------------------------
+@derived.reads
 def evaluate(
     con: duckdb.DuckDBPyConnection,
     intervention_id: int,
@@ -625,7 +626,7 @@ def evaluate(
         by_id[int(w)] for w in waves.wave_id
         if pre_wave is not None and by_id[int(w)]["fielded_on"] < pre_wave["fielded_on"]
     ]
-    window = absence_window(start, months)
+    window = periods.absence_window(start, months)
 
     # The period in which another programme on the same teams would confound this one.
     overlap_end = post_wave["fielded_on"] if post_wave else window["post_end"]

@@ -6,7 +6,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import catalogue
+from dashboard import catalogue, periods
 from dashboard.config import settings
 from dashboard.metrics import absence, coverage, indicators, team_absence
 from dashboard.present import plaintext
@@ -36,7 +36,7 @@ def _controls(first: date, last: date, threshold: int) -> dict:
         c1, "Period (months)", months, "period", "period", value=(default_start, months[-1]),
         format_func=lambda d: d.strftime("%b %Y"),
     )
-    end = absence.month_end(end)
+    end = periods.month_end(end)
     default_count = settings().day_count
     day_count = links.radio(
         c2, "Day count", list(absence.DAY_COUNTS), "days", "day count",

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from dashboard import catalogue, privacy, stats
+from dashboard import catalogue, periods, privacy, stats
 from dashboard.metrics import (
     compare,
     drilldown,
@@ -17,7 +17,6 @@ from dashboard.metrics import (
     response_rates,
     scorecard,
     sites_map,
-    team_absence,
 )
 from dashboard.present import formatting, plaintext
 from dashboard.present.charts import teams as charts
@@ -254,7 +253,7 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
         "worked out by subtraction."
     )
     if absence_ids:
-        start, end = cache.query(team_absence.wave_periods, sel["wave"])[0]
+        start, end = cache.query(periods.wave_periods, sel["wave"])[0]
         st.caption(
             f"Absence columns cover the 12 months {start:%d %b %Y} to {end:%d %b %Y} (calendar days). "
             f"Against the organisation and against the {drilldown.ABSENCE_REFERENCES['previous']} "
