@@ -100,8 +100,14 @@ def test_each_chart_is_one_tab_stop_with_its_text_alternative(server_factory, de
         wait_for_app(page)
         page.locator("[data-testid='stVegaLiteChart'].vega-embed, [data-testid='stDeckGlJsonChart']"
                      ).first.wait_for(state="attached", timeout=120_000)
-        page.wait_for_timeout(500)
         wait_for_app(page)
+        # every chart on screen drawn (Vega embeds after the script run, later under load)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+            ".filter(c => c.checkVisibility())"
+            ".every(c => c.matches('.vega-embed') && c.querySelector('svg, canvas'))",
+            timeout=60_000)
+        page.wait_for_timeout(500)
         stops: dict[int, int] = {}
         first = None
         for _ in range(250):

@@ -115,6 +115,10 @@ def _absence_change(page) -> None:
     # another kind of scope: "Medicine" is no site, and nobody asked for it as one, so no
     # "cannot be shown" note, and it leaves the URL
     _choose(page, "Scope", "Site")  # over the last 24 months only Northgate House can be shown
+    # the rerun has finished once the old name has left the URL and the site's rate is drawn
+    page.wait_for_url(lambda url: "in=Medicine" not in url)
+    page.get_by_text("Sickness absence rate — Site: Northgate House").first.wait_for()
+    wait_for_app(page)
     assert page.get_by_text("cannot be shown on its own").count() == 0
 
 
