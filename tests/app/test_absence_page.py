@@ -82,3 +82,23 @@ def test_bradford_can_be_hidden(demo_env_read_only, monkeypatch):
     assert not at.exception, at.exception
     assert "Bradford Factor (group level)" not in [h.value for h in at.header]
     assert absence.BRADFORD_CAVEAT not in _texts(at)
+
+
+def test_changing_the_scope_kind_gives_no_fall_back_note(demo_env):
+    """A directorate chosen, then the scope kind changed to Site: the old name is not a site, but
+    nobody sent a link naming it, so no "cannot be shown" note; the first site is shown."""
+    # AppTest does not write bound widgets to the URL: the browser's URL is set as it would be
+    # (reproduced in Chromium: "Site “Medicine” cannot be shown on its own for this period")
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["scope"] = "Directorate"
+    at.query_params["in"] = "Medicine"
+    at.run()
+    assert at.selectbox(key="in").value == "Medicine"
+    at.selectbox(key="scope").set_value("site").run()
+    assert not at.exception, at.exception
+    assert not [i.value for i in at.info if "cannot be shown" in i.value]
+    assert at.selectbox(key="in").value == at.selectbox(key="in").options[0]
+    # a link that names a site the period cannot show still says so
+    at.query_params["in"] = "Nowhere"
+    at.run()
+    assert [i.value for i in at.info if "“Nowhere” cannot be shown on its own" in i.value]

@@ -101,9 +101,11 @@ def server_factory(tmp_path_factory):
     """
     procs: list[subprocess.Popen] = []
 
-    def start(db_path: Path | None = None, users: Sequence[tuple] = (), _keep: bool = False) -> str:
+    def start(db_path: Path | None = None, users: Sequence[tuple] = (), args: Sequence[str] = (),
+              _keep: bool = False) -> str:
         """users: (name, role[, directorates[, teams]]) accounts created in the copy, password
-        tests.signin.PASSWORD; sign in with sign_in(page, base, name)."""
+        tests.signin.PASSWORD; sign in with sign_in(page, base, name). args: more options for
+        `streamlit run` (e.g. --secrets.files)."""
         work = tmp_path_factory.mktemp("server")
         db = work / "store.duckdb"
         if db_path is not None:
@@ -123,7 +125,7 @@ def server_factory(tmp_path_factory):
                 sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
                 "--server.port", str(port), "--server.address", "127.0.0.1",
                 "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                "--server.fileWatcherType", "none",
+                "--server.fileWatcherType", "none", *args,
             ],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )

@@ -49,7 +49,7 @@ def test_axe_finds_no_serious_or_critical_violation(demo_server, page, state):
     assert not bad, bad
     # every chart on screen has a text alternative (its one-sentence summary)
     # (charts in tabs that are not open are empty placeholders)
-    charts = page.locator("[data-testid='stVegaLiteChart']:has(.vega-embed), "
+    charts = page.locator("[data-testid='stVegaLiteChart'].vega-embed, "
                           "[data-testid='stDeckGlJsonChart']")
     for i in range(charts.count()):
         chart = charts.nth(i)
@@ -57,3 +57,66 @@ def test_axe_finds_no_serious_or_critical_violation(demo_server, page, state):
         if not label and chart.locator("[aria-label]").count():
             label = chart.locator("[aria-label]").first.get_attribute("aria-label") or ""
         assert len(label) > 20, f"{state}: chart {i} has no text alternative"
+
+
+# Each focused element is attributed to a chart when it lies inside the chart's element or is the
+# summary of the expander that follows the chart (its table and downloads).
+_OWNER = """
+() => {
+  const charts = [...document.querySelectorAll('[data-testid="stElementContainer"]')].filter(
+    (c) => c.checkVisibility() &&  // charts in tabs that are not open are hidden
+      c.querySelector('[data-testid="stVegaLiteChart"].vega-embed, [data-testid="stDeckGlJsonChart"]'));
+  const after = (c) => {
+    let s = c.nextElementSibling;
+    for (let k = 0; s && k < 3; k++, s = s.nextElementSibling) {
+      const x = s.matches('[data-testid="stExpander"]') ? s : s.querySelector('[data-testid="stExpander"]');
+      if (x) return x;
+    }
+    return null;
+  };
+  const e = document.activeElement;
+  const owner = charts.findIndex(
+    (c) => c.contains(e) || (after(c) && after(c).querySelector('summary') === e));
+  const own = (c) => c.querySelector('[data-testid="stVegaLiteChart"], [data-testid="stDeckGlJsonChart"]');
+  return {
+    owner, n: charts.length, key: e ? e.outerHTML.slice(0, 120) : '',
+    labels: charts.map((c) => own(c).getAttribute('aria-label') || ''),
+    expanders: charts.map((c) => (after(c) ? after(c).innerText.split('\\n').pop() : '')),
+  };
+}
+"""
+CHART_STATES = ["", "teams?tab=Funnel+plot", "teams?tab=Sites+map", "absence"]
+
+
+def test_each_chart_is_one_tab_stop_with_its_text_alternative(demo_server, page):
+    """Tab through each page: every chart takes exactly one stop (the expander with its table and
+    downloads), never its toolbar, canvas or map; the chart itself carries its summary."""
+    base = demo_server
+    for state in CHART_STATES:
+        page.goto(f"{base}/{state}")
+        wait_for_app(page)
+        page.locator("[data-testid='stVegaLiteChart'].vega-embed, [data-testid='stDeckGlJsonChart']"
+                     ).first.wait_for(state="attached", timeout=120_000)
+        wait_for_app(page)
+        # every chart on screen drawn (Vega embeds after the script run, later under load)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+            ".filter(c => c.checkVisibility())"
+            ".every(c => c.matches('.vega-embed') && c.querySelector('svg, canvas'))",
+            timeout=60_000)
+        page.wait_for_timeout(500)
+        stops: dict[int, int] = {}
+        first = None
+        for _ in range(250):
+            page.keyboard.press("Tab")
+            seen = page.evaluate(_OWNER)
+            if seen["key"] == first:
+                break  # back at the first stop: the whole page has been walked
+            first = first or seen["key"]
+            if seen["owner"] >= 0:
+                stops[seen["owner"]] = stops.get(seen["owner"], 0) + 1
+        else:
+            pytest.fail(f"{state}: tabbing never came back to the first stop")
+        assert seen["n"] >= 1, state
+        assert stops == {i: 1 for i in range(seen["n"])}, (state, stops, seen["expanders"])
+        assert all(len(label) > 20 for label in seen["labels"]), (state, seen["labels"])

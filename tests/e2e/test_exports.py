@@ -19,6 +19,8 @@ def test_overview_downloads_slide_pack_and_footed_chart(demo_server, page):
     page.get_by_text("Where to look", exact=True).wait_for(timeout=120_000)
     page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
 
+    # the downloads sit with the table behind the chart (one tab stop per chart)
+    page.get_by_text("Data behind this chart (table) and downloads").first.click()
     with page.expect_download(timeout=180_000) as svg:
         page.locator(".st-key-svg_seven-domain-scores button").click()
     text = Path(svg.value.path()).read_text(encoding="utf-8")

@@ -62,107 +62,107 @@ def _no_exception(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0
 
 
-def test_overview_link_restores_the_wave(base, browser):
+def _round_trip(browser, url: str, change, check) -> None:
+    """Open url, change the view with change(page), copy its link; open the link in a new browser
+    context and check(page, link) that it shows the same view."""
     context, page = _fresh(browser)
     try:
-        page.goto(f"{base}/")  # the default page lives at the root
+        page.goto(url)
         wait_for_app(page)
-        _choose(page, "Survey wave", "2024")
-        link = _copy_link(page)
-        assert "wave=2024" in link
-    finally:
-        context.close()
-    context, page = _reopen(browser, link)
-    try:
-        assert "2024" in _selected(page, "Survey wave")
-        _no_exception(page)
-    finally:
-        context.close()
-
-
-def test_teams_link_restores_directorate_tab_and_sort(base, browser):
-    context, page = _fresh(browser)
-    try:
-        page.goto(f"{base}/teams")
-        wait_for_app(page)
-        page.get_by_role("radio", name="Medicine (n=576)").click()
-        wait_for_app(page)
-        _choose(page, "Sort rows by", "Stress")
-        page.get_by_role("tab", name="Funnel plot", exact=True).click()
-        wait_for_app(page)
+        change(page)
         link = _copy_link(page)
     finally:
         context.close()
     context, page = _reopen(browser, link)
     try:
-        page.get_by_role("button", name="› Medicine").wait_for()
-        assert _tab_open(page, "Funnel plot")
-        page.get_by_role("tab", name="Heatmap", exact=True).click()
-        wait_for_app(page)
-        assert "Stress" in _selected(page, "Sort rows by")
+        check(page, link)
         _no_exception(page)
     finally:
         context.close()
 
 
-def test_absence_link_restores_comparison_scope_and_day_count(base, browser):
-    context, page = _fresh(browser)
-    try:
-        page.goto(f"{base}/absence")
-        wait_for_app(page)
-        _choose(page, "Compare by", "Site")
-        page.get_by_text(DAY_COUNT_SHORT["working"], exact=True).click()
-        wait_for_app(page)
-        _choose(page, "Scope", "Directorate")
-        _choose(page, "Directorate", "Medicine")
-        link = _copy_link(page)
-    finally:
-        context.close()
-    context, page = _reopen(browser, link)
-    try:
-        assert "Site" in _selected(page, "Compare by")
-        assert "Medicine" in _selected(page, "Directorate")
-        assert page.get_by_role("radio", name=DAY_COUNT_SHORT["working"]).is_checked()
-        page.get_by_text("Sickness absence rate — Directorate: Medicine").first.wait_for()
-        _no_exception(page)
-    finally:
-        context.close()
+def _overview_change(page) -> None:
+    _choose(page, "Survey wave", "2024")
 
 
-def test_interventions_link_restores_the_evaluation_and_its_settings(base, browser):
-    context, page = _fresh(browser)
-    try:
-        page.goto(f"{base}/interventions")
-        wait_for_app(page)
-        _choose(page, "Intervention", "Wellbeing app pilot")
-        page.get_by_text("Evaluation settings").click()
-        page.get_by_text("Benjamini-Hochberg", exact=False).first.click()
-        wait_for_app(page)
-        link = _copy_link(page)
-    finally:
-        context.close()
-    context, page = _reopen(browser, link)
-    try:
-        assert "Wellbeing app pilot" in _selected(page, "Intervention")
-        page.get_by_text("Evaluation settings").click()
-        assert page.get_by_role("radio", name="Benjamini-Hochberg", exact=False).is_checked()
-        _no_exception(page)
-    finally:
-        context.close()
+def _overview_check(page, link: str) -> None:
+    assert "wave=2024" in link
+    assert "2024" in _selected(page, "Survey wave")
 
 
-def test_data_link_restores_the_tab(base, browser):
-    context, page = _fresh(browser)
-    try:
-        page.goto(f"{base}/data")
-        wait_for_app(page)
-        page.get_by_role("tab", name="What the store holds", exact=True).click()
-        link = _copy_link(page)
-    finally:
-        context.close()
-    context, page = _reopen(browser, link)
-    try:
-        assert _tab_open(page, "What the store holds")
-        _no_exception(page)
-    finally:
-        context.close()
+def _teams_change(page) -> None:
+    page.get_by_role("radio", name="Medicine (n=576)").click()
+    wait_for_app(page)
+    _choose(page, "Sort rows by", "Stress")
+    page.get_by_role("tab", name="Funnel plot", exact=True).click()
+    wait_for_app(page)
+
+
+def _teams_check(page, link: str) -> None:
+    page.get_by_role("button", name="› Medicine").wait_for()
+    assert _tab_open(page, "Funnel plot")
+    page.get_by_role("tab", name="Heatmap", exact=True).click()
+    wait_for_app(page)
+    assert "Stress" in _selected(page, "Sort rows by")
+
+
+def _absence_change(page) -> None:
+    _choose(page, "Compare by", "Site")
+    page.get_by_text(DAY_COUNT_SHORT["working"], exact=True).click()
+    wait_for_app(page)
+    _choose(page, "Scope", "Directorate")
+    _choose(page, "Directorate", "Medicine")
+    # another kind of scope: "Medicine" is no site, and nobody asked for it as one, so no
+    # "cannot be shown" note, and it leaves the URL
+    _choose(page, "Scope", "Site")  # over the last 24 months only Northgate House can be shown
+    # the rerun has finished once the old name has left the URL and the site's rate is drawn
+    page.wait_for_url(lambda url: "in=Medicine" not in url)
+    page.get_by_text("Sickness absence rate — Site: Northgate House").first.wait_for()
+    wait_for_app(page)
+    assert page.get_by_text("cannot be shown on its own").count() == 0
+
+
+def _absence_check(page, link: str) -> None:
+    assert "Medicine" not in link
+    assert "Site" in _selected(page, "Compare by")
+    assert "Northgate House" in _selected(page, "Site")
+    assert page.get_by_role("radio", name=DAY_COUNT_SHORT["working"]).is_checked()
+    page.get_by_text("Sickness absence rate — Site: Northgate House").first.wait_for()
+    assert page.get_by_text("cannot be shown on its own").count() == 0
+
+
+def _interventions_change(page) -> None:
+    _choose(page, "Intervention", "Wellbeing app pilot")
+    page.get_by_text("Evaluation settings").click()
+    page.get_by_text("Benjamini-Hochberg", exact=False).first.click()
+    wait_for_app(page)
+
+
+def _interventions_check(page, link: str) -> None:
+    assert "Wellbeing app pilot" in _selected(page, "Intervention")
+    page.get_by_text("Evaluation settings").click()
+    assert page.get_by_role("radio", name="Benjamini-Hochberg", exact=False).is_checked()
+
+
+def _data_change(page) -> None:
+    page.get_by_role("tab", name="What the store holds", exact=True).click()
+
+
+def _data_check(page, link: str) -> None:
+    assert _tab_open(page, "What the store holds")
+
+
+@pytest.mark.parametrize(
+    ("path", "change", "check"),
+    [
+        ("", _overview_change, _overview_check),  # the default page lives at the root
+        ("teams", _teams_change, _teams_check),
+        ("absence", _absence_change, _absence_check),
+        ("interventions", _interventions_change, _interventions_check),
+        ("data", _data_change, _data_check),
+    ],
+    ids=["overview wave", "teams directorate tab and sort", "absence comparison scope and day count",
+         "interventions evaluation and settings", "data tab"],
+)
+def test_a_copied_link_restores_the_view(base, browser, path, change, check):
+    _round_trip(browser, f"{base}/{path}", change, check)

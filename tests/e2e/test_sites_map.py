@@ -75,6 +75,16 @@ def _screen_position(db, deck, site: str) -> tuple[float, float]:
             box["y"] + box["height"] / 2 + (row.y - view["target"][1]) * scale)
 
 
+def _tooltip(page, db, deck, site: str) -> str:
+    """The map's tooltip while the pointer rests on a site's dot."""
+    page.mouse.move(*_screen_position(db, deck, site))
+    tip = page.locator(".deck-tooltip")
+    page.wait_for_function(
+        "s => [...document.querySelectorAll('.deck-tooltip')].some("
+        "t => t.innerText.startsWith(s) && getComputedStyle(t).display !== 'none')", arg=site)
+    return tip.inner_text()
+
+
 def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db, browser):
     base = server_factory(sites_db, users=[("ana", "analyst")])
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -93,6 +103,9 @@ def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db
         page.wait_for_timeout(1_500)
         colours = _colours(deck.screenshot())
         assert _has(colours, GREY) and not _has(colours, GREEN) and not _has(colours, BLUE)
+        tip = _tooltip(page, sites_db, deck, "North")
+        assert "Value: withheld" in tip and "Staff in post: not shown" in tip, tip
+        assert "n: fewer than 10 staff in post, or withheld to protect a smaller group" in tip, tip
         # stress: both sites are released, both similar to the organisation (false-discovery control)
         sign_in(page, base, "ana", path="teams?tab=Sites+map")  # a new page load signs in again
         page.get_by_text("Map of 2 sites for Stress: 2 shown").first.wait_for()
@@ -100,6 +113,13 @@ def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db
         page.wait_for_timeout(1_500)
         colours = _colours(deck.screenshot())
         assert _has(colours, BLUE) and not _has(colours, GREY) and not _has(colours, GREEN)
+        # the tooltip gives value and n, by hand from tests/teams_org.py (wave 2025):
+        # North = Ward A 10/20, Ward B 7/14, Ward C 4/4, Clinic 10/11, HR 3/6, Finance 2/7 = 36/62
+        # (58.1%, shown to whole points); South = Theatres 5/25, Day Unit 6/12 = 11/37 (29.7%)
+        tip = _tooltip(page, sites_db, deck, "North")
+        assert "Value: 58%" in tip and "n: 62 responses" in tip, tip
+        tip = _tooltip(page, sites_db, deck, "South")
+        assert "Value: 30%" in tip and "n: 37 responses" in tip, tip
         assert page.locator("[data-testid='stException']").count() == 0
         # clicking a site opens its cut: every indicator for the site against the organisation
         x, y = _screen_position(sites_db, deck, "North")

@@ -78,3 +78,22 @@ def test_clicking_a_heatmap_cell_opens_the_team(shared_server, teams_db, page):
     page.get_by_role("heading", name="Ward A").wait_for()
     page.wait_for_url(re.compile(r"team=Ward(\+|%20)A"))
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_selecting_an_outlier_under_the_funnel_plot_opens_the_team(server_factory, demo_db, page):
+    base = server_factory(demo_db)
+    page.goto(f"{base}/teams?dir=Medicine&ind=stress&tab=Funnel+plot")
+    wait_for_app(page)
+    grid = page.locator(".st-key-teams_outlier_pick [data-testid='stDataFrame']")
+    grid.wait_for(timeout=120_000)
+    grid.scroll_into_view_if_needed()
+    # the grid's accessible table names the rows drawn on its canvas; row 1 is the header
+    first = grid.locator("[role='row'][aria-rowindex='2'] td").first
+    team = first.inner_text()
+    assert team == "Ward 3 Cardiology"  # the demo's planted stress outlier (data/demo/README.md)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
+    wait_for_app(page)
+    page.wait_for_url(re.compile(r"team=Ward(\+|%20)3(\+|%20)Cardiology"))
+    page.get_by_role("heading", name=team).wait_for()
+    assert page.locator("[data-testid='stException']").count() == 0

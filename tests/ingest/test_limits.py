@@ -16,6 +16,13 @@ from tests.ingest.conftest import UPLOADS, snapshot
 LIMITS = caps.load()
 
 
+def _refusal(path, **kwargs) -> str:
+    """The reason read_file gives for refusing the file (it must refuse)."""
+    with pytest.raises(ReadError) as err:
+        read_file(path, **kwargs)
+    return str(err.value)
+
+
 def test_settings_file_sets_every_limit():
     expected = caps.Limits(
         max_upload_mb=200,
@@ -36,9 +43,7 @@ def test_settings_file_sets_every_limit():
 def test_corner_cell_xlsx_refused_from_its_declared_dimension():
     # 4.8 KB on disk, two cells: A1 and XFD1048576 (the server used to abort asking for 512 GB).
     assert (UPLOADS / "corner_cell.xlsx").stat().st_size < 6000
-    with pytest.raises(ReadError) as err:
-        read_file(UPLOADS / "corner_cell.xlsx")
-    assert str(err.value) == (
+    assert _refusal(UPLOADS / "corner_cell.xlsx") == (
         "Sheet 'Data' of 'corner_cell.xlsx' spans 16,384 columns (A1:XFD1048576); the limit is 2,000 "
         "columns. Delete stray cells far to the right, or save the data as CSV."
     )
@@ -56,9 +61,7 @@ def test_corner_cell_without_a_dimension_is_stopped_by_the_capped_reader(tmp_pat
     # No <dimension>: nothing to check up front, so calamine tries to allocate 512 GB in the
     # child process, which hits its memory cap and dies; the parent refuses with that reason.
     path = _strip_or_set_dimension(UPLOADS / "corner_cell.xlsx", tmp_path / "nodim.xlsx", None)
-    with pytest.raises(ReadError) as err:
-        read_file(path)
-    assert str(err.value).startswith(
+    assert _refusal(path).startswith(
         "Opening 'nodim.xlsx' needed more than the 3,072 MB of memory a spreadsheet may use, "
         "so it was stopped."
     )
@@ -80,9 +83,7 @@ def test_child_out_of_cpu_time_is_refused_with_that_reason(tmp_path):
 
 
 def test_zip_bomb_refused_by_the_packing_ratio_before_unpacking():
-    with pytest.raises(ReadError) as err:
-        read_file(UPLOADS / "zip_bomb.xlsx")
-    assert str(err.value) == (
+    assert _refusal(UPLOADS / "zip_bomb.xlsx") == (
         "'zip_bomb.xlsx' is packed 1,017 times smaller than its contents (part 'xl/worksheets/sheet1.xml' "
         "unpacks from 40 KB to 40 MB); the limit is 100 times. A real export is never packed this tightly, "
         "so the file was not opened."
@@ -103,9 +104,7 @@ def test_ods_with_a_huge_repeated_area_refused_before_parsing(tmp_path):
         "<text:p>x</text:p></table:table-cell></table:table-row>"
     )
     _write_ods(path, row)
-    with pytest.raises(ReadError) as err:
-        read_file(path)
-    assert str(err.value) == (
+    assert _refusal(path) == (
         "Sheet 'Big' of 'repeat.ods' spans 1,048,576 rows × 1,024 columns = 1,073,741,824 cells; the limit "
         "is 5,000,000 cells per sheet. Delete stray cells far below or to the right, or save the data as "
         "CSV and upload that."
@@ -134,9 +133,7 @@ def test_a_million_columns_refused_by_column_count(tmp_path):
     path = tmp_path / "wide.csv"
     with open(path, "w") as fh:
         fh.write(",".join(f"c{i}" for i in range(1_000_000)) + "\n" + ",".join("1" * 1_000_000) + "\n")
-    with pytest.raises(ReadError) as err:
-        read_file(path)
-    assert str(err.value) == (
+    assert _refusal(path) == (
         "'wide.csv' has 1,000,000 columns (row 1); the limit is 2,000 columns. "
         "Export only the columns you need."
     )
@@ -149,9 +146,7 @@ def test_one_190_mb_line_refused_by_line_length(tmp_path):
         block = b"x" * (1 << 20)
         for _ in range(190):
             fh.write(block)
-    with pytest.raises(ReadError) as err:
-        read_file(path)
-    assert str(err.value) == (
+    assert _refusal(path) == (
         "Line 2 of 'one_line.csv' is 190 MB long; the limit is 1.0 MB per line. The file may not be a "
         "table with one row per line: export it again as CSV."
     )
@@ -160,9 +155,7 @@ def test_one_190_mb_line_refused_by_line_length(tmp_path):
 def test_field_longer_than_the_cell_limit(tmp_path):
     path = tmp_path / "long_cell.csv"
     path.write_text("Team,Notes\nWard 7,short\nTheatres," + "y" * 40_000 + "\n")
-    with pytest.raises(ReadError) as err:
-        read_file(path)
-    assert str(err.value) == (
+    assert _refusal(path) == (
         "Row 3, column 'Notes' of 'long_cell.csv' holds 40,000 characters; the limit is 32,767 characters "
         "per cell."
     )

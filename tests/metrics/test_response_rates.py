@@ -1,9 +1,13 @@
 """Response rates: responses / staff in post in the fieldwork month, released with the team."""
 from __future__ import annotations
 
+import itertools
+from datetime import date
+
+import numpy as np
 import pytest
 
-from dashboard.metrics import response_rates, scorecard
+from dashboard.metrics import response_rates, scorecard, team_absence
 from tests import teams_org
 
 T = 10
@@ -68,3 +72,51 @@ def test_feeds_the_data_insights_domain_with_its_band(con):
     org = scorecard.indicator_table(con, 2, T).set_index("indicator_id").loc["response_rate"]
     # organisation: 99 responses of 115 staff in post (25+14+6+30+12+8+10+10)
     assert org.value == pytest.approx(99 / 115) and org.band == "very good (80% or more)"
+
+
+def _in_span(rows: list[np.ndarray], v: np.ndarray) -> bool:
+    a = np.vstack(rows)
+    return np.linalg.matrix_rank(np.vstack([a, v])) == np.linalg.matrix_rank(a)
+
+
+def test_headcount_beside_the_rate_of_an_absence_withheld_team_reveals_no_absence(con):
+    """Decision (docs/privacy.md, Response rates): Clinic (11 responses, 8 staff in post) is shown
+    by the survey release, so its response rate and headcount are shown, although the absence
+    release withholds Clinic (8 < 10 staff). Played as an attacker on October 2025 (the fieldwork
+    month): unknowns are each team's days lost and FTE days available; every released absence
+    group gives both (and its headcount), the response-rate table gives each shown team's
+    headcount, taken at its worst as its FTE days available (Clinic: 8 staff, 8.0 FTE). Staffing
+    becomes known; days lost of any set of teams below 10 staff does not."""
+    rates = response_rates.unit_rates(con, T).set_index(["wave_id", "team"])
+    clinic = rates.loc[(2, "Clinic")]
+    assert clinic.shown and clinic.responses == 11 and clinic.headcount == 8
+    teams = [t for _, t, _, _ in teams_org.UNITS]
+    k = len(teams)
+
+    def lost(members) -> np.ndarray:
+        return np.array([t in members for t in teams] + [False] * k, dtype=float)
+
+    def available(members) -> np.ndarray:
+        return np.array([False] * k + [t in members for t in teams], dtype=float)
+
+    start, end = date(2025, 10, 1), date(2025, 10, 31)
+    figures = []
+    for cut in ("directorate", "team", "site"):
+        frame = team_absence.compare_rates(con, start, end, T, cut)
+        if cut == "team":
+            assert frame.set_index("team").loc["Clinic", "suppressed"]
+        for key in frame.loc[~frame.suppressed, cut]:
+            members = {t for _, t, d, s in teams_org.UNITS if key in (t, d, s)}
+            figures += [lost(members), available(members)]
+    figures += [lost(teams), available(teams)]   # the organisation
+    table = [available({t}) for (w, t), row in rates.iterrows() if w == 2 and row.shown]
+    known = figures + table
+    assert _in_span(known, available({"Clinic"}))          # staffing: known, and accepted
+    small = [set(c) for n in (1, 2, 3) for c in itertools.combinations(teams, n)
+             if sum(teams_org.STAFF_IN_POST[t][0] for t in c) < T]
+    assert {"Clinic"} in small and {"Ward C"} in small
+    assert not [s for s in small if _in_span(known, lost(s))]
+    # the audit can fail: with only teams below 10 withheld (no sibling withheld as cover),
+    # Surgery minus Theatres minus Day Unit gives Clinic's days lost
+    naive = [lost({t}) for t in teams if teams_org.STAFF_IN_POST[t][0] >= T]
+    assert _in_span(known + naive, lost({"Clinic"}))

@@ -141,6 +141,25 @@ def _distribution(mapped: pd.Series, missing_count: int, scale: catalogue.Scale)
     return frame
 
 
+def _question(column: str, item: catalogue.Item, distinct: pd.DataFrame, labels: list[str], why: str,
+              proposed: dict[str, str | None]) -> Reading:
+    """A column that cannot be read yet: each value with its count and proposed reading, and a
+    suggested custom indicator in case it is not this question at all."""
+    values_list = distinct["value"].tolist()
+    return Reading(
+        column,
+        item.id,
+        item.label,
+        "question",
+        distinct.assign(**{"reads as": [proposed.get(v) or "?" for v in values_list]}),
+        pd.DataFrame(columns=["answer", "count", "share"]),
+        labels,
+        why,
+        proposed,
+        suggest_custom(column, values_list, item),
+    )
+
+
 def read_item_column(
     column: str,
     values: pd.Series,
@@ -169,20 +188,8 @@ def read_item_column(
                 if bad_targets
                 else f"values with no reading yet: {', '.join(uncovered[:12])}"
             )
-            proposed = {v: recode.get(v) for v in values_list}
-            reading = Reading(
-                column,
-                item.id,
-                target_label,
-                "question",
-                distinct.assign(**{"reads as": [proposed.get(v) or "?" for v in values_list]}),
-                pd.DataFrame(columns=["answer", "count", "share"]),
-                labels,
-                why,
-                proposed,
-                suggest_custom(column, values_list, item),
-            )
-            return reading, None, None
+            return _question(column, item, distinct, labels, why,
+                             {v: recode.get(v) for v in values_list}), None, None
         norm = text.map(lambda v: _normalise_answer(v) if pd.notna(v) else None)
         target = norm.map(lambda v: norm_recode.get(v) if v is not None else None)
         as_missing = target == MISSING_READING
@@ -237,20 +244,8 @@ def read_item_column(
         else:
             why = "other labels than this question's answers"
     if status == "question":
-        proposed = propose_recode(values_list, scale)
-        reading = Reading(
-            column,
-            item.id,
-            target_label,
-            "question",
-            distinct.assign(**{"reads as": [proposed.get(v) or "?" for v in values_list]}),
-            pd.DataFrame(columns=["answer", "count", "share"]),
-            labels,
-            why,
-            proposed,
-            suggest_custom(column, values_list, item),
-        )
-        return reading, None, None
+        return _question(column, item, distinct, labels, why,
+                         propose_recode(values_list, scale)), None, None
     mapped, unknown = map_answers(values, scale, extra_labels)
     back = {val: lab for lab, val in scale.labels.items()}
     reads = [back.get(lookup.get(n, -99), "unknown: not imported") for n in norms]

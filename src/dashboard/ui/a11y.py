@@ -1,6 +1,7 @@
 """Accessibility in one place: the focus and contrast styles, and charts with a text alternative."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,14 @@ select:focus-visible, summary:focus-visible, [role="tab"]:focus-visible,
   box-shadow: 0 0 0 5px #FFFFFF !important;
 }
 [data-testid="stSidebarNavLink"]:focus-visible span { text-decoration: underline; }
+/* WCAG 2.4.3 / 2.1.1: a chart is one tab stop, its "data behind this chart" expander, which holds
+   the table (what the tooltips say) and the footed PNG/SVG downloads. Streamlit's own toolbar on a
+   chart added four more stops per chart (show data, an unfooted PNG, the Vega-Lite spec,
+   fullscreen); display:none takes them out of the tab order for keyboard and mouse alike. */
+[data-testid="stFullScreenFrame"]:has([data-testid="stVegaLiteChart"]) [data-testid="stElementToolbar"],
+[data-testid="stFullScreenFrame"]:has([data-testid="stDeckGlJsonChart"]) [data-testid="stElementToolbar"] {
+  display: none !important;
+}
 /* WCAG 1.4.3: captions are drawn at 60% opacity, which takes a link in them to 3:1. Full opacity
    with a grey of 7:1 keeps captions quieter than body text; links are 7.3:1 on white. */
 [data-testid="stCaptionContainer"] { opacity: 1 !important; color: #595959 !important; }
@@ -42,9 +51,29 @@ select:focus-visible, summary:focus-visible, [role="tab"]:focus-visible,
 """
 
 
+# deck.gl makes the map's canvas a tab stop of its own (for keyboard pan and zoom), beside the
+# "sites as a table" expander and the "Open a site" box that say and do everything the map does.
+# No CSS can take an element out of the tab order, so one observer does, once per browser tab.
+_ONE_STOP_JS = """
+<script>
+(() => {
+  if (window.wcOneStopPerChart) return;
+  window.wcOneStopPerChart = true;
+  const calm = () => document.querySelectorAll(
+    '[data-testid="stDeckGlJsonChart"] [tabindex]:not([tabindex="-1"])'
+  ).forEach((el) => el.setAttribute("tabindex", "-1"));
+  calm();
+  new MutationObserver(calm).observe(document.body, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["tabindex"],
+  });
+})();
+</script>
+"""
+
+
 def style() -> None:
     """Inject the shared accessibility styles (once per page run, from the shell)."""
-    st.html(STYLE)
+    st.html(STYLE + _ONE_STOP_JS, unsafe_allow_javascript=True)
 
 
 def chart(
@@ -54,16 +83,26 @@ def chart(
     *,
     container: Any = None,
     table_label: str = "Data behind this chart (table)",
+    extra: Callable[[], None] | None = None,
+    caption: bool = True,
     **kwargs: Any,
 ) -> Any:
     """An Altair chart with its text alternative: a one-sentence summary read by screen readers
-    (and shown as a caption) and, behind an expander, the table it draws, which also holds what
-    the tooltips say, so keyboard users reach it too. Returns st.altair_chart's result."""
+    (and shown as a caption unless the page already says it) and, behind one expander, the table
+    it draws, which also holds what the tooltips say, so keyboard users reach it too, and then
+    `extra` (the chart's downloads). The expander is the chart's only tab stop. Returns
+    st.altair_chart's result."""
     box = container if container is not None else st
     kwargs.setdefault("width", "stretch")
     result = box.altair_chart(figure, alt=summary, **kwargs)
-    box.caption(plaintext.md(summary))  # summaries name teams and interventions: user text
-    if data is not None:
-        with box.expander(table_label):
-            st.dataframe(data, hide_index=True, width="stretch")
+    if caption:
+        box.caption(plaintext.md(summary))  # summaries name teams and interventions: user text
+    if data is not None or extra is not None:
+        label = (table_label if extra is None else f"{table_label} and downloads") \
+            if data is not None else "Download this chart (PNG, SVG)"
+        with box.expander(label):
+            if data is not None:
+                st.dataframe(data, hide_index=True, width="stretch")
+            if extra is not None:
+                extra()
     return result

@@ -27,6 +27,21 @@ def _count(v) -> str:
     return "–" if v is None or pd.isna(v) else f"{int(v):,}"
 
 
+def _scope_kind_changed(start: date, end: date, threshold: int) -> None:
+    """A new kind of scope starts at its first group. The URL still names the old one
+    ("Medicine", which is no site) until the group box is drawn again; that is not a link asking
+    for a withheld site, so no note. The group box is set to the first group, which also takes
+    the old name out of the URL (a bound parameter cannot be deleted directly), so a copied link
+    holds what is on screen."""
+    st.session_state["absence_scope_kind_changed"] = True
+    kind = st.session_state.get("scope")
+    if kind in (None, "organisation"):
+        return
+    options = cache.query(team_absence.scope_options, start, end, threshold, kind)
+    if not options.empty:
+        st.session_state["in"] = options[kind].iloc[0]
+
+
 def _controls(first: date, last: date, threshold: int) -> dict:
     """The page's choices, each bound to the URL (period, day count, comparison, scope)."""
     months = [d.date() for d in pd.date_range(first, last, freq="MS")]
@@ -49,14 +64,16 @@ def _controls(first: date, last: date, threshold: int) -> dict:
     who = auth.current()
     # a manager's figures are always for their own part of the organisation, never the whole
     scopes = CUT_CHOICES[1:] if who is not None and who.scoped else CUT_CHOICES
-    scope_cut = links.selectbox(c1, "Scope", scopes, "scope", "scope", format_func=groups.LABELS.get)
+    scope_cut = links.selectbox(c1, "Scope", scopes, "scope", "scope", format_func=groups.LABELS.get,
+                                on_change=_scope_kind_changed, args=(start, end, threshold))
+    kind_changed = st.session_state.pop("absence_scope_kind_changed", False)
     unit_ids: tuple[int, ...] | None = None
     scope_label = "Organisation"
     if scope_cut != "organisation":
         options = cache.query(team_absence.scope_options, start, end, threshold, scope_cut)
         names = list(options[scope_cut])
         wanted = links.raw("in")
-        if wanted and wanted not in names:
+        if wanted and wanted not in names and not kind_changed:
             links.note(
                 f"{groups.LABELS[scope_cut]} “{wanted}” cannot be shown on its own for this period "
                 f"(fewer than {threshold} staff in post, or it would reveal a smaller group); "

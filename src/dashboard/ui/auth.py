@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Callable, Iterator
 
 import pandas as pd
@@ -16,6 +17,10 @@ from dashboard.ui import cache
 FIRST_USER = (
     "python -m dashboard user add YOUR.NAME --role admin"
 )
+SSO_NEEDS = ("authlib", "httpx")
+SSO_MISSING = ("Single sign-on is configured, but this server cannot start it: the packages "
+               f"{' and '.join(SSO_NEEDS)} (streamlit[auth]) are not all installed. An administrator "
+               "installs the requirements again (make install); meanwhile local accounts still work.")
 # Query parameters that say which part of the organisation a page shows (for the audit trail).
 SCOPE_PARAMS = ("dir", "team", "view", "wave", "scope")
 
@@ -121,8 +126,13 @@ def _sign_in_screen(con, users: bool, sso: bool) -> None:
         return
     st.subheader("Sign in")
     if sso:
+        # st.login's server side imports Authlib's Starlette client, which needs httpx
+        # (streamlit[auth]); without it the button would end in a bare server error
+        ready = all(importlib.util.find_spec(m) is not None for m in SSO_NEEDS)
+        if not ready:
+            st.error(SSO_MISSING)
         st.button("Sign in with your organisation account", key="signin_sso", type="primary",
-                  on_click=st.login)
+                  on_click=st.login, disabled=not ready)
     if users:
         with st.form("signin", clear_on_submit=True):
             name = st.text_input("User name", key="signin_user")

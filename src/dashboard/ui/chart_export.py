@@ -65,21 +65,22 @@ def file_download(container: Any, label: str, build: Callable[[], bytes | str], 
     return True
 
 
-def show(chart: alt.Chart, footer: str, key: str) -> None:
-    """st.altair_chart at container width, then PNG/SVG downloads rendered offline on click."""
-    st.altair_chart(chart, width="stretch", key=f"chart_{key}")
-    downloads(chart, footer, key)
+def show(chart: alt.Chart, footer: str, key: str, summary: str) -> None:
+    """The chart at container width with its summary as its text alternative (the page shows it
+    already), and its PNG/SVG downloads (rendered offline on click) behind one expander."""
+    a11y.chart(chart, summary, None, caption=False, key=f"chart_{key}",
+               extra=(lambda: downloads(chart, footer, key)) if may_export() else None)
 
 
 def chart(figure: Any, summary: str, data: pd.DataFrame | None = None, *, footer: str, name: str,
           container: Any = None, **kwargs: Any) -> Any:
     """Every chart on every page: the chart with its text alternative (a11y.chart), then PNG and
-    SVG downloads footed with dataset, period, date, n and the threshold note. name: the files'
-    name (and the chart's widget key, chart_<name>, unless a key is given)."""
+    SVG downloads footed with dataset, period, date, n and the threshold note, inside the chart's
+    one expander (its only tab stop). name: the files' name (and the chart's widget key,
+    chart_<name>, unless a key is given)."""
     kwargs.setdefault("key", f"chart_{name}")
-    result = a11y.chart(figure, summary, data, container=container, **kwargs)
-    downloads(figure, footer, name, container)
-    return result
+    return a11y.chart(figure, summary, data, container=container,
+                      extra=(lambda: downloads(figure, footer, name)) if may_export() else None, **kwargs)
 
 
 def downloads(chart: alt.Chart, footer: str, key: str, container: Any = None) -> None:

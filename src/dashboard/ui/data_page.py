@@ -254,19 +254,10 @@ def _reading_questions(raw: RawTable, chosen: mapping.Mapping, first: Report, ta
             if len(r.values) > 15:
                 st.caption("Too many distinct values to recode one by one: read it as a custom indicator.")
                 continue
-            choices = [CHOOSE, *r.labels, mapping.MISSING_READING]
-            table: dict[str, str] = {}
-            cols = st.columns(min(len(r.values), 6))
-            for j, value in enumerate(r.values["value"]):
-                proposed = r.proposed.get(value)
-                pick = cols[j % len(cols)].selectbox(
-                    f"'{value}' reads as",
-                    choices,
-                    index=choices.index(proposed) if proposed in choices else 0,
-                    key=f"{key}_v{j}",
-                )
-                if pick != CHOOSE:
-                    table[value] = pick
+            values = list(r.values["value"])
+            table = _pick_grid(values, [CHOOSE, *r.labels, mapping.MISSING_READING], r.proposed,
+                               [f"'{v}' reads as" for v in values],
+                               [f"{key}_v{j}" for j in range(len(values))], 6)
             complete = len(table) == len(r.values)
             ok = st.checkbox(
                 f"Confirm this reading of '{r.column}'", key=f"{key}_ok", disabled=not complete,
@@ -301,20 +292,24 @@ def _base_pairs(raw: RawTable, base: mapping.Mapping, chosen: mapping.Mapping, t
     if not results:
         return {}
     st.markdown("**Bases**: the number of responses behind each result (its own column, by name)")
-    options = [NO_BASE, *[c for c in raw.columns if c not in results]]
-    pairs: dict[str, str] = {}
-    cols = st.columns(min(len(results), 3))
-    for j, column in enumerate(results):
-        proposed = base.bases.get(column)
-        pick = cols[j % len(cols)].selectbox(
-            f"Base of '{column}'",
-            options,
-            index=options.index(proposed) if proposed in options else 0,
-            key=f"data_base_{tag}_{raw.columns.index(column)}",
-        )
-        if pick != NO_BASE:
-            pairs[column] = pick
-    return pairs
+    return _pick_grid(results, [NO_BASE, *[c for c in raw.columns if c not in results]], base.bases,
+                      [f"Base of '{c}'" for c in results],
+                      [f"data_base_{tag}_{raw.columns.index(c)}" for c in results], 3)
+
+
+def _pick_grid(items: list[str], choices: list[str], proposed: dict, labels: list[str], keys: list[str],
+               per_row: int) -> dict[str, str]:
+    """One selectbox per item, up to per_row a row, each opening on its proposed choice (else on
+    choices[0], the "not chosen" entry); returns item -> choice for those given one."""
+    picked: dict[str, str] = {}
+    cols = st.columns(min(len(items), per_row))
+    for j, (item, label, key) in enumerate(zip(items, labels, keys, strict=True)):
+        guess = proposed.get(item)
+        pick = cols[j % len(cols)].selectbox(label, choices, key=key,
+                                             index=choices.index(guess) if guess in choices else 0)
+        if pick != choices[0]:
+            picked[item] = pick
+    return picked
 
 
 def _answers(kind: str, chosen: mapping.Mapping, first: Report, tag: str) -> None:

@@ -131,7 +131,8 @@ def render() -> None:
         body.append(f"<ul class='meeting-bullets' data-testid='meeting-bullets'>{items}</ul>")
     st.markdown("".join(body), unsafe_allow_html=True)
     if screen.chart is not None:
-        chart_export.show(common.meeting(screen.chart), brief.footer, f"meeting-{screen.key}")
+        chart_export.show(common.meeting(screen.chart), brief.footer, f"meeting-{screen.key}",
+                          screen.message)
     notes = " ".join(screen.notes)
     st.markdown(f"<div class='meeting-notes' data-testid='meeting-notes'>{html.escape(notes)}<br>"
                 f"{html.escape(brief.footer)}</div>", unsafe_allow_html=True)
