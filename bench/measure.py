@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from bench import raw as raw_sql
-from dashboard import privacy, store
+from dashboard import periods, privacy, store
 from dashboard.metrics import absence, briefing, compare, drilldown, indicators, response_rates, scorecard
 from dashboard.privacy import release
 from dashboard.stats import evaluation
@@ -72,7 +72,7 @@ def operations(con: duckdb.DuckDBPyConnection, threshold: int = 10) -> list[Oper
     """
     wave = int(con.execute("SELECT max(wave_id) FROM waves").fetchone()[0])
     span = absence.data_range(con)
-    end = absence.month_end(span[1])
+    end = periods.month_end(span[1])
     y, m = divmod(end.year * 12 + end.month - 1 - 23, 12)
     start = max(date(y, m + 1, 1), span[0])
     intervention = int(con.execute("SELECT min(intervention_id) FROM interventions").fetchone()[0])
@@ -144,7 +144,7 @@ def context(con: duckdb.DuckDBPyConnection) -> raw_sql.Context:
     wave, fielded = con.execute(
         "SELECT wave_id, fielded_on FROM waves ORDER BY wave_id DESC LIMIT 1").fetchone()
     span = absence.data_range(con)
-    end = absence.month_end(span[1])
+    end = periods.month_end(span[1])
     y, m = divmod(end.year * 12 + end.month - 1 - 23, 12)
     start = max(date(y, m + 1, 1), span[0])
     unit = int(con.execute(
