@@ -982,3 +982,16 @@ def test_weighted_pearson_and_small_n():
     assert stats.weighted_pearson(x, y, [1, 1, 1, 1]) == pytest.approx(sps.pearsonr(x, y).statistic)
     assert stats.weighted_pearson([1, 2], [1, 2], [1, 1]) is None
     assert stats.small_n([9, 10, 29, 30, np.nan]).tolist() == [True, True, True, False, False]
+
+
+def test_wilson_bounds_is_the_closed_form_for_arrays_and_scalars():
+    # Closed form (Wilson 1927), worked independently of statsmodels.
+    x, n, z = np.array([0.0, 12.0, 39.5]), np.array([10.0, 40.0, 40.0]), 1.959963984540054
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low, high = stats.wilson_bounds(x, n)
+    assert low == pytest.approx(centre - half, abs=1e-12)
+    assert high == pytest.approx(centre + half, abs=1e-12)
+    one = stats.wilson_interval(12, 40)
+    assert (one.low, one.high) == pytest.approx((low[1], high[1]), abs=1e-15)

@@ -7,7 +7,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 from scipy.stats import binom, norm
-from statsmodels.stats.proportion import proportion_confint
 
 from dashboard import catalogue, periods, privacy, stats
 from dashboard.metrics import indicators, lenses, scorecard, team_absence
@@ -213,10 +212,7 @@ def _direction(higher: np.ndarray, lower: np.ndarray, higher_is_better: bool) ->
 def _own_interval(kind: str, value: pd.Series, n: pd.Series, sd: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The group's own 95% interval: Wilson for proportions, normal for means."""
     if kind == "proportion":
-        lo, hi = proportion_confint(
-            np.round(value.to_numpy() * n.to_numpy()), n.to_numpy(), alpha=0.05, method="wilson"
-        )
-        return np.asarray(lo), np.asarray(hi)
+        return stats.wilson_bounds(np.round(value.to_numpy() * n.to_numpy()), n.to_numpy())
     half = Z95 * sd.to_numpy() / np.sqrt(n.to_numpy())
     return value.to_numpy() - half, value.to_numpy() + half
 

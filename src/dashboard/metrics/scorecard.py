@@ -9,9 +9,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from statsmodels.stats.proportion import proportion_confint
 
-from dashboard import catalogue, periods, privacy
+from dashboard import catalogue, periods, privacy, stats
 from dashboard.catalogue import Catalogue, Indicator
 from dashboard.framework import interventions
 from dashboard.metrics import absence, indicators, response_rates
@@ -61,7 +60,7 @@ def rag(ind: Indicator, value: float | None, n: float | None) -> tuple[str | Non
         status = {0: "worse", 1: "similar", 2: "similar", 3: "better"}[band]
         return status, HSE_BANDS[band]
     if ind.kind == "proportion" and n:
-        lo, hi = proportion_confint(value * n, n, alpha=0.05, method="wilson")
+        lo, hi = (float(b) for b in stats.wilson_bounds(value * n, n))
         if hi < bench.value:
             status = "better" if not ind.higher_is_better else "worse"
         elif lo > bench.value:

@@ -319,13 +319,20 @@ def _z(alpha: float) -> float:
     return float(sps.norm.ppf(1 - alpha / 2))
 
 
+def wilson_bounds(successes, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score bounds for proportions: the one home of the interval (scalars or arrays;
+    successes may be fractional, e.g. a share times its base)."""
+    low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
 def wilson_interval(successes: float, n: int, alpha: float = 0.05) -> Interval:
     """Wilson score interval for one proportion; successes may be fractional (sum of values)."""
     if n <= 0:
         return Interval(_NAN, _NAN, _NAN, 0)
     if not 0 <= successes <= n:
         raise ValueError(f"successes {successes} outside 0..{n}")
-    low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
+    low, high = wilson_bounds(successes, n, alpha)
     return Interval(float(successes / n), float(low), float(high), int(n))
 
 
