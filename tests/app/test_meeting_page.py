@@ -166,4 +166,4 @@ def test_downloads_need_the_export_right_and_are_audited(demo_env, deferred):
     exports = trail[trail.action == "export"]
     assert list(exports.who) == ["ana"]
     assert exports.detail.iloc[0] == "chart image (meeting-overview.svg)"
-    assert not exports.detail.str.contains(r"\d+(\.\d+)?%|n = ").any()  # no figure in the trail
+    assert not exports.detail.str.contains(r"\d+(?:\.\d+)?%|n = ").any()  # no figure in the trail
