@@ -135,6 +135,8 @@ def _interventions_change(page) -> None:
     _choose(page, "Intervention", "Wellbeing app pilot")
     page.get_by_text("Evaluation settings").click()
     page.get_by_text("Benjamini-Hochberg", exact=False).first.click()
+    # the choice reaches the URL on the rerun the click starts: copy the link only after it has
+    page.wait_for_url(lambda url: "correction" in url)
     wait_for_app(page)
 
 
