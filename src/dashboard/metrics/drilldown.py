@@ -880,30 +880,21 @@ def resolve_selection(
             sel["wave"] = wave
         else:
             notes.append("The survey wave in the link is not in this dataset; showing the latest.")
-    view = params.get("view")
-    if view is not None:
-        if view in VIEWS:
-            sel["view"] = view
+    # Each parameter: (key, what it may be, the note when the link's value is not one of them).
+    for key, allowed, note in (
+        ("view", VIEWS, "The view in the link is not offered; showing teams."),
+        ("ref", REFERENCES, "The comparison in the link is not offered; comparing with the organisation."),
+        ("ind", indicator_ids, "The indicator in the link is not a survey indicator; showing the first."),
+        ("dir", set(tree.directorate),
+         "The directorate in the link is not in this dataset; showing the organisation."),
+    ):
+        value = params.get(key)
+        if value is None:
+            continue
+        if value in allowed:
+            sel[key] = value
         else:
-            notes.append("The view in the link is not offered; showing teams.")
-    ref = params.get("ref")
-    if ref is not None:
-        if ref in REFERENCES:
-            sel["ref"] = ref
-        else:
-            notes.append("The comparison in the link is not offered; comparing with the organisation.")
-    ind = params.get("ind")
-    if ind is not None:
-        if ind in indicator_ids:
-            sel["ind"] = ind
-        else:
-            notes.append("The indicator in the link is not a survey indicator; showing the first.")
-    directorate = params.get("dir")
-    if directorate is not None:
-        if directorate in set(tree.directorate):
-            sel["dir"] = directorate
-        else:
-            notes.append("The directorate in the link is not in this dataset; showing the organisation.")
+            notes.append(note)
     team = params.get("team")
     if team is not None:
         match = tree[tree.team == team]
