@@ -145,6 +145,9 @@ def test_intervention_name_is_inert_in_the_saved_message(server_factory, org, br
                 continue
             option.click()
             wait_for_app(page)
+            # a rerun briefly keeps the old form beside the new one: read once only one is left
+            page.wait_for_function(
+                "() => document.querySelectorAll('input[aria-label=\"Name\"]').length === 1")
             if name.input_value() == PAYLOAD:
                 break
         assert name.input_value() == PAYLOAD
