@@ -167,6 +167,7 @@ def respondent_values(
         WHERE s.indicator_id = ?
           AND list_contains(CAST(? AS INTEGER[]), r.wave_id)
           AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.unit_id))
+        ORDER BY s.response_id
         """,
         [indicator_id, list(wave_ids), unit_ids and list(unit_ids), unit_ids and list(unit_ids)],
     ).df()
