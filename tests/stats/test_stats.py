@@ -283,6 +283,97 @@ def test_rao_wu_resampling_gives_variance_s2_over_n(kind):
     assert np.all(boot[:, 3] == values[codes == 3][0])  # a single respondent stays fixed
 
 
+def loop_boot_se(frame: pd.DataFrame, n_boot: int, seed: int) -> float:
+    """The fixed-mix DiD's Rao-Wu bootstrap SE the plain way: one resample at a time, one
+    stratum (unit x period, units sorted, before then after) at a time, weights from the
+    units' respondents over both periods. Draws n-1 per stratum from the same generator."""
+    rows = frame.dropna(subset=["value"])
+    counts = rows.groupby(["unit", "period"]).size().unstack("period")
+    both = sorted(counts.dropna().index)
+    rows = rows[rows.unit.isin(both)]
+    group = rows.groupby("unit").group.first()
+    size = rows.groupby("unit").size()
+    share = size / size.groupby(group).transform("sum")
+    sign = {("T", "pre"): -1.0, ("T", "post"): 1.0, ("C", "pre"): 1.0, ("C", "post"): -1.0}
+    strata = [(u, p) for u in both for p in ("pre", "post")]
+    vals = [np.sort(rows.value[(rows.unit == u) & (rows.period == p)].to_numpy(float))
+            for u, p in strata]
+    coef = [sign[(group[u], p)] * share[u] for u, p in strata]
+    uniq = np.unique(rows.value.to_numpy(float))
+    live = [v for v in vals if len(v) > 1]
+    multinomial = len(live) * len(uniq) <= sum(len(v) - 1 for v in live)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        total = 0.0
+        for c, v in zip(coef, vals, strict=True):
+            m = len(v) - 1
+            if m == 0:
+                mean = v[0]
+            elif multinomial:
+                mean = rng.multinomial(m, np.array([(v == x).sum() for x in uniq]) / len(v)) @ uniq / m
+            else:
+                mean = v[rng.integers(0, len(v), size=m)].sum() / m
+            total += c * mean
+        boot.append(total)
+    return float(np.std(boot, ddof=1))
+
+
+@pytest.mark.parametrize("kind", ["binary", "continuous"])
+def test_resampling_draws_equal_a_per_resample_loop(kind):
+    # The vectorised draws consume the generator exactly as one resample, one stratum at a
+    # time would: the same resamples, so the same bootstrap figures.
+    rng = np.random.default_rng(3)
+    n_s = np.array([3, 7, 12, 1, 5])
+    codes = np.repeat(np.arange(5), n_s)
+    values = ((rng.random(codes.size) < 0.4).astype(float) if kind == "binary"
+              else rng.normal(size=codes.size))
+    got = stats._resampled_means(values, codes, n_s, np.random.default_rng(9), 60)
+    rng = np.random.default_rng(9)
+    uniq = np.unique(values)
+    want = np.empty_like(got)
+    for b in range(60):
+        for s in range(5):
+            v = np.sort(values[codes == s])
+            if len(v) == 1:
+                want[b, s] = v[0]
+            elif kind == "binary":
+                p = np.array([(v == x).sum() for x in uniq]) / len(v)
+                want[b, s] = rng.multinomial(len(v) - 1, p) @ uniq / (len(v) - 1)
+            else:
+                want[b, s] = v[rng.integers(0, len(v), size=len(v) - 1)].sum() / (len(v) - 1)
+    if kind == "binary":
+        assert np.array_equal(got, want)
+    else:  # same draws; sums in another order
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_did_bootstrap_is_drawn_when_read_and_equals_the_plain_loop(continuous):
+    import pickle
+
+    rng = np.random.default_rng(12)
+    rows = []
+    for g, units in (("T", "ab"), ("C", "cdef")):
+        for u in units:
+            for p in ("pre", "post"):
+                k = int(rng.integers(1, 9))
+                v = rng.normal(3, 1, k) if continuous else rng.integers(1, 6, k).astype(float)
+                rows += [(g, p, u, x) for x in v]
+    rows += [("C", "pre", "g", 2.0)]  # seen in one period only: left out
+    frame = pd.DataFrame(rows, columns=["group", "period", "unit", "value"])
+    got = stats.difference_in_differences(frame.sample(frac=1, random_state=1), n_boot=300, seed=5)
+    assert "_boot_se" not in got.__dict__  # nothing drawn until it is read
+    want = loop_boot_se(frame, 300, 5)
+    assert got.boot_se == pytest.approx(want, rel=1e-12)
+    assert got.boot_se == got.boot_se
+    # st.cache_data pickles evaluations: a copy made before reading draws the same resamples
+    fresh = stats.difference_in_differences(frame, n_boot=300, seed=5)
+    assert pickle.loads(pickle.dumps(fresh)).boot_se == got.boot_se
+    assert math.isnan(stats.difference_in_differences(frame, n_boot=0).boot_se)
+    assert math.isnan(stats.difference_in_differences(frame, n_boot=1).boot_se)
+
+
 def test_did_bootstrap_se_matches_analytic_on_continuous_data():
     rng = np.random.default_rng(5)
     rows = []
@@ -854,6 +945,20 @@ def test_holm_and_bh_by_hand():
     assert bh.p_adjusted == pytest.approx((0.02, 0.04, 0.04, 0.02))
     assert bh.reject == (True, True, True, True)
     assert "Benjamini-Hochberg" in bh.label
+
+
+def test_holm_equals_statsmodels_bit_for_bit():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(8)
+    cases = [rng.random(k) ** 3 for k in range(1, 13)]
+    cases += [np.array([0.0125, 0.0125, 0.025, 0.05]), np.array([0.6, 0.6, 0.6]),
+              np.array([0.01, 0.02, 0.9, 0.9]), np.array([0.05 / 3, 0.025, 0.05])]
+    for p in cases:
+        want_reject, want_adj, _, _ = multipletests(p, alpha=0.05, method="holm")
+        got = stats.adjust_pvalues(p, "holm")
+        assert got.p_adjusted == tuple(float(x) for x in want_adj)
+        assert got.reject == tuple(bool(x) for x in want_reject)
 
 
 def test_adjustment_passes_nan_through():
