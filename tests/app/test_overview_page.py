@@ -22,6 +22,9 @@ def test_overview_renders_scorecard(demo_env_read_only):
     expanders = [e.label for e in at.expander]
     for dom in catalogue.get().domains:
         assert any(label.startswith(dom.name) for label in expanders), dom.name
+    # Where to look is gathered last but still shown first, with its ranked findings
+    assert at.subheader[0].value == "Where to look"
+    assert any("Show me" in m.value for m in at.markdown)
 
 
 def test_overview_switches_wave(demo_env_read_only):

@@ -45,19 +45,30 @@ class Briefing:
 
     @property
     def respondents(self) -> int | None:
-        survey = self.table[(self.table.kind == "proportion") & self.table.n.notna()]
-        return int(survey.n.max()) if not survey.empty else None
+        return respondents(self.table)
 
     @property
     def footer(self) -> str:
         """Dataset, wave and period, date produced, n and the threshold note: one line."""
-        start, end = self.absence_period
-        n = self.respondents
-        return footer_line(
-            self.dataset, self.is_demo,
-            f"survey wave {self.wave_label} · absence {start:%d %b %Y}–{end:%d %b %Y}",
-            f"{n if n is not None else '–'} respondents", self.threshold, self.produced,
-        )
+        return footer_line(self.dataset, self.is_demo, period_text(self.wave_label, self.absence_period),
+                           respondents_text(self.table), self.threshold, self.produced)
+
+
+def respondents(table: pd.DataFrame) -> int | None:
+    """The largest n of a scorecard table's survey proportions: the wave's respondents shown."""
+    survey = table[(table.kind == "proportion") & table.n.notna()]
+    return int(survey.n.max()) if not survey.empty else None
+
+
+def respondents_text(table: pd.DataFrame) -> str:
+    n = respondents(table)
+    return f"{n if n is not None else '–'} respondents"
+
+
+def period_text(wave_label: str, absence_period: tuple[date, date]) -> str:
+    """The footer's period: the survey wave and the absence months beside it."""
+    start, end = absence_period
+    return f"survey wave {wave_label} · absence {start:%d %b %Y}–{end:%d %b %Y}"
 
 
 def footer_line(dataset: str, is_demo: bool, period: str, n: str, threshold: int, produced: date) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard import periods
 from dashboard.metrics import briefing, findings, indicators, lenses, scorecard
 from dashboard.present import formatting
 from dashboard.present.charts import overview as charts
@@ -121,9 +122,13 @@ def render() -> None:
     chosen = lenses.get(lens_id)
     table = cache.query(scorecard.indicator_table, wave_id, threshold)
     domains = lenses.rollup(table, chosen)
-    with st.spinner("Finding where to look…"):
-        brief = cache.query(briefing.gather, wave_id, threshold)
-    where_to_look(brief)
+    # Where to look stays first on the page but is filled in last: it needs the whole briefing
+    # (evaluations, funnels, heatmap), the tiles and scorecard below need only the table.
+    where = st.container()
+    label = str(waves.loc[waves.wave_id == wave_id, "label"].iloc[0])
+    footer = chart_export.footer(
+        briefing.period_text(label, cache.query(periods.wave_periods, wave_id)[0]),
+        briefing.respondents_text(table))
 
     st.subheader("Headline indicators")
     _tiles(table)
@@ -141,7 +146,7 @@ def render() -> None:
         pd.DataFrame({"Group": domains.domain, "Score 0-10": domains.score.round(1),
                       "Benchmark score": domains.benchmark_score.round(1),
                       "Against benchmark": domains.status_label, "Indicators": domains.feeding}),
-        footer=brief.footer, name=name,
+        footer=footer, name=name,
     )
     st.caption(
         f"Each {what} scores the mean of its indicators on a 0-10 favourable scale (10 is best). "
@@ -175,3 +180,8 @@ def render() -> None:
     with st.expander("Benchmark sources"):
         st.dataframe(sources.rename(columns={"indicator": "Indicator", "benchmark_source": "Source"}),
                      hide_index=True, width="stretch")
+
+    with where:
+        with st.spinner("Finding where to look…"):
+            brief = cache.query(briefing.gather, wave_id, threshold)
+        where_to_look(brief)
