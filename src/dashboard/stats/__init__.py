@@ -539,7 +539,7 @@ class Resampling:
         return float(np.std(boot, ddof=1))
 
 
-def resampling(values: np.ndarray, codes: np.ndarray, n_s: np.ndarray) -> Resampling:
+def prepare_bootstrap(values: np.ndarray, codes: np.ndarray, n_s: np.ndarray) -> Resampling:
     """Prepare the Rao-Wu bootstrap of the stratum means of `values` (stratum `codes`, sizes
     `n_s`): either multinomial counts over the distinct values (survey scores take few values)
     or direct index draws, whichever draws fewer numbers."""
@@ -567,9 +567,9 @@ def _resampled_means(
     Drawing n-1 rather than n (Rao and Wu 1988, rescaled bootstrap with m = n-1) makes the
     bootstrap variance of a stratum mean exactly s^2/n; the naive n draws shrink it by (n-1)/n,
     which matters for teams of ten. Single-respondent strata cannot be resampled and stay fixed.
-    Work is vectorised (see `resampling`); loops run over chunks of resamples only.
+    Work is vectorised (see `prepare_bootstrap`); loops run over chunks of resamples only.
     """
-    return resampling(values, codes, n_s).draw(rng, n_boot)
+    return prepare_bootstrap(values, codes, n_s).draw(rng, n_boot)
 
 
 def _did_empty(cells: pd.DataFrame, n: dict, n_boot: int, seed: int, mix: str, notes) -> DiDResult:
@@ -671,7 +671,7 @@ def difference_in_differences(
         remap[used] = np.arange(len(used))
         row_code = remap[code]
         rows = row_code >= 0
-        boot = replace(resampling(value[rows], row_code[rows], n_s[used]),
+        boot = replace(prepare_bootstrap(value[rows], row_code[rows], n_s[used]),
                        coef=coef, n_boot=n_boot, seed=seed)
     team = _team_level(n_u, mean_s.reshape(n_units, 2), var_s.reshape(n_units, 2), unit_t,
                        coef, used, n_s)
