@@ -26,68 +26,67 @@ def raw(key: str) -> str | None:
     return st.query_params.get(key)
 
 
-def check(key: str, allowed: Iterable[str], what: str, fallback: str = "the default") -> bool:
-    """Before a bound widget is drawn: True if the URL's value is one it offers (or absent);
-    otherwise a note names the part of the link that falls back."""
-    value = raw(key)
-    if value is None or value == "" or value in {str(a) for a in allowed}:
+_BOOLEANS = ("true", "false", "True", "False")
+
+
+def check(key: str, allowed: Iterable[str], what: str, fallback: str = "the default",
+          many: bool = False, message: str | None = None) -> bool:
+    """Before a bound widget is drawn: True if the URL's value (every value, for a widget with
+    many) is one it offers, or absent; otherwise a note names the part of the link that falls
+    back (`message`, or "The <what> in the link is not available here; showing <fallback>.")."""
+    values = st.query_params.get_all(key) if many else [raw(key)]
+    offered = {str(a) for a in allowed}
+    if all(v in offered for v in values if v not in (None, "")):
         return True
-    note(f"The {what} in the link is not available here; showing {fallback}.")
+    note(message or f"The {what} in the link is not available here; showing {fallback}.")
     return False
 
 
-def _labels(options: Sequence[Any], format_func: Callable[[Any], Any]) -> list[str]:
-    return [str(format_func(o)) for o in options]
+def _bound(widget: Callable[..., Any], label: str, options: Sequence[Any], key: str, what: str,
+           format_func: Callable[[Any], Any], many: bool = False, message: str | None = None,
+           **kwargs: Any) -> Any:
+    """A choice widget bound to the URL parameter `key`, after checking the link's value(s)."""
+    check(key, [str(format_func(o)) for o in options], what, many=many, message=message)
+    return widget(label, options, key=key, format_func=format_func, bind="query-params", **kwargs)
 
 
 def selectbox(container, label: str, options: Sequence[Any], key: str, what: str,
               format_func: Callable[[Any], Any] = str, **kwargs: Any) -> Any:
     """st.selectbox bound to the URL parameter `key` (value: the option's label)."""
-    check(key, _labels(options, format_func), what)
-    return container.selectbox(label, options, key=key, format_func=format_func,
-                               bind="query-params", **kwargs)
+    return _bound(container.selectbox, label, options, key, what, format_func, **kwargs)
 
 
 def radio(container, label: str, options: Sequence[Any], key: str, what: str,
           format_func: Callable[[Any], Any] = str, **kwargs: Any) -> Any:
     """st.radio bound to the URL parameter `key`."""
-    check(key, _labels(options, format_func), what)
-    return container.radio(label, options, key=key, format_func=format_func,
-                           bind="query-params", **kwargs)
+    return _bound(container.radio, label, options, key, what, format_func, **kwargs)
 
 
 def toggle(container, label: str, key: str, **kwargs: Any) -> bool:
     """st.toggle bound to the URL parameter `key` (true/false)."""
-    check(key, ("true", "false", "True", "False"), f"setting “{label}”")
+    check(key, _BOOLEANS, f"setting “{label}”")
     return container.toggle(label, key=key, bind="query-params", **kwargs)
 
 
 def checkbox(container, label: str, key: str, **kwargs: Any) -> bool:
     """st.checkbox bound to the URL parameter `key` (true/false)."""
-    check(key, ("true", "false", "True", "False"), f"setting “{label}”")
+    check(key, _BOOLEANS, f"setting “{label}”")
     return container.checkbox(label, key=key, bind="query-params", **kwargs)
 
 
 def multiselect(container, label: str, options: Sequence[Any], key: str, what: str,
                 format_func: Callable[[Any], Any] = str, **kwargs: Any) -> list:
     """st.multiselect bound to the URL parameter `key` (one value per choice)."""
-    allowed = set(_labels(options, format_func))
-    values = [v for v in st.query_params.get_all(key) if v != ""]
-    if any(v not in allowed for v in values):
-        note(f"Some {what} in the link are not available here and were left out.")
-    return container.multiselect(label, options, key=key, format_func=format_func,
-                                 bind="query-params", **kwargs)
+    return _bound(container.multiselect, label, options, key, what, format_func, many=True,
+                  message=f"Some {what} in the link are not available here and were left out.",
+                  **kwargs)
 
 
 def select_slider(container, label: str, options: Sequence[Any], key: str, what: str,
                   format_func: Callable[[Any], Any] = str, **kwargs: Any) -> Any:
     """st.select_slider bound to the URL parameter `key`."""
-    allowed = set(_labels(options, format_func))
-    values = [v for v in st.query_params.get_all(key) if v != ""]
-    if any(v not in allowed for v in values):
-        note(f"The {what} in the link is not available here; showing the default.")
-    return container.select_slider(label, options, key=key, format_func=format_func,
-                                   bind="query-params", **kwargs)
+    return _bound(container.select_slider, label, options, key, what, format_func, many=True,
+                  **kwargs)
 
 
 def tabs(labels: Sequence[str], key: str = "tab") -> Sequence:
