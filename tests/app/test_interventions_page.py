@@ -152,8 +152,8 @@ def test_running_intervention_says_not_enough_data(demo_env):
     con = store.connect(demo_env)
     try:
         team = int(interventions.unit_choices(con).unit_id.iloc[0])
-        iid = interventions.create_intervention(con, "Too recent", "personal_health", [team],
-                                                date(2025, 11, 1), ["stress"])
+        iid = interventions.create_intervention(con, interventions.Intervention(
+            "Too recent", "personal_health", [team], date(2025, 11, 1), ["stress"]))
     finally:
         con.close()
     at = _run()

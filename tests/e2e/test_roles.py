@@ -27,8 +27,8 @@ USERS = [("dana", "admin"), ("ana", "analyst"), ("mo", "manager", "Medicine"), (
 def org(tmp_path_factory):
     path = tmp_path_factory.mktemp("roles_e2e") / "store.duckdb"
     con = teams_org.build(path)
-    interventions.create_intervention(con, PAYLOAD, "personal_health", [teams_org.TEAM_ID["Ward A"]],
-                                      date(2025, 1, 1), ["stress"])
+    interventions.create_intervention(con, interventions.Intervention(
+        PAYLOAD, "personal_health", [teams_org.TEAM_ID["Ward A"]], date(2025, 1, 1), ["stress"]))
     store.set_dataset_name(con, "Riverside <b>Trust</b> [link](http://evil.example)")
     con.close()
     return path

@@ -41,7 +41,7 @@ def _create(con, **overrides) -> int:
     if "resources" in register:
         register["resources"] = tuple(register["resources"])
     args.update(overrides)
-    return iv.create_intervention(con, **args, fields=iv.RegisterFields(**register))
+    return iv.create_intervention(con, iv.Intervention(**args, fields=iv.RegisterFields(**register)))
 
 
 def test_create_lists_with_sorted_targets_and_bumps_version(con):
@@ -109,11 +109,11 @@ def test_status_from_dates_and_data(con):
 def test_update_replaces_fields_and_targets(con):
     new_id = _create(con)
     version = store.dataset_version(con)
-    iv.update_intervention(
-        con, new_id, name="Renamed", domain="managers_leaders", unit_ids=[3],
+    iv.update_intervention(con, new_id, iv.Intervention(
+        name="Renamed", domain="managers_leaders", unit_ids=[3],
         start_date=date(2024, 3, 1), indicators=["hse_manager_support", "manager_interest"],
         end_date=None, notes=None,
-    )
+    ))
     got = iv.get_intervention(con, new_id)
     assert (got["name"], got["domain"], got["unit_ids"]) == ("Renamed", "managers_leaders", [3])
     assert got["indicators"] == ["hse_manager_support", "manager_interest"]
@@ -126,8 +126,9 @@ def test_update_or_delete_unknown_id_changes_nothing(con):
     new_id = _create(con)
     version = store.dataset_version(con)
     with pytest.raises(iv.InterventionError, match="no intervention"):
-        iv.update_intervention(con, new_id + 1, name="X", domain="personal_health", unit_ids=[3],
-                               start_date=date(2024, 3, 1), indicators=["stress"])
+        iv.update_intervention(con, new_id + 1, iv.Intervention(
+            name="X", domain="personal_health", unit_ids=[3], start_date=date(2024, 3, 1),
+            indicators=["stress"]))
     with pytest.raises(iv.InterventionError, match="no intervention"):
         iv.delete_intervention(con, new_id + 1)
     with pytest.raises(iv.InterventionError, match="no intervention"):
@@ -156,8 +157,9 @@ def test_failure_inside_the_transaction_leaves_no_half_written_rows(con, monkeyp
     with pytest.raises(RuntimeError):
         _create(con, name="New")
     with pytest.raises(RuntimeError):
-        iv.update_intervention(con, existing, name="Changed", domain="personal_health", unit_ids=[3],
-                               start_date=date(2024, 1, 1), indicators=["stress"])
+        iv.update_intervention(con, existing, iv.Intervention(
+            name="Changed", domain="personal_health", unit_ids=[3], start_date=date(2024, 1, 1),
+            indicators=["stress"]))
     with pytest.raises(RuntimeError):
         iv.delete_intervention(con, existing)
     reg = iv.list_interventions(con)
@@ -195,9 +197,9 @@ def test_register_fields_round_trip_through_create_and_edit(con):
     assert (got["prevention_level"], got["resources"], got["driver"], got["stage"], got["cost"]) == (
         "primary", ["relational", "organisational"], "managers", "plan", 1250.5
     )
-    iv.update_intervention(con, new_id, "Stress workshops", "personal_health", [1], date(2025, 1, 1),
-                           ["stress"], fields=iv.RegisterFields("secondary", ("individual",),
-                                                                 None, "evaluate", None))
+    iv.update_intervention(con, new_id, iv.Intervention(
+        "Stress workshops", "personal_health", [1], date(2025, 1, 1), ["stress"],
+        fields=iv.RegisterFields("secondary", ("individual",), None, "evaluate", None)))
     got = iv.get_intervention(con, new_id)
     assert (got["prevention_level"], got["resources"], got["driver"], got["stage"], got["cost"]) == (
         "secondary", ["individual"], None, "evaluate", None

@@ -46,11 +46,10 @@ def test_register_fields_round_trip_through_edit(con):
     _import(con, "interventions_register.csv", "interventions")
     row = interventions.list_interventions(con).set_index("name").loc["Walking group"]
     iv = interventions.get_intervention(con, int(row.intervention_id))
-    interventions.update_intervention(
-        con, iv["intervention_id"], iv["name"], iv["domain"], iv["unit_ids"], iv["start_date"],
-        iv["indicators"],
+    interventions.update_intervention(con, iv["intervention_id"], interventions.Intervention(
+        iv["name"], iv["domain"], iv["unit_ids"], iv["start_date"], iv["indicators"],
         fields=interventions.RegisterFields("tertiary", ("relational",), "staff", "analyse", 0.0),
-    )
+    ))
     again = interventions.get_intervention(con, iv["intervention_id"])
     assert (again["prevention_level"], again["resources"], again["driver"], again["stage"],
             again["cost"]) == ("tertiary", ["relational"], "staff", "analyse", 0.0)

@@ -293,9 +293,9 @@ def test_a_custom_indicator_can_be_evaluated_before_and_after_an_intervention(co
     assert prepared.report.ok, (prepared.report.errors, prepared.report.questions)
     pipeline.commit(con, prepared, user="t")
     unit = con.execute("SELECT unit_id FROM units WHERE team = 'Ward A'").fetchone()[0]
-    iid = interventions.create_intervention(
-        con, "Rota redesign", "personal_health", [unit], dt.date(2025, 1, 6), ["custom_high_fatigue"]
-    )
+    iid = interventions.create_intervention(con, interventions.Intervention(
+        "Rota redesign", "personal_health", [unit], dt.date(2025, 1, 6), ["custom_high_fatigue"]
+    ))
     result = evaluation.evaluate(con, iid, 10, n_boot=200).results[0]
     assert result.indicator_id == "custom_high_fatigue" and result.label == "High fatigue (custom: 7 or more)"
 

@@ -100,10 +100,10 @@ def recorded_db(demo_db, tmp_path_factory):
     diagnostic.record_assessment(con, "mental_emotional", 4, date(2025, 11, 1), "Steering group")
     reg = interventions.list_interventions(con)
     first = interventions.get_intervention(con, int(reg.intervention_id.iloc[0]))
-    interventions.update_intervention(
-        con, first["intervention_id"], first["name"], first["domain"], first["unit_ids"],
+    interventions.update_intervention(con, first["intervention_id"], interventions.Intervention(
+        first["name"], first["domain"], first["unit_ids"],
         first["start_date"], first["indicators"], first["end_date"], first["notes"],
-        interventions.RegisterFields("primary", ("organisational",), "managers", "evaluate", 12500))
+        interventions.RegisterFields("primary", ("organisational",), "managers", "evaluate", 12500)))
     con.close()
     return path
 

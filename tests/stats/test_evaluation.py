@@ -84,11 +84,15 @@ def _build(path):
             ],
         )
         store.bump_version(con)
-    iid = iv.create_intervention(
-        con, "Programme", "personal_health", TARGETS, date(2024, 1, 1),
+    iid = iv.create_intervention(con, iv.Intervention(
+        "Programme", "personal_health", TARGETS, date(2024, 1, 1),
         ["stress", "hse_manager_support", "absence_rate"],
-    )
+    ))
     return con, iid
+
+
+def _add(con, *args) -> int:
+    return iv.create_intervention(con, iv.Intervention(*args))
 
 
 @pytest.fixture(scope="module")
@@ -285,10 +289,9 @@ def test_bootstrap_is_reproducible(hand):
 
 def test_overlapping_interventions_are_warned(tmp_path):
     con, iid = _build(tmp_path / "s.duckdb")
-    iv.create_intervention(con, "Coaching", "managers_leaders", [1], date(2024, 3, 1),
-                           ["hse_manager_support"])
-    iv.create_intervention(con, "Resilience", "personal_health", [3], date(2023, 11, 1), ["stress"])
-    iv.create_intervention(con, "Later", "personal_health", [1], date(2025, 6, 1), ["stress"])
+    _add(con, "Coaching", "managers_leaders", [1], date(2024, 3, 1), ["hse_manager_support"])
+    _add(con, "Resilience", "personal_health", [3], date(2023, 11, 1), ["stress"])
+    _add(con, "Later", "personal_health", [1], date(2025, 6, 1), ["stress"])
     out = ev.evaluate(con, iid, THRESHOLD, indicator_ids=["stress"], n_boot=100)
     text = " ".join(out.warnings)
     assert "'Coaching'" in text and "same teams" in text
@@ -305,7 +308,7 @@ def test_overlapping_interventions_are_warned(tmp_path):
     # comparison C2 only: 4/12 -> 5/12
     assert cleaner.results[0].estimate == pytest.approx(100 * ((7 - 14) / 24 - 1 / 12))
     # a programme aimed at other indicators does not remove comparison teams
-    iv.create_intervention(con, "Gym", "personal_health", [4], date(2024, 2, 1), ["hse_demands"])
+    _add(con, "Gym", "personal_health", [4], date(2024, 2, 1), ["hse_demands"])
     same = ev.evaluate(con, iid, THRESHOLD, indicator_ids=["stress"], exclude_other_programmes=True,
                        n_boot=100)
     assert same.n_comparison_units == 2
@@ -313,7 +316,7 @@ def test_overlapping_interventions_are_warned(tmp_path):
 
 def test_no_wave_after_the_start_is_not_enough_data(hand):
     con, _ = hand
-    late = iv.create_intervention(con, "Late", "personal_health", [1, 2], date(2025, 1, 1), ["stress"])
+    late = _add(con, "Late", "personal_health", [1, 2], date(2025, 1, 1), ["stress"])
     try:
         out = ev.evaluate(con, late, THRESHOLD, n_boot=100)
         stress = out.results[0]

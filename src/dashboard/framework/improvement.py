@@ -242,19 +242,17 @@ def to_intervention(
     domain = domain or base["domain"]
     if domain is None:
         raise PlanError("choose the domain the intervention belongs to")
-    name = name or base["name"]
+    entry = interventions.Intervention(
+        name or base["name"], domain, unit_ids, start_date, indicators, end_date,
+        f"From improvement plan action {int(action_id)}.",
+        fields or interventions.RegisterFields(stage="implement"),
+    )
     try:
-        name, units, indicators, checked = interventions.validate_intervention(
-            con, name, domain, unit_ids, start_date, indicators, end_date,
-            fields or interventions.RegisterFields(stage="implement"),
-        )
+        checked = entry.validated(con)
     except interventions.InterventionError as err:
         raise PlanError(str(err)) from None
     with store.transaction(con):
-        new_id = interventions._insert(
-            con, name, domain, units, start_date, end_date, indicators,
-            f"From improvement plan action {int(action_id)}.", checked,
-        )
+        new_id = interventions._insert(con, checked)
         con.execute("UPDATE plan_actions SET intervention_id = ? WHERE action_id = ?",
                     [new_id, int(action_id)])
         store.bump_version(con)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -323,148 +323,120 @@ def _as_date(value) -> date:
     return pd.Timestamp(value).date()
 
 
-def _validate(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    domain: str,
-    unit_ids: Sequence[int],
-    start_date: date,
-    end_date: date | None,
-    indicators: Sequence[str],
-) -> tuple[str, list[int], list[str]]:
-    cat = catalogue.get()
-    name = (name or "").strip()
-    if not name:
-        raise InterventionError("give the intervention a name")
-    if domain not in {d.id for d in cat.domains}:
-        raise InterventionError(f"unknown domain {domain!r}; choose one of the seven domains")
-    if start_date is None:
-        raise InterventionError("give a start date")
-    if end_date is not None and end_date < start_date:
-        raise InterventionError(f"the end date {end_date} is before the start date {start_date}")
-    indicators = list(dict.fromkeys(indicators or []))
-    if not indicators:
-        raise InterventionError("choose at least one indicator the intervention aims to move")
-    unknown = [i for i in indicators if i not in cat.indicators]
-    if unknown:
-        raise InterventionError(f"unknown indicator(s): {', '.join(unknown)}")
-    not_evaluable = [i for i in indicators if cat.indicators[i].source not in ("survey", "absence")]
-    if not_evaluable:
-        raise InterventionError(
-            f"{', '.join(not_evaluable)}: data-quality figures cannot be evaluated before/after"
-        )
-    units = sorted({int(u) for u in unit_ids or []})
-    if not units:
-        raise InterventionError("choose at least one target team")
-    known = {
-        r[0]
-        for r in con.execute(
-            "SELECT unit_id FROM units WHERE list_contains(CAST(? AS INTEGER[]), unit_id)", [units]
-        ).fetchall()
-    }
-    missing = [u for u in units if u not in known]
-    if missing:
-        raise InterventionError(f"unknown target unit id(s): {missing}")
-    return name, units, indicators
+@dataclass(frozen=True)
+class Intervention:
+    """One register entry as a user gives it: name, domain (one of the seven), target units,
+    start and optional end date, the indicators it aims to move, notes and the register fields.
+
+    The one record the register page, the improvement plan and scripts write through, so it is
+    checked in one place (validated)."""
+
+    name: str
+    domain: str
+    unit_ids: Sequence[int]
+    start_date: date
+    indicators: Sequence[str]
+    end_date: date | None = None
+    notes: str | None = None
+    fields: RegisterFields | None = None
+
+    def validated(self, con: duckdb.DuckDBPyConnection) -> Intervention:
+        """The same entry checked against the catalogue and the store's units: name stripped,
+        units sorted and unique, indicators unique in order, blank notes None, register fields
+        checked (none given: not recorded). InterventionError says what is wrong."""
+        cat = catalogue.get()
+        name = (self.name or "").strip()
+        if not name:
+            raise InterventionError("give the intervention a name")
+        if self.domain not in {d.id for d in cat.domains}:
+            raise InterventionError(f"unknown domain {self.domain!r}; choose one of the seven domains")
+        if self.start_date is None:
+            raise InterventionError("give a start date")
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise InterventionError(
+                f"the end date {self.end_date} is before the start date {self.start_date}")
+        indicators = list(dict.fromkeys(self.indicators or []))
+        if not indicators:
+            raise InterventionError("choose at least one indicator the intervention aims to move")
+        unknown = [i for i in indicators if i not in cat.indicators]
+        if unknown:
+            raise InterventionError(f"unknown indicator(s): {', '.join(unknown)}")
+        not_evaluable = [i for i in indicators
+                         if cat.indicators[i].source not in ("survey", "absence")]
+        if not_evaluable:
+            raise InterventionError(
+                f"{', '.join(not_evaluable)}: data-quality figures cannot be evaluated before/after"
+            )
+        units = sorted({int(u) for u in self.unit_ids or []})
+        if not units:
+            raise InterventionError("choose at least one target team")
+        known = {
+            r[0]
+            for r in con.execute(
+                "SELECT unit_id FROM units WHERE list_contains(CAST(? AS INTEGER[]), unit_id)", [units]
+            ).fetchall()
+        }
+        missing = [u for u in units if u not in known]
+        if missing:
+            raise InterventionError(f"unknown target unit id(s): {missing}")
+        return replace(self, name=name, unit_ids=units, indicators=indicators,
+                       notes=(self.notes or "").strip() or None,
+                       fields=(self.fields or RegisterFields()).validated())
+
+    def values(self) -> list:
+        """name, domain, start_date, end_date, indicators, notes, then the register fields, in
+        the store's column order (of a validated entry)."""
+        return [self.name, self.domain, self.start_date, self.end_date, list(self.indicators),
+                self.notes, *(self.fields or RegisterFields()).values()]
 
 
-def _insert(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    domain: str,
-    units: list[int],
-    start_date: date,
-    end_date: date | None,
-    indicators: list[str],
-    notes: str | None,
-    fields: RegisterFields,
-) -> int:
+_COLUMNS = ("name, domain, start_date, end_date, indicators, notes, "
+            "prevention_level, resources, driver, stage, cost")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, entry: Intervention) -> int:
     """Write one validated intervention and its units; the caller holds the transaction."""
     new_id = con.execute(
-        """
-        INSERT INTO interventions (name, domain, start_date, end_date, indicators, notes,
-                                   prevention_level, resources, driver, stage, cost)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        RETURNING intervention_id
-        """,
-        [name, domain, start_date, end_date, indicators, (notes or "").strip() or None, *fields.values()],
+        f"INSERT INTO interventions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING intervention_id",
+        entry.values(),
     ).fetchone()[0]
-    con.execute(
-        "INSERT INTO intervention_units SELECT ?, unnest(CAST(? AS INTEGER[]))", [new_id, units]
-    )
+    _set_units(con, int(new_id), entry.unit_ids)
     return int(new_id)
 
 
-def create_intervention(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    domain: str,
-    unit_ids: Sequence[int],
-    start_date: date,
-    indicators: Sequence[str],
-    end_date: date | None = None,
-    notes: str | None = None,
-    fields: RegisterFields | None = None,
-) -> int:
+def _set_units(con: duckdb.DuckDBPyConnection, intervention_id: int, units: Sequence[int]) -> None:
+    con.execute("DELETE FROM intervention_units WHERE intervention_id = ?", [intervention_id])
+    con.execute(
+        "INSERT INTO intervention_units SELECT ?, unnest(CAST(? AS INTEGER[]))",
+        [intervention_id, list(units)],
+    )
+
+
+def create_intervention(con: duckdb.DuckDBPyConnection, entry: Intervention) -> int:
     """Add an intervention and its target units in one transaction; returns its id."""
-    name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
-    checked = (fields or RegisterFields()).validated()
+    checked = entry.validated(con)
     with store.transaction(con):
-        new_id = _insert(con, name, domain, units, start_date, end_date, indicators, notes, checked)
+        new_id = _insert(con, checked)
         store.bump_version(con)
     return new_id
 
 
-def validate_intervention(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    domain: str,
-    unit_ids: Sequence[int],
-    start_date: date,
-    indicators: Sequence[str],
-    end_date: date | None = None,
-    fields: RegisterFields | None = None,
-) -> tuple[str, list[int], list[str], RegisterFields]:
-    """Check an intervention without saving it: (name, units, indicators, checked fields)."""
-    name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
-    return name, units, indicators, (fields or RegisterFields()).validated()
-
-
 def update_intervention(
-    con: duckdb.DuckDBPyConnection,
-    intervention_id: int,
-    name: str,
-    domain: str,
-    unit_ids: Sequence[int],
-    start_date: date,
-    indicators: Sequence[str],
-    end_date: date | None = None,
-    notes: str | None = None,
-    fields: RegisterFields | None = None,
+    con: duckdb.DuckDBPyConnection, intervention_id: int, entry: Intervention
 ) -> None:
-    """Replace an intervention's fields and target units in one transaction (fields None: the
-    register fields are cleared, as a form with nothing chosen)."""
-    name, units, indicators = _validate(con, name, domain, unit_ids, start_date, end_date, indicators)
-    checked = (fields or RegisterFields()).validated()
+    """Replace an intervention's fields and target units in one transaction (no register
+    fields: they are cleared, as a form with nothing chosen)."""
+    checked = entry.validated(con)
     with store.transaction(con):
         changed = con.execute(
-            """
-            UPDATE interventions
-            SET name = ?, domain = ?, start_date = ?, end_date = ?, indicators = ?, notes = ?,
-                prevention_level = ?, resources = ?, driver = ?, stage = ?, cost = ?
-            WHERE intervention_id = ?
-            RETURNING intervention_id
-            """,
-            [name, domain, start_date, end_date, indicators, (notes or "").strip() or None,
-             *checked.values(), int(intervention_id)],
+            f"UPDATE interventions SET ({_COLUMNS}) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "WHERE intervention_id = ? RETURNING intervention_id",
+            [*checked.values(), int(intervention_id)],
         ).fetchall()
         if not changed:
             raise InterventionError(f"there is no intervention {intervention_id}")
-        con.execute("DELETE FROM intervention_units WHERE intervention_id = ?", [int(intervention_id)])
-        con.execute(
-            "INSERT INTO intervention_units SELECT ?, unnest(CAST(? AS INTEGER[]))",
-            [int(intervention_id), units],
-        )
+        _set_units(con, int(intervention_id), checked.unit_ids)
         store.bump_version(con)
 
 

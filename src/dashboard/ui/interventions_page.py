@@ -141,13 +141,13 @@ def _editor(register: pd.DataFrame, units: pd.DataFrame) -> None:
         register = _register_fields(current, suffix)
         saved = st.form_submit_button("Save intervention", type="primary")
     if saved:
-        fields = dict(name=name, domain=domain, unit_ids=targets, start_date=start,
-                      indicators=aims, end_date=end, notes=notes, fields=register)
+        entry = interventions.Intervention(name, domain, targets, start, aims, end, notes, register)
         if current is None:
-            _write(interventions.create_intervention, f"Added “{plaintext.md(name.strip())}”.", **fields)
+            _write(interventions.create_intervention, f"Added “{plaintext.md(name.strip())}”.",
+                   entry=entry)
         else:
             _write(interventions.update_intervention, f"Saved “{plaintext.md(name.strip())}”.",
-                   intervention_id=int(chosen), **fields)
+                   intervention_id=int(chosen), entry=entry)
     if current is not None:
         with st.expander("Delete this intervention"):
             sure = st.checkbox("Yes, delete this intervention and its list of target teams",
