@@ -1069,7 +1069,7 @@ def scope_options(
     """The groups of one cut (directorate, team or site) a user may pick as the page's scope, with
     their unit ids: only groups shown under the anonymity rule over [start, end] (teams are
     checked within their directorate, so a picked team cannot be differenced from its parent)."""
-    if cut not in ("directorate", "team", "site"):
+    if cut not in groups.ABSENCE_CUTS[1:]:
         raise ValueError(f"no absence scope by {cut!r}")
     by = ("directorate", "team") if cut == "team" else (cut,)
     shown = period_rates(con, start, end, threshold, by)

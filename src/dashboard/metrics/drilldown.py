@@ -10,7 +10,7 @@ from scipy.stats import binom, norm
 
 from dashboard import catalogue, periods, privacy, stats
 from dashboard.metrics import indicators, lenses, scorecard, team_absence
-from dashboard.store import derived
+from dashboard.store import derived, groups
 
 # The cuts a user can choose on the Teams page (each is offered by privacy.RELEASE_ORDER).
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -21,14 +21,10 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "directorate_staff_group": ("directorate", "staff_group"),
     "site_staff_group": ("site", "staff_group"),
 }
-VIEW_LABELS: dict[str, str] = {
-    "team": "Teams",
-    "directorate": "Directorates",
-    "site": "Sites",
-    "staff_group": "Staff groups",
-    "directorate_staff_group": "Directorate × staff group",
-    "site_staff_group": "Site × staff group",
-}
+# "Teams", "Directorate × staff group": a single cut reads in the plural.
+VIEW_LABELS: dict[str, str] = {view: groups.title(by, plural=len(by) == 1) for view, by in VIEWS.items()}
+# The team profile's series: the team beside its directorate and the organisation.
+PROFILE_SERIES: tuple[str, ...] = tuple(groups.LABELS[c] for c in ("team", "directorate", "organisation"))
 REFERENCES: dict[str, str] = {
     "organisation": "organisation",
     "benchmark": "benchmark",
@@ -37,9 +33,7 @@ REFERENCES: dict[str, str] = {
 # Funnel plot control limits: 95% (about 2 sd) and 99.8% (about 3 sd), as in NHS funnel plots.
 Z95, Z998 = 1.96, 3.09
 # Views with an absence column (staff in post gives their denominator; staff groups have none).
-ABSENCE_VIEWS: dict[tuple[str, ...], str] = {
-    ("directorate",): "directorate", ("team",): "team", ("site",): "site",
-}
+ABSENCE_VIEWS: dict[tuple[str, ...], str] = {(cut,): cut for cut in groups.ABSENCE_CUTS[1:]}
 ABSENCE_IDS: tuple[str, ...] = tuple(team_absence.MEASURE_OF)
 # What an absence cell is compared with for each reference.
 ABSENCE_REFERENCES: dict[str, str] = {
@@ -753,13 +747,13 @@ def team_profile(
     absent = team_absence.wave_release(con, wave_id, threshold)
     tables = scope_tables(
         con, wave_id, threshold,
-        {"Team": {"unit_id": unit_id}, "Directorate": {"directorate": directorate}, "Organisation": {}},
+        dict(zip(PROFILE_SERIES, ({"unit_id": unit_id}, {"directorate": directorate}, {}), strict=True)),
         release, absent)
-    base = tables["Team"]
+    base = tables[PROFILE_SERIES[0]]
     ind = base[["domain_id", "domain", "indicator_id", "indicator", "short", "kind", "favourable",
                 "value", "n", "score", "previous", "change", "benchmark", "benchmark_source",
                 "status", "band", "scored", "note"]].copy()
-    for name in ("Directorate", "Organisation"):
+    for name in PROFILE_SERIES[1:]:
         other = tables[name].set_index("indicator_id")
         ind[f"{name.lower()}_value"] = ind.indicator_id.map(other["value"])
         ind[f"{name.lower()}_n"] = ind.indicator_id.map(other["n"])

@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 
 from dashboard.framework import improvement
-from dashboard.metrics import findings, lenses, scorecard
+from dashboard.metrics import drilldown, findings, lenses, scorecard
 from dashboard.metrics.briefing import Briefing
 from dashboard.present import formatting
 from dashboard.present.charts import absence as absence_charts
@@ -172,7 +172,7 @@ def team_screen(brief: Briefing, profile: dict, lens: lenses.Lens | None = None)
     message = (f"{team} ({profile['directorate']}) against its directorate and the organisation, "
                f"survey wave {brief.wave_label}.")
     what = "seven-domain scores" if lens is None or lens.id == lenses.DEFAULT else f"{lens.name} scores"
-    chart = team_charts.domain_dots(profile["domains"], "series", ["Team", "Directorate", "Organisation"],
+    chart = team_charts.domain_dots(profile["domains"], "series", list(drilldown.PROFILE_SERIES),
                                     f"{team}: {what}")
     n = int(survey.n.max()) if not survey.empty else None
     return Screen(f"team-{team}", team, message, bullets=tuple(bullets) or ("Nothing stands out.",),

@@ -30,7 +30,7 @@ RELEASE_ORDER: tuple[tuple[str, ...], ...] = (
     ("directorate", "staff_group"),
     ("site", "staff_group"),
 )
-KEY_COLUMNS = ("directorate", "team", "site", "staff_group")
+KEY_COLUMNS = tuple(groups.CUTS)  # directorate, team, site, staff_group
 
 
 def releasable(n, threshold: int):

@@ -22,6 +22,20 @@ LABELS: dict[str, str] = {
     "staff_group": "Staff group",
 }
 
+# The cuts with staff in post (the absence-rate denominator, kept per unit), in the release's
+# priority order. Staff groups are a property of the person, so absence has no staff-group cut.
+ABSENCE_CUTS: tuple[str, ...] = ("organisation", "directorate", "team", "site")
+
+
+def title(by: Sequence[str], plural: bool = False) -> str:
+    """How a cut reads as a heading: 'Team', 'Teams' (plural), 'Directorate × staff group'."""
+    if not by:
+        return LABELS["organisation"]
+    words = [LABELS[b] if i == 0 else LABELS[b].lower() for i, b in enumerate(by)]
+    if plural:
+        words[-1] += "s"  # every cut's label takes a plain -s
+    return " × ".join(words)
+
 
 def validate(by: Sequence[str]) -> tuple[str, ...]:
     """Reject any cut not in CUTS, so no caller can smuggle text into SQL."""

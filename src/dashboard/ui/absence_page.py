@@ -14,7 +14,6 @@ from dashboard.present.charts import absence as charts
 from dashboard.store import groups
 from dashboard.ui import auth, cache, chart_export, links, shell
 
-CUT_CHOICES = ("organisation", "directorate", "team", "site")
 # Short labels for the day-count choice (also its value in the URL).
 DAY_COUNT_SHORT = {"calendar": "Calendar days (NHS)", "working": "Working days (Mon-Fri)"}
 
@@ -59,11 +58,11 @@ def _controls(first: date, last: date, threshold: int) -> dict:
         help="How days lost and days available are counted. The NHS statistics count calendar days "
              "(a 365-day year); the organisation default is set in data/settings.toml.",
     )
-    cut = links.selectbox(c3, "Compare by", CUT_CHOICES[1:], "by", "comparison",
+    cut = links.selectbox(c3, "Compare by", groups.ABSENCE_CUTS[1:], "by", "comparison",
                           format_func=groups.LABELS.get)
     who = auth.current()
     # a manager's figures are always for their own part of the organisation, never the whole
-    scopes = CUT_CHOICES[1:] if who is not None and who.scoped else CUT_CHOICES
+    scopes = groups.ABSENCE_CUTS[1:] if who is not None and who.scoped else groups.ABSENCE_CUTS
     scope_cut = links.selectbox(c1, "Scope", scopes, "scope", "scope", format_func=groups.LABELS.get,
                                 on_change=_scope_kind_changed, args=(start, end, threshold))
     kind_changed = st.session_state.pop("absence_scope_kind_changed", False)

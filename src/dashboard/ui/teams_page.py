@@ -444,13 +444,13 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
     doms = prof["domains"]
     survey = prof["indicators"][prof["indicators"].kind.isin(["proportion", "mean"])]
     chart_export.chart(
-        charts.domain_dots(doms, "series", ["Team", "Directorate", "Organisation"],
+        charts.domain_dots(doms, "series", list(drilldown.PROFILE_SERIES),
                            f"{_lens_title(sel)}: team, directorate and organisation"),
 
         f"{_lens_title(sel)} (0-10) of {prof['team']} beside its directorate and the "
         "organisation.",
         doms.pivot(index="domain", columns="series", values="score")
-        .reindex(index=list(dict.fromkeys(doms.domain)), columns=["Team", "Directorate", "Organisation"])
+        .reindex(index=list(dict.fromkeys(doms.domain)), columns=list(drilldown.PROFILE_SERIES))
         .round(1).reset_index().rename(columns={"domain": "Domain"}),
         footer=_footer(sel, f"{prof['team']}: "
                        f"{'–' if survey.n.dropna().empty else format(int(survey.n.max()), ',')} responses"),
