@@ -105,7 +105,8 @@ def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db
         assert _has(colours, GREY) and not _has(colours, GREEN) and not _has(colours, BLUE)
         tip = _tooltip(page, sites_db, deck, "North")
         assert "Value: withheld" in tip and "Staff in post: not shown" in tip, tip
-        assert "n: fewer than 10 staff in post, or withheld to protect a smaller group" in tip, tip
+        assert ("n: fewer than 10 staff in post, or withheld so that a smaller group cannot be "
+                "worked out") in tip, tip
         # stress: both sites are released, both similar to the organisation (false-discovery control)
         sign_in(page, base, "ana", path="teams?tab=Sites+map")  # a new page load signs in again
         page.get_by_text("Map of 2 sites for Stress: 2 shown").first.wait_for()

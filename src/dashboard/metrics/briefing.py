@@ -15,6 +15,7 @@ import pandas as pd
 from dashboard import catalogue, periods, store
 from dashboard.framework import interventions
 from dashboard.metrics import absence, drilldown, findings, indicators, scorecard
+from dashboard.present import formatting
 from dashboard.stats import evaluation
 from dashboard.store import derived
 
@@ -76,8 +77,8 @@ def footer_line(dataset: str, is_demo: bool, period: str, n: str, threshold: int
     demo = ""
     if is_demo:
         demo = " (fictional)" if "demo" in dataset.lower() else " (demo, fictional)"
-    return (f"{dataset}{demo} · {period} · produced {produced:%d %b %Y} · n = {n} · groups with "
-            f"fewer than {threshold} responses are not shown")
+    return (f"{dataset}{demo} · {period} · produced {produced:%d %b %Y} · n = {n} · "
+            f"{formatting.not_shown_rule(threshold)}")
 
 
 def wave_for_year(con: duckdb.DuckDBPyConnection, year: int) -> int:

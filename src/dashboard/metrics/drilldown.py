@@ -10,6 +10,7 @@ from scipy.stats import binom, norm
 
 from dashboard import catalogue, periods, privacy, stats
 from dashboard.metrics import indicators, lenses, scorecard, team_absence
+from dashboard.present import formatting
 from dashboard.store import derived, groups
 
 # The cuts a user can choose on the Teams page (each is offered by privacy.RELEASE_ORDER).
@@ -60,7 +61,8 @@ def status_labels(reference: str, threshold: int, absence: bool = False) -> dict
         "similar": f"Similar to {ref}",
         "worse": f"Worse than {ref}",
         "none": f"No {ref} figure",
-        "suppressed": f"Fewer than {threshold} responses" + (" or staff in post" if absence else ""),
+        "suppressed": formatting.sentence(formatting.fewer_than(
+            threshold, formatting.RESPONSES_OR_STAFF if absence else formatting.RESPONSES)),
     }
 
 
@@ -73,7 +75,7 @@ def absence_status_labels(reference: str, threshold: int) -> dict[str, str]:
         "similar": f"Similar to {ref} (within {scorecard.RATE_MARGIN:.0%})",
         "worse": f"Worse than {ref}",
         "none": "No figure for the 12 months before" if reference == "previous" else f"No {ref} figure",
-        "suppressed": f"Fewer than {threshold} staff in post",
+        "suppressed": formatting.sentence(formatting.fewer_than(threshold, formatting.STAFF)),
     }
 
 
@@ -696,10 +698,10 @@ def _blank_scope(
     for col in ("previous", "change"):
         table[col] = table[col].astype(object).where(~blank_prev, None)
     answered = table.indicator_id.isin(answered_now)
-    table.loc[blank_now & answered, "note"] = privacy.suppressed_text(threshold)
+    table.loc[blank_now & answered, "note"] = formatting.fewer_than(threshold)
     table.loc[blank_now & ~answered, "note"] = "no responses in this wave"
     table.loc[blank_other, "note"] = "not shown: the group is not reportable for every survey indicator"
-    table.loc[blank_absent, "note"] = f"fewer than {threshold} staff in post"
+    table.loc[blank_absent, "note"] = formatting.fewer_than(threshold, formatting.STAFF)
     for col in ("value", "n", "score", "previous", "change"):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
     return table
@@ -929,7 +931,8 @@ def heatmap_table(heat: pd.DataFrame, threshold: int) -> pd.DataFrame:
         for c, k in zip(columns, data.drop_duplicates("indicator").kind, strict=True)
     ]
     withheld = data.groupby("group").suppressed.sum().astype(int)
-    wide.insert(0, f"Withheld (fewer than {threshold} or protecting another group)", withheld)
+    wide.insert(0, f"Not shown ({formatting.withheld_reason(threshold, formatting.RESPONSES_OR_STAFF)})",
+                withheld)
     survey = data[(data.source != "absence") & ~data.suppressed.astype(bool)]
     few = survey.assign(c=stats.small_n(survey.n)).groupby("group").c.sum().astype(int)
     wide.insert(1, f"Figures on fewer than {stats.MIN_N} responses (read with caution)",

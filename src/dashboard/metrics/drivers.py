@@ -20,6 +20,7 @@ import statsmodels.api as sm
 
 from dashboard import catalogue, privacy
 from dashboard.config import DATA_DIR
+from dashboard.present import formatting
 
 CAVEAT = (
     "These are associations in this organisation's own survey answers, not causes: people who "
@@ -206,7 +207,7 @@ def analyse(
     if not _released(release, "team" if team else "organisation", team, ids):
         result["withheld"] = (
             f"{team or 'The organisation'} is not shown for every indicator used in this wave "
-            f"(fewer than {threshold} responses, or it would let a smaller group be worked out)."
+            f"({formatting.withheld_reason(threshold)})."
         )
         return result
     frame = respondent_frame(con, wave_id, ids, None if unit_id is None else [int(unit_id)])

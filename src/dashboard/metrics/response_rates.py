@@ -7,6 +7,7 @@ import duckdb
 import pandas as pd
 
 from dashboard import privacy
+from dashboard.present import formatting
 from dashboard.store import derived, query
 
 # HSE response-rate guidance (domain.md): above 50% adequate, 60% desirable, 70% good, 80% very
@@ -83,8 +84,7 @@ def unit_rates(
     frame["rate"] = frame.responses / frame.headcount.where(frame.headcount > 0)
     frame["note"] = ""
     frame.loc[frame.headcount.isna(), "note"] = "no staff in post recorded for the fieldwork month"
-    frame.loc[~frame.shown, "note"] = privacy.suppressed_text(threshold) + \
-        ", or withheld to protect a smaller team"
+    frame.loc[~frame.shown, "note"] = formatting.withheld_reason(threshold, group="team")
     for col in ("responses", "headcount", "rate"):
         frame[col] = frame[col].where(frame.shown)
     frame["band"] = [band(r) for r in frame.rate]

@@ -14,6 +14,7 @@ from dashboard import catalogue, periods, privacy, stats
 from dashboard.catalogue import Catalogue, Indicator
 from dashboard.framework import interventions
 from dashboard.metrics import absence, indicators, response_rates
+from dashboard.present import formatting
 from dashboard.store import derived, query
 
 STATUS_LABELS = {
@@ -253,7 +254,7 @@ def _table(
                 if privacy.releasable(n, threshold):
                     value = float(now.at[ind.id, "value"])
                 else:
-                    note = privacy.suppressed_text(threshold)
+                    note = formatting.fewer_than(threshold)
             if ind.id in before.index and privacy.releasable(int(before.at[ind.id, "n"]), threshold):
                 previous = float(before.at[ind.id, "value"])
                 if value is not None:
@@ -271,7 +272,7 @@ def _table(
             value, previous = current_abs[key], prior_abs[key]
             n = int(current_abs["episodes"] or 0)
             note = ("12 months to the wave, calendar days" if not current_abs["suppressed"]
-                    else "withheld: too few staff in post to show safely")
+                    else formatting.withheld_reason(threshold, formatting.STAFF))
             if value is not None and previous:
                 # days lost come in spells, so no sampling test: the heatmap's relative margin
                 change_p = 0.0 if abs(value / previous - 1) > RATE_MARGIN else 1.0

@@ -11,6 +11,7 @@ import pydeck as pdk
 
 from dashboard import catalogue
 from dashboard.metrics import drilldown, team_absence
+from dashboard.present import formatting
 from dashboard.store import derived
 
 # Fill colours (RGBA) by status against the organisation: the heatmap's colours, so a site
@@ -27,7 +28,7 @@ STATUS_TEXT: dict[str, str] = {
     "similar": "● similar to the organisation",
     "worse": "▼ worse than the organisation",
     "none": "no organisation figure to compare with",
-    "suppressed": "withheld",
+    "suppressed": formatting.WITHHELD,
 }
 # Dot radius in screen pixels: area grows with staff in post between these bounds.
 MIN_RADIUS, MAX_RADIUS, UNKNOWN_RADIUS = 9.0, 36.0, 11.0
@@ -102,13 +103,13 @@ def prepare(
     out["status_text"] = out.status.map(STATUS_TEXT)
     out["radius"] = radii(out.staff)
     out["fill"] = [FILL.get(s, FILL["none"]) for s in out.status]
-    base = "staff in post" if absence else "responses"
+    base = formatting.STAFF if absence else formatting.RESPONSES
     out["value_text"] = [
-        "withheld" if w else ("no figure" if pd.isna(v) else _fmt(kind, v))
+        formatting.WITHHELD if w else ("no figure" if pd.isna(v) else _fmt(kind, v))
         for v, w in zip(out.value, out.withheld, strict=True)
     ]
     out["n_text"] = [
-        f"fewer than {threshold} {base}, or withheld to protect a smaller group" if w
+        formatting.withheld_reason(threshold, base) if w
         else ("–" if pd.isna(n) else f"{int(n)} {base}")
         for n, w in zip(out.n, out.withheld, strict=True)
     ]

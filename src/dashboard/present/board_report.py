@@ -219,11 +219,11 @@ def blocks(brief: Briefing, last_year: dict, year: int, recorded: dict | None = 
             for r in quality.itertuples(index=False)]
 
     out.append(("h1", SECTIONS[9]))
-    out.append(("p", f"No figure in this report describes a group with fewer than {brief.threshold} "
-                     "survey responses (or staff in post, for absence), and no figure lets such a group be "
-                     "worked out by subtraction. Staff identifiers are replaced by a keyed hash when data is "
-                     "imported. The data is special-category health data and is held on the organisation's "
-                     "own systems."))
+    out.append(("p", "No figure in this report describes a group with "
+                     f"{formatting.fewer_than(brief.threshold, formatting.RESPONSES_OR_STAFF)}, and no "
+                     "figure lets such a group be worked out by subtraction. Staff identifiers are "
+                     "replaced by a keyed hash when data is imported. The data is special-category "
+                     "health data and is held on the organisation's own systems."))
     return out
 
 

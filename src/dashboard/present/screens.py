@@ -47,8 +47,8 @@ def _n(v) -> str:
 
 
 def suppression_note(brief: Briefing) -> str:
-    return (f"Groups with fewer than {brief.threshold} responses (or staff, for absence) are not "
-            "shown, nor any group that would let a smaller one be worked out.")
+    return (formatting.sentence(formatting.not_shown_rule(brief.threshold, formatting.RESPONSES_OR_STAFF))
+            + ", nor any group that would let a smaller one be worked out.")
 
 
 def _bench(kind: str, value) -> str:
@@ -159,8 +159,8 @@ def team_screen(brief: Briefing, profile: dict, lens: lenses.Lens | None = None)
     """
     team = profile["team"]
     if not profile.get("reportable"):
-        return Screen(f"team-{team}", team, f"{team} cannot be shown for this wave: fewer than "
-                      f"{brief.threshold} responses, or showing it would let a smaller team be worked out.",
+        return Screen(f"team-{team}", team, f"{team} cannot be shown for this wave: "
+                      f"{formatting.withheld_reason(brief.threshold, group='team')}.",
                       notes=(suppression_note(brief),))
     ind = profile["indicators"]
     survey = ind[ind.kind.isin(["proportion", "mean"]) & ind.n.notna()]

@@ -11,7 +11,6 @@ import pandas as pd
 from dashboard.metrics import indicators
 from dashboard.store import derived, groups, query
 
-SUPPRESSED_TEXT = "fewer than {threshold} responses"
 # A missing directorate, site or staff group is a group of its own, shown under this name. An
 # uploaded value that reads the same is a different group, so it is shown as UPLOADED_AS (issue
 # 10: merging the two let the plan release a 4-respondent group under the other one's name).
@@ -46,10 +45,6 @@ def releasable(n, threshold: int):
     if isinstance(n, np.ndarray):
         return np.nan_to_num(n.astype(np.float64), nan=-1.0) >= threshold
     return n is not None and not pd.isna(n) and n >= threshold
-
-
-def suppressed_text(threshold: int) -> str:
-    return SUPPRESSED_TEXT.format(threshold=threshold)
 
 
 def cut_name(by: Sequence[str]) -> str:

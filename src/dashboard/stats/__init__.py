@@ -1707,11 +1707,13 @@ def verdict(
         return result(NOT_ENOUGH)
     if anonymity_threshold is not None:
         from dashboard import privacy  # the one anonymity rule (stats stays free of the store)
+        from dashboard.present import formatting
 
         hidden = [k for k, v in n.items() if not privacy.releasable(v, anonymity_threshold)]
         if hidden:
             warnings.append(
-                f"Fewer than {anonymity_threshold} responses in {', '.join(hidden)}: figures "
+                f"{formatting.sentence(formatting.fewer_than(anonymity_threshold))} in "
+                f"{', '.join(hidden)}: figures "
                 "are withheld to protect anonymity."
             )
             return result(NOT_ENOUGH)

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import catalogue, periods
 from dashboard.config import settings
 from dashboard.metrics import absence, coverage, indicators, team_absence
-from dashboard.present import plaintext
+from dashboard.present import formatting, plaintext
 from dashboard.present.charts import absence as charts
 from dashboard.store import groups
 from dashboard.ui import auth, cache, chart_export, links, shell
@@ -75,7 +75,7 @@ def _controls(first: date, last: date, threshold: int) -> dict:
         if wanted and wanted not in names and not kind_changed:
             links.note(
                 f"{groups.LABELS[scope_cut]} “{wanted}” cannot be shown on its own for this period "
-                f"(fewer than {threshold} staff in post, or it would reveal a smaller group); "
+                f"({formatting.withheld_reason(threshold, formatting.STAFF)}); "
                 "showing the first one that can."
             )
         if options.empty:
@@ -113,7 +113,8 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
     period = cache.query(absence.period_summary, ctl["start"], ctl["end"], ctl["unit_ids"], ctl["day_count"],
                          threshold)
     c[3].metric("Whole period", _pct(period["rate"]), border=True,
-                help=(f"Not shown: fewer than {threshold} staff in post in some month of the period"
+                help=(f"Not shown: {formatting.fewer_than(threshold, formatting.STAFF)} in some month "
+                      "of the period"
                       if period["suppressed"] else
                       f"{period['fte_days_lost']:,.1f} ÷ {period['fte_days_available']:,.1f} FTE days"))
     events = cache.query(absence.absence_events, ctl["unit_ids"])
@@ -178,8 +179,8 @@ def _compare(ctl: dict, threshold: int) -> None:
             footer=_footer(ctl, f"{len(shown)} {label.lower()} groups shown"), name=f"absence-by-{cut}",
         )
     if hidden:
-        st.caption(f"{hidden} {label.lower()}(s) not shown: fewer than {threshold} staff in post, or "
-                   "hidden so that a small group cannot be worked out from the total.")
+        st.caption(f"{hidden} {label.lower()}(s) not shown: "
+                   f"{formatting.withheld_reason(threshold, formatting.STAFF)}.")
 
 
 def _quality(ctl: dict, monthly: pd.DataFrame) -> None:
@@ -331,8 +332,8 @@ def _survey(ctl: dict, threshold: int) -> None:
     )
     c = st.columns(4)
     c[0].metric("Teams", f"{result['n']}", border=True,
-                help=f"{result['teams_removed']} team(s) removed: fewer than {threshold} respondents or "
-                     "staff in post, or hidden so a small team cannot be worked out from the total")
+                help=f"{result['teams_removed']} team(s) removed: "
+                     f"{formatting.withheld_reason(threshold, 'respondents or staff in post', 'team')}")
     c[1].metric("Pearson r", "–" if result["r"] is None else f"{result['r']:.2f}", border=True,
                 help="Each team counts once, whatever its size.")
     ci = "–" if result["lo"] is None else f"{result['lo']:.2f} to {result['hi']:.2f}"

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import catalogue
 from dashboard.framework import diagnostic, improvement, interventions
 from dashboard.metrics import drivers, indicators, lenses, scorecard
-from dashboard.present import plaintext
+from dashboard.present import formatting, plaintext
 from dashboard.present.charts import framework as charts
 from dashboard.ui import auth, cache, chart_export, shell
 
@@ -118,7 +118,7 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
         st.dataframe(view, hide_index=True, width="stretch", key="fw_beside")
     st.caption(
         f"Figures: survey wave {wave_label} and the 12 months of absence before it, for the whole "
-        f"organisation, as on the Overview (groups below {threshold} responses are not shown). "
+        f"organisation, as on the Overview ({formatting.not_shown_rule(threshold)}). "
         f"⚠ a rating of {diag.level(diag.claims_good_from).label} or above where the domain "
         f"is worse than the benchmark or scores below {diag.good_score:g} / 10 (data/diagnostic.toml); "
         "! rated well, but at least one of its indicators is worse "

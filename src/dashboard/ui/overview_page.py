@@ -38,7 +38,7 @@ def where_to_look(brief: briefing.Briefing) -> None:
             "Ranked: teams far outside the range chance would give (beyond the 99.8% funnel limit) "
             "first, then intervention results unlikely to be chance, domains below the benchmark "
             "and absence hotspots; within each, the largest first. Every figure here is the one "
-            f"the linked page shows; groups with fewer than {brief.threshold} responses never appear."
+            f"the linked page shows; {formatting.not_shown_rule(brief.threshold)}."
         )
 
 

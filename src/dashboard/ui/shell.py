@@ -13,22 +13,19 @@ from dashboard import store
 from dashboard.auth import access
 from dashboard.config import settings
 from dashboard.metrics import indicators
-from dashboard.present import plaintext
+from dashboard.present import formatting, plaintext
 from dashboard.store import query
 from dashboard.ui import a11y, auth, cache, links
 
 # What "a group" is counted in on each page, for the banner (survey pages count responses).
-BANNER_BASE: dict[str, str] = {
-    "absence": "{t} staff in post",
-    "teams": "{t} responses (survey figures) or {t} staff in post (absence figures)",
-    "interventions": "{t} responses (survey figures) or {t} staff in post (absence figures)",
-}
+_BOTH = f"{formatting.RESPONSES} (survey figures) or {{t}} {formatting.STAFF} (absence figures)"
+BANNER_UNIT: dict[str, str] = {"absence": formatting.STAFF, "teams": _BOTH, "interventions": _BOTH}
 
 
 def banner_rule(url_path: str | None, threshold: int) -> str:
     """The banner's privacy sentence for a page, in the page's own unit."""
-    base = BANNER_BASE.get(url_path or "", "{t} responses").format(t=threshold)
-    return f"groups with fewer than {base} are not shown"
+    unit = BANNER_UNIT.get(url_path or "", formatting.RESPONSES).format(t=threshold)
+    return formatting.not_shown_rule(threshold, unit)
 
 
 def dataset_banner(url_path: str | None = None) -> dict:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from dashboard import catalogue, periods, privacy, stats
+from dashboard import catalogue, periods, stats
 from dashboard.metrics import (
     compare,
     drilldown,
@@ -182,10 +182,8 @@ def _children(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
     hidden = list(names[~kids.reportable.astype(bool)])
     if hidden:
         st.caption(
-            f"Not shown on their own ({len(hidden)}): {plaintext.md(', '.join(hidden))} — fewer than "
-            f"{threshold} "
-            "responses, or showing them would let a smaller group be worked out. They still count "
-            "in every total above them."
+            f"Not shown on their own ({len(hidden)}): {plaintext.md(', '.join(hidden))} — "
+            f"{formatting.withheld_reason(threshold)}. They still count in every total above them."
         )
 
 
@@ -249,8 +247,7 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
         f"{flags['uncorrected']} would be, and chance alone would give about "
         f"{flags['expected_by_chance']:.0f} such flags even if no group truly differed. "
         f"{stats.CAUTION_MARK}: fewer than {stats.MIN_N} responses, read with caution. Grey cells: "
-        f"{privacy.suppressed_text(threshold)}, or withheld so that a smaller group cannot be "
-        "worked out by subtraction."
+        f"{formatting.withheld_reason(threshold)} by subtraction."
     )
     if absence_ids:
         start, end = cache.query(periods.wave_periods, sel["wave"])[0]
@@ -260,8 +257,8 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
             f"(the previous wave's reference), ● similar means within ±{scorecard.RATE_MARGIN:.0%} "
             "of the reference rate or share (relative): absence is a census of days lost, not a "
             "sample, and days come in spells, so a Poisson interval on days would be misleadingly "
-            "narrow. Against the benchmark as on the overview. `<N staff`: fewer than "
-            f"{threshold} staff in post, or withheld so that a smaller team cannot be worked out "
+            "narrow. Against the benchmark as on the overview. `<N staff`: "
+            f"{formatting.withheld_reason(threshold, formatting.STAFF, 'team')} "
             "(the Absence page's rule; see docs/privacy.md)."
         )
     elif any(b == "staff_group" for b in by):
@@ -279,11 +276,13 @@ def _cells_table(heat: pd.DataFrame, threshold: int, group_title: str, ref_name:
     return pd.DataFrame({
         group_title: heat.group,
         "Indicator": heat.indicator,
-        "Value": [("withheld" if s else formatting.value(k, v))
+        "Value": [(formatting.WITHHELD if s else formatting.value(k, v))
                   for k, v, s in zip(heat.kind, heat.value, heat.suppressed, strict=True)],
-        "Base (n)": [f"fewer than {threshold} or withheld" if s else
-                     ("–" if pd.isna(n) else f"{int(n)} {'staff in post' if a else 'responses'}")
-                     for n, s, a in zip(heat.n, heat.suppressed, absent, strict=True)],
+        "Base (n)": [formatting.withheld_base(threshold, unit) if s else
+                     ("–" if pd.isna(n) else f"{int(n)} {unit}")
+                     for n, s, unit in zip(heat.n, heat.suppressed,
+                                           absent.map({True: formatting.STAFF, False: formatting.RESPONSES}),
+                                           strict=True)],
         ref_name.capitalize(): [formatting.value(k, v) for k, v in
                                 zip(heat.kind, heat.reference_value, strict=True)],
         "Status": heat.status_label,
@@ -439,7 +438,7 @@ def _profile(sel: dict, threshold: int, tree: pd.DataFrame) -> None:
     st.caption(f"Directorate: {plaintext.md(prof['directorate'])} · Site: {plaintext.md(prof['site'])}")
     if not prof["reportable"]:
         st.info(f"{plaintext.md(prof['team'])} cannot be shown in this wave: "
-                f"{privacy.suppressed_text(threshold)}.")
+                f"{formatting.withheld_reason(threshold, group='team')}.")
         return
     doms = prof["domains"]
     survey = prof["indicators"][prof["indicators"].kind.isin(["proportion", "mean"])]
@@ -593,12 +592,11 @@ def _sites(sel: dict, threshold: int) -> None:
                         on_select=_on_map_pick, selection_mode="single-object",
                         alt=sites_map.summary(frame, ind.short))
         st.session_state["teams_map_sites"] = list(placed.site)
-    small = (privacy.suppressed_text(threshold) if ind.source == "survey"
-             else f"fewer than {threshold} staff in post")
+    unit = formatting.RESPONSES if ind.source == "survey" else formatting.STAFF
     st.caption(
         sites_map.summary(frame, ind.short) + " Dot area: staff in post; colour: against the "
-        f"organisation (▲ green better, ● blue similar, ▼ orange worse, grey withheld: {small}"
-        ", or withheld so that a smaller group cannot be worked out). Drawn without a background "
+        f"organisation (▲ green better, ● blue similar, ▼ orange worse, grey withheld: "
+        f"{formatting.withheld_reason(threshold, unit)}). Drawn without a background "
         "map, so it works offline; positions are to scale."
     )
     with st.expander("Sites as a table (the figures in the map's tooltips)"):
@@ -613,7 +611,7 @@ def _sites(sel: dict, threshold: int) -> None:
     st.markdown(f"**{site}**: every indicator against the organisation")
     st.dataframe(pd.DataFrame({
         "Indicator": rows.indicator,
-        "Site": [("withheld" if s else formatting.value(k, v))
+        "Site": [(formatting.WITHHELD if s else formatting.value(k, v))
                  for k, v, s in zip(rows.kind, rows.value, rows.suppressed, strict=True)],
         "n": ["–" if pd.isna(n) else str(int(n)) for n in rows.n],
         "Organisation": [formatting.value(k, v)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
+from dashboard.present import formatting
 from dashboard.present.charts.common import PALETTE, STATUS_COLOURS, base_config
 from dashboard.stats import CAUTION_MARK, MIN_N, small_n
 
@@ -71,13 +72,13 @@ def heatmap(
     data = heat.assign(
         legend=heat.status.map(entry),
         value_text=[
-            (f"fewer than {threshold} staff in post" if a else f"fewer than {threshold} responses")
+            formatting.fewer_than(threshold, formatting.STAFF if a else formatting.RESPONSES)
             if s else _fmt(k, v)
             for k, v, s, a in zip(heat.kind, heat.value, heat.suppressed, absent, strict=True)
         ],
         reference_text=[_fmt(k, v) for k, v in zip(heat.kind, heat.reference_value, strict=True)],
         cell=[
-            (f"<{threshold} staff" if a else f"<{threshold}") if s
+            formatting.withheld_short(threshold, formatting.STAFF if a else formatting.RESPONSES) if s
             else f"{_fmt(k, v)}{CAUTION_MARK if c and not a else ''} {GLYPHS[st]}".strip()
             for k, v, s, st, a, c in zip(heat.kind, heat.value, heat.suppressed, heat.status, absent,
                                          small_n(heat.n), strict=True)
