@@ -275,6 +275,38 @@ def test_pack_has_a_slide_per_flagged_team_and_a_withheld_one_shows_no_figure(br
     assert not [s for s in deck.slides[start + 3].shapes if s.shape_type == 13]
 
 
+def test_team_slides_match_a_count_of_the_raw_answers(brief, team_deck, demo_con):
+    """A flagged team's stress share and n on the slides, against a hand-written query over the
+    raw respondent rows (item q11c, unwell from work-related stress: 1 yes, 0 no), not the
+    derived tables or the release the briefing reads. Demo, Ward 3 Cardiology: 46 of 71."""
+    teams, _, deck = team_deck
+    raw = demo_con.execute(
+        """
+        SELECT u.team,
+               count(DISTINCT r.response_id) AS responses,
+               count(a.value) FILTER (WHERE a.item_id = 'q11c') AS answered,
+               count(*) FILTER (WHERE a.item_id = 'q11c' AND a.value = 1) AS yes
+        FROM responses AS r
+        JOIN units AS u USING (unit_id)
+        LEFT JOIN answers AS a USING (response_id)
+        WHERE r.wave_id = ?
+        GROUP BY u.team
+        """,
+        [brief.wave_id],
+    ).df().set_index("team")
+    text = {_slide_text(s).split("\n")[0]: _slide_text(s) for s in deck.slides}
+    on_stress = [f.subject for f in brief.ranked if f.kind == "outlier" and f.params.get("ind") == "stress"]
+    assert on_stress and set(on_stress) <= set(teams)
+    for team in on_stress:
+        row = raw.loc[team]
+        assert f"{team}: work-related stress {row.yes / row.answered:.1%}," in text[team]
+        assert f"{team}: n = {int(row.responses)} responses." in text[team]
+        line = next(b for b in text["Teams to look at"].split("\n") if b.startswith(f"{team}:"))
+        assert line.endswith(f"(n = {int(row.answered):,} responses)")
+    cardiology = raw.loc["Ward 3 Cardiology"]
+    assert (cardiology.yes, cardiology.answered, cardiology.responses) == (46, 71, 73)
+
+
 def test_footed_images_render_charts_whose_data_hold_dates():
     import altair as alt
     import pandas as pd
