@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Sequence
 from datetime import date
@@ -401,7 +402,10 @@ _STAFF_GROUP_MONTH_SQL = """
 """
 
 
-def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False) -> str:
+def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, ordered: bool = False) -> str:
+    """The core chain and `grouped` (group x month); ordered=True adds each group-month's units in
+    unit order, so the sums are the same bit for bit on every run (a parallel aggregate adds
+    doubles in no fixed order)."""
     select = groups.select_list(by)
     if "staff_group" in by:
         g = reason_groups()
@@ -412,7 +416,14 @@ def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False) -> st
             s99=_in_list("r.reason_code", g["unknown"]),
         )
         return _core(day_count) + tail
-    return _core(day_count, whole, edges=not whole) + _GROUP_MONTH_SQL.format(select=select)
+    core, grouped = _core(day_count, whole, edges=not whole), _GROUP_MONTH_SQL.format(select=select)
+    if ordered:
+        grouped = re.sub(r"sum\((um\.\w+)\)", r"sum(\1 ORDER BY um.unit_id)", grouped)
+        # part-months: a unit-month's pieces and reasons, too
+        core = core.replace("sum(days * fte) AS lost",
+                            "sum(days * fte ORDER BY spell_id, start_date, unit_id, fte) AS lost")
+        core = core.replace("sum(lost)", "sum(lost ORDER BY reason_code, lost)")
+    return core + grouped
 
 
 def _same_group(by: tuple[str, ...], left: str, right: str) -> str:
@@ -552,8 +563,8 @@ FROM grouped
         "episodes": int(episodes),
     }
     if threshold is not None:
-        scope = release.members(con, pd.DataFrame(index=[0]), (), unit_ids)[0]
-        shown = bool(release.release(con, threshold, [(scope, periods.months_of(start, end))])[0])
+        shown = not _withheld(con, pd.DataFrame(index=[0]), (), threshold, periods.months_of(start, end),
+                              unit_ids)[0]
         out = {k: (v if shown else None) for k, v in out.items()}
         out["suppressed"] = not shown
     return out
@@ -649,24 +660,39 @@ SELECT {groups.group_list(by)} min(headcount) AS headcount FROM monthly GROUP BY
     return query.run(_ready(con), "absence.group_sizes", sql, _args(start, end, unit_ids))
 
 
-def _apply_group_suppression(
+def _withheld(
+    con: duckdb.DuckDBPyConnection,
+    frame: pd.DataFrame,
+    by: tuple[str, ...],
+    threshold: int,
+    months: Sequence[date],
+    unit_ids: Sequence[int] | None,
+) -> np.ndarray:
+    """For each row of a frame grouped by `by` (within the scope unit_ids): whether the release
+    withholds the group's units over `months` (release.release decides)."""
+    sets = release.members(con, frame, by, unit_ids)
+    return ~release.release(con, threshold, [(g, months) for g in sets])
+
+
+def _release_groups(
+    con: duckdb.DuckDBPyConnection,
     detail: pd.DataFrame,
-    sizes: pd.DataFrame,
+    start: date,
+    end: date,
     by: tuple[str, ...],
     threshold: int,
     value_cols: Sequence[str],
-    con: duckdb.DuckDBPyConnection | None = None,
-    months: Sequence[date] = (),
     unit_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """Blank detail rows of every group the release withholds over `months` (release.release);
-    staff groups, which have no staff in post, by their absent employees (privacy.suppress)."""
-    if "staff_group" in by or con is None:
+    """Blank detail rows of every group the release withholds over the months of [start, end]
+    (_withheld); staff groups, which have no staff in post, by their absent employees
+    (release.release_counts). Adds each group's headcount (_group_sizes) and `suppressed`."""
+    sizes = _group_sizes(con, start, end, by, unit_ids)
+    if "staff_group" in by:
         flags = release.release_counts(sizes, by, threshold, n_col="headcount", keys=(), value_cols=())
     else:
         flags = sizes.copy()
-        sets = release.members(con, flags, by, unit_ids)
-        flags["suppressed"] = ~release.release(con, threshold, [(g, months) for g in sets])
+        flags["suppressed"] = _withheld(con, flags, by, threshold, periods.months_of(start, end), unit_ids)
     if by:
         out = detail.merge(flags[[*by, "suppressed", "headcount"]], on=list(by), how="left")
     else:
@@ -675,7 +701,7 @@ def _apply_group_suppression(
             headcount=flags["headcount"].iloc[0] if len(flags) else np.nan,
         )
     out["suppressed"] = out["suppressed"].fillna(True).astype(bool)
-    return privacy.blank(out, value_cols)
+    return privacy.blank(out, value_cols).reset_index(drop=True)
 
 
 # --- reasons -----------------------------------------------------------------------------------
@@ -720,10 +746,7 @@ GROUP BY ALL
         lambda c: "Not broken down by reason (monthly totals)" if pd.isna(c) else labels.get(c, c)
     )
     frame = frame.sort_values([*by, "fte_days_lost"], ascending=[True] * len(by) + [False])
-    sizes = _group_sizes(con, start, end, by, unit_ids)
-    out = _apply_group_suppression(frame, sizes, by, threshold, ("fte_days_lost", "share"),
-                                   con, periods.months_of(start, end), unit_ids)
-    return out.reset_index(drop=True)
+    return _release_groups(con, frame, start, end, by, threshold, ("fte_days_lost", "share"), unit_ids)
 
 
 # --- patterns ----------------------------------------------------------------------------------
@@ -802,11 +825,9 @@ SELECT {group} avg(fte) AS mean_fte FROM monthly GROUP BY ALL
     frame["long_share_spells"] = frame.spells_long / frame.spells.where(frame.spells > 0)
     frame["long_share_days"] = frame.days_long / frame.days.where(frame.days > 0)
     frame["spells_per_fte"] = frame.spells / frame.mean_fte.where(frame.mean_fte > 0)
-    sizes = _group_sizes(con, start, end, by, unit_ids)
     values = ("spells_short", "spells_long", "days_short", "days_long", "mean_fte", "spells", "days",
               "long_share_spells", "long_share_days", "spells_per_fte")
-    return _apply_group_suppression(frame, sizes, by, threshold, values, con,
-                                    periods.months_of(start, end), unit_ids).reset_index(drop=True)
+    return _release_groups(con, frame, start, end, by, threshold, values, unit_ids)
 
 
 # --- seasonality -------------------------------------------------------------------------------
@@ -841,10 +862,8 @@ ORDER BY {group} month_of_year
                       _args(periods.month_start(start), periods.month_end(end), unit_ids))
     frame["rate"] = frame["rate"].astype("float64")
     frame["month_name"] = frame["month_of_year"].map(lambda m: date(2000, int(m), 1).strftime("%b"))
-    sizes = _group_sizes(con, periods.month_start(start), periods.month_end(end), by, unit_ids)
-    values = ("fte_days_lost", "fte_days_available", "rate")
-    return _apply_group_suppression(frame, sizes, by, threshold, values, con,
-                                    periods.months_of(start, end), unit_ids).reset_index(drop=True)
+    return _release_groups(con, frame, periods.month_start(start), periods.month_end(end), by, threshold,
+                           ("fte_days_lost", "fte_days_available", "rate"), unit_ids)
 
 
 # --- Bradford Factor ---------------------------------------------------------------------------
@@ -926,8 +945,7 @@ FROM scored GROUP BY ALL
                        value_cols=("employees", "median", "p75", "p90"))
     flagged = flagged.drop(columns="n_check")
     if "staff_group" not in by:
-        sets = release.members(con, flagged, by, unit_ids)
-        withheld = ~release.release(con, threshold, [(g, periods.months_of(start, end)) for g in sets])
+        withheld = _withheld(con, flagged, by, threshold, periods.months_of(start, end), unit_ids)
         flagged["suppressed"] = flagged["suppressed"].astype(bool) | withheld
         privacy.blank(flagged, ("employees", "median", "p75", "p90", "headcount"))
     order = {name: i for i, (name, _, _) in enumerate(BRADFORD_BANDS)}
@@ -985,13 +1003,15 @@ def team_period(
     if "staff_group" in by:
         raise ValueError("no absence rate by staff group: staff in post has no staff group")
     group = groups.group_list(by)
-    sql = _grouped_sql(by, day_count, whole_months(start, end)) + f"""
-SELECT {group} coalesce(sum(fte_days_lost), 0) AS fte_days_lost,
-       sum(fte_days_available) AS fte_days_available,
-       sum(fte_days_lost) / nullif(sum(fte_days_available), 0) AS rate,
-       sum(s10_days) / nullif(sum(reason_days), 0) AS s10_share,
-       sum(msk_days) / nullif(sum(reason_days), 0) AS msk_share,
-       sum(s99_days) / nullif(sum(reason_days), 0) AS s99_share,
+    # Months added in month order: a parallel aggregate adds doubles in no fixed order, and the
+    # same period must give the same figures bit for bit (they are stored per wave at import).
+    sql = _grouped_sql(by, day_count, whole_months(start, end), ordered=True) + f"""
+SELECT {group} coalesce(sum(fte_days_lost ORDER BY month), 0) AS fte_days_lost,
+       sum(fte_days_available ORDER BY month) AS fte_days_available,
+       sum(fte_days_lost ORDER BY month) / nullif(sum(fte_days_available ORDER BY month), 0) AS rate,
+       sum(s10_days ORDER BY month) / nullif(sum(reason_days ORDER BY month), 0) AS s10_share,
+       sum(msk_days ORDER BY month) / nullif(sum(reason_days ORDER BY month), 0) AS msk_share,
+       sum(s99_days ORDER BY month) / nullif(sum(reason_days ORDER BY month), 0) AS s99_share,
        min(headcount) AS headcount
 FROM grouped
 GROUP BY ALL
@@ -1058,8 +1078,7 @@ def period_rates(
     by = groups.validate(by)
     frame = team_period(con, start, end, by, unit_ids, day_count)
     values = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share")
-    sets = release.members(con, frame, by, unit_ids)
-    frame["suppressed"] = ~release.release(con, threshold, [(g, periods.months_of(start, end)) for g in sets])
+    frame["suppressed"] = _withheld(con, frame, by, threshold, periods.months_of(start, end), unit_ids)
     return privacy.blank(frame, ["headcount", *values])
 
 
