@@ -193,3 +193,80 @@ def test_an_import_re_decides_only_the_waves_whose_cells_changed(tmp_path):
     fresh1 = privacy.release_plan(privacy.cells(con, [1]), 10).sort_values(key).reset_index(drop=True)
     assert (plan(1).n < 1000).all() and plan(1)[["n", "released"]].equals(fresh1[["n", "released"]])
     con.close()
+
+
+def test_wave_absence_is_stored_at_import_and_rebuilt_after_absence_survey_and_undo(tmp_path, monkeypatch):
+    from pandas.testing import assert_frame_equal
+
+    from dashboard.metrics import team_absence
+
+    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "key"))
+    monkeypatch.setenv("WELLBEING_THRESHOLD", "10")
+    con = store.connect(tmp_path / "w.duckdb")
+
+    def imported(name: str, text: str, kind: str, **kw) -> int:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        _raw, prepared = pipeline.prepare(con, tmp_path / name, kind, **kw)
+        assert prepared.report.ok, (prepared.report.errors, prepared.report.questions)
+        return pipeline.commit(con, prepared, user="t")
+
+    def stored() -> dict[int, tuple]:
+        waves = periods.waves(con)
+        return {int(w): team_absence._stored(con, 10, int(w), f)
+                for w, f in zip(waves.wave_id, waves.fielded_on, strict=True)}
+
+    def check(only: int | None = None) -> dict[int, tuple]:
+        found = stored()
+        for wave_id, frames in found.items():
+            assert frames is not None, wave_id
+            if only is not None and wave_id != only:
+                continue
+            for got, wanted in zip(frames, team_absence.compute_wave_release(con, wave_id, 10), strict=True):
+                for cut in team_absence.CUTS:
+                    assert_frame_equal(got[cut], wanted[cut], check_exact=True)
+        return found
+
+    teams = ("Ward 7", "Theatres", "Clinic")
+    months = [f"{y}-{m:02d}" for y in (2023, 2024) for m in range(1, 13)]
+    imported("sip.csv", "Team,Month,Headcount,FTE\n" + "".join(
+        f"{t},{m},{h},{h - 2}\n" for t, h in zip(teams, (20, 30, 6), strict=True) for m in months),
+        "staff_in_post")
+    imported("pulse.csv", "Ward,Q11c\n" + "Ward 7,Yes\nTheatres,No\n" * 6, "survey",
+             wave="Pulse 2024", fielded_on="2024-06-15")
+    absence = imported("absence.csv", "Employee,Team,Start,End,Reason\n"
+                       "E1,Ward 7,2023-09-01,2023-09-20,S10\nE2,Theatres,2024-02-10,2024-03-05,S12\n"
+                       "E3,Clinic,2024-01-03,2024-01-09,S10\n", "absence")
+    first = stored()
+    org = first[1][0]["organisation"]
+    assert not org.suppressed.iloc[0]
+    # 20 + 25 (10 Feb - 5 Mar 2024, a leap year) + 7 days, each 1 FTE, in the 12 months to 15 June 2024
+    assert org.fte_days_lost.iloc[0] == pytest.approx(20 + 25 + 7)
+    assert first[1][0]["team"].set_index("team").suppressed["Clinic"]   # 6 in post
+
+    # an absence import rebuilds every wave's frames (a marked row is gone)
+    con.execute("UPDATE release_absence_wave SET headcount = -1 WHERE NOT suppressed")
+    more = imported("absence2.csv", "Employee,Team,Start,End,Reason\nE4,Ward 7,2024-04-01,2024-04-10,S11\n",
+                    "absence")
+    assert con.execute("SELECT count(*) FROM release_absence_wave WHERE headcount = -1").fetchone()[0] == 0
+    second = check()
+    assert second[1][0]["organisation"].fte_days_lost.iloc[0] == pytest.approx(
+        org.fte_days_lost.iloc[0] + 10)
+
+    # a new survey wave adds its frames and keeps the other wave's (absence unchanged)
+    con.execute("UPDATE release_absence_wave SET headcount = -1 WHERE NOT suppressed AND wave_id = 1")
+    survey = imported("pulse2.csv", "Ward,Q11c\n" + "Ward 7,No\nTheatres,Yes\n" * 6, "survey",
+                      wave="Pulse 2025", fielded_on="2025-01-15")
+    assert len(check(only=2)) == 2
+    kept = con.execute("SELECT count(*) FROM release_absence_wave WHERE wave_id = 1 AND headcount = -1")
+    assert kept.fetchone()[0] > 0
+    con.execute("UPDATE release_absence_wave SET headcount = -1 WHERE NOT suppressed AND wave_id = 2")
+    load.undo(con, more)            # undoing the absence import rebuilds: marked rows fixed again
+    assert con.execute("SELECT count(*) FROM release_absence_wave WHERE headcount < 0").fetchone()[0] == 0
+    assert stored()[1][0]["organisation"].fte_days_lost.iloc[0] == org.fte_days_lost.iloc[0]
+    load.undo(con, survey)          # the wave goes, and its rows with it
+    assert set(stored()) == {1}
+    assert con.execute("SELECT DISTINCT wave_id FROM release_absence_wave").fetchall() == [(1,)]
+    load.undo(con, absence)
+    check()
+    assert derived.refresh(con) == []
+    con.close()

@@ -10,6 +10,7 @@ import pandas as pd
 from dashboard import periods as periods_
 from dashboard import privacy
 from dashboard.metrics import absence
+from dashboard.store import derived, query
 
 # The absence indicators the drill-down shows (catalogue id -> column of absence.period_rates).
 MEASURE_OF: dict[str, str] = {"absence_rate": "rate", "s10_share": "s10_share"}
@@ -20,10 +21,17 @@ _VALUES = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_shar
 
 
 # The 12 months to a wave's fieldwork and the 12 months before, as on the scorecard (periods.py).
+PERIODS = ("wave", "previous")
+# Each cut's key columns in the frames released_rates returns.
+KEYS: dict[str, tuple[str, ...]] = {
+    "organisation": (), "directorate": ("directorate",), "team": ("directorate", "team"), "site": ("site",),
+}
 
 
 def _keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    return privacy.normalise_keys(frame, [b for b in by if b in frame.columns])
+    # sorted by key: the same frame however the aggregation happened to order its groups
+    return privacy.normalise_keys(frame, [b for b in by if b in frame.columns]
+                                  ).sort_values(list(by)).reset_index(drop=True)
 
 
 def released_rates(
@@ -47,14 +55,159 @@ def released_rates(
     }
 
 
-def wave_release(
+@derived.reads
+def compute_wave_release(
     con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int
 ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """released_rates for a wave's 12 months and for the 12 months before (each released on its
-    own: the two periods hold different days, so one cannot be subtracted from the other)."""
+    own: the two periods hold different days, so one cannot be subtracted from the other),
+    computed from the derived tables. Pages read wave_release (the same frames, stored)."""
     (start, end), (p_start, p_end) = periods_.wave_periods(con, wave_id)
     return (released_rates(con, start, end, threshold),
             released_rates(con, p_start, p_end, threshold))
+
+
+# Frames per (store, absence signature, threshold, wave, fieldwork date) when they cannot be kept
+# in the store (read-only, or read inside another transaction); an import changes the signature.
+_MEMO: dict[tuple, tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]] = {}
+_MEMO_SIZE = 32
+_VALUE_COLUMNS = ["fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share",
+                  "headcount"]
+_STORED_COLUMNS = ["period", "cut", "pos", "directorate", "team", "site", *_VALUE_COLUMNS, "suppressed"]
+
+
+def _memo_key(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded: date) -> tuple | None:
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not row or not row[0]:
+        return None   # in-memory: never memoised
+    sig = con.execute("SELECT value FROM meta WHERE key = 'derived_absence'").fetchone()
+    return str(row[0]), sig[0] if sig else "", int(threshold), int(wave_id), fielded
+
+
+def _stored(
+    con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded: date
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]] | None:
+    """The stored frames of a wave, or None when they are not (all) there."""
+    if not derived.has_table(con, "release_absence_wave"):
+        return None
+    rows = query.run(
+        con, "team_absence.wave_stored",
+        f"SELECT {', '.join(_STORED_COLUMNS)} FROM release_absence_wave"
+        " WHERE threshold = ? AND wave_id = ? AND fielded_on = ? ORDER BY period, cut, pos",
+        [int(threshold), int(wave_id), fielded])
+    # every period has exactly one organisation row (a figure over no data is one withheld row);
+    # anything else is a partial or doubled write: decide again
+    org = rows[rows.cut == "organisation"]
+    if sorted(org.period) != sorted(PERIODS) or rows.duplicated(["period", "cut", "pos"]).any():
+        return None
+    out = []
+    for period in PERIODS:
+        frames = {}
+        for cut, keys in KEYS.items():
+            part = rows[(rows.period == period) & (rows.cut == cut)]
+            frame = part[[*keys, *_VALUE_COLUMNS, "suppressed"]].reset_index(drop=True)
+            frame = frame.astype({**{k: "string" for k in keys}, **{v: "float64" for v in _VALUE_COLUMNS},
+                                  "suppressed": bool})
+            frames[cut] = frame
+        out.append(frames)
+    return out[0], out[1]
+
+
+def _rows(threshold: int, wave_id: int, fielded: date, release: tuple[dict, dict]) -> pd.DataFrame:
+    parts = []
+    for period, frames in zip(PERIODS, release, strict=True):
+        for cut in KEYS:
+            frame = frames[cut].copy()
+            for col in ("directorate", "team", "site"):
+                if col not in frame.columns:
+                    frame[col] = pd.NA
+            frame = frame.assign(period=period, cut=cut, pos=range(len(frame)))
+            keys = {c: "string" for c in ("directorate", "team", "site")}
+            parts.append(frame[_STORED_COLUMNS].astype(keys))
+    rows = pd.concat(parts, ignore_index=True)
+    return rows.assign(threshold=int(threshold), wave_id=int(wave_id), fielded_on=fielded)
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, wave_ids: Sequence[int], threshold: int
+) -> None:
+    con.execute("DELETE FROM release_absence_wave WHERE threshold = ?"
+                " AND list_contains(CAST(? AS INTEGER[]), wave_id)",
+                [int(threshold), [int(w) for w in wave_ids]])
+    con.register("_wave_rows", rows)
+    try:
+        con.execute(
+            "INSERT INTO release_absence_wave SELECT threshold, wave_id, CAST(fielded_on AS DATE),"
+            f" period, cut, pos, {', '.join(_STORED_COLUMNS[3:])} FROM _wave_rows")
+    finally:
+        con.unregister("_wave_rows")
+
+
+def _keep(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded: date,
+          release: tuple[dict, dict]) -> None:
+    """Store frames decided on a read path: best effort, in a transaction of its own (inside a
+    caller's transaction, a read snapshot, nothing is written: it would be rolled back anyway)."""
+    if (not derived.has_table(con, "release_absence_wave")
+            or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"):
+        return
+    try:
+        con.execute("BEGIN TRANSACTION")
+    except duckdb.TransactionException:
+        return
+    try:
+        _insert(con, _rows(threshold, wave_id, fielded, release), [wave_id], threshold)
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")   # another session writing: decided again next time
+
+
+def _copy(release: tuple[dict, dict]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    return tuple({cut: frame.copy() for cut, frame in frames.items()} for frames in release)  # type: ignore[return-value]
+
+
+@derived.reads
+def wave_release(
+    con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """released_rates for a wave's 12 months to fieldwork and for the 12 months before, as
+    (wave frames, previous frames), each cut -> frame (see released_rates).
+
+    Read from release_absence_wave (stored at import for the configured threshold; for another
+    threshold decided on first use and stored when the connection may write, otherwise
+    remembered in this process). The frames are those compute_wave_release gives.
+    """
+    fielded = periods_.fielded_on(con, wave_id)
+    key = _memo_key(con, threshold, wave_id, fielded)
+    found = _MEMO.get(key) if key is not None else None
+    if found is None:
+        found = _stored(con, threshold, wave_id, fielded)
+        if found is None:
+            found = compute_wave_release(con, wave_id, threshold)
+            _keep(con, threshold, wave_id, fielded, found)
+        if key is not None:
+            if len(_MEMO) >= _MEMO_SIZE:
+                _MEMO.pop(next(iter(_MEMO)))
+            _MEMO[key] = found
+    return _copy(found)
+
+
+@derived.reads
+def store_waves(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
+    """Decide and store the fieldwork-period absence of every wave that has none stored for the
+    threshold (derived.store_release, inside the import's transaction: errors propagate)."""
+    waves = periods_.waves(con)
+    done = set() if waves.empty else {int(w) for (w,) in con.execute(
+        "SELECT DISTINCT r.wave_id FROM release_absence_wave AS r JOIN waves AS w"
+        " ON w.wave_id = r.wave_id AND w.fielded_on = r.fielded_on WHERE r.threshold = ?",
+        [int(threshold)]).fetchall()}
+    todo = [(int(w), f) for w, f in zip(waves.wave_id, waves.fielded_on, strict=True) if int(w) not in done]
+    if not todo:
+        return
+    rows = pd.concat([_rows(threshold, w, f, compute_wave_release(con, w, threshold)) for w, f in todo],
+                     ignore_index=True)
+    _insert(con, rows, [w for w, _ in todo], threshold)
 
 
 def is_shown(frames: dict[str, pd.DataFrame], cut: str, key: str | None = None) -> bool:

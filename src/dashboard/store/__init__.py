@@ -265,7 +265,15 @@ CREATE TABLE audit_log (
 );
 """
 MIGRATIONS[7] = _V7
+
+# Version 4 (issue 10): each wave's fieldwork-period absence, stored with the release (derived.py).
+_V4 = derived.WAVE_SCHEMA
+MIGRATIONS[4] = _V4
 SCHEMA_VERSION = max(MIGRATIONS)
+# The versions a store had run when it did not yet record them (meta 'migrations'): every one of
+# these up to its schema_version. A version added below a store's schema_version later (4 came
+# after 7 and 8) still runs on it.
+_BEFORE_RECORDED = (1, 2, 3, 7, 8)
 
 
 def connect(path: Path | str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -313,14 +321,22 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
     current = schema_version(con)
     if current > SCHEMA_VERSION:
         raise RuntimeError(f"store schema {current} is newer than this app ({SCHEMA_VERSION})")
-    for version in sorted(v for v in MIGRATIONS if v > current):
+    recorded = get_meta(con, "migrations") if current else None
+    applied = ({int(v) for v in recorded.split(",")} if recorded
+               else {v for v in _BEFORE_RECORDED if v <= current})
+    for version in sorted(set(MIGRATIONS) - applied):
         with transaction(con):
             con.execute(MIGRATIONS[version])
-            set_meta(con, "schema_version", str(version))
+            applied.add(version)
+            current = max(current, version)
+            set_meta(con, "schema_version", str(current))
+            set_meta(con, "migrations", ",".join(str(v) for v in sorted(applied)))
             if version == 1:
                 set_meta(con, "dataset_version", "0")
             if version == 3:
                 derived.refresh(con)
+            if version == 4:
+                derived.store_absence_waves(con)
 
 
 @contextmanager

@@ -82,6 +82,24 @@ CREATE TABLE IF NOT EXISTS release_absence (
 
 TABLES = ("absence_spells", "absence_unit_month", "absence_unit_month_reason", "survey_cells")
 
+# Table added by store migration 4: the absence of the drill-down's cuts over each wave's two
+# fieldwork periods (periods.wave_periods), exactly as team_absence.released_rates returns it,
+# withheld groups already blank. Partial months make these the costliest absence figures a page
+# asks for (eight period queries and their release per wave), so they are decided with the rest
+# of the release: stored at import for the configured threshold, on first use for any other.
+# fielded_on is the date they were computed for: a wave with another date reads none of them.
+WAVE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS release_absence_wave (
+    threshold INTEGER NOT NULL, wave_id INTEGER NOT NULL, fielded_on DATE NOT NULL,
+    period VARCHAR NOT NULL,           -- wave: the 12 months to fieldwork; previous: the 12 before
+    cut VARCHAR NOT NULL,              -- organisation, directorate, team, site
+    pos INTEGER NOT NULL,              -- row of the frame
+    directorate VARCHAR, team VARCHAR, site VARCHAR,
+    fte_days_lost DOUBLE, fte_days_available DOUBLE, rate DOUBLE, s10_share DOUBLE,
+    msk_share DOUBLE, s99_share DOUBLE, headcount DOUBLE, suppressed BOOLEAN NOT NULL
+);
+"""
+
 _SPELLS_SQL = """
 INSERT INTO absence_spells
 WITH data_end AS (
@@ -211,6 +229,8 @@ def refresh_absence(con: duckdb.DuckDBPyConnection) -> None:
 
     for table in ("absence_spells", "absence_unit_month", "absence_unit_month_reason", "release_absence"):
         con.execute(f"DELETE FROM {table}")  # names from this module, never user input
+    if has_table(con, "release_absence_wave"):
+        con.execute("DELETE FROM release_absence_wave")
     con.execute(_SPELLS_SQL)
     everything = [date(1900, 1, 1), date(2200, 12, 31), None]
     # spells are split into months once, for both day counts; each table then reads that
@@ -291,7 +311,54 @@ def refresh(con: duckdb.DuckDBPyConnection) -> list[str]:
         done.append("survey")
     if done:
         store_release(con)
+    elif _waves_changed(con):
+        store_absence_waves(con)   # a wave added or dropped without survey rows (published figures)
     return done
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the store has the table (a store made before its migration, opened read-only, lacks it)."""
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()
+    return bool(found[0])
+
+
+_WAVES_STALE = """
+SELECT (SELECT count(*) FROM release_absence_wave AS r ANTI JOIN waves AS w
+        ON w.wave_id = r.wave_id AND w.fielded_on = r.fielded_on),
+       (SELECT count(*) FROM waves AS w ANTI JOIN release_absence_wave AS r
+        ON r.threshold = ? AND r.wave_id = w.wave_id AND r.fielded_on = w.fielded_on)
+"""
+
+
+def _no_absence(con: duckdb.DuckDBPyConnection) -> bool:
+    # without absence data every wave's frames are one withheld organisation row: computed on
+    # read at no cost worth storing (a survey-only store's imports stay as fast as before)
+    return not con.execute("SELECT count(*) FROM (SELECT 1 FROM absence_unit_month LIMIT 1)").fetchone()[0]
+
+
+def _waves_changed(con: duckdb.DuckDBPyConnection) -> bool:
+    from dashboard.config import settings
+
+    if not has_table(con, "release_absence_wave") or _no_absence(con):
+        return False
+    gone, missing = con.execute(_WAVES_STALE, [int(settings().anonymity_threshold)]).fetchone()
+    return bool(gone or missing)
+
+
+def store_absence_waves(con: duckdb.DuckDBPyConnection, threshold: int | None = None) -> None:
+    """Decide and store every wave's fieldwork-period absence for the threshold (the configured
+    one by default; see WAVE_SCHEMA), dropping rows of waves gone or re-dated; inside a transaction."""
+    from dashboard.config import settings
+    from dashboard.metrics import team_absence
+
+    if not has_table(con, "release_absence_wave"):
+        return   # the store is being migrated: migration 4 fills it
+    con.execute("DELETE FROM release_absence_wave AS r WHERE NOT EXISTS (SELECT 1 FROM waves AS w"
+                " WHERE w.wave_id = r.wave_id AND w.fielded_on = r.fielded_on)")
+    if _no_absence(con):
+        return
+    threshold = settings().anonymity_threshold if threshold is None else threshold
+    team_absence.store_waves(con, threshold)
 
 
 def store_release(con: duckdb.DuckDBPyConnection, threshold: int | None = None) -> None:
@@ -304,6 +371,7 @@ def store_release(con: duckdb.DuckDBPyConnection, threshold: int | None = None) 
     threshold = settings().anonymity_threshold if threshold is None else threshold
     privacy.plan(con, threshold, store=True)
     release.absence_plan(con, threshold, store=True)
+    store_absence_waves(con, threshold)
 
 
 # The connection whose derived tables this thread has checked for the figure function running
