@@ -85,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
                 _say(f"  {step:<34} {secs:8.1f} s")
             _say(f"  {'total':<34} {total:8.1f} s")
             _say("  rows: " + ", ".join(f"{k} {v:,}" for k, v in built.counts.items()))
+        else:
+            # a store made by older code gets the current schema (migrations run on a writable open)
+            t0 = time.perf_counter()
+            measure.open_store(path, read_only=False, memory_limit=limit).close()
+            _say(f"opened for writing (migrations) in {time.perf_counter() - t0:.1f} s")
         size = path.stat().st_size
         wal = path.with_name(path.name + ".wal")
         size += wal.stat().st_size if wal.exists() else 0

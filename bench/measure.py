@@ -15,7 +15,16 @@ import pandas as pd
 
 from bench import raw as raw_sql
 from dashboard import periods, privacy, store
-from dashboard.metrics import absence, briefing, compare, drilldown, indicators, response_rates, scorecard
+from dashboard.metrics import (
+    absence,
+    briefing,
+    compare,
+    drilldown,
+    indicators,
+    response_rates,
+    scorecard,
+    team_absence,
+)
 from dashboard.privacy import release
 from dashboard.stats import evaluation
 from dashboard.store import derived
@@ -130,6 +139,7 @@ def _forget_memos() -> None:
     # compute them, as the first page view after an import does.
     privacy._PLAN_MEMO.clear()
     release._MEMO.clear()
+    team_absence._MEMO.clear()
 
 
 def _largest_teams(con: duckdb.DuckDBPyConnection, wave: int, k: int = 3) -> list[int]:
