@@ -60,6 +60,13 @@ def test_another_threshold_is_stored_on_first_use_where_the_store_may_be_written
         # a higher threshold withholds more teams than the configured one
         usual = team_absence.wave_release(con, wave_id, settings().anonymity_threshold)[0]["team"]
         assert stored[0]["team"].suppressed.sum() > usual.suppressed.sum()
+        # inside a page's read snapshot nothing is written, and the snapshot stays usable
+        other = threshold + 1
+        with store.snapshot(con):
+            _assert_same(team_absence.wave_release(con, wave_id, other),
+                         team_absence.compute_wave_release(con, wave_id, other))
+            assert con.execute("SELECT count(*) FROM units").fetchone()[0] > 0
+        assert team_absence._stored(con, other, wave_id, fielded) is None
         # a caller changing its frames does not change what the next caller gets
         first[0]["team"]["rate"] = 0.0
         _assert_same(team_absence.wave_release(con, wave_id, threshold), computed)

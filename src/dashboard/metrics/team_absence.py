@@ -152,10 +152,11 @@ def _keep(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded:
     if (not derived.has_table(con, "release_absence_wave")
             or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"):
         return
-    try:
-        con.execute("BEGIN TRANSACTION")
-    except duckdb.TransactionException:
+    # inside a transaction two statements share its id; a failed BEGIN would abort the caller's
+    with_caller = [con.execute("SELECT txid_current()").fetchone()[0] for _ in range(2)]
+    if with_caller[0] == with_caller[1]:
         return
+    con.execute("BEGIN TRANSACTION")
     try:
         _insert(con, _rows(threshold, wave_id, fielded, release), [wave_id], threshold)
         con.execute("COMMIT")
