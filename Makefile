@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 export WELLBEING_DB ?= $(CURDIR)/data/wellbeing.duckdb
 
-.PHONY: install run demo test slow lint browser bench validate fuzz clean
+.PHONY: install run demo test slow lint browser bench bench-browser validate fuzz clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -45,6 +45,10 @@ fuzz: install
 
 bench: install
 	$(PY) -m bench
+
+# Each page of the demo in headless Chromium: first visit on a fresh server and repeat visits.
+bench-browser: install browser
+	$(PY) -m bench browser
 
 # Calibration harness (3,000 runs per scenario; about 9 minutes on 2 busy cores); rewrites docs/calibration.md.
 validate: install

@@ -1,4 +1,5 @@
-"""`python -m bench`: build a synthetic national-scale store, then time the app's queries on it."""
+"""`python -m bench`: build a synthetic national-scale store, then time the app's queries on it
+(`python -m bench browser`: the demo's pages in a real browser, bench/browser.py)."""
 from __future__ import annotations
 
 import argparse
@@ -54,6 +55,11 @@ def _say(text: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["browser"]:  # the pages in a real browser (bench/browser.py)
+        from bench import browser
+
+        return browser.main(argv[1:])
     args = parse_args(argv)
     limit = None if args.memory_limit.lower() == "none" else args.memory_limit
     tmpdir = None
