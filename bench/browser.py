@@ -232,15 +232,15 @@ def visit(context, url: str, pid: int, expects: str | None, settle_ms: int = 100
         before, before_browser = cpu_seconds(pid), browser_cpu()
         pg.goto(url, wait_until="commit", timeout=timeout_ms)
         pg.wait_for_function(_FINISHED, arg=settle_ms, timeout=timeout_ms, polling=100)
+        if pg.get_by_role("button", name="Sign in").count():
+            raise RuntimeError("the store has accounts: the browser benchmark needs an open store "
+                               "(the demo has none)")
         if expects is not None:  # a chart may finish drawing after the script has ended
             pg.wait_for_function("() => window.__wcBench.chart !== null", timeout=timeout_ms,
                                  polling=100)
         cpu, spent = cpu_seconds(pid) - before, cpu_between(before_browser, browser_cpu())
         if pg.locator("[data-testid='stException']").count():
             raise RuntimeError(f"{url} raised: {pg.locator('[data-testid=stException]').first.inner_text()}")
-        if pg.get_by_role("button", name="Sign in").count():
-            raise RuntimeError("the store has accounts: the browser benchmark needs an open store "
-                               "(the demo has none)")
         rec = pg.evaluate("() => window.__wcBench")
         started, end, runs = script_times(rec["states"])
         chart = None if rec["chart"] is None else rec["chart"] / 1000
@@ -299,6 +299,71 @@ def run(db: Path, pages: Sequence[tuple[str, str, str | None]], repeat: int,
     return results
 
 
+def profile_page(db: Path, path: str, work: Path) -> dict:
+    """Run one page's script once cold and once warm (AppTest, in this process: call it in a fresh
+    one) on a copy of db, and time every figure it asks the cache for. CPU is this process's (all
+    threads, DuckDB's included), so it does not count waiting for a core."""
+    import urllib.parse
+
+    shutil.copy(db, work / "store.duckdb")
+    os.environ["WELLBEING_DB"] = str(work / "store.duckdb")
+    os.environ["WELLBEING_SECRET"] = str(work / "secret.key")
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.ui import cache
+
+    calls: list[tuple[str, float, float]] = []
+    query = cache.query
+
+    def timed(fn, *args, **kwargs):
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            return query(fn, *args, **kwargs)
+        finally:
+            shown = ", ".join(repr(a) for a in args)
+            calls.append((f"{fn.__module__.removeprefix('dashboard.')}.{fn.__name__}({shown})",
+                          time.process_time() - cpu, time.perf_counter() - wall))
+
+    cache.query = timed
+    url, _, qs = path.partition("?")
+    out: dict = {"path": path}
+    try:
+        for label in ("cold", "warm"):
+            calls.clear()
+            at = AppTest.from_file(str(ROOT / "pages" / f"{url or 'overview'}.py"), default_timeout=900)
+            for key, value in urllib.parse.parse_qsl(qs):
+                at.query_params[key] = value
+            cpu = time.process_time()
+            at.run()
+            if at.exception:
+                raise RuntimeError(f"{path}: {at.exception[0].message}")
+            out[label] = {"script_cpu_s": time.process_time() - cpu,
+                          "calls": sorted(([n, c, w] for n, c, w in calls), key=lambda x: -x[1])}
+    finally:
+        cache.query = query
+    return out
+
+
+def profile(db: Path, pages: Sequence[tuple[str, str, str | None]],
+            say: Callable[[str], None] = print, top: int = 6) -> dict[str, dict]:
+    """profile_page for each page, each in a fresh process (imports, memos and caches empty)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    found: dict[str, dict] = {}
+    for name, path, _ in pages:
+        with tempfile.TemporaryDirectory(prefix="wellbeing-profile-") as tmp, \
+                ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            got = pool.submit(profile_page, db, path, Path(tmp)).result()
+        found[name] = got
+        cold, warm = got["cold"], got["warm"]
+        say(f"  {name}: script cpu cold {cold['script_cpu_s']:.2f} s (figures "
+            f"{sum(c[1] for c in cold['calls']):.2f} s), warm {warm['script_cpu_s']:.2f} s")
+        for call, cpu, wall in cold["calls"][:top]:
+            say(f"      {cpu:6.2f} s cpu {wall:6.2f} s wall  {call}")
+    return found
+
+
 def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -337,6 +402,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", default=None, help="pages whose name contains this text (any case)")
     p.add_argument("--settle", type=int, default=1000,
                    help="ms without a script run before a visit counts as finished")
+    p.add_argument("--profile", action="store_true",
+                   help="also run each page's script without a browser (cold in a fresh process, "
+                        "then warm) and list the CPU of every figure it asked for")
     p.add_argument("--json", type=Path, default=None, dest="json_file",
                    help="also write the figures to this file as JSON")
     args = p.parse_args(argv)
@@ -366,7 +434,12 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\nPer page: a fresh server, the first visit (cold), then {args.repeat} more in new "
             "tabs (warm, median); seconds from navigation start; cpu = server CPU seconds")
         results = run(db, pages, args.repeat, say, args.settle)
-    load_after = os.getloadavg()
+        load_after = os.getloadavg()
+        profiles = None
+        if args.profile:
+            say("\nEach page's script without a browser (AppTest): process CPU, the figures asked "
+                "for on the cold run, costliest first")
+            profiles = profile(db, pages, say)
     say("\n" + table(results))
     say("\nload average (1, 5, 15 min) before " + " ".join(f"{x:.1f}" for x in load_before)
         + ", after " + " ".join(f"{x:.1f}" for x in load_after))
@@ -375,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             "when": datetime.now().isoformat(timespec="seconds"), "cores": os.cpu_count(),
             "repeat": args.repeat, "settle_ms": args.settle, "demo_build_s": built,
             "load_before": load_before, "load_after": load_after,
-            "pages": [r.as_json() for r in results]}, indent=2))
+            "pages": [r.as_json() for r in results], "profiles": profiles}, indent=2))
         say(f"figures written to {args.json_file}")
     return 0
 

@@ -92,3 +92,17 @@ def test_one_page_timed_in_chromium(demo_db):
         assert 0 < v.started_s < v.finished_s and v.chart_s > v.started_s
         assert v.cpu_s > 0 and v.browser_cpu_s > 0
     assert result.cold.cpu_s > result.warm[0].cpu_s  # the first visit computes, the repeat is cached
+
+
+@pytest.mark.slow
+def test_profile_lists_the_figures_a_page_asked_for(demo_db):
+    said: list[str] = []
+    found = browser.profile(demo_db, [("Framework", "framework", browser.VEGA)], say=said.append)
+    cold, warm = found["Framework"]["cold"], found["Framework"]["warm"]
+    names = [call[0] for call in cold["calls"]]
+    assert any(n.startswith("metrics.scorecard.indicator_table(") for n in names), names
+    assert all(cpu >= 0 and wall >= 0 for _, cpu, wall in cold["calls"])
+    # the warm run is served from the cache: it asks for the same figures, and computes none
+    assert sorted(n for n, _, _ in warm["calls"]) == sorted(names)
+    assert warm["script_cpu_s"] < cold["script_cpu_s"]
+    assert said[0].startswith("  Framework: script cpu cold")
