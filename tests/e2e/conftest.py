@@ -201,7 +201,11 @@ def sign_in(pg, base: str | None, name: str, password: str = signin.PASSWORD, pa
 
 def wait_for_app(pg) -> None:
     """Wait until Streamlit has finished the script run (no running indicator)."""
-    pg.wait_for_selector("[data-testid='stApp']", state="attached")
+    # The app root carries the script state: "initial" until a page's first run has started, so
+    # a page just opened is waited for until that run has ended (the status widget below shows
+    # "Running" only after half a second of a run, and nothing before the first one).
+    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                         state="attached", timeout=60_000)
     # While a script runs, the status widget reads "Running..." or offers "Stop". Checked every
     # 100 ms, not on every animation frame (Playwright's default): innerText lays the page out,
     # and 60 layouts a second take CPU from the server the test is waiting for.

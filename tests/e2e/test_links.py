@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from dashboard.ui.absence_page import DAY_COUNT_SHORT
 from tests.e2e.conftest import wait_for_app
@@ -23,10 +25,30 @@ def _fresh(browser):
 
 
 def _choose(page, label: str, option: str) -> None:
-    """Pick an option of the Streamlit selectbox with this label."""
+    """Pick an option of the Streamlit selectbox with this label, and wait until it shows it.
+
+    A rerun that redraws the selectbox (one the previous change started, which had not yet
+    reached the page) closes its open list, so the list is opened again until the option can be
+    clicked and the box shows it."""
     box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
-    box.get_by_role("combobox").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(4):
+        wait_for_app(page)
+        if _selected(page, label) == option:
+            break
+        box.get_by_role("combobox").click()
+        try:
+            choice.click(timeout=10_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        wait_for_app(page)
+        try:
+            expect(box.get_by_role("combobox")).to_have_value(option, timeout=10_000)
+        except AssertionError:
+            continue
+        break
+    assert _selected(page, label) == option, (label, option, _selected(page, label))
     wait_for_app(page)
 
 
