@@ -84,7 +84,7 @@ def test_bradford_can_be_hidden(demo_env_read_only, monkeypatch):
     assert absence.BRADFORD_CAVEAT not in _texts(at)
 
 
-def test_changing_the_scope_kind_gives_no_fall_back_note(demo_env):
+def test_changing_the_scope_kind_gives_no_fall_back_note(demo_env_read_only):
     """A directorate chosen, then the scope kind changed to Site: the old name is not a site, but
     nobody sent a link naming it, so no "cannot be shown" note; the first site is shown."""
     # AppTest does not write bound widgets to the URL: the browser's URL is set as it would be

@@ -82,7 +82,7 @@ def test_chosen_teams_get_their_own_screens_and_a_withheld_one_shows_no_figure(d
     assert "%" not in body and "n = " not in body  # no figure of any kind for the withheld team
 
 
-def test_meeting_follows_the_lens_in_the_link_and_the_selector(demo_env, demo_brief):
+def test_meeting_follows_the_lens_in_the_link_and_the_selector(demo_env_read_only, demo_brief):
     hse = lenses.get("hse")
     at = AppTest.from_file(str(MEETING), default_timeout=180)
     at.query_params["lens"] = "hse"
