@@ -76,9 +76,9 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_b
         context.close()
 
 
-def test_meeting_mode_switches_lens_from_the_link_and_the_selector(server_factory, demo_db, browser):
+def test_meeting_mode_switches_lens_from_the_link_and_the_selector(demo_server, browser):
     hse, promise = lenses.get("hse"), lenses.get("people_promise")
-    base = server_factory(demo_db)
+    base = demo_server  # switching lens changes the view only: the worker's shared demo server
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     pg = context.new_page()
     pg.set_default_timeout(90_000)
