@@ -1,6 +1,7 @@
 """Shared fixtures: the seeded demo organisation, built once per test session (per xdist worker)."""
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +9,42 @@ import duckdb
 import pytest
 
 from dashboard import catalogue, demo, store
+
+# Whether the running test is one of the store's own (creation and migration), which must create
+# every store from nothing.
+_CREATE_FROM_NOTHING = {"on": False}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _new_stores_copy_a_migrated_template(tmp_path_factory) -> Iterator[None]:
+    """A store opened for writing at a path that holds nothing yet starts as a copy of one empty
+    store created (migrated, catalogue loaded) once per session, then opens as usual.
+
+    Creating a store runs every migration and loads the catalogue: about a second each on a busy
+    machine, and hundreds of tests start from an empty store. The copy is the same file the
+    creation makes (the migrations are deterministic); tests/store/ still create theirs."""
+    real = store.connect
+    template = tmp_path_factory.mktemp("template") / "empty.duckdb"
+    real(template).close()
+
+    def connect(path: Path | str | None = None, read_only: bool = False):
+        target = None if path is None or str(path).startswith(":") else Path(path)
+        if (target is not None and not read_only and not _CREATE_FROM_NOTHING["on"]
+                and not target.exists() and not target.with_name(target.name + ".wal").exists()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, target)
+        return real(path, read_only=read_only)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(store, "connect", connect)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _store_tests_create_from_nothing(request) -> Iterator[None]:
+    _CREATE_FROM_NOTHING["on"] = "store" in request.node.path.parent.parts[-1:]
+    yield
+    _CREATE_FROM_NOTHING["on"] = False
 
 
 @pytest.fixture(scope="session")
