@@ -16,6 +16,9 @@ from dashboard.metrics import briefing, lenses, scorecard
 from dashboard.present import board_report, formatting, screens, slides
 from dashboard.present.charts import common
 
+# One worker runs the module: the deck, report and team pack below are built once, not per worker.
+pytestmark = pytest.mark.xdist_group("slides_and_report")
+
 
 @pytest.fixture(scope="module")
 def brief(demo_brief):
