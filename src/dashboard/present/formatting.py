@@ -49,7 +49,12 @@ def fewer_than(threshold: int, unit: str = RESPONSES) -> str:
 def withheld_reason(threshold: int, unit: str = RESPONSES, group: str = "group") -> str:
     """'fewer than 10 responses, or withheld so that a smaller group cannot be worked out': why a
     group is not shown (its own base, or cover for a smaller sibling)."""
-    return f"{fewer_than(threshold, unit)}, or withheld so that a smaller {group} cannot be worked out"
+    return f"{fewer_than(threshold, unit)}, or {cover_reason(group)}"
+
+
+def cover_reason(group: str = "group") -> str:
+    """'withheld so that a smaller group cannot be worked out': a group withheld as cover only."""
+    return f"withheld so that a smaller {group} cannot be worked out"
 
 
 def withheld_base(threshold: int, unit: str = RESPONSES) -> str:

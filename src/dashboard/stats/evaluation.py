@@ -14,6 +14,7 @@ from dashboard import catalogue, periods, privacy, stats
 from dashboard.catalogue import Indicator
 from dashboard.framework import interventions
 from dashboard.metrics import absence, indicators
+from dashboard.present import formatting
 from dashboard.store import derived
 
 SEED = 20261123  # fixed, so the same data always gives the same bootstrap interval
@@ -160,8 +161,8 @@ def reportable_panel(
             "min_n": dropped.to_numpy().astype(int),
             "reason": np.select(
                 [dropped.to_numpy() == 0, ~privacy.releasable(dropped.to_numpy(), threshold)],
-                ["no responses in one of the waves", f"fewer than {threshold} responses in a wave"],
-                "withheld so that a smaller team cannot be worked out",
+                ["no responses in one of the waves", f"{formatting.fewer_than(threshold)} in a wave"],
+                formatting.cover_reason("team"),
             ),
         }
     )
@@ -296,8 +297,8 @@ def _survey_indicator(
         if len(small):
             warnings.append(
                 f"{len(small)} target team(s) are not reportable in {pre_wave['label']} or "
-                f"{post_wave['label']} (fewer than {threshold} responses, or withheld so that a "
-                "smaller team cannot be worked out) and are left out, so the evaluation uses "
+                f"{post_wave['label']} ({formatting.withheld_reason(threshold, group='team')}) and "
+                "are left out, so the evaluation uses "
                 "reportable groups only: "
                 + ", ".join(sorted(names.get(int(u), str(u)) for u in small.unit_id)) + "."
             )
@@ -308,8 +309,8 @@ def _survey_indicator(
             )
     if len(dropped_c):
         notes.append(
-            f"{len(dropped_c)} comparison team(s) not reportable (fewer than {threshold} "
-            "responses, withheld, or absent) in one of the waves are left out."
+            f"{len(dropped_c)} comparison team(s) not reportable ({formatting.fewer_than(threshold)}, "
+            "withheld, or absent) in one of the waves are left out."
         )
     changed = changed_items(con, ind.id, wave_ids)
     if changed:
