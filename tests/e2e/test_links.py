@@ -155,10 +155,22 @@ def _absence_check(page, link: str) -> None:
 
 def _interventions_change(page) -> None:
     _choose(page, "Intervention", "Wellbeing app pilot")
-    page.get_by_text("Evaluation settings").click()
-    page.get_by_text("Benjamini-Hochberg", exact=False).first.click()
-    # the choice reaches the URL on the rerun the click starts: copy the link only after it has
-    page.wait_for_url(lambda url: "correction" in url)
+    radio = page.get_by_role("radio", name="Benjamini-Hochberg", exact=False)
+    # A click that lands while a rerun redraws the settings is lost (the URL then never gets the
+    # correction): open the settings if closed and click again until the choice is in the URL,
+    # which the rerun the click starts writes. Copy the link only after that.
+    for _ in range(4):
+        wait_for_app(page)
+        if "correction" in page.url and radio.is_checked():
+            break
+        if not radio.is_visible():
+            page.get_by_text("Evaluation settings").click()
+        try:
+            page.get_by_text("Benjamini-Hochberg", exact=False).first.click(timeout=10_000)
+            page.wait_for_url(lambda url: "correction" in url, timeout=10_000)
+        except PlaywrightTimeout:
+            continue
+    assert "correction" in page.url, page.url
     wait_for_app(page)
 
 
