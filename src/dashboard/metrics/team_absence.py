@@ -77,13 +77,8 @@ _STORED_COLUMNS = ["period", "cut", "pos", "directorate", "team", "site", *_VALU
 
 
 def _memo_key(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded: date) -> tuple | None:
-    row = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
-    if not row or not row[0]:
-        return None   # in-memory: never memoised
-    sig = con.execute("SELECT value FROM meta WHERE key = 'derived_absence'").fetchone()
-    return str(row[0]), sig[0] if sig else "", int(threshold), int(wave_id), fielded
+    base = derived.memo_key(con, "derived_absence")
+    return None if base is None else (*base, int(threshold), int(wave_id), fielded)
 
 
 def _stored(

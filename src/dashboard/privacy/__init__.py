@@ -295,14 +295,8 @@ _PLAN_MEMO_SIZE = 64
 
 
 def _store_key(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
-    row = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
-    if not row or not row[0]:
-        return None  # in-memory: never memoised
     # the survey cells' signature changes with every change of survey data (derived.refresh)
-    version = con.execute("SELECT value FROM meta WHERE key = 'derived_survey'").fetchone()
-    return str(row[0]), version[0] if version else "0"
+    return derived.memo_key(con, "derived_survey")
 
 
 _STORED_COLUMNS = ["wave_id", "indicator_id", "cut", *KEY_COLUMNS, "n", "released"]

@@ -50,13 +50,8 @@ WHERE day_count = 'calendar'
 
 
 def _key(con: duckdb.DuckDBPyConnection, threshold: int) -> tuple | None:
-    row = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
-    if not row or not row[0]:
-        return None
-    sig = con.execute("SELECT value FROM meta WHERE key = 'derived_absence'").fetchone()
-    return str(row[0]), sig[0] if sig else "", int(threshold)
+    base = derived.memo_key(con, "derived_absence")
+    return None if base is None else (*base, int(threshold))
 
 
 def unit_groups(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

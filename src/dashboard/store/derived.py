@@ -213,6 +213,17 @@ def _signature(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     return json.dumps([str(v) for v in con.execute(sql).fetchone()])
 
 
+def memo_key(con: duckdb.DuckDBPyConnection, meta_key: str) -> tuple[str, str] | None:
+    """(store file, signature of one derived family) for in-process memos of released figures;
+    None for an in-memory store (never memoised). An import changes the signature."""
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not row or not row[0]:
+        return None
+    return str(row[0]), _meta(con, meta_key) or ""
+
+
 def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
     return row[0] if row else None
