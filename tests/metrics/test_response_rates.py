@@ -5,8 +5,11 @@ import itertools
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
+from dashboard import privacy
 from dashboard.metrics import response_rates, scorecard, team_absence
 from tests import teams_org
 
@@ -32,6 +35,13 @@ def test_hse_bands(rate, text):
     assert response_rates.band(rate) == text
 
 
+def test_bands_of_a_column_are_band_of_each_rate():
+    edges = [None, float("nan"), 0.0, 0.4999, 0.5, 0.5999, 0.6, 0.7, 0.7999, 0.8, 1.0, 1.0001, 3.0]
+    rates = pd.Series(edges + list(np.linspace(0.0, 1.2, 241)), dtype="float64")
+    assert response_rates._bands(rates) == [response_rates.band(r) for r in rates]
+    assert response_rates._bands(pd.Series([], dtype="float64")) == []
+
+
 def test_unit_rates_by_hand(con):
     rates = response_rates.unit_rates(con, T).set_index(["wave_id", "team"])
     # tests/teams_org.py: headcount 25 (Ward A), 30 (Theatres), 12 (Day Unit) in every month
@@ -42,6 +52,19 @@ def test_unit_rates_by_hand(con):
     assert rates.loc[(2, "Ward A"), "month"].month == 10   # fieldwork 15 Oct 2025
     # Clinic: 11 responses, 8 staff in post: over 100% is flagged, not hidden
     assert rates.loc[(2, "Clinic"), "band"] == response_rates.OVER_CENSUS
+
+
+def test_rates_are_the_same_whether_the_release_is_stored_or_decided(tmp_path):
+    con = teams_org.build(tmp_path / "s.duckdb")
+    try:
+        stored = response_rates.unit_rates(con, T)
+        assert con.execute("SELECT count(*) FROM release_survey WHERE threshold = ?", [T]).fetchone()[0]
+        con.execute("DELETE FROM release_survey")
+        privacy._PLAN_MEMO.clear()
+        assert_frame_equal(response_rates.unit_rates(con, T), stored, check_exact=True)
+        assert stored.shown.any() and not stored.shown.all()
+    finally:
+        con.close()
 
 
 def test_withheld_teams_show_no_rate(con):

@@ -3,12 +3,14 @@ every figure the Teams page can show (tests/teams_org.py, threshold 10)."""
 from __future__ import annotations
 
 import itertools
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import privacy
+from dashboard import privacy, store
+from dashboard.config import settings
 from dashboard.metrics import drilldown, indicators
 from dashboard.store import groups
 from tests import teams_org
@@ -175,6 +177,53 @@ def test_apply_plan_refuses_a_cut_that_is_not_offered(con):
     results = indicators.survey_results(con, by=("team", "staff_group"), wave_ids=[2])
     with pytest.raises(ValueError, match="not offered"):
         privacy.apply_plan(results, privacy.plan(con, T, [2]), ("team", "staff_group"))
+
+
+def _plan_shown(plan: pd.DataFrame, by) -> set[tuple]:
+    rows = plan[(plan.cut == privacy.cut_name(by)) & plan.released]
+    return set(rows[["wave_id", *by]].itertuples(index=False, name=None))
+
+
+def _shown(frame: pd.DataFrame) -> set[tuple]:
+    assert not frame.duplicated().any()
+    return set(frame.itertuples(index=False, name=None))
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["stored plan", "plan decided on the call"])
+def test_shown_groups_are_the_plans_released_groups_of_every_offered_cut(demo_con, stored):
+    # the configured threshold's plan is stored at import; another one is decided on the call
+    threshold = settings().anonymity_threshold if stored else settings().anonymity_threshold + 3
+    n_stored = demo_con.execute("SELECT count(*) FROM release_survey WHERE threshold = ?", [threshold])
+    assert (n_stored.fetchone()[0] > 0) == stored
+    plan = privacy.plan(demo_con, threshold)
+    last = int(plan.wave_id.max())
+    for by in privacy.RELEASE_ORDER:
+        got = privacy.shown_groups(demo_con, by, threshold)
+        assert list(got.columns) == ["wave_id", *by]
+        assert _shown(got) == _plan_shown(plan, by), by
+        assert _shown(privacy.shown_groups(demo_con, by, threshold, [last])) == {
+            k for k in _plan_shown(plan, by) if k[0] == last}, by
+    teams = _shown(privacy.shown_groups(demo_con, ("team",), threshold, [last]))
+    assert 10 < len(teams) < demo_con.execute("SELECT count(*) FROM units").fetchone()[0]
+    with pytest.raises(ValueError, match="not offered"):
+        privacy.shown_groups(demo_con, ("team", "site"), threshold)
+
+
+def test_shown_groups_decide_a_wave_whose_stored_plan_is_gone(demo_db, tmp_path):
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, path)
+    con = store.connect(path)
+    try:
+        threshold = settings().anonymity_threshold
+        plan = privacy.plan(con, threshold)
+        con.execute("DELETE FROM release_survey WHERE wave_id = 1")
+        privacy._PLAN_MEMO.clear()
+        for by in (("team",), ("directorate", "staff_group")):
+            assert _shown(privacy.shown_groups(con, by, threshold)) == _plan_shown(plan, by)
+        # deciding it stored it again, where the store may be written
+        assert con.execute("SELECT count(*) FROM release_survey WHERE wave_id = 1").fetchone()[0] > 0
+    finally:
+        con.close()
 
 
 # ---- the adversary ------------------------------------------------------------------------------

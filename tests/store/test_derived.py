@@ -102,6 +102,25 @@ def test_unit_month_table_matches_the_period_query(con):
     assert _lost(con, date(2024, 1, 25), date(2024, 2, 5), ()) == pytest.approx(7 + 5 + 3 * 0.8)
 
 
+def test_a_figure_checks_only_the_families_it_reads(con):
+    derived.ensure(con)
+    # episodes written outside an import: the absence tables are stale, the survey's are not
+    _episodes(con, [(1, "e1", 1, JAN, date(2024, 1, 10), 1.0, "S10")])
+    stale = derived._meta(con, "derived_absence")
+    derived.ensure(con, "survey")
+    assert derived._meta(con, "derived_absence") == stale
+
+    @derived.reads(only="survey")
+    def survey_figure(c):
+        # an absence figure called inside a survey-only figure still checks the absence tables
+        return _lost(c, JAN, date(2024, 1, 31))
+
+    assert survey_figure(con) == {"Ward A": 10.0, "Ward B": 0.0}
+    assert derived._meta(con, "derived_absence") != stale
+    with pytest.raises(ValueError, match="unknown family"):
+        derived.reads(only="answers")
+
+
 def test_survey_cells_hold_n_sum_and_sum_of_squares(tmp_path):
     con = tiny_org.build(tmp_path / "t.duckdb", with_aggregate=True)
     cells = con.execute("SELECT wave_id, unit_id, staff_group, respondent, n, sum_v, sum_v2 FROM survey_cells"

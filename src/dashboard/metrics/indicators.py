@@ -87,7 +87,7 @@ def survey_results(
     sql = _COMBINE_SQL.format(
         parts="\n    UNION ALL\n".join(parts), group=group, order=group
     )
-    derived.ensure(con)
+    derived.ensure(con, "survey")
     return query.run(con, "survey.results", sql, args)
 
 
@@ -128,7 +128,7 @@ def scope_results(
     """
     names = list(scopes)
     units = [None if u is None else [int(x) for x in u] for u in scopes.values()]
-    derived.ensure(con)
+    derived.ensure(con, "survey")
     return query.run(con, "survey.scope_results", _SCOPES_SQL,
                      [names, units, [int(w) for w in wave_ids]])
 

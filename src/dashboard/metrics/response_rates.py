@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from dashboard import privacy
@@ -31,6 +32,15 @@ def band(rate: float | None) -> str:
     return next(text for floor, text in BANDS if rate >= floor)
 
 
+def _bands(rates: pd.Series) -> list[str]:
+    """band() of every rate, decided column-wise (a page lists thousands)."""
+    r = rates.to_numpy(dtype="float64", na_value=np.nan)
+    known = ~np.isnan(r)
+    texts = np.select([known & (r > 1.0), *[known & (r >= floor) for floor, _ in BANDS]],
+                      [OVER_CENSUS, *[text for _, text in BANDS]], default="")
+    return texts.tolist()
+
+
 _SQL = """
 WITH w AS (
     SELECT wave_id, label AS wave_label, fielded_on, CAST(date_trunc('month', fielded_on) AS DATE) AS month
@@ -55,7 +65,7 @@ ORDER BY w.fielded_on, u.team
 """
 
 
-@derived.reads
+@derived.reads(only="survey")
 def unit_rates(
     con: duckdb.DuckDBPyConnection, threshold: int, wave_ids: list[int] | None = None
 ) -> pd.DataFrame:
@@ -74,11 +84,10 @@ def unit_rates(
     frame = frame.sort_values(["fielded_on", "directorate", "team"], kind="stable").reset_index(drop=True)
     if frame.empty:
         return frame.assign(rate=pd.Series(dtype="float64"), band="", shown=False, note="")
-    # the stored release plan's team rows: a team is shown in a wave where any figure of it is
-    plan = privacy.plan(con, threshold, waves)
-    shown = plan.loc[(plan.cut == "team") & plan.released, ["wave_id", "team"]].drop_duplicates()
-    shown = set(zip(shown.wave_id.astype(int), shown.team, strict=True))
-    frame["shown"] = [(int(w), t) in shown for w, t in zip(frame.wave_id, frame.team, strict=True)]
+    # the release plan's team rows: a team is shown in a wave where any figure of it is
+    shown = privacy.shown_groups(con, ("team",), threshold, waves)
+    frame["shown"] = pd.MultiIndex.from_arrays([frame.wave_id.astype("int64"), frame.team.astype(object)]
+                                               ).isin(pd.MultiIndex.from_frame(shown))
     frame["headcount"] = pd.to_numeric(frame.headcount, errors="coerce").astype("float64")
     frame["responses"] = frame.responses.astype("float64")
     frame["rate"] = frame.responses / frame.headcount.where(frame.headcount > 0)
@@ -87,7 +96,7 @@ def unit_rates(
     frame.loc[~frame.shown, "note"] = formatting.withheld_reason(threshold, group="team")
     for col in ("responses", "headcount", "rate"):
         frame[col] = frame[col].where(frame.shown)
-    frame["band"] = [band(r) for r in frame.rate]
+    frame["band"] = _bands(frame.rate)
     return frame.reset_index(drop=True)
 
 

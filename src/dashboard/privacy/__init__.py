@@ -137,7 +137,7 @@ def cells(
     """Finest cells: [wave_id, indicator_id, unit_id, directorate, team, site, staff_group, n]."""
     inds = list(indicator_ids) if indicator_ids is not None else None
     wvs = list(wave_ids) if wave_ids is not None else None
-    derived.ensure(con)
+    derived.ensure(con, "survey")
     frame = query.run(con, "survey.cells", _CELLS_SQL, [inds, inds, wvs, wvs])
     # '' marks a respondent without a staff group (a group of its own); NULL a pre-aggregated row
     frame = normalise_keys(frame, ("directorate", "site"))
@@ -343,7 +343,7 @@ def plan(
     Decided once per dataset version and threshold, for a whole wave, and stored (release_survey,
     filled at import for the configured threshold: `store=True`); remembered in this process too.
     """
-    derived.ensure(con)
+    derived.ensure(con, "survey")
     store_key = _store_key(con)
     inds = set(indicator_ids) if indicator_ids is not None else None
     if wave_ids is None:
@@ -366,6 +366,57 @@ def plan(
     if not parts:
         return release_plan(cells(con, [], indicator_ids), threshold)
     return pd.concat(parts, ignore_index=True)
+
+
+# The groups of one cut (key columns filled in below) that the stored plan shows in any
+# indicator of a wave, and one row with stored FALSE for each wave asked for whose plan is not
+# stored at this threshold.
+_SHOWN_SQL = """
+SELECT wave_id, TRUE AS stored, {keys}
+FROM release_survey
+WHERE threshold = ? AND cut = ? AND released
+  AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), wave_id))
+GROUP BY ALL
+UNION ALL
+SELECT wave_id, FALSE, {nulls}
+FROM waves
+WHERE (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), wave_id))
+  AND wave_id NOT IN (SELECT wave_id FROM release_survey WHERE threshold = ?)
+"""
+
+
+def shown_groups(
+    con: duckdb.DuckDBPyConnection,
+    by: Sequence[str],
+    threshold: int,
+    wave_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """[wave_id, *by]: the groups of one offered cut that the release plan shows in any
+    indicator of each wave (no duplicates).
+
+    The plan's own rows, read in one query from the stored plan instead of every wave's whole
+    plan (`plan`); a wave whose plan is not stored is decided by `plan`.
+    """
+    by = groups.validate(by)
+    name = cut_name(by)
+    if name not in {cut_name(o) for o in RELEASE_ORDER}:
+        raise ValueError(f"the cut {name!r} is not offered; choose from {RELEASE_ORDER}")
+    derived.ensure(con, "survey")
+    waves = None if wave_ids is None else [int(w) for w in wave_ids]
+    # key columns are whitelisted cut names (groups.validate), never user text
+    sql = _SHOWN_SQL.format(keys=", ".join(by) or "NULL AS none_",
+                            nulls=", ".join(f"NULL AS {b}" for b in by) or "NULL")
+    rows = query.run(con, "survey.shown_groups", sql,
+                     [int(threshold), name, waves, waves, waves, waves, int(threshold)])
+    stored = rows.stored.astype(bool)
+    shown = rows.loc[stored, ["wave_id", *by]]
+    missing = [int(w) for w in rows.loc[~stored, "wave_id"]]
+    if missing:
+        decided = plan(con, threshold, missing)
+        decided = decided.loc[(decided.cut == name) & decided.released, ["wave_id", *by]]
+        shown = pd.concat([shown, decided], ignore_index=True)
+    shown = shown.astype({"wave_id": np.int64}).astype({b: object for b in by})
+    return shown.drop_duplicates().sort_values(["wave_id", *by]).reset_index(drop=True)
 
 
 def label(values: pd.Series) -> pd.Series:

@@ -26,11 +26,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import privacy
-from dashboard.store import derived, query
-
-# The cuts with staff in post, in priority order (as the survey plan: organisation, directorate,
-# team, site). Staff groups have no staff in post and so no absence release.
-ABSENCE_CUTS: tuple[str, ...] = ("organisation", "directorate", "team", "site")
+from dashboard.store import derived, groups, query
 
 # Plans per (store, derived signature, threshold); an import changes the signature.
 _MEMO: dict[tuple, _State] = {}
@@ -57,7 +53,7 @@ def _key(con: duckdb.DuckDBPyConnection, threshold: int) -> tuple | None:
 def unit_groups(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every unit with the label of its directorate, team and site (privacy.label)."""
     units = con.execute("SELECT unit_id, directorate, team, site FROM units ORDER BY unit_id").df()
-    return privacy.normalise_keys(units, ("directorate", "team", "site"))
+    return privacy.normalise_keys(units, groups.ABSENCE_CUTS[1:])
 
 
 @dataclass
@@ -83,7 +79,7 @@ class _State:
 
 
 def _state(con: duckdb.DuckDBPyConnection, threshold: int, store: bool = False) -> _State:
-    derived.ensure(con)
+    derived.ensure(con, "absence")
     key = _key(con, threshold)
     if key is not None and key in _MEMO and not store:
         return _MEMO[key]
@@ -114,7 +110,7 @@ def _decide(con: duckdb.DuckDBPyConnection, weights: pd.DataFrame, threshold: in
     units = unit_groups(con)
     index = {int(u): i for i, u in enumerate(units.unit_id)}
     codes, members_ = [], []
-    for cut in ABSENCE_CUTS:
+    for cut in groups.ABSENCE_CUTS:
         if cut == "organisation":
             code = np.zeros(len(units), dtype=np.int64)
         else:

@@ -385,43 +385,65 @@ def store_release(con: duckdb.DuckDBPyConnection, threshold: int | None = None) 
     store_absence_waves(con, threshold)
 
 
+# Each family of derived tables: the meta key that holds the signature of its sources, and the
+# query that computes it. A figure checks only the families it reads.
+FAMILIES: dict[str, tuple[str, str]] = {
+    "absence": ("derived_absence", _ABSENCE_SIGNATURE),
+    "survey": ("derived_survey", _SURVEY_SIGNATURE),
+}
+
 # The connection whose derived tables this thread has checked for the figure function running
-# now (see `reads`): one check per figure, not one per query inside it.
+# now, and which families (see `reads`): one check per figure, not one per query inside it.
 _checked = threading.local()
 F = TypeVar("F", bound=Callable)
 
 
-def reads(fn: F) -> F:
+def _done(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    if getattr(_checked, "con", None) is not con:
+        return frozenset()
+    return getattr(_checked, "families", frozenset())
+
+
+def reads(fn: F | None = None, *, only: str | None = None):
     """Decorate a figure function (first argument the connection): the derived tables are
-    checked once when it starts, and every query inside it skips the check.
+    checked once when it starts, and every query inside it skips the check. `only` ('absence'
+    or 'survey', as `@reads(only="survey")`): check just that family, for a figure that reads
+    no other (each signature scans its sources: 5M episodes at national scale).
 
     The signatures cost two scans of the source tables; a team profile asked for them 33 times
     (bench/README.md). Figure functions only read, so the tables cannot go stale within one call.
     """
+    if only is not None and only not in FAMILIES:
+        raise ValueError(f"unknown family {only!r}; choose from {sorted(FAMILIES)}")
+    if fn is None:
+        return functools.partial(reads, only=only)
+    wanted = frozenset(FAMILIES if only is None else (only,))
+
     @functools.wraps(fn)
     def wrapper(con, *args, **kwargs):
-        if getattr(_checked, "con", None) is con:
+        done = _done(con)
+        if wanted <= done:
             return fn(con, *args, **kwargs)
-        ensure(con)
-        outer = getattr(_checked, "con", None)
-        _checked.con = con
+        ensure(con, *wanted)
+        outer = (getattr(_checked, "con", None), getattr(_checked, "families", frozenset()))
+        _checked.con, _checked.families = con, done | wanted
         try:
             return fn(con, *args, **kwargs)
         finally:
-            _checked.con = outer
+            _checked.con, _checked.families = outer
     return wrapper  # type: ignore[return-value]
 
 
-def ensure(con: duckdb.DuckDBPyConnection) -> None:
+def ensure(con: duckdb.DuckDBPyConnection, *families: str) -> None:
     """Make sure derived tables match their sources before a query reads them.
 
-    Imports keep them current; this catches rows written outside an import (scripts, tests).
-    Inside a figure function decorated with `reads` the check has been made already.
+    families: 'absence' and/or 'survey' (default both), the ones the caller reads; any stale
+    one refreshes all. Imports keep them current; this catches rows written outside an import
+    (scripts, tests). Inside a figure function decorated with `reads` those checked are skipped.
     """
-    if getattr(_checked, "con", None) is con:
-        return
-    if (_meta(con, "derived_absence") == _signature(con, _ABSENCE_SIGNATURE)
-            and _meta(con, "derived_survey") == _signature(con, _SURVEY_SIGNATURE)):
+    done = _done(con)
+    if all(_meta(con, FAMILIES[f][0]) == _signature(con, FAMILIES[f][1])
+           for f in (families or FAMILIES) if f not in done):
         return
     if con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only":
         raise RuntimeError("derived tables are out of date and the store is open read-only")
