@@ -10,12 +10,12 @@ import pandas as pd
 from dashboard import periods as periods_
 from dashboard import privacy
 from dashboard.metrics import absence
-from dashboard.store import derived, query
+from dashboard.store import derived, groups, query
 
 # The absence indicators the drill-down shows (catalogue id -> column of absence.period_rates).
 MEASURE_OF: dict[str, str] = {"absence_rate": "rate", "s10_share": "s10_share"}
-# Cuts with a staff-in-post denominator; staff groups have none.
-CUTS = ("organisation", "directorate", "team", "site")
+# Cuts with a staff-in-post denominator (groups.py owns them; the name stays for callers).
+CUTS = groups.ABSENCE_CUTS
 # Figures blanked on a withheld group.
 _VALUES = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share", "headcount")
 
