@@ -74,14 +74,30 @@ def test_another_threshold_is_stored_on_first_use_where_the_store_may_be_written
         con.close()
 
 
-def test_a_read_only_store_without_stored_rows_gives_the_same_frames(tmp_path):
+def _delete_rows(con) -> None:
+    con.execute("DELETE FROM release_absence_wave")
+
+
+def _as_before_the_table(con) -> None:
+    # as older code left it: no table, and migrations not recorded
+    con.execute("DROP TABLE release_absence_wave")
+    con.execute("DELETE FROM meta WHERE key = 'migrations'")
+
+
+@pytest.mark.parametrize(
+    ("lose", "stored_on_open"),
+    [(_delete_rows, False), (_as_before_the_table, True)],
+    ids=["stored rows deleted", "store made before the table"],
+)
+def test_a_store_without_stored_frames_gives_the_same_frames_and_stores_them(tmp_path, lose, stored_on_open):
     path = tmp_path / "t.duckdb"
     con = teams_org.build(path)
     teams_org.add_absence(con)
     threshold = settings().anonymity_threshold
     expected = {w: team_absence.compute_wave_release(con, w, threshold) for w, _ in _waves(con)}
-    con.execute("DELETE FROM release_absence_wave")
+    lose(con)
     con.close()
+    team_absence._MEMO.clear()
     ro = store.connect(path, read_only=True)
     try:
         for wave_id, fielded in _waves(ro):
@@ -93,29 +109,15 @@ def test_a_read_only_store_without_stored_rows_gives_the_same_frames(tmp_path):
             assert not teams.suppressed["Ward A"]
     finally:
         ro.close()
-
-
-def test_a_store_made_before_the_table_gets_it_when_opened_for_writing(tmp_path):
-    path = tmp_path / "old.duckdb"
-    con = teams_org.build(path)
-    teams_org.add_absence(con)
-    threshold = settings().anonymity_threshold
-    expected = {w: team_absence.compute_wave_release(con, w, threshold) for w, _ in _waves(con)}
-    # as older code left it: no table, and migrations not recorded
-    con.execute("DROP TABLE release_absence_wave")
-    con.execute("DELETE FROM meta WHERE key = 'migrations'")
-    con.close()
-    ro = store.connect(path, read_only=True)
-    try:
-        for wave_id, _ in _waves(ro):
-            _assert_same(team_absence.wave_release(ro, wave_id, threshold), expected[wave_id])
-    finally:
-        ro.close()
-    con = store.connect(path)   # migration 4 runs and stores every wave
+    team_absence._MEMO.clear()
+    con = store.connect(path)   # a store made before the table: migration 4 runs and stores every wave
     try:
         assert store.schema_version(con) == store.SCHEMA_VERSION
         assert store.get_meta(con, "migrations") == ",".join(str(v) for v in sorted(store.MIGRATIONS))
         for wave_id, fielded in _waves(con):
+            assert (team_absence._stored(con, threshold, wave_id, fielded) is not None) == stored_on_open
+            # otherwise stored on first use, where the store may be written
+            _assert_same(team_absence.wave_release(con, wave_id, threshold), expected[wave_id])
             _assert_same(team_absence._stored(con, threshold, wave_id, fielded), expected[wave_id])
     finally:
         con.close()
