@@ -6,17 +6,16 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+from dashboard import devserver
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -179,51 +178,6 @@ def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db: Path, work: Path, timeout: float = 180) -> tuple[subprocess.Popen, str, float]:
-    """A fresh `streamlit run app.py` (headless) on the store db, as the browser tests start it:
-    (process, base URL, seconds until healthy)."""
-    port = _free_port()
-    env = {**os.environ, "WELLBEING_DB": str(db), "WELLBEING_SECRET": str(work / "secret.key"),
-           "PYTHONPATH": str(ROOT / "src")}
-    log = open(work / "server.log", "a")  # noqa: SIM115 - closed with the process
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {work / 'server.log'}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc, url, time.perf_counter() - started
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop_server(proc)
-    raise TimeoutError(f"streamlit did not become healthy at {url}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def visit(context, url: str, pid: int, expects: str | None, settle_ms: int = 1000,
           timeout_ms: int = 180_000) -> Visit:
     """Open url in a new tab of context (a new Streamlit session) and time it."""
@@ -278,7 +232,9 @@ def run(db: Path, pages: Sequence[tuple[str, str, str | None]], repeat: int,
                     # a copy per server: DuckDB lets one process write a file, and no page sees
                     # another's cache or session
                     shutil.copy(db, work / "store.duckdb")
-                    proc, base, startup = start_server(work / "store.duckdb", work)
+                    started = time.perf_counter()
+                    proc, base = devserver.start(ROOT, work / "store.duckdb", work, timeout=180)
+                    startup = time.perf_counter() - started
                     try:
                         context = browser.new_context(viewport={"width": 1400, "height": 1000})
                         context.add_init_script(_OBSERVER)
@@ -290,7 +246,7 @@ def run(db: Path, pages: Sequence[tuple[str, str, str | None]], repeat: int,
                         finally:
                             context.close()
                     finally:
-                        stop_server(proc)
+                        devserver.stop(proc)
                 result = PageResult(name, path, expects, startup, cold, warm, os.getloadavg())
                 results.append(result)
                 say(format_row(result))

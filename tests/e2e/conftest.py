@@ -1,18 +1,14 @@
 """Browser-test fixtures: the real Streamlit server on a copy of a store, driven by Chromium."""
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from dashboard import devserver
 from tests import signin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,27 +25,6 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not become healthy at {url}")
 
 
 # Servers started by the running test's own body (not by a module or session fixture): stopped
@@ -112,28 +87,10 @@ def server_factory(tmp_path_factory):
             shutil.copy(db_path, db)
         for user in users:
             signin.add_user(db, *user)
-        port = _free_port()
-        env = {
-            **os.environ,
-            "WELLBEING_DB": str(db),
-            "WELLBEING_SECRET": str(work / "secret.key"),
-            "PYTHONPATH": str(ROOT / "src"),
-        }
-        log = open(work / "server.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                "--server.port", str(port), "--server.address", "127.0.0.1",
-                "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                "--server.fileWatcherType", "none", *args,
-            ],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        proc, url = devserver.start(ROOT, db, work, args)
         procs.append(proc)
         if not _keep and _CALL_PHASE["on"]:
             _TEST_SERVERS.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
         return url
 
     yield start
