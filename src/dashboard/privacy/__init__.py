@@ -392,7 +392,7 @@ def shown_groups(
     wave_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """[wave_id, *by]: the groups of one offered cut that the release plan shows in any
-    indicator of each wave (no duplicates).
+    indicator of each wave, each once (in no particular order).
 
     The plan's own rows, read in one query from the stored plan instead of every wave's whole
     plan (`plan`); a wave whose plan is not stored is decided by `plan`.
@@ -414,9 +414,9 @@ def shown_groups(
     if missing:
         decided = plan(con, threshold, missing)
         decided = decided.loc[(decided.cut == name) & decided.released, ["wave_id", *by]]
-        shown = pd.concat([shown, decided], ignore_index=True)
-    shown = shown.astype({"wave_id": np.int64}).astype({b: object for b in by})
-    return shown.drop_duplicates().sort_values(["wave_id", *by]).reset_index(drop=True)
+        # a group shown in several indicators is one row (the query's GROUP BY did that above)
+        shown = pd.concat([shown, decided.drop_duplicates()], ignore_index=True)
+    return shown.astype({"wave_id": np.int64, **{b: object for b in by}}).reset_index(drop=True)
 
 
 def label(values: pd.Series) -> pd.Series:
