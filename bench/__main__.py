@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             measure.open_store(path, read_only=False, memory_limit=limit).close()
             _say(f"opened for writing (migrations) in {time.perf_counter() - t0:.1f} s")
+            # what an import now stores besides the release: the evaluations (for a store made
+            # before they were stored, or for another threshold)
+            t0 = time.perf_counter()
+            if measure.store_evaluations(path, args.threshold, limit):
+                _say(f"stored the evaluations, as an import does, in {time.perf_counter() - t0:.1f} s")
         size = path.stat().st_size
         wal = path.with_name(path.name + ".wal")
         size += wal.stat().st_size if wal.exists() else 0

@@ -90,6 +90,8 @@ def operations(con: duckdb.DuckDBPyConnection, threshold: int = 10) -> list[Oper
         [wave],
     ).fetchone()[0])
     teams = _largest_teams(con, wave)
+    targets = evaluation.interventions.get_intervention(con, intervention)["unit_ids"]
+    others = evaluation.comparison_units(con, targets)
     t = threshold
     return [
         Operation("indicators.survey_results organisation", lambda c: indicators.survey_results(c)),
@@ -115,6 +117,11 @@ def operations(con: duckdb.DuckDBPyConnection, threshold: int = 10) -> list[Oper
         Operation("absence.episode_quality", lambda c: absence.episode_quality(c)),
         Operation("evaluation.evaluate (n_boot=2000)",
                   lambda c: evaluation.evaluate(c, intervention, t, n_boot=2000)),
+        # the same figures computed, not read from the store: the comparison teams given
+        # explicitly (every other team, as the default) are settings no import stores
+        Operation("evaluation.evaluate computed (n_boot=2000)",
+                  lambda c: evaluation.evaluate(c, intervention, t, n_boot=2000,
+                                                comparison_unit_ids=others)),
     ]
 
 
@@ -140,6 +147,8 @@ def _forget_memos() -> None:
     privacy._PLAN_MEMO.clear()
     release._MEMO.clear()
     team_absence._MEMO.clear()
+    evaluation._EVALUATIONS.clear()
+    evaluation._SHARED.clear()
 
 
 def _largest_teams(con: duckdb.DuckDBPyConnection, wave: int, k: int = 3) -> list[int]:
@@ -250,6 +259,23 @@ def time_refresh(path: Path, repeat: int, memory_limit: str | None = None) -> Ti
                   statistics.median(runs[1:] or runs), tuple(runs))
 
 
+def store_evaluations(path: Path, threshold: int, memory_limit: str | None = None) -> bool:
+    """Store the default evaluations for the threshold when the store holds none that are current
+    (as derived.store_release does at import); whether it had to."""
+    con = open_store(path, read_only=False, memory_limit=memory_limit)
+    try:
+        iid = con.execute("SELECT min(intervention_id) FROM interventions").fetchone()[0]
+        if iid is None:
+            return False
+        if evaluation.is_stored(con, int(iid), threshold):
+            return False
+        with store.transaction(con):
+            evaluation.store_all(con, threshold)
+        return True
+    finally:
+        con.close()
+
+
 def time_derive(path: Path, repeat: int, memory_limit: str | None = None, threshold: int = 10) -> Timing:
     """The import-time derived tables (spells, unit x month, survey cells) and the stored release
     rebuilt `1 + repeat` times, each rolled back."""
@@ -266,6 +292,7 @@ def time_derive(path: Path, repeat: int, memory_limit: str | None = None, thresh
                 derived.refresh_survey(con)
                 privacy._PLAN_MEMO.clear()
                 release._MEMO.clear()
+                evaluation._SHARED.clear()
                 derived.store_release(con, threshold)
                 runs.append(time.perf_counter() - t0)
                 cpu.append(time.process_time() - c0)

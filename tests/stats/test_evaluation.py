@@ -467,3 +467,197 @@ def test_demo_bootstrap_and_corrections_equal_the_plain_methods(demo_con, demo_r
             assert r.did.resampling.n_boot == ev.N_BOOT and np.isfinite(r.did.boot_se)
             checked += 1
     assert checked >= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluations remembered per dataset version: equal to a fresh computation, and forgotten when
+# the data, the register, the waves or the threshold change (issue 10)
+# ---------------------------------------------------------------------------------------------
+def _canon(x) -> str:
+    """Every field of an evaluation as text (frames with their dtypes, floats to the bit); the
+    bootstrap's inputs are compared through boot_se."""
+    import dataclasses
+
+    if isinstance(x, stats.DiDResult):
+        return _canon({f.name: getattr(x, f.name) for f in dataclasses.fields(x)
+                       if f.name != "resampling"}) + f"boot_se={x.boot_se!r}"
+    if dataclasses.is_dataclass(x):
+        return type(x).__name__ + _canon({f.name: getattr(x, f.name) for f in dataclasses.fields(x)})
+    if isinstance(x, pd.DataFrame):
+        return f"DF{list(x.dtypes.astype(str))}\n{x.to_csv(float_format='%.17g')}"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k!r}: {_canon(v)}" for k, v in x.items()) + "}"
+    if isinstance(x, (list, tuple)):
+        return type(x).__name__ + "[" + ", ".join(_canon(v) for v in x) + "]"
+    return repr(x)
+
+
+def _fresh(con, *args, **kwargs):
+    """evaluate() computed from nothing remembered or stored (and storing nothing); the memos
+    are put back as they were."""
+    from unittest import mock
+
+    kept = dict(ev._EVALUATIONS), dict(ev._SHARED)
+    ev._EVALUATIONS.clear()
+    ev._SHARED.clear()
+    try:
+        with mock.patch.object(ev, "_stored", lambda *a: None), mock.patch.object(ev, "_keep", lambda *a: None):
+            return ev.evaluate(con, *args, **kwargs)
+    finally:
+        for memo, was in zip((ev._EVALUATIONS, ev._SHARED), kept, strict=True):
+            memo.clear()
+            memo.update(was)
+
+
+@pytest.fixture()
+def computed(monkeypatch):
+    """How many evaluations were computed (not taken from the memo)."""
+    calls = []
+    real = ev._evaluate
+    monkeypatch.setattr(ev, "_evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ev._EVALUATIONS.clear()
+    return calls
+
+
+def test_remembered_evaluations_equal_fresh_ones_on_the_demo(demo_con, computed):
+    # demo_con is read-only: the memo lives in this process, nothing is written
+    # the demo was loaded by an import, which stored every default evaluation: read, not made
+    register = iv.list_interventions(demo_con)
+    assert all(ev.is_stored(demo_con, int(i), THRESHOLD) for i in register.intervention_id)
+    for iid in register.intervention_id.astype(int):
+        first = ev.evaluate(demo_con, iid, THRESHOLD)
+        again = ev.evaluate(demo_con, iid, THRESHOLD)
+        assert again is not first  # each caller gets its own copy
+        assert _canon(again) == _canon(first) == _canon(_fresh(demo_con, iid, THRESHOLD))
+        # other settings are made and remembered in this process (the store is read-only)
+        short = ev.evaluate(demo_con, iid, THRESHOLD, months=6, n_boot=200)
+        assert _canon(short) == _canon(_fresh(demo_con, iid, THRESHOLD, months=6, n_boot=200))
+    assert len(computed) == 3 * len(register)  # the fresh ones and the 6-month ones only
+    # the page's explicit settings equal to the defaults share Where to look's result
+    iid = int(register.intervention_id.iloc[0])
+    before = len(computed)
+    default = ev.evaluate(demo_con, iid, THRESHOLD)
+    row = iv.get_intervention(demo_con, iid)
+    explicit = ev.evaluate(demo_con, iid, THRESHOLD, tuple(row["indicators"]))
+    assert len(computed) == before and _canon(explicit) == _canon(default)
+
+
+def test_released_units_for_all_indicators_equal_one_indicator_at_a_time(demo_con):
+    # the shared release (every indicator from one query) against the one-indicator figures
+    from dashboard import privacy
+
+    waves = [int(w) for w in ev.waves_around(demo_con, date(2024, 1, 1)).wave_id][:2]
+    ids = dict(demo_con.execute("SELECT team, unit_id FROM units").fetchall())
+    for ind in ("stress", "hse_manager_support", "burnout"):
+        figures = privacy.survey_figures(demo_con, ("team",), THRESHOLD, wave_ids=waves, indicator_ids=[ind])
+        shown = figures[~figures.suppressed].groupby("team").wave_id.nunique()
+        want = {int(ids[t]) for t in shown[shown == len(waves)].index}
+        assert ev.released_units(demo_con, ind, waves, THRESHOLD) == want and want
+
+
+def test_remembered_evaluation_follows_register_data_and_threshold(tmp_path, computed):
+    con, iid = _build(tmp_path / "s.duckdb")
+    try:
+        def check(**kwargs):
+            got = ev.evaluate(con, iid, THRESHOLD, months=3, n_boot=100, **kwargs)
+            assert _canon(got) == _canon(_fresh(con, iid, THRESHOLD, months=3, n_boot=100, **kwargs))
+            return got
+
+        base = check()
+        n = len(computed)
+        ev.evaluate(con, iid, THRESHOLD, months=3, n_boot=100)
+        assert len(computed) == n  # remembered
+
+        # another threshold is another evaluation (C3 is no longer withheld at 3)
+        lower = ev.evaluate(con, iid, 3, months=3, n_boot=100)
+        assert _canon(lower) == _canon(_fresh(con, iid, 3, months=3, n_boot=100))
+        assert lower.results[0].estimate != base.results[0].estimate
+
+        # register: an overlapping intervention added, edited, deleted
+        other = _add(con, "Coaching", "managers_leaders", [1], date(2024, 3, 1), ["hse_manager_support"])
+        added = check()
+        assert any("'Coaching'" in w for w in added.warnings)
+        iv.update_intervention(con, other, iv.Intervention(
+            "Mentoring", "managers_leaders", [1], date(2024, 3, 1), ["hse_manager_support"]))
+        edited = check()
+        assert any("'Mentoring'" in w for w in edited.warnings)
+        iv.delete_intervention(con, other)
+        assert _canon(check()) == _canon(base)
+        # the intervention itself edited: S leaves the targets
+        iv.update_intervention(con, iid, iv.Intervention(
+            "Programme", "personal_health", [1, 2], date(2024, 1, 1),
+            ["stress", "hse_manager_support", "absence_rate"]))
+        assert check().n_target_units == 2
+        # a register row changed outside the register functions (a script) is seen too
+        con.execute("DELETE FROM intervention_units WHERE intervention_id = ? AND unit_id = 2", [iid])
+        assert check().n_target_units == 1
+        con.execute("INSERT INTO intervention_units VALUES (?, 2)", [iid])
+
+        # data: an import of more target answers, then its undo
+        restored = check()
+        first = con.execute("SELECT max(response_id) FROM responses").fetchone()[0] + 1
+        with store.transaction(con):
+            rows = [(first + k, 2, 1) for k in range(12)]
+            con.executemany("INSERT INTO responses (response_id, wave_id, unit_id) VALUES (?, ?, ?)", rows)
+            con.executemany("INSERT INTO answers VALUES (?, 'q11c', 1)", [(r[0],) for r in rows])
+            store.refresh_scores(con)
+            store.bump_version(con)
+        imported = check()
+        assert imported.results[0].estimate != restored.results[0].estimate
+        with store.transaction(con):
+            con.execute("DELETE FROM answers WHERE response_id >= ?", [first])
+            con.execute("DELETE FROM responses WHERE response_id >= ?", [first])
+            store.refresh_scores(con)
+            store.bump_version(con)
+        assert _canon(check()) == _canon(restored)
+    finally:
+        con.close()
+
+
+def _stored_rows(con) -> int:
+    return con.execute("SELECT count(*) FROM evaluation_store").fetchone()[0]
+
+
+def test_stored_evaluations_are_read_after_an_import_and_redone_when_stale(tmp_path, computed):
+    con, iid = _build(tmp_path / "s.duckdb")
+    try:
+        # made after the import by a register change: evaluated on first reading, then stored
+        assert _stored_rows(con) == 0
+        first = ev.evaluate(con, iid, THRESHOLD)
+        assert len(computed) == 1 and _stored_rows(con) == 1 and ev.is_stored(con, iid, THRESHOLD)
+        ev._EVALUATIONS.clear()  # another process: nothing remembered, the store read
+        again = ev.evaluate(con, iid, THRESHOLD)
+        assert len(computed) == 1 and _canon(again) == _canon(first) == _canon(_fresh(con, iid, THRESHOLD))
+
+        # an import evaluates and stores every intervention inside its transaction
+        other = _add(con, "Coaching", "managers_leaders", [1], date(2024, 3, 1), ["hse_manager_support"])
+        assert not ev.is_stored(con, iid, THRESHOLD)  # the register changed: stale
+        with store.transaction(con):
+            con.execute("INSERT INTO responses (response_id, wave_id, unit_id) VALUES (9999, 2, 3)")
+            con.execute("INSERT INTO answers VALUES (9999, 'q11c', 1)")
+            store.refresh_scores(con)
+            store.bump_version(con)
+        assert _stored_rows(con) == 2 and ev.is_stored(con, other, THRESHOLD)
+        n = len(computed)
+        ev._EVALUATIONS.clear()
+        imported = ev.evaluate(con, iid, THRESHOLD)
+        assert len(computed) == n and _canon(imported) == _canon(_fresh(con, iid, THRESHOLD))
+        assert any("'Coaching'" in w for w in imported.warnings)
+
+        # another threshold: evaluated and stored beside the configured one
+        n = len(computed)
+        low = ev.evaluate(con, iid, 3)
+        assert len(computed) == n + 1 and _stored_rows(con) == 3
+        assert _canon(low) == _canon(_fresh(con, iid, 3))
+
+        # a payload naming anything an evaluation does not hold is never unpickled: evaluated again
+        import pathlib
+        import pickle
+        con.execute("UPDATE evaluation_store SET payload = ? WHERE intervention_id = ? AND threshold = ?",
+                    [pickle.dumps(pathlib.Path("x")), iid, THRESHOLD])
+        ev._EVALUATIONS.clear()
+        n = len(computed)
+        assert _canon(ev.evaluate(con, iid, THRESHOLD)) == _canon(imported)
+        assert len(computed) == n + 1
+    finally:
+        con.close()

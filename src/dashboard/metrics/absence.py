@@ -493,6 +493,7 @@ def monthly_rates(
     by: Sequence[str] = (),
     unit_ids: Sequence[int] | None = None,
     day_count: str = "calendar",
+    windows: bool = True,
 ) -> pd.DataFrame:
     """Monthly absence rate per group for the months touching [start, end].
 
@@ -500,7 +501,8 @@ def monthly_rates(
     reason_days, s10_days, msk_days, s99_days, s10_share, msk_share, s99_share, rate_12m,
     rate_last_year, headcount, fte, source, headcount_fallback, suppressed]. rate is NaN when no
     FTE days are available. A group-month with headcount below the threshold is blanked, and a
-    sibling too where the parent total would give it away (privacy.suppress).
+    sibling too where the parent total would give it away (privacy.suppress). windows=False
+    leaves rate_12m and rate_last_year blank for callers that read neither (no release decided).
     """
     by = groups.validate(by)
     frame = _monthly_raw(con, start, end, by, unit_ids, day_count)
@@ -512,10 +514,12 @@ def monthly_rates(
     sets = release.members(con, frame, by, unit_ids)
     months = [pd.Timestamp(m).date() for m in frame["month"]]
     shown = release.release(con, threshold, [(g, (m,)) for g, m in zip(sets, months, strict=True)])
-    rolling = release.release(con, threshold, [
-        (g, periods.rolling_months(m, 12)) for g, m in zip(sets, months, strict=True)])
-    last_year = release.release(con, threshold, [
-        (g, (periods.same_month_last_year(m),)) for g, m in zip(sets, months, strict=True)])
+    rolling = last_year = np.zeros(len(frame), dtype=bool)
+    if windows:
+        rolling = release.release(con, threshold, [
+            (g, periods.rolling_months(m, 12)) for g, m in zip(sets, months, strict=True)])
+        last_year = release.release(con, threshold, [
+            (g, (periods.same_month_last_year(m),)) for g, m in zip(sets, months, strict=True)])
     frame["rate_12m"] = frame["rate_12m"].where(rolling)
     frame["rate_last_year"] = frame["rate_last_year"].where(last_year)
     frame["suppressed"] = ~shown

@@ -1,10 +1,16 @@
 """Evaluating one intervention: picks periods and comparison units, fetches data, calls stats."""
 from __future__ import annotations
 
+import copy
+import dataclasses
+import io
+import json
 import math
-from collections.abc import Sequence
+import pickle
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -24,6 +30,7 @@ DEFAULT_MONTHS = 12
 TARGET, COMPARISON = "Target teams", "Comparison teams"
 BEFORE, AFTER = "Before", "After"
 RATIO_OF_RATIOS = "ratio of rate ratios (target / comparison)"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,6 +177,42 @@ def reportable_panel(
     return kept, reasons
 
 
+# Figures every indicator of an evaluation (and every evaluation of a briefing) asks for again,
+# per (store file, survey signature, what, arguments): an import changes the signature.
+_SHARED: dict[tuple, object] = {}
+_SHARED_SIZE = 32
+
+
+def _shared(con: duckdb.DuckDBPyConnection, what: str, args: tuple, compute: Callable[[], T]) -> T:
+    base = derived.memo_key(con, "derived_survey")
+    if base is None:
+        return compute()
+    key = (*base, what, *args)
+    if key not in _SHARED:
+        value = compute()
+        if len(_SHARED) >= _SHARED_SIZE:
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[key] = value
+    return _SHARED[key]  # type: ignore[return-value]
+
+
+def _released_by_indicator(
+    con: duckdb.DuckDBPyConnection, wave_ids: Sequence[int], threshold: int
+) -> dict[str, frozenset[int]]:
+    """released_units of every indicator at once: one release and one query for the waves."""
+    waves = sorted({int(w) for w in wave_ids})
+
+    def compute() -> dict[str, frozenset[int]]:
+        figures = privacy.survey_figures(con, ("team",), threshold, wave_ids=waves)
+        shown = figures[~figures.suppressed].groupby(["indicator_id", "team"]).wave_id.nunique()
+        shown = shown[shown == len(waves)].reset_index()
+        ids = dict(con.execute("SELECT team, unit_id FROM units").fetchall())
+        return {str(ind): frozenset(int(ids[t]) for t in part.team if t in ids)
+                for ind, part in shown.groupby("indicator_id")}
+
+    return _shared(con, "released", (int(threshold), tuple(waves)), compute)
+
+
 def released_units(
     con: duckdb.DuckDBPyConnection, indicator_id: str, wave_ids: Sequence[int], threshold: int
 ) -> set[int]:
@@ -178,15 +221,26 @@ def released_units(
     Pooled target and comparison groups built only from released teams are unions of groups
     the Teams page already shows, so they open no new differencing route (docs/privacy.md).
     """
-    figures = privacy.survey_figures(
-        con, ("team",), threshold, wave_ids=list(wave_ids), indicator_ids=[indicator_id]
-    )
-    shown = figures[~figures.suppressed].groupby("team").wave_id.nunique()
-    teams = list(shown[shown == len(set(wave_ids))].index)
-    rows = con.execute(
-        "SELECT unit_id FROM units WHERE list_contains(CAST(? AS VARCHAR[]), team)", [teams]
-    ).fetchall()
-    return {int(r[0]) for r in rows}
+    return set(_released_by_indicator(con, wave_ids, threshold).get(indicator_id, ()))
+
+
+def _waves_per_item(con: duckdb.DuckDBPyConnection, wave_ids: Sequence[int]) -> dict[str, int]:
+    """For every item, in how many of these waves someone answered it (one scan of the answers)."""
+    waves = sorted({int(w) for w in wave_ids})
+
+    def compute() -> dict[str, int]:
+        return dict(con.execute(
+            """
+            SELECT a.item_id, count(DISTINCT r.wave_id) AS waves
+            FROM answers AS a
+            JOIN responses AS r USING (response_id)
+            WHERE list_contains(CAST(? AS INTEGER[]), r.wave_id)
+            GROUP BY a.item_id
+            """,
+            [waves],
+        ).fetchall())
+
+    return _shared(con, "items", (tuple(waves),), compute)
 
 
 def changed_items(con: duckdb.DuckDBPyConnection, indicator_id: str, wave_ids: Sequence[int]) -> list[str]:
@@ -194,18 +248,7 @@ def changed_items(con: duckdb.DuckDBPyConnection, indicator_id: str, wave_ids: S
     items = list(catalogue.get().indicators[indicator_id].items)
     if not items or len(wave_ids) < 2:
         return []
-    present = con.execute(
-        """
-        SELECT a.item_id, count(DISTINCT r.wave_id) AS waves
-        FROM answers AS a
-        JOIN responses AS r USING (response_id)
-        WHERE list_contains(CAST(? AS VARCHAR[]), a.item_id)
-          AND list_contains(CAST(? AS INTEGER[]), r.wave_id)
-        GROUP BY a.item_id
-        """,
-        [items, [int(w) for w in wave_ids]],
-    ).fetchall()
-    seen = dict(present)
+    seen = _waves_per_item(con, wave_ids)
     answered_somewhere = [i for i in items if seen.get(i, 0) > 0]
     return sorted(i for i in answered_somewhere if seen[i] < len(set(wave_ids)))
 
@@ -439,7 +482,8 @@ def absence_monthly(
     """
     if not unit_ids:
         return pd.DataFrame(columns=["month", "days_lost", "days_available", "rate", "headcount"])
-    frame = absence.monthly_rates(con, first, last, threshold, by=(), unit_ids=list(unit_ids))
+    frame = absence.monthly_rates(con, first, last, threshold, by=(), unit_ids=list(unit_ids),
+                                  windows=False)
     frame = frame[(frame.month >= pd.Timestamp(first)) & (frame.month <= pd.Timestamp(last))]
     return pd.DataFrame(
         {
@@ -515,8 +559,10 @@ def _absence_indicator(
         )
     if target.empty:
         return {"design": "none", "notes": ("No absence data for the target teams in the window.",)}
-    target_u = absence_by_unit(con, target_ids, first, last)
-    comparison_u = absence_by_unit(con, comparison_ids, first, last)
+    # one query for both arms (each team's months are its own: the split is exact)
+    both = absence_by_unit(con, target_ids + comparison_ids, first, last)
+    in_target = both.unit.isin(set(_unit_names(con, target_ids).values()))
+    target_u, comparison_u = both[in_target], both[~in_target]
     ratio = stats.rate_ratio(target_u, start_date)
     its = stats.interrupted_time_series(target, start_date)
     comp = stats.rate_ratio(comparison_u, start_date) if not comparison.empty else None
@@ -605,14 +651,204 @@ def evaluate(
     unknown = [i for i in chosen if i not in cat.indicators]
     if unknown:
         raise ValueError(f"unknown indicator(s) {unknown}")
-    target_ids = list(iv["unit_ids"])
-    comp_ids = comparison_units(con, target_ids, comparison_unit_ids)
     start = iv["start_date"]
-
     waves = waves_around(con, start)
     default_pre, default_post = default_waves(waves)
     pre_id = default_pre if pre_wave_id is None else int(pre_wave_id)
     post_id = default_post if post_wave_id is None else int(post_wave_id)
+    # the settings as resolved, so Where to look and the page's default view share one result
+    comparison = None if comparison_unit_ids is None else tuple(sorted({int(u) for u in comparison_unit_ids}))
+    settings = (tuple(chosen), pre_id, post_id, comparison, int(months), correction,
+                bool(exclude_other_programmes), int(n_boot), int(seed))
+    default = settings == _default_settings(iv, pre_id=default_pre, post_id=default_post)
+    inputs = _inputs(con)
+    base = derived.memo_key(con, "derived_survey")
+    record = _record(iv)
+    key = None if base is None else (base[0], inputs, record, int(threshold), settings)
+    found = _EVALUATIONS.get(key) if key is not None else None
+    if found is None and default:
+        found = _stored(con, int(iv["intervention_id"]), threshold, inputs, record)
+    if found is None:
+        found = _evaluate(con, iv, threshold, chosen, waves, pre_id, post_id, comparison_unit_ids,
+                          months, correction, exclude_other_programmes, n_boot, seed)
+        if default:
+            _keep(con, found, threshold, inputs, record)
+    if key is not None:
+        if key not in _EVALUATIONS and len(_EVALUATIONS) >= _EVALUATIONS_SIZE:
+            _EVALUATIONS.pop(next(iter(_EVALUATIONS)))
+        _EVALUATIONS[key] = found
+    # callers own their copy (frames are mutable); the status is today's (it moves with the date)
+    return dataclasses.replace(copy.deepcopy(found), intervention=iv)
+
+
+# Evaluations per dataset (see _inputs): the Overview's Where to look, meeting mode, the slide
+# pack and the Interventions page ask for the same ones.
+_EVALUATIONS: dict[tuple, Evaluation] = {}
+_EVALUATIONS_SIZE = 32
+
+# What an evaluation reads: the derived tables (their signatures change with any survey or
+# absence data, the unit structure or the catalogue), the register and the waves (small tables,
+# hashed here so rows written outside the register functions are seen too).
+_INPUTS_SQL = """
+SELECT (SELECT value FROM meta WHERE key = 'derived_survey'),
+       (SELECT value FROM meta WHERE key = 'derived_absence'),
+       (SELECT coalesce(sum(hash(intervention_id, name, domain, start_date, end_date, indicators))
+               % 1000000007, 0) || '/' || count(*) FROM interventions),
+       (SELECT coalesce(sum(hash(intervention_id, unit_id)) % 1000000007, 0) || '/' || count(*)
+        FROM intervention_units),
+       (SELECT coalesce(sum(hash(wave_id, label, fielded_on)) % 1000000007, 0) || '/' || count(*)
+        FROM waves)
+"""
+
+
+def _code_print() -> str:
+    """The statistics' source: a stored evaluation made by other code is made again."""
+    import hashlib
+    from pathlib import Path
+
+    text = Path(stats.__file__).read_bytes() + Path(__file__).read_bytes()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+_CODE = _code_print()
+
+
+def _inputs(con: duckdb.DuckDBPyConnection) -> str:
+    return json.dumps([_CODE, *(str(v) for v in con.execute(_INPUTS_SQL).fetchone())])
+
+
+def _record(iv: dict) -> str:
+    """The intervention's record as evaluated; its status moves with today's date and is set
+    when read."""
+    return repr(sorted((k, v) for k, v in iv.items() if k != "status"))
+
+
+def _default_settings(iv: dict, pre_id: int | None, post_id: int | None) -> tuple:
+    """The settings evaluate() resolves when given none (Where to look's evaluations)."""
+    return (tuple(iv["indicators"]), pre_id, post_id, None, DEFAULT_MONTHS, "holm", False, N_BOOT, SEED)
+
+
+# A stored evaluation is read back by pickle restricted to the classes an evaluation holds: a
+# store file edited by hand cannot make the reader run anything else.
+_PICKLED = {
+    ("builtins", "slice"), ("datetime", "date"),
+    *(("dashboard.stats", n) for n in ("DiDResult", "Estimate", "ITSResult", "Interval",
+                                         "MeanChange", "ProportionChange", "RateRatio",
+                                         "RateRatioDiD", "Resampling", "TrendCheck")),
+    ("dashboard.stats.evaluation", "Evaluation"), ("dashboard.stats.evaluation", "IndicatorResult"),
+    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
+    ("pandas", "DataFrame"), ("pandas", "Series"), ("pandas", "Index"), ("pandas", "RangeIndex"),
+    ("pandas", "StringDtype"), ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"),
+    ("pandas._libs.internals", "_unpickle_block"), ("pandas.arrays", "ArrowStringArray"),
+    ("pandas.arrays", "DatetimeArray"), ("pandas.core.indexes.base", "_new_Index"),
+    ("pandas.core.internals.managers", "BlockManager"),
+    ("pandas.core.internals.managers", "SingleBlockManager"),
+    ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"),
+    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) not in _PICKLED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of an evaluation")
+        return super().find_class(module, name)
+
+
+def _stored(con: duckdb.DuckDBPyConnection, intervention_id: int, threshold: int, inputs: str,
+            record: str) -> Evaluation | None:
+    """The evaluation stored for these inputs with the default settings, or None."""
+    if not derived.has_table(con, "evaluation_store"):
+        return None
+    row = con.execute(
+        "SELECT payload FROM evaluation_store WHERE threshold = ? AND intervention_id = ?"
+        " AND inputs = ? AND record = ?",
+        [int(threshold), int(intervention_id), inputs, record]).fetchone()
+    if row is None:
+        return None
+    try:
+        found = _Unpickler(io.BytesIO(row[0])).load()
+    except Exception:  # written by other library versions: evaluated again
+        return None
+    return found if isinstance(found, Evaluation) else None
+
+
+def _write(con: duckdb.DuckDBPyConnection, found: Evaluation, threshold: int, inputs: str,
+           record: str) -> None:
+    iid = int(found.intervention["intervention_id"])
+    con.execute("DELETE FROM evaluation_store WHERE threshold = ? AND intervention_id = ?",
+                [int(threshold), iid])
+    con.execute("INSERT INTO evaluation_store VALUES (?, ?, ?, ?, ?)",
+                [int(threshold), iid, inputs, record, pickle.dumps(found, protocol=5)])
+
+
+def _keep(con: duckdb.DuckDBPyConnection, found: Evaluation, threshold: int, inputs: str,
+          record: str) -> None:
+    """Store an evaluation made on a read path: best effort, in a transaction of its own (not
+    inside a caller's transaction, nor on a read-only store: remembered in this process only)."""
+    if (not derived.has_table(con, "evaluation_store")
+            or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"):
+        return
+    with_caller = [con.execute("SELECT txid_current()").fetchone()[0] for _ in range(2)]
+    if with_caller[0] == with_caller[1]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _write(con, found, threshold, inputs, record)
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")   # another session writing: evaluated again next time
+
+
+def store_all(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
+    """Evaluate every registered intervention with the default settings and store the results,
+    so the first view after an import reads them (derived.store_release, inside the import's
+    transaction). A later register change makes them stale; they are evaluated again when read."""
+    if not derived.has_table(con, "evaluation_store"):
+        return   # the store is being migrated
+    con.execute("DELETE FROM evaluation_store")
+    ids = [int(i) for (i,) in con.execute("SELECT intervention_id FROM interventions ORDER BY 1").fetchall()]
+    if not ids:
+        return
+    inputs = _inputs(con)
+    cat = catalogue.get()
+    for iid in ids:
+        iv = interventions.get_intervention(con, iid)
+        if not iv["indicators"] or any(i not in cat.indicators for i in iv["indicators"]):
+            continue   # evaluate() refuses these
+        waves = waves_around(con, iv["start_date"])
+        pre_id, post_id = default_waves(waves)
+        found = _evaluate(con, iv, threshold, list(iv["indicators"]), waves, pre_id, post_id, None,
+                          DEFAULT_MONTHS, "holm", False, N_BOOT, SEED)
+        _write(con, found, threshold, inputs, _record(iv))
+
+
+def is_stored(con: duckdb.DuckDBPyConnection, intervention_id: int, threshold: int) -> bool:
+    """Whether the store holds the intervention's current default evaluation for the threshold."""
+    iv = interventions.get_intervention(con, intervention_id)
+    return _stored(con, int(intervention_id), threshold, _inputs(con), _record(iv)) is not None
+
+
+def _evaluate(
+    con: duckdb.DuckDBPyConnection,
+    iv: dict,
+    threshold: int,
+    chosen: list[str],
+    waves: pd.DataFrame,
+    pre_id: int | None,
+    post_id: int | None,
+    comparison_unit_ids: Sequence[int] | None,
+    months: int,
+    correction: str,
+    exclude_other_programmes: bool,
+    n_boot: int,
+    seed: int,
+) -> Evaluation:
+    cat = catalogue.get()
+    target_ids = list(iv["unit_ids"])
+    comp_ids = comparison_units(con, target_ids, comparison_unit_ids)
+    start = iv["start_date"]
     by_id = {int(w.wave_id): w._asdict() for w in waves.itertuples(index=False)}
     pre_wave = by_id.get(pre_id) if pre_id is not None else None
     post_wave = by_id.get(post_id) if post_id is not None else None

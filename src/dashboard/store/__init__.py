@@ -269,6 +269,19 @@ MIGRATIONS[7] = _V7
 # Version 4 (issue 10): each wave's fieldwork-period absence, stored with the release (derived.py).
 _V4 = derived.WAVE_SCHEMA
 MIGRATIONS[4] = _V4
+
+# Version 6 (issue 10): intervention evaluations with the default settings, stored at import
+# (stats/evaluation.py: store_all) and read by Where to look and the Interventions page.
+_V6 = """
+CREATE TABLE evaluation_store (
+    threshold INTEGER NOT NULL,
+    intervention_id INTEGER NOT NULL,
+    inputs VARCHAR NOT NULL,        -- code, derived-table signatures, register and waves prints
+    record VARCHAR NOT NULL,        -- the intervention's own record as evaluated
+    payload BLOB NOT NULL           -- the Evaluation, read back by a restricted unpickler
+);
+"""
+MIGRATIONS[6] = _V6
 SCHEMA_VERSION = max(MIGRATIONS)
 # The versions a store had run when it did not yet record them (meta 'migrations'): every one of
 # these up to its schema_version. A version added below a store's schema_version later (4 came

@@ -383,6 +383,9 @@ def store_release(con: duckdb.DuckDBPyConnection, threshold: int | None = None) 
     privacy.plan(con, threshold, store=True)
     release.absence_plan(con, threshold, store=True)
     store_absence_waves(con, threshold)
+    from dashboard.stats import evaluation  # reads the release just stored
+
+    evaluation.store_all(con, threshold)
 
 
 # Each family of derived tables: the meta key that holds the signature of its sources, and the
