@@ -273,7 +273,7 @@ MIGRATIONS[4] = _V4
 # Version 6 (issue 10): intervention evaluations with the default settings, stored at import
 # (stats/evaluation.py: store_all) and read by Where to look and the Interventions page.
 _V6 = """
-CREATE TABLE evaluation_store (
+CREATE TABLE IF NOT EXISTS evaluation_store (
     threshold INTEGER NOT NULL,
     intervention_id INTEGER NOT NULL,
     inputs VARCHAR NOT NULL,        -- code, derived-table signatures, register and waves prints
