@@ -501,7 +501,8 @@ def _fresh(con, *args, **kwargs):
     ev._EVALUATIONS.clear()
     ev._SHARED.clear()
     try:
-        with mock.patch.object(ev, "_stored", lambda *a: None), mock.patch.object(ev, "_keep", lambda *a: None):
+        with (mock.patch.object(ev, "_stored", lambda *a: None),
+              mock.patch.object(ev, "_keep", lambda *a: None)):
             return ev.evaluate(con, *args, **kwargs)
     finally:
         for memo, was in zip((ev._EVALUATIONS, ev._SHARED), kept, strict=True):
@@ -543,16 +544,26 @@ def test_remembered_evaluations_equal_fresh_ones_on_the_demo(demo_con, computed)
 
 
 def test_released_units_for_all_indicators_equal_one_indicator_at_a_time(demo_con):
-    # the shared release (every indicator from one query) against the one-indicator figures
+    # the shared release (an evaluation's indicators from one query) against the one-indicator
+    # figures, and the shared item check against the items of one indicator
     from dashboard import privacy
 
     waves = [int(w) for w in ev.waves_around(demo_con, date(2024, 1, 1)).wave_id][:2]
     ids = dict(demo_con.execute("SELECT team, unit_id FROM units").fetchall())
-    for ind in ("stress", "hse_manager_support", "burnout"):
+    together = ("stress", "hse_manager_support", "burnout")
+    for ind in together:
         figures = privacy.survey_figures(demo_con, ("team",), THRESHOLD, wave_ids=waves, indicator_ids=[ind])
         shown = figures[~figures.suppressed].groupby("team").wave_id.nunique()
         want = {int(ids[t]) for t in shown[shown == len(waves)].index}
-        assert ev.released_units(demo_con, ind, waves, THRESHOLD) == want and want
+        assert ev.released_units(demo_con, ind, waves, THRESHOLD, together) == want and want
+        assert ev.changed_items(demo_con, ind, waves, together) == ev.changed_items(demo_con, ind, waves)
+
+
+def test_changed_items_checked_together_name_each_indicators_own(hand):
+    con, _ = hand
+    # hse23 (manager support) was asked in the second wave only; stress's item in both
+    assert ev.changed_items(con, "hse_manager_support", [1, 2], ["stress"]) == ["hse23"]
+    assert ev.changed_items(con, "stress", [1, 2], ["hse_manager_support"]) == []
 
 
 def test_remembered_evaluation_follows_register_data_and_threshold(tmp_path, computed):

@@ -197,36 +197,44 @@ def _shared(con: duckdb.DuckDBPyConnection, what: str, args: tuple, compute: Cal
 
 
 def _released_by_indicator(
-    con: duckdb.DuckDBPyConnection, wave_ids: Sequence[int], threshold: int
+    con: duckdb.DuckDBPyConnection, wave_ids: Sequence[int], threshold: int, indicator_ids: Sequence[str]
 ) -> dict[str, frozenset[int]]:
-    """released_units of every indicator at once: one release and one query for the waves."""
+    """released_units of several indicators at once: one release and one query for the waves."""
     waves = sorted({int(w) for w in wave_ids})
+    inds = sorted(set(indicator_ids))
 
     def compute() -> dict[str, frozenset[int]]:
-        figures = privacy.survey_figures(con, ("team",), threshold, wave_ids=waves)
+        figures = privacy.survey_figures(con, ("team",), threshold, wave_ids=waves, indicator_ids=inds)
         shown = figures[~figures.suppressed].groupby(["indicator_id", "team"]).wave_id.nunique()
         shown = shown[shown == len(waves)].reset_index()
         ids = dict(con.execute("SELECT team, unit_id FROM units").fetchall())
         return {str(ind): frozenset(int(ids[t]) for t in part.team if t in ids)
                 for ind, part in shown.groupby("indicator_id")}
 
-    return _shared(con, "released", (int(threshold), tuple(waves)), compute)
+    return _shared(con, "released", (int(threshold), tuple(waves), tuple(inds)), compute)
 
 
 def released_units(
-    con: duckdb.DuckDBPyConnection, indicator_id: str, wave_ids: Sequence[int], threshold: int
+    con: duckdb.DuckDBPyConnection, indicator_id: str, wave_ids: Sequence[int], threshold: int,
+    together: Sequence[str] = (),
 ) -> set[int]:
     """Units whose figure for this indicator the release plan shows in every one of the waves.
 
     Pooled target and comparison groups built only from released teams are unions of groups
     the Teams page already shows, so they open no new differencing route (docs/privacy.md).
+    `together`: other indicators the caller will ask about for the same waves (decided in the
+    same query).
     """
-    return set(_released_by_indicator(con, wave_ids, threshold).get(indicator_id, ()))
+    inds = [indicator_id, *together]
+    return set(_released_by_indicator(con, wave_ids, threshold, inds).get(indicator_id, ()))
 
 
-def _waves_per_item(con: duckdb.DuckDBPyConnection, wave_ids: Sequence[int]) -> dict[str, int]:
-    """For every item, in how many of these waves someone answered it (one scan of the answers)."""
+def _waves_per_item(
+    con: duckdb.DuckDBPyConnection, wave_ids: Sequence[int], items: Sequence[str]
+) -> dict[str, int]:
+    """For each of these items, in how many of these waves someone answered it (one scan)."""
     waves = sorted({int(w) for w in wave_ids})
+    wanted = sorted(set(items))
 
     def compute() -> dict[str, int]:
         return dict(con.execute(
@@ -234,21 +242,27 @@ def _waves_per_item(con: duckdb.DuckDBPyConnection, wave_ids: Sequence[int]) -> 
             SELECT a.item_id, count(DISTINCT r.wave_id) AS waves
             FROM answers AS a
             JOIN responses AS r USING (response_id)
-            WHERE list_contains(CAST(? AS INTEGER[]), r.wave_id)
+            WHERE list_contains(CAST(? AS VARCHAR[]), a.item_id)
+              AND list_contains(CAST(? AS INTEGER[]), r.wave_id)
             GROUP BY a.item_id
             """,
-            [waves],
+            [wanted, waves],
         ).fetchall())
 
-    return _shared(con, "items", (tuple(waves),), compute)
+    return _shared(con, "items", (tuple(waves), tuple(wanted)), compute)
 
 
-def changed_items(con: duckdb.DuckDBPyConnection, indicator_id: str, wave_ids: Sequence[int]) -> list[str]:
-    """Items feeding the indicator that were answered in some of these waves but not all."""
-    items = list(catalogue.get().indicators[indicator_id].items)
+def changed_items(
+    con: duckdb.DuckDBPyConnection, indicator_id: str, wave_ids: Sequence[int], together: Sequence[str] = ()
+) -> list[str]:
+    """Items feeding the indicator that were answered in some of these waves but not all.
+    `together`: other indicators the caller will ask about (their items checked in the same scan)."""
+    cat = catalogue.get()
+    items = list(cat.indicators[indicator_id].items)
     if not items or len(wave_ids) < 2:
         return []
-    seen = _waves_per_item(con, wave_ids)
+    scanned = sorted({i for ind in (indicator_id, *together) for i in cat.indicators[ind].items})
+    seen = _waves_per_item(con, wave_ids, scanned)
     answered_somewhere = [i for i in items if seen.get(i, 0) > 0]
     return sorted(i for i in answered_somewhere if seen[i] < len(set(wave_ids)))
 
@@ -318,8 +332,10 @@ def _survey_indicator(
     threshold: int,
     n_boot: int,
     seed: int,
+    together: Sequence[str] = (),
 ) -> dict:
-    """Survey evaluation pieces for one indicator (before the multiple-comparison step)."""
+    """Survey evaluation pieces for one indicator (before the multiple-comparison step);
+    `together`: the evaluation's other survey indicators (released and checked in one query)."""
     if pre_wave is None or post_wave is None:
         missing = "before" if pre_wave is None else "after"
         return {"design": "none", "notes": (f"No survey wave {missing} the start date.",)}
@@ -327,7 +343,7 @@ def _survey_indicator(
     wave_ids = [pre_wave["wave_id"], post_wave["wave_id"]]
     names = _unit_names(con, target_ids + comparison_ids)
     raw = indicators.respondent_values(con, ind.id, wave_ids, target_ids + comparison_ids)
-    released = released_units(con, ind.id, wave_ids, threshold)
+    released = released_units(con, ind.id, wave_ids, threshold, together)
     kept, dropped = reportable_panel(raw, wave_ids, threshold, released)
     targets = set(target_ids)
     notes: list[str] = []
@@ -355,7 +371,7 @@ def _survey_indicator(
             f"{len(dropped_c)} comparison team(s) not reportable ({formatting.fewer_than(threshold)}, "
             "withheld, or absent) in one of the waves are left out."
         )
-    changed = changed_items(con, ind.id, wave_ids)
+    changed = changed_items(con, ind.id, wave_ids, together)
     if changed:
         warnings.append(
             f"The survey items behind this indicator changed between {pre_wave['label']} and "
@@ -409,7 +425,8 @@ def _survey_indicator(
         out["notes"] = [*notes, *did.notes]
         if earlier_waves:
             out["trend"] = _trend_check(
-                con, ind, earlier_waves + [pre_wave], target_ids, comparison_ids, threshold, n_boot, seed
+                con, ind, earlier_waves + [pre_wave], target_ids, comparison_ids, threshold, n_boot, seed,
+                together,
             )
     else:
         notes.append("No comparison teams with reportable results: before/after for the target teams only.")
@@ -456,11 +473,13 @@ def _trend_check(
     threshold: int,
     n_boot: int,
     seed: int,
+    together: Sequence[str] = (),
 ) -> stats.TrendCheck:
     """Placebo DiD over the last two waves before the start, on units reportable in both."""
     wave_ids = [w["wave_id"] for w in pre_waves[-2:]]
     raw = indicators.respondent_values(con, ind.id, wave_ids, target_ids + comparison_ids)
-    kept, _ = reportable_panel(raw, wave_ids, threshold, released_units(con, ind.id, wave_ids, threshold))
+    kept, _ = reportable_panel(raw, wave_ids, threshold,
+                               released_units(con, ind.id, wave_ids, threshold, together))
     fielded = {w["wave_id"]: w["fielded_on"] for w in pre_waves}
     frame = pd.DataFrame(
         {
@@ -899,12 +918,13 @@ def _evaluate(
         dropped = {int(u) for ids in aimed.shared_unit_ids for u in ids}
         comp_ids = [u for u in comp_ids if u not in dropped]
 
+    survey = [i for i in chosen if cat.indicators[i].source == "survey"]
     pieces: list[tuple[Indicator, dict]] = []
     for ind_id in chosen:
         ind = cat.indicators[ind_id]
         if ind.source == "survey":
             piece = _survey_indicator(con, ind, pre_wave, post_wave, earlier, target_ids, comp_ids,
-                                      threshold, n_boot, seed)
+                                      threshold, n_boot, seed, survey)
         elif ind.source == "absence":
             piece = _absence_indicator(con, ind, start, window, target_ids, comp_ids, threshold)
         else:
