@@ -640,9 +640,25 @@ def test_stored_evaluations_are_read_after_an_import_and_redone_when_stale(tmp_p
         again = ev.evaluate(con, iid, THRESHOLD)
         assert len(computed) == 1 and _canon(again) == _canon(first) == _canon(_fresh(con, iid, THRESHOLD))
 
-        # an import evaluates and stores every intervention inside its transaction
+        # another entry in the register leaves the figures stored; its warning is read with them
         other = _add(con, "Coaching", "managers_leaders", [1], date(2024, 3, 1), ["hse_manager_support"])
-        assert not ev.is_stored(con, iid, THRESHOLD)  # the register changed: stale
+        assert ev.is_stored(con, iid, THRESHOLD) and not ev.is_stored(con, other, THRESHOLD)
+        n = len(computed)
+        ev._EVALUATIONS.clear()
+        with_other = ev.evaluate(con, iid, THRESHOLD)
+        assert len(computed) == n and any("'Coaching'" in w for w in with_other.warnings)
+        assert _canon(with_other) == _canon(_fresh(con, iid, THRESHOLD))
+        assert with_other.intervention["overlaps_with"] == ["Coaching"]
+        # the intervention's own record changed: evaluated again
+        iv.update_intervention(con, iid, iv.Intervention(
+            "Programme", "personal_health", TARGETS, date(2024, 1, 1), ["stress", "absence_rate"]))
+        assert not ev.is_stored(con, iid, THRESHOLD)
+        n = len(computed)
+        redone = ev.evaluate(con, iid, THRESHOLD)
+        assert [r.indicator_id for r in redone.results] == ["stress", "absence_rate"]
+        assert len(computed) == n + 1
+
+        # an import evaluates and stores every intervention inside its transaction
         with store.transaction(con):
             con.execute("INSERT INTO responses (response_id, wave_id, unit_id) VALUES (9999, 2, 3)")
             con.execute("INSERT INTO answers VALUES (9999, 'q11c', 1)")

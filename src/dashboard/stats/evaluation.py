@@ -680,18 +680,22 @@ def evaluate(
     settings = (tuple(chosen), pre_id, post_id, comparison, int(months), correction,
                 bool(exclude_other_programmes), int(n_boot), int(seed))
     default = settings == _default_settings(iv, pre_id=default_pre, post_id=default_post)
-    inputs = _inputs(con)
     base = derived.memo_key(con, "derived_survey")
     record = _record(iv)
-    key = None if base is None else (base[0], inputs, record, int(threshold), settings)
+    key = None if base is None else (base[0], _inputs(con), record, int(threshold), settings)
     found = _EVALUATIONS.get(key) if key is not None else None
     if found is None and default:
-        found = _stored(con, int(iv["intervention_id"]), threshold, inputs, record)
+        found = _stored(con, int(iv["intervention_id"]), threshold, _inputs(con, register=False), record)
+        if found is not None:
+            # what other register entries say about this one is read now (cheap): a change to
+            # another entry leaves this evaluation's figures as they were
+            now = _setting(con, iv, chosen, waves, pre_id, post_id, None, months, False)
+            found = dataclasses.replace(found, warnings=tuple(now["general"]), overlaps=now["overlaps"])
     if found is None:
         found = _evaluate(con, iv, threshold, chosen, waves, pre_id, post_id, comparison_unit_ids,
                           months, correction, exclude_other_programmes, n_boot, seed)
         if default:
-            _keep(con, found, threshold, inputs, record)
+            _keep(con, found, threshold, _inputs(con, register=False), record)
     if key is not None:
         if key not in _EVALUATIONS and len(_EVALUATIONS) >= _EVALUATIONS_SIZE:
             _EVALUATIONS.pop(next(iter(_EVALUATIONS)))
@@ -732,14 +736,17 @@ def _code_print() -> str:
 _CODE = _code_print()
 
 
-def _inputs(con: duckdb.DuckDBPyConnection) -> str:
-    return json.dumps([_CODE, *(str(v) for v in con.execute(_INPUTS_SQL).fetchone())])
+def _inputs(con: duckdb.DuckDBPyConnection, register: bool = True) -> str:
+    """The code and data an evaluation was made from; without the register for a stored one
+    (with the default settings, other entries change only its warnings, read when it is)."""
+    values = [str(v) for v in con.execute(_INPUTS_SQL).fetchone()]
+    return json.dumps([_CODE, *(values if register else values[:2] + values[4:])])
 
 
 def _record(iv: dict) -> str:
-    """The intervention's record as evaluated; its status moves with today's date and is set
-    when read."""
-    return repr(sorted((k, v) for k, v in iv.items() if k != "status"))
+    """The intervention's own record as evaluated; its status (which moves with today's date)
+    and the names of overlapping entries (other records) are set when read."""
+    return repr(sorted((k, v) for k, v in iv.items() if k not in ("status", "overlaps_with")))
 
 
 def _default_settings(iv: dict, pre_id: int | None, post_id: int | None) -> tuple:
@@ -830,7 +837,7 @@ def store_all(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     ids = [int(i) for (i,) in con.execute("SELECT intervention_id FROM interventions ORDER BY 1").fetchall()]
     if not ids:
         return
-    inputs = _inputs(con)
+    inputs = _inputs(con, register=False)
     cat = catalogue.get()
     for iid in ids:
         iv = interventions.get_intervention(con, iid)
@@ -846,24 +853,23 @@ def store_all(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
 def is_stored(con: duckdb.DuckDBPyConnection, intervention_id: int, threshold: int) -> bool:
     """Whether the store holds the intervention's current default evaluation for the threshold."""
     iv = interventions.get_intervention(con, intervention_id)
-    return _stored(con, int(intervention_id), threshold, _inputs(con), _record(iv)) is not None
+    return _stored(con, int(intervention_id), threshold, _inputs(con, register=False),
+                   _record(iv)) is not None
 
 
-def _evaluate(
+def _setting(
     con: duckdb.DuckDBPyConnection,
     iv: dict,
-    threshold: int,
     chosen: list[str],
     waves: pd.DataFrame,
     pre_id: int | None,
     post_id: int | None,
     comparison_unit_ids: Sequence[int] | None,
     months: int,
-    correction: str,
     exclude_other_programmes: bool,
-    n_boot: int,
-    seed: int,
-) -> Evaluation:
+) -> dict:
+    """Waves, window, units and the warnings about them (other programmes in the register):
+    everything of an evaluation that is cheap, and all that other register entries can change."""
     cat = catalogue.get()
     target_ids = list(iv["unit_ids"])
     comp_ids = comparison_units(con, target_ids, comparison_unit_ids)
@@ -917,6 +923,34 @@ def _evaluate(
     if exclude_other_programmes and len(aimed):
         dropped = {int(u) for ids in aimed.shared_unit_ids for u in ids}
         comp_ids = [u for u in comp_ids if u not in dropped]
+
+    return {"target_ids": target_ids, "comp_ids": comp_ids, "pre_wave": pre_wave,
+            "post_wave": post_wave, "earlier": earlier, "window": window, "general": general,
+            "overlaps": overlaps}
+
+
+def _evaluate(
+    con: duckdb.DuckDBPyConnection,
+    iv: dict,
+    threshold: int,
+    chosen: list[str],
+    waves: pd.DataFrame,
+    pre_id: int | None,
+    post_id: int | None,
+    comparison_unit_ids: Sequence[int] | None,
+    months: int,
+    correction: str,
+    exclude_other_programmes: bool,
+    n_boot: int,
+    seed: int,
+) -> Evaluation:
+    cat = catalogue.get()
+    setting = _setting(con, iv, chosen, waves, pre_id, post_id, comparison_unit_ids, months,
+                       exclude_other_programmes)
+    target_ids, comp_ids = setting["target_ids"], setting["comp_ids"]
+    pre_wave, post_wave, earlier = setting["pre_wave"], setting["post_wave"], setting["earlier"]
+    window, general, overlaps = setting["window"], setting["general"], setting["overlaps"]
+    start = iv["start_date"]
 
     survey = [i for i in chosen if cat.indicators[i].source == "survey"]
     pieces: list[tuple[Indicator, dict]] = []
