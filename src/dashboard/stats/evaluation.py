@@ -707,7 +707,7 @@ def evaluate(
 # Evaluations per dataset (see _inputs): the Overview's Where to look, meeting mode, the slide
 # pack and the Interventions page ask for the same ones.
 _EVALUATIONS: dict[tuple, Evaluation] = {}
-_EVALUATIONS_SIZE = 32
+_EVALUATIONS_SIZE = 16
 
 # What an evaluation reads: the derived tables (their signatures change with any survey or
 # absence data, the unit structure or the catalogue), the register and the waves (small tables,
