@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 
@@ -402,11 +402,13 @@ _STAFF_GROUP_MONTH_SQL = """
 """
 
 
-def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, ordered: bool = False) -> str:
+def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, ordered: bool = False,
+                 scopes: bool = False) -> str:
     """The core chain and `grouped` (group x month); ordered=True adds each group-month's units in
     unit order, so the sums are the same bit for bit on every run (a parallel aggregate adds
-    doubles in no fixed order)."""
-    select = groups.select_list(by)
+    doubles in no fixed order). scopes=True groups by `u.scope` of a CTE scope_unit (unit ids per
+    scope, see period_summaries) instead of columns of units."""
+    select = "u.scope, " if scopes else groups.select_list(by)
     if "staff_group" in by:
         g = reason_groups()
         tail = _STAFF_GROUP_MONTH_SQL.format(
@@ -417,6 +419,8 @@ def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, order
         )
         return _core(day_count) + tail
     core, grouped = _core(day_count, whole, edges=not whole), _GROUP_MONTH_SQL.format(select=select)
+    if scopes:
+        grouped = grouped.replace("JOIN units AS u USING (unit_id)", "JOIN scope_unit AS u USING (unit_id)")
     if ordered:
         grouped = re.sub(r"sum\((um\.\w+)\)", r"sum(\1 ORDER BY um.unit_id)", grouped)
         # part-months: a unit-month's pieces and reasons, too
@@ -541,36 +545,105 @@ def period_summary(
     unless the release shows the scope in every month of the period, and days lost in team-months
     without staff in post are never given; without one, unsuppressed (for internal use).
     """
-    sql = _grouped_sql((), day_count, whole_months(start, end)) + """
-SELECT coalesce(sum(fte_days_lost), 0), sum(fte_days_available), sum(reason_days),
-       sum(s10_days), sum(msk_days), sum(s99_days), sum(unmatched_days_lost),
-       (SELECT count(DISTINCT spell_id) FROM scoped, params
-        WHERE scoped.start_date <= params.p_end AND scoped.end_date >= params.p_start)
-FROM grouped
+    return period_summaries(con, start, end, {"scope": unit_ids}, day_count, threshold)["scope"]
+
+
+# period_summary for several scopes in one statement. Each scope's units (NULL: every unit) are
+# joined to the unit-months; sums run in unit order within a month and in month order over the
+# months, so a scope's figures are the same bit for bit whichever other scopes share the
+# statement (they are stored per wave and scope at import: team_absence.scope_release).
+_SCOPES_SQL = """
+, scope_list AS (
+    SELECT unnest(CAST(? AS VARCHAR[])) AS scope, unnest(CAST(? AS INTEGER[][])) AS units
+),
+listed AS (
+    SELECT DISTINCT scope, unit_id FROM (SELECT scope, unnest(units) AS unit_id FROM scope_list
+                                         WHERE units IS NOT NULL)
+),
+scope_unit AS (
+    -- the units a figure adds up: those of the scope that are in units (the figures join units)
+    SELECT sc.scope, u.unit_id FROM scope_list AS sc, units AS u WHERE sc.units IS NULL
+    UNION ALL
+    SELECT l.scope, l.unit_id FROM listed AS l SEMI JOIN units AS u USING (unit_id)
+)
+{grouped}
+, sums AS (
+    SELECT scope, coalesce(sum(fte_days_lost ORDER BY month), 0) AS lost,
+           sum(fte_days_available ORDER BY month) AS available,
+           sum(reason_days ORDER BY month) AS reason_days,
+           sum(s10_days ORDER BY month) AS s10, sum(msk_days ORDER BY month) AS msk,
+           sum(s99_days ORDER BY month) AS s99, sum(unmatched_days_lost ORDER BY month) AS unmatched
+    FROM grouped GROUP BY scope
+),
+touching AS (
+    SELECT s.spell_id, s.unit_id FROM scoped AS s, params AS p
+    WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
+),
+spells AS (
+    -- spells in the scope's units as listed (a spell's pieces can sit in several units)
+    SELECT sc.scope, count(DISTINCT t.spell_id) AS episodes
+    FROM scope_list AS sc, touching AS t WHERE sc.units IS NULL GROUP BY sc.scope
+    UNION ALL
+    SELECT l.scope, count(DISTINCT t.spell_id) AS episodes
+    FROM listed AS l JOIN touching AS t USING (unit_id) GROUP BY l.scope
+)
+SELECT sc.scope, coalesce(s.lost, 0), s.available, s.reason_days, s.s10, s.msk, s.s99, s.unmatched,
+       coalesce(e.episodes, 0)
+FROM scope_list AS sc LEFT JOIN sums AS s USING (scope) LEFT JOIN spells AS e USING (scope)
 """
-    lost, available, reason_days, s10, msk, s99, unmatched, episodes = query.run_one(
-        _ready(con), "absence.period_summary", sql, _args(start, end, unit_ids))
-    available = float(available) if available else 0.0
-    reason_days = float(reason_days or 0)
 
-    def share(part) -> float | None:
-        return float(part) / reason_days if reason_days > 0 else None
 
-    out = {
-        "fte_days_lost": float(lost),
-        "fte_days_available": available,
-        "rate": float(lost) / available if available > 0 else None,
-        "s10_share": share(s10),
-        "msk_share": share(msk),
-        "s99_share": share(s99),
-        "unmatched_days_lost": float(unmatched or 0),
-        "episodes": int(episodes),
-    }
+def _scope_summaries_sql(day_count: str, whole: bool) -> str:
+    sql = _grouped_sql((), day_count, whole, ordered=True, scopes=True)
+    head = sql.index("\n, grouped AS (")
+    # scope_unit goes before `grouped`, which reads it
+    return sql[:head] + _SCOPES_SQL.format(grouped=sql[head:])
+
+
+def period_summaries(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    scopes: Mapping[str, Sequence[int] | None],
+    day_count: str = "calendar",
+    threshold: int | None = None,
+) -> dict[str, dict]:
+    """period_summary for several scopes (name -> unit ids, None: the organisation) at once:
+    one statement and one release call for all of them; name -> period_summary's dict."""
+    names = list(scopes)
+    if not names:
+        return {}
+    lists = [None if u is None else sorted({int(x) for x in u}) for u in scopes.values()]
+    # the chain reads only the units some scope needs (all of them when one is the organisation)
+    needed = None if any(u is None for u in lists) else sorted({u for ids in lists for u in ids})
+    rows = query.run_rows(
+        _ready(con), "absence.period_summaries", _scope_summaries_sql(day_count, whole_months(start, end)),
+        [*_args(start, end, needed), names, lists])
+    found = {r[0]: r[1:] for r in rows}
+    out = {}
+    for name in names:
+        lost, available, reason_days, s10, msk, s99, unmatched, episodes = found[name]
+        available = float(available) if available else 0.0
+        reason_days = float(reason_days or 0)
+
+        def share(part, reason_days=reason_days) -> float | None:
+            return float(part) / reason_days if reason_days > 0 else None
+
+        out[name] = {
+            "fte_days_lost": float(lost),
+            "fte_days_available": available,
+            "rate": float(lost) / available if available > 0 else None,
+            "s10_share": share(s10),
+            "msk_share": share(msk),
+            "s99_share": share(s99),
+            "unmatched_days_lost": float(unmatched or 0),
+            "episodes": int(episodes),
+        }
     if threshold is not None:
-        shown = not _withheld(con, pd.DataFrame(index=[0]), (), threshold, periods.months_of(start, end),
-                              unit_ids)[0]
-        out = {k: (v if shown else None) for k, v in out.items()}
-        out["suppressed"] = not shown
+        withheld = _withheld_scopes(con, threshold, periods.months_of(start, end), lists)
+        for name, hide in zip(names, withheld, strict=True):
+            out[name] = {k: (None if hide else v) for k, v in out[name].items()}
+            out[name]["suppressed"] = bool(hide)
     return out
 
 
@@ -676,6 +749,20 @@ def _withheld(
     """For each row of a frame grouped by `by` (within the scope unit_ids): whether the release
     withholds the group's units over `months` (release.release decides)."""
     sets = release.members(con, frame, by, unit_ids)
+    return ~release.release(con, threshold, [(g, months) for g in sets])
+
+
+def _withheld_scopes(
+    con: duckdb.DuckDBPyConnection,
+    threshold: int,
+    months: Sequence[date],
+    scopes: Sequence[Sequence[int] | None],
+) -> np.ndarray:
+    """_withheld for several whole scopes (unit ids, None: the organisation): each scope's units
+    as release.members gives them (those in units), one release.release call for all."""
+    units = {int(u) for (u,) in con.execute("SELECT unit_id FROM units").fetchall()}
+    sets = [frozenset(units) if ids is None else frozenset(int(u) for u in ids if int(u) in units)
+            for ids in scopes]
     return ~release.release(con, threshold, [(g, months) for g in sets])
 
 

@@ -248,7 +248,9 @@ def release(
         group = frozenset(int(u) for u in units)
         cols = [state.unit_col[u] for u in group if u in state.unit_col]
         rows = [(m, state.month_row[m]) for m in months if m in state.month_row]
-        totals = state.staff[np.ix_([r for _, r in rows], cols)].sum(axis=1) if cols and rows else []
+        # a set without a unit counted anywhere has nobody in post in any month: never shown
+        totals = (state.staff[np.ix_([r for _, r in rows], cols)].sum(axis=1) if cols and rows
+                  else np.zeros(len(rows)))
         ok, any_staff = True, False
         for (m, _), total in zip(rows, totals, strict=True):
             if total == 0:
