@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from dashboard import catalogue, periods, privacy, stats
+from dashboard import catalogue, privacy, stats
 from dashboard.catalogue import Catalogue, Indicator
 from dashboard.framework import interventions
-from dashboard.metrics import absence, indicators, response_rates
+from dashboard.metrics import indicators, response_rates, team_absence
 from dashboard.present import formatting
 from dashboard.store import derived, query
 
@@ -208,15 +208,15 @@ def indicator_tables(
         if any(u is None for u in scopes.values()) else pd.DataFrame()
     )
     quality = _data_quality(con, wave_id, fielded_on, scopes, threshold)
-    # Absence over the 12 months up to the wave's fieldwork, and the 12 months before that.
+    # Absence over the 12 months up to the wave's fieldwork, and the 12 months before that
+    # (absence.period_summary, stored per wave for the organisation, directorates and units).
     # Released like every absence figure (release.release), so a scoped card cannot show a small
     # team's absence.
-    now_period, before_period = periods.fieldwork_periods(fielded_on)
+    absent = team_absence.scope_release(con, wave_id, threshold, scopes)
     out = {}
     for name, unit_ids in scopes.items():
         mine = survey[survey.scope == name]
-        current_abs = absence.period_summary(con, *now_period, unit_ids, threshold=threshold)
-        prior_abs = absence.period_summary(con, *before_period, unit_ids, threshold=threshold)
+        current_abs, prior_abs = absent[name]
         out[name] = _table(cat, wave_id, prev_wave, threshold, mine,
                            published if unit_ids is None else pd.DataFrame(),
                            current_abs, prior_abs, quality[name])

@@ -1,10 +1,11 @@
 """Absence figures by group, released by one staff-in-post rule for the Teams and Absence pages."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from dashboard import periods as periods_
@@ -189,21 +190,197 @@ def wave_release(
     return _copy(found)
 
 
-@derived.reads
-def store_waves(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
-    """Decide and store the fieldwork-period absence of every wave that has none stored for the
-    threshold (derived.store_release, inside the import's transaction: errors propagate)."""
+def _todo(con: duckdb.DuckDBPyConnection, table: str, threshold: int) -> list[tuple[int, date]]:
+    """The waves (id, fieldwork date) with nothing in table for the threshold at their date."""
     waves = periods_.waves(con)
     done = set() if waves.empty else {int(w) for (w,) in con.execute(
-        "SELECT DISTINCT r.wave_id FROM release_absence_wave AS r JOIN waves AS w"
+        f"SELECT DISTINCT r.wave_id FROM {table} AS r JOIN waves AS w"  # table: derived.WAVE_TABLES
         " ON w.wave_id = r.wave_id AND w.fielded_on = r.fielded_on WHERE r.threshold = ?",
         [int(threshold)]).fetchall()}
-    todo = [(int(w), f) for w, f in zip(waves.wave_id, waves.fielded_on, strict=True) if int(w) not in done]
-    if not todo:
+    return [(int(w), f) for w, f in zip(waves.wave_id, waves.fielded_on, strict=True) if int(w) not in done]
+
+
+@derived.reads
+def store_waves(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
+    """Decide and store the fieldwork-period absence (the cuts' frames and the standard scopes'
+    summaries) of every wave that has none stored for the threshold (derived.store_release,
+    inside the import's transaction: errors propagate)."""
+    todo = _todo(con, "release_absence_wave", threshold)
+    if todo:
+        rows = pd.concat([_rows(threshold, w, f, compute_wave_release(con, w, threshold)) for w, f in todo],
+                         ignore_index=True)
+        _insert(con, rows, [w for w, _ in todo], threshold)
+    if not derived.has_table(con, "release_absence_scope"):
+        return   # a store being migrated: migration 5 fills it
+    todo = _todo(con, "release_absence_scope", threshold)
+    if todo:
+        rows = pd.concat([_scope_rows(threshold, w, f, compute_scope_release(con, w, threshold))
+                          for w, f in todo], ignore_index=True)
+        _insert_scopes(con, rows, [w for w, _ in todo], threshold)
+
+
+# --- the standard scopes' absence per wave ------------------------------------------------------
+# The scorecard, the team profile and Compare show a scope's absence over a wave's two fieldwork
+# periods as absence.period_summary gives it. For the organisation, each directorate (its units,
+# a blank directorate apart from any named one) and each unit it is stored with the release
+# (release_absence_scope); any other set of units is computed when asked.
+
+ORGANISATION = "organisation"
+_SUMMARY_COLUMNS = ["fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share",
+                    "unmatched_days_lost", "episodes", "suppressed"]
+
+
+def scope_key(unit_ids: Sequence[int] | None) -> str:
+    """The stored name of a scope: 'organisation' for None, else its sorted unit ids."""
+    if unit_ids is None:
+        return ORGANISATION
+    return ",".join(str(u) for u in sorted({int(u) for u in unit_ids}))
+
+
+def standard_scopes(con: duckdb.DuckDBPyConnection) -> dict[str, list[int] | None]:
+    """scope_key -> unit ids of the organisation, each directorate (by its stored value, blank
+    included) and each unit."""
+    units = con.execute("SELECT unit_id, directorate FROM units ORDER BY unit_id").fetchall()
+    by_directorate: dict[str | None, list[int]] = {}
+    for unit_id, directorate in units:
+        by_directorate.setdefault(directorate, []).append(int(unit_id))
+    scopes: dict[str, list[int] | None] = {ORGANISATION: None}
+    for ids in [*by_directorate.values(), *([u] for u, _ in units)]:
+        scopes[scope_key(ids)] = [int(u) for u in ids]
+    return scopes
+
+
+def _period_summaries(
+    con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int, scopes: dict[str, list[int] | None],
+    fielded: date | None = None,
+) -> dict[str, dict[str, dict]]:
+    """absence.period_summaries of scopes over the wave's two fieldwork periods: period -> scope -> dict."""
+    when = periods_.wave_periods(con, wave_id) if fielded is None else periods_.fieldwork_periods(fielded)
+    return {period: absence.period_summaries(con, start, end, scopes, threshold=threshold)
+            for period, (start, end) in zip(PERIODS, when, strict=True)}
+
+
+@derived.reads
+def compute_scope_release(
+    con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int
+) -> dict[str, dict[str, dict]]:
+    """absence.period_summary (released at threshold) of every standard scope over the wave's two
+    fieldwork periods, computed: period -> scope_key -> dict. Pages read scope_release."""
+    return _period_summaries(con, wave_id, threshold, standard_scopes(con))
+
+
+def _scope_rows(
+    threshold: int, wave_id: int, fielded: date, release: dict[str, dict[str, dict]]
+) -> pd.DataFrame:
+    rows = [(period, key, *(summary[c] for c in _SUMMARY_COLUMNS))
+            for period in PERIODS for key, summary in release[period].items()]
+    frame = pd.DataFrame(rows, columns=["period", "scope", *_SUMMARY_COLUMNS]).astype(
+        {**{c: "float64" for c in _SUMMARY_COLUMNS[:7]}, "episodes": "Int64", "suppressed": bool})
+    return frame.assign(threshold=int(threshold), wave_id=int(wave_id), fielded_on=fielded)
+
+
+def _insert_scopes(
+    con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, wave_ids: Sequence[int], threshold: int
+) -> None:
+    con.execute("DELETE FROM release_absence_scope WHERE threshold = ?"
+                " AND list_contains(CAST(? AS INTEGER[]), wave_id)",
+                [int(threshold), [int(w) for w in wave_ids]])
+    con.register("_scope_rows", rows)
+    try:
+        con.execute(
+            "INSERT INTO release_absence_scope SELECT threshold, wave_id, CAST(fielded_on AS DATE),"
+            f" period, scope, {', '.join(_SUMMARY_COLUMNS)} FROM _scope_rows")
+    finally:
+        con.unregister("_scope_rows")
+
+
+def _summary(values: Sequence) -> dict:
+    """A stored row (in _SUMMARY_COLUMNS order) as period_summary's dict."""
+    out = {}
+    for col, value in zip(_SUMMARY_COLUMNS, values, strict=True):
+        missing = value is None or (isinstance(value, float) and np.isnan(value))
+        out[col] = (bool(value) if col == "suppressed" else None if missing
+                    else int(value) if col == "episodes" else float(value))
+    return out
+
+
+def _stored_scopes(
+    con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded: date, keys: Sequence[str]
+) -> dict[str, dict[str, dict]] | None:
+    """The stored summaries of those of keys that are standard scopes (period -> key -> dict), or
+    None when the wave has none stored for the threshold."""
+    if not derived.has_table(con, "release_absence_scope"):
+        return None
+    rows = query.run_rows(
+        con, "team_absence.scopes_stored",
+        f"SELECT period, scope, {', '.join(_SUMMARY_COLUMNS)} FROM release_absence_scope"
+        " WHERE threshold = ? AND wave_id = ? AND fielded_on = ?"
+        " AND (scope = ? OR list_contains(CAST(? AS VARCHAR[]), scope))",
+        [int(threshold), int(wave_id), fielded, ORGANISATION, list(keys)])
+    out: dict[str, dict[str, dict]] = {period: {} for period in PERIODS}
+    for period, key, *values in rows:
+        if key in out[period]:
+            return None   # a doubled write: decide again
+        out[period][key] = _summary(values)
+    # every wave stores the organisation for both periods: without it nothing is stored
+    return out if all(ORGANISATION in out[p] for p in PERIODS) else None
+
+
+def _keep_scopes(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded: date,
+                 release: dict[str, dict[str, dict]]) -> None:
+    """Store summaries decided on a read path, as _keep does the frames."""
+    if (not derived.has_table(con, "release_absence_scope")
+            or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"):
         return
-    rows = pd.concat([_rows(threshold, w, f, compute_wave_release(con, w, threshold)) for w, f in todo],
-                     ignore_index=True)
-    _insert(con, rows, [w for w, _ in todo], threshold)
+    with_caller = [con.execute("SELECT txid_current()").fetchone()[0] for _ in range(2)]
+    if with_caller[0] == with_caller[1]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _insert_scopes(con, _scope_rows(threshold, wave_id, fielded, release), [wave_id], threshold)
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")   # another session writing: decided again next time
+
+
+@derived.reads
+def scope_release(
+    con: duckdb.DuckDBPyConnection,
+    wave_id: int,
+    threshold: int,
+    scopes: Mapping[str, Sequence[int] | None],
+) -> dict[str, tuple[dict, dict]]:
+    """absence.period_summary (released at threshold) of each scope (name -> unit ids, None: the
+    organisation) over the 12 months to the wave's fieldwork and the 12 months before:
+    name -> (wave summary, previous summary).
+
+    Standard scopes (standard_scopes) are read from release_absence_scope (stored at import for
+    the configured threshold; for another threshold decided for all of them on first use and
+    stored when the connection may write, otherwise remembered in this process); any other set
+    of units is computed, all of them in one statement per period. Either way the dicts are those
+    absence.period_summary gives.
+    """
+    fielded = periods_.fielded_on(con, wave_id)
+    keys = {name: scope_key(units) for name, units in scopes.items()}
+    memo = _memo_key(con, threshold, wave_id, fielded)
+    memo = None if memo is None else ("scopes", *memo)
+    found = _MEMO.get(memo) if memo is not None else None
+    if found is None:
+        found = _stored_scopes(con, threshold, wave_id, fielded, sorted(set(keys.values())))
+        if found is None:
+            found = compute_scope_release(con, wave_id, threshold)
+            _keep_scopes(con, threshold, wave_id, fielded, found)
+            if memo is not None:
+                if len(_MEMO) >= _MEMO_SIZE:
+                    _MEMO.pop(next(iter(_MEMO)))
+                _MEMO[memo] = found
+    other = {name: scopes[name] for name, key in keys.items() if key not in found[PERIODS[0]]}
+    computed = _period_summaries(con, wave_id, threshold, dict(other), fielded) if other else {}
+    out = {}
+    for name, key in keys.items():
+        now, before = ((computed[p][name] if name in other else found[p][key]) for p in PERIODS)
+        out[name] = (dict(now), dict(before))
+    return out
 
 
 def is_shown(frames: dict[str, pd.DataFrame], cut: str, key: str | None = None) -> bool:

@@ -270,6 +270,10 @@ MIGRATIONS[7] = _V7
 _V4 = derived.WAVE_SCHEMA
 MIGRATIONS[4] = _V4
 
+# Version 5 (issue 10): each wave's fieldwork-period absence per standard scope (derived.py).
+_V5 = derived.SCOPE_SCHEMA
+MIGRATIONS[5] = _V5
+
 # Version 6 (issue 10): intervention evaluations with the default settings, stored at import
 # (stats/evaluation.py: store_all) and read by Where to look and the Interventions page.
 _V6 = """
@@ -348,7 +352,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
                 set_meta(con, "dataset_version", "0")
             if version == 3:
                 derived.refresh(con)
-            if version == 4:
+            if version in (4, 5):
                 derived.store_absence_waves(con)
 
 

@@ -100,6 +100,24 @@ CREATE TABLE IF NOT EXISTS release_absence_wave (
 );
 """
 
+# Table added by store migration 5: absence.period_summary of each standard scope (the
+# organisation, each directorate's units, each unit) over each wave's two fieldwork periods,
+# released (figures NULL where withheld): the scorecard, team profile and Compare read a scope's
+# absence from here instead of two period queries and a release per scope. scope is
+# team_absence.scope_key of the scope's unit ids; stored and kept like release_absence_wave.
+SCOPE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS release_absence_scope (
+    threshold INTEGER NOT NULL, wave_id INTEGER NOT NULL, fielded_on DATE NOT NULL,
+    period VARCHAR NOT NULL,           -- wave: the 12 months to fieldwork; previous: the 12 before
+    scope VARCHAR NOT NULL,            -- 'organisation' or the sorted unit ids, comma-separated
+    fte_days_lost DOUBLE, fte_days_available DOUBLE, rate DOUBLE, s10_share DOUBLE,
+    msk_share DOUBLE, s99_share DOUBLE, unmatched_days_lost DOUBLE, episodes BIGINT,
+    suppressed BOOLEAN NOT NULL
+);
+"""
+# The tables of wave figures stored with the release (each may be missing on an older store).
+WAVE_TABLES = ("release_absence_wave", "release_absence_scope")
+
 _SPELLS_SQL = """
 INSERT INTO absence_spells
 WITH data_end AS (
@@ -240,8 +258,9 @@ def refresh_absence(con: duckdb.DuckDBPyConnection) -> None:
 
     for table in ("absence_spells", "absence_unit_month", "absence_unit_month_reason", "release_absence"):
         con.execute(f"DELETE FROM {table}")  # names from this module, never user input
-    if has_table(con, "release_absence_wave"):
-        con.execute("DELETE FROM release_absence_wave")
+    for table in WAVE_TABLES:
+        if has_table(con, table):
+            con.execute(f"DELETE FROM {table}")  # names from this module
     con.execute(_SPELLS_SQL)
     everything = [date(1900, 1, 1), date(2200, 12, 31), None]
     # spells are split into months once, for both day counts; each table then reads that
@@ -334,9 +353,9 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 _WAVES_STALE = """
-SELECT (SELECT count(*) FROM release_absence_wave AS r ANTI JOIN waves AS w
+SELECT (SELECT count(*) FROM {table} AS r ANTI JOIN waves AS w
         ON w.wave_id = r.wave_id AND w.fielded_on = r.fielded_on),
-       (SELECT count(*) FROM waves AS w ANTI JOIN release_absence_wave AS r
+       (SELECT count(*) FROM waves AS w ANTI JOIN {table} AS r
         ON r.threshold = ? AND r.wave_id = w.wave_id AND r.fielded_on = w.fielded_on)
 """
 
@@ -350,22 +369,26 @@ def _no_absence(con: duckdb.DuckDBPyConnection) -> bool:
 def _waves_changed(con: duckdb.DuckDBPyConnection) -> bool:
     from dashboard.config import settings
 
-    if not has_table(con, "release_absence_wave") or _no_absence(con):
+    tables = [t for t in WAVE_TABLES if has_table(con, t)]
+    if not tables or _no_absence(con):
         return False
-    gone, missing = con.execute(_WAVES_STALE, [int(settings().anonymity_threshold)]).fetchone()
-    return bool(gone or missing)
+    threshold = int(settings().anonymity_threshold)
+    return any(any(con.execute(_WAVES_STALE.format(table=t), [threshold]).fetchone()) for t in tables)
 
 
 def store_absence_waves(con: duckdb.DuckDBPyConnection, threshold: int | None = None) -> None:
     """Decide and store every wave's fieldwork-period absence for the threshold (the configured
-    one by default; see WAVE_SCHEMA), dropping rows of waves gone or re-dated; inside a transaction."""
+    one by default; see WAVE_SCHEMA and SCOPE_SCHEMA), dropping rows of waves gone or re-dated;
+    inside a transaction."""
     from dashboard.config import settings
     from dashboard.metrics import team_absence
 
-    if not has_table(con, "release_absence_wave"):
+    tables = [t for t in WAVE_TABLES if has_table(con, t)]
+    if not tables:
         return   # the store is being migrated: migration 4 fills it
-    con.execute("DELETE FROM release_absence_wave AS r WHERE NOT EXISTS (SELECT 1 FROM waves AS w"
-                " WHERE w.wave_id = r.wave_id AND w.fielded_on = r.fielded_on)")
+    for table in tables:
+        con.execute(f"DELETE FROM {table} AS r WHERE NOT EXISTS (SELECT 1 FROM waves AS w"
+                    " WHERE w.wave_id = r.wave_id AND w.fielded_on = r.fielded_on)")
     if _no_absence(con):
         return
     threshold = settings().anonymity_threshold if threshold is None else threshold
