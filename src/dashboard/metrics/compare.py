@@ -7,7 +7,7 @@ import duckdb
 import pandas as pd
 
 from dashboard import privacy
-from dashboard.metrics import drilldown, team_absence
+from dashboard.metrics import drilldown
 from dashboard.present import formatting
 from dashboard.store import derived
 
@@ -35,14 +35,13 @@ def indicators(
     if unknown:
         raise ValueError(f"unknown unit {unknown[0]}")
     release = privacy.plan(con, threshold, _waves(con, wave_id))
-    absent = team_absence.wave_release(con, wave_id, threshold)
     now = release[(release.wave_id == wave_id) & (release.cut == "team") & release.released]
     reportable = set(now.team)
     shown = [u for u in unit_ids if tree.at[u, "team"] in reportable]
     left_out = [tree.at[u, "team"] for u in unit_ids if u not in shown]
     tables = drilldown.scope_tables(
         con, wave_id, threshold, {"organisation": {}, **{str(u): {"unit_id": u} for u in shown}},
-        release, absent)
+        release, tree=tree.reset_index())
     org = tables["organisation"].set_index("indicator_id")
     frames = []
     for uid in shown:

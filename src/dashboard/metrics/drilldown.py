@@ -612,9 +612,11 @@ def scope_table(
     Absence figures (12 months to the wave's fieldwork, and the 12 months before for the change)
     follow their own rule, the Absence page's: staff in post, not respondents, so the survey plan
     cannot protect them (a team nobody answered for has no place in it). A group's absence is
-    shown only when team_absence.released_rates releases it in that period (teams checked within
-    their directorate); otherwise "fewer than N staff in post". absence_release: from
-    team_absence.wave_release, to share one computation between several scopes.
+    shown only when the release shows the group's units in that period (release.release, through
+    the stored summary of team_absence.scope_release: for a team, a directorate or the
+    organisation the same unit set, and so the same decision, as team_absence.released_rates
+    holds for it); otherwise "fewer than N staff in post". absence_release: frames from
+    team_absence.wave_release to decide by instead (is_shown), for a caller that has them.
     """
     scope = {"unit_id": unit_id} if unit_id is not None else (
         {"directorate": directorate} if directorate is not None else {})
@@ -629,10 +631,12 @@ def scope_tables(
     scopes: Mapping[str, Mapping[str, object]],
     release: pd.DataFrame | None = None,
     absence_release: tuple[dict, dict] | None = None,
+    tree: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """scope_table for several scopes at once (name -> {"unit_id": id} for a team,
-    {"directorate": name}, or {} for the organisation), from one scorecard computation."""
-    tree = unit_tree(con)
+    {"directorate": name}, or {} for the organisation), from one scorecard computation.
+    tree: unit_tree, when the caller has it."""
+    tree = unit_tree(con) if tree is None else tree
     resolved: dict[str, tuple[str, dict, list[int] | None]] = {}
     for name, scope in scopes.items():
         if scope.get("unit_id") is not None:
@@ -649,18 +653,22 @@ def scope_tables(
             resolved[name] = ("directorate", {"directorate": directorate}, units)
         else:
             resolved[name] = ("organisation", {}, None)
-    if absence_release is None:
-        absence_release = team_absence.wave_release(con, wave_id, threshold)
     prev = _previous_wave(con, wave_id)
     if release is None:
         release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
     cat = catalogue.get()
     tables = scorecard.indicator_tables(
         con, wave_id, threshold, {name: units for name, (_, _, units) in resolved.items()}, cat)
+    units_of = {name: units for name, (_, _, units) in resolved.items()}
+    summaries = (team_absence.scope_release(con, wave_id, threshold, units_of)
+                 if absence_release is None else None)
     out = {}
     for name, (cut, key, _units) in resolved.items():
-        absence_now, absence_before = (team_absence.is_shown(frames, cut, key.get(cut))
-                                       for frames in absence_release)
+        if summaries is None:
+            absence_now, absence_before = (team_absence.is_shown(frames, cut, key.get(cut))
+                                           for frames in absence_release)
+        else:
+            absence_now, absence_before = (not s["suppressed"] for s in summaries[name])
         out[name] = _blank_scope(tables[name], release, cut, key, wave_id, prev, threshold,
                                  absence_now, absence_before, cat)
     return out
@@ -742,15 +750,15 @@ def team_profile(
         raise ValueError(f"unknown unit {unit_id}")
     team, directorate, site = row.iloc[0][["team", "directorate", "site"]]
     info = {"team": team, "directorate": directorate, "site": site}
-    if not is_reportable(con, unit_id, wave_id, threshold):
-        return {**info, "reportable": False, "indicators": None, "domains": None}
     prev = _previous_wave(con, wave_id)
     release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
-    absent = team_absence.wave_release(con, wave_id, threshold)
+    # is_reportable, from the plan already at hand (each wave's plan is decided on its own)
+    if not _released(release[release.wave_id == wave_id], "team", {"team": team}).released.any():
+        return {**info, "reportable": False, "indicators": None, "domains": None}
     tables = scope_tables(
         con, wave_id, threshold,
         dict(zip(PROFILE_SERIES, ({"unit_id": unit_id}, {"directorate": directorate}, {}), strict=True)),
-        release, absent)
+        release, tree=tree)
     base = tables[PROFILE_SERIES[0]]
     ind = base[["domain_id", "domain", "indicator_id", "indicator", "short", "kind", "favourable",
                 "value", "n", "score", "previous", "change", "benchmark", "benchmark_source",
@@ -787,7 +795,6 @@ def compare(
     tree = unit_tree(con).set_index("unit_id")
     prev = _previous_wave(con, wave_id)
     release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
-    absent = team_absence.wave_release(con, wave_id, threshold)
     frames, left_out, shown = [], [], []
     for uid in unit_ids:
         if uid not in tree.index:
@@ -798,7 +805,7 @@ def compare(
         else:
             shown.append(uid)
     tables = scope_tables(con, wave_id, threshold, {str(u): {"unit_id": u} for u in shown},
-                          release, absent) if shown else {}
+                          release, tree=tree.reset_index()) if shown else {}
     for uid in shown:
         dom = lenses.rollup(tables[str(uid)], lens).assign(unit_id=uid, team=tree.at[uid, "team"])
         frames.append(dom)
