@@ -554,7 +554,7 @@ def period_summary(
 # statement (they are stored per wave and scope at import: team_absence.scope_release).
 _SCOPES_SQL = """
 , scope_list AS (
-    SELECT unnest(CAST(? AS VARCHAR[])) AS scope, unnest(CAST(? AS INTEGER[][])) AS units
+    SELECT unnest(CAST(? AS INTEGER[])) AS scope, unnest(CAST(? AS INTEGER[][])) AS units
 ),
 listed AS (
     SELECT DISTINCT scope, unit_id FROM (SELECT scope, unnest(units) AS unit_id FROM scope_list
@@ -616,10 +616,11 @@ def period_summaries(
     lists = [None if u is None else sorted({int(x) for x in u}) for u in scopes.values()]
     # the chain reads only the units some scope needs (all of them when one is the organisation)
     needed = None if any(u is None for u in lists) else sorted({u for ids in lists for u in ids})
+    # scopes by position: grouping by a short integer, not by a name
     rows = query.run_rows(
         _ready(con), "absence.period_summaries", _scope_summaries_sql(day_count, whole_months(start, end)),
-        [*_args(start, end, needed), names, lists])
-    found = {r[0]: r[1:] for r in rows}
+        [*_args(start, end, needed), list(range(len(names))), lists])
+    found = {names[r[0]]: r[1:] for r in rows}
     out = {}
     for name in names:
         lost, available, reason_days, s10, msk, s99, unmatched, episodes = found[name]
