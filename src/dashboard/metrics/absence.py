@@ -11,7 +11,6 @@ from functools import lru_cache
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from dashboard import periods, privacy
 from dashboard.config import DATA_DIR
@@ -1063,6 +1062,8 @@ def pearson_ci(x: Sequence[float], y: Sequence[float], level: float = 0.95) -> d
 
     r needs 3+ points with spread; the interval needs 4+ (se = 1 / sqrt(n - 3)).
     """
+    from scipy import stats
+
     xs = np.asarray(x, dtype="float64")
     ys = np.asarray(y, dtype="float64")
     n = len(xs)

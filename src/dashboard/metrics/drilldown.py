@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, norm
 
 from dashboard import catalogue, periods, privacy, stats
 from dashboard.metrics import indicators, lenses, scorecard, team_absence
@@ -178,6 +177,8 @@ def control_limits(
     Proportions: exact binomial limits at the two-sided coverage of z (stats.binomial_limits).
     Means: m0 +/- z * sd / sqrt(n), with sd the organisation's respondent-level sd.
     """
+    from scipy.stats import norm
+
     n = np.asarray(n, dtype=np.float64)
     centre = np.asarray(centre, dtype=np.float64)
     if kind == "proportion":
@@ -268,6 +269,8 @@ def _survey_cells(
     cat: catalogue.Catalogue,
 ) -> pd.DataFrame:
     """The survey cells of heatmap (see there)."""
+    from scipy.stats import norm
+
     prev = _previous_wave(con, wave_id)
     wave_ids = [wave_id] + ([prev] if prev is not None else [])
     figs, org = _figures(con, [by, ()], threshold, wave_ids, ids)
@@ -350,6 +353,8 @@ def cell_p_values(kind: np.ndarray, value: np.ndarray, reference: np.ndarray, n:
     (twice the smaller tail, capped at 1), the test the exact funnel limits invert. Means: z
     test with the organisation's respondent-level sd. NaN where there is nothing to compare.
     """
+    from scipy.stats import binom, norm
+
     p = np.full(len(value), np.nan)
     prop = (kind == "proportion") & ~np.isnan(reference) & ~np.isnan(value) & (n > 0)
     if prop.any():

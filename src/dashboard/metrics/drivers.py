@@ -16,7 +16,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from dashboard import catalogue, privacy
 from dashboard.config import DATA_DIR
@@ -69,10 +68,13 @@ def fit(frame: pd.DataFrame, outcome: str, conditions: Sequence[str]) -> pd.Data
     Returns [condition, coef, se] (coef: change in the outcome per 1 sd of the condition, the
     others held equal; se: HC1 heteroskedasticity-robust) with attrs n and r2.
     """
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools.tools import add_constant
+
     conditions = list(conditions)
     x = standardise(frame[conditions].to_numpy(dtype=np.float64))
     y = frame[outcome].to_numpy(dtype=np.float64)
-    model = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit(cov_type="HC1")
+    model = OLS(y, add_constant(x, has_constant="add")).fit(cov_type="HC1")
     out = pd.DataFrame({"condition": conditions, "coef": model.params[1:], "se": model.bse[1:]})
     out.attrs.update(n=int(model.nobs), r2=float(model.rsquared))
     return out

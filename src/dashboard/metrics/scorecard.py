@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from dashboard import catalogue, privacy, stats
 from dashboard.catalogue import Catalogue, Indicator
@@ -334,6 +333,8 @@ def change_p_value(kind: str, now: float, n_now: int, sd_now: float | None, befo
     multi-item indicators). Means: a z test with each wave's respondent sd. None when there is
     nothing to test with (no sd, or n of 0).
     """
+    from scipy.stats import norm
+
     if n_now <= 0 or n_before <= 0:
         return None
     if kind == "proportion":

@@ -16,13 +16,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import special
-from scipy import stats as sps
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint, proportions_ztest
-from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
-from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+# scipy.stats and statsmodels cost about a second to import, more than most pages' figures: each
+# is imported inside the functions that use it, so a page imports them only when it computes a
+# statistic (a fresh server's first page, and every page that needs no test, starts sooner).
 
 IMPROVED, WORSENED, NO_CLEAR_CHANGE, NOT_ENOUGH = (
     "likely improved",
@@ -328,12 +325,16 @@ def _clean(values: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
 
 
 def _z(alpha: float) -> float:
+    from scipy import stats as sps
+
     return float(sps.norm.ppf(1 - alpha / 2))
 
 
 def wilson_bounds(successes, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score bounds for proportions: the one home of the interval (scalars or arrays;
     successes may be fractional, e.g. a share times its base)."""
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
@@ -361,6 +362,8 @@ def binomial_limits(
     (issue 11: the normal approximation classified 14 demo cells differently). n is rounded
     to whole respondents.
     """
+    from scipy import stats as sps
+
     p0 = np.asarray(p0, dtype=np.float64)
     n = np.maximum(np.rint(np.asarray(n, dtype=np.float64)), 1.0)
     p0, n = np.broadcast_arrays(p0, n)
@@ -397,6 +400,8 @@ def proportion_change(
     pre: Sequence[float] | np.ndarray, post: Sequence[float] | np.ndarray, alpha: float = 0.05
 ) -> ProportionChange:
     """Post minus pre for respondent values in [0, 1] (mean of values over n respondents)."""
+    from statsmodels.stats.proportion import proportions_ztest
+
     a, b = _clean(pre), _clean(post)
     if ((a < 0) | (a > 1)).any() or ((b < 0) | (b > 1)).any():
         raise ValueError("proportion indicator values must lie in [0, 1]")
@@ -432,6 +437,8 @@ def proportion_change(
 
 def _hedges_j(df: float) -> float:
     """Exact small-sample correction J(df) = G(df/2) / (sqrt(df/2) G((df-1)/2)) (Hedges 1981)."""
+    from scipy import special
+
     return math.exp(special.gammaln(df / 2) - 0.5 * math.log(df / 2) - special.gammaln((df - 1) / 2))
 
 
@@ -439,6 +446,8 @@ def mean_change(
     pre: Sequence[float] | np.ndarray, post: Sequence[float] | np.ndarray, alpha: float = 0.05
 ) -> MeanChange:
     """Post minus pre for a mean (Welch interval) plus Hedges' g with its approximate interval."""
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
     a, b = _clean(pre), _clean(post)
     n1, n2 = len(a), len(b)
     n = {"pre": n1, "post": n2}
@@ -594,6 +603,8 @@ def difference_in_differences(
     which teams answered cannot pose as an effect; units seen in only one period are left out.
     mix="observed" uses plain respondent means. Reproducible: same data and seed, same result.
     """
+    from scipy import stats as sps
+
     if mix not in ("fixed", "observed"):
         raise ValueError(f"mix must be 'fixed' or 'observed', not {mix!r}")
     missing = {"group", "period", "unit", "value"} - set(frame.columns)
@@ -1049,6 +1060,8 @@ def _pick(series: GLSFit | None, team: GLSFit | None, alpha: float) -> tuple[GLS
     GLS) alone gave 14-21% false alarms with 12 months either side, so it is a fallback shown
     without a verdict. "wider" (the wider of the two) and "months" exist for the harness.
     """
+    from scipy import stats as sps
+
     def half(f: GLSFit) -> float:
         return float(sps.t.ppf(1 - alpha / 2, f.df)) * f.se
 
@@ -1094,6 +1107,8 @@ def team_quasi_poisson_arrays(lost: np.ndarray, avail: np.ndarray, is_t: np.ndar
                               comparison: bool) -> GLSFit | None:
     """`team_quasi_poisson` on arrays: days lost and available of shape (teams, 2) (before,
     after) and the target flag per team. The calibration harness calls it directly."""
+    from scipy import special
+
     keep = (avail > 0).all(axis=1) & (lost.sum(axis=1) > 0)
     lost, avail, is_t = lost[keep], avail[keep], is_t[keep]
     if len(lost) < MIN_ABSENCE_TEAMS or (comparison and (is_t.all() or not is_t.any())):
@@ -1160,6 +1175,11 @@ def rate_ratio(
     Days lost cluster in long spells, so they vary far more than Poisson counts; the interval
     is widened by the Pearson dispersion of the monthly rows (quasi-Poisson) when it exceeds 1.
     """
+    from scipy import stats as sps
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
     if not {"days_lost", "days_available"} <= set(monthly.columns):
         raise ValueError("rate_ratio needs days_lost and days_available")
     data, notes = _monthly(monthly, start)
@@ -1184,10 +1204,10 @@ def rate_ratio(
                          notes=tuple(notes))
     post = (data["period"] == "post").to_numpy(dtype=float)
     design = np.column_stack([np.ones_like(post), post])
-    model = sm.GLM(
+    model = GLM(
         data["days_lost"].to_numpy(),
         design,
-        family=sm.families.Poisson(),
+        family=families.Poisson(),
         offset=np.log(data["days_available"].to_numpy()),
     )
     with warnings.catch_warnings():
@@ -1338,6 +1358,11 @@ def rate_ratio_did(
     to about 9% at a nominal 5%, where a HAC sandwich gave about 10% there and 13% on
     independent months.
     """
+    from scipy import stats as sps
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
     need = {"month", "days_lost", "days_available"}
     for name, frame in (("target", target_monthly), ("comparison", comparison_monthly)):
         if not need <= set(frame.columns):
@@ -1395,10 +1420,10 @@ def rate_ratio_did(
             "Fewer than 24 months: the ratio of rate ratios leaves out the month-of-year pattern, "
             "which cancels out only where both groups have the same months."
         )
-    model = sm.GLM(
+    model = GLM(
         data["days_lost"].to_numpy(),
         np.column_stack(list(cols.values())),
-        family=sm.families.Poisson(),
+        family=families.Poisson(),
         offset=np.log(data["days_available"].to_numpy()),
     )
     with warnings.catch_warnings():
@@ -1505,6 +1530,8 @@ def interrupted_time_series(
     dates (issue 11). `maxlags` is kept for callers and ignored. `series` carries the fitted
     line and the counterfactual: the pre-period trend (and season) projected past the start.
     """
+    from scipy import stats as sps
+
     data, notes = _monthly(monthly, start)
     months = {p: int((data["period"] == p).sum()) for p in _PERIODS}
     fit_rows = data[data["period"] != "transition"]
@@ -1620,6 +1647,8 @@ def _holm(p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fdr_bh(p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    from statsmodels.stats.multitest import multipletests
+
     rej, adj, _, _ = multipletests(p, alpha=alpha, method="fdr_bh")
     return rej, adj
 
