@@ -125,6 +125,8 @@ def _sign_in_screen(con, users: bool, sso: bool) -> None:
                    "(Signing in) for single sign-on with your organisation's accounts.")
         return
     st.subheader("Sign in")
+    if users:
+        accounts.decoy_hash()  # made before any attempt: the first unknown name takes no longer
     if sso:
         # st.login's server side imports Authlib's Starlette client, which needs httpx
         # (streamlit[auth]); without it the button would end in a bare server error
