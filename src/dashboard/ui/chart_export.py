@@ -14,7 +14,6 @@ import streamlit as st
 from dashboard import store
 from dashboard.auth import access
 from dashboard.metrics import briefing
-from dashboard.present import slides
 from dashboard.ui import a11y, auth, cache, shell
 
 
@@ -89,7 +88,15 @@ def downloads(chart: alt.Chart, footer: str, key: str, container: Any = None) ->
         return
     name = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-") or "chart"
     left, right, _ = (container or st).columns([1, 1, 6])
-    file_download(left, "PNG", lambda: slides.chart_png(chart, footer, scale=2), f"{name}.png",
+    file_download(left, "PNG", lambda: _image(chart, footer, "png"), f"{name}.png",
                   "image/png", f"png_{key}", "chart image", ":material/image:")
-    file_download(right, "SVG", lambda: slides.chart_svg(chart, footer), f"{name}.svg",
+    file_download(right, "SVG", lambda: _image(chart, footer, "svg"), f"{name}.svg",
                   "image/svg+xml", f"svg_{key}", "chart image", ":material/image:")
+
+
+def _image(chart: alt.Chart, footer: str, kind: str) -> bytes | str:
+    """The footed PNG (at twice the size) or SVG, drawn offline when the download is clicked."""
+    # imported here: python-pptx and vl-convert are needed only once a file is built
+    from dashboard.present import slides
+
+    return slides.chart_png(chart, footer, scale=2) if kind == "png" else slides.chart_svg(chart, footer)

@@ -111,9 +111,7 @@ def _current_wave() -> int | None:
 def exports() -> None:
     """The slide pack and the board report for the current wave, on every page (built on click,
     through the figures cache: a briefing the page already gathered is not gathered again)."""
-    from dashboard.framework import improvement
     from dashboard.metrics import briefing, drilldown, lenses
-    from dashboard.present import board_report, slides
     from dashboard.ui import chart_export
 
     wave = _current_wave()
@@ -124,7 +122,11 @@ def exports() -> None:
     call = cache.detached()
     who = auth.current()
 
+    # the packs' writers (python-pptx, python-docx) are imported when a file is built
     def pack(chosen: tuple[str, ...] = ()) -> bytes:
+        from dashboard.framework import improvement
+        from dashboard.present import slides
+
         brief = call(briefing.gather, wave, threshold())
         teams = chosen or briefing.flagged_teams(brief)
         tree = call(drilldown.unit_tree)
@@ -134,6 +136,8 @@ def exports() -> None:
         return slides.build(brief, profiles, lens_id, cache.fresh(improvement.list_actions, who=who))
 
     def report() -> bytes:
+        from dashboard.present import board_report
+
         cur = cache.cursor()
         try:
             fielded = indicators.waves(cur).set_index("wave_id").fielded_on[wave]
