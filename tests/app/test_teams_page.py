@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.store import query
 from tests import signin, teams_org
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "teams.py")
@@ -48,6 +49,14 @@ def _charts(at) -> int:
     return len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart"))
 
 
+def _open_tab(at, label: str) -> AppTest:
+    """Switch the page's tabs as a click would (the tab is bound to the URL's `tab`)."""
+    if "tab" in at.query_params:
+        del at.query_params["tab"]
+    at.session_state["tab"] = label
+    return at.run()
+
+
 def test_organisation_level_lists_directorates_and_draws_charts(env):
     at = _app()
     assert not at.exception, at.exception
@@ -55,8 +64,11 @@ def test_organisation_level_lists_directorates_and_draws_charts(env):
     assert _crumbs(at) == ["Organisation"]
     pills = at.pills(key="teams_pick_dir")
     assert pills.options == ["Corporate (n=13)", "Medicine (n=38)", "Surgery (n=48)"]
-    assert _charts(at) >= 2                      # heatmap and funnel plot
+    assert _charts(at) == 1                      # the heatmap: only the open tab is drawn
     assert at.query_params["wave"] == "2"
+    _open_tab(at, "Funnel plot")
+    assert not at.exception, at.exception
+    assert _charts(at) == 1 and at.selectbox(key="teams_ind").value == "stress"
 
 
 def test_click_from_organisation_to_a_team(env):
@@ -119,12 +131,15 @@ def test_alternative_cut_by_site(env):
     assert not at.exception, at.exception
     assert _crumbs(at) == []
     assert at.selectbox(key="teams_view").value == "site"
-    assert _charts(at) >= 2
+    assert _charts(at) == 1                      # the heatmap of sites
+    _open_tab(at, "Funnel plot")
+    assert not at.exception, at.exception
+    assert _charts(at) == 1                      # the funnel plot of sites
 
 
 def test_compare_two_teams_from_the_link(env):
     ids = teams_org.TEAM_ID
-    at = _app(cmp=f"{ids['Ward A']},{ids['Theatres']},{ids['Ward B']}")
+    at = _app(cmp=f"{ids['Ward A']},{ids['Theatres']},{ids['Ward B']}", tab="Compare teams")
     assert not at.exception, at.exception
     # Ward B is not offered: it is withheld in this wave
     assert at.multiselect(key="teams_cmp").value == ["Ward A", "Theatres"]
@@ -168,6 +183,57 @@ def test_response_rates_in_the_drill_down_by_hand(absence_env):
     # 2024: 18 responses of 25 staff in post
     assert any("Response rate this wave: 72%" in m.value and "18 responses of 25" in m.value
                and "good (70-80%)" in m.value for m in profile.markdown)
+
+
+# What each tab asks the figures cache for; only the open tab's should run (a tab switch reruns).
+_TAB_FIGURES = {
+    "Heatmap": {"drilldown.heatmap"},
+    "Funnel plot": {"drilldown.funnel"},
+    "Compare teams": {"drilldown.compare", "compare.indicators"},
+    "Sites map": {"sites_map.site_figures", "drilldown.heatmap"},
+}
+
+
+def _figures_asked() -> set[str]:
+    """The figure functions the page asked for since RECENT was cleared (cached or not)."""
+    return {r.name.removeprefix("dashboard.metrics.").removesuffix(" (function)")
+            for r in query.RECENT if r.name.endswith(" (function)")}
+
+
+@pytest.mark.parametrize("tab", list(_TAB_FIGURES))
+def test_only_the_open_tab_is_computed(env, tab):
+    ids = teams_org.TEAM_ID
+    query.RECENT.clear()
+    at = _app(tab=tab, cmp=f"{ids['Ward A']},{ids['Theatres']}")
+    assert not at.exception, at.exception
+    asked = _figures_asked()
+    others = set().union(*_TAB_FIGURES.values()) - _TAB_FIGURES[tab]
+    assert _TAB_FIGURES[tab] <= asked
+    assert not asked & others, asked & others
+    # switching tabs computes the newly opened one
+    following = "Funnel plot" if tab == "Heatmap" else "Heatmap"
+    query.RECENT.clear()
+    _open_tab(at, following)
+    assert not at.exception, at.exception
+    assert _TAB_FIGURES[following] <= _figures_asked()
+    assert not _figures_asked() & (_TAB_FIGURES[tab] - _TAB_FIGURES[following])
+
+
+def test_a_closed_tab_keeps_its_choices_in_the_link(env):
+    at = _app()
+    at.selectbox(key="sort").set_value("stress").run()
+    at.toggle(key="desc").set_value(True).run()
+    assert (at.query_params["sort"], at.query_params["desc"]) == ("Stress", "true")
+    _open_tab(at, "Funnel plot")
+    assert not at.exception, at.exception
+    # the heatmap is not drawn, but a link copied now still reopens its sort order
+    assert (at.query_params["sort"], at.query_params["desc"]) == ("Stress", "true")
+    _open_tab(at, "Heatmap")
+    assert at.selectbox(key="sort").value == "stress" and at.toggle(key="desc").value is True
+    # back to the defaults: the link drops them
+    at.selectbox(key="sort").set_value("group").run()
+    at.toggle(key="desc").set_value(False).run()
+    assert "sort" not in at.query_params and "desc" not in at.query_params
 
 
 def test_switching_view_leaves_the_team(env):
@@ -238,6 +304,12 @@ def test_staff_group_view_says_why_there_is_no_absence(absence_env):
 def test_link_restores_sort_order_and_tab(env):
     at = _app(sort="HSE Peer support", desc="true", tab="Funnel plot")
     assert not at.exception, at.exception
+    assert at.selectbox(key="teams_ind")                   # the funnel plot's tab is open
+    assert not [s for s in at.selectbox if s.key == "sort"]
+    # the heatmap's choices wait in the URL while its tab is closed, and apply when it opens
+    assert (at.query_params["sort"], at.query_params["desc"]) == ("HSE Peer support", "true")
+    _open_tab(at, "Heatmap")
+    assert not at.exception, at.exception
     assert at.selectbox(key="sort").value == "hse_peer_support"
     assert at.toggle(key="desc").value is True
     assert not at.info
@@ -248,5 +320,10 @@ def test_link_with_an_unknown_sort_or_withheld_site_says_so(env):
     assert not at.exception, at.exception
     notes = [i.value for i in at.info]
     assert any("sort order in the link is not available" in n for n in notes)
-    assert any("site in the link is not available" in n for n in notes)
     assert at.selectbox(key="sort").value == "group"
+    assert "sort" not in at.query_params
+    # each tab says so where the choice is, when it is opened
+    _open_tab(at, "Sites map")
+    assert not at.exception, at.exception
+    assert any("site in the link is not available" in i.value for i in at.info)
+    assert at.selectbox(key="site").value is None

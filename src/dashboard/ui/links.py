@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 LINK_OFF = ":material/link_off:"
 
@@ -50,9 +51,48 @@ def _bound(widget: Callable[..., Any], label: str, options: Sequence[Any], key: 
     return widget(label, options, key=key, format_func=format_func, bind="query-params", **kwargs)
 
 
+def write(key: str, value: str | None) -> None:
+    """Set (or, for None, remove) a URL parameter no widget is bound to: a kept widget's choice
+    (see _kept) made elsewhere, e.g. by a click on a chart."""
+    try:
+        if value is None:
+            st.query_params.pop(key, None)
+        else:
+            st.query_params[key] = value
+    except StreamlitAPIException:
+        # on the first run after arriving from another page, a parameter of the same name is
+        # still bound to that page's widget; the binding ends with this run
+        pass
+
+
+def _kept(key: str, what: str, offered: dict[str, Any], default: Any,
+          draw: Callable[[Callable[[], None]], Any]) -> Any:
+    """A choice widget (drawn by draw(on_change) under `key`) whose value lives in the URL
+    parameter `key` as one of the labels `offered`, written by the page rather than bound: a
+    bound parameter leaves the URL as soon as its widget is not drawn, and a tab that is not
+    open is not drawn (see tabs), so a link copied there would lose the choice."""
+    if not check(key, offered, what):
+        write(key, None)
+    st.session_state[key] = offered.get(raw(key) or "", default)
+    label_of = {value: text for text, value in offered.items()}
+
+    def changed() -> None:
+        chosen = st.session_state.get(key)
+        write(key, None if chosen == default else label_of.get(chosen))
+
+    return draw(changed)
+
+
 def selectbox(container, label: str, options: Sequence[Any], key: str, what: str,
-              format_func: Callable[[Any], Any] = str, **kwargs: Any) -> Any:
-    """st.selectbox bound to the URL parameter `key` (value: the option's label)."""
+              format_func: Callable[[Any], Any] = str, keep: bool = False, **kwargs: Any) -> Any:
+    """st.selectbox bound to the URL parameter `key` (value: the option's label). keep=True for
+    a widget in a tab: the parameter stays in the URL while the tab is closed."""
+    if keep:
+        index = kwargs.get("index", 0)
+        default = None if index is None or not options else options[index]
+        return _kept(key, what, {str(format_func(o)): o for o in options}, default,
+                     lambda changed: container.selectbox(label, options, key=key, format_func=format_func,
+                                                         on_change=changed, **kwargs))
     return _bound(container.selectbox, label, options, key, what, format_func, **kwargs)
 
 
@@ -62,8 +102,12 @@ def radio(container, label: str, options: Sequence[Any], key: str, what: str,
     return _bound(container.radio, label, options, key, what, format_func, **kwargs)
 
 
-def toggle(container, label: str, key: str, **kwargs: Any) -> bool:
-    """st.toggle bound to the URL parameter `key` (true/false)."""
+def toggle(container, label: str, key: str, keep: bool = False, **kwargs: Any) -> bool:
+    """st.toggle bound to the URL parameter `key` (true/false); keep as for selectbox."""
+    if keep:
+        return _kept(key, f"setting “{label}”", {"True": True, "False": False, "true": True,
+                                                   "false": False}, False,
+            lambda changed: container.toggle(label, key=key, on_change=changed, **kwargs))
     check(key, _BOOLEANS, f"setting “{label}”")
     return container.toggle(label, key=key, bind="query-params", **kwargs)
 
@@ -90,7 +134,9 @@ def select_slider(container, label: str, options: Sequence[Any], key: str, what:
 
 
 def tabs(labels: Sequence[str], key: str = "tab") -> Sequence:
-    """st.tabs whose open tab is in the URL (`tab=<label>`)."""
+    """st.tabs whose open tab is in the URL (`tab=<label>`). Switching tabs reruns the page and
+    each tab's `.open` says whether it is the one shown, so a page may draw only that one; the
+    choice widgets in such a tab take keep=True."""
     check(key, labels, "tab", f"the {labels[0]} tab")
     return st.tabs(list(labels), key=key, bind="query-params")
 

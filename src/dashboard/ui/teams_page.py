@@ -23,8 +23,9 @@ from dashboard.present.charts import teams as charts
 from dashboard.store.groups import LABELS
 from dashboard.ui import auth, cache, chart_export, lens, links, shell
 
-# Query parameters that make up a view; a link with them reopens the same view. The tab, sort
-# order, map indicator and site are bound to the URL by their widgets (ui/links.py).
+# Query parameters that make up a view; a link with them reopens the same view. The tab is bound
+# to the URL by its widget; the sort order, map indicator and site, in tabs that are drawn only
+# when open, are kept in the URL by theirs (ui/links.py, keep=True).
 PARAMS = ("wave", "view", "dir", "team", "ref", "ind", "cmp", "lens")
 TABS = ("Heatmap", "Funnel plot", "Compare teams", "Sites map")
 
@@ -121,7 +122,7 @@ def _open_group(by: tuple[str, ...], group: str) -> None:
     elif by == ("directorate",):
         _go(group, None)
     elif by == ("site",):
-        st.session_state["site"] = group
+        links.write("site", group)
         st.session_state["tab"] = TABS[3]
 
 
@@ -217,9 +218,9 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
     left, right = st.columns([3, 1])
     sort_by = links.selectbox(
         left, "Sort rows by", options, "sort", "sort order",
-        format_func=lambda o: "Name" if o == "group" else cat.indicators[o].short,
+        format_func=lambda o: "Name" if o == "group" else cat.indicators[o].short, keep=True,
     )
-    descending = links.toggle(right, "Highest first", "desc")
+    descending = links.toggle(right, "Highest first", "desc", keep=True)
     order = drilldown.sort_order(heat, sort_by, descending)
     labels = drilldown.status_labels(sel["ref"], threshold, absence=bool(absence_ids))
     ref_name = drilldown.REFERENCES[sel["ref"]]
@@ -576,7 +577,7 @@ def _sites(sel: dict, threshold: int) -> None:
     options = [*drilldown.survey_indicator_ids(cat), *drilldown.ABSENCE_IDS]
     ind_id = links.selectbox(
         st, "Colour sites by", options, "map", "map indicator",
-        format_func=lambda i: cat.indicators[i].label,
+        format_func=lambda i: cat.indicators[i].label, keep=True,
     )
     frame = cache.query(sites_map.site_figures, sel["wave"], threshold, ind_id)
     if frame.empty:
@@ -604,7 +605,7 @@ def _sites(sel: dict, threshold: int) -> None:
     heat = cache.query(drilldown.heatmap, ("site",), sel["wave"], threshold, "organisation")
     openable = sorted(set(heat.loc[~heat.suppressed.astype(bool), "site"])) if not heat.empty else []
     site = links.selectbox(st, "Open a site", openable, "site", "site", index=None,
-                           placeholder="Choose a site (or click one on the map)")
+                           placeholder="Choose a site (or click one on the map)", keep=True)
     if site is None:
         return
     rows = heat[(heat.site == site)]
@@ -628,7 +629,7 @@ def _on_map_pick() -> None:
     selection = getattr(state, "selection", None) or (state or {}).get("selection", {})
     objects = (selection.get("objects") or {}).get("sites") or []
     if objects and objects[0].get("site"):
-        st.session_state["site"] = str(objects[0]["site"])
+        links.write("site", str(objects[0]["site"]))
 
 
 def render() -> None:
@@ -681,12 +682,15 @@ def render() -> None:
             )
     group_title = " × ".join(LABELS[b] for b in by)
     funnel_by = ("team",) if sel["view"] == "team" else by
-    tabs = links.tabs(TABS)
-    with tabs[0]:
-        _heatmap(sel, by, threshold, group_title)
-    with tabs[1]:
-        _funnel(sel, funnel_by, threshold, " × ".join(LABELS[b] for b in funnel_by))
-    with tabs[2]:
-        _compare(sel, threshold, reportable, tree)
-    with tabs[3]:
-        _sites(sel, threshold)
+    views = (
+        lambda: _heatmap(sel, by, threshold, group_title),
+        lambda: _funnel(sel, funnel_by, threshold, " × ".join(LABELS[b] for b in funnel_by)),
+        lambda: _compare(sel, threshold, reportable, tree),
+        lambda: _sites(sel, threshold),
+    )
+    # Only the open tab is computed and drawn: a tab bound to the URL reruns the page when it is
+    # switched, and the other tabs' figures, charts and map cost a view its first-chart time.
+    for tab, draw in zip(links.tabs(TABS), views, strict=True):
+        with tab:
+            if tab.open is not False:  # None: Streamlit not tracking the open tab, draw them all
+                draw()
