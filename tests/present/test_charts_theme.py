@@ -90,3 +90,32 @@ def test_trend_chart_is_tall_and_meeting_theme_replaces_page_theme():
     assert meeting["config"]["axis"]["labelFontSize"] == common.SIZES["meeting"]["label"]
     # the original chart is untouched
     assert spec["config"]["axis"]["labelFontSize"] == common.SIZES["page"]["label"]
+
+
+@pytest.mark.parametrize("size", ["page", "meeting"])
+def test_theme_is_the_config_altairs_configure_methods_give(size):
+    # base_config sets one config built per size; Altair's configure_* chain is the second method
+    s = common.SIZES[size]
+    frame = pd.DataFrame({"x": [1, 2], "y": [3.0, 4.0], "g": ["a", "b"]})
+    chart = alt.Chart(frame).mark_line().encode(x="x", y="y", color="g").configure_axisX(labelAngle=0)
+    by_hand = (
+        chart.configure(font="Source Sans Pro, Arial, sans-serif")
+        .configure_axis(labelFontSize=s["label"], titleFontSize=s["title"], labelColor=common.TEXT,
+                        titleColor=common.TEXT, domainColor=common.MUTED, tickColor=common.MUTED,
+                        gridColor=common.GRID, titleFontWeight="normal")
+        .configure_legend(labelFontSize=s["legend"], titleFontSize=s["legend"], labelColor=common.TEXT,
+                          titleColor=common.TEXT, orient="bottom", labelLimit=0, titleLimit=0,
+                          symbolSize=12 * s["legend"])
+        .configure_header(labelFontSize=s["label"], titleFontSize=s["title"], labelColor=common.TEXT,
+                          titleColor=common.TEXT)
+        .configure_title(fontSize=s["heading"], color=common.TEXT, subtitleFontSize=s["label"],
+                         subtitleColor=common.MUTED, anchor="start", limit=0)
+        .configure_text(fontSize=s["text"], color=common.TEXT)
+        .configure_range(category=common.SERIES_COLOURS, symbol=common.SERIES_SHAPES)
+        .configure_view(stroke=None)
+    )
+    themed = common.base_config(chart, size)
+    assert json.dumps(themed.to_dict()) == json.dumps(by_hand.to_dict())
+    # the shared config is copied, never handed out: changing one chart's leaves the next alone
+    themed.config.axis.labelFontSize = 99
+    assert common.base_config(chart, size).to_dict()["config"]["axis"]["labelFontSize"] == s["label"]
