@@ -119,3 +119,14 @@ def test_theme_is_the_config_altairs_configure_methods_give(size):
     # the shared config is copied, never handed out: changing one chart's leaves the next alone
     themed.config.axis.labelFontSize = 99
     assert common.base_config(chart, size).to_dict()["config"]["axis"]["labelFontSize"] == s["label"]
+
+
+def test_theme_lifts_small_text_in_layers_and_leaves_the_chart_given_alone():
+    frame = pd.DataFrame({"x": [1, 2], "y": [3.0, 4.0], "t": ["a", "b"]})
+    base = alt.Chart(frame).encode(x="x", y="y")
+    small = base.mark_text(fontSize=9).encode(text="t")
+    chart = alt.vconcat(alt.layer(base.mark_point(), small), base.mark_line())
+    themed = common.base_config(chart, "meeting")
+    marks = [m for m in json.dumps(themed.to_dict()).split('"mark": ')[1:] if m.startswith('{"type": "text"')]
+    assert marks and all('"fontSize": 20' in m for m in marks)
+    assert small.mark.fontSize == 9 and chart.vconcat[0].layer[1].mark.fontSize == 9
