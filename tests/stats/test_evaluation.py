@@ -688,3 +688,27 @@ def test_stored_evaluations_are_read_after_an_import_and_redone_when_stale(tmp_p
         assert len(computed) == n + 1
     finally:
         con.close()
+
+
+def test_stored_evaluations_are_keyed_by_the_code_beneath_them(tmp_path):
+    """An upgrade that changes how absence or release is computed makes stored evaluations
+    stale; a change to a page does not."""
+    import shutil
+    from pathlib import Path
+
+    source = Path(stats.__file__).resolve().parents[1]
+    copy = tmp_path / "dashboard"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    first = ev._code_print(copy)
+    assert first == ev._code_print(source) == ev._CODE
+
+    page = copy / "ui" / "teams_page.py"
+    page.write_text(page.read_text() + "\n# a page edit\n")
+    assert ev._code_print(copy) == first
+    for changed in ("metrics/absence.py", "privacy/release.py", "stats/evaluation.py", "periods.py"):
+        path = copy / changed
+        original = path.read_text()
+        path.write_text(original + "\n# changed\n")
+        assert ev._code_print(copy) != first, changed
+        path.write_text(original)
+    assert ev._code_print(copy) == first

@@ -10,6 +10,7 @@ import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import TypeVar
 
 import duckdb
@@ -724,13 +725,25 @@ SELECT (SELECT value FROM meta WHERE key = 'derived_survey'),
 """
 
 
-def _code_print() -> str:
-    """The statistics' source: a stored evaluation made by other code is made again."""
-    import hashlib
-    from pathlib import Path
+# Where an evaluation's figures come from: the statistics, and the absence, survey, release and
+# store code under them (an upgrade that changes how absence is released must not leave an
+# evaluation stored by the old code in place). Pages, exports, imports and sign-in are left out.
+_CODE_DIRS = ("stats", "metrics", "privacy", "store", "framework")
+_CODE_FILES = ("periods.py", "catalogue.py", "config.py")
 
-    text = Path(stats.__file__).read_bytes() + Path(__file__).read_bytes()
-    return hashlib.sha256(text).hexdigest()[:16]
+
+def _code_print(package: Path | None = None) -> str:
+    """The source evaluations are computed by: a stored evaluation made by other code is made again."""
+    import hashlib
+
+    package = package or Path(stats.__file__).resolve().parents[1]
+    files = sorted(
+        [f for d in _CODE_DIRS for f in (package / d).glob("*.py")]
+        + [package / name for name in _CODE_FILES])
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 _CODE = _code_print()
