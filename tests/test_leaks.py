@@ -143,7 +143,9 @@ def _derivable(figures: list[np.ndarray], truth: pd.DataFrame) -> list:
     """Small sets whose totals lie in the span of the shown figures (each figure a 0/1 vector)."""
     if not figures:
         return []
-    a = np.vstack(figures)
+    # the same figure shown on several views spans nothing more: one row each keeps every rank
+    # below the same while each one costs a fraction (an SVD per small set)
+    a = np.unique(np.vstack(figures), axis=0)
     rank = np.linalg.matrix_rank(a)
     leaks = []
     for units, m in _small_sets(truth):
