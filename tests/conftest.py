@@ -1,6 +1,8 @@
 """Shared fixtures: the seeded demo organisation, built once per test session (per xdist worker)."""
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,11 +54,23 @@ def demo_db(tmp_path_factory) -> Path:
     """Path to a store holding the demo organisation (default seed). Treat it as read-only:
     copy the file first if a test needs to write."""
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    con = store.connect(path)
-    try:
-        demo.load_demo(con, seed=demo.DEFAULT_SEED)
-    finally:
-        con.close()
+    # Built once per run: xdist workers' base temp dirs share a parent, where the first worker to
+    # get the lock builds it; each worker then takes its own copy (a store is opened read-only
+    # here and read-write elsewhere, which DuckDB refuses across processes on one file).
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    built = shared / "demo-built.duckdb"
+    with open(shared / "demo-built.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            partial = shared / f"demo-building-{os.getpid()}.duckdb"
+            con = store.connect(partial)
+            try:
+                demo.load_demo(con, seed=demo.DEFAULT_SEED)
+            finally:
+                con.close()
+            partial.rename(built)
+    shutil.copyfile(built, path)
     return path
 
 
