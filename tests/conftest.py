@@ -42,6 +42,37 @@ def _new_stores_copy_a_migrated_template(tmp_path_factory) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fixture_organisations_copy_a_built_store(tmp_path_factory, _new_stores_copy_a_migrated_template
+                                              ) -> Iterator[None]:
+    """tests.teams_org.build and tests.tiny_org.build (about 30 callers) copy a store built once
+    per session, at its start (before any test patches what a build reads), and open it as the
+    build would; tests/store/ still build theirs, and a path that exists is built into."""
+    from tests import teams_org, tiny_org
+
+    folder = tmp_path_factory.mktemp("fixture_orgs")
+    with pytest.MonkeyPatch.context() as mp:
+        for module, variants in ((teams_org, [{}]), (tiny_org, [{}, {"with_aggregate": True}])):
+            real = module.build
+            templates = {}
+            for kwargs in variants:
+                template = folder / f"{module.__name__.rsplit('.', 1)[-1]}{len(templates)}.duckdb"
+                real(template, **kwargs).close()
+                templates[tuple(sorted(kwargs.items()))] = template
+
+            def build(path, _real=real, _templates=templates, **kwargs):
+                target = Path(path)
+                template = _templates.get(tuple(sorted(kwargs.items())))
+                if _CREATE_FROM_NOTHING["on"] or template is None or target.exists():
+                    return _real(path, **kwargs)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(template, target)
+                return store.connect(target)
+
+            mp.setattr(module, "build", build)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _store_tests_create_from_nothing(request) -> Iterator[None]:
     _CREATE_FROM_NOTHING["on"] = "store" in request.node.path.parent.parts[-1:]
@@ -95,3 +126,36 @@ def _no_custom_indicators_left_behind() -> Iterator[None]:
     """Custom indicators join the catalogue process-wide (store.load_custom): none outlives its test."""
     yield
     catalogue.set_custom(())
+
+
+# Seconds each test took (setup, call and teardown) in earlier runs, kept in pytest's cache.
+_SECONDS_KEY = "wellbeing/test_seconds"
+_SECONDS: dict[str, float] = {}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Longest modules first, so the xdist workers (which take tests in this order) finish
+    together rather than one running a long test alone at the end. Modules are timed from
+    earlier runs (a browser test not yet timed counts 20 s); tests keep their order within a
+    module, so a module's fixtures are still set up once per worker."""
+    cache = getattr(config, "cache", None)  # none under -p no:cacheprovider
+    seconds = cache.get(_SECONDS_KEY, {}) if cache is not None else {}
+    total: dict[str, float] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        guess = 20.0 if "/e2e/" in module else 0.5
+        total[module] = total.get(module, 0.0) + seconds.get(item.nodeid, guess)
+    items.sort(key=lambda item: -total[item.nodeid.split("::")[0]])
+
+
+def pytest_runtest_logreport(report) -> None:
+    _SECONDS[report.nodeid] = _SECONDS.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session) -> None:
+    config = session.config
+    if hasattr(config, "workerinput") or getattr(config, "cache", None) is None or not _SECONDS:
+        return  # xdist workers report to the controller, which records
+    seconds = config.cache.get(_SECONDS_KEY, {})
+    seconds.update({k: round(v, 2) for k, v in _SECONDS.items()})
+    config.cache.set(_SECONDS_KEY, seconds)
