@@ -33,8 +33,10 @@ lint: install
 
 # Tests marked slow (the 100,000-row import, the 300-organisation DiD simulation, every bench
 # operation) have a short version in the suite and run in full with `make slow`.
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: each worker and each server the
+# browser tests start would otherwise compile again (pytest's assertion rewriting, 4 s a worker).
 test: install browser lint
-	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not slow"
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n 2 --dist loadgroup -m "not slow"
 
 slow: install
 	$(PY) -m pytest -q -n 2 -m slow

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -128,28 +129,35 @@ def _no_custom_indicators_left_behind() -> Iterator[None]:
     catalogue.set_custom(())
 
 
-# Seconds each test took (setup, call and teardown) in earlier runs, kept in pytest's cache.
+# Seconds each test took (setup, call and teardown) in earlier runs, kept in pytest's cache; for
+# a first run, tests/durations.json holds each module's seconds in a whole run on 2 busy cores.
 _SECONDS_KEY = "wellbeing/test_seconds"
 _SECONDS: dict[str, float] = {}
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Longest modules first, so the xdist workers (which take tests in this order) finish
-    together rather than one running a long test alone at the end. Modules are timed from
-    earlier runs (a browser test not yet timed counts 20 s); tests keep their order within a
-    module, so a module's fixtures are still set up once per worker."""
+    together rather than one running a long test alone at the end. A test not timed yet takes
+    its share of the module's recorded seconds (or 20 s for a browser test, 0.5 s otherwise);
+    tests keep their order within a module, so its fixtures are still set up once per worker."""
     cache = getattr(config, "cache", None)  # none under -p no:cacheprovider
     seconds = cache.get(_SECONDS_KEY, {}) if cache is not None else {}
-    total: dict[str, float] = {}
+    recorded = json.loads((Path(__file__).parent / "durations.json").read_text())
+    modules: dict[str, list[str]] = {}
     for item in items:
-        module = item.nodeid.split("::")[0]
-        guess = 20.0 if "/e2e/" in module else 0.5
-        total[module] = total.get(module, 0.0) + seconds.get(item.nodeid, guess)
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item.nodeid)
+    total = {}
+    for module, ids in modules.items():
+        guess = recorded.get(module, (20.0 if "/e2e/" in module else 0.5) * len(ids)) / len(ids)
+        total[module] = sum(seconds.get(i, guess) for i in ids)
     items.sort(key=lambda item: -total[item.nodeid.split("::")[0]])
 
 
 def pytest_runtest_logreport(report) -> None:
-    _SECONDS[report.nodeid] = _SECONDS.get(report.nodeid, 0.0) + report.duration
+    nodeid = report.nodeid  # under --dist loadgroup, "@group" ends the id of a grouped test
+    if nodeid.rfind("@") > nodeid.rfind("]"):
+        nodeid = nodeid.rsplit("@", 1)[0]
+    _SECONDS[nodeid] = _SECONDS.get(nodeid, 0.0) + report.duration
 
 
 def pytest_sessionfinish(session) -> None:

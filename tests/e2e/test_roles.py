@@ -48,6 +48,7 @@ def _new(browser):
     return context, pg
 
 
+@pytest.mark.xdist_group("e2e_roles_org")  # one worker, one server for this store
 def test_each_role_in_the_browser(shared_server, org, browser):
     base = shared_server(org, users=USERS)  # signs in and reads: shared with the audit-trail test
     ctx, page = _new(browser)
@@ -91,6 +92,7 @@ def test_each_role_in_the_browser(shared_server, org, browser):
         ctx.close()
 
 
+@pytest.mark.xdist_group("e2e_roles_org")  # one worker, one server for this store
 def test_admin_sees_the_audit_trail_and_user_text_is_inert(shared_server, org, browser):
     base = shared_server(org, users=USERS)
     ctx, page = _new(browser)

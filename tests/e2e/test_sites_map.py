@@ -57,6 +57,18 @@ def _has(colours: dict, target: tuple[int, int, int], pixels: int = 150) -> bool
                if all(abs(a - b) <= 2 for a, b in zip(c, target, strict=True))) >= pixels
 
 
+def _drawn(page, deck, colour: tuple[int, int, int]) -> dict[tuple[int, int, int], int]:
+    """The map's colours once a dot of this colour is drawn (deck.gl draws after the script run;
+    all dots of a layer come in one frame), or after 20 s, so the caller's check then fails."""
+    colours = _colours(deck.screenshot())
+    for _ in range(80):
+        if _has(colours, colour):
+            break
+        page.wait_for_timeout(250)
+        colours = _colours(deck.screenshot())
+    return colours
+
+
 def _screen_position(db, deck, site: str) -> tuple[float, float]:
     """Where a site's dot is drawn: the view centres its target and scales by 2^zoom."""
     from dashboard import store
@@ -100,8 +112,7 @@ def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db
         page.get_by_text("Sites as a table").click()
         table = page.locator("[data-testid='stDataFrame']").last
         table.wait_for()
-        page.wait_for_timeout(1_500)
-        colours = _colours(deck.screenshot())
+        colours = _drawn(page, deck, GREY)
         assert _has(colours, GREY) and not _has(colours, GREEN) and not _has(colours, BLUE)
         tip = _tooltip(page, sites_db, deck, "North")
         assert "Value: withheld" in tip and "Staff in post: not shown" in tip, tip
@@ -111,8 +122,7 @@ def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db
         sign_in(page, base, "ana", path="teams?tab=Sites+map")  # a new page load signs in again
         page.get_by_text("Map of 2 sites for Stress: 2 shown").first.wait_for()
         deck.wait_for()
-        page.wait_for_timeout(1_500)
-        colours = _colours(deck.screenshot())
+        colours = _drawn(page, deck, BLUE)
         assert _has(colours, BLUE) and not _has(colours, GREY) and not _has(colours, GREEN)
         # the tooltip gives value and n, by hand from tests/teams_org.py (wave 2025):
         # North = Ward A 10/20, Ward B 7/14, Ward C 4/4, Clinic 10/11, HR 3/6, Finance 2/7 = 36/62

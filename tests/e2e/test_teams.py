@@ -18,6 +18,7 @@ def teams_db(tmp_path_factory):
     return path
 
 
+@pytest.mark.xdist_group("e2e_teams_org")  # one worker, one server for this store
 def test_click_from_organisation_to_a_team(shared_server, teams_db, page):
     base = shared_server(teams_db, users=[("ana", "analyst")])  # every test here only reads
     sign_in(page, base, "ana", path="teams")
@@ -42,6 +43,7 @@ def test_click_from_organisation_to_a_team(shared_server, teams_db, page):
     page.get_by_role("heading", name="Ward A").wait_for()
 
 
+@pytest.mark.xdist_group("e2e_teams_org")  # one worker, one server for this store
 def test_link_to_a_withheld_team_falls_back(shared_server, teams_db, page):
     base = shared_server(teams_db, users=[("ana", "analyst")])  # every test here only reads
     sign_in(page, base, "ana", path="teams?team=Ward+C")
@@ -67,6 +69,7 @@ def _point_at(page, chart, text: str):
     raise AssertionError(f"no heatmap cell for {text!r}")
 
 
+@pytest.mark.xdist_group("e2e_teams_org")  # one worker, one server for this store
 def test_clicking_a_heatmap_cell_opens_the_team(shared_server, teams_db, page):
     base = shared_server(teams_db, users=[("ana", "analyst")])  # every test here only reads
     sign_in(page, base, "ana", path="teams?dir=Medicine")

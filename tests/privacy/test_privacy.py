@@ -366,6 +366,7 @@ def shown(con):
     return _collect_shown(con)
 
 
+@pytest.mark.xdist_group("privacy_shown")  # one worker collects what is shown
 def test_every_shown_figure_is_right_and_at_or_above_the_threshold(shown):
     truth = _truth()
     assert len(shown) > 100
@@ -380,6 +381,7 @@ def test_every_shown_figure_is_right_and_at_or_above_the_threshold(shown):
         assert row["value"] == pytest.approx(members.v.mean()), row.to_dict()
 
 
+@pytest.mark.xdist_group("privacy_shown")  # one worker collects what is shown
 def test_no_small_group_can_be_derived_from_everything_the_page_shows(shown):
     assert _derivable_small_groups(shown, _truth(), T) == []
 
