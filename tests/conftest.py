@@ -149,14 +149,17 @@ def pytest_collection_modifyitems(config, items) -> None:
     total = {}
     for module, ids in modules.items():
         guess = recorded.get(module, (20.0 if "/e2e/" in module else 0.5) * len(ids)) / len(ids)
-        total[module] = sum(seconds.get(i, guess) for i in ids)
+        total[module] = sum(seconds.get(_plain(i), guess) for i in ids)
     items.sort(key=lambda item: -total[item.nodeid.split("::")[0]])
 
 
+def _plain(nodeid: str) -> str:
+    """The test's id without the "@group" xdist adds under --dist loadgroup."""
+    return nodeid.rsplit("@", 1)[0] if nodeid.rfind("@") > nodeid.rfind("]") else nodeid
+
+
 def pytest_runtest_logreport(report) -> None:
-    nodeid = report.nodeid  # under --dist loadgroup, "@group" ends the id of a grouped test
-    if nodeid.rfind("@") > nodeid.rfind("]"):
-        nodeid = nodeid.rsplit("@", 1)[0]
+    nodeid = _plain(report.nodeid)
     _SECONDS[nodeid] = _SECONDS.get(nodeid, 0.0) + report.duration
 
 

@@ -13,6 +13,9 @@ from bench import generate, measure
 from dashboard import catalogue, store
 from dashboard.metrics import absence
 
+# bench_db (a generated store) is built once: the module runs on one xdist worker
+pytestmark = pytest.mark.xdist_group("bench_db")
+
 RESPONSES, EPISODES, TEAMS, WAVES = 2_000, 5_000, 20, 3
 
 

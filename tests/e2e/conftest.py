@@ -49,7 +49,8 @@ def _stop(procs: list[subprocess.Popen]) -> None:
         proc.terminate()
     for proc in procs:
         try:
-            proc.wait(timeout=10)
+            # a test server keeps nothing worth a graceful exit, and a busy one can take over 10 s
+            proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             proc.kill()
     procs.clear()
@@ -116,6 +117,14 @@ def shared_server(server_factory):
         return started[key]
 
     return get
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Tests on the shared demo server run on one xdist worker (--dist loadgroup): one server
+    computes each page cold once, where a server per worker computed each twice."""
+    for item in items:
+        if "demo_server" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("demo_server"))
 
 
 @pytest.fixture(scope="session")
