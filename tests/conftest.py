@@ -135,6 +135,28 @@ _SECONDS_KEY = "wellbeing/test_seconds"
 _SECONDS: dict[str, float] = {}
 
 
+def _name_groups(config, items) -> None:
+    """Give a test marked xdist_group the id "...@group" that --dist loadgroup schedules by.
+
+    pytest-xdist 3.8 writes it to item._nodeid, which pytest 9 no longer reads (ids live in
+    item._id), so every grouped test ran wherever it was sent: the marks did nothing."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                 for m in item.iter_markers("xdist_group")}
+        if not names or _plain(item.nodeid) != item.nodeid:
+            continue
+        grouped = f"{item.nodeid}@{'_'.join(sorted(names))}"
+        if hasattr(item, "_id"):
+            from _pytest.nodeid import coerce_node_id
+
+            item._id = coerce_node_id(grouped)
+        else:
+            item._nodeid = grouped
+
+
+@pytest.hookimpl(trylast=True)  # after tests/e2e/conftest.py marks its demo-server tests
 def pytest_collection_modifyitems(config, items) -> None:
     """Longest modules first, so the xdist workers (which take tests in this order) finish
     together rather than one running a long test alone at the end. A test not timed yet takes
@@ -151,6 +173,7 @@ def pytest_collection_modifyitems(config, items) -> None:
         guess = recorded.get(module, (20.0 if "/e2e/" in module else 0.5) * len(ids)) / len(ids)
         total[module] = sum(seconds.get(_plain(i), guess) for i in ids)
     items.sort(key=lambda item: -total[item.nodeid.split("::")[0]])
+    _name_groups(config, items)
 
 
 def _plain(nodeid: str) -> str:
