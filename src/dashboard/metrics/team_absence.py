@@ -143,21 +143,9 @@ def _insert(
 
 def _keep(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded: date,
           release: tuple[dict, dict]) -> None:
-    """Store frames decided on a read path: best effort, in a transaction of its own (inside a
-    caller's transaction, a read snapshot, nothing is written: it would be rolled back anyway)."""
-    if (not derived.has_table(con, "release_absence_wave")
-            or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"):
-        return
-    # inside a transaction two statements share its id; a failed BEGIN would abort the caller's
-    with_caller = [con.execute("SELECT txid_current()").fetchone()[0] for _ in range(2)]
-    if with_caller[0] == with_caller[1]:
-        return
-    con.execute("BEGIN TRANSACTION")
-    try:
-        _insert(con, _rows(threshold, wave_id, fielded, release), [wave_id], threshold)
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")   # another session writing: decided again next time
+    """Store frames decided on a read path (derived.keep_on_read)."""
+    derived.keep_on_read(con, "release_absence_wave", lambda: _insert(
+        con, _rows(threshold, wave_id, fielded, release), [wave_id], threshold))
 
 
 def _copy(release: tuple[dict, dict]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
@@ -329,18 +317,8 @@ def _stored_scopes(
 def _keep_scopes(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded: date,
                  release: dict[str, dict[str, dict]]) -> None:
     """Store summaries decided on a read path, as _keep does the frames."""
-    if (not derived.has_table(con, "release_absence_scope")
-            or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"):
-        return
-    with_caller = [con.execute("SELECT txid_current()").fetchone()[0] for _ in range(2)]
-    if with_caller[0] == with_caller[1]:
-        return
-    con.execute("BEGIN TRANSACTION")
-    try:
-        _insert_scopes(con, _scope_rows(threshold, wave_id, fielded, release), [wave_id], threshold)
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")   # another session writing: decided again next time
+    derived.keep_on_read(con, "release_absence_scope", lambda: _insert_scopes(
+        con, _scope_rows(threshold, wave_id, fielded, release), [wave_id], threshold))
 
 
 @derived.reads

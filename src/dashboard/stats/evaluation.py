@@ -824,20 +824,10 @@ def _write(con: duckdb.DuckDBPyConnection, found: Evaluation, threshold: int, in
 
 def _keep(con: duckdb.DuckDBPyConnection, found: Evaluation, threshold: int, inputs: str,
           record: str) -> None:
-    """Store an evaluation made on a read path: best effort, in a transaction of its own (not
-    inside a caller's transaction, nor on a read-only store: remembered in this process only)."""
-    if (not derived.has_table(con, "evaluation_store")
-            or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"):
-        return
-    with_caller = [con.execute("SELECT txid_current()").fetchone()[0] for _ in range(2)]
-    if with_caller[0] == with_caller[1]:
-        return
-    con.execute("BEGIN TRANSACTION")
-    try:
-        _write(con, found, threshold, inputs, record)
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")   # another session writing: evaluated again next time
+    """Store an evaluation made on a read path (derived.keep_on_read: elsewhere it is remembered
+    in this process only, and evaluated again next time another session was writing)."""
+    derived.keep_on_read(con, "evaluation_store",
+                         lambda: _write(con, found, threshold, inputs, record))
 
 
 def store_all(con: duckdb.DuckDBPyConnection, threshold: int) -> None:

@@ -352,6 +352,28 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(found[0])
 
 
+def keep_on_read(con: duckdb.DuckDBPyConnection, table: str, write: Callable[[], None]) -> None:
+    """Store something decided on a read path: best effort, in a transaction of its own.
+
+    Nothing is written on a read-only store or a store made before the table, nor inside a
+    caller's transaction (a read snapshot: it would be rolled back with it); if another session
+    is writing, the write is dropped and the figure is decided again next time.
+    """
+    if (not has_table(con, table)
+            or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"):
+        return
+    # inside a transaction two statements share its id; a failed BEGIN would abort the caller's
+    with_caller = [con.execute("SELECT txid_current()").fetchone()[0] for _ in range(2)]
+    if with_caller[0] == with_caller[1]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        write()
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+
+
 _WAVES_STALE = """
 SELECT (SELECT count(*) FROM {table} AS r ANTI JOIN waves AS w
         ON w.wave_id = r.wave_id AND w.fielded_on = r.fielded_on),
