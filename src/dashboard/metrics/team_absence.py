@@ -126,19 +126,27 @@ def _rows(threshold: int, wave_id: int, fielded: date, release: tuple[dict, dict
     return rows.assign(threshold=int(threshold), wave_id=int(wave_id), fielded_on=fielded)
 
 
-def _insert(
-    con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, wave_ids: Sequence[int], threshold: int
+def _replace(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: pd.DataFrame,
+    wave_ids: Sequence[int], threshold: int,
 ) -> None:
-    con.execute("DELETE FROM release_absence_wave WHERE threshold = ?"
+    """Replace the waves' rows for the threshold in a stored table (derived.WAVE_TABLES) by rows,
+    which hold threshold, wave_id, fielded_on and columns."""
+    con.execute(f"DELETE FROM {table} WHERE threshold = ?"   # table: one of ours, never an upload's
                 " AND list_contains(CAST(? AS INTEGER[]), wave_id)",
                 [int(threshold), [int(w) for w in wave_ids]])
     con.register("_wave_rows", rows)
     try:
-        con.execute(
-            "INSERT INTO release_absence_wave SELECT threshold, wave_id, CAST(fielded_on AS DATE),"
-            f" period, cut, pos, {', '.join(_STORED_COLUMNS[3:])} FROM _wave_rows")
+        con.execute(f"INSERT INTO {table} SELECT threshold, wave_id, CAST(fielded_on AS DATE),"
+                    f" {', '.join(columns)} FROM _wave_rows")
     finally:
         con.unregister("_wave_rows")
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, wave_ids: Sequence[int], threshold: int
+) -> None:
+    _replace(con, "release_absence_wave", _STORED_COLUMNS, rows, wave_ids, threshold)
 
 
 def _keep(con: duckdb.DuckDBPyConnection, threshold: int, wave_id: int, fielded: date,
@@ -172,9 +180,7 @@ def wave_release(
             found = compute_wave_release(con, wave_id, threshold)
             _keep(con, threshold, wave_id, fielded, found)
         if key is not None:
-            if len(_MEMO) >= _MEMO_SIZE:
-                _MEMO.pop(next(iter(_MEMO)))
-            _MEMO[key] = found
+            derived.remember(_MEMO, key, found, _MEMO_SIZE)
     return _copy(found)
 
 
@@ -270,16 +276,7 @@ def _scope_rows(
 def _insert_scopes(
     con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, wave_ids: Sequence[int], threshold: int
 ) -> None:
-    con.execute("DELETE FROM release_absence_scope WHERE threshold = ?"
-                " AND list_contains(CAST(? AS INTEGER[]), wave_id)",
-                [int(threshold), [int(w) for w in wave_ids]])
-    con.register("_scope_rows", rows)
-    try:
-        con.execute(
-            "INSERT INTO release_absence_scope SELECT threshold, wave_id, CAST(fielded_on AS DATE),"
-            f" period, scope, {', '.join(_SUMMARY_COLUMNS)} FROM _scope_rows")
-    finally:
-        con.unregister("_scope_rows")
+    _replace(con, "release_absence_scope", ["period", "scope", *_SUMMARY_COLUMNS], rows, wave_ids, threshold)
 
 
 def _summary(values: Sequence) -> dict:
@@ -349,9 +346,7 @@ def scope_release(
             found = compute_scope_release(con, wave_id, threshold)
             _keep_scopes(con, threshold, wave_id, fielded, found)
             if memo is not None:
-                if len(_MEMO) >= _MEMO_SIZE:
-                    _MEMO.pop(next(iter(_MEMO)))
-                _MEMO[memo] = found
+                derived.remember(_MEMO, memo, found, _MEMO_SIZE)
     other = {name: scopes[name] for name, key in keys.items() if key not in found[PERIODS[0]]}
     computed = _period_summaries(con, wave_id, threshold, dict(other), fielded) if other else {}
     out = {}

@@ -359,9 +359,7 @@ def plan(
                 part = release_plan(cells(con, [wave_id]), threshold)
                 _store(con, threshold, part)
             if key is not None:
-                if len(_PLAN_MEMO) >= _PLAN_MEMO_SIZE:
-                    _PLAN_MEMO.pop(next(iter(_PLAN_MEMO)))
-                _PLAN_MEMO[key] = part
+                derived.remember(_PLAN_MEMO, key, part, _PLAN_MEMO_SIZE)
         parts.append(part if inds is None else part[part.indicator_id.isin(inds)])
     if not parts:
         return release_plan(cells(con, [], indicator_ids), threshold)

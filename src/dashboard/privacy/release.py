@@ -146,9 +146,7 @@ def absence_plan(
 
 
 def _remember(key: tuple, state: _State) -> None:
-    if len(_MEMO) >= _MEMO_SIZE:
-        _MEMO.pop(next(iter(_MEMO)))
-    _MEMO[key] = state
+    derived.remember(_MEMO, key, state, _MEMO_SIZE)
 
 
 def _keep(con: duckdb.DuckDBPyConnection, threshold: int, released: dict) -> None:

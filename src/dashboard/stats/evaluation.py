@@ -190,10 +190,7 @@ def _shared(con: duckdb.DuckDBPyConnection, what: str, args: tuple, compute: Cal
         return compute()
     key = (*base, what, *args)
     if key not in _SHARED:
-        value = compute()
-        if len(_SHARED) >= _SHARED_SIZE:
-            _SHARED.pop(next(iter(_SHARED)))
-        _SHARED[key] = value
+        derived.remember(_SHARED, key, compute(), _SHARED_SIZE)
     return _SHARED[key]  # type: ignore[return-value]
 
 
@@ -683,10 +680,11 @@ def evaluate(
     default = settings == _default_settings(iv, pre_id=default_pre, post_id=default_post)
     base = derived.memo_key(con, "derived_survey")
     record = _record(iv)
-    key = None if base is None else (base[0], _inputs(con), record, int(threshold), settings)
+    inputs, stored_inputs = _inputs(con)
+    key = None if base is None else (base[0], inputs, record, int(threshold), settings)
     found = _EVALUATIONS.get(key) if key is not None else None
     if found is None and default:
-        found = _stored(con, int(iv["intervention_id"]), threshold, _inputs(con, register=False), record)
+        found = _stored(con, int(iv["intervention_id"]), threshold, stored_inputs, record)
         if found is not None:
             # what other register entries say about this one is read now (cheap): a change to
             # another entry leaves this evaluation's figures as they were
@@ -696,11 +694,9 @@ def evaluate(
         found = _evaluate(con, iv, threshold, chosen, waves, pre_id, post_id, comparison_unit_ids,
                           months, correction, exclude_other_programmes, n_boot, seed)
         if default:
-            _keep(con, found, threshold, _inputs(con, register=False), record)
+            _keep(con, found, threshold, stored_inputs, record)
     if key is not None:
-        if key not in _EVALUATIONS and len(_EVALUATIONS) >= _EVALUATIONS_SIZE:
-            _EVALUATIONS.pop(next(iter(_EVALUATIONS)))
-        _EVALUATIONS[key] = found
+        derived.remember(_EVALUATIONS, key, found, _EVALUATIONS_SIZE)
     # callers own their copy (frames are mutable); the status is today's (it moves with the date)
     return dataclasses.replace(copy.deepcopy(found), intervention=iv)
 
@@ -749,11 +745,11 @@ def _code_print(package: Path | None = None) -> str:
 _CODE = _code_print()
 
 
-def _inputs(con: duckdb.DuckDBPyConnection, register: bool = True) -> str:
-    """The code and data an evaluation was made from; without the register for a stored one
-    (with the default settings, other entries change only its warnings, read when it is)."""
+def _inputs(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The code and data an evaluation was made from: (with the register, without it). A stored
+    one (default settings) is keyed without: other entries change only its warnings, read when it is."""
     values = [str(v) for v in con.execute(_INPUTS_SQL).fetchone()]
-    return json.dumps([_CODE, *(values if register else values[:2] + values[4:])])
+    return json.dumps([_CODE, *values]), json.dumps([_CODE, *values[:2], *values[4:]])
 
 
 def _record(iv: dict) -> str:
@@ -840,7 +836,7 @@ def store_all(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     ids = [int(i) for (i,) in con.execute("SELECT intervention_id FROM interventions ORDER BY 1").fetchall()]
     if not ids:
         return
-    inputs = _inputs(con, register=False)
+    inputs = _inputs(con)[1]
     cat = catalogue.get()
     for iid in ids:
         iv = interventions.get_intervention(con, iid)
@@ -856,7 +852,7 @@ def store_all(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
 def is_stored(con: duckdb.DuckDBPyConnection, intervention_id: int, threshold: int) -> bool:
     """Whether the store holds the intervention's current default evaluation for the threshold."""
     iv = interventions.get_intervention(con, intervention_id)
-    return _stored(con, int(intervention_id), threshold, _inputs(con, register=False),
+    return _stored(con, int(intervention_id), threshold, _inputs(con)[1],
                    _record(iv)) is not None
 
 

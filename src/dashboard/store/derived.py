@@ -352,6 +352,13 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(found[0])
 
 
+def remember(memo: dict, key: object, value: object, size: int) -> None:
+    """Put value in an in-process memo of at most size entries (the oldest one goes first)."""
+    if key not in memo and len(memo) >= size:
+        memo.pop(next(iter(memo)))
+    memo[key] = value
+
+
 def keep_on_read(con: duckdb.DuckDBPyConnection, table: str, write: Callable[[], None]) -> None:
     """Store something decided on a read path: best effort, in a transaction of its own.
 
