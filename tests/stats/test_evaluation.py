@@ -712,3 +712,31 @@ def test_stored_evaluations_are_keyed_by_the_code_beneath_them(tmp_path):
         assert ev._code_print(copy) != first, changed
         path.write_text(original)
     assert ev._code_print(copy) == first
+
+
+def test_an_evaluation_the_statistics_refuse_does_not_refuse_the_import(tmp_path, monkeypatch):
+    """Storing evaluations is part of an import's transaction; one that raises leaves that
+    intervention unstored (read: evaluated again, refusal shown as before), the import lands."""
+    con, iid = _build(tmp_path / "s.duckdb")
+    try:
+        other = _add(con, "Coaching", "managers_leaders", [1], date(2024, 3, 1), ["hse_manager_support"])
+        real = ev._evaluate
+
+        def refuse(con_, entry, *args):
+            if int(entry["intervention_id"]) == other:
+                raise ValueError("no comparison teams left")
+            return real(con_, entry, *args)
+
+        monkeypatch.setattr(ev, "_evaluate", refuse)
+        with store.transaction(con):
+            con.execute("INSERT INTO responses (response_id, wave_id, unit_id) VALUES (9999, 2, 3)")
+            con.execute("INSERT INTO answers VALUES (9999, 'q11c', 1)")
+            store.refresh_scores(con)
+            store.bump_version(con)
+        assert con.execute("SELECT count(*) FROM responses WHERE response_id = 9999").fetchone()[0] == 1
+        assert ev.is_stored(con, iid, THRESHOLD) and not ev.is_stored(con, other, THRESHOLD)
+        ev._EVALUATIONS.clear()
+        with pytest.raises(ValueError, match="no comparison teams left"):
+            ev.evaluate(con, other, THRESHOLD)
+    finally:
+        con.close()
