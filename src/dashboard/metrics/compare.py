@@ -34,7 +34,8 @@ def indicators(
     unknown = [u for u in unit_ids if u not in tree.index]
     if unknown:
         raise ValueError(f"unknown unit {unknown[0]}")
-    release = privacy.plan(con, threshold, _waves(con, wave_id))
+    release = privacy.plan_rows(con, threshold, _waves(con, wave_id),
+                                [("organisation", None)] + [("team", tree.at[u, "team"]) for u in unit_ids])
     now = release[(release.wave_id == wave_id) & (release.cut == "team") & release.released]
     reportable = set(now.team)
     shown = [u for u in unit_ids if tree.at[u, "team"] in reportable]

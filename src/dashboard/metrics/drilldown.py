@@ -660,7 +660,8 @@ def scope_tables(
             resolved[name] = ("organisation", {}, None)
     prev = _previous_wave(con, wave_id)
     if release is None:
-        release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
+        release = privacy.plan_rows(con, threshold, [wave_id] + ([prev] if prev is not None else []),
+                                    [(cut, key.get(cut)) for cut, key, _ in resolved.values()])
     cat = catalogue.get()
     tables = scorecard.indicator_tables(
         con, wave_id, threshold, {name: units for name, (_, _, units) in resolved.items()}, cat)
@@ -729,8 +730,7 @@ def is_reportable(
     team = tree.loc[tree.unit_id == unit_id, "team"]
     if team.empty:
         return False
-    release = privacy.plan(con, threshold, [wave_id])
-    rows = _released(release, "team", {"team": team.iloc[0]})
+    rows = privacy.plan_rows(con, threshold, [wave_id], [("team", team.iloc[0])])
     return bool(rows.released.any())
 
 
@@ -756,7 +756,8 @@ def team_profile(
     team, directorate, site = row.iloc[0][["team", "directorate", "site"]]
     info = {"team": team, "directorate": directorate, "site": site}
     prev = _previous_wave(con, wave_id)
-    release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
+    release = privacy.plan_rows(con, threshold, [wave_id] + ([prev] if prev is not None else []),
+                                [("team", team), ("directorate", directorate), ("organisation", None)])
     # is_reportable, from the plan already at hand (each wave's plan is decided on its own)
     if not _released(release[release.wave_id == wave_id], "team", {"team": team}).released.any():
         return {**info, "reportable": False, "indicators": None, "domains": None}
@@ -799,11 +800,13 @@ def compare(
         raise ValueError("compare 2 to 6 teams")
     tree = unit_tree(con).set_index("unit_id")
     prev = _previous_wave(con, wave_id)
-    release = privacy.plan(con, threshold, [wave_id] + ([prev] if prev is not None else []))
-    frames, left_out, shown = [], [], []
     for uid in unit_ids:
         if uid not in tree.index:
             raise ValueError(f"unknown unit {uid}")
+    release = privacy.plan_rows(con, threshold, [wave_id] + ([prev] if prev is not None else []),
+                                [("team", tree.at[uid, "team"]) for uid in unit_ids])
+    frames, left_out, shown = [], [], []
+    for uid in unit_ids:
         team = tree.at[uid, "team"]
         if not _released(release[release.wave_id == wave_id], "team", {"team": team}).released.any():
             left_out.append(team)
@@ -839,6 +842,14 @@ def small_n_teams(
     return {team: int(n) for team, n in rows if privacy.releasable(n, threshold) and n < stats.MIN_N}
 
 
+def _team_plan(con: duckdb.DuckDBPyConnection, threshold: int, team: str,
+               indicator_ids: Sequence[str]) -> pd.DataFrame:
+    """One team's rows of every wave's release plan (for these indicators)."""
+    waves = [int(w) for (w,) in con.execute("SELECT wave_id FROM waves ORDER BY wave_id").fetchall()]
+    rows = privacy.plan_rows(con, threshold, waves, [("team", team)])
+    return rows[rows.indicator_id.isin(set(indicator_ids))]
+
+
 @derived.reads
 def team_trend(
     con: duckdb.DuckDBPyConnection, unit_id: int, threshold: int
@@ -853,7 +864,7 @@ def team_trend(
     # one team's figures (team names are unique), released by the whole organisation's plan
     figs = privacy.apply_plan(
         indicators.survey_results(con, by=("team",), indicator_ids=ids, unit_ids=[int(unit_id)]),
-        privacy.plan(con, threshold, None, ids), ("team",))
+        _team_plan(con, threshold, team.iloc[0], ids), ("team",))
     figs = figs[(figs.team == team.iloc[0]) & ~figs.suppressed].copy()
     cat = catalogue.get()
     figs["indicator"] = figs.indicator_id.map(lambda i: cat.indicators[i].short)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dashboard import catalogue
@@ -200,15 +201,23 @@ def rollup(table: pd.DataFrame, lens: Lens | str = DEFAULT, cat: Catalogue | Non
 
     cat = cat or catalogue.get()
     lens = get(lens) if isinstance(lens, str) else lens
+    # Plain lists, not a pandas filter per group: a team profile rolls up three 25-row tables,
+    # and seven filtered frames each cost more than the figures they average (bench/README.md).
+    # np.sum(...) / len is pandas' mean exactly, so scores are equal to the last bit.
+    score_of = pd.to_numeric(table.score, errors="coerce").to_numpy(dtype=np.float64)
+    bench_of = pd.to_numeric(table.benchmark_score, errors="coerce").to_numpy(dtype=np.float64)
+    scored = table.scored.astype(bool).to_numpy()
+    ids, shorts = list(table.indicator_id), list(table.short)
     rows = []
     for group in lens.groups:
-        part = table[table.indicator_id.isin(group.indicators) & table.scored.astype(bool)
-                     & table.score.notna()]
-        benched = part[part.benchmark_score.notna()]
-        score = float(part.score.mean()) if not part.empty else None
+        wanted = set(group.indicators)
+        part = [k for k, i in enumerate(ids) if i in wanted and scored[k] and not np.isnan(score_of[k])]
+        benched = [k for k in part if not np.isnan(bench_of[k])]
+        score = float(np.sum(score_of[part]) / len(part)) if part else None
         status, gap, bench_score = "none", None, None
-        if not benched.empty:
-            gap = float(benched.score.mean() - benched.benchmark_score.mean())
+        if benched:
+            gap = float(np.sum(score_of[benched]) / len(benched)
+                        - np.sum(bench_of[benched]) / len(benched))
             bench_score = score - gap
             status = ("better" if gap > cat.domain_margin
                       else "worse" if gap < -cat.domain_margin else "similar")
@@ -218,7 +227,7 @@ def rollup(table: pd.DataFrame, lens: Lens | str = DEFAULT, cat: Catalogue | Non
                 "group": group.name,
                 "score": score,
                 "indicators": len(part),
-                "feeding": ", ".join(part.short) if not part.empty else (
+                "feeding": ", ".join(shorts[k] for k in part) if part else (
                     NO_INDICATOR if not group.indicators else "no figure shown"),
                 "benchmark_score": bench_score,
                 "benchmark_gap": gap,

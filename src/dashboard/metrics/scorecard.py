@@ -137,8 +137,7 @@ def _data_quality(
 
     # Reportable means what the Teams page shows: released by the anonymity rule for at least
     # one indicator, which is stricter than "n >= threshold" (siblings protecting small teams).
-    plan = privacy.plan(con, threshold, [wave_id])
-    shown = set(plan.loc[(plan.cut == "team") & plan.released, "team"])
+    shown = set(privacy.shown_groups(con, ("team",), threshold, [wave_id]).team)
 
     # "Evaluable" as the register says it: data on both sides of the start for an indicator.
     register = interventions.list_interventions(con, as_of=fielded_on)

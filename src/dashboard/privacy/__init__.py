@@ -366,6 +366,68 @@ def plan(
     return pd.concat(parts, ignore_index=True)
 
 
+# The stored plan's rows of a few named groups: one (cut, key) pair per group, the key being the
+# group's label in its one key column (NULL for the organisation).
+_ROWS_SQL = """
+WITH wanted AS (
+    SELECT unnest(CAST(? AS VARCHAR[])) AS cut, unnest(CAST(? AS VARCHAR[])) AS key
+)
+SELECT {columns}
+FROM release_survey AS r JOIN wanted AS w ON r.cut = w.cut
+WHERE r.threshold = ? AND list_contains(CAST(? AS INTEGER[]), r.wave_id)
+  AND (w.key IS NULL OR w.key = CASE r.cut WHEN 'team' THEN r.team WHEN 'directorate' THEN r.directorate
+                                           WHEN 'site' THEN r.site WHEN 'staff_group' THEN r.staff_group END)
+ORDER BY r.wave_id, r.cut, r.indicator_id
+"""
+_ONE_KEY_CUTS = ("organisation", "team", "directorate", "site", "staff_group")
+
+
+def plan_rows(
+    con: duckdb.DuckDBPyConnection,
+    threshold: int,
+    wave_ids: Sequence[int],
+    wanted: Sequence[tuple[str, str | None]],
+) -> pd.DataFrame:
+    """The release plan's rows (`plan`'s columns) for a few groups only: wanted holds (cut, label)
+    pairs such as ("team", "Ward A"), ("directorate", "Medicine") or ("organisation", None).
+
+    Exactly the rows `plan` holds for those groups, read from the stored plan (one query over
+    it, not every wave's whole plan into pandas: a team profile needs three groups of 56,000);
+    a wave whose plan is not stored is decided by `plan` and filtered.
+    """
+    for cut, _ in wanted:
+        if cut not in _ONE_KEY_CUTS:
+            raise ValueError(f"plan_rows takes one-key cuts {_ONE_KEY_CUTS}, not {cut!r}")
+    wanted = list(dict.fromkeys((c, None if c == "organisation" else k) for c, k in wanted))
+    derived.ensure(con, "survey")
+    waves = list(dict.fromkeys(int(w) for w in wave_ids))
+    stored = {w for (w,) in con.execute(
+        "SELECT DISTINCT wave_id FROM release_survey WHERE threshold = ? AND list_contains(?, wave_id)",
+        [int(threshold), waves]).fetchall()}
+    parts = []
+    if stored:
+        # column names from this module's own list, never user text
+        frame = query.run(con, "survey.plan_rows", _ROWS_SQL.format(
+            columns=", ".join(f"r.{c}" for c in _STORED_COLUMNS)),
+            [[c for c, _ in wanted], [k for _, k in wanted], int(threshold), sorted(stored)])
+        for col in KEY_COLUMNS:
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), pd.NA)
+        parts.append(frame.astype({"n": np.int64, "released": bool}))
+    missing = [w for w in waves if w not in stored]
+    if missing:
+        decided = plan(con, threshold, missing)
+        keep = np.zeros(len(decided), dtype=bool)
+        for cut, key in wanted:
+            mine = (decided.cut == cut).to_numpy()
+            if key is not None:
+                mine = mine & (decided[cut] == key).fillna(False).to_numpy(dtype=bool)
+            keep |= mine
+        parts.append(decided[keep])
+    if not parts:
+        return pd.DataFrame(columns=_STORED_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[_STORED_COLUMNS]
+
+
 # The groups of one cut (key columns filled in below) that the stored plan shows in any
 # indicator of a wave, and one row with stored FALSE for each wave asked for whose plan is not
 # stored at this threshold.
