@@ -147,7 +147,7 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
-    pg.set_default_timeout(45_000)
+    pg.set_default_timeout(90_000)
     yield pg
     context.close()
 

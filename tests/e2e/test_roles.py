@@ -44,7 +44,7 @@ def _nav(page) -> list[str]:
 def _new(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     pg = context.new_page()
-    pg.set_default_timeout(45_000)
+    pg.set_default_timeout(90_000)
     return context, pg
 
 

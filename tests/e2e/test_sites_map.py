@@ -102,7 +102,7 @@ def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     outside = _offline(context)
     page = context.new_page()
-    page.set_default_timeout(45_000)
+    page.set_default_timeout(90_000)
     try:
         # absence: both sites are withheld (a site would expose Ward C or Clinic by differencing)
         sign_in(page, base, "ana", path="teams?tab=Sites+map&map=Sickness+absence+rate")
