@@ -60,6 +60,33 @@ def test_heatmap_table_with_a_label_collision_does_not_crash(collision):
     assert (heat.loc[~heat.suppressed, "n"] >= T).all()
 
 
+def test_team_profile_reads_each_directorate_by_its_own_label(collision):
+    """The profile reads a few groups' plan rows by label (privacy.plan_rows): the blank
+    directorate and the literal "Not recorded" stay two groups there too."""
+    literal = privacy.UPLOADED_AS.format(value=privacy.NOT_RECORDED)
+    whole = privacy.plan(collision, T, [1])
+    for label in (privacy.NOT_RECORDED, literal):
+        rows = privacy.plan_rows(collision, T, [1], [("directorate", label)])
+        mine = whole[(whole.cut == "directorate") & (whole.directorate == label).fillna(False)]
+        assert sorted(zip(rows.indicator_id, rows.n, rows.released, strict=True)) == sorted(
+            zip(mine.indicator_id, mine.n, mine.released, strict=True)) and len(rows)
+    blank = privacy.plan_rows(collision, T, [1], [("directorate", privacy.NOT_RECORDED)])
+    assert set(blank.n) == {4} and not blank.released.any()
+    reportable = 0
+    for uid in (1, 2, 3):
+        profile = drilldown.team_profile(collision, uid, 1, T)
+        if not profile["reportable"]:
+            assert profile["indicators"] is None
+            continue
+        reportable += 1
+        ind = profile["indicators"]
+        for col in ("value", "directorate_value", "organisation_value"):
+            shown = ind[ind[col].notna() & (ind.kind == "proportion")]
+            n_col = "n" if col == "value" else col.replace("value", "n")
+            assert (shown[n_col] >= T).all() and not (shown[n_col] == 4).any(), (uid, col, shown)
+    assert reportable >= 1 and not drilldown.team_profile(collision, 2, 1, T)["reportable"]
+
+
 def test_response_rates_keep_blank_and_literal_not_recorded_apart(collision):
     rates = response_rates.unit_rates(collision, T).set_index("team")
     # the Teams page lists a directorate's rates by the label its tree uses

@@ -842,14 +842,6 @@ def small_n_teams(
     return {team: int(n) for team, n in rows if privacy.releasable(n, threshold) and n < stats.MIN_N}
 
 
-def _team_plan(con: duckdb.DuckDBPyConnection, threshold: int, team: str,
-               indicator_ids: Sequence[str]) -> pd.DataFrame:
-    """One team's rows of every wave's release plan (for these indicators)."""
-    waves = [int(w) for (w,) in con.execute("SELECT wave_id FROM waves ORDER BY wave_id").fetchall()]
-    rows = privacy.plan_rows(con, threshold, waves, [("team", team)])
-    return rows[rows.indicator_id.isin(set(indicator_ids))]
-
-
 @derived.reads
 def team_trend(
     con: duckdb.DuckDBPyConnection, unit_id: int, threshold: int
@@ -862,9 +854,10 @@ def team_trend(
         raise ValueError(f"unknown unit {unit_id}")
     ids = survey_indicator_ids()
     # one team's figures (team names are unique), released by the whole organisation's plan
+    # (its rows for this team: apply_plan matches them by wave and indicator)
     figs = privacy.apply_plan(
         indicators.survey_results(con, by=("team",), indicator_ids=ids, unit_ids=[int(unit_id)]),
-        _team_plan(con, threshold, team.iloc[0], ids), ("team",))
+        privacy.plan_rows(con, threshold, None, [("team", team.iloc[0])]), ("team",))
     figs = figs[(figs.team == team.iloc[0]) & ~figs.suppressed].copy()
     cat = catalogue.get()
     figs["indicator"] = figs.indicator_id.map(lambda i: cat.indicators[i].short)

@@ -347,7 +347,7 @@ def plan(
     store_key = _store_key(con)
     inds = set(indicator_ids) if indicator_ids is not None else None
     if wave_ids is None:
-        wave_ids = [int(w) for (w,) in con.execute("SELECT wave_id FROM waves ORDER BY wave_id").fetchall()]
+        wave_ids = _all_waves(con)
     parts = []
     for wave_id in dict.fromkeys(int(w) for w in wave_ids):
         key = None if store_key is None else (*store_key, int(threshold), wave_id)
@@ -364,6 +364,10 @@ def plan(
     if not parts:
         return release_plan(cells(con, [], indicator_ids), threshold)
     return pd.concat(parts, ignore_index=True)
+
+
+def _all_waves(con: duckdb.DuckDBPyConnection) -> list[int]:
+    return [int(w) for (w,) in con.execute("SELECT wave_id FROM waves ORDER BY wave_id").fetchall()]
 
 
 # The stored plan's rows of a few named groups: one (cut, key) pair per group, the key being the
@@ -385,11 +389,12 @@ _ONE_KEY_CUTS = ("organisation", "team", "directorate", "site", "staff_group")
 def plan_rows(
     con: duckdb.DuckDBPyConnection,
     threshold: int,
-    wave_ids: Sequence[int],
+    wave_ids: Sequence[int] | None,
     wanted: Sequence[tuple[str, str | None]],
 ) -> pd.DataFrame:
     """The release plan's rows (`plan`'s columns) for a few groups only: wanted holds (cut, label)
-    pairs such as ("team", "Ward A"), ("directorate", "Medicine") or ("organisation", None).
+    pairs such as ("team", "Ward A"), ("directorate", "Medicine") or ("organisation", None);
+    wave_ids None: every wave.
 
     Exactly the rows `plan` holds for those groups, read from the stored plan (one query over
     it, not every wave's whole plan into pandas: a team profile needs three groups of 56,000);
@@ -400,7 +405,7 @@ def plan_rows(
             raise ValueError(f"plan_rows takes one-key cuts {_ONE_KEY_CUTS}, not {cut!r}")
     wanted = list(dict.fromkeys((c, None if c == "organisation" else k) for c, k in wanted))
     derived.ensure(con, "survey")
-    waves = list(dict.fromkeys(int(w) for w in wave_ids))
+    waves = list(dict.fromkeys(int(w) for w in (_all_waves(con) if wave_ids is None else wave_ids)))
     stored = {w for (w,) in con.execute(
         "SELECT DISTINCT wave_id FROM release_survey WHERE threshold = ? AND list_contains(?, wave_id)",
         [int(threshold), waves]).fetchall()}

@@ -130,7 +130,8 @@ def _stored(con: duckdb.DuckDBPyConnection, threshold: int) -> dict[date, set[fr
     released: dict[date, set[frozenset[int]]] = {}
     months = pd.to_datetime(pairs["month"]).dt.date.tolist()
     for month, g in zip(months, pairs["gid"].to_numpy().tolist(), strict=True):
-        released.setdefault(month, set()).add(sets[g])
+        # a group stored with no units (not one _keep writes) reads as the empty set, as before
+        released.setdefault(month, set()).add(sets.get(g, frozenset()))
     return released
 
 
