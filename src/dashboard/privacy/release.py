@@ -68,6 +68,8 @@ class _State:
     staff: np.ndarray                        # months x units
     classes: dict[date, dict[int, int]] = field(default_factory=dict)
     seen: dict[tuple[frozenset[int], date], bool] = field(default_factory=dict)
+    # a group's staff counted in every month (one column sum, reused by each figure of the group)
+    totals: dict[frozenset[int], np.ndarray] = field(default_factory=dict)
 
     by_month: dict[date, dict[int, float]] = field(default_factory=dict)
 
@@ -273,20 +275,24 @@ def release(
     state = _state(con, threshold)
     out = []
     for units, months in figures:
-        group = frozenset(int(u) for u in units)
-        cols = [state.unit_col[u] for u in group if u in state.unit_col]
-        rows = [(m, state.month_row[m]) for m in months if m in state.month_row]
-        # a set without a unit counted anywhere has nobody in post in any month: never shown
-        totals = (state.staff[np.ix_([r for _, r in rows], cols)].sum(axis=1) if cols and rows
-                  else np.zeros(len(rows)))
+        group = units if isinstance(units, frozenset) else frozenset(int(u) for u in units)
+        totals = state.totals.get(group)
+        if totals is None:
+            cols = [state.unit_col[u] for u in group if u in state.unit_col]
+            # a set without a unit counted anywhere has nobody in post in any month: never shown
+            totals = (state.staff[:, cols].sum(axis=1) if cols else np.zeros(len(state.month_row)))
+            state.totals[group] = totals
         ok, any_staff = True, False
-        for (m, _), total in zip(rows, totals, strict=True):
-            if total == 0:
+        for m in months:
+            r = state.month_row.get(m)
+            if r is None or totals[r] == 0:
                 continue   # nobody counted this month: its days enter no figure
             any_staff = True
+            here = state.released.get(m, set())
+            if group in here:
+                continue
             verdict = state.seen.get((group, m))
             if verdict is None:   # rolling windows ask about the same months again
-                here = state.released.get(m, set())
                 if m not in state.classes:
                     state.classes[m] = _classes(here)
                 verdict = _in_span(group, here, state.staff_in(m), threshold, state.classes[m])
