@@ -26,3 +26,37 @@ def test_respondents_without_survey_figures():
     assert briefing.respondents(empty) is None
     assert briefing.respondents_text(empty) == "– respondents"
     assert briefing.respondents(pd.DataFrame({"kind": ["proportion"] * 2, "n": [12.0, 30.0]})) == 30
+
+
+def test_absence_summary_is_the_released_one(demo_con, demo_brief):
+    # the organisation's summary read from the stored release equals period_summary computed
+    # afresh, released at the threshold, and, the organisation being shown, the raw figures
+    from dashboard.metrics import absence
+
+    start, end = periods.wave_periods(demo_con, demo_brief.wave_id)[0]
+    assert demo_brief.absence_period == (start, end)
+    released = absence.period_summary(demo_con, start, end, threshold=demo_brief.threshold)
+    assert demo_brief.absence_summary == released
+    assert released["suppressed"] is False
+    plain = absence.period_summary(demo_con, start, end)
+    assert {k: v for k, v in released.items() if k != "suppressed"} == plain
+    assert plain["rate"] == plain["fte_days_lost"] / plain["fte_days_available"]
+
+
+def test_withheld_absence_summary_shows_no_figure(demo_brief):
+    # an organisation with too few staff in post: every figure None; the meeting screen and the
+    # board report say why and show "–", never a number or a crash
+    import dataclasses
+
+    from dashboard.present import board_report, formatting, screens
+
+    withheld = {k: None for k in demo_brief.absence_summary} | {"suppressed": True}
+    brief = dataclasses.replace(demo_brief, absence_summary=withheld)
+    screen = next(s for s in screens.build(brief) if s.key == "absence")
+    assert "not shown" in screen.message
+    assert formatting.fewer_than(brief.threshold, formatting.STAFF) in screen.message
+    assert [f.value for f in screen.figures][:2] == ["–", "–"]
+    text = " ".join(str(b[1]) for b in board_report.blocks(brief, withheld, 2025) if b[0] == "p")
+    assert "Figures shown as – are withheld" in text
+    days = f"{demo_brief.absence_summary['fte_days_lost']:,.0f}"
+    assert days not in text

@@ -14,7 +14,7 @@ import pandas as pd
 
 from dashboard import catalogue, periods, store
 from dashboard.framework import interventions
-from dashboard.metrics import absence, drilldown, findings, indicators, scorecard
+from dashboard.metrics import absence, drilldown, findings, indicators, scorecard, team_absence
 from dashboard.present import formatting
 from dashboard.stats import evaluation
 from dashboard.store import derived
@@ -40,7 +40,7 @@ class Briefing:
     absence_period: tuple[date, date]
     absence_monthly: pd.DataFrame  # absence.monthly_rates, organisation, released months
     absence_reasons: pd.DataFrame  # absence.reasons, organisation, over absence_period
-    absence_summary: dict  # absence.period_summary over absence_period
+    absence_summary: dict  # absence.period_summary over absence_period, released (None where withheld)
     groups: dict = field(default_factory=dict)  # findings by kind
     ranked: tuple = ()  # findings.where_to_look
 
@@ -128,7 +128,11 @@ def gather(
     period = absence_period or periods.wave_periods(con, wave_id)[0]
     monthly = absence.monthly_rates(con, period[0], period[1], threshold)
     reasons = absence.reasons(con, period[0], period[1], threshold)
-    summary = absence.period_summary(con, period[0], period[1])
+    # released like every other figure (a small organisation's totals are withheld); the default
+    # period's is the organisation's summary stored with the release at import
+    summary = (team_absence.scope_release(con, wave_id, threshold, {"organisation": None})["organisation"][0]
+               if absence_period is None else
+               absence.period_summary(con, period[0], period[1], threshold=threshold))
     org_rate = table.loc[table.indicator_id == "absence_rate", "value"]
     rate = float(org_rate.iloc[0]) if not org_rate.empty and pd.notna(org_rate.iloc[0]) else None
     groups = {

@@ -35,7 +35,7 @@ def gather(con: duckdb.DuckDBPyConnection, year: int, threshold: int) -> tuple[B
     wave_id = briefing.wave_for_year(con, year)
     period = (date(year, 1, 1), date(year, 12, 31))
     brief = briefing.gather(con, wave_id, threshold, absence_period=period)
-    last_year = absence.period_summary(con, date(year - 1, 1, 1), date(year - 1, 12, 31))
+    last_year = absence.period_summary(con, date(year - 1, 1, 1), date(year - 1, 12, 31), threshold=threshold)
     return brief, last_year
 
 
@@ -150,7 +150,7 @@ def blocks(brief: Briefing, last_year: dict, year: int, recorded: dict | None = 
             ("p", f"Of the seven wellbeing domains, {counts.get('better', 0)} are better than the "
                   f"benchmark, {counts.get('similar', 0)} similar and {counts.get('worse', 0)} worse."),
             ("p", f"Sickness absence in {year} was {formatting.value('rate', s['rate'])} of working days "
-                  f"({s['fte_days_lost']:,.0f} FTE days), against "
+                  f"({formatting.whole(s['fte_days_lost'])} FTE days), against "
                   f"{formatting.value('rate', last_year['rate'])} in {year - 1}."),
             ("p", findings.summary_sentence(brief.ranked))]
     out += [("li", f.text) for f in brief.ranked]
@@ -181,11 +181,15 @@ def blocks(brief: Briefing, last_year: dict, year: int, recorded: dict | None = 
     out += _diagnostic_blocks(beside)
 
     out.append(("h1", SECTIONS[4]))
+    whole = formatting.whole
     out.append(("p", f"Rate {formatting.value('rate', s['rate'])} ({year - 1}: "
-                     f"{formatting.value('rate', last_year['rate'])}). Cost: {s['fte_days_lost']:,.0f} "
-                     f"FTE days lost out of {s['fte_days_available']:,.0f} available ({year - 1}: "
-                     f"{last_year['fte_days_lost']:,.0f}). {s['episodes']:,} episodes; calendar days, "
-                     "NHS definition."))
+                     f"{formatting.value('rate', last_year['rate'])}). Cost: {whole(s['fte_days_lost'])} "
+                     f"FTE days lost out of {whole(s['fte_days_available'])} available ({year - 1}: "
+                     f"{whole(last_year['fte_days_lost'])}). {whole(s['episodes'])} "
+                     "episodes; calendar days, NHS definition."))
+    if s.get("suppressed") or last_year.get("suppressed"):
+        out.append(("p", "Figures shown as – are withheld: "
+                         f"{formatting.fewer_than(brief.threshold, formatting.STAFF)} in some month."))
     all_reasons = brief.absence_reasons
     reasons = all_reasons[~all_reasons.suppressed & all_reasons.reason_code.notna()]
     out.append(("table", ["Reason", "FTE days lost", "Share of days with a reason"],

@@ -28,6 +28,11 @@ def change(kind: str, v: float | None) -> str | None:
     return f"{diff:+.2f}" if diff else "no change"
 
 
+def whole(v: float | None) -> str:
+    """A count or a number of days to the unit ('12,345'), or '–' for a withheld or missing one."""
+    return "–" if _missing(v) else f"{v:,.0f}"
+
+
 def score(v: float | None) -> str:
     return "–" if _missing(v) else f"{v:.1f} / 10"
 

@@ -188,7 +188,8 @@ def _absence(brief: Briefing) -> Screen:
     figures = (
         Figure("Sickness absence rate", formatting.value("rate", s["rate"]),
                f"{start:%b %Y}–{end:%b %Y}"),
-        Figure("FTE days lost", f"{s['fte_days_lost']:,.0f}", f"of {s['fte_days_available']:,.0f} available"),
+        Figure("FTE days lost", formatting.whole(s["fte_days_lost"]),
+               f"of {formatting.whole(s['fte_days_available'])} available"),
         Figure("Stress, anxiety, depression", formatting.value("share", s["s10_share"]),
                "share of days lost (S10)"),
     )
@@ -197,11 +198,14 @@ def _absence(brief: Briefing) -> Screen:
     rate = formatting.value("rate", s["rate"])
     message = (f"Over the 12 months to the survey, {rate} of working days were lost to sickness; "
                f"the biggest reason was {top.reason.iloc[0].lower() if not top.empty else 'not recorded'}.")
+    if s.get("suppressed"):
+        message = ("Sickness absence for the organisation is not shown: "
+                   f"{formatting.fewer_than(brief.threshold, formatting.STAFF)} in some month of the period.")
     chart = None
     if not brief.absence_monthly.empty:
         chart = absence_charts.rate_series(brief.absence_monthly, None, "Sickness absence rate by month")
     return Screen("absence", "Sickness absence", message, figures, bullets, chart,
-                  (f"{s['episodes']:,} absence episodes; calendar days, NHS definition.",
+                  (f"{formatting.whole(s['episodes'])} absence episodes; calendar days, NHS definition.",
                    suppression_note(brief)))
 
 
