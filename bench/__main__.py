@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", type=Path, default=None, dest="json_file",
                    help="also write the timings to this file as JSON (operation, rows, cold_s, "
-                        "median_s, raw_s, ratio)")
+                        "median_s, raw_s, ratio, cpu_s, repeated_s)")
     args = p.parse_args(argv)
     if args.reuse and args.db is None:
         p.error("--reuse needs --db")
@@ -116,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             timings.append(t)
             raw = "" if t.raw is None else f"  raw {t.raw:7.3f} s  ratio {t.ratio:6.1f}"
             cpu = "" if t.cpu is None else f"  cpu {t.cpu:7.2f} s"
+            again = "" if t.repeated is None else f"  repeated {t.repeated:6.2f} s"
             _say(f"  {t.name:<44} rows {t.rows:>9,}  cold {t.cold:7.2f} s"
-                 f"  median {t.median:7.2f} s{cpu}{raw}")
+                 f"  median {t.median:7.2f} s{cpu}{raw}{again}")
 
         wanted = (lambda name: args.only in name) if args.only else None
         measure.measure(path, args.repeat, args.threshold, wanted, report, limit)

@@ -14,6 +14,10 @@ class Context:
     unit: int
     fielded_on: date
     teams: tuple[int, ...] = ()
+    directorate: str | None = None          # the profiled unit's directorate
+    prev_wave: int | None = None            # the wave before `wave`, when there is one
+    # the 12 months to fieldwork and the 12 before
+    wave_periods: tuple[tuple[date, date], tuple[date, date]] | None = None
 
 
 _SURVEY = """
@@ -66,11 +70,80 @@ def _absence(ctx: Context, cols: str = "", month: str = "") -> tuple[str, list]:
     return _ABSENCE.format(cols=cols, month=month), [s, e, e, e, e, s, s, e]
 
 
-def queries(ctx: Context) -> dict[str, tuple[str, list]]:
-    """Operation name (as in measure.operations) -> (SQL, parameters) for the same figures."""
+# Several scopes' survey figures over the wave and the one before, in one scan: each scope's
+# count, mean and SD by a FILTER on its rows (the organisation: every row).
+def _scoped_survey(ctx: Context, scopes: list[tuple[str, str, object]]) -> tuple[str, dict]:
+    params: dict = {"waves": [w for w in (ctx.wave, ctx.prev_wave) if w is not None]}
+    cols = []
+    for name, condition, value in scopes:
+        where = "TRUE" if condition is None else condition.format(p=f"${name}")
+        if condition is not None:
+            params[name] = value
+        cols.append(f"count(*) FILTER (WHERE {where}) AS n_{name},"
+                    f" avg(s.value) FILTER (WHERE {where}) AS v_{name},"
+                    f" stddev_samp(s.value) FILTER (WHERE {where}) AS sd_{name}")
+    sql = f"""
+SELECT r.wave_id, s.indicator_id, {", ".join(cols)}
+FROM respondent_scores AS s JOIN responses AS r USING (response_id) JOIN units AS u USING (unit_id)
+WHERE list_contains($waves, r.wave_id)
+GROUP BY ALL
+"""
+    return sql, params
+
+
+# The same scopes' calendar-day absence rate over the wave's 12 months and the 12 before, in one
+# pass over the episodes of those 24 months.
+def _scoped_absence(ctx: Context, scopes: list[tuple[str, str, object]]) -> tuple[str, dict]:
+    (s1, e1), (s0, _e0) = ctx.wave_periods
+    params: dict = {"s0": s0, "s1": s1, "e1": e1}
+    cols = []
+    for name, condition, value in scopes:
+        where = "TRUE" if condition is None else condition.format(p=f"${name}")
+        if condition is not None:
+            params[name] = value
+        cols.append(f"sum(l.lost) FILTER (WHERE {where}) AS lost_{name},"
+                    f" sum(a.available) FILTER (WHERE {where}) AS available_{name}")
+    sql = f"""
+WITH ep AS (
+    SELECT unit_id, fte, greatest(start_date, CAST($s0 AS DATE)) AS a,
+           least(coalesce(end_date, CAST($e1 AS DATE)), CAST($e1 AS DATE)) AS b
+    FROM absence_episodes
+    WHERE start_date <= CAST($e1 AS DATE) AND coalesce(end_date, CAST($e1 AS DATE)) >= CAST($s0 AS DATE)
+),
+months AS (
+    SELECT unit_id, fte, a, b,
+           CAST(unnest(generate_series(date_trunc('month', a), date_trunc('month', b), INTERVAL 1 MONTH))
+                AS DATE) AS month
+    FROM ep
+),
+lost AS (
+    SELECT unit_id, month,
+           sum(fte * (date_diff('day', greatest(a, month), least(b, last_day(month))) + 1)) AS lost
+    FROM months GROUP BY ALL
+),
+avail AS (
+    SELECT unit_id, month, fte * (date_diff('day', month, last_day(month)) + 1) AS available, headcount
+    FROM staff_in_post WHERE month BETWEEN CAST($s0 AS DATE) AND CAST($e1 AS DATE)
+)
+SELECT CASE WHEN a.month >= CAST($s1 AS DATE) THEN 'wave' ELSE 'previous' END AS period, {", ".join(cols)}
+FROM avail AS a LEFT JOIN lost AS l USING (unit_id, month) JOIN units AS u USING (unit_id)
+GROUP BY ALL
+"""
+    return sql, params
+
+
+def _scoped(ctx: Context, scopes: list[tuple[str, str, object]]) -> list[tuple[str, dict]]:
+    """A page's survey and absence figures for several scopes: two queries, timed together."""
+    return [_scoped_survey(ctx, scopes), _scoped_absence(ctx, scopes)]
+
+
+def queries(ctx: Context) -> dict[str, tuple[str, list | dict] | list[tuple[str, list | dict]]]:
+    """Operation name (as in measure.operations) -> (SQL, parameters) for the same figures, or a
+    list of such queries that together give them (timed as one)."""
     wave = "WHERE r.wave_id = ?"
     survey_team = _SURVEY.format(cols="u.team,", where=wave)
     heat_abs, heat_params = _absence(ctx, "u.team,")
+    teams = [(f"t{i}", "u.unit_id = {p}", t) for i, t in enumerate(ctx.teams)]
     return {
         "indicators.survey_results organisation": (_SURVEY.format(cols="", where=""), []),
         "indicators.survey_results directorate": (_SURVEY.format(cols="u.directorate,", where=""), []),
@@ -81,17 +154,18 @@ def queries(ctx: Context) -> dict[str, tuple[str, list]]:
         "drilldown.heatmap team": (
             f"SELECT * FROM ({survey_team}) AS s FULL JOIN ({heat_abs}) AS a USING (team)",
             [ctx.wave, *heat_params]),
-        "drilldown.team_profile": (_SURVEY.format(cols="", where="WHERE r.wave_id = ? AND r.unit_id = ?"),
-                                   [ctx.wave, ctx.unit]),
+        # the profile shows the team, its directorate and the organisation, this wave against
+        # the one before (survey) and the wave's 12 months against the 12 before (absence)
+        "drilldown.team_profile": _scoped(ctx, [("team", "u.unit_id = {p}", ctx.unit),
+                                                ("directorate", "u.directorate = {p}", ctx.directorate),
+                                                ("organisation", None, None)]),
         "drilldown.funnel team": (
             _SURVEY.format(cols="u.team,", where="WHERE r.wave_id = ? AND s.indicator_id = 'stress'"),
             [ctx.wave]),
-        "drilldown.compare (3 teams)": (
-            _SURVEY.format(cols="u.team,", where="WHERE r.wave_id = ? AND list_contains(?, r.unit_id)"),
-            [ctx.wave, list(ctx.teams)]),
-        "compare.indicators (3 teams)": (
-            _SURVEY.format(cols="u.team,", where="WHERE r.wave_id = ? AND list_contains(?, r.unit_id)"),
-            [ctx.wave, list(ctx.teams)]),
+        # each team's domain scores and their change: survey and absence, now and before
+        "drilldown.compare (3 teams)": _scoped(ctx, teams),
+        # each team beside the organisation, now and before
+        "compare.indicators (3 teams)": _scoped(ctx, [*teams, ("organisation", None, None)]),
         "response_rates.unit_rates": (
             "SELECT r.wave_id, r.unit_id, count(*) AS n, any_value(p.headcount) AS headcount"
             " FROM responses AS r JOIN waves AS w USING (wave_id) LEFT JOIN staff_in_post AS p"
@@ -103,3 +177,8 @@ def queries(ctx: Context) -> dict[str, tuple[str, list]]:
             "SELECT count(*), count(*) FILTER (WHERE end_date IS NULL),"
             " count(*) FILTER (WHERE end_date < start_date) FROM absence_episodes", []),
     }
+
+
+def as_list(entry: tuple[str, list | dict] | list[tuple[str, list | dict]]) -> list[tuple[str, list | dict]]:
+    """A queries() entry as a list of (SQL, parameters)."""
+    return entry if isinstance(entry, list) else [entry]

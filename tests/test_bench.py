@@ -202,8 +202,43 @@ def test_every_measured_operation_returns_rows(bench_db):
     for t in timings:
         assert t.rows > 0, t.name
         assert len(t.runs) == 2 and t.cold == t.runs[0]
+        assert t.repeated is not None and t.as_json()["repeated_s"] is not None
     refresh = measure.time_refresh(path, repeat=1)
     assert refresh.rows == built.counts["respondent_scores"]   # rolled back: store unchanged
+
+
+def test_raw_baselines_compute_the_scopes_the_page_shows(con):
+    """The team profile's raw baseline gives the team's, its directorate's and the organisation's
+    figures in both waves and both absence periods: checked against plain per-scope queries."""
+    from bench import raw
+
+    ctx = measure.context(con)
+    assert ctx.prev_wave is not None and ctx.directorate is not None
+    (survey_sql, survey_params), (absence_sql, absence_params) = raw.queries(ctx)["drilldown.team_profile"]
+    survey = con.execute(survey_sql, survey_params).df().set_index(["wave_id", "indicator_id"])
+    assert set(survey.index.get_level_values(0)) == {ctx.wave, ctx.prev_wave}
+    for name, where, value in (("team", "r.unit_id = ?", ctx.unit),
+                               ("directorate", "u.directorate = ?", ctx.directorate),
+                               ("organisation", "TRUE OR ? IS NULL", None)):
+        plain = con.execute(
+            "SELECT r.wave_id, s.indicator_id, count(*) AS n, avg(s.value) AS v"
+            " FROM respondent_scores AS s JOIN responses AS r USING (response_id)"
+            f" JOIN units AS u USING (unit_id) WHERE r.wave_id IN (?, ?) AND ({where}) GROUP BY ALL",
+            [ctx.wave, ctx.prev_wave, value]).df().set_index(["wave_id", "indicator_id"])
+        both = plain.join(survey[[f"n_{name}", f"v_{name}"]])
+        assert len(both) == len(plain) > 0
+        assert (both.n == both[f"n_{name}"]).all()
+        assert both.v.to_numpy() == pytest.approx(both[f"v_{name}"].to_numpy())
+    absence_rows = con.execute(absence_sql, absence_params).df().set_index("period")
+    assert set(absence_rows.index) == {"wave", "previous"}
+    # the organisation's days available: every unit-month of staff in post in the 24 months
+    (s1, e1), (s0, _) = ctx.wave_periods
+    total = con.execute(
+        "SELECT sum(fte * (date_diff('day', month, last_day(month)) + 1)) FROM staff_in_post"
+        " WHERE month BETWEEN ? AND ?", [s0, e1]).fetchone()[0]
+    assert absence_rows.available_organisation.sum() == pytest.approx(total)
+    assert (absence_rows.available_team < absence_rows.available_directorate).all()
+    assert len(raw.as_list(raw.queries(ctx)["compare.indicators (3 teams)"])) == 2
 
 
 def test_row_count_and_table():
