@@ -1100,3 +1100,37 @@ def test_wilson_bounds_is_the_closed_form_for_arrays_and_scalars():
     assert high == pytest.approx(centre + half, abs=1e-12)
     one = stats.wilson_interval(12, 40)
     assert (one.low, one.high) == pytest.approx((low[1], high[1]), abs=1e-15)
+
+
+def test_binomial_limits_of_repeated_sizes_equal_each_worked_out_alone():
+    # the limits are worked out once per distinct (p0, n): every element must equal the limit
+    # worked out over the whole array as before, and the one computed for it on its own, whatever
+    # the order, repeats, shapes or a scalar input. To rounding only: scipy's vectorised
+    # quantile differs in the last bit with an element's place in the array
+    rng = np.random.default_rng(3)
+    n = rng.choice([1, 3, 10, 10.4, 57, 200, 1500], size=400)
+    p0 = rng.choice([0.0, 0.02, 0.31, 0.5, 0.97, 1.0], size=400)
+
+    def every(p, m, q):   # the formula over the whole array, no element shared
+        p, m = np.broadcast_arrays(np.asarray(p, dtype=float), np.maximum(np.rint(m), 1.0))
+        r = sps.binom.ppf(q, m, p)
+        f_r, f_below = sps.binom.cdf(r, m, p), sps.binom.cdf(r - 1, m, p)
+        step = f_r - f_below
+        frac = np.divide(f_r - q, step, out=np.zeros_like(step), where=step > 0)
+        return np.clip((r - frac) / m, 0.0, 1.0)
+
+    coverage = 0.95
+    lo, hi = stats.binomial_limits(p0, n, coverage)
+    assert lo.shape == hi.shape == (400,)
+    assert lo == pytest.approx(every(p0, n, 0.025), rel=1e-12, abs=1e-15)
+    assert hi == pytest.approx(every(p0, n, 0.975), rel=1e-12, abs=1e-15)
+    alone = [float(every(p, m, 0.025)) for p, m in zip(p0, n, strict=True)]
+    assert lo == pytest.approx(alone, rel=1e-12, abs=1e-15)
+    lo1, hi1 = stats.binomial_limits(0.31, 57, coverage)           # scalars
+    assert float(lo1) == pytest.approx(float(every(0.31, 57, 0.025)), rel=1e-12)
+    assert float(hi1) == pytest.approx(float(every(0.31, 57, 0.975)), rel=1e-12)
+    grid_lo, _ = stats.binomial_limits(0.31, n.reshape(20, 20), coverage)   # broadcast, 2-D
+    assert grid_lo.shape == (20, 20)
+    assert grid_lo.ravel() == pytest.approx(every(0.31, n, 0.025), rel=1e-12, abs=1e-15)
+    empty_lo, empty_hi = stats.binomial_limits(0.5, np.array([]), coverage)
+    assert empty_lo.shape == empty_hi.shape == (0,)

@@ -367,14 +367,20 @@ def binomial_limits(
     p0 = np.asarray(p0, dtype=np.float64)
     n = np.maximum(np.rint(np.asarray(n, dtype=np.float64)), 1.0)
     p0, n = np.broadcast_arrays(p0, n)
+    shape = p0.shape
+    # the limits depend on (p0, n) only: a funnel of 2,000 teams has a few hundred distinct sizes,
+    # and scipy's binomial quantile is the costly part, so each pair is worked out once
+    pairs, back = np.unique(np.stack([p0.ravel(), n.ravel()], axis=1), axis=0, return_inverse=True)
+    up0, un = pairs[:, 0], pairs[:, 1]
+    back = back.ravel()
 
     def limit(q: float) -> np.ndarray:
-        r = sps.binom.ppf(q, n, p0)
-        f_r = sps.binom.cdf(r, n, p0)
-        f_below = sps.binom.cdf(r - 1, n, p0)
+        r = sps.binom.ppf(q, un, up0)
+        f_r = sps.binom.cdf(r, un, up0)
+        f_below = sps.binom.cdf(r - 1, un, up0)
         step = f_r - f_below
         frac = np.divide(f_r - q, step, out=np.zeros_like(step), where=step > 0)
-        return np.clip((r - frac) / n, 0.0, 1.0)
+        return np.clip((r - frac) / un, 0.0, 1.0)[back].reshape(shape)
 
     tail = (1 - coverage) / 2
     return limit(tail), limit(1 - tail)
