@@ -233,8 +233,9 @@ def _table(
     quality: dict[str, tuple[float | None, int]],
 ) -> pd.DataFrame:
     """One scope's indicator table from its figures (see indicator_table)."""
-    now = survey[survey.wave_id == wave_id].set_index("indicator_id")
-    before = survey[survey.wave_id == prev_wave].set_index("indicator_id")
+    # plain dicts: a lookup per indicator in an indexed frame costs more than the whole table
+    now = _by_indicator(survey[survey.wave_id == wave_id])
+    before = _by_indicator(survey[survey.wave_id == prev_wave])
     pub_now = pub_before = None
     if len(published):
         pub_now = published[published.wave_id == wave_id].set_index("indicator_id")
@@ -247,19 +248,18 @@ def _table(
         note = ""
         change_p = None
         if ind.source == "survey":
-            if ind.id in now.index:
-                n = int(now.at[ind.id, "n"])
+            if ind.id in now:
+                n = now[ind.id][0]
                 if privacy.releasable(n, threshold):
-                    value = float(now.at[ind.id, "value"])
+                    value = now[ind.id][1]
                 else:
                     note = formatting.fewer_than(threshold)
-            if ind.id in before.index and privacy.releasable(int(before.at[ind.id, "n"]), threshold):
-                previous = float(before.at[ind.id, "value"])
+            if ind.id in before and privacy.releasable(before[ind.id][0], threshold):
+                previous = before[ind.id][1]
                 if value is not None:
                     change_p = change_p_value(
-                        ind.kind, value, n, _sd(now, ind.id), previous,
-                        int(before.at[ind.id, "n"]), _sd(before, ind.id))
-            if ind.id not in now.index and pub_now is not None and ind.id in pub_now.index:
+                        ind.kind, value, n, now[ind.id][2], previous, before[ind.id][0], before[ind.id][2])
+            if ind.id not in now and pub_now is not None and ind.id in pub_now.index:
                 value = float(pub_now.at[ind.id, "value"])
                 note = PUBLISHED_NOTE
                 if previous is None and ind.id in pub_before.index:
@@ -317,11 +317,12 @@ def _table(
     return pd.DataFrame(rows)
 
 
-def _sd(frame: pd.DataFrame, indicator_id: str) -> float | None:
-    if "sd" not in frame.columns or indicator_id not in frame.index:
-        return None
-    sd = frame.at[indicator_id, "sd"]
-    return None if pd.isna(sd) else float(sd)
+def _by_indicator(frame: pd.DataFrame) -> dict[str, tuple[int, float, float | None]]:
+    """indicator id -> (n, value, sd or None) of one wave's rows (one row per indicator)."""
+    sds = frame["sd"].tolist() if "sd" in frame.columns else [None] * len(frame)
+    return {i: (int(n), float(v), None if sd is None or pd.isna(sd) else float(sd))
+            for i, n, v, sd in zip(frame.indicator_id.tolist(), frame.n.tolist(), frame.value.tolist(),
+                                   sds, strict=True)}
 
 
 def change_p_value(kind: str, now: float, n_now: int, sd_now: float | None, before: float,
