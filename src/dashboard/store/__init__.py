@@ -286,6 +286,9 @@ CREATE TABLE IF NOT EXISTS evaluation_store (
 );
 """
 MIGRATIONS[6] = _V6
+
+# Version 9 (issue 10): the units with any absence record, for the register's status (derived.py).
+MIGRATIONS[9] = derived.UNITS_SCHEMA
 SCHEMA_VERSION = max(MIGRATIONS)
 # The versions a store had run when it did not yet record them (meta 'migrations'): every one of
 # these up to its schema_version. A version added below a store's schema_version later (4 came

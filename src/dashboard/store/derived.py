@@ -118,6 +118,18 @@ CREATE TABLE IF NOT EXISTS release_absence_scope (
 # The tables of wave figures stored with the release (each may be missing on an older store).
 WAVE_TABLES = ("release_absence_wave", "release_absence_scope")
 
+# Table added by store migration 9: the units with any absence record (an episode or a monthly
+# aggregate row), whatever its dates. The register's status asks which target units have
+# absence data every time it is listed (Where to look lists it six times), and finding out from
+# the records is a scan of every episode (5M at national scale). Migration 9 fills it from the
+# records; every absence refresh rebuilds it.
+UNITS_SQL = """
+SELECT unit_id FROM absence_episodes
+UNION
+SELECT unit_id FROM absence_monthly
+"""
+UNITS_SCHEMA = "CREATE TABLE IF NOT EXISTS absence_units AS " + UNITS_SQL
+
 _SPELLS_SQL = """
 INSERT INTO absence_spells
 WITH data_end AS (
@@ -261,6 +273,9 @@ def refresh_absence(con: duckdb.DuckDBPyConnection) -> None:
     for table in WAVE_TABLES:
         if has_table(con, table):
             con.execute(f"DELETE FROM {table}")  # names from this module
+    if has_table(con, "absence_units"):
+        con.execute("DELETE FROM absence_units")
+        con.execute("INSERT INTO absence_units " + UNITS_SQL)
     con.execute(_SPELLS_SQL)
     everything = [date(1900, 1, 1), date(2200, 12, 31), None]
     # spells are split into months once, for both day counts; each table then reads that
