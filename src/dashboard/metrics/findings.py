@@ -91,10 +91,11 @@ def funnel_findings(
             continue
         ind = cat.indicators[ind_id]
         out = points[points.zone.isin(BEYOND_998) & (points.signal == "worse")]
-        for row in out.itertuples(index=False):
-            gap = _score_gap(ind, float(row.value), float(centre["value"]))
-            hits.setdefault(str(row.group), []).append((gap, ind, float(row.value), float(centre["value"]),
-                                                        int(row.n)))
+        org = float(centre["value"])
+        # plain lists: a national funnel flags a thousand teams, and rows of arrow strings are slow
+        for group, value, n in zip(out.group.tolist(), out.value.tolist(), out.n.tolist(), strict=True):
+            gap = _score_gap(ind, float(value), org)
+            hits.setdefault(str(group), []).append((gap, ind, float(value), org, int(n)))
     found = []
     for team, rows in hits.items():
         rows.sort(key=lambda r: -r[0])
