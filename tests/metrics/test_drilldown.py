@@ -638,3 +638,30 @@ def test_demo_shows_absence_for_most_teams_and_the_rota_teams_fall(demo_con, dem
     # mostly not, so each target team's rate falls (planted ratio 0.70)
     assert (rota.value < rota.reference_value).all()
     assert (rota.status == "better").all()
+
+
+def test_funnels_after_the_heatmap_in_one_call_equal_funnels_alone(demo_con):
+    # inside one figure call the funnels read the team figures the heatmap worked out (both
+    # waves) instead of asking again: the same frames, to the bit, as funnels on their own
+    from dashboard.store import derived
+
+    wave = int(demo_con.execute("SELECT max(wave_id) FROM waves").fetchone()[0])
+    ids = drilldown.survey_indicator_ids()
+    alone = drilldown.funnels(demo_con, ("team",), wave, ids, 10)
+    assert derived.scratch() is None
+
+    @derived.reads
+    def where_to_look(con):
+        heat = drilldown.heatmap(con, ("team",), wave, 10)
+        kept = [k for k in derived.scratch() if k[0] == "drilldown.figures"]
+        assert len(kept) == 1
+        assert derived.scratch()[kept[0]][0] == {wave, wave - 1}
+        return heat, drilldown.funnels(con, ("team",), wave, ids, 10)
+
+    heat, shared = where_to_look(demo_con)
+    assert derived.scratch() is None            # nothing outlives the call
+    assert set(shared) == set(alone) == set(ids)
+    for i in ids:
+        pd.testing.assert_frame_equal(shared[i][0], alone[i][0])
+        assert shared[i][1] == alone[i][1]
+    pd.testing.assert_frame_equal(heat, drilldown.heatmap(demo_con, ("team",), wave, 10))

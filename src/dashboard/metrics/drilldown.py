@@ -117,9 +117,20 @@ def _figures(
     wave_ids: Sequence[int] | None,
     indicator_ids: Sequence[str] | None = None,
 ) -> list[pd.DataFrame]:
-    """Released survey figures for several cuts from one release plan."""
+    """Released survey figures for several cuts from one release plan.
+
+    Inside one figure call, a second request for the same cuts and indicators in some of the
+    waves already worked out is read from the first (each wave's plan is decided on its own, so
+    the rows of a wave are the same whichever other waves were asked for)."""
+    shared = derived.scratch()
+    key = ("drilldown.figures", tuple(tuple(by) for by in cuts), int(threshold),
+           None if indicator_ids is None else tuple(indicator_ids))
+    if shared is not None and wave_ids is not None and key in shared:
+        waves, frames = shared[key]
+        if set(wave_ids) <= waves:
+            return [f[f.wave_id.isin(list(wave_ids))].reset_index(drop=True) for f in frames]
     release = privacy.plan(con, threshold, wave_ids, indicator_ids)
-    return [
+    frames = [
         privacy.apply_plan(
             indicators.survey_results(con, by=by, indicator_ids=indicator_ids, wave_ids=wave_ids),
             release,
@@ -127,6 +138,10 @@ def _figures(
         )
         for by in cuts
     ]
+    if shared is not None and wave_ids is not None:
+        shared[key] = ({int(w) for w in wave_ids}, frames)
+        return [f.copy() for f in frames]   # the caller may change its own; the kept ones stay
+    return frames
 
 
 @derived.reads

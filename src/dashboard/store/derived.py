@@ -495,13 +495,24 @@ def reads(fn: F | None = None, *, only: str | None = None):
         if wanted <= done:
             return fn(con, *args, **kwargs)
         ensure(con, *wanted)
-        outer = (getattr(_checked, "con", None), getattr(_checked, "families", frozenset()))
+        outer = (getattr(_checked, "con", None), getattr(_checked, "families", frozenset()),
+                 getattr(_checked, "scratch", None))
+        if outer[0] is not con:
+            _checked.scratch = {}
         _checked.con, _checked.families = con, done | wanted
         try:
             return fn(con, *args, **kwargs)
         finally:
-            _checked.con, _checked.families = outer
+            _checked.con, _checked.families, _checked.scratch = outer
     return wrapper  # type: ignore[return-value]
+
+
+def scratch() -> dict | None:
+    """A dict that lives exactly as long as the outermost figure function (`reads`) running on
+    this thread, None outside one: figures one call needs twice (Where to look draws the heatmap
+    and the funnels from the same team figures) are worked out once, and nothing outlives the
+    call, so nothing can go stale."""
+    return getattr(_checked, "scratch", None)
 
 
 def ensure(con: duckdb.DuckDBPyConnection, *families: str) -> None:
