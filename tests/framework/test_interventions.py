@@ -283,3 +283,34 @@ def test_register_fields_record_reads_rows_of_every_shape(con):
         iv.RegisterFields(resources="individual").validated()
     assert want.values() == ["tertiary", ["relational"], "staff", "analyse", 0.0]
     assert iv.RegisterFields().values() == [None, None, None, None, None]
+
+
+def test_register_read_once_inside_a_figure_call_is_the_same_register(demo_con):
+    # inside one figure call the register is listed once per date and each entry read from it:
+    # the same frame and the same entries as asked for one by one outside a call
+    import pandas as pd
+
+    from dashboard.store import derived, query
+
+    days = (date(2024, 6, 1), date(2025, 12, 31))
+    outside = {d: iv.list_interventions(demo_con, as_of=d) for d in days}
+    ids = [int(i) for i in outside[days[1]].intervention_id]
+    assert len(ids) >= 4
+    entries = {i: iv.get_intervention(demo_con, i, as_of=days[1]) for i in ids}
+
+    @derived.reads
+    def call(con):
+        with query.trace() as ran:
+            listed = {d: iv.list_interventions(con, as_of=d) for d in days}
+            read = {i: iv.get_intervention(con, i, as_of=days[1]) for i in ids}
+            listed_again = iv.list_interventions(con, as_of=days[1])
+        return listed, read, listed_again, [r.name for r in ran]
+
+    listed, read, listed_again, names = call(demo_con)
+    assert names.count("interventions.register") == len(days)   # once per date
+    for d in days:
+        pd.testing.assert_frame_equal(listed[d], outside[d])
+    pd.testing.assert_frame_equal(listed_again, outside[days[1]])
+    assert read == entries
+    with pytest.raises(iv.InterventionError):
+        derived.reads(lambda con: iv.get_intervention(con, 10_000))(demo_con)

@@ -288,6 +288,22 @@ def list_interventions(
     of other interventions sharing a target unit in an overlapping period).
     """
     as_of = as_of or date.today()
+    # inside one figure call the register is listed once per date and entries read from it:
+    # Where to look lists it, its data quality lists it again and each evaluation reads its own
+    # entry. The statement works out every entry whichever is asked for (its filter is last).
+    shared = derived.scratch()
+    if shared is not None:
+        key = ("interventions.register", as_of)
+        if key not in shared:
+            shared[key] = _register(con, as_of, None)
+        frame = shared[key]
+        if intervention_id is not None:
+            frame = frame[frame.intervention_id == int(intervention_id)]
+        return frame.reset_index(drop=True)
+    return _register(con, as_of, intervention_id)
+
+
+def _register(con: duckdb.DuckDBPyConnection, as_of: date, intervention_id: int | None) -> pd.DataFrame:
     survey, absence = _indicator_ids_by_source()
     # the units with absence records as derived at import (a store not yet migrated: the records)
     stored = derived.has_table(con, "absence_units")
