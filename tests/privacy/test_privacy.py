@@ -226,6 +226,33 @@ def test_shown_groups_decide_a_wave_whose_stored_plan_is_gone(demo_db, tmp_path)
         con.close()
 
 
+def test_a_stored_plan_reads_back_as_the_frame_the_rule_decides(demo_db, tmp_path):
+    # the plan stored at import, read back, is the frame release_plan decides: the same rows,
+    # order, values and NA keys (read from a copy with nothing stored). Not the same column
+    # types: the stored one's keys are objects and its wave ids 32-bit, as they always were read
+    threshold = settings().anonymity_threshold
+    stored_path, fresh_path = tmp_path / "stored.duckdb", tmp_path / "fresh.duckdb"
+    shutil.copy(demo_db, stored_path)
+    shutil.copy(demo_db, fresh_path)
+    privacy._PLAN_MEMO.clear()
+    con = store.connect(stored_path, read_only=True)
+    try:
+        waves = [int(w) for (w,) in con.execute("SELECT wave_id FROM waves ORDER BY wave_id").fetchall()]
+        read = {w: privacy.plan(con, threshold, [w]) for w in waves}
+    finally:
+        con.close()
+    con = store.connect(fresh_path)
+    try:
+        con.execute("DELETE FROM release_survey")
+        decided = {w: privacy.plan(con, threshold, [w]) for w in waves}
+    finally:
+        con.close()
+    for w in waves:
+        assert read[w].team.isna().any() and read[w].staff_group.isna().any()
+        plain = [f.astype(object).where(f.notna(), None) for f in (read[w], decided[w])]
+        pd.testing.assert_frame_equal(*plain)
+
+
 # ---- the adversary ------------------------------------------------------------------------------
 
 CUT_COLUMNS = ("directorate", "team", "site", "staff_group")
