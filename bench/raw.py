@@ -36,12 +36,15 @@ GROUP BY ALL
 
 # Days lost per unit and month from episodes as they are (no spell merging), FTE days available
 # from staff in post: the plain calendar-day rate.
-_ABSENCE = """
+# Episodes clipped to [start, end] and split into months, and staff in post in those months;
+# start and end are how the query binds its bounds (? in order, or $names).
+_ABSENCE_CTES = """
 WITH ep AS (
-    SELECT unit_id, fte, greatest(start_date, CAST(? AS DATE)) AS a,
-           least(coalesce(end_date, CAST(? AS DATE)), CAST(? AS DATE)) AS b
+    SELECT unit_id, fte, greatest(start_date, CAST({start} AS DATE)) AS a,
+           least(coalesce(end_date, CAST({end} AS DATE)), CAST({end} AS DATE)) AS b
     FROM absence_episodes
-    WHERE start_date <= CAST(? AS DATE) AND coalesce(end_date, CAST(? AS DATE)) >= CAST(? AS DATE)
+    WHERE start_date <= CAST({end} AS DATE)
+      AND coalesce(end_date, CAST({end} AS DATE)) >= CAST({start} AS DATE)
 ),
 months AS (
     SELECT unit_id, fte, a, b,
@@ -56,8 +59,11 @@ lost AS (
 ),
 avail AS (
     SELECT unit_id, month, fte * (date_diff('day', month, last_day(month)) + 1) AS available, headcount
-    FROM staff_in_post WHERE month BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)
+    FROM staff_in_post WHERE month BETWEEN CAST({start} AS DATE) AND CAST({end} AS DATE)
 )
+"""
+
+_ABSENCE = _ABSENCE_CTES.format(start="?", end="?") + """
 SELECT {cols} {month} sum(l.lost) AS lost, sum(a.available) AS available,
        sum(l.lost) / sum(a.available) AS rate
 FROM avail AS a LEFT JOIN lost AS l USING (unit_id, month) JOIN units AS u USING (unit_id)
@@ -103,28 +109,7 @@ def _scoped_absence(ctx: Context, scopes: list[tuple[str, str, object]]) -> tupl
             params[name] = value
         cols.append(f"sum(l.lost) FILTER (WHERE {where}) AS lost_{name},"
                     f" sum(a.available) FILTER (WHERE {where}) AS available_{name}")
-    sql = f"""
-WITH ep AS (
-    SELECT unit_id, fte, greatest(start_date, CAST($s0 AS DATE)) AS a,
-           least(coalesce(end_date, CAST($e1 AS DATE)), CAST($e1 AS DATE)) AS b
-    FROM absence_episodes
-    WHERE start_date <= CAST($e1 AS DATE) AND coalesce(end_date, CAST($e1 AS DATE)) >= CAST($s0 AS DATE)
-),
-months AS (
-    SELECT unit_id, fte, a, b,
-           CAST(unnest(generate_series(date_trunc('month', a), date_trunc('month', b), INTERVAL 1 MONTH))
-                AS DATE) AS month
-    FROM ep
-),
-lost AS (
-    SELECT unit_id, month,
-           sum(fte * (date_diff('day', greatest(a, month), least(b, last_day(month))) + 1)) AS lost
-    FROM months GROUP BY ALL
-),
-avail AS (
-    SELECT unit_id, month, fte * (date_diff('day', month, last_day(month)) + 1) AS available, headcount
-    FROM staff_in_post WHERE month BETWEEN CAST($s0 AS DATE) AND CAST($e1 AS DATE)
-)
+    sql = _ABSENCE_CTES.format(start="$s0", end="$e1") + f"""
 SELECT CASE WHEN a.month >= CAST($s1 AS DATE) THEN 'wave' ELSE 'previous' END AS period, {", ".join(cols)}
 FROM avail AS a LEFT JOIN lost AS l USING (unit_id, month) JOIN units AS u USING (unit_id)
 GROUP BY ALL
