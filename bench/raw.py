@@ -76,18 +76,25 @@ def _absence(ctx: Context, cols: str = "", month: str = "") -> tuple[str, list]:
     return _ABSENCE.format(cols=cols, month=month), [s, e, e, e, e, s, s, e]
 
 
+def _filters(scopes: list[tuple[str, str | None, object]], params: dict) -> list[tuple[str, str]]:
+    """(name, WHERE condition) of each scope, its value bound as $name in params (a scope
+    without a condition, the organisation, is every row)."""
+    out = []
+    for name, condition, value in scopes:
+        if condition is not None:
+            params[name] = value
+        out.append((name, "TRUE" if condition is None else condition.format(p=f"${name}")))
+    return out
+
+
 # Several scopes' survey figures over the wave and the one before, in one scan: each scope's
 # count, mean and SD by a FILTER on its rows (the organisation: every row).
 def _scoped_survey(ctx: Context, scopes: list[tuple[str, str, object]]) -> tuple[str, dict]:
     params: dict = {"waves": [w for w in (ctx.wave, ctx.prev_wave) if w is not None]}
-    cols = []
-    for name, condition, value in scopes:
-        where = "TRUE" if condition is None else condition.format(p=f"${name}")
-        if condition is not None:
-            params[name] = value
-        cols.append(f"count(*) FILTER (WHERE {where}) AS n_{name},"
-                    f" avg(s.value) FILTER (WHERE {where}) AS v_{name},"
-                    f" stddev_samp(s.value) FILTER (WHERE {where}) AS sd_{name}")
+    cols = [f"count(*) FILTER (WHERE {where}) AS n_{name},"
+            f" avg(s.value) FILTER (WHERE {where}) AS v_{name},"
+            f" stddev_samp(s.value) FILTER (WHERE {where}) AS sd_{name}"
+            for name, where in _filters(scopes, params)]
     sql = f"""
 SELECT r.wave_id, s.indicator_id, {", ".join(cols)}
 FROM respondent_scores AS s JOIN responses AS r USING (response_id) JOIN units AS u USING (unit_id)
@@ -102,13 +109,9 @@ GROUP BY ALL
 def _scoped_absence(ctx: Context, scopes: list[tuple[str, str, object]]) -> tuple[str, dict]:
     (s1, e1), (s0, _e0) = ctx.wave_periods
     params: dict = {"s0": s0, "s1": s1, "e1": e1}
-    cols = []
-    for name, condition, value in scopes:
-        where = "TRUE" if condition is None else condition.format(p=f"${name}")
-        if condition is not None:
-            params[name] = value
-        cols.append(f"sum(l.lost) FILTER (WHERE {where}) AS lost_{name},"
-                    f" sum(a.available) FILTER (WHERE {where}) AS available_{name}")
+    cols = [f"sum(l.lost) FILTER (WHERE {where}) AS lost_{name},"
+            f" sum(a.available) FILTER (WHERE {where}) AS available_{name}"
+            for name, where in _filters(scopes, params)]
     sql = _ABSENCE_CTES.format(start="$s0", end="$e1") + f"""
 SELECT CASE WHEN a.month >= CAST($s1 AS DATE) THEN 'wave' ELSE 'previous' END AS period, {", ".join(cols)}
 FROM avail AS a LEFT JOIN lost AS l USING (unit_id, month) JOIN units AS u USING (unit_id)

@@ -115,3 +115,10 @@ def f(threshold, brief, settings, n, MIN_N):
     ok3 = f"fewer than {n} months"
 '''
     assert withheld_wording(source) == [3, 4, 6, 7, 8]
+
+
+def test_whole_numbers_round_to_the_unit_and_withheld_ones_read_as_a_dash():
+    assert formatting.whole(12345.4) == "12,345"
+    assert formatting.whole(1_234_567.0) == "1,234,567"
+    assert formatting.whole(0.0) == "0" and formatting.whole(7) == "7"
+    assert formatting.whole(None) == "–" and formatting.whole(float("nan")) == "–"
