@@ -117,3 +117,62 @@ def test_unknown_cut_is_refused(con):
 def test_respondent_values(con):
     frame = indicators.respondent_values(con, "stress", wave_ids=[1], unit_ids=[1])
     assert sorted(frame.value) == [0, 1, 1]
+
+
+def _exact(cells, keys):
+    """Value and sd from the cells' sums added exactly (Decimal at the cells' 1e-9), the way the
+    figures must come out whatever order DuckDB's threads add them in."""
+    from decimal import Decimal
+
+    out = {}
+    for row in cells.itertuples(index=False):
+        key = tuple(getattr(row, k) for k in keys)
+        n, s, s2, whole = out.get(key, (0, Decimal(0), Decimal(0), True))
+        s2_here = None if row.sum_v2 is None or (isinstance(row.sum_v2, float) and math.isnan(row.sum_v2)) \
+            else Decimal(repr(row.sum_v2)).quantize(Decimal("1e-9"))
+        out[key] = (n + int(row.n), s + Decimal(repr(row.sum_v)).quantize(Decimal("1e-9")),
+                    s2 + (s2_here or 0), whole and s2_here is not None)
+    figures = {}
+    for key, (n, s, s2, whole) in out.items():
+        sd = (math.sqrt(max(float(s2) - float(s) * float(s) / n, 0) / (n - 1))
+              if whole and n > 1 else math.nan)
+        figures[key] = (float(s) / n, n, sd)
+    return figures
+
+
+@pytest.mark.parametrize("by", [(), ("directorate",), ("site",), ("staff_group",)])
+def test_figures_are_the_exact_sums_of_the_cells_bit_for_bit(by, tmp_path):
+    """Sums are added as decimals, so a figure does not depend on the order rows are added in
+    (at national scale DuckDB's threads added doubles in a different order each run)."""
+    con = tiny_org.build(tmp_path / "agg.duckdb", with_aggregate=True)
+    # shares whose sum as doubles depends on the order they are added in: (0.1 + 0.2) + 0.3 is
+    # 0.6000000000000001, 0.1 + (0.2 + 0.3) is 0.6
+    con.executemany("INSERT INTO survey_aggregates VALUES (?, 3, 'stress', ?, 1, NULL)",
+                    [(1, 0.1), (2, 0.2), (3, 0.3)])
+    frame = indicators.survey_results(con, by=by)
+    cells = con.execute(
+        "SELECT c.*, u.directorate, u.site FROM survey_cells AS c JOIN units AS u USING (unit_id)"
+        + (" WHERE c.respondent" if "staff_group" in by else "")).df()
+    cells["sum_v2"] = cells.sum_v2.astype(object).where(cells.sum_v2.notna(), None)
+    expected = _exact(cells, [*by, "wave_id", "indicator_id"])
+    assert len(frame) == len(expected) > 0
+    for row in frame.itertuples(index=False):
+        value, n, sd = expected[tuple(getattr(row, k) for k in [*by, "wave_id", "indicator_id"])]
+        assert row.n == n
+        assert row.value == value  # bit for bit, not approximately
+        assert (math.isnan(row.sd) and math.isnan(sd)) or row.sd == sd
+
+
+def test_scope_figures_are_the_exact_sums_of_the_cells(con):
+    con.executemany("INSERT INTO survey_aggregates VALUES (?, 3, 'stress', ?, 1, NULL)",
+                    [(1, 0.1), (2, 0.2), (3, 0.3)])   # an order-dependent double sum, as above
+    frame = indicators.scope_results(con, {"org": None, "two": [1, 2]}, [1, 3])
+    cells = con.execute("SELECT * FROM survey_cells WHERE wave_id IN (1, 3)").df()
+    for scope, units in (("org", None), ("two", [1, 2])):
+        part = cells if units is None else cells[cells.unit_id.isin(units)]
+        expected = _exact(part.assign(sum_v2=part.sum_v2.astype(object)), ["wave_id", "indicator_id"])
+        got = frame[frame.scope == scope]
+        assert len(got) == len(expected) > 0
+        for row in got.itertuples(index=False):
+            value, n, _ = expected[(row.wave_id, row.indicator_id)]
+            assert (row.n, row.value) == (n, value)

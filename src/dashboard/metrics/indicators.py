@@ -12,9 +12,13 @@ from dashboard.store import derived, groups, query
 # kinds of upload feed the same figures. Pre-aggregated rows carry no staff group or spread. Both
 # roll up from the derived survey cells (unit x staff group x wave x indicator: n, sum, sum of
 # squares), never from the answers themselves.
+# The cells' sums are rounded to 1e-9 and added as DECIMAL(38, 9), exactly: DuckDB adds doubles
+# in whatever order its threads meet them, so at national scale the same data gave figures that
+# differed in the last bit from one run to the next (and a p-value of 0.89 one time, 1.0 the next).
 _RESPONDENT_SQL = """
 SELECT {select} r.wave_id, r.indicator_id,
-       sum(r.n) AS n, sum(r.sum_v) AS sum_v, sum(r.sum_v2) AS sum_v2
+       sum(r.n) AS n, sum(CAST(r.sum_v AS DECIMAL(38, 9))) AS sum_v,
+       sum(CAST(r.sum_v2 AS DECIMAL(38, 9))) AS sum_v2
 FROM survey_cells AS r
 JOIN units AS u USING (unit_id)
 WHERE r.respondent
@@ -26,7 +30,8 @@ GROUP BY ALL
 
 _AGGREGATE_SQL = """
 SELECT {select} r.wave_id, r.indicator_id,
-       sum(r.n) AS n, sum(r.sum_v) AS sum_v, CAST(NULL AS DOUBLE) AS sum_v2
+       sum(r.n) AS n, sum(CAST(r.sum_v AS DECIMAL(38, 9))) AS sum_v,
+       CAST(NULL AS DECIMAL(38, 9)) AS sum_v2
 FROM survey_cells AS r
 JOIN units AS u USING (unit_id)
 WHERE NOT r.respondent
@@ -49,10 +54,12 @@ summed AS (
     GROUP BY ALL
 )
 SELECT {group} s.wave_id, w.label AS wave_label, w.fielded_on, s.indicator_id,
-       s.sum_v / s.n AS value,
+       CAST(s.sum_v AS DOUBLE) / s.n AS value,
        CAST(s.n AS BIGINT) AS n,
        CASE WHEN s.n > 1 AND s.sum_v2 IS NOT NULL
-            THEN sqrt(greatest(s.sum_v2 - s.sum_v * s.sum_v / s.n, 0) / (s.n - 1)) END AS sd
+            THEN sqrt(greatest(CAST(s.sum_v2 AS DOUBLE)
+                               - CAST(s.sum_v AS DOUBLE) * CAST(s.sum_v AS DOUBLE) / s.n, 0)
+                      / (s.n - 1)) END AS sd
 FROM summed AS s
 JOIN waves AS w USING (wave_id)
 ORDER BY {order} w.fielded_on, s.indicator_id
@@ -103,8 +110,10 @@ member AS (
     FROM scopes AS s JOIN units AS u ON s.units IS NULL OR list_contains(s.units, u.unit_id)
 ),
 summed AS (
-    SELECT m.scope, c.wave_id, c.indicator_id, sum(c.n) AS n, sum(c.sum_v) AS sum_v,
-           CASE WHEN bool_and(c.respondent) THEN sum(c.sum_v2) END AS sum_v2
+    SELECT m.scope, c.wave_id, c.indicator_id, sum(c.n) AS n,
+           CAST(sum(CAST(c.sum_v AS DECIMAL(38, 9))) AS DOUBLE) AS sum_v,
+           CASE WHEN bool_and(c.respondent)
+                THEN CAST(sum(CAST(c.sum_v2 AS DECIMAL(38, 9))) AS DOUBLE) END AS sum_v2
     FROM survey_cells AS c JOIN member AS m USING (unit_id)
     WHERE list_contains(CAST(? AS INTEGER[]), c.wave_id)
     GROUP BY ALL
