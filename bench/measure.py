@@ -111,7 +111,10 @@ def operations(con: duckdb.DuckDBPyConnection, threshold: int = 10) -> list[Oper
         Operation("drilldown.compare (3 teams)", lambda c: drilldown.compare(c, teams, wave, t)),
         Operation("compare.indicators (3 teams)", lambda c: compare.indicators(c, teams, wave, t)),
         Operation("response_rates.unit_rates", lambda c: response_rates.unit_rates(c, t)),
+        # Where to look: its figures as every view after the first reads them (stored by the
+        # first view, see store_briefing), and worked out as the first view after an import does
         Operation("briefing.gather", lambda c: briefing.gather(c, wave, t)),
+        Operation("briefing.gather worked out", lambda c: briefing.gather(c, wave, t, stored=False)),
         Operation("absence.period_summary (24 months)", lambda c: absence.period_summary(c, start, end)),
         Operation("absence.monthly_rates directorate",
                   lambda c: absence.monthly_rates(c, start, end, t, by=("directorate",))),
@@ -289,6 +292,21 @@ def store_evaluations(path: Path, threshold: int, memory_limit: str | None = Non
         with store.transaction(con):
             evaluation.store_all(con, threshold)
         return True
+    finally:
+        con.close()
+
+
+def store_briefing(path: Path, threshold: int, memory_limit: str | None = None) -> float:
+    """The first view of Where to look after an import, on a writable connection as the app's:
+    it works out the latest wave's briefing and stores its figures; seconds taken."""
+    con = open_store(path, read_only=False, memory_limit=memory_limit)
+    try:
+        _forget_memos()
+        started = time.perf_counter()
+        wave = briefing.latest_wave(con)
+        if wave is not None:
+            briefing.gather(con, wave, threshold)
+        return time.perf_counter() - started
     finally:
         con.close()
 

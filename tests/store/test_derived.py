@@ -320,7 +320,7 @@ def test_absence_units_follow_the_records_and_a_migrated_store_fills_them(con, t
     again = store.connect(path)
     try:
         assert _absence_units(again) == {1}
-        assert store.schema_version(again) == store.SCHEMA_VERSION == 9
+        assert store.schema_version(again) == store.SCHEMA_VERSION >= 9
     finally:
         again.close()
 

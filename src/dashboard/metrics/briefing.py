@@ -6,8 +6,13 @@ paper is the number on the page for the same wave. Nothing here compares n with 
 """
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import pickle
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -104,20 +109,33 @@ def gather(
     threshold: int,
     absence_period: tuple[date, date] | None = None,
     produced: date | None = None,
+    stored: bool = True,
 ) -> Briefing:
     """Collect the released figures for a wave (absence: the 12 months to its fieldwork unless
-    a period is given) and rank the findings."""
+    a period is given) and rank the findings.
+
+    With the default period, the figures and the findings drawn from them (all but the
+    evaluations' findings) are read from the store when the data, register, catalogue, settings
+    and code they came from are unchanged (see _inputs), and stored after they are worked out:
+    Where to look, meeting mode and the slides ask for the same briefing in every session.
+    stored=False works them out even so (what the first view after an import does; the bench)."""
     cat = catalogue.get()
     info = store.dataset_info(con)
-    waves = indicators.waves(con)
+    waves = indicators.wave_dates(con)
     row = waves[waves.wave_id == wave_id]
     if row.empty:
         raise ValueError(f"unknown wave {wave_id}")
     fielded_on = pd.Timestamp(row.fielded_on.iloc[0]).date()
-    table = scorecard.indicator_table(con, wave_id, threshold)
-    domains = scorecard.domain_table(table)
-    heat = drilldown.heatmap(con, ("team",), wave_id, threshold, "organisation")
-    funnels = drilldown.funnels(con, ("team",), wave_id, drilldown.survey_indicator_ids(cat), threshold)
+    parts = None
+    if absence_period is None:
+        inputs = _inputs(con)
+        parts = _stored(con, wave_id, threshold, inputs) if stored else None
+    if parts is None:
+        parts = _figures(con, cat, wave_id, threshold, absence_period)
+        if absence_period is None:
+            derived.keep_on_read(con, "briefing_store",
+                                 lambda: _write(con, wave_id, threshold, inputs, parts))
+    # the register as of the wave and its evaluations (their own store and memo)
     register = interventions.list_interventions(con, as_of=fielded_on)
     evaluable = set(cat.indicators)
     evaluations = tuple(
@@ -125,6 +143,30 @@ def gather(
         for iv in register.itertuples(index=False)
         if iv.status == "evaluated" and set(iv.indicators) & evaluable
     )
+    table = parts["table"]
+    org_rate = table.loc[table.indicator_id == "absence_rate", "value"]
+    rate = float(org_rate.iloc[0]) if not org_rate.empty and pd.notna(org_rate.iloc[0]) else None
+    found = {**parts["groups"], "change": findings.change_findings(evaluations, rate)}
+    groups = {kind: found[kind] for kind in ("outlier", "change", "domain", "absence")}
+    return Briefing(
+        dataset=info["name"], is_demo=bool(info["is_demo"]), wave_id=int(wave_id),
+        wave_label=str(row.label.iloc[0]), fielded_on=fielded_on, threshold=int(threshold),
+        produced=produced or date.today(), table=table, domains=parts["domains"],
+        heat=parts["heat"], funnels=parts["funnels"], evaluations=evaluations, register=register,
+        absence_period=parts["absence_period"], absence_monthly=parts["absence_monthly"],
+        absence_reasons=parts["absence_reasons"], absence_summary=parts["absence_summary"],
+        groups=groups, ranked=tuple(findings.where_to_look(groups)),
+    )
+
+
+def _figures(con: duckdb.DuckDBPyConnection, cat: catalogue.Catalogue, wave_id: int, threshold: int,
+             absence_period: tuple[date, date] | None) -> dict:
+    """The briefing's released figures and the findings drawn from them alone (not the
+    register's)."""
+    table = scorecard.indicator_table(con, wave_id, threshold)
+    domains = scorecard.domain_table(table)
+    heat = drilldown.heatmap(con, ("team",), wave_id, threshold, "organisation")
+    funnels = drilldown.funnels(con, ("team",), wave_id, drilldown.survey_indicator_ids(cat), threshold)
     period = absence_period or periods.wave_periods(con, wave_id)[0]
     monthly = absence.monthly_rates(con, period[0], period[1], threshold)
     reasons = absence.reasons(con, period[0], period[1], threshold)
@@ -133,23 +175,107 @@ def gather(
     summary = (team_absence.scope_release(con, wave_id, threshold, {"organisation": None})["organisation"][0]
                if absence_period is None else
                absence.period_summary(con, period[0], period[1], threshold=threshold))
-    org_rate = table.loc[table.indicator_id == "absence_rate", "value"]
-    rate = float(org_rate.iloc[0]) if not org_rate.empty and pd.notna(org_rate.iloc[0]) else None
-    groups = {
-        "outlier": findings.funnel_findings(funnels, cat, wave_id),
-        "change": findings.change_findings(evaluations, rate),
-        "domain": findings.domain_findings(domains, wave_id),
-        "absence": findings.absence_findings(heat, wave_id),
+    return {
+        "table": table, "domains": domains, "heat": heat, "funnels": funnels,
+        "absence_period": (period[0], period[1]),
+        "absence_monthly": monthly[~monthly.suppressed].reset_index(drop=True),
+        "absence_reasons": reasons, "absence_summary": summary,
+        "groups": {
+            "outlier": findings.funnel_findings(funnels, cat, wave_id),
+            "domain": findings.domain_findings(domains, wave_id),
+            "absence": findings.absence_findings(heat, wave_id),
+        },
     }
-    return Briefing(
-        dataset=info["name"], is_demo=bool(info["is_demo"]), wave_id=int(wave_id),
-        wave_label=str(row.label.iloc[0]), fielded_on=fielded_on, threshold=int(threshold),
-        produced=produced or date.today(), table=table, domains=domains, heat=heat, funnels=funnels,
-        evaluations=evaluations, register=register, absence_period=(period[0], period[1]),
-        absence_monthly=monthly[~monthly.suppressed].reset_index(drop=True),
-        absence_reasons=reasons, absence_summary=summary, groups=groups,
-        ranked=tuple(findings.where_to_look(groups)),
-    )
+
+
+# What a stored briefing's figures were made from: the derived tables' signatures (any survey
+# or absence data, staff in post, the unit structure, the TOML catalogue), and the register, the
+# waves and the published figures (small tables, hashed here). The register is among them because
+# the scorecard's Data insights domain counts the interventions that can be evaluated.
+_INPUTS_SQL = """
+SELECT (SELECT value FROM meta WHERE key = 'derived_survey'),
+       (SELECT value FROM meta WHERE key = 'derived_absence'),
+       (SELECT coalesce(sum(hash(intervention_id, name, domain, start_date, end_date, indicators))
+               % 1000000007, 0) || '/' || count(*) FROM interventions),
+       (SELECT coalesce(sum(hash(intervention_id, unit_id)) % 1000000007, 0) || '/' || count(*)
+        FROM intervention_units),
+       (SELECT coalesce(sum(hash(wave_id, label, fielded_on)) % 1000000007, 0) || '/' || count(*)
+        FROM waves),
+       (SELECT coalesce(sum(hash(wave_id, indicator_id, value)) % 1000000007, 0) || '/' || count(*)
+        FROM published_figures)
+"""
+
+
+def _code_print() -> str:
+    """The code the figures come from: the evaluations' (statistics, metrics, release, store,
+    framework, catalogue, periods, settings) and the wording of findings (present/)."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(evaluation.CODE_PRINT.encode())
+    for f in sorted((package / "present").glob("*.py")):
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_CODE = _code_print()
+
+
+def _inputs(con: duckdb.DuckDBPyConnection) -> str:
+    from dashboard.config import settings
+
+    cat = catalogue.get()
+    # custom indicators live in the store and join the catalogue in this process
+    custom = hashlib.sha256(repr(sorted(repr(i) for i in cat.indicators.values() if i.custom)).encode())
+    now = settings()
+    return json.dumps([_CODE, cat.fingerprint, custom.hexdigest()[:16], now.day_count, now.long_term_days,
+                       *(str(v) for v in con.execute(_INPUTS_SQL).fetchone())])
+
+
+# A stored briefing is read back by pickle restricted to what its frames and findings hold: a
+# store file edited by hand cannot make the reader run anything else.
+_PICKLED = {
+    ("builtins", "slice"), ("datetime", "date"), ("dashboard.metrics.findings", "Finding"),
+    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
+    ("pandas", "DataFrame"), ("pandas", "Series"), ("pandas", "Index"), ("pandas", "RangeIndex"),
+    ("pandas", "StringDtype"), ("pandas", "BooleanDtype"), ("pandas", "Int64Dtype"),
+    ("pandas", "CategoricalDtype"), ("pandas", "Categorical"),
+    ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"), ("pandas._libs.internals", "_unpickle_block"),
+    ("pandas.arrays", "ArrowStringArray"), ("pandas.arrays", "DatetimeArray"),
+    ("pandas.arrays", "BooleanArray"), ("pandas.arrays", "IntegerArray"),
+    ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.internals.managers", "BlockManager"),
+    ("pandas.core.internals.managers", "SingleBlockManager"),
+    ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"), ("pandas", "NA"),
+    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) not in _PICKLED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a briefing")
+        return super().find_class(module, name)
+
+
+def _stored(con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int, inputs: str) -> dict | None:
+    """The figures stored for the wave, threshold and inputs, or None."""
+    if not derived.has_table(con, "briefing_store"):
+        return None
+    row = con.execute("SELECT payload FROM briefing_store WHERE threshold = ? AND wave_id = ? AND inputs = ?",
+                      [int(threshold), int(wave_id), inputs]).fetchone()
+    if row is None:
+        return None
+    try:
+        found = _Unpickler(io.BytesIO(row[0])).load()
+    except Exception:  # written by other library versions: worked out again
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _write(con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int, inputs: str, parts: dict) -> None:
+    con.execute("DELETE FROM briefing_store WHERE threshold = ? AND wave_id = ?",
+                [int(threshold), int(wave_id)])
+    con.execute("INSERT INTO briefing_store VALUES (?, ?, ?, ?)",
+                [int(threshold), int(wave_id), inputs, pickle.dumps(parts, protocol=5)])
 
 
 def flagged_teams(brief: Briefing) -> tuple[str, ...]:

@@ -743,6 +743,7 @@ def _code_print(package: Path | None = None) -> str:
 
 
 _CODE = _code_print()
+CODE_PRINT = _CODE  # also under the stored briefing's print (metrics/briefing.py)
 
 
 def _inputs(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:

@@ -289,6 +289,18 @@ MIGRATIONS[6] = _V6
 
 # Version 9 (issue 10): the units with any absence record, for the register's status (derived.py).
 MIGRATIONS[9] = derived.UNITS_SCHEMA
+
+# Version 10 (issue 10): Where to look's figures for a wave with the default absence period,
+# stored when first worked out and read by every later view (metrics/briefing.py).
+_V10 = """
+CREATE TABLE IF NOT EXISTS briefing_store (
+    threshold INTEGER NOT NULL,
+    wave_id INTEGER NOT NULL,
+    inputs VARCHAR NOT NULL,        -- code, catalogue, settings, derived-table and small-table prints
+    payload BLOB NOT NULL           -- the figures and their findings, read by a restricted unpickler
+);
+"""
+MIGRATIONS[10] = _V10
 SCHEMA_VERSION = max(MIGRATIONS)
 # The versions a store had run when it did not yet record them (meta 'migrations'): every one of
 # these up to its schema_version. A version added below a store's schema_version later (4 came
