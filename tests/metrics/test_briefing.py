@@ -190,6 +190,7 @@ def test_a_stored_briefing_is_worked_out_again_when_what_it_shows_came_from_chan
         con.execute("INSERT INTO answers VALUES (?, 'q11c', 1)", [rid])
         store.refresh_scores(con)
         store.bump_version(con)
+    assert _stored_rows(con) == 0   # an import (or undo) removes what its data replaced
     read_or_worked_out(True)
     # other code or other settings: worked out again
     briefing.gather(con, wave, 10)

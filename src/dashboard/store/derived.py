@@ -453,6 +453,10 @@ def store_release(con: duckdb.DuckDBPyConnection, threshold: int | None = None) 
     from dashboard.stats import evaluation  # reads the release just stored
 
     evaluation.store_all(con, threshold)
+    if has_table(con, "briefing_store"):
+        # stale now, and figures of data an undo removed must not stay in the file: the next
+        # view of Where to look works them out again (metrics/briefing.py)
+        con.execute("DELETE FROM briefing_store")
 
 
 # Each family of derived tables: the meta key that holds the signature of its sources, and the
