@@ -287,7 +287,9 @@ def _survey_cells(
     from scipy.stats import norm
 
     prev = _previous_wave(con, wave_id)
-    wave_ids = [wave_id] + ([prev] if prev is not None else [])
+    # the previous wave's figures only when they are the reference: each wave's release is
+    # decided on its own, so this wave's rows are the same either way (half the rows to read)
+    wave_ids = [wave_id] + ([prev] if prev is not None and reference == "previous" else [])
     figs, org = _figures(con, [by, ()], threshold, wave_ids, ids)
     if by == ("team",) and directorate is not None:
         tree = unit_tree(con)
