@@ -666,3 +666,21 @@ def test_funnels_after_the_heatmap_in_one_call_equal_funnels_alone(demo_con):
         pd.testing.assert_frame_equal(shared[i][0], alone[i][0])
         assert shared[i][1] == alone[i][1]
     pd.testing.assert_frame_equal(heat, drilldown.heatmap(demo_con, ("team",), wave, 10))
+
+
+def test_a_cells_count_does_not_move_with_the_last_bit_of_its_share():
+    # a share of several items can give half a success (290.5 of 576); the value read back may
+    # differ from 290.5/576 in its last bit either way, which must not change the count tested
+    n, ref = 576.0, 0.529783
+    share = 290.5 / n
+    values = np.array([np.nextafter(share, 0), share, np.nextafter(share, 1)])
+    assert values[2] * n > 290.5 > values[0] * n      # rounding value x n alone would differ
+    got = drilldown.cell_p_values(np.array(["proportion"] * 3), values, np.full(3, ref),
+                                  np.full(3, n), np.full(3, np.nan))
+    # the exact binomial test of 290 successes (290.5 rounded half to even), by scipy
+    expected = min(1.0, 2 * min(sps.binom.cdf(290, 576, ref), sps.binom.sf(289, 576, ref)))
+    assert got.tolist() == [expected] * 3
+    # and a whole count keeps its own test
+    whole = drilldown.cell_p_values(np.array(["proportion"]), np.array([291 / n]), np.array([ref]),
+                                    np.array([n]), np.array([np.nan]))
+    assert whole[0] == min(1.0, 2 * min(sps.binom.cdf(291, 576, ref), sps.binom.sf(290, 576, ref)))
