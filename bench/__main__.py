@@ -124,11 +124,14 @@ def main(argv: list[str] | None = None) -> int:
                  f"  median {t.median:7.2f} s{cpu}{raw}{again}")
 
         wanted = (lambda name: args.only in name) if args.only else None
-        measure.measure(path, args.repeat, args.threshold, wanted, report, limit)
-        # what serving pages needed, before the import-time derivations below are timed (with
-        # --reuse; a generated store's peak also holds the generation's)
-        serving = _peak_rss_gb()
-        _say(f"  peak memory after the page operations: {serving:.1f} GiB")
+        # what serving pages needed: read after the page operations, before their raw baselines
+        # and the import-time derivations are timed (with --reuse; a generated store's peak also
+        # holds the generation's)
+        peaks: list[float] = []
+        measure.measure(path, args.repeat, args.threshold, wanted, report, limit,
+                        pages_done=lambda: peaks.append(_peak_rss_gb()))
+        serving = peaks[0]
+        _say(f"  peak memory after the page operations (before their raw baselines): {serving:.1f} GiB")
         if wanted is None or wanted("store.refresh_scores"):
             report(measure.time_refresh(path, args.repeat, limit))
         if wanted is None or wanted("derived.refresh"):
