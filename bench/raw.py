@@ -125,6 +125,36 @@ def _scoped(ctx: Context, scopes: list[tuple[str, str, object]]) -> list[tuple[s
     return [_scoped_survey(ctx, scopes), _scoped_absence(ctx, scopes)]
 
 
+# The episode-quality figures from the raw episodes: records, spells (one employee's records that
+# overlap, merged: a record starts a spell when it starts after every earlier one has ended; an
+# open record runs to the end of the data), records merged into another's spell, records that
+# end before they start, open records.
+_EPISODE_QUALITY = """
+WITH data_end AS (
+    SELECT greatest((SELECT max(last_day(month)) FROM staff_in_post),
+                    (SELECT max(greatest(start_date, end_date)) FROM absence_episodes)) AS d
+),
+valid AS (
+    SELECT e.employee_key, e.episode_id, e.start_date,
+           coalesce(e.end_date, greatest(d.d, e.start_date)) AS end_date
+    FROM absence_episodes AS e, data_end AS d
+    WHERE e.end_date IS NULL OR e.end_date >= e.start_date
+),
+starts AS (
+    SELECT (start_date > max(end_date) OVER (
+                PARTITION BY employee_key ORDER BY start_date, end_date DESC, episode_id
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) IS NOT FALSE AS first
+    FROM valid
+)
+SELECT (SELECT count(*) FROM absence_episodes) AS records,
+       count(*) FILTER (WHERE first) AS spells,
+       count(*) - count(*) FILTER (WHERE first) AS merged,
+       (SELECT count(*) FROM absence_episodes WHERE end_date < start_date) AS invalid,
+       (SELECT count(*) FROM absence_episodes WHERE end_date IS NULL) AS open_
+FROM starts
+"""
+
+
 def queries(ctx: Context) -> dict[str, tuple[str, list | dict] | list[tuple[str, list | dict]]]:
     """Operation name (as in measure.operations) -> (SQL, parameters) for the same figures, or a
     list of such queries that together give them (timed as one)."""
@@ -161,9 +191,7 @@ def queries(ctx: Context) -> dict[str, tuple[str, list | dict] | list[tuple[str,
         "absence.period_summary (24 months)": _absence(ctx),
         "absence.monthly_rates directorate": _absence(ctx, "u.directorate,", "a.month,"),
         "absence.period_rates directorate+team": _absence(ctx, "u.directorate, u.team,"),
-        "absence.episode_quality": (
-            "SELECT count(*), count(*) FILTER (WHERE end_date IS NULL),"
-            " count(*) FILTER (WHERE end_date < start_date) FROM absence_episodes", []),
+        "absence.episode_quality": (_EPISODE_QUALITY, []),
     }
 
 

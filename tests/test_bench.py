@@ -241,6 +241,21 @@ def test_raw_baselines_compute_the_scopes_the_page_shows(con):
     assert len(raw.as_list(raw.queries(ctx)["compare.indicators (3 teams)"])) == 2
 
 
+def test_raw_episode_quality_gives_the_pages_numbers(con):
+    """The raw baseline merges overlapping records into spells itself, from the raw episodes:
+    the same five numbers as the page's figure, which reads the spells derived at import."""
+    from bench import raw
+    from dashboard.metrics import absence
+
+    ((sql, params),) = raw.as_list(raw.queries(measure.context(con))["absence.episode_quality"])
+    records, spells, merged, invalid, open_ = con.execute(sql, params).fetchone()
+    page = absence.episode_quality(con)
+    assert (records, spells, merged, invalid, open_) == (
+        page["records"], page["spells"], page["duplicates_merged"], page["invalid_dropped"],
+        page["open_episodes"])
+    assert merged > 0 and open_ > 0 and spells < records  # (the generator writes no invalid record)
+
+
 def test_row_count_and_table():
     assert measure.row_count(pd.DataFrame({"a": [1, 2, 3]})) == 3
     assert measure.row_count((pd.DataFrame({"a": [1]}), pd.DataFrame({"a": [1, 2]}))) == 3
