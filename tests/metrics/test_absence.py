@@ -301,6 +301,40 @@ def test_reasons_with_labels_and_shares(con):
     assert len(labels) == 25 and labels["S98"].startswith("Other known causes")
 
 
+def test_reason_days_are_the_exact_sums_of_the_unit_months_every_time(demo_con):
+    """Whole months read the derived unit-months (rounded to 1e-9) and add them as decimals:
+    each reason's days are their exact sum, bit for bit, and a second call gives the same frame
+    (adding doubles in no fixed order once gave a share differing in its last bit)."""
+    from decimal import Decimal
+
+    from dashboard import periods
+
+    wave = int(demo_con.execute("SELECT max(wave_id) FROM waves").fetchone()[0])
+    around = periods.wave_periods(demo_con, wave)[0]   # 16 October to 15 October: part-months
+    start = (around[0].replace(day=1) + timedelta(days=32)).replace(day=1)
+    end = around[1].replace(day=1) - timedelta(days=1)
+    assert absence.whole_months(start, end) and not absence.whole_months(*around)
+    rows = demo_con.execute(
+        "SELECT u.directorate, r.reason_code, r.lost FROM absence_unit_month_reason AS r"
+        " JOIN units AS u USING (unit_id) WHERE r.day_count = 'calendar' AND r.month BETWEEN ? AND ?",
+        [start, end]).fetchall()
+    for by in ((), ("directorate",)):
+        exact: dict[tuple, Decimal] = {}
+        for directorate, reason, lost in rows:
+            key = (directorate if by else None, reason)
+            exact[key] = exact.get(key, Decimal(0)) + Decimal(repr(lost)).quantize(Decimal("1e-9"))
+        got = absence.reasons(demo_con, start, end, threshold=10, by=by)
+        shown = got[~got.suppressed]
+        assert len(shown) > 5
+        for row in shown.itertuples(index=False):
+            key = (row.directorate if by else None, None if pd.isna(row.reason_code) else row.reason_code)
+            assert row.fte_days_lost == float(exact[key])
+        for period in ((start, end), around):
+            pd.testing.assert_frame_equal(absence.reasons(demo_con, *period, threshold=10, by=by),
+                                          absence.reasons(demo_con, *period, threshold=10, by=by),
+                                          check_exact=True)
+
+
 def test_spells_per_fte(con):
     add_sip(con, [(1, "2024-01-01", 12, 8.0), (1, "2024-02-01", 12, 12.0)])
     add_episodes(

@@ -72,16 +72,10 @@ def test_withheld_absence_summary_shows_no_figure(demo_brief):
 
 def _canon(brief) -> dict:
     """Everything a briefing shows, in a form == compares (frames as records)."""
-    import math
-
     def cell(v):
         if isinstance(v, (list, tuple)) or hasattr(v, "tolist") and not isinstance(v, str):
             v = v.tolist() if hasattr(v, "tolist") else v
             return tuple(cell(x) for x in v) if isinstance(v, (list, tuple)) else v
-        if isinstance(v, float) and not math.isnan(v):
-            # to 12 significant digits: DuckDB adds the absence reasons' FTE days in no fixed
-            # order, so two computations of the same figure can differ in the last bit
-            return float(f"{v:.12g}")
         return None if pd.api.types.is_scalar(v) and pd.isna(v) else v
 
     def frame(f):

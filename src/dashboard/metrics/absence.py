@@ -812,15 +812,19 @@ def reasons(
     Monthly totals without a reason breakdown appear as reason_code NA ("Not broken down")."""
     by = groups.validate(by)
     select = groups.select_list(by)
+    # added as DECIMAL(38, 9), exactly (the derived unit-months are rounded to 1e-9): DuckDB adds
+    # doubles in whatever order its threads meet them, and the same period gave a reason share
+    # differing in the last bit from one call to the next, even on the demo
     if "staff_group" in by:
         body = f"""
-SELECT {select} r.reason_code, sum(r.days * r.fte) AS fte_days_lost
+SELECT {select} r.reason_code,
+       CAST(sum(CAST(r.days * r.fte AS DECIMAL(38, 9))) AS DOUBLE) AS fte_days_lost
 FROM piece_days AS r JOIN units AS u USING (unit_id)
 GROUP BY ALL
 """
     else:
         body = f"""
-SELECT {select} r.reason_code, sum(r.lost) AS fte_days_lost
+SELECT {select} r.reason_code, CAST(sum(CAST(r.lost AS DECIMAL(38, 9))) AS DOUBLE) AS fte_days_lost
 FROM umr AS r JOIN units AS u USING (unit_id)
 GROUP BY ALL
 """
@@ -828,6 +832,9 @@ GROUP BY ALL
     edges = "staff_group" not in by and not whole
     frame = query.run(_ready(con), "absence.reasons", _core(day_count, whole, edges) + body,
                       _args(start, end, unit_ids))
+    # rows in one order whatever order they came in, so each group's total (and every share)
+    # is added the same way every time
+    frame = frame.sort_values([*by, "reason_code"], kind="stable", na_position="last")
     keyed = frame[frame.reason_code.notna()]
     totals = keyed.groupby(list(by), dropna=False)["fte_days_lost"].transform("sum") if by else (
         keyed["fte_days_lost"].sum()
@@ -837,7 +844,7 @@ GROUP BY ALL
     frame["reason"] = frame["reason_code"].map(
         lambda c: "Not broken down by reason (monthly totals)" if pd.isna(c) else labels.get(c, c)
     )
-    frame = frame.sort_values([*by, "fte_days_lost"], ascending=[True] * len(by) + [False])
+    frame = frame.sort_values([*by, "fte_days_lost"], ascending=[True] * len(by) + [False], kind="stable")
     return _release_groups(con, frame, start, end, by, threshold, ("fte_days_lost", "share"), unit_ids)
 
 
