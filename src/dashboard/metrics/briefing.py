@@ -7,7 +7,6 @@ paper is the number on the page for the same wave. Nothing here compares n with 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import pickle
 from dataclasses import dataclass, field
@@ -188,21 +187,13 @@ def _figures(con: duckdb.DuckDBPyConnection, cat: catalogue.Catalogue, wave_id: 
     }
 
 
-# What a stored briefing's figures were made from: the derived tables' signatures (any survey
-# or absence data, staff in post, the unit structure, the TOML catalogue), and the register, the
-# waves and the published figures (small tables, hashed here). The register is among them because
-# the scorecard's Data insights domain counts the interventions that can be evaluated.
-_INPUTS_SQL = """
-SELECT (SELECT value FROM meta WHERE key = 'derived_survey'),
-       (SELECT value FROM meta WHERE key = 'derived_absence'),
-       (SELECT coalesce(sum(hash(intervention_id, name, domain, start_date, end_date, indicators))
-               % 1000000007, 0) || '/' || count(*) FROM interventions),
-       (SELECT coalesce(sum(hash(intervention_id, unit_id)) % 1000000007, 0) || '/' || count(*)
-        FROM intervention_units),
-       (SELECT coalesce(sum(hash(wave_id, label, fielded_on)) % 1000000007, 0) || '/' || count(*)
-        FROM waves),
-       (SELECT coalesce(sum(hash(wave_id, indicator_id, value)) % 1000000007, 0) || '/' || count(*)
-        FROM published_figures)
+# What a stored briefing's figures were made from: what an evaluation's are (the derived
+# tables' signatures: any survey or absence data, staff in post, the unit structure, the TOML
+# catalogue; the register, whose evaluable interventions are a Data insights figure; the waves),
+# and the published figures (a small table, hashed here).
+_PUBLISHED_SQL = """
+SELECT coalesce(sum(hash(wave_id, indicator_id, value)) % 1000000007, 0) || '/' || count(*)
+FROM published_figures
 """
 
 
@@ -227,33 +218,11 @@ def _inputs(con: duckdb.DuckDBPyConnection) -> str:
     custom = hashlib.sha256(repr(sorted(repr(i) for i in cat.indicators.values() if i.custom)).encode())
     now = settings()
     return json.dumps([_CODE, cat.fingerprint, custom.hexdigest()[:16], now.day_count, now.long_term_days,
-                       *(str(v) for v in con.execute(_INPUTS_SQL).fetchone())])
+                       *evaluation.data_prints(con), str(con.execute(_PUBLISHED_SQL).fetchone()[0])])
 
 
-# A stored briefing is read back by pickle restricted to what its frames and findings hold: a
-# store file edited by hand cannot make the reader run anything else.
-_PICKLED = {
-    ("builtins", "slice"), ("datetime", "date"), ("dashboard.metrics.findings", "Finding"),
-    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
-    ("pandas", "DataFrame"), ("pandas", "Series"), ("pandas", "Index"), ("pandas", "RangeIndex"),
-    ("pandas", "StringDtype"), ("pandas", "BooleanDtype"), ("pandas", "Int64Dtype"),
-    ("pandas", "CategoricalDtype"), ("pandas", "Categorical"),
-    ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"), ("pandas._libs.internals", "_unpickle_block"),
-    ("pandas.arrays", "ArrowStringArray"), ("pandas.arrays", "DatetimeArray"),
-    ("pandas.arrays", "BooleanArray"), ("pandas.arrays", "IntegerArray"),
-    ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.internals.managers", "BlockManager"),
-    ("pandas.core.internals.managers", "SingleBlockManager"),
-    ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"), ("pandas", "NA"),
-    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
-}
-
-
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
-        if (module, name) not in _PICKLED:
-            raise pickle.UnpicklingError(f"{module}.{name} is not part of a briefing")
-        return super().find_class(module, name)
+# A stored briefing's own class, besides the frames and arrays of derived.FIGURE_CLASSES.
+_PICKLED = {("dashboard.metrics.findings", "Finding")}
 
 
 def _stored(con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int, inputs: str) -> dict | None:
@@ -265,7 +234,7 @@ def _stored(con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int, inputs
     if row is None:
         return None
     try:
-        found = _Unpickler(io.BytesIO(row[0])).load()
+        found = derived.unpickle(row[0], _PICKLED, "a briefing")
     except Exception:  # written by other library versions: worked out again
         return None
     return found if isinstance(found, dict) else None

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import io
 import json
 import math
 import pickle
@@ -746,10 +745,16 @@ _CODE = _code_print()
 CODE_PRINT = _CODE  # also under the stored briefing's print (metrics/briefing.py)
 
 
+def data_prints(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Prints of the data an evaluation reads (see _INPUTS_SQL): the derived tables' signatures,
+    the register's two tables and the waves; the stored briefing is keyed by them too."""
+    return [str(v) for v in con.execute(_INPUTS_SQL).fetchone()]
+
+
 def _inputs(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     """The code and data an evaluation was made from: (with the register, without it). A stored
     one (default settings) is keyed without: other entries change only its warnings, read when it is."""
-    values = [str(v) for v in con.execute(_INPUTS_SQL).fetchone()]
+    values = data_prints(con)
     return json.dumps([_CODE, *values]), json.dumps([_CODE, *values[:2], *values[4:]])
 
 
@@ -764,32 +769,13 @@ def _default_settings(iv: dict, pre_id: int | None, post_id: int | None) -> tupl
     return (tuple(iv["indicators"]), pre_id, post_id, None, DEFAULT_MONTHS, "holm", False, N_BOOT, SEED)
 
 
-# A stored evaluation is read back by pickle restricted to the classes an evaluation holds: a
-# store file edited by hand cannot make the reader run anything else.
+# A stored evaluation's own classes, besides the frames and arrays of derived.FIGURE_CLASSES.
 _PICKLED = {
-    ("builtins", "slice"), ("datetime", "date"),
     *(("dashboard.stats", n) for n in ("DiDResult", "Estimate", "ITSResult", "Interval",
                                          "MeanChange", "ProportionChange", "RateRatio",
                                          "RateRatioDiD", "Resampling", "TrendCheck")),
     ("dashboard.stats.evaluation", "Evaluation"), ("dashboard.stats.evaluation", "IndicatorResult"),
-    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
-    ("pandas", "DataFrame"), ("pandas", "Series"), ("pandas", "Index"), ("pandas", "RangeIndex"),
-    ("pandas", "StringDtype"), ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"),
-    ("pandas._libs.internals", "_unpickle_block"), ("pandas.arrays", "ArrowStringArray"),
-    ("pandas.arrays", "DatetimeArray"), ("pandas.core.indexes.base", "_new_Index"),
-    ("pandas.core.internals.managers", "BlockManager"),
-    ("pandas.core.internals.managers", "SingleBlockManager"),
-    ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"),
-    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
 }
-
-
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
-        if (module, name) not in _PICKLED:
-            raise pickle.UnpicklingError(f"{module}.{name} is not part of an evaluation")
-        return super().find_class(module, name)
 
 
 def _stored(con: duckdb.DuckDBPyConnection, intervention_id: int, threshold: int, inputs: str,
@@ -804,7 +790,7 @@ def _stored(con: duckdb.DuckDBPyConnection, intervention_id: int, threshold: int
     if row is None:
         return None
     try:
-        found = _Unpickler(io.BytesIO(row[0])).load()
+        found = derived.unpickle(row[0], _PICKLED, "an evaluation")
     except Exception:  # written by other library versions: evaluated again
         return None
     return found if isinstance(found, Evaluation) else None

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
+import pickle
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import TypeVar
 
@@ -372,6 +374,43 @@ def remember(memo: dict, key: object, value: object, size: int) -> None:
     if key not in memo and len(memo) >= size:
         memo.pop(next(iter(memo)))
     memo[key] = value
+
+
+# What stored figures are made of: frames, arrays, dates. A stored payload (an evaluation, a
+# briefing) is read back by pickle restricted to these and its own classes: a store file edited
+# by hand cannot make the reader run anything else.
+FIGURE_CLASSES = frozenset({
+    ("builtins", "slice"), ("datetime", "date"),
+    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
+    ("pandas", "DataFrame"), ("pandas", "Series"), ("pandas", "Index"), ("pandas", "RangeIndex"),
+    ("pandas", "StringDtype"), ("pandas", "BooleanDtype"), ("pandas", "Int64Dtype"),
+    ("pandas", "CategoricalDtype"), ("pandas", "Categorical"), ("pandas", "NA"),
+    ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"), ("pandas._libs.internals", "_unpickle_block"),
+    ("pandas.arrays", "ArrowStringArray"), ("pandas.arrays", "DatetimeArray"),
+    ("pandas.arrays", "BooleanArray"), ("pandas.arrays", "IntegerArray"),
+    ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.internals.managers", "BlockManager"),
+    ("pandas.core.internals.managers", "SingleBlockManager"),
+    ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"),
+    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
+})
+
+
+class _Restricted(pickle.Unpickler):
+    def __init__(self, payload: bytes, allowed: frozenset, what: str) -> None:
+        super().__init__(io.BytesIO(payload))
+        self.allowed, self.what = allowed, what
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) not in self.allowed:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of {self.what}")
+        return super().find_class(module, name)
+
+
+def unpickle(payload: bytes, own: Iterable[tuple[str, str]], what: str) -> object:
+    """A stored payload read back by pickle restricted to FIGURE_CLASSES and its own classes
+    (module, name); anything else raises pickle.UnpicklingError naming it, before it is loaded."""
+    return _Restricted(payload, FIGURE_CLASSES | frozenset(own), what).load()
 
 
 def keep_on_read(con: duckdb.DuckDBPyConnection, table: str, write: Callable[[], None]) -> None:
