@@ -180,3 +180,22 @@ def wait_for_app(pg) -> None:
         " return !w || !/Running|Stop/.test(w.innerText); }",
         timeout=60_000, polling=100,
     )
+
+
+def download(pg, target, timeout_ms: int = 120_000, tries: int = 2):
+    """Click target and return the download it starts, once the page is idle. A click that
+    lands while Streamlit replaces the button (the rerun that follows a first run on a busy
+    machine) starts nothing: it is clicked again, up to `tries` times in all."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        pg.wait_for_timeout(500)   # a rerun asked for by the run that just ended starts here
+        wait_for_app(pg)
+        try:
+            with pg.expect_download(timeout=timeout_ms) as started:
+                target.click()
+            return started.value
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+

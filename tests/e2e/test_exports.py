@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pptx import Presentation
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import download, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -21,9 +21,8 @@ def test_overview_downloads_slide_pack_and_footed_chart(demo_server, page):
 
     # the downloads sit with the table behind the chart (one tab stop per chart)
     page.get_by_text("Data behind this chart (table) and downloads").first.click()
-    with page.expect_download(timeout=180_000) as svg:
-        page.locator(".st-key-svg_seven-domain-scores button").click()
-    text = Path(svg.value.path()).read_text(encoding="utf-8")
+    svg = download(page, page.locator(".st-key-svg_seven-domain-scores button"))
+    text = Path(svg.path()).read_text(encoding="utf-8")
     assert "<svg" in text and "survey wave 2025" in text and "fewer than 10 responses" in text
 
     # printing: the sidebar and buttons go, the page content stays
@@ -34,9 +33,8 @@ def test_overview_downloads_slide_pack_and_footed_chart(demo_server, page):
     assert page.get_by_text("Where to look", exact=True).is_visible()
     page.emulate_media(media="screen")
 
-    with page.expect_download(timeout=240_000) as pack:
-        page.get_by_role("button", name="Slide pack (PowerPoint)").click()
-    deck = Presentation(io.BytesIO(Path(pack.value.path()).read_bytes()))
+    pack = download(page, page.get_by_role("button", name="Slide pack (PowerPoint)"), 180_000)
+    deck = Presentation(io.BytesIO(Path(pack.path()).read_bytes()))
     assert len(deck.slides) >= 12
     where = "\n".join(s.text_frame.text for s in deck.slides[2].shapes if s.has_text_frame)
     assert "Where to look" in where
