@@ -11,7 +11,6 @@ import json
 import pickle
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -197,17 +196,9 @@ FROM published_figures
 """
 
 
-def _code_print() -> str:
-    """The code the figures come from: the evaluations' (statistics, metrics, release, store,
-    framework, catalogue, periods, settings) and the wording of findings (present/)."""
-    package = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256(evaluation.CODE_PRINT.encode())
-    for f in sorted((package / "present").glob("*.py")):
-        digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-_CODE = _code_print()
+# The code the figures come from: the evaluations' (statistics, metrics, release, store,
+# framework, catalogue, periods, settings) and the wording of findings (present/).
+_CODE = evaluation.code_print_with("present")
 
 
 def _inputs(con: duckdb.DuckDBPyConnection) -> str:

@@ -221,18 +221,10 @@ def _direction(higher: np.ndarray, lower: np.ndarray, higher_is_better: bool) ->
     return np.select([higher, lower], [good, bad], default="similar")
 
 
-def successes(value: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """A proportion's count of successes, value x n rounded (a half to even). Taken to 1e-6
-    first: a share of several items can make it a half (290.5 of 576), and a last-bit
-    difference in value (290.50000000000006) must not move the count, nor a test or interval
-    built on it."""
-    return np.rint(np.round(np.asarray(value, dtype=float) * np.asarray(n, dtype=float), 6))
-
-
 def _own_interval(kind: str, value: pd.Series, n: pd.Series, sd: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The group's own 95% interval: Wilson for proportions, normal for means."""
     if kind == "proportion":
-        return stats.wilson_bounds(successes(value.to_numpy(), n.to_numpy()), n.to_numpy())
+        return stats.wilson_bounds(stats.successes(value.to_numpy(), n.to_numpy()), n.to_numpy())
     half = Z95 * sd.to_numpy() / np.sqrt(n.to_numpy())
     return value.to_numpy() - half, value.to_numpy() + half
 
@@ -384,7 +376,7 @@ def cell_p_values(kind: np.ndarray, value: np.ndarray, reference: np.ndarray, n:
     Proportions: exact binomial test of round(value x n) successes in n against the reference
     (twice the smaller tail, capped at 1), the test the exact funnel limits invert. Means: z
     test with the organisation's respondent-level sd. NaN where there is nothing to compare.
-    The count is `successes` (a last-bit difference in value moved a demo cell's p-value from
+    The count is `stats.successes` (a last-bit difference in value moved a demo cell's p-value from
     0.22 to 0.25).
     """
     from scipy.stats import binom, norm
@@ -392,7 +384,7 @@ def cell_p_values(kind: np.ndarray, value: np.ndarray, reference: np.ndarray, n:
     p = np.full(len(value), np.nan)
     prop = (kind == "proportion") & ~np.isnan(reference) & ~np.isnan(value) & (n > 0)
     if prop.any():
-        k, m, p0 = successes(value[prop], n[prop]), np.rint(n[prop]), reference[prop]
+        k, m, p0 = stats.successes(value[prop], n[prop]), np.rint(n[prop]), reference[prop]
         tails = np.minimum(binom.cdf(k, m, p0), binom.sf(k - 1, m, p0))
         p[prop] = np.minimum(1.0, 2 * tails)
     mean = (kind == "mean") & ~np.isnan(reference) & ~np.isnan(value) & (sd > 0) & (n > 0)

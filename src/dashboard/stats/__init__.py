@@ -330,6 +330,14 @@ def _z(alpha: float) -> float:
     return float(sps.norm.ppf(1 - alpha / 2))
 
 
+def successes(value: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """A proportion's count of successes, value x n rounded (a half to even). Taken to 1e-6
+    first: a share of several items can make it a half (290.5 of 576), and a last-bit
+    difference in value (290.50000000000006) must not move the count, nor a test or interval
+    built on it."""
+    return np.rint(np.round(np.asarray(value, dtype=float) * np.asarray(n, dtype=float), 6))
+
+
 def wilson_bounds(successes, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score bounds for proportions: the one home of the interval (scalars or arrays;
     successes may be fractional, e.g. a share times its base)."""

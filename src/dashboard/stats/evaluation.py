@@ -727,13 +727,13 @@ _CODE_DIRS = ("stats", "metrics", "privacy", "store", "framework")
 _CODE_FILES = ("periods.py", "catalogue.py", "config.py")
 
 
-def _code_print(package: Path | None = None) -> str:
+def _code_print(package: Path | None = None, dirs: Sequence[str] = _CODE_DIRS) -> str:
     """The source evaluations are computed by: a stored evaluation made by other code is made again."""
     import hashlib
 
     package = package or Path(stats.__file__).resolve().parents[1]
     files = sorted(
-        [f for d in _CODE_DIRS for f in (package / d).glob("*.py")]
+        [f for d in dirs for f in (package / d).glob("*.py")]
         + [package / name for name in _CODE_FILES])
     digest = hashlib.sha256()
     for f in files:
@@ -742,7 +742,12 @@ def _code_print(package: Path | None = None) -> str:
 
 
 _CODE = _code_print()
-CODE_PRINT = _CODE  # also under the stored briefing's print (metrics/briefing.py)
+
+
+def code_print_with(*dirs: str) -> str:
+    """The evaluations' code print over more folders of the package too (the stored briefing's
+    adds present/, the wording of its findings)."""
+    return _code_print(dirs=(*_CODE_DIRS, *dirs))
 
 
 def data_prints(con: duckdb.DuckDBPyConnection) -> list[str]:
