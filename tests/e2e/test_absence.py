@@ -23,6 +23,10 @@ def test_absence_page_draws_charts_and_switches_day_count(demo_server, page):
     # rate series, comparison, reasons, shares, split, seasonality, Bradford and the scatter
     page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
     page.get_by_text("Survey × absence by team").wait_for()
+    # every chart embedded, however late the last of them (in a whole run on a busy machine the
+    # count once saw 2 of them just after the first was drawn)
+    page.wait_for_function("document.querySelectorAll('.vega-embed').length >= 6",
+                           timeout=60_000, polling=200)
     assert page.locator(".vega-embed").count() >= 6
     assert page.locator("[data-testid='stException']").count() == 0
     page.get_by_text(absence_page.DAY_COUNT_SHORT["working"], exact=True).click()
