@@ -423,10 +423,18 @@ def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, order
     if ordered:
         grouped = re.sub(r"sum\((um\.\w+)\)", r"sum(\1 ORDER BY um.unit_id)", grouped)
         # part-months: a unit-month's pieces and reasons, too
-        core = core.replace("sum(days * fte) AS lost",
-                            "sum(days * fte ORDER BY spell_id, start_date, unit_id, fte) AS lost")
-        core = core.replace("sum(lost)", "sum(lost ORDER BY reason_code, lost)")
+        core = (core if whole else _pieces_in_order(core)).replace(
+            "sum(lost)", "sum(lost ORDER BY reason_code, lost)")
     return core + grouped
+
+
+def _pieces_in_order(core: str) -> str:
+    """The core chain adding each unit-month's spell pieces in one fixed order, so part-months
+    give the same sums bit for bit on every run (a parallel aggregate adds doubles as its threads
+    meet them)."""
+    old = "sum(days * fte) AS lost"
+    assert core.count(old) == 1, old
+    return core.replace(old, "sum(days * fte ORDER BY spell_id, start_date, unit_id, fte) AS lost")
 
 
 def _same_group(by: tuple[str, ...], left: str, right: str) -> str:
@@ -814,7 +822,8 @@ def reasons(
     select = groups.select_list(by)
     # added as DECIMAL(38, 9), exactly (the derived unit-months are rounded to 1e-9): DuckDB adds
     # doubles in whatever order its threads meet them, and the same period gave a reason share
-    # differing in the last bit from one call to the next, even on the demo
+    # differing in the last bit from one call to the next, even on the demo. A part-month's
+    # spell pieces are added in a fixed order first (_pieces_in_order), before the decimal sum.
     if "staff_group" in by:
         body = f"""
 SELECT {select} r.reason_code,
@@ -830,7 +839,8 @@ GROUP BY ALL
 """
     whole = "staff_group" not in by and whole_months(start, end)
     edges = "staff_group" not in by and not whole
-    frame = query.run(_ready(con), "absence.reasons", _core(day_count, whole, edges) + body,
+    core = _core(day_count, whole, edges)
+    frame = query.run(_ready(con), "absence.reasons", (_pieces_in_order(core) if edges else core) + body,
                       _args(start, end, unit_ids))
     # rows in one order whatever order they came in, so each group's total (and every share)
     # is added the same way every time
