@@ -19,6 +19,19 @@ _CREATE_FROM_NOTHING = {"on": False}
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _installed_components_scanned_once() -> Iterator[None]:
+    """Each new AppTest looks for installed Streamlit components by reading the metadata of every
+    installed package (0.15-0.25 s; hundreds of AppTests a run). What is installed does not change
+    during a run: the scan is done once and its result reused."""
+    from streamlit.components.v2 import manifest_scanner
+
+    found = manifest_scanner.scan_component_manifests()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(manifest_scanner, "scan_component_manifests", lambda *a, **k: list(found))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _new_stores_copy_a_migrated_template(tmp_path_factory) -> Iterator[None]:
     """A store opened for writing at a path that holds nothing yet starts as a copy of one empty
     store created (migrated, catalogue loaded) once per session, then opens as usual.
