@@ -34,7 +34,8 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 @pytest.mark.parametrize("state", STATES)
 def test_axe_finds_no_serious_or_critical_violation(demo_server, page, state):
     # One test per page state (each loaded once, on the worker's shared server) so the states
-    # spread over the workers and a failure names its state.
+    # spread over the workers and a failure names its state. States with charts are also tabbed
+    # through on the same visit (_each_chart_is_one_tab_stop).
     from axe_playwright_python.sync_playwright import Axe
 
     page.goto(f"{demo_server}/{state}")
@@ -60,6 +61,8 @@ def test_axe_finds_no_serious_or_critical_violation(demo_server, page, state):
         if not label and chart.locator("[aria-label]").count():
             label = chart.locator("[aria-label]").first.get_attribute("aria-label") or ""
         assert len(label) > 20, f"{state}: chart {i} has no text alternative"
+    if state in CHART_STATES:
+        _each_chart_is_one_tab_stop(page, state)
 
 
 # Each focused element is attributed to a chart when it lies inside the chart's element or is the
@@ -88,38 +91,36 @@ _OWNER = """
   };
 }
 """
+# States tabbed through: the Overview, the funnel plot, the sites map (deck.gl) and Absence.
 CHART_STATES = ["", "teams?tab=Funnel+plot", "teams?tab=Sites+map", "absence"]
+assert set(CHART_STATES) <= set(STATES)  # each is walked on its visit by the test above
 
 
-def test_each_chart_is_one_tab_stop_with_its_text_alternative(demo_server, page):
-    """Tab through each page: every chart takes exactly one stop (the expander with its table and
+def _each_chart_is_one_tab_stop(page, state: str) -> None:
+    """Tab through the page: every chart takes exactly one stop (the expander with its table and
     downloads), never its toolbar, canvas or map; the chart itself carries its summary."""
-    base = demo_server
-    for state in CHART_STATES:
-        page.goto(f"{base}/{state}")
-        wait_for_app(page)
-        page.locator("[data-testid='stVegaLiteChart'].vega-embed, [data-testid='stDeckGlJsonChart']"
-                     ).first.wait_for(state="attached", timeout=120_000)
-        wait_for_app(page)
-        # every chart on screen drawn (Vega embeds after the script run, later under load)
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
-            ".filter(c => c.checkVisibility())"
-            ".every(c => c.matches('.vega-embed') && c.querySelector('svg, canvas'))",
-            timeout=60_000)
-        page.wait_for_timeout(500)
-        stops: dict[int, int] = {}
-        first = None
-        for _ in range(250):
-            page.keyboard.press("Tab")
-            seen = page.evaluate(_OWNER)
-            if seen["key"] == first:
-                break  # back at the first stop: the whole page has been walked
-            first = first or seen["key"]
-            if seen["owner"] >= 0:
-                stops[seen["owner"]] = stops.get(seen["owner"], 0) + 1
-        else:
-            pytest.fail(f"{state}: tabbing never came back to the first stop")
-        assert seen["n"] >= 1, state
-        assert stops == {i: 1 for i in range(seen["n"])}, (state, stops, seen["expanders"])
-        assert all(len(label) > 20 for label in seen["labels"]), (state, seen["labels"])
+    page.locator("[data-testid='stVegaLiteChart'].vega-embed, [data-testid='stDeckGlJsonChart']"
+                 ).first.wait_for(state="attached", timeout=120_000)
+    wait_for_app(page)
+    # every chart on screen drawn (Vega embeds after the script run, later under load)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+        ".filter(c => c.checkVisibility())"
+        ".every(c => c.matches('.vega-embed') && c.querySelector('svg, canvas'))",
+        timeout=60_000)
+    page.wait_for_timeout(500)
+    stops: dict[int, int] = {}
+    first = None
+    for _ in range(250):
+        page.keyboard.press("Tab")
+        seen = page.evaluate(_OWNER)
+        if seen["key"] == first:
+            break  # back at the first stop: the whole page has been walked
+        first = first or seen["key"]
+        if seen["owner"] >= 0:
+            stops[seen["owner"]] = stops.get(seen["owner"], 0) + 1
+    else:
+        pytest.fail(f"{state}: tabbing never came back to the first stop")
+    assert seen["n"] >= 1, state
+    assert stops == {i: 1 for i in range(seen["n"])}, (state, stops, seen["expanders"])
+    assert all(len(label) > 20 for label in seen["labels"]), (state, seen["labels"])
