@@ -335,6 +335,33 @@ def test_reason_days_are_the_exact_sums_of_the_unit_months_every_time(demo_con):
                                           check_exact=True)
 
 
+def test_several_cuts_in_one_query_equal_each_cut_on_its_own(demo_con):
+    """period_rates_of splits a period's spells once for several cuts (the import stores four
+    cuts over two periods per wave): each frame equals period_rates for that cut alone, bit for
+    bit, over part-months, whole months, a scope and a period without data."""
+    from dashboard import periods
+
+    wave = int(demo_con.execute("SELECT max(wave_id) FROM waves").fetchone()[0])
+    cuts = [(), ("directorate",), ("directorate", "team"), ("site",)]
+    spans = [*periods.wave_periods(demo_con, wave), (date(2024, 1, 1), date(2024, 12, 31)),
+             (date(2031, 1, 1), date(2031, 3, 31))]
+    for start, end in spans:
+        for unit_ids in (None, [1, 2, 3, 9]):
+            together = absence.period_rates_of(demo_con, start, end, 10, cuts, unit_ids)
+            for by, frame in zip(cuts, together, strict=True):
+                alone = absence.period_rates(demo_con, start, end, 10, by, unit_ids)
+                order = list(by)
+                pd.testing.assert_frame_equal(
+                    frame.sort_values(order).reset_index(drop=True) if order else frame,
+                    alone.sort_values(order).reset_index(drop=True) if order else alone,
+                    check_exact=True)
+            assert len(together[0]) == 1   # the organisation: one row, withheld when there is no data
+            shown = together[2][~together[2].suppressed]
+            if start.year < 2030 and unit_ids is None:
+                assert len(shown) > 5 and shown.rate.between(0, 1).all()
+    assert absence.period_rates_of(demo_con, *spans[0], 10, []) == []
+
+
 def test_spells_per_fte(con):
     add_sip(con, [(1, "2024-01-01", 12, 8.0), (1, "2024-02-01", 12, 12.0)])
     add_episodes(

@@ -402,11 +402,15 @@ _STAFF_GROUP_MONTH_SQL = """
 
 
 def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, ordered: bool = False,
-                 scopes: bool = False) -> str:
+                 scopes: bool = False, names: Sequence[str] = ()) -> str:
     """The core chain and `grouped` (group x month); ordered=True adds each group-month's units in
     unit order, so the sums are the same bit for bit on every run (a parallel aggregate adds
     doubles in no fixed order). scopes=True groups by `u.scope` of a CTE scope_unit (unit ids per
-    scope, see period_summaries) instead of columns of units."""
+    scope, see period_summaries) instead of columns of units. names: more cuts (by, CTE name)
+    grouped from the same core, each its own CTE beside `grouped` (see team_periods)."""
+    extra = "".join(
+        _GROUP_MONTH_SQL.format(select=groups.select_list(b)).replace(", grouped AS (", f", {n} AS (")
+        for b, n in names)
     select = "u.scope, " if scopes else groups.select_list(by)
     if "staff_group" in by:
         g = reason_groups()
@@ -417,7 +421,7 @@ def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, order
             s99=_in_list("r.reason_code", g["unknown"]),
         )
         return _core(day_count) + tail
-    core, grouped = _core(day_count, whole, edges=not whole), _GROUP_MONTH_SQL.format(select=select)
+    core, grouped = _core(day_count, whole, edges=not whole), _GROUP_MONTH_SQL.format(select=select) + extra
     if scopes:
         grouped = grouped.replace("JOIN units AS u USING (unit_id)", "JOIN scope_unit AS u USING (unit_id)")
     if ordered:
@@ -1110,13 +1114,14 @@ def team_period(
     """Unsuppressed per-group absence over [start, end]: fte_days_lost, fte_days_available, rate,
     s10_share, msk_share, s99_share and the smallest monthly headcount. For callers that suppress
     (survey x absence, drill-down)."""
-    by = groups.validate(by)
-    if "staff_group" in by:
-        raise ValueError("no absence rate by staff group: staff in post has no staff group")
-    group = groups.group_list(by)
-    # Months added in month order: a parallel aggregate adds doubles in no fixed order, and the
-    # same period must give the same figures bit for bit (they are stored per wave at import).
-    sql = _grouped_sql(by, day_count, whole_months(start, end), ordered=True) + f"""
+    return team_periods(con, start, end, [by], unit_ids, day_count)[0]
+
+
+# A period's figures per group from a group x month CTE. Months are added in month order: a
+# parallel aggregate adds doubles in no fixed order, and the same period must give the same
+# figures bit for bit (they are stored per wave at import).
+_PERIOD_SELECT = """
+SELECT {cut} AS cut, * FROM (
 SELECT {group} coalesce(sum(fte_days_lost ORDER BY month), 0) AS fte_days_lost,
        sum(fte_days_available ORDER BY month) AS fte_days_available,
        sum(fte_days_lost ORDER BY month) / nullif(sum(fte_days_available ORDER BY month), 0) AS rate,
@@ -1124,13 +1129,43 @@ SELECT {group} coalesce(sum(fte_days_lost ORDER BY month), 0) AS fte_days_lost,
        sum(msk_days ORDER BY month) / nullif(sum(reason_days ORDER BY month), 0) AS msk_share,
        sum(s99_days ORDER BY month) / nullif(sum(reason_days ORDER BY month), 0) AS s99_share,
        min(headcount) AS headcount
-FROM grouped
+FROM {name}
 GROUP BY ALL
+)
 """
-    frame = query.run(_ready(con), "absence.period", sql, _args(start, end, unit_ids))
-    for col in ("rate", "s10_share", "msk_share", "s99_share", "headcount"):
-        frame[col] = frame[col].astype("float64")
-    return frame
+_PERIOD_COLUMNS = ["fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share",
+                   "headcount"]
+
+
+def team_periods(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    cuts: Sequence[Sequence[str]],
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> list[pd.DataFrame]:
+    """team_period for each of several cuts over one period, in one query: the period's spells
+    are split and its unit-months read once, not once per cut (the release of each wave at import
+    asks for four cuts over two periods). Each frame is the one team_period gives for its cut."""
+    cuts = [groups.validate(by) for by in cuts]
+    if not cuts:
+        return []
+    if any("staff_group" in by for by in cuts):
+        raise ValueError("no absence rate by staff group: staff in post has no staff group")
+    names = [f"grouped_{k}" for k in range(len(cuts))]
+    sql = _grouped_sql(cuts[0], day_count, whole_months(start, end), ordered=True,
+                       names=list(zip(cuts[1:], names[1:], strict=True)))
+    sql += "\nUNION ALL BY NAME\n".join(
+        _PERIOD_SELECT.format(cut=k, group=groups.group_list(by), name="grouped" if k == 0 else names[k])
+        for k, by in enumerate(cuts))
+    rows = query.run(_ready(con), "absence.period", sql, _args(start, end, unit_ids))
+    frames = []
+    for k, by in enumerate(cuts):
+        frame = rows.loc[rows.cut == k, [*by, *_PERIOD_COLUMNS]].reset_index(drop=True)
+        frame[_PERIOD_COLUMNS] = frame[_PERIOD_COLUMNS].astype("float64")
+        frames.append(frame)
+    return frames
 
 
 def survey_vs_absence(
@@ -1186,11 +1221,26 @@ def period_rates(
 ) -> pd.DataFrame:
     """team_period with the anonymity rule applied: a group whose smallest monthly headcount is
     below the threshold is blanked, and a sibling where the parent total would reveal it."""
-    by = groups.validate(by)
-    frame = team_period(con, start, end, by, unit_ids, day_count)
-    values = ("fte_days_lost", "fte_days_available", "rate", "s10_share", "msk_share", "s99_share")
-    frame["suppressed"] = _withheld(con, frame, by, threshold, periods.months_of(start, end), unit_ids)
-    return privacy.blank(frame, ["headcount", *values])
+    return period_rates_of(con, start, end, threshold, [by], unit_ids, day_count)[0]
+
+
+def period_rates_of(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    threshold: int,
+    cuts: Sequence[Sequence[str]],
+    unit_ids: Sequence[int] | None = None,
+    day_count: str = "calendar",
+) -> list[pd.DataFrame]:
+    """period_rates for each of several cuts over one period, from one query (team_periods)."""
+    cuts = [groups.validate(by) for by in cuts]
+    months = periods.months_of(start, end)
+    out = []
+    for by, frame in zip(cuts, team_periods(con, start, end, cuts, unit_ids, day_count), strict=True):
+        frame["suppressed"] = _withheld(con, frame, by, threshold, months, unit_ids)
+        out.append(privacy.blank(frame, _PERIOD_COLUMNS))
+    return out
 
 
 def scope_options(

@@ -42,18 +42,14 @@ def released_rates(
 
     Returns cut -> [*keys, fte_days_lost, fte_days_available, rate, s10_share, headcount,
     suppressed]: organisation, directorates, teams (within their directorate) and sites, each
-    from absence.period_rates, whose figures release.release decides month by month (sites
-    included: the month plan holds them to the same class rule as every other cut). Withheld
-    groups have NaN figures. An empty frame means there is no absence data for the period.
+    from absence.period_rates_of (one query for the four cuts), whose figures release.release
+    decides month by month (sites included: the month plan holds them to the same class rule as
+    every other cut). Withheld groups have NaN figures. An empty frame means there is no absence
+    data for the period.
     """
-    return {
-        "organisation": absence.period_rates(con, start, end, threshold, ()),
-        "directorate": _keys(absence.period_rates(con, start, end, threshold, ("directorate",)),
-                             ("directorate",)),
-        "team": _keys(absence.period_rates(con, start, end, threshold, ("directorate", "team")),
-                      ("directorate", "team")),
-        "site": _keys(absence.period_rates(con, start, end, threshold, ("site",)), ("site",)),
-    }
+    frames = absence.period_rates_of(con, start, end, threshold, list(KEYS.values()))
+    return {cut: _keys(frame, keys) if keys else frame
+            for (cut, keys), frame in zip(KEYS.items(), frames, strict=True)}
 
 
 @derived.reads
