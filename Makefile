@@ -32,7 +32,8 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 # Tests marked slow (the 100,000-row import, the 300-organisation DiD simulation, every bench
-# operation) have a short version in the suite and run in full with `make slow`.
+# operation, every page figure bit for bit with one DuckDB thread and with four on a generated
+# organisation of 1.4M answers) have a short version in the suite and run in full with `make slow`.
 # Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: each worker and each server the
 # browser tests start would otherwise compile again (pytest's assertion rewriting, 4 s a worker).
 test: install browser lint

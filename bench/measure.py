@@ -147,9 +147,9 @@ def open_store(
     return con
 
 
-def _forget_memos() -> None:
-    # privacy.plan and release.absence_plan remember plans per dataset version; a timing must
-    # compute them, as the first page view after an import does.
+def forget_memos() -> None:
+    """Clear the figures a process remembers per dataset version (plans, wave releases,
+    evaluations), so the next call computes them as the first page view after an import does."""
     privacy._PLAN_MEMO.clear()
     release._MEMO.clear()
     team_absence._MEMO.clear()
@@ -211,7 +211,7 @@ def time_operation(path: Path, op: Operation, repeat: int, memory_limit: str | N
         runs, cpu, again = [], [], []
         rows = 0
         for _ in range(1 + repeat):
-            _forget_memos()
+            forget_memos()
             t0, c0 = time.perf_counter(), time.process_time()
             result = op.run(con)
             runs.append(time.perf_counter() - t0)
@@ -304,7 +304,7 @@ def store_briefing(path: Path, threshold: int, memory_limit: str | None = None) 
     it works out the latest wave's briefing and stores its figures; seconds taken."""
     con = open_store(path, read_only=False, memory_limit=memory_limit)
     try:
-        _forget_memos()
+        forget_memos()
         started = time.perf_counter()
         wave = briefing.latest_wave(con)
         if wave is not None:

@@ -1162,7 +1162,10 @@ def team_periods(
     rows = query.run(_ready(con), "absence.period", sql, _args(start, end, unit_ids))
     frames = []
     for k, by in enumerate(cuts):
-        frame = rows.loc[rows.cut == k, [*by, *_PERIOD_COLUMNS]].reset_index(drop=True)
+        frame = rows.loc[rows.cut == k, [*by, *_PERIOD_COLUMNS]]
+        # groups in key order, not in the order a parallel aggregate happened to finish them
+        frame = (frame.sort_values(list(by), kind="stable", na_position="last") if by else frame
+                 ).reset_index(drop=True)
         frame[_PERIOD_COLUMNS] = frame[_PERIOD_COLUMNS].astype("float64")
         frames.append(frame)
     return frames
