@@ -402,15 +402,12 @@ _STAFF_GROUP_MONTH_SQL = """
 
 
 def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, ordered: bool = False,
-                 scopes: bool = False, names: Sequence[str] = ()) -> str:
+                 scopes: bool = False, more: Sequence[tuple[tuple[str, ...], str]] = ()) -> str:
     """The core chain and `grouped` (group x month); ordered=True adds each group-month's units in
     unit order, so the sums are the same bit for bit on every run (a parallel aggregate adds
     doubles in no fixed order). scopes=True groups by `u.scope` of a CTE scope_unit (unit ids per
-    scope, see period_summaries) instead of columns of units. names: more cuts (by, CTE name)
+    scope, see period_summaries) instead of columns of units. more: other cuts, (by, CTE name),
     grouped from the same core, each its own CTE beside `grouped` (see team_periods)."""
-    extra = "".join(
-        _GROUP_MONTH_SQL.format(select=groups.select_list(b)).replace(", grouped AS (", f", {n} AS (")
-        for b, n in names)
     select = "u.scope, " if scopes else groups.select_list(by)
     if "staff_group" in by:
         g = reason_groups()
@@ -421,7 +418,10 @@ def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, order
             s99=_in_list("r.reason_code", g["unknown"]),
         )
         return _core(day_count) + tail
-    core, grouped = _core(day_count, whole, edges=not whole), _GROUP_MONTH_SQL.format(select=select) + extra
+    grouped = _GROUP_MONTH_SQL.format(select=select) + "".join(
+        _GROUP_MONTH_SQL.format(select=groups.select_list(b)).replace(", grouped AS (", f", {name} AS (")
+        for b, name in more)
+    core = _core(day_count, whole, edges=not whole)
     if scopes:
         grouped = grouped.replace("JOIN units AS u USING (unit_id)", "JOIN scope_unit AS u USING (unit_id)")
     if ordered:
@@ -1153,12 +1153,12 @@ def team_periods(
         return []
     if any("staff_group" in by for by in cuts):
         raise ValueError("no absence rate by staff group: staff in post has no staff group")
-    names = [f"grouped_{k}" for k in range(len(cuts))]
+    names = ["grouped", *(f"grouped_{k}" for k in range(1, len(cuts)))]
     sql = _grouped_sql(cuts[0], day_count, whole_months(start, end), ordered=True,
-                       names=list(zip(cuts[1:], names[1:], strict=True)))
+                       more=list(zip(cuts[1:], names[1:], strict=True)))
     sql += "\nUNION ALL BY NAME\n".join(
-        _PERIOD_SELECT.format(cut=k, group=groups.group_list(by), name="grouped" if k == 0 else names[k])
-        for k, by in enumerate(cuts))
+        _PERIOD_SELECT.format(cut=k, group=groups.group_list(by), name=name)
+        for k, (by, name) in enumerate(zip(cuts, names, strict=True)))
     rows = query.run(_ready(con), "absence.period", sql, _args(start, end, unit_ids))
     frames = []
     for k, by in enumerate(cuts):
