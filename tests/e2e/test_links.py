@@ -1,4 +1,4 @@
-"""Browser test: on every page, a link copied from a changed view restores it in a new browser."""
+"""Browser test: on every page, a link copied from a changed view restores it in a new session (a new tab)."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from dashboard.ui.absence_page import DAY_COUNT_SHORT
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import close_tab, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -16,12 +16,11 @@ def base(demo_server):
     return demo_server  # links only change views: the worker's shared demo server will do
 
 
-def _fresh(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    page.set_default_timeout(90_000)
-    return context, page
+def _fresh(new_page):
+    """A new tab: a new Streamlit session, with nothing of the tab the link was copied in."""
+    page = new_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    return page
 
 
 def _choose(page, label: str, option: str) -> None:
@@ -67,13 +66,13 @@ def _copy_link(page) -> str:
     return link
 
 
-def _reopen(browser, link: str):
-    context, page = _fresh(browser)
+def _reopen(new_page, link: str):
+    page = _fresh(new_page)
     page.goto(link)
     wait_for_app(page)
     page.locator("[data-testid='dataset-banner']").wait_for()
     wait_for_app(page)
-    return context, page
+    return page
 
 
 def _tab_open(page, name: str) -> bool:
@@ -84,23 +83,23 @@ def _no_exception(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0
 
 
-def _round_trip(browser, url: str, change, check) -> None:
-    """Open url, change the view with change(page), copy its link; open the link in a new browser
-    context and check(page, link) that it shows the same view."""
-    context, page = _fresh(browser)
+def _round_trip(new_page, url: str, change, check) -> None:
+    """Open url, change the view with change(page), copy its link; close that tab, open the link
+    in a new one and check(page, link) that it shows the same view."""
+    page = _fresh(new_page)
     try:
         page.goto(url)
         wait_for_app(page)
         change(page)
         link = _copy_link(page)
     finally:
-        context.close()
-    context, page = _reopen(browser, link)
+        close_tab(page)
+    page = _reopen(new_page, link)
     try:
         check(page, link)
         _no_exception(page)
     finally:
-        context.close()
+        close_tab(page)
 
 
 def _overview_change(page) -> None:
@@ -200,5 +199,5 @@ def _data_check(page, link: str) -> None:
     ids=["overview wave", "teams directorate tab and sort", "absence comparison scope and day count",
          "interventions evaluation and settings", "data tab"],
 )
-def test_a_copied_link_restores_the_view(base, browser, path, change, check):
-    _round_trip(browser, f"{base}/{path}", change, check)
+def test_a_copied_link_restores_the_view(base, new_page, path, change, check):
+    _round_trip(new_page, f"{base}/{path}", change, check)

@@ -9,7 +9,7 @@ from dashboard.framework import improvement
 from dashboard.metrics import lenses
 from dashboard.present import screens
 from dashboard.present.charts import common
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import close_tab, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ def _settle(pg) -> None:
         " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1", polling=100)
 
 
-def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_brief, demo_con, browser):
+def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_brief, demo_con, new_page):
     brief = demo_brief  # the latest wave's briefing at threshold 10, as the page shows it
     deck = screens.build(brief, actions=improvement.list_actions(demo_con))  # the plan is the last screen
     heat = brief.heat
@@ -33,9 +33,7 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_b
     assert withheld
 
     base = demo_server
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    pg = context.new_page()
-    pg.set_default_timeout(90_000)
+    pg = new_page(1920, 1080)
     try:
         pg.goto(f"{base}/meeting?screen=1")
         _settle(pg)
@@ -73,15 +71,13 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_b
             ".startsWith('Screen ' + n + ' of')", arg=len(deck) - 1, polling=100)
         assert pg.locator("[data-testid='stException']").count() == 0
     finally:
-        context.close()
+        close_tab(pg)
 
 
-def test_meeting_mode_switches_lens_from_the_link_and_the_selector(demo_server, browser):
+def test_meeting_mode_switches_lens_from_the_link_and_the_selector(demo_server, new_page):
     hse, promise = lenses.get("hse"), lenses.get("people_promise")
     base = demo_server  # switching lens changes the view only: the worker's shared demo server
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    pg = context.new_page()
-    pg.set_default_timeout(90_000)
+    pg = new_page(1920, 1080)
 
     def title_is(text: str) -> None:
         pg.wait_for_function(
@@ -108,4 +104,4 @@ def test_meeting_mode_switches_lens_from_the_link_and_the_selector(demo_server, 
         title_is(promise.groups[1].name)
         assert pg.locator("[data-testid='stException']").count() == 0
     finally:
-        context.close()
+        close_tab(pg)

@@ -14,7 +14,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from dashboard import store
 from dashboard.framework import interventions
 from tests import teams_org
-from tests.e2e.conftest import sign_in, wait_for_app
+from tests.e2e.conftest import close_tab, sign_in, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -41,17 +41,10 @@ def _nav(page) -> list[str]:
     return [t.split("\n")[-1].strip() for t in nav.locator("a").all_inner_texts()] if nav.count() else []
 
 
-def _new(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(90_000)
-    return context, pg
-
-
 @pytest.mark.xdist_group("e2e_roles_org")  # one worker, one server for this store
-def test_each_role_in_the_browser(shared_server, org, browser):
+def test_each_role_in_the_browser(shared_server, org, new_page):
     base = shared_server(org, users=USERS)  # signs in and reads: shared with the audit-trail test
-    ctx, page = _new(browser)
+    page = new_page()
     try:
         # nothing without signing in; a wrong password is refused
         page.goto(f"{base}/teams")
@@ -89,13 +82,13 @@ def test_each_role_in_the_browser(shared_server, org, browser):
             assert page.get_by_role("radio", name=re.compile("Theatres|Day Unit|Clinic")).count() == 0
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
-        ctx.close()
+        close_tab(page)
 
 
 @pytest.mark.xdist_group("e2e_roles_org")  # one worker, one server for this store
-def test_admin_sees_the_audit_trail_and_user_text_is_inert(shared_server, org, browser):
+def test_admin_sees_the_audit_trail_and_user_text_is_inert(shared_server, org, new_page):
     base = shared_server(org, users=USERS)
-    ctx, page = _new(browser)
+    page = new_page()
     try:
         # a user name that looks like a formula reaches the audit trail through a failed sign-in
         page.goto(base)
@@ -121,12 +114,12 @@ def test_admin_sees_the_audit_trail_and_user_text_is_inert(shared_server, org, b
         assert {"sign-in", "sign-in failed", "view"} <= actions
         assert not any(PAYLOAD in v for r in rows for v in r.values())
     finally:
-        ctx.close()
+        close_tab(page)
 
 
-def test_intervention_name_is_inert_in_the_saved_message(server_factory, org, browser):
+def test_intervention_name_is_inert_in_the_saved_message(server_factory, org, new_page):
     base = server_factory(org, users=USERS)
-    ctx, page = _new(browser)
+    page = new_page()
     try:
         sign_in(page, base, "dana", path="interventions")
         # The tab is bound to the URL, so its click reruns the page. Clicking on at once, that
@@ -164,4 +157,4 @@ def test_intervention_name_is_inert_in_the_saved_message(server_factory, org, br
         assert page.locator("a[href^='http://evil']").count() == 0
 
     finally:
-        ctx.close()
+        close_tab(page)

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests import teams_org
-from tests.e2e.conftest import sign_in, wait_for_app
+from tests.e2e.conftest import close_tab, sign_in, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ def sites_db(tmp_path_factory):
     return path
 
 
-def _offline(context) -> list[str]:
+def _offline(page) -> list[str]:
     """Refuse every request that leaves the machine; return the list of those attempted."""
     outside: list[str] = []
 
@@ -36,7 +36,7 @@ def _offline(context) -> list[str]:
             outside.append(url)
             route.abort()
 
-    context.route("**/*", handle)
+    page.route("**/*", handle)
     return outside
 
 
@@ -97,12 +97,10 @@ def _tooltip(page, db, deck, site: str) -> str:
     return tip.inner_text()
 
 
-def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db, browser):
+def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db, new_page):
     base = server_factory(sites_db, users=[("ana", "analyst")])
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    outside = _offline(context)
-    page = context.new_page()
-    page.set_default_timeout(90_000)
+    page = new_page()
+    outside = _offline(page)
     try:
         # absence: both sites are withheld (a site would expose Ward C or Clinic by differencing)
         sign_in(page, base, "ana", path="teams?tab=Sites+map&map=Sickness+absence+rate")
@@ -141,4 +139,4 @@ def test_map_draws_offline_with_withheld_sites_withheld(server_factory, sites_db
         # nothing was fetched from the internet (no map tiles, no fonts)
         assert [u for u in outside if "metrics.json" not in u] == []
     finally:
-        context.close()
+        close_tab(page)
