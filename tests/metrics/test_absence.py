@@ -595,3 +595,70 @@ def test_bradford_by_group_keeps_only_released_groups(teams_abs):
     # withheld groups carry no figures at all, not just a flag
     assert bands.loc[bands.suppressed, "employees"].isna().all()
     assert summary.loc[summary.suppressed, "employees"].isna().all()
+
+
+# --- spells touching a period: the organisation's count against merging by hand -------------------
+
+def _spells_by_hand(records, data_end):
+    """Second method: merge each employee's valid records that overlap (a record starting after
+    every earlier one has ended starts a new spell; abutting ones do not merge) and return each
+    spell's (first day, last day)."""
+    spans = []
+    by_employee = {}
+    for emp, _unit, s, e in records:
+        end = data_end if e is None else e
+        if e is not None and e < s:
+            continue  # ends before it starts: dropped
+        by_employee.setdefault(emp, []).append((s, max(end, s)))
+    for rows in by_employee.values():
+        rows.sort(key=lambda r: (r[0], -r[1].toordinal()))
+        first, last = rows[0]
+        for s, e in rows[1:]:
+            if s > last:
+                spans.append((first, last))
+                first, last = s, e
+            else:
+                last = max(last, e)
+        spans.append((first, last))
+    return spans
+
+
+def test_spells_touching_a_period_counted_once_for_the_organisation_and_a_listed_scope(con):
+    # overlapping records of one employee across teams and FTEs, abutting records (two spells),
+    # exact duplicates, open records and records ending before they start
+    rng = np.random.default_rng(11)
+    months = pd.date_range("2023-01-01", "2024-12-01", freq="MS")
+    add_sip(con, [(u, m.date(), 20, 18.0) for u in (1, 2, 3, 4) for m in months])
+    records = []
+    for _ in range(400):
+        emp = f"p{int(rng.integers(0, 40))}"
+        s = date(2023, 1, 1) + timedelta(days=int(rng.integers(0, 700)))
+        kind = rng.random()
+        e = (None if kind < 0.04 else s - timedelta(days=2) if kind < 0.08
+             else s + timedelta(days=int(rng.integers(0, 30))))
+        records.append((emp, int(rng.integers(1, 5)), s, e))
+        if rng.random() < 0.1 and e is not None and e >= s:
+            records.append((emp, int(rng.integers(1, 5)), e + timedelta(days=1), e + timedelta(days=3)))
+        if rng.random() < 0.05:
+            records.append(records[-1])
+    add_episodes(con, [(emp, u, s, e, float(rng.choice([0.5, 1.0])), "S10") for emp, u, s, e in records])
+    spans = _spells_by_hand(records, absence.data_end(con))
+    assert len(spans) == absence.episode_quality(con)["spells"]
+    # a spell's pieces reach from its first day to its last (and leave no gap: the scope that
+    # lists every unit counts from the pieces, below, and must agree on every period)
+    ends = con.execute(
+        "SELECT count(*) FROM (SELECT spell_id, any_value(spell_start) AS a, any_value(spell_end) AS b,"
+        " min(start_date) AS lo, max(end_date) AS hi FROM absence_spells GROUP BY spell_id)"
+        " WHERE lo <> a OR hi <> b").fetchone()[0]
+    assert ends == 0
+    periods_ = [(date(2023, 1, 1), date(2024, 12, 31)), (date(2023, 6, 10), date(2023, 6, 10)),
+                (date(2024, 2, 1), date(2024, 2, 29)), (date(2022, 1, 1), date(2022, 12, 31))]
+    periods_ += [(a, a + timedelta(days=int(rng.integers(0, 90))))
+                 for a in (date(2023, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 700, 12))]
+    for start, end in periods_:
+        expected = sum(1 for a, b in spans if a <= end and b >= start)
+        found = absence.period_summaries(con, start, end, {"org": None})
+        assert found["org"]["episodes"] == expected, (start, end)
+        # the same units listed as a scope: counted from the spells' pieces in them
+        listed = absence.period_summaries(con, start, end, {"all": [1, 2, 3, 4]})
+        assert listed["all"]["episodes"] == expected, (start, end)

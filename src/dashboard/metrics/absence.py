@@ -591,9 +591,20 @@ touching AS (
     WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
 ),
 spells AS (
+    -- the organisation (every piece: no scope is then asked for, see period_summaries): a spell's
+    -- pieces cover its days without a gap (only overlapping records merge), so it touches the
+    -- period exactly when its span does, and it is counted once, from its one first piece. The
+    -- DISTINCT below hashed every touching piece's spell: 3.2M at national scale, 0.46 CPU s.
+    SELECT sc.scope, count(*) AS episodes
+    FROM scope_list AS sc, absence_spells AS s, params AS p
+    WHERE sc.units IS NULL AND p.scope_ids IS NULL AND s.first_piece
+      AND s.spell_start <= p.p_end AND s.spell_end >= p.p_start
+    GROUP BY sc.scope
+    UNION ALL
     -- spells in the scope's units as listed (a spell's pieces can sit in several units)
     SELECT sc.scope, count(DISTINCT t.spell_id) AS episodes
-    FROM scope_list AS sc, touching AS t WHERE sc.units IS NULL GROUP BY sc.scope
+    FROM scope_list AS sc, touching AS t, params AS p
+    WHERE sc.units IS NULL AND p.scope_ids IS NOT NULL GROUP BY sc.scope
     UNION ALL
     SELECT l.scope, count(DISTINCT t.spell_id) AS episodes
     FROM listed AS l JOIN touching AS t USING (unit_id) GROUP BY l.scope
