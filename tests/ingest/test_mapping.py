@@ -141,6 +141,12 @@ def test_numbers_with_decimal_commas_thousands_and_percent():
     assert got.tolist() == [1234.5, 7.25]
 
 
+def test_infinite_and_absurd_numbers_are_bad_not_stored():
+    got, bad = to_number(pd.Series(["inf", "-Infinity", "1e400", "2e12", "999999999999", "12"]))
+    assert list(bad) == [True, True, True, True, False, False]
+    assert got.isna().tolist() == [True, True, True, True, False, False]
+
+
 def test_header_signature_ignores_order_case_and_spacing():
     assert header_signature(["Team", "Start  date"]) == header_signature(["start date", "TEAM"])
     assert header_signature(["Team"]) != header_signature(["Team", "FTE"])

@@ -113,8 +113,13 @@ class _Ctx:
         return values.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
 
 
+# Larger than any count, FTE or number of days a staff survey or absence file holds.
+MAX_NUMBER = 1e12
+
+
 def to_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numbers from text: decimal commas ('7,5'), thousands separators, '%', spaces -> (numbers, bad)."""
+    """Numbers from text: decimal commas ('7,5'), thousands separators, '%', spaces -> (numbers, bad).
+    Infinite values and any beyond MAX_NUMBER are bad."""
     s = values.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True).str.rstrip("%")
     missing = s.isna() | s.str.casefold().isin(["", "na", "n/a", "-", "--", ".", "null", "none", "#n/a"])
     comma_decimal = s.str.fullmatch(r"-?\d+,\d{1,2}|-?\d+,\d{4,}|-?\d{1,3}(\.\d{3})+,\d+").fillna(False)
@@ -124,6 +129,9 @@ def to_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     else:
         s = s.str.replace(r"(?<=\d),(?=\d{3}\b)", "", regex=True)
     out = pd.to_numeric(s.where(~missing), errors="coerce").astype("float64")
+    # "inf", "1e400" and the like parse, but no count, FTE or day total is one: figures are added
+    # exactly as decimals (metrics/absence.py), which holds any real total and no such value
+    out = out.where(out.abs() <= MAX_NUMBER)
     bad = ~missing & out.isna()
     return out, bad
 
