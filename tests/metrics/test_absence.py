@@ -1,6 +1,7 @@
 """Absence analytics against hand-computed figures and a day-by-day reference on tiny stores."""
 from __future__ import annotations
 
+import json
 import math
 from datetime import date, timedelta
 
@@ -11,6 +12,7 @@ from scipy import stats
 
 from dashboard import store
 from dashboard.metrics import absence
+from dashboard.store import derived
 
 UNITS = [
     (1, "Ward A", "Medicine", "North"),
@@ -662,3 +664,25 @@ def test_spells_touching_a_period_counted_once_for_the_organisation_and_a_listed
         # the same units listed as a scope: counted from the spells' pieces in them
         listed = absence.period_summaries(con, start, end, {"all": [1, 2, 3, 4]})
         assert listed["all"]["episodes"] == expected, (start, end)
+
+
+def test_organisation_episode_quality_is_stored_with_the_spells_and_equals_the_count(con):
+    add_sip(con, [(1, "2024-01-01", 12, 10.0)])
+    add_episodes(con, [("e1", 1, "2024-01-02", "2024-01-05", 1.0, "S10"),
+                       ("e1", 2, "2024-01-04", "2024-01-09", 1.0, "S10"),   # overlaps: merged
+                       ("e2", 3, "2024-01-10", None, 0.5, "S11"),           # open
+                       ("e3", 4, "2024-01-10", "2024-01-08", 1.0, "S12")])  # ends before it starts
+    by_hand = {"records": 4, "spells": 2, "duplicates_merged": 1, "invalid_dropped": 1, "open_episodes": 1}
+    assert absence.episode_quality(con) == by_hand   # the refresh this asks for stores it
+    assert json.loads(store.get_meta(con, derived.QUALITY_KEY)) == list(by_hand.values())
+    # what is read is what is stored: a tampered value shows (so the read is not worked out)
+    store.set_meta(con, derived.QUALITY_KEY, json.dumps([9, 9, 9, 9, 9]))
+    assert absence.episode_quality(con)["records"] == 9
+    # rows written since are found by the refresh, which stores the new counts
+    add_episodes(con, [("e4", 1, "2024-01-20", "2024-01-21", 1.0, "S10")])
+    assert absence.episode_quality(con) == {**by_hand, "records": 5, "spells": 3}
+    # a store made before the counts were kept works them out
+    con.execute("DELETE FROM meta WHERE key = ?", [derived.QUALITY_KEY])
+    assert absence.episode_quality(con) == {**by_hand, "records": 5, "spells": 3}
+    assert absence.episode_quality(con, [1, 2]) == {"records": 3, "spells": 2, "duplicates_merged": 1,
+                                                    "invalid_dropped": 0, "open_episodes": 0}

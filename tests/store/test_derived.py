@@ -2,6 +2,7 @@
 inside the import transaction and on undo."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -342,3 +343,25 @@ def test_the_register_status_is_the_same_from_the_stored_units_and_the_records(d
         assert stored.astype(str).equals(from_records.astype(str))
     finally:
         con.close()
+
+
+def test_episode_quality_is_kept_by_the_refresh_and_a_migrated_store_fills_it(con):
+    _episodes(con, [(1, "e1", 1, date(2024, 1, 10), date(2024, 1, 5), 1.0, "S10"),     # invalid
+                    (2, "e2", 1, date(2024, 1, 10), date(2024, 1, 12), 1.0, "S10"),
+                    (3, "e2", 2, date(2024, 1, 11), date(2024, 1, 11), 1.0, "S12"),    # merged
+                    (4, "e3", 2, date(2024, 1, 20), None, 0.6, "S11")])                  # open
+    derived.ensure(con, "absence")
+    # records, spells, duplicates merged, invalid dropped, open: by hand
+    assert json.loads(store.get_meta(con, derived.QUALITY_KEY)) == [4, 2, 1, 1, 1]
+    # a store made before migration 11: opening it for writing works the counts out
+    con.execute("DELETE FROM meta WHERE key = ?", [derived.QUALITY_KEY])
+    store.set_meta(con, "migrations", ",".join(str(v) for v in sorted(store.MIGRATIONS) if v != 11))
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+                       ).fetchone()[0]
+    con.close()
+    again = store.connect(path)
+    try:
+        assert json.loads(store.get_meta(again, derived.QUALITY_KEY)) == [4, 2, 1, 1, 1]
+        assert store.schema_version(again) == store.SCHEMA_VERSION >= 11
+    finally:
+        again.close()

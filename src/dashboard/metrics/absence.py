@@ -1,6 +1,7 @@
 """Sickness-absence analytics on the NHS definition: FTE days lost / FTE days available."""
 from __future__ import annotations
 
+import json
 import math
 import re
 import tomllib
@@ -729,31 +730,15 @@ def episode_quality(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | No
     """Episode records, spells after merging overlapping records of one employee, duplicates
     merged, records dropped for ending before they start, and open episodes."""
     units = [int(u) for u in unit_ids] if unit_ids is not None else None
-    # each spell has exactly one first piece: without a scope, counting those needs no DISTINCT;
-    # and no scope filter at all (a NULL-scope test on every row cost a third of the scan)
-    spells = "count(*) FILTER (WHERE first_piece)" if units is None else "count(DISTINCT spell_id)"
-    scope = "" if units is None else "WHERE list_contains(CAST(? AS INTEGER[]), unit_id)"
-    sql = f"""
-WITH ep AS (
-    SELECT count(*) AS records, count(*) FILTER (WHERE end_date < start_date) AS invalid,
-           count(*) FILTER (WHERE end_date IS NULL) AS open_
-    FROM absence_episodes {scope}
-),
-sp AS (
-    SELECT {spells} AS spells, coalesce(sum(records - 1) FILTER (WHERE first_piece), 0) AS merged
-    FROM absence_spells {scope}
-)
-SELECT records, spells, merged, invalid, open_ FROM ep, sp
-"""
-    records, spells, merged, invalid, open_ = query.run_one(
-        _ready(con), "absence.episode_quality", sql, [] if units is None else [units, units])
-    return {
-        "records": int(records),
-        "spells": int(spells),
-        "duplicates_merged": int(merged),
-        "invalid_dropped": int(invalid),
-        "open_episodes": int(open_),
-    }
+    found = None
+    if units is None:
+        stored = query.run_one(_ready(con), "absence.episode_quality_stored",
+                               "SELECT (SELECT value FROM meta WHERE key = ?)", [derived.QUALITY_KEY])[0]
+        found = json.loads(stored) if stored else None   # none on a store made before it was kept
+    if found is None:
+        found = query.run_one(_ready(con), "absence.episode_quality",
+                              derived.quality_sql(units is not None), [] if units is None else [units, units])
+    return {name: int(v) for name, v in zip(derived.QUALITY_FIELDS, found, strict=True)}
 
 
 # --- group-level suppression for period figures ------------------------------------------------
