@@ -405,7 +405,7 @@ _STAFF_GROUP_MONTH_SQL = """
 def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, ordered: bool = False,
                  scopes: bool = False, more: Sequence[tuple[tuple[str, ...], str]] = ()) -> str:
     """The core chain and `grouped` (group x month); ordered=True adds each group-month's units
-    exactly (_exact_sums) and a part-month's pieces in one fixed order, so the sums are the same
+    exactly (_exact_sums), and a part-month's pieces and reasons too, so the sums are the same
     bit for bit on every run (a parallel aggregate adds doubles in no fixed order). scopes=True
     groups by `u.scope` of a CTE scope_unit (unit ids per scope, see period_summaries) instead of
     columns of units. more: other cuts, (by, CTE name),
@@ -429,8 +429,7 @@ def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, order
     if ordered:
         grouped = _exact_sums(grouped)
         # part-months: a unit-month's pieces and reasons, too
-        core = (core if whole else _pieces_in_order(core)).replace(
-            "sum(lost)", "sum(lost ORDER BY reason_code, lost)")
+        core = core if whole else _reasons_exactly(_pieces_exactly(core))
     return core + grouped
 
 
@@ -457,13 +456,28 @@ def _exact_sums(grouped: str) -> str:
     return out
 
 
-def _pieces_in_order(core: str) -> str:
-    """The core chain adding each unit-month's spell pieces in one fixed order, so part-months
+def _pieces_exactly(core: str) -> str:
+    """The core chain adding each unit-month's spell pieces as DECIMAL, exactly, so part-months
     give the same sums bit for bit on every run (a parallel aggregate adds doubles as its threads
-    meet them)."""
+    meet them). At 1e-18 a piece's days x FTE (at most 46.5) keeps all a double's digits but the
+    last few of a tiny FTE's. They were added in a fixed order (sum ... ORDER BY), which sorted
+    each unit-month's pieces: a quarter of a second of Where to look's reasons at national scale."""
     old = "sum(days * fte) AS lost"
     assert core.count(old) == 1, old
-    return core.replace(old, "sum(days * fte ORDER BY spell_id, start_date, unit_id, fte) AS lost")
+    return core.replace(old, "CAST(sum(CAST(days * fte AS DECIMAL(38, 18))) AS DOUBLE) AS lost")
+
+
+# A unit-month's days by reason, optionally with a FILTER clause (the core chain's um_lost).
+_REASON_SUM = re.compile(r"sum\(lost\)( FILTER \(WHERE (?:[^()]|\([^()]*\))*\))?")
+
+
+def _reasons_exactly(core: str) -> str:
+    """The core chain adding a part-month's reasons into its unit-month's days as DECIMAL,
+    exactly (see _pieces_exactly), rather than in one order."""
+    out = _REASON_SUM.sub(lambda m: f"CAST(sum(CAST(lost AS DECIMAL(38, 18))){m.group(1) or ''} AS DOUBLE)",
+                          core)
+    assert "sum(lost)" not in out, out
+    return out
 
 
 def _same_group(by: tuple[str, ...], left: str, right: str) -> str:
@@ -847,7 +861,7 @@ def reasons(
     # added as DECIMAL(38, 9), exactly (the derived unit-months are rounded to 1e-9): DuckDB adds
     # doubles in whatever order its threads meet them, and the same period gave a reason share
     # differing in the last bit from one call to the next, even on the demo. A part-month's
-    # spell pieces are added in a fixed order first (_pieces_in_order), before the decimal sum.
+    # spell pieces are added exactly first (_pieces_exactly), before the decimal sum.
     if "staff_group" in by:
         body = f"""
 SELECT {select} r.reason_code,
@@ -864,7 +878,7 @@ GROUP BY ALL
     whole = "staff_group" not in by and whole_months(start, end)
     edges = "staff_group" not in by and not whole
     core = _core(day_count, whole, edges)
-    frame = query.run(_ready(con), "absence.reasons", (_pieces_in_order(core) if edges else core) + body,
+    frame = query.run(_ready(con), "absence.reasons", (_pieces_exactly(core) if edges else core) + body,
                       _args(start, end, unit_ids))
     # rows in one order whatever order they came in, so each group's total (and every share)
     # is added the same way every time
