@@ -296,6 +296,16 @@ def _absence_units(con) -> set[int]:
     return {u for (u,) in con.execute("SELECT unit_id FROM absence_units").fetchall()}
 
 
+def _reopened_before(con, version: int):
+    """Close con's store as one that never ran migration `version`, and open it for writing
+    again (which runs it)."""
+    store.set_meta(con, "migrations", ",".join(str(v) for v in sorted(store.MIGRATIONS) if v != version))
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+                       ).fetchone()[0]
+    con.close()
+    return store.connect(path)
+
+
 def test_absence_units_follow_the_records_and_a_migrated_store_fills_them(con, tmp_path):
     # an episode whose end is before its start makes no spell, and an episode covered by a
     # later-starting one in another unit makes no piece: its unit still has absence records
@@ -314,11 +324,7 @@ def test_absence_units_follow_the_records_and_a_migrated_store_fills_them(con, t
     assert _absence_units(con) == {1}
     # a store made before migration 9: opening it for writing builds the table from the records
     con.execute("DROP TABLE absence_units")
-    store.set_meta(con, "migrations", ",".join(str(v) for v in sorted(store.MIGRATIONS) if v != 9))
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-                       ).fetchone()[0]
-    con.close()
-    again = store.connect(path)
+    again = _reopened_before(con, 9)
     try:
         assert _absence_units(again) == {1}
         assert store.schema_version(again) == store.SCHEMA_VERSION >= 9
@@ -355,11 +361,7 @@ def test_episode_quality_is_kept_by_the_refresh_and_a_migrated_store_fills_it(co
     assert json.loads(store.get_meta(con, derived.QUALITY_KEY)) == [4, 2, 1, 1, 1]
     # a store made before migration 11: opening it for writing works the counts out
     con.execute("DELETE FROM meta WHERE key = ?", [derived.QUALITY_KEY])
-    store.set_meta(con, "migrations", ",".join(str(v) for v in sorted(store.MIGRATIONS) if v != 11))
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-                       ).fetchone()[0]
-    con.close()
-    again = store.connect(path)
+    again = _reopened_before(con, 11)
     try:
         assert json.loads(store.get_meta(again, derived.QUALITY_KEY)) == [4, 2, 1, 1, 1]
         assert store.schema_version(again) == store.SCHEMA_VERSION >= 11
