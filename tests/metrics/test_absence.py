@@ -661,9 +661,11 @@ def test_spells_touching_a_period_counted_once_for_the_organisation_and_a_listed
         expected = sum(1 for a, b in spans if a <= end and b >= start)
         found = absence.period_summaries(con, start, end, {"org": None})
         assert found["org"]["episodes"] == expected, (start, end)
-        # the same units listed as a scope: counted from the spells' pieces in them
+        # the same units listed as a scope, alone and beside the organisation in one statement:
+        # counted from the spells' pieces in them
         listed = absence.period_summaries(con, start, end, {"all": [1, 2, 3, 4]})
-        assert listed["all"]["episodes"] == expected, (start, end)
+        both = absence.period_summaries(con, start, end, {"org": None, "all": [1, 2, 3, 4]})
+        assert listed["all"]["episodes"] == both["all"]["episodes"] == both["org"]["episodes"] == expected
 
 
 def test_organisation_episode_quality_is_stored_with_the_spells_and_equals_the_count(con):

@@ -408,8 +408,8 @@ def _grouped_sql(by: tuple[str, ...], day_count: str, whole: bool = False, order
     exactly (_exact_sums), and a part-month's pieces and reasons too, so the sums are the same
     bit for bit on every run (a parallel aggregate adds doubles in no fixed order). scopes=True
     groups by `u.scope` of a CTE scope_unit (unit ids per scope, see period_summaries) instead of
-    columns of units. more: other cuts, (by, CTE name),
-    grouped from the same core, each its own CTE beside `grouped` (see team_periods)."""
+    columns of units. more: other cuts, (by, CTE name), grouped from the same core, each its own
+    CTE beside `grouped` (see team_periods)."""
     select = "u.scope, " if scopes else groups.select_list(by)
     if "staff_group" in by:
         g = reason_groups()
@@ -630,21 +630,16 @@ touching AS (
     WHERE s.start_date <= p.p_end AND s.end_date >= p.p_start
 ),
 spells AS (
-    -- the organisation (every piece: no scope is then asked for, see period_summaries): a spell's
-    -- pieces cover its days without a gap (only overlapping records merge), so it touches the
-    -- period exactly when its span does, and it is counted once, from its one first piece. The
-    -- DISTINCT below hashed every touching piece's spell: 3.2M at national scale, 0.46 CPU s.
+    -- the organisation, every spell (period_summaries then reads every unit): a spell's pieces
+    -- cover its days without a gap (only overlapping records merge), so it touches the period
+    -- exactly when its span does, and it is counted once, from its one first piece. Counting
+    -- distinct spell ids of the touching pieces hashed 3.2M at national scale, 0.46 CPU s.
     SELECT sc.scope, count(*) AS episodes
     FROM scope_list AS sc, absence_spells AS s, params AS p
-    WHERE sc.units IS NULL AND p.scope_ids IS NULL AND s.first_piece
-      AND s.spell_start <= p.p_end AND s.spell_end >= p.p_start
+    WHERE sc.units IS NULL AND s.first_piece AND s.spell_start <= p.p_end AND s.spell_end >= p.p_start
     GROUP BY sc.scope
     UNION ALL
     -- spells in the scope's units as listed (a spell's pieces can sit in several units)
-    SELECT sc.scope, count(DISTINCT t.spell_id) AS episodes
-    FROM scope_list AS sc, touching AS t, params AS p
-    WHERE sc.units IS NULL AND p.scope_ids IS NOT NULL GROUP BY sc.scope
-    UNION ALL
     SELECT l.scope, count(DISTINCT t.spell_id) AS episodes
     FROM listed AS l JOIN touching AS t USING (unit_id) GROUP BY l.scope
 )
@@ -744,14 +739,14 @@ def episode_quality(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | No
     """Episode records, spells after merging overlapping records of one employee, duplicates
     merged, records dropped for ending before they start, and open episodes."""
     units = [int(u) for u in unit_ids] if unit_ids is not None else None
-    found = None
-    if units is None:
-        stored = query.run_one(_ready(con), "absence.episode_quality_stored",
+    con, found = _ready(con), None
+    if units is None:   # the organisation's, kept by the absence refresh (none in an older store)
+        stored = query.run_one(con, "absence.episode_quality_stored",
                                "SELECT (SELECT value FROM meta WHERE key = ?)", [derived.QUALITY_KEY])[0]
-        found = json.loads(stored) if stored else None   # none on a store made before it was kept
+        found = json.loads(stored) if stored else None
     if found is None:
-        found = query.run_one(_ready(con), "absence.episode_quality",
-                              derived.quality_sql(units is not None), [] if units is None else [units, units])
+        found = query.run_one(con, "absence.episode_quality", derived.quality_sql(units is not None),
+                              [] if units is None else [units, units])
     return {name: int(v) for name, v in zip(derived.QUALITY_FIELDS, found, strict=True)}
 
 
