@@ -535,3 +535,26 @@ def test_incremental_plan_matches_the_plain_rule_on_the_demo(demo_con, monkeypat
     plain = privacy.release_plan(privacy.cells(demo_con), 10)
     assert fast.equals(plain)
     assert 0 < fast.released.sum() < len(fast)
+
+
+def test_a_plan_over_many_waves_and_indicators_is_each_part_decided_alone():
+    # release_plan numbers groups once over every wave and indicator and restricts that numbering
+    # to each part; deciding each part on its own frame (its own numbering) must give the same rows,
+    # also with rows out of order, missing directorates and sites, and parts with different cells
+    rng = np.random.default_rng(11)
+    for trial in range(40):
+        units = int(rng.integers(3, 20))
+        dirs = rng.choice(["A", "B", None], units)
+        sites = rng.choice(["North", "South", "East", None], units)
+        rows = [dict(wave_id=w, indicator_id=i, unit_id=u, directorate=dirs[u], team=f"T{u}",
+                     site=sites[u], staff_group=g, n=int(rng.integers(1, 16)))
+                for w in (1, 2) for i in ("x", "y", "z") for u in range(units)
+                for g in ("Nursing", "Medical", "", None) if rng.random() < 0.6]
+        frame = pd.DataFrame(rows).sample(frac=1, random_state=trial).reset_index(drop=True)
+        frame["staff_group"] = frame["staff_group"].astype(object)
+        whole = privacy.release_plan(frame, T)
+        alone = pd.concat([privacy.release_plan(part, T)
+                           for _, part in frame.groupby(["wave_id", "indicator_id"], sort=True)],
+                          ignore_index=True)
+        pd.testing.assert_frame_equal(whole, alone, check_exact=True)
+        assert 0 < whole.released.sum() < len(whole)
