@@ -39,8 +39,8 @@ lint: install
 test: install browser lint
 	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n 2 --dist loadgroup -m "not slow"
 
-slow: install
-	$(PY) -m pytest -q -n 2 -m slow
+slow: install browser
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n 2 --dist loadgroup -m slow
 
 # 10,000 property-based cases over the readers and the mapping step (docs/fuzz.md has a result).
 fuzz: install

@@ -24,9 +24,15 @@ def _settle(pg) -> None:
         " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1", polling=100)
 
 
-def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_brief, demo_con, new_page):
+# The suite walks the first screens (the headline, a chart, a flagged team's); every screen of the
+# deck is walked by `make slow` (tests/app/test_meeting_page.py reads every screen's content).
+@pytest.mark.parametrize("walk", [pytest.param(4, id="first four screens"),
+                                  pytest.param(None, id="every screen", marks=pytest.mark.slow)])
+def test_meeting_mode_screens_large_and_keyboard_driven(demo_server, demo_brief, demo_con, new_page, walk):
     brief = demo_brief  # the latest wave's briefing at threshold 10, as the page shows it
     deck = screens.build(brief, actions=improvement.list_actions(demo_con))  # the plan is the last screen
+    if walk is not None:
+        assert len(deck) > walk
     heat = brief.heat
     hidden = heat.suppressed.astype(bool)
     withheld = set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"])
@@ -39,7 +45,8 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_b
         _settle(pg)
         pg.locator("[data-testid='meeting-title']").wait_for()
         assert not pg.locator("[data-testid='stSidebar']").is_visible()
-        for number, screen in enumerate(deck, start=1):
+        shown = deck if walk is None else deck[:walk]
+        for number, screen in enumerate(shown, start=1):
             # elements are replaced one by one during a rerun: wait until counter and title agree
             pg.wait_for_function(
                 "([n, title]) => (document.querySelector('[data-testid=\"meeting-counter\"]') || {})"
@@ -61,14 +68,14 @@ def test_meeting_mode_every_screen_large_and_keyboard_driven(demo_server, demo_b
             if screen.chart is not None:
                 pg.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()
                 assert min(common.text_sizes(common.meeting(screen.chart).to_dict())) >= 18
-            if number < len(deck):
+            if number < len(shown):
                 pg.keyboard.press("ArrowRight")  # settled at the top of the loop, on the next screen
         # and back again with the left arrow
         pg.keyboard.press("ArrowLeft")
         _settle(pg)
         pg.wait_for_function(
             "n => document.querySelector('[data-testid=\"meeting-counter\"]').innerText"
-            ".startsWith('Screen ' + n + ' of')", arg=len(deck) - 1, polling=100)
+            ".startsWith('Screen ' + n + ' of')", arg=len(shown) - 1, polling=100)
         assert pg.locator("[data-testid='stException']").count() == 0
     finally:
         close_tab(pg)
