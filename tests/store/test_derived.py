@@ -122,6 +122,43 @@ def test_a_figure_checks_only_the_families_it_reads(con):
         derived.reads(only="answers")
 
 
+def test_a_refresh_checks_the_derived_tables_once_and_stores_the_release_it_would_decide(tmp_path,
+                                                                                       monkeypatch):
+    from dashboard.metrics import team_absence
+    from dashboard.privacy import release
+    from tests import teams_org
+
+    con = teams_org.build(tmp_path / "t.duckdb")  # survey and staff in post, no absence yet
+    checks: list[list[str]] = []
+    real = derived._stale
+
+    def counted(c, families):
+        families = list(families)
+        if families:
+            checks.append(families)
+        return real(c, families)
+
+    monkeypatch.setattr(derived, "_stale", counted)
+    teams_org.add_absence(con)   # its episodes, in a transaction that bumps the version
+    # the import's refresh checks both families once; storing the release after it checks nothing
+    assert checks == [["absence", "survey"]]
+    # outside the refresh a figure still checks (and finds what the import stored current)
+    released, weights = release.absence_plan(con, 10)
+    assert checks == [["absence", "survey"], ["absence"]]
+    monkeypatch.setattr(derived, "_stale", real)
+    assert len(weights) > 0
+    # what the import stored is what the rule decides now, from nothing stored
+    stored = con.execute("SELECT * FROM release_absence ORDER BY ALL").fetchall()
+    assert stored
+    con.execute("DELETE FROM release_absence")
+    release._MEMO.clear()
+    team_absence._MEMO.clear()
+    again, _ = release.absence_plan(con, 10, store=True)
+    assert again == released
+    assert con.execute("SELECT * FROM release_absence ORDER BY ALL").fetchall() == stored
+    con.close()
+
+
 def test_survey_cells_hold_n_sum_and_sum_of_squares(tmp_path):
     con = tiny_org.build(tmp_path / "t.duckdb", with_aggregate=True)
     cells = con.execute("SELECT wave_id, unit_id, staff_group, respondent, n, sum_v, sum_v2 FROM survey_cells"
