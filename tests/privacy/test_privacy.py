@@ -546,7 +546,8 @@ def test_a_plan_over_many_waves_and_indicators_is_each_part_decided_alone():
         units = int(rng.integers(3, 16))
         dirs = rng.choice(["A", "B", None], units)
         sites = rng.choice(["North", "South", "East", None], units)
-        rows = [dict(wave_id=w, indicator_id=i, unit_id=u, directorate=dirs[u], team=f"T{u}",
+        # team names shared by several units (a name clash across directorates) among them
+        rows = [dict(wave_id=w, indicator_id=i, unit_id=u, directorate=dirs[u], team=f"T{u % 6}",
                      site=sites[u], staff_group=g, n=int(rng.integers(1, 16)))
                 for w in (1, 2) for i in ("x", "y", "z") for u in range(units)
                 for g in ("Nursing", "Medical", "", None) if rng.random() < 0.6]

@@ -235,16 +235,17 @@ def _best_plan(
     # per team: its size and its first cell's place; then per place, its teams and small teams
     size = np.bincount(team, weights=n)
     present = np.bincount(team) > 0
-    first = np.full(len(size), -1, dtype=np.int64)
-    first[team[::-1]] = np.arange(len(team))[::-1]
-    place = np.where(present, places[np.maximum(first, 0)], -1)
+    # a team's first cell (two units may share a team name): np.unique gives first occurrences
+    found, first = np.unique(team, return_index=True)
+    place = np.full(len(size), -1, dtype=np.int64)
+    place[found] = places[first]
     small = present & (size < threshold)
     known = present & (place >= 0)
     teams_here = np.bincount(place[known], minlength=1)
     small_here = np.bincount(place[known], weights=small[known], minlength=1)
     near_small = np.zeros(len(size), dtype=bool)
-    p = place[known]
-    near_small[known] = ((small_here[p] - small[known]) > 0) & (teams_here[p] > 1)
+    at = place[known]
+    near_small[known] = ((small_here[at] - small[known]) > 0) & (teams_here[at] > 1)
     if not near_small.any():
         return plain
     last: list[np.ndarray | None] = [None] * len(codes)
