@@ -301,7 +301,7 @@ CREATE TABLE IF NOT EXISTS briefing_store (
 );
 """
 MIGRATIONS[10] = _V10
-MIGRATIONS[11] = derived.QUALITY_SCHEMA
+MIGRATIONS[11] = derived.STORE_QUALITY
 SCHEMA_VERSION = max(MIGRATIONS)
 # The versions a store had run when it did not yet record them (meta 'migrations'): every one of
 # these up to its schema_version. A version added below a store's schema_version later (4 came

@@ -160,7 +160,8 @@ SELECT records, spells, merged, invalid, open_ FROM ep, sp
 """
 
 
-QUALITY_SCHEMA = (
+# Writes them: run by every absence refresh and, as migration 11, once in a store made before.
+STORE_QUALITY = (
     "INSERT INTO meta SELECT '" + QUALITY_KEY + "', '[' || concat_ws(', ', records, spells, merged,"
     " invalid, open_) || ']' FROM (" + quality_sql(scoped=False) + ")"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -365,8 +366,7 @@ SELECT '{day_count}', unit_id, month, reason_code, round(lost, 9), source FROM u
             )
     finally:
         con.execute(f"DROP TABLE IF EXISTS {absence._EP_TABLE}")
-    counts = con.execute(quality_sql(scoped=False)).fetchone()
-    _set_meta(con, QUALITY_KEY, json.dumps([int(v) for v in counts]))
+    con.execute(STORE_QUALITY)
     _set_meta(con, "derived_absence", _signature(con, _ABSENCE_SIGNATURE))
 
 
@@ -436,9 +436,17 @@ def refresh(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _current(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Within the block, figure functions on con take its derived tables as checked (see `reads`);
     no scratch is shared between them (the block writes the stored release as it goes)."""
+    with _checked_as(con, frozenset(FAMILIES), None):
+        yield
+
+
+@contextlib.contextmanager
+def _checked_as(con: duckdb.DuckDBPyConnection, families: frozenset[str], shared: dict | None
+                ) -> Iterator[None]:
+    """This thread's record of the checked connection, families and scratch, for the block."""
     outer = (getattr(_checked, "con", None), getattr(_checked, "families", frozenset()),
              getattr(_checked, "scratch", None))
-    _checked.con, _checked.families, _checked.scratch = con, frozenset(FAMILIES), None
+    _checked.con, _checked.families, _checked.scratch = con, families, shared
     try:
         yield
     finally:
@@ -620,15 +628,10 @@ def reads(fn: F | None = None, *, only: str | None = None):
         if wanted <= done:
             return fn(con, *args, **kwargs)
         ensure(con, *wanted)
-        outer = (getattr(_checked, "con", None), getattr(_checked, "families", frozenset()),
-                 getattr(_checked, "scratch", None))
-        if outer[0] is not con:
-            _checked.scratch = {}
-        _checked.con, _checked.families = con, done | wanted
-        try:
+        # the outermost figure call on this connection opens the scratch; inner ones share it
+        shared = getattr(_checked, "scratch", None) if getattr(_checked, "con", None) is con else {}
+        with _checked_as(con, done | wanted, shared):
             return fn(con, *args, **kwargs)
-        finally:
-            _checked.con, _checked.families, _checked.scratch = outer
     return wrapper  # type: ignore[return-value]
 
 
