@@ -34,9 +34,8 @@ assert set(CHART_STATES) <= set(STATES)  # each is walked on its visit by the te
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
-# The suite checks the states whose charts are tabbed through; `make slow` checks every state.
-@pytest.mark.parametrize("state", [s if s in CHART_STATES else pytest.param(s, marks=pytest.mark.slow)
-                                   for s in STATES])
+# `make test` checks the Overview (tests/e2e/conftest.py BROWSER_SUITE); `make slow` every state.
+@pytest.mark.parametrize("state", STATES)
 def test_axe_finds_no_serious_or_critical_violation(demo_server, page, state):
     # One test per page state (each loaded once, on the worker's shared server) so the states
     # spread over the workers and a failure names its state. States with charts are also tabbed

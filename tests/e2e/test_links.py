@@ -192,10 +192,9 @@ def _data_check(page, link: str) -> None:
     [
         ("", _overview_change, _overview_check),  # the default page lives at the root
         ("teams", _teams_change, _teams_check),
-        # the other pages' round trips run in `make slow`
-        pytest.param("absence", _absence_change, _absence_check, marks=pytest.mark.slow),
-        pytest.param("interventions", _interventions_change, _interventions_check, marks=pytest.mark.slow),
-        pytest.param("data", _data_change, _data_check, marks=pytest.mark.slow),
+        ("absence", _absence_change, _absence_check),
+        ("interventions", _interventions_change, _interventions_check),
+        ("data", _data_change, _data_check),
     ],
     ids=["overview wave", "teams directorate tab and sort", "absence comparison scope and day count",
          "interventions evaluation and settings", "data tab"],

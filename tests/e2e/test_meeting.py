@@ -24,15 +24,11 @@ def _settle(pg) -> None:
         " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1", polling=100)
 
 
-# The suite walks the first screens (the headline, a chart, a flagged team's); every screen of the
-# deck is walked by `make slow` (tests/app/test_meeting_page.py reads every screen's content).
-@pytest.mark.parametrize("walk", [pytest.param(4, id="first four screens"),
-                                  pytest.param(None, id="every screen", marks=pytest.mark.slow)])
-def test_meeting_mode_screens_large_and_keyboard_driven(demo_server, demo_brief, demo_con, new_page, walk):
+# Every screen of the deck, walked with the keyboard (`make slow`; tests/app/test_meeting_page.py
+# reads every screen's content in `make test`).
+def test_meeting_mode_screens_large_and_keyboard_driven(demo_server, demo_brief, demo_con, new_page):
     brief = demo_brief  # the latest wave's briefing at threshold 10, as the page shows it
     deck = screens.build(brief, actions=improvement.list_actions(demo_con))  # the plan is the last screen
-    if walk is not None:
-        assert len(deck) > walk
     heat = brief.heat
     hidden = heat.suppressed.astype(bool)
     withheld = set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"])
@@ -45,7 +41,7 @@ def test_meeting_mode_screens_large_and_keyboard_driven(demo_server, demo_brief,
         _settle(pg)
         pg.locator("[data-testid='meeting-title']").wait_for()
         assert not pg.locator("[data-testid='stSidebar']").is_visible()
-        shown = deck if walk is None else deck[:walk]
+        shown = deck
         for number, screen in enumerate(shown, start=1):
             # elements are replaced one by one during a rerun: wait until counter and title agree
             pg.wait_for_function(

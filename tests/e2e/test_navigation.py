@@ -12,13 +12,8 @@ pytestmark = pytest.mark.e2e
 CHART_PAGES = {"overview", "teams", "absence", "interventions"}
 
 
-# The suite starts a server for the default page (charts and tiles) and for meeting mode (no
-# sidebar); `make slow` starts one for every page.
-SUITE = {"overview", "meeting"}
-
-
-@pytest.mark.parametrize("url_path", [p[2] if p[2] in SUITE else pytest.param(p[2], marks=pytest.mark.slow)
-                                      for p in PAGES])
+# `make test` opens the default page (tests/e2e/conftest.py BROWSER_SUITE); `make slow` every page.
+@pytest.mark.parametrize("url_path", [p[2] for p in PAGES])
 def test_deep_link_on_fresh_server(server_factory, demo_db, page, url_path):
     base = server_factory(demo_db)  # a new server: this URL is the first request it sees
     page.goto(f"{base}/{url_path}")
