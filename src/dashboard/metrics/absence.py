@@ -539,6 +539,7 @@ MONTHLY_VALUES = (
 )
 
 
+@derived.reads(only="absence")
 def monthly_rates(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -580,6 +581,7 @@ def monthly_rates(
     return privacy.blank(frame, ["headcount", *MONTHLY_VALUES])
 
 
+@derived.reads(only="absence")
 def period_summary(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -656,6 +658,7 @@ def _scope_summaries_sql(day_count: str, whole: bool) -> str:
     return sql[:head] + _SCOPES_SQL.format(grouped=sql[head:])
 
 
+@derived.reads(only="absence")
 def period_summaries(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -704,6 +707,7 @@ def period_summaries(
     return out
 
 
+@derived.reads(only="absence")
 def data_end(con: duckdb.DuckDBPyConnection) -> date | None:
     """Where open episodes end: the last day of the latest staff-in-post month, or the latest
     episode date if later."""
@@ -717,6 +721,7 @@ def data_end(con: duckdb.DuckDBPyConnection) -> date | None:
     return row[0]
 
 
+@derived.reads(only="absence")
 def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
     """First and last month (first days) with absence data: episodes or monthly aggregates."""
     row = _ready(con).execute(
@@ -735,6 +740,7 @@ def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
     return periods.month_start(row[0]), periods.month_start(row[1])
 
 
+@derived.reads(only="absence")
 def episode_quality(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | None = None) -> dict:
     """Episode records, spells after merging overlapping records of one employee, duplicates
     merged, records dropped for ending before they start, and open episodes."""
@@ -839,6 +845,7 @@ def _release_groups(
 
 # --- reasons -----------------------------------------------------------------------------------
 
+@derived.reads(only="absence")
 def reasons(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -893,6 +900,7 @@ GROUP BY ALL
 
 # --- patterns ----------------------------------------------------------------------------------
 
+@derived.reads(only="absence")
 def patterns(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -974,6 +982,7 @@ SELECT {group} avg(fte) AS mean_fte FROM monthly GROUP BY ALL
 
 # --- seasonality -------------------------------------------------------------------------------
 
+@derived.reads(only="absence")
 def seasonality(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -1010,6 +1019,7 @@ ORDER BY {group} month_of_year
 
 # --- Bradford Factor ---------------------------------------------------------------------------
 
+@derived.reads(only="absence")
 def bradford(
     con: duckdb.DuckDBPyConnection,
     end: date,
@@ -1132,6 +1142,7 @@ def pearson_ci(x: Sequence[float], y: Sequence[float], level: float = 0.95) -> d
     return out
 
 
+@derived.reads(only="absence")
 def team_period(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -1166,6 +1177,7 @@ _PERIOD_COLUMNS = ["fte_days_lost", "fte_days_available", "rate", "s10_share", "
                    "headcount"]
 
 
+@derived.reads(only="absence")
 def team_periods(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -1200,6 +1212,7 @@ def team_periods(
     return frames
 
 
+@derived.reads
 def survey_vs_absence(
     con: duckdb.DuckDBPyConnection,
     indicator_id: str,
@@ -1242,6 +1255,7 @@ def survey_vs_absence(
     return kept, result
 
 
+@derived.reads(only="absence")
 def period_rates(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -1256,6 +1270,7 @@ def period_rates(
     return period_rates_of(con, start, end, threshold, [by], unit_ids, day_count)[0]
 
 
+@derived.reads(only="absence")
 def period_rates_of(
     con: duckdb.DuckDBPyConnection,
     start: date,
@@ -1275,6 +1290,7 @@ def period_rates_of(
     return out
 
 
+@derived.reads(only="absence")
 def scope_options(
     con: duckdb.DuckDBPyConnection, start: date, end: date, threshold: int, cut: str
 ) -> pd.DataFrame:
@@ -1293,6 +1309,7 @@ def scope_options(
     return members.merge(shown, on=cut, how="inner").sort_values(cut).reset_index(drop=True)
 
 
+@derived.reads(only="absence")
 def absence_events(con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Interventions aiming to move the absence rate that touch the scope: [date, label]."""
     units = list(unit_ids) if unit_ids is not None else None
