@@ -81,7 +81,7 @@ def test_no_withheld_team_appears_anywhere_in_the_deck(brief, deck):
 
 def test_chart_png_carries_the_footer(brief):
     chart = screens.build(brief)[0].chart
-    spec = slides.with_footer(common.meeting(chart), brief.footer).to_dict()
+    spec = slides.footed_spec(common.meeting(chart), brief.footer)
     assert spec["title"]["text"] == brief.footer and spec["title"]["orient"] == "bottom"
     assert slides.chart_png(chart, brief.footer)[:4] == b"\x89PNG"
 
