@@ -121,15 +121,14 @@ def shared_server(server_factory):
 
 
 # The browser tests `make test` runs: one of each kind of thing only a real browser and server
-# show (a deep link routed on a fresh server, axe and keyboard on a page with charts, charts drawn
-# and redrawn by a widget, a file uploaded, committed and undone, the sign-in redirect). Every
-# other browser test is marked slow here and runs in `make slow`, which CI runs after `make test`:
-# one page visit costs Chromium 3-5 CPU s (bench/README.md), and the browser tests took half of
-# a 7-8 minute suite on 2 cores. Entries: a test's id, or module::function for all its cases.
+# show (a deep link routed on a fresh server to a page whose charts draw, axe and keyboard on that
+# page, a file uploaded, committed and undone, the sign-in redirect). Every other browser test is
+# marked slow here and runs in `make slow`, which CI runs after `make test`: one page visit costs
+# Chromium 3-5 CPU s (bench/README.md), and the browser tests took half of a 7-8 minute suite on
+# 2 cores. Entries: a test's id, or module::function for all its cases.
 BROWSER_SUITE = {
     "tests/e2e/test_navigation.py::test_deep_link_on_fresh_server[overview]",
     "tests/e2e/test_accessibility.py::test_axe_finds_no_serious_or_critical_violation[]",
-    "tests/e2e/test_absence.py::test_absence_page_draws_charts_and_switches_day_count",
     "tests/e2e/test_upload.py::test_upload_commit_undo_in_browser",
     "tests/e2e/test_sso.py::test_sign_in_button_starts_the_redirect_to_the_provider",
     "tests/e2e/test_sso.py::test_without_the_sso_packages_the_sign_in_page_says_why",
