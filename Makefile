@@ -33,8 +33,8 @@ lint: install
 
 # Tests marked slow (the 100,000-row import, the 300-organisation DiD simulation, every bench
 # operation, every page figure bit for bit with one DuckDB thread and with four on a generated
-# organisation of 1.4M answers, 20 sessions during an import, the browser sweeps over every page
-# state, page, link and meeting screen) have a short version in the suite and run in full with
+# organisation of 1.4M answers, 20 sessions during an import, every browser test but a smoke set:
+# tests/e2e/conftest.py BROWSER_SUITE) have a short version in the suite and run in full with
 # `make slow`; CI (.ci/run) runs both.
 # Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: each worker and each server the
 # browser tests start would otherwise compile again (pytest's assertion rewriting, 4 s a worker).
