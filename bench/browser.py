@@ -110,16 +110,27 @@ class PageResult:
     cold: Visit
     warm: list[Visit] = field(default_factory=list)
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # in-app navigation: the page reached by its sidebar link from another page of the same tab
+    # (no page load: the script reruns over the open connection), timed from the click
+    clicked: list[Visit] = field(default_factory=list)
 
     def warm_median(self, attr: str) -> float | None:
-        values = [getattr(v, attr) for v in self.warm if getattr(v, attr) is not None]
-        return statistics.median(values) if values else None
+        return _median(self.warm, attr)
+
+    def clicked_median(self, attr: str) -> float | None:
+        return _median(self.clicked, attr)
 
     def as_json(self) -> dict:
         out = asdict(self)
         for attr in ("started_s", "chart_s", "finished_s", "cpu_s", "browser_cpu_s"):
             out[f"warm_median_{attr}"] = self.warm_median(attr)
+            out[f"clicked_median_{attr}"] = self.clicked_median(attr)
         return out
+
+
+def _median(visits: Sequence[Visit], attr: str) -> float | None:
+    values = [getattr(v, attr) for v in visits if getattr(v, attr) is not None]
+    return statistics.median(values) if values else None
 
 
 def script_times(states: Sequence[Sequence]) -> tuple[float, float, int]:
@@ -203,6 +214,47 @@ def visit(context, url: str, pid: int, expects: str | None, settle_ms: int = 100
         pg.close()
 
 
+# The pages a sidebar link opens (no query string), by link title; each is reached from the Data
+# page (no chart, so the first chart drawn is the new page's), the Data page from the Overview.
+SIDEBAR = {"": "Overview", "teams": "Teams", "absence": "Absence", "interventions": "Interventions",
+           "framework": "Framework", "meeting": "Meeting mode", "data": "Data"}
+
+# Forget what the tab has recorded and note the moment (performance.now()) the click is made.
+_RESET = """
+() => { const r = window.__wcBench; r.chart = null; r.chartKind = null; r.states = []; r.last = null;
+        r.t0 = performance.now(); }
+"""
+
+
+def click_visit(context, base: str, path: str, pid: int, expects: str | None, settle_ms: int = 1000,
+                timeout_ms: int = 180_000) -> Visit:
+    """Open another page in a new tab, then click the sidebar link to path; seconds from the
+    click (started_s: to the script starting)."""
+    pg = context.new_page()
+    try:
+        pg.goto(f"{base}/{'' if path == 'data' else 'data'}", wait_until="commit", timeout=timeout_ms)
+        pg.wait_for_function(_FINISHED, arg=settle_ms, timeout=timeout_ms, polling=100)
+        link = pg.get_by_test_id("stSidebarNavLink").filter(has=pg.get_by_text(SIDEBAR[path], exact=True))
+        before, before_browser = cpu_seconds(pid), browser_cpu()
+        pg.evaluate(_RESET)
+        link.click()
+        pg.wait_for_function(_FINISHED, arg=settle_ms, timeout=timeout_ms, polling=100)
+        if expects is not None:
+            pg.wait_for_function("() => window.__wcBench.chart !== null", timeout=timeout_ms,
+                                 polling=100)
+        cpu, spent = cpu_seconds(pid) - before, cpu_between(before_browser, browser_cpu())
+        if pg.locator("[data-testid='stException']").count():
+            raise RuntimeError(f"{path} raised: {pg.locator('[data-testid=stException]').first.inner_text()}")
+        rec = pg.evaluate("() => window.__wcBench")
+        t0 = rec["t0"]
+        started, end, runs = script_times([(s, ms - t0) for s, ms in rec["states"]])
+        # a page without charts: what the observer saw was the previous page's, before it went
+        chart = None if rec["chart"] is None or expects is None else (rec["chart"] - t0) / 1000
+        return Visit(started, chart, end, cpu, spent, runs, rec["chartKind"] if chart is not None else None)
+    finally:
+        pg.close()
+
+
 def build_demo(path: Path) -> float:
     """The demo organisation into path, as `make demo` loads it; seconds taken."""
     from dashboard import demo, store
@@ -243,11 +295,13 @@ def run(db: Path, pages: Sequence[tuple[str, str, str | None]], repeat: int,
                             cold = visit(context, url, proc.pid, expects, settle_ms)
                             warm = [visit(context, url, proc.pid, expects, settle_ms)
                                     for _ in range(repeat)]
+                            clicked = ([click_visit(context, base, path, proc.pid, expects, settle_ms)
+                                        for _ in range(repeat)] if path in SIDEBAR else [])
                         finally:
                             context.close()
                     finally:
                         devserver.stop(proc)
-                result = PageResult(name, path, expects, startup, cold, warm, os.getloadavg())
+                result = PageResult(name, path, expects, startup, cold, warm, os.getloadavg(), clicked)
                 results.append(result)
                 say(format_row(result))
         finally:
@@ -325,21 +379,23 @@ def _s(value: float | None) -> str:
 
 
 HEADER = ("page", "cold chart s", "cold finished s", "cold server cpu s", "warm start s",
-          "warm chart s", "warm finished s", "warm server cpu s", "warm browser cpu s", "load 1m")
+          "warm chart s", "warm finished s", "warm server cpu s", "warm browser cpu s", "load 1m",
+          "clicked chart s", "clicked finished s")
 
 
 def _cells(r: PageResult) -> tuple[str, ...]:
-    w = r.warm_median
+    w, c = r.warm_median, r.clicked_median
     return (r.name, _s(r.cold.chart_s), _s(r.cold.finished_s), _s(r.cold.cpu_s), _s(w("started_s")),
             _s(w("chart_s")), _s(w("finished_s")), _s(w("cpu_s")), _s(w("browser_cpu_s")),
-            f"{r.load[0]:.1f}")
+            f"{r.load[0]:.1f}", _s(c("chart_s")), _s(c("finished_s")))
 
 
 def format_row(r: PageResult) -> str:
     """One page's figures as a line of progress."""
     c = _cells(r)
     return (f"  {c[0]:<27} cold: chart {c[1]:>6} finished {c[2]:>6} cpu {c[3]:>5} | warm: start "
-            f"{c[4]:>5} chart {c[5]:>5} finished {c[6]:>5} cpu {c[7]:>5} browser {c[8]:>5} | load {c[9]}")
+            f"{c[4]:>5} chart {c[5]:>5} finished {c[6]:>5} cpu {c[7]:>5} browser {c[8]:>5} | load {c[9]}"
+            f" | clicked: chart {c[10]:>5} finished {c[11]:>5}")
 
 
 def table(results: Sequence[PageResult]) -> str:
@@ -388,7 +444,9 @@ def main(argv: list[str] | None = None) -> int:
             say(f"demo store built in {built:.1f} s")
         load_before = os.getloadavg()
         say(f"\nPer page: a fresh server, the first visit (cold), then {args.repeat} more in new "
-            "tabs (warm, median); seconds from navigation start; cpu = server CPU seconds")
+            "tabs (warm, median), seconds from navigation start; then, for a page the sidebar "
+            f"opens, {args.repeat} clicks on its link from another page (clicked, median), seconds "
+            "from the click; cpu = server CPU seconds")
         results = run(db, pages, args.repeat, say, args.settle)
         load_after = os.getloadavg()
         profiles = None

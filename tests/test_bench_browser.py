@@ -56,15 +56,17 @@ def test_browser_cpu_between_readings():
 def test_warm_medians_and_table():
     result = browser.PageResult(
         "Overview", "", browser.VEGA, 4.0, cold=_visit(9.5, 9.0, cpu=6.0),
-        warm=[_visit(2.0, 1.5), _visit(3.0, 2.5, cpu=0.25), _visit(None, 1.0)], load=(7.5, 6.0, 5.0))
+        warm=[_visit(2.0, 1.5), _visit(3.0, 2.5, cpu=0.25), _visit(None, 1.0)], load=(7.5, 6.0, 5.0),
+        clicked=[_visit(1.6, 1.2), _visit(1.2, 0.9), _visit(1.4, 1.0)])
     assert result.warm_median("chart_s") == 2.5          # the visit without a chart is left out
     assert result.warm_median("finished_s") == 1.5
     assert result.warm_median("cpu_s") == 0.5
     lines = browser.table([result]).splitlines()
     assert lines[0].split(" | ")[0] == "| page" and len(lines) == 3
-    assert lines[2] == "| Overview | 9.50 | 9.00 | 6.00 | 0.80 | 2.50 | 1.50 | 0.50 | 1.00 | 7.5 |"
+    assert lines[2] == "| Overview | 9.50 | 9.00 | 6.00 | 0.80 | 2.50 | 1.50 | 0.50 | 1.00 | 7.5 | 1.40 | 1.00 |"
     data = result.as_json()
     assert data["warm_median_chart_s"] == 2.5 and data["cold"]["cpu_s"] == 6.0
+    assert data["clicked_median_chart_s"] == 1.4 and data["clicked_median_finished_s"] == 1.0
     empty = browser.PageResult("Data", "data", None, 4.0, cold=_visit(None, 2.0))
     assert browser.table([empty]).splitlines()[2].startswith("| Data | - | 2.00 | 0.50 | - | - |")
 
@@ -100,8 +102,8 @@ def test_one_page_timed_in_chromium(demo_db):
     runner.join()
     [result] = found[0]
     assert said and said[0].lstrip().startswith("Overview")
-    assert result.server_start_s > 0 and len(result.warm) == 1
-    for v in (result.cold, *result.warm):
+    assert result.server_start_s > 0 and len(result.warm) == 1 and len(result.clicked) == 1
+    for v in (result.cold, *result.warm, *result.clicked):
         assert v.chart_kind == "vega" and v.runs >= 1
         assert 0 < v.started_s < v.finished_s and v.chart_s > v.started_s
         assert v.cpu_s > 0 and v.browser_cpu_s > 0
