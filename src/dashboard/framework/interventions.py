@@ -201,13 +201,7 @@ WITH targets AS (
     GROUP BY iu.intervention_id
 ),
 survey_waves AS (
-    SELECT DISTINCT iu.intervention_id, r.wave_id
-    FROM intervention_units AS iu
-    JOIN responses AS r USING (unit_id)
-    UNION
-    SELECT DISTINCT iu.intervention_id, a.wave_id
-    FROM intervention_units AS iu
-    JOIN survey_aggregates AS a USING (unit_id)
+    {survey_waves}
 ),
 survey_sides AS (
     SELECT sw.intervention_id,
@@ -303,13 +297,30 @@ def list_interventions(
     return _register(con, as_of, intervention_id)
 
 
+# The waves with survey figures for an intervention's units: from the survey cells derived at
+# import (respondents' and published figures alike), or, in a store made before them, from the
+# raw responses and published figures (a scan of every response on every register listing).
+_WAVES_FROM_CELLS = """SELECT DISTINCT iu.intervention_id, c.wave_id
+    FROM intervention_units AS iu
+    JOIN survey_cells AS c USING (unit_id)"""
+_WAVES_FROM_RAW = """SELECT DISTINCT iu.intervention_id, r.wave_id
+    FROM intervention_units AS iu
+    JOIN responses AS r USING (unit_id)
+    UNION
+    SELECT DISTINCT iu.intervention_id, a.wave_id
+    FROM intervention_units AS iu
+    JOIN survey_aggregates AS a USING (unit_id)"""
+
+
 def _register(con: duckdb.DuckDBPyConnection, as_of: date, intervention_id: int | None) -> pd.DataFrame:
     survey, absence = _indicator_ids_by_source()
     # the units with absence records as derived at import (a store not yet migrated: the records)
     stored = derived.has_table(con, "absence_units")
-    if stored:
-        derived.ensure(con, "absence")
-    sql = _LIST_SQL.format(absence_units="SELECT unit_id FROM absence_units" if stored else derived.UNITS_SQL)
+    cells = derived.has_table(con, "survey_cells")
+    if stored or cells:
+        derived.ensure(con, *(["absence"] if stored else []), *(["survey"] if cells else []))
+    sql = _LIST_SQL.format(absence_units="SELECT unit_id FROM absence_units" if stored else derived.UNITS_SQL,
+                           survey_waves=_WAVES_FROM_CELLS if cells else _WAVES_FROM_RAW)
     frame = query.run(con, "interventions.register", sql,
                       [_OPEN_END, _OPEN_END, as_of, survey, absence, intervention_id, intervention_id])
     names = {d.id: d.name for d in catalogue.get().domains}
