@@ -140,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         _say(measure.format_table(rows))
         _say(f"\nstore file size {size / 1024**3:.2f} GiB; peak memory {_peak_rss_gb():.1f} GiB")
         if args.json_file is not None:
+            held = (measure.scale(path) if args.reuse else
+                    {"responses": args.responses, "episodes": args.episodes, "teams": args.teams})
             args.json_file.write_text(json.dumps({
-                "responses": args.responses, "episodes": args.episodes, "teams": args.teams,
+                **held,
                 "cores": os.cpu_count(), "duckdb": duckdb.__version__,
                 "peak_memory_gib": round(_peak_rss_gb(), 2), "peak_serving_gib": round(serving, 2),
                 "timings": [t.as_json() for t in timings]}, indent=2))

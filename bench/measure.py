@@ -134,6 +134,18 @@ def operations(con: duckdb.DuckDBPyConnection, threshold: int = 10) -> list[Oper
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
+def scale(path: Path) -> dict[str, int]:
+    """What the store holds: responses, absence episodes and teams (the scale of a run that
+    times an existing store, whatever the command line's defaults say)."""
+    con = store.connect(path, read_only=True)
+    try:
+        row = con.execute("SELECT (SELECT count(*) FROM responses), (SELECT count(*) FROM absence_episodes),"
+                          " (SELECT count(*) FROM units)").fetchone()
+    finally:
+        con.close()
+    return dict(zip(("responses", "episodes", "teams"), (int(v) for v in row), strict=True))
+
+
 def open_store(
     path: Path, read_only: bool = True, memory_limit: str | None = None
 ) -> duckdb.DuckDBPyConnection:

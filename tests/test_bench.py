@@ -2,6 +2,8 @@
 operation returns rows (no timing assertions)."""
 from __future__ import annotations
 
+import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -277,3 +279,20 @@ def test_cli_runs_end_to_end_and_removes_its_store(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.parse_args(["--reuse"])
 
+
+
+def test_a_reused_store_is_reported_at_the_scale_it_holds(bench_db, tmp_path):
+    # --reuse times a store made earlier: the JSON names what it holds, not the defaults
+    path = tmp_path / "reused.duckdb"
+    shutil.copy(bench_db[0], path)
+    out = tmp_path / "timings.json"
+    assert cli.main(["--db", str(path), "--reuse", "--repeat", "1", "--only", "survey_results organisation",
+                     "--json", str(out)]) == 0
+    held = json.loads(out.read_text())
+    con = store.connect(path, read_only=True)
+    try:
+        teams = con.execute("SELECT count(*) FROM units").fetchone()[0]
+    finally:
+        con.close()
+    assert (held["responses"], held["episodes"], held["teams"]) == (RESPONSES, EPISODES, teams)
+    assert [t["operation"] for t in held["timings"]] == ["indicators.survey_results organisation"]
