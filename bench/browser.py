@@ -189,27 +189,36 @@ def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
+def _timed(pg, act: Callable[[], None], pid: int, expects: str | None, what: str, settle_ms: int,
+           timeout_ms: int) -> Visit:
+    """Do act (a navigation or a click) in tab pg and time what follows, from the moment the
+    observer holds as t0 (navigation start when none was set)."""
+    before, before_browser = cpu_seconds(pid), browser_cpu()
+    act()
+    pg.wait_for_function(_FINISHED, arg=settle_ms, timeout=timeout_ms, polling=100)
+    if pg.get_by_role("button", name="Sign in").count():
+        raise RuntimeError("the store has accounts: the browser benchmark needs an open store "
+                           "(the demo has none)")
+    if expects is not None:  # a chart may finish drawing after the script has ended
+        pg.wait_for_function("() => window.__wcBench.chart !== null", timeout=timeout_ms, polling=100)
+    cpu, spent = cpu_seconds(pid) - before, cpu_between(before_browser, browser_cpu())
+    if pg.locator("[data-testid='stException']").count():
+        raise RuntimeError(f"{what} raised: {pg.locator('[data-testid=stException]').first.inner_text()}")
+    rec = pg.evaluate("() => window.__wcBench")
+    t0 = rec.get("t0") or 0.0
+    started, end, runs = script_times([(state, ms - t0) for state, ms in rec["states"]])
+    # a page without charts: a chart the observer saw was the previous page's, before it went
+    chart = None if rec["chart"] is None or expects is None else (rec["chart"] - t0) / 1000
+    return Visit(started, chart, end, cpu, spent, runs, None if chart is None else rec["chartKind"])
+
+
 def visit(context, url: str, pid: int, expects: str | None, settle_ms: int = 1000,
           timeout_ms: int = 180_000) -> Visit:
     """Open url in a new tab of context (a new Streamlit session) and time it."""
     pg = context.new_page()
     try:
-        before, before_browser = cpu_seconds(pid), browser_cpu()
-        pg.goto(url, wait_until="commit", timeout=timeout_ms)
-        pg.wait_for_function(_FINISHED, arg=settle_ms, timeout=timeout_ms, polling=100)
-        if pg.get_by_role("button", name="Sign in").count():
-            raise RuntimeError("the store has accounts: the browser benchmark needs an open store "
-                               "(the demo has none)")
-        if expects is not None:  # a chart may finish drawing after the script has ended
-            pg.wait_for_function("() => window.__wcBench.chart !== null", timeout=timeout_ms,
-                                 polling=100)
-        cpu, spent = cpu_seconds(pid) - before, cpu_between(before_browser, browser_cpu())
-        if pg.locator("[data-testid='stException']").count():
-            raise RuntimeError(f"{url} raised: {pg.locator('[data-testid=stException]').first.inner_text()}")
-        rec = pg.evaluate("() => window.__wcBench")
-        started, end, runs = script_times(rec["states"])
-        chart = None if rec["chart"] is None else rec["chart"] / 1000
-        return Visit(started, chart, end, cpu, spent, runs, rec["chartKind"])
+        return _timed(pg, lambda: pg.goto(url, wait_until="commit", timeout=timeout_ms), pid, expects,
+                      url, settle_ms, timeout_ms)
     finally:
         pg.close()
 
@@ -235,22 +244,12 @@ def click_visit(context, base: str, path: str, pid: int, expects: str | None, se
         pg.goto(f"{base}/{'' if path == 'data' else 'data'}", wait_until="commit", timeout=timeout_ms)
         pg.wait_for_function(_FINISHED, arg=settle_ms, timeout=timeout_ms, polling=100)
         link = pg.get_by_test_id("stSidebarNavLink").filter(has=pg.get_by_text(SIDEBAR[path], exact=True))
-        before, before_browser = cpu_seconds(pid), browser_cpu()
-        pg.evaluate(_RESET)
-        link.click()
-        pg.wait_for_function(_FINISHED, arg=settle_ms, timeout=timeout_ms, polling=100)
-        if expects is not None:
-            pg.wait_for_function("() => window.__wcBench.chart !== null", timeout=timeout_ms,
-                                 polling=100)
-        cpu, spent = cpu_seconds(pid) - before, cpu_between(before_browser, browser_cpu())
-        if pg.locator("[data-testid='stException']").count():
-            raise RuntimeError(f"{path} raised: {pg.locator('[data-testid=stException]').first.inner_text()}")
-        rec = pg.evaluate("() => window.__wcBench")
-        t0 = rec["t0"]
-        started, end, runs = script_times([(s, ms - t0) for s, ms in rec["states"]])
-        # a page without charts: what the observer saw was the previous page's, before it went
-        chart = None if rec["chart"] is None or expects is None else (rec["chart"] - t0) / 1000
-        return Visit(started, chart, end, cpu, spent, runs, rec["chartKind"] if chart is not None else None)
+
+        def click() -> None:
+            pg.evaluate(_RESET)
+            link.click()
+
+        return _timed(pg, click, pid, expects, f"{base}/{path} (by its sidebar link)", settle_ms, timeout_ms)
     finally:
         pg.close()
 
