@@ -688,3 +688,33 @@ def test_organisation_episode_quality_is_stored_with_the_spells_and_equals_the_c
     assert absence.episode_quality(con) == {**by_hand, "records": 5, "spells": 3}
     assert absence.episode_quality(con, [1, 2]) == {"records": 3, "spells": 2, "duplicates_merged": 1,
                                                     "invalid_dropped": 0, "open_episodes": 0}
+
+
+def test_an_absence_figure_checks_the_derived_tables_once(demo_con, monkeypatch):
+    # Each query inside a figure used to check the derived tables' signatures again (one scan of
+    # every source table each): period_rates_of checked five times, period_summaries twice.
+    from dashboard import periods
+    from dashboard.metrics import team_absence
+
+    checks: list[list[str]] = []
+    real = derived._stale
+
+    def counted(con, families):
+        families = list(families)
+        if families:
+            checks.append(families)
+        return real(con, families)
+
+    monkeypatch.setattr(derived, "_stale", counted)
+    wave = int(demo_con.execute("SELECT max(wave_id) FROM waves").fetchone()[0])
+    start, end = periods.wave_periods(demo_con, wave)[0]
+    figures = [
+        lambda: absence.period_rates_of(demo_con, start, end, 10, list(team_absence.KEYS.values())),
+        lambda: absence.period_summaries(demo_con, start, end, {"o": None, "two": [1, 2]}, threshold=10),
+        lambda: absence.monthly_rates(demo_con, start, end, 10, ("directorate",)),
+        lambda: absence.survey_vs_absence(demo_con, "stress", wave, 10),
+    ]
+    for figure in figures:
+        checks.clear()
+        figure()
+        assert len(checks) == 1, checks
