@@ -135,6 +135,25 @@ def demo_brief(demo_con):
     return briefing.gather(demo_con, briefing.latest_wave(demo_con), 10)
 
 
+@pytest.fixture
+def signature_checks(monkeypatch) -> list[list[str]]:
+    """Every check of the derived tables' signatures while the test runs (the families each one
+    asked about; a call that had nothing left to check is not one)."""
+    from dashboard.store import derived
+
+    checks: list[list[str]] = []
+    real = derived._stale
+
+    def counted(con, families):
+        families = list(families)
+        if families:
+            checks.append(families)
+        return real(con, families)
+
+    monkeypatch.setattr(derived, "_stale", counted)
+    return checks
+
+
 @pytest.fixture(autouse=True)
 def _no_custom_indicators_left_behind() -> Iterator[None]:
     """Custom indicators join the catalogue process-wide (store.load_custom): none outlives its test."""

@@ -690,22 +690,13 @@ def test_organisation_episode_quality_is_stored_with_the_spells_and_equals_the_c
                                                     "invalid_dropped": 0, "open_episodes": 0}
 
 
-def test_an_absence_figure_checks_the_derived_tables_once(demo_con, monkeypatch):
+def test_an_absence_figure_checks_the_derived_tables_once(demo_con, signature_checks):
     # Each query inside a figure used to check the derived tables' signatures again (one scan of
     # every source table each): period_rates_of checked five times, period_summaries twice.
     from dashboard import periods
     from dashboard.metrics import team_absence
 
-    checks: list[list[str]] = []
-    real = derived._stale
-
-    def counted(con, families):
-        families = list(families)
-        if families:
-            checks.append(families)
-        return real(con, families)
-
-    monkeypatch.setattr(derived, "_stale", counted)
+    checks = signature_checks
     wave = int(demo_con.execute("SELECT max(wave_id) FROM waves").fetchone()[0])
     start, end = periods.wave_periods(demo_con, wave)[0]
     figures = [

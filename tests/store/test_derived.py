@@ -123,29 +123,20 @@ def test_a_figure_checks_only_the_families_it_reads(con):
 
 
 def test_a_refresh_checks_the_derived_tables_once_and_stores_the_release_it_would_decide(tmp_path,
-                                                                                       monkeypatch):
+                                                                                       signature_checks):
     from dashboard.metrics import team_absence
     from dashboard.privacy import release
     from tests import teams_org
 
     con = teams_org.build(tmp_path / "t.duckdb")  # survey and staff in post, no absence yet
-    checks: list[list[str]] = []
-    real = derived._stale
-
-    def counted(c, families):
-        families = list(families)
-        if families:
-            checks.append(families)
-        return real(c, families)
-
-    monkeypatch.setattr(derived, "_stale", counted)
+    checks = signature_checks
+    checks.clear()   # building the organisation checked too
     teams_org.add_absence(con)   # its episodes, in a transaction that bumps the version
     # the import's refresh checks both families once; storing the release after it checks nothing
     assert checks == [["absence", "survey"]]
     # outside the refresh a figure still checks (and finds what the import stored current)
     released, weights = release.absence_plan(con, 10)
     assert checks == [["absence", "survey"], ["absence"]]
-    monkeypatch.setattr(derived, "_stale", real)
     assert len(weights) > 0
     # what the import stored is what the rule decides now, from nothing stored
     stored = con.execute("SELECT * FROM release_absence ORDER BY ALL").fetchall()
