@@ -314,3 +314,20 @@ def test_register_read_once_inside_a_figure_call_is_the_same_register(demo_con):
     assert read == entries
     with pytest.raises(iv.InterventionError):
         derived.reads(lambda con: iv.get_intervention(con, 10_000))(demo_con)
+
+
+def test_a_wave_whose_responses_answered_nothing_scored_does_not_count_as_data(con):
+    # Ward B answered only in 2024; in 2025 two of its people returned the form with every scored
+    # question blank (kept for the response rate, with no figure). The wave gives no figure for
+    # the intervention, so it is not evaluated: the register reads the survey cells, not the rows.
+    b_only = _create(con, name="B only", unit_ids=[2])
+    wave_2025, next_id = con.execute(
+        "SELECT (SELECT wave_id FROM waves WHERE fielded_on = DATE '2025-10-15'),"
+        " (SELECT max(response_id) + 1 FROM responses)").fetchone()
+    with store.transaction(con):
+        con.executemany("INSERT INTO responses (response_id, wave_id, unit_id, respondent_key)"
+                        " VALUES (?, ?, 2, ?)", [[next_id, wave_2025, "blank1"],
+                                                 [next_id + 1, wave_2025, "blank2"]])
+        store.bump_version(con)
+    reg = iv.list_interventions(con, as_of=date(2025, 12, 1)).set_index("intervention_id")
+    assert reg.loc[b_only, "status"] == "running"
