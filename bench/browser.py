@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dashboard import devserver
+from dashboard.ui import shell
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -223,10 +224,10 @@ def visit(context, url: str, pid: int, expects: str | None, settle_ms: int = 100
         pg.close()
 
 
-# The pages a sidebar link opens (no query string), by link title; each is reached from the Data
+# The pages a sidebar link opens, by path (the default page at the root) -> link title, as the
+# router declares them (admin needs an account; the demo is open); each is reached from the Data
 # page (no chart, so the first chart drawn is the new page's), the Data page from the Overview.
-SIDEBAR = {"": "Overview", "teams": "Teams", "absence": "Absence", "interventions": "Interventions",
-           "framework": "Framework", "meeting": "Meeting mode", "data": "Data"}
+SIDEBAR = {("" if url == "overview" else url): title for _, title, url, _ in shell.PAGES if url != "admin"}
 
 # Forget what the tab has recorded and note the moment (performance.now()) the click is made.
 _RESET = """
