@@ -144,13 +144,22 @@ def in_browser_suite(nodeid: str, function: str) -> bool:
 def pytest_collection_modifyitems(items) -> None:
     """Browser tests outside BROWSER_SUITE are marked slow. Tests on the shared demo server run
     on one xdist worker (--dist loadgroup): one server computes each page cold once, where a
-    server per worker computed each twice."""
+    server per worker computed each twice. An entry of BROWSER_SUITE that names no test of a
+    module collected (a test renamed) is an error, not a browser test silently left to `make slow`."""
+    matched: set[str] = set()
     for item in items:
         function = getattr(item, "originalname", item.name)
-        if "/e2e/" in item.nodeid and not in_browser_suite(item.nodeid, function):
-            item.add_marker(pytest.mark.slow)
+        if "/e2e/" in item.nodeid:
+            if in_browser_suite(item.nodeid, function):
+                matched |= {item.nodeid, f"{item.nodeid.split('::')[0]}::{function}"}
+            else:
+                item.add_marker(pytest.mark.slow)
         if "demo_server" in item.fixturenames:
             item.add_marker(pytest.mark.xdist_group("demo_server"))
+    collected = {item.nodeid.split("::")[0] for item in items}
+    lost = sorted(e for e in BROWSER_SUITE - matched if e.split("::")[0] in collected)
+    if lost:
+        raise pytest.UsageError(f"BROWSER_SUITE names tests that do not exist: {', '.join(lost)}")
 
 
 @pytest.fixture(scope="session")
