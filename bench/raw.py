@@ -3,7 +3,7 @@ from the raw tables (no release, no formatting): the floor each operation is com
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,27 @@ FROM starts
 """
 
 
+# The organisation's Data insights counts as the scorecard shows them (metrics/scorecard.py
+# _data_quality): respondents in the wave against staff in post in the fieldwork month, episodes
+# starting in the year to fieldwork with a recorded reason, and the teams with staff or responses.
+_ORG_QUALITY = """
+SELECT (SELECT count(*) FROM responses WHERE wave_id = $wave) AS respondents,
+       (SELECT sum(headcount) FROM staff_in_post WHERE month = $month) AS headcount,
+       (SELECT count(*) FILTER (WHERE reason_code <> 'S99') FROM absence_episodes
+        WHERE start_date > $year_ago AND start_date <= $fielded) AS recorded,
+       (SELECT count(*) FROM absence_episodes
+        WHERE start_date > $year_ago AND start_date <= $fielded) AS episodes,
+       (SELECT count(DISTINCT u.team) FROM units AS u
+        WHERE u.unit_id IN (SELECT unit_id FROM staff_in_post WHERE month = $month)
+           OR u.unit_id IN (SELECT unit_id FROM responses WHERE wave_id = $wave)) AS teams
+"""
+
+
+def _org_quality(ctx: Context) -> tuple[str, dict]:
+    return _ORG_QUALITY, {"wave": ctx.wave, "month": ctx.fielded_on.replace(day=1),
+                          "year_ago": ctx.fielded_on - timedelta(days=365), "fielded": ctx.fielded_on}
+
+
 def queries(ctx: Context) -> dict[str, tuple[str, list | dict] | list[tuple[str, list | dict]]]:
     """Operation name (as in measure.operations) -> (SQL, parameters) for the same figures, or a
     list of such queries that together give them (timed as one)."""
@@ -166,7 +187,9 @@ def queries(ctx: Context) -> dict[str, tuple[str, list | dict] | list[tuple[str,
         "indicators.survey_results organisation": (_SURVEY.format(cols="", where=""), []),
         "indicators.survey_results directorate": (_SURVEY.format(cols="u.directorate,", where=""), []),
         "indicators.survey_results team": (_SURVEY.format(cols="u.team,", where=""), []),
-        "scorecard.indicator_table": (_SURVEY.format(cols="", where=wave), [ctx.wave]),
+        # the scorecard shows the organisation's indicators this wave against the one before
+        # (survey), the wave's 12 months against the 12 before (absence) and its data counts
+        "scorecard.indicator_table": [*_scoped(ctx, [("organisation", None, None)]), _org_quality(ctx)],
         "privacy.plan (1 wave)": (_CELLS, [ctx.wave]),
         "privacy.survey_figures team (1 wave)": (survey_team, [ctx.wave]),
         "drilldown.heatmap team": (

@@ -243,6 +243,32 @@ def test_raw_baselines_compute_the_scopes_the_page_shows(con):
     assert len(raw.as_list(raw.queries(ctx)["compare.indicators (3 teams)"])) == 2
 
 
+def test_raw_scorecard_gives_the_organisations_indicators_change_and_data_counts(con):
+    """The scorecard's raw baseline computes what the Overview's table shows for the organisation:
+    each survey indicator this wave and the wave before, and the Data insights counts."""
+    from bench import raw
+    from dashboard.metrics import scorecard
+
+    ctx = measure.context(con)
+    (survey_sql, survey_params), absence, (quality_sql, quality_params) = (
+        raw.queries(ctx)["scorecard.indicator_table"])
+    survey = con.execute(survey_sql, survey_params).df().set_index(["wave_id", "indicator_id"])
+    table = scorecard.indicator_table(con, ctx.wave, 1).set_index("indicator_id")
+    shown = table[table.n.notna() & table.kind.isin(["proportion", "mean"])]
+    assert len(shown) > 0
+    for ind, row in shown.iterrows():
+        assert survey.at[(ctx.wave, ind), "n_organisation"] == row.n
+        assert survey.at[(ctx.wave, ind), "v_organisation"] == pytest.approx(row.value)
+        assert survey.at[(ctx.prev_wave, ind), "v_organisation"] == pytest.approx(row.previous)
+    assert set(con.execute(*absence).df().period) == {"wave", "previous"}
+    respondents, headcount, recorded, episodes, teams = con.execute(quality_sql, quality_params).fetchone()
+    assert table.at["response_rate", "value"] == pytest.approx(respondents / headcount)
+    assert table.at["response_rate", "n"] == headcount
+    assert table.at["reason_recorded", "value"] == pytest.approx(recorded / episodes)
+    assert table.at["reason_recorded", "n"] == episodes
+    assert table.at["teams_reportable", "n"] == teams > 0
+
+
 def test_raw_episode_quality_gives_the_pages_numbers(con):
     """The raw baseline merges overlapping records into spells itself, from the raw episodes:
     the same five numbers as the page's figure, which reads the spells derived at import."""
