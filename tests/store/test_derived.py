@@ -122,6 +122,21 @@ def test_a_figure_checks_only_the_families_it_reads(con):
         derived.reads(only="answers")
 
 
+@pytest.mark.parametrize("store_kind", ["demo", "small"])
+def test_signatures_read_as_text_equal_the_ones_stored_as_python_values(store_kind, demo_con, con):
+    """The check reads each signature value as text (one UNION ALL branch each); stores keep the
+    text Python wrote from one row of values. Both must agree, or every store made before would
+    be seen as stale (and refused when opened read-only)."""
+    c = demo_con if store_kind == "demo" else con
+    for family, (key, expressions) in derived.FAMILIES.items():
+        as_python = json.dumps([str(v) for v in c.execute("SELECT " + ", ".join(expressions)).fetchone()])
+        assert derived._signature(c, expressions) == as_python, family
+        if store_kind == "demo":
+            assert derived._meta(c, key) == as_python
+    if store_kind == "demo":
+        assert derived._stale(c, list(derived.FAMILIES)) == []
+
+
 def test_a_refresh_checks_the_derived_tables_once_and_stores_the_release_it_would_decide(tmp_path,
                                                                                        signature_checks):
     from dashboard.metrics import team_absence

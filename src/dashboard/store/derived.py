@@ -285,8 +285,19 @@ def _as_text(values: Sequence[object]) -> str:
     return json.dumps([str(v) for v in values])
 
 
+# Each value as text, one UNION ALL branch per expression. As scalar subqueries of one SELECT,
+# DuckDB planned them as a cross join of 8 relations and searched its join orders: 9-10 ms for
+# one family's check at a tenth of national scale, against 2.5 ms this way, on every figure call.
+# The expressions give integers or text, whose text DuckDB and Python write alike, so signatures
+# stored by earlier versions still match.
+def _texts(con: duckdb.DuckDBPyConnection, expressions: Sequence[str], params: Sequence[object] = ()
+           ) -> list[str | None]:
+    sql = " UNION ALL ".join(f"SELECT {k} AS k, CAST({e} AS VARCHAR) AS v" for k, e in enumerate(expressions))
+    return [v for _, v in sorted(con.execute(sql, list(params)).fetchall())]
+
+
 def _signature(con: duckdb.DuckDBPyConnection, expressions: list[str]) -> str:
-    return _as_text(con.execute("SELECT " + ", ".join(expressions)).fetchone())
+    return _as_text(["None" if v is None else v for v in _texts(con, expressions)])
 
 
 def _stale(con: duckdb.DuckDBPyConnection, families: Iterable[str]) -> list[str]:
@@ -301,11 +312,12 @@ def _stale(con: duckdb.DuckDBPyConnection, families: Iterable[str]) -> list[str]
     for family in families:
         columns.append("(SELECT value FROM meta WHERE key = ?)")
         columns.extend(FAMILIES[family][1])
-    row = con.execute("SELECT " + ", ".join(columns), [FAMILIES[f][0] for f in families]).fetchone()
+    row = _texts(con, columns, [FAMILIES[f][0] for f in families])
     stale, at = [], 0
     for family in families:
         width = len(FAMILIES[family][1])
-        if row[at] != _as_text(row[at + 1:at + 1 + width]):
+        current = ["None" if v is None else v for v in row[at + 1:at + 1 + width]]
+        if row[at] != _as_text(current):
             stale.append(family)
         at += 1 + width
     return stale
