@@ -176,3 +176,54 @@ def test_scope_figures_are_the_exact_sums_of_the_cells(con):
         for row in got.itertuples(index=False):
             value, n, _ = expected[(row.wave_id, row.indicator_id)]
             assert (row.n, row.value) == (n, value)
+
+
+def _every_pair_of_cuts():
+    from dashboard import privacy
+
+    cuts = list(privacy.RELEASE_ORDER)
+    return [[a, b] for i, a in enumerate(cuts) for b in cuts[i + 1:]] + [cuts, [("team",), ("team",), ()]]
+
+
+def _collision_store(path):
+    """A blank directorate next to a literal "Not recorded", and a pre-aggregated row (no staff
+    group, no spread) beside respondent rows."""
+    from dashboard import privacy, store
+
+    con = tiny_org.build(path, with_aggregate=True)
+    with store.transaction(con):
+        con.executemany("INSERT INTO units (unit_id, team, directorate, site) VALUES (?, ?, ?, ?)",
+                        [(4, "Ward Q", None, None), (5, "Ward R", privacy.NOT_RECORDED, "North")])
+        con.executemany("INSERT INTO responses (response_id, wave_id, unit_id, staff_group)"
+                        " VALUES (?, ?, ?, ?)",
+                        [(9, 1, 4, None), (10, 1, 4, "Nursing"), (11, 1, 5, "Nursing")])
+        con.executemany("INSERT INTO answers VALUES (?, ?, ?)",
+                        [(9, "q11c", 1), (10, "q11c", 0), (11, "q11c", 1), (11, "hse03", 2)])
+        store.refresh_scores(con)
+        store.bump_version(con)
+    return con
+
+
+@pytest.mark.parametrize("store_kind", ["demo", "collision"])
+def test_several_cuts_in_one_query_give_each_cuts_own_frame(store_kind, demo_con, tmp_path):
+    """survey_results_of: one query per kind of cut, the frames survey_results gives cut by cut
+    (rows, order, column types), with a blank directorate, a literal "Not recorded", staff groups
+    and pre-aggregated rows."""
+    from pandas.testing import assert_frame_equal
+
+    con = demo_con if store_kind == "demo" else _collision_store(tmp_path / "c.duckdb")
+    waves = None if store_kind == "collision" else [int(w) for (w,) in con.execute(
+        "SELECT wave_id FROM waves ORDER BY wave_id DESC LIMIT 2").fetchall()]
+    ids = None if store_kind == "collision" else ["stress", "hse_control"]
+    for cuts in _every_pair_of_cuts():
+        together = indicators.survey_results_of(con, cuts, ids, waves)
+        assert len(together) == len(cuts)
+        for by, frame in zip(cuts, together, strict=True):
+            alone = indicators.survey_results(con, by=by, indicator_ids=ids, wave_ids=waves)
+            assert len(alone) > 0
+            assert_frame_equal(frame, alone, check_exact=True, obj=f"{by} with {cuts}")
+    if store_kind == "collision":
+        directorates = indicators.survey_results_of(con, [("directorate",), ()], ["stress"], [1])[0]
+        assert directorates.directorate.isna().sum() == 1
+        assert (directorates.directorate == "Not recorded").sum() == 1
+        con.close()

@@ -70,6 +70,92 @@ def survey_results(
     return query.run(con, "survey.results", sql, args)
 
 
+# survey_results for several cuts in one pass over the cells: one grouping set per cut, told apart
+# by GROUPING() (a NULL key cannot tell a blank directorate from the organisation's row). The
+# funnel and the heatmap need a cut and the organisation: 10.5 ms for both at a tenth of
+# national scale, against 14 + 10.5 ms as two queries.
+_CUTS_SQL = """
+WITH summed AS (
+    SELECT {select} r.wave_id, r.indicator_id, {grouping} AS grouping_id,
+           sum(r.n) AS n, sum(CAST(r.sum_v AS DECIMAL(38, 9))) AS sum_v,
+           CASE WHEN bool_and(r.respondent) THEN sum(CAST(r.sum_v2 AS DECIMAL(38, 9))) END AS sum_v2
+    FROM survey_cells AS r
+    JOIN units AS u USING (unit_id)
+    WHERE (r.respondent OR NOT ?)
+      AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), r.indicator_id))
+      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
+      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.unit_id))
+    GROUP BY GROUPING SETS ({sets})
+)
+SELECT s.grouping_id, {columns} s.wave_id, w.label AS wave_label, w.fielded_on, s.indicator_id,
+       CAST(s.sum_v AS DOUBLE) / s.n AS value,
+       CAST(s.n AS BIGINT) AS n,
+       CASE WHEN s.n > 1 AND s.sum_v2 IS NOT NULL
+            THEN sqrt(greatest(CAST(s.sum_v2 AS DOUBLE)
+                               - CAST(s.sum_v AS DOUBLE) * CAST(s.sum_v AS DOUBLE) / s.n, 0)
+                      / (s.n - 1)) END AS sd
+FROM summed AS s
+JOIN waves AS w USING (wave_id)
+ORDER BY s.grouping_id, {order} w.fielded_on, s.indicator_id
+"""
+
+
+def survey_results_of(
+    con: duckdb.DuckDBPyConnection,
+    cuts: Sequence[Sequence[str]],
+    indicator_ids: Sequence[str] | None = None,
+    wave_ids: Sequence[int] | None = None,
+) -> list[pd.DataFrame]:
+    """survey_results for each of several cuts, the frames those calls give (same columns, rows
+    and order), from one query per kind of cut (a staff-group cut reads respondent rows only)."""
+    cuts = [groups.validate(by) for by in cuts]
+    kinds: dict[bool, list[tuple[str, ...]]] = {}
+    for by in dict.fromkeys(cuts):
+        kinds.setdefault("staff_group" in by, []).append(by)
+    found: dict[tuple[str, ...], pd.DataFrame] = {}
+    for respondent_only, mine in kinds.items():
+        if len(mine) == 1:
+            found[mine[0]] = survey_results(con, mine[0], indicator_ids, wave_ids)
+        else:
+            found.update(_results_of(con, mine, respondent_only, indicator_ids, wave_ids))
+    return [found[by].copy() if cuts.index(by) != k else found[by] for k, by in enumerate(cuts)]
+
+
+def _results_of(
+    con: duckdb.DuckDBPyConnection,
+    cuts: list[tuple[str, ...]],
+    respondent_only: bool,
+    indicator_ids: Sequence[str] | None,
+    wave_ids: Sequence[int] | None,
+) -> dict[tuple[str, ...], pd.DataFrame]:
+    columns = list(dict.fromkeys(c for by in cuts for c in by))
+    # GROUPING(a, b, ...) sets the bit of each argument the set leaves out, the first the highest
+    mask = {by: sum(1 << (len(columns) - 1 - k) for k, c in enumerate(columns) if c not in by)
+            for by in cuts}
+    # each set in its own cut's key order (as survey_results orders it), the others' keys NULL
+    order = "".join(
+        "CASE s.grouping_id " + " ".join(f"WHEN {mask[by]} THEN s.{by[k]}" for by in cuts if len(by) > k)
+        + " END, "
+        for k in range(max(len(by) for by in cuts)))
+    sql = _CUTS_SQL.format(
+        select=groups.select_list(columns),
+        grouping=f"GROUPING({', '.join(groups.CUTS[c] for c in columns)})" if columns else "0",
+        sets=", ".join("(" + "".join(f"{groups.CUTS[c]}, " for c in by) + "r.wave_id, r.indicator_id)"
+                       for by in cuts),
+        columns="".join(f"s.{c}, " for c in columns),
+        order=order,
+    )
+    params = [
+        list(indicator_ids) if indicator_ids is not None else None,
+        list(wave_ids) if wave_ids is not None else None,
+        None,
+    ]
+    derived.ensure(con, "survey")
+    rows = query.run(con, "survey.results_of", sql, [respondent_only, *(p for p in params for _ in (0, 1))])
+    rest = ["wave_id", "wave_label", "fielded_on", "indicator_id", "value", "n", "sd"]
+    return {by: rows.loc[rows.grouping_id == mask[by], [*by, *rest]].reset_index(drop=True) for by in cuts}
+
+
 # The same figures for several scopes (sets of units, NULL = the whole organisation) in one pass
 # over the survey cells: a team profile needs its team, directorate and organisation, Compare up
 # to six teams and the organisation. A spread only where no pre-aggregated row contributes.
