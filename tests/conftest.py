@@ -38,7 +38,8 @@ def _new_stores_copy_a_migrated_template(tmp_path_factory) -> Iterator[None]:
 
     Creating a store runs every migration and loads the catalogue: about a second each on a busy
     machine, and hundreds of tests start from an empty store. The copy is the same file the
-    creation makes (the migrations are deterministic); tests/store/ still create theirs."""
+    creation makes (the migrations are deterministic); tests/store/ still create theirs. Every
+    store the tests open runs DuckDB on one thread (below)."""
     real = store.connect
     template = tmp_path_factory.mktemp("template") / "empty.duckdb"
     real(template).close()
@@ -49,7 +50,13 @@ def _new_stores_copy_a_migrated_template(tmp_path_factory) -> Iterator[None]:
                 and not target.exists() and not target.with_name(target.name + ".wal").exists()):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(template, target)
-        return real(path, read_only=read_only)
+        con = real(path, read_only=read_only)
+        # One DuckDB thread per store: the suite runs two workers on two cores, and on its small
+        # stores a second thread per query costs hand-offs, not time saved (tests/stats, metrics
+        # and store: 107 -> 97 s, twice). Tests of results under several threads set their own
+        # (tests/test_determinism_at_scale.py).
+        con.execute("SET threads = 1")
+        return con
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(store, "connect", connect)
