@@ -27,6 +27,14 @@ FROM respondent_scores AS s JOIN responses AS r USING (response_id) JOIN units A
 GROUP BY ALL
 """
 
+# A funnel's teams and the organisation around which its limits are drawn, in one scan.
+_FUNNEL = """
+SELECT u.team, s.indicator_id, r.wave_id, count(*) AS n, avg(s.value) AS value, stddev_samp(s.value) AS sd
+FROM respondent_scores AS s JOIN responses AS r USING (response_id) JOIN units AS u USING (unit_id)
+WHERE r.wave_id = ? AND s.indicator_id = 'stress'
+GROUP BY GROUPING SETS ((u.team, s.indicator_id, r.wave_id), (s.indicator_id, r.wave_id))
+"""
+
 _CELLS = """
 SELECT r.wave_id, s.indicator_id, r.unit_id, r.staff_group, count(*) AS n
 FROM respondent_scores AS s JOIN responses AS r USING (response_id)
@@ -200,9 +208,8 @@ def queries(ctx: Context) -> dict[str, tuple[str, list | dict] | list[tuple[str,
         "drilldown.team_profile": _scoped(ctx, [("team", "u.unit_id = {p}", ctx.unit),
                                                 ("directorate", "u.directorate = {p}", ctx.directorate),
                                                 ("organisation", None, None)]),
-        "drilldown.funnel team": (
-            _SURVEY.format(cols="u.team,", where="WHERE r.wave_id = ? AND s.indicator_id = 'stress'"),
-            [ctx.wave]),
+        # each team's point and the organisation's centre line (its value, n and spread)
+        "drilldown.funnel team": (_FUNNEL, [ctx.wave]),
         # each team's domain scores and their change: survey and absence, now and before
         "drilldown.compare (3 teams)": _scoped(ctx, teams),
         # each team beside the organisation, now and before

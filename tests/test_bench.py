@@ -269,6 +269,26 @@ def test_raw_scorecard_gives_the_organisations_indicators_change_and_data_counts
     assert table.at["teams_reportable", "n"] == teams > 0
 
 
+def test_raw_funnel_gives_each_shown_team_and_the_centre_line(con):
+    """The funnel's raw baseline: each team's n and value, and the organisation's value, n and
+    spread the limits are drawn around, as drilldown.funnel gives them."""
+    from bench import raw
+    from dashboard.metrics import drilldown
+
+    ctx = measure.context(con)
+    ((sql, params),) = raw.as_list(raw.queries(ctx)["drilldown.funnel team"])
+    rows = con.execute(sql, params).df()
+    points, centre = drilldown.funnel(con, ("team",), ctx.wave, "stress", 1)
+    org = rows[rows.team.isna()]
+    assert len(org) == 1 and len(points) > 0
+    assert org.n.iloc[0] == centre["n"]
+    assert org.value.iloc[0] == pytest.approx(centre["value"])
+    assert org.sd.iloc[0] == pytest.approx(centre["sd"])
+    teams = rows.dropna(subset=["team"]).set_index("team")
+    assert (teams.loc[points.team, "n"].to_numpy() == points.n.to_numpy()).all()
+    assert teams.loc[points.team, "value"].to_numpy() == pytest.approx(points.value.to_numpy())
+
+
 def test_raw_episode_quality_gives_the_pages_numbers(con):
     """The raw baseline merges overlapping records into spells itself, from the raw episodes:
     the same five numbers as the page's figure, which reads the spells derived at import."""
