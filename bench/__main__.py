@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         # and the import-time derivations are timed (with --reuse; a generated store's peak also
         # holds the generation's)
         peaks: list[float] = []
+        _say(f"  statistics libraries imported in {measure.import_lazy():.1f} s, before any timing")
         measure.measure(path, args.repeat, args.threshold, wanted, report, limit,
                         pages_done=lambda: peaks.append(_peak_rss_gb()))
         serving = peaks[0]

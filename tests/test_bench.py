@@ -342,3 +342,34 @@ def test_a_reused_store_is_reported_at_the_scale_it_holds(bench_db, tmp_path):
         con.close()
     assert (held["responses"], held["episodes"], held["teams"]) == (RESPONSES, EPISODES, teams)
     assert [t["operation"] for t in held["timings"]] == ["indicators.survey_results organisation"]
+
+
+
+
+def test_bench_imports_every_statistics_library_a_figure_imports_on_first_use():
+    """Cold timings must not include a first import: every scipy or statsmodels module a function
+    in src/dashboard imports is one measure.import_lazy loads before timing."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "dashboard"
+    wanted = set()
+    for path in src.rglob("*.py"):
+        functions = [f for f in ast.walk(ast.parse(path.read_text()))
+                     if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for node in (n for f in functions for n in ast.walk(f)):
+            if isinstance(node, ast.ImportFrom) and node.module.split(".")[0] in ("scipy", "statsmodels"):
+                # `from scipy import stats` imports the module scipy.stats
+                wanted |= {f"{node.module}.{a.name}" if _is_module(f"{node.module}.{a.name}") else node.module
+                           for a in node.names}
+    assert {"scipy.stats", "statsmodels.stats.proportion"} <= wanted
+    assert wanted <= set(measure.LAZY_IMPORTS)
+
+
+def _is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:   # the parent is a module, not a package
+        return False
