@@ -19,7 +19,7 @@ from dashboard.store import derived, groups, query
 # time in planning: 13 ms for the organisation's one row at a tenth of national scale).
 _RESULTS_SQL = """
 WITH summed AS (
-    SELECT {select} r.wave_id, r.indicator_id,
+    SELECT {select} r.wave_id, r.indicator_id, {grouping}
            sum(r.n) AS n, sum(CAST(r.sum_v AS DECIMAL(38, 9))) AS sum_v,
            -- a spread only when every contributing row is respondent-level
            CASE WHEN bool_and(r.respondent) THEN sum(CAST(r.sum_v2 AS DECIMAL(38, 9))) END AS sum_v2
@@ -29,7 +29,7 @@ WITH summed AS (
       AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), r.indicator_id))
       AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
       AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.unit_id))
-    GROUP BY ALL
+    GROUP BY {group_by}
 )
 SELECT {group} s.wave_id, w.label AS wave_label, w.fielded_on, s.indicator_id,
        CAST(s.sum_v AS DOUBLE) / s.n AS value,
@@ -65,39 +65,16 @@ def survey_results(
     ]
     # pre-aggregated rows carry no staff group: a staff-group cut reads respondent rows only
     args = ["staff_group" in by, *(p for p in params for _ in (0, 1))]
-    sql = _RESULTS_SQL.format(select=select, group=group, order=group)
+    sql = _RESULTS_SQL.format(select=select, grouping="", group_by="ALL", group=group, order=group)
     derived.ensure(con, "survey")
     return query.run(con, "survey.results", sql, args)
 
 
-# survey_results for several cuts in one pass over the cells: one grouping set per cut, told apart
-# by GROUPING() (a NULL key cannot tell a blank directorate from the organisation's row). The
-# funnel and the heatmap need a cut and the organisation: 10.5 ms for both at a tenth of
-# national scale, against 14 + 10.5 ms as two queries.
-_CUTS_SQL = """
-WITH summed AS (
-    SELECT {select} r.wave_id, r.indicator_id, {grouping} AS grouping_id,
-           sum(r.n) AS n, sum(CAST(r.sum_v AS DECIMAL(38, 9))) AS sum_v,
-           CASE WHEN bool_and(r.respondent) THEN sum(CAST(r.sum_v2 AS DECIMAL(38, 9))) END AS sum_v2
-    FROM survey_cells AS r
-    JOIN units AS u USING (unit_id)
-    WHERE (r.respondent OR NOT ?)
-      AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), r.indicator_id))
-      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.wave_id))
-      AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), r.unit_id))
-    GROUP BY GROUPING SETS ({sets})
-)
-SELECT s.grouping_id, {columns} s.wave_id, w.label AS wave_label, w.fielded_on, s.indicator_id,
-       CAST(s.sum_v AS DOUBLE) / s.n AS value,
-       CAST(s.n AS BIGINT) AS n,
-       CASE WHEN s.n > 1 AND s.sum_v2 IS NOT NULL
-            THEN sqrt(greatest(CAST(s.sum_v2 AS DOUBLE)
-                               - CAST(s.sum_v AS DOUBLE) * CAST(s.sum_v AS DOUBLE) / s.n, 0)
-                      / (s.n - 1)) END AS sd
-FROM summed AS s
-JOIN waves AS w USING (wave_id)
-ORDER BY s.grouping_id, {order} w.fielded_on, s.indicator_id
-"""
+# survey_results for several cuts in one pass over the cells (_RESULTS_SQL with one grouping set
+# per cut, told apart by GROUPING(): a NULL key cannot tell a blank directorate from the
+# organisation's row). The funnel and the heatmap need a cut and the organisation: 10.5 ms for
+# both at a tenth of national scale, against 14 + 10.5 ms as two queries.
+
 
 
 def survey_results_of(
@@ -137,13 +114,14 @@ def _results_of(
         "CASE s.grouping_id " + " ".join(f"WHEN {mask[by]} THEN s.{by[k]}" for by in cuts if len(by) > k)
         + " END, "
         for k in range(max(len(by) for by in cuts)))
-    sql = _CUTS_SQL.format(
+    grouping = f"GROUPING({', '.join(groups.CUTS[c] for c in columns)})" if columns else "0"
+    sets = ["(" + "".join(f"{groups.CUTS[c]}, " for c in by) + "r.wave_id, r.indicator_id)" for by in cuts]
+    sql = _RESULTS_SQL.format(
         select=groups.select_list(columns),
-        grouping=f"GROUPING({', '.join(groups.CUTS[c] for c in columns)})" if columns else "0",
-        sets=", ".join("(" + "".join(f"{groups.CUTS[c]}, " for c in by) + "r.wave_id, r.indicator_id)"
-                       for by in cuts),
-        columns="".join(f"s.{c}, " for c in columns),
-        order=order,
+        grouping=f"{grouping} AS grouping_id,",
+        group_by=f"GROUPING SETS ({', '.join(sets)})",
+        group="s.grouping_id, " + "".join(f"s.{c}, " for c in columns),
+        order="s.grouping_id, " + order,
     )
     params = [
         list(indicator_ids) if indicator_ids is not None else None,
