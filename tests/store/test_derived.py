@@ -123,11 +123,11 @@ def test_a_figure_checks_only_the_families_it_reads(con):
 
 
 @pytest.mark.parametrize("store_kind", ["demo", "small"])
-def test_signatures_read_as_text_equal_the_ones_stored_as_python_values(store_kind, demo_con, con):
+def test_signatures_read_as_text_equal_the_ones_stored_as_python_values(store_kind, request):
     """The check reads each signature value as text (one UNION ALL branch each); stores keep the
     text Python wrote from one row of values. Both must agree, or every store made before would
     be seen as stale (and refused when opened read-only)."""
-    c = demo_con if store_kind == "demo" else con
+    c = request.getfixturevalue("demo_con" if store_kind == "demo" else "con")
     for family, (key, expressions) in derived.FAMILIES.items():
         as_python = json.dumps([str(v) for v in c.execute("SELECT " + ", ".join(expressions)).fetchone()])
         assert derived._signature(c, expressions) == as_python, family
