@@ -110,6 +110,9 @@ def test_stress_funnel_by_hand(con):
     assert centre["value"] == pytest.approx(P0)
     assert centre["withheld"] == 4                  # Ward B, Ward C, HR, Finance
     assert set(points.group) == {"Ward A", "Theatres", "Day Unit", "Clinic"}
+    # sorted by group, each row's key, figures and limits its own (worked out on arrays)
+    assert list(points.group) == sorted(points.group) and (points.team == points.group).all()
+    assert (points.n == points.group.map({"Ward A": 20, "Theatres": 25, "Day Unit": 12, "Clinic": 11})).all()
     clinic = _row(points, group="Clinic")
     q95, q998 = float(sps.norm.sf(1.96)), float(sps.norm.sf(3.09))
     assert clinic.hi95 == pytest.approx(_exact_limit_by_hand(P0, 11, 1 - q95), abs=1e-9)

@@ -179,6 +179,56 @@ def test_apply_plan_refuses_a_cut_that_is_not_offered(con):
         privacy.apply_plan(results, privacy.plan(con, T, [2]), ("team", "staff_group"))
 
 
+def _merged(results: pd.DataFrame, plan: pd.DataFrame, by) -> pd.DataFrame:
+    """apply_plan by a second method: a left merge on the plan's keys (what it used to be)."""
+    out = privacy.normalise_keys(results, by)
+    allowed = plan[plan.cut == privacy.cut_name(by)][["wave_id", "indicator_id", *by, "released"]].copy()
+    for col in by:
+        allowed[col] = allowed[col].astype("string")
+    out = out.merge(allowed, on=["wave_id", "indicator_id", *by], how="left")
+    out["suppressed"] = ~out.pop("released").fillna(False).astype(bool)
+    for col in ("value", "n", "sd"):
+        out[col] = out[col].astype("float64").where(~out.suppressed)
+    return out
+
+
+@pytest.mark.parametrize("store_kind", ["demo", "collision"])
+def test_apply_plan_marks_and_blanks_what_a_merge_on_the_plans_keys_does(store_kind, demo_con, tmp_path):
+    """Every offered cut, every wave: the same rows withheld and the same figures shown as a left
+    merge on (wave, indicator, keys), on the demo and on an organisation with a blank directorate
+    beside a literal "Not recorded", a response without a staff group and pre-aggregated rows.
+    A key the plan both releases and withholds, or does not hold, is withheld."""
+    from tests.metrics.test_indicators import _collision_store
+
+    con = demo_con if store_kind == "demo" else _collision_store(tmp_path / "c.duckdb")
+    plan = privacy.plan(con, T if store_kind == "demo" else 3)   # the small one: some teams shown
+    for by in privacy.RELEASE_ORDER:
+        results = indicators.survey_results(con, by=by)
+        got = privacy.apply_plan(results, plan, by)
+        pd.testing.assert_frame_equal(got, _merged(results, plan, by), check_exact=True, obj=str(by))
+        assert len(got) == len(results)
+    team = privacy.apply_plan(indicators.survey_results(con, by=("team",)), plan, ("team",))
+    assert team.suppressed.any() and not team.suppressed.all()
+    if store_kind == "collision":
+        assert set(privacy.apply_plan(indicators.survey_results(con, by=("directorate",)), plan,
+                                      ("directorate",)).directorate) >= {
+            privacy.NOT_RECORDED, privacy.UPLOADED_AS.format(value=privacy.NOT_RECORDED)}
+    # a shown team's key also withheld in a second row, and another shown team's row dropped
+    teams = plan[(plan.cut == "team") & plan.released]
+    twice, gone = teams.iloc[0], teams.iloc[1]
+    odd = pd.concat([plan.drop(index=gone.name), twice.to_frame().T.assign(released=False)],
+                    ignore_index=True).astype(plan.dtypes.to_dict())
+    got = privacy.apply_plan(indicators.survey_results(con, by=("team",)), odd, ("team",))
+    for row in (twice, gone):
+        mine = got[(got.wave_id == row.wave_id) & (got.indicator_id == row.indicator_id)
+                   & (got.team == row.team)]
+        assert len(mine) == 1 and mine.suppressed.all() and mine[["value", "n", "sd"]].isna().all(axis=None)
+    assert got.suppressed.sum() == privacy.apply_plan(
+        indicators.survey_results(con, by=("team",)), plan, ("team",)).suppressed.sum() + 2
+    if store_kind == "collision":
+        con.close()
+
+
 def _plan_shown(plan: pd.DataFrame, by) -> set[tuple]:
     rows = plan[(plan.cut == privacy.cut_name(by)) & plan.released]
     return set(rows[["wave_id", *by]].itertuples(index=False, name=None))

@@ -138,7 +138,7 @@ def _figures(
     return frames
 
 
-@derived.reads
+@derived.reads(only="survey")
 def groups_overview(
     con: duckdb.DuckDBPyConnection,
     by: Sequence[str],
@@ -505,7 +505,7 @@ def sort_order(heat: pd.DataFrame, sort_by: str | None = None, descending: bool 
     return list(shown.index) + [g for g in names if g not in shown.index]
 
 
-@derived.reads
+@derived.reads(only="survey")
 def funnel(
     con: duckdb.DuckDBPyConnection,
     by: Sequence[str],
@@ -523,7 +523,7 @@ def funnel(
     return funnels(con, by, wave_id, [indicator_id], threshold, directorate)[indicator_id]
 
 
-@derived.reads
+@derived.reads(only="survey")
 def funnels(
     con: duckdb.DuckDBPyConnection,
     by: Sequence[str],
@@ -557,25 +557,30 @@ def _funnel(
         "higher_is_better": ind.higher_is_better,
         "withheld": int(figs.suppressed.sum()),
     }
-    points = figs[~figs.suppressed].copy()
-    points["group"] = group_label(points, by)
     cols = [*by, "group", "n", "value", "sd", "lo95", "hi95", "lo998", "hi998", "zone", "signal",
             "ci_low", "ci_high"]
-    if centre["value"] is None or points.empty or (ind.kind == "mean" and centre["sd"] is None):
+    shown = ~figs.suppressed.to_numpy(dtype=bool)
+    if centre["value"] is None or not shown.any() or (ind.kind == "mean" and centre["sd"] is None):
+        points = figs[shown].copy()
+        points["group"] = group_label(points, by)
         return points.reindex(columns=cols), centre
-    n = points.n.to_numpy()
-    points["lo95"], points["hi95"] = control_limits(ind.kind, centre["value"], n, Z95, centre["sd"])
-    points["lo998"], points["hi998"] = control_limits(ind.kind, centre["value"], n, Z998, centre["sd"])
-    points["zone"] = zone(points.value, points.lo95, points.hi95, points.lo998, points.hi998)
-    higher = (points.value > points.hi95).to_numpy()
-    lower = (points.value < points.lo95).to_numpy()
-    points["signal"] = np.where(
-        _direction(higher, lower, ind.higher_is_better) == "similar",
-        "within",
-        _direction(higher, lower, ind.higher_is_better),
-    )
-    points["ci_low"], points["ci_high"] = _own_interval(ind.kind, points.value, points.n, points.sd)
-    return points[cols].sort_values("group").reset_index(drop=True), centre
+    # worked out on arrays and put in a frame once, sorted by group: column by column on a frame
+    # this was 7.5 ms of a funnel's 45 at a tenth of national scale (a few hundred teams)
+    group = group_label(figs, by)[shown]
+    order = np.argsort(group.to_numpy(dtype=object), kind="stable")
+    n, value, sd = (figs[c].to_numpy(dtype=np.float64, na_value=np.nan)[shown][order]
+                    for c in ("n", "value", "sd"))
+    lo95, hi95 = control_limits(ind.kind, centre["value"], n, Z95, centre["sd"])
+    lo998, hi998 = control_limits(ind.kind, centre["value"], n, Z998, centre["sd"])
+    direction = _direction(value > hi95, value < lo95, ind.higher_is_better)
+    ci_low, ci_high = _own_interval(ind.kind, pd.Series(value), pd.Series(n), pd.Series(sd))
+    columns = {c: figs[c][shown].iloc[order].reset_index(drop=True) for c in by}
+    columns |= {"group": group.iloc[order].reset_index(drop=True), "n": n, "value": value, "sd": sd,
+                "lo95": lo95, "hi95": hi95, "lo998": lo998, "hi998": hi998,
+                "zone": zone(value, lo95, hi95, lo998, hi998),
+                "signal": np.where(direction == "similar", "within", direction),
+                "ci_low": ci_low, "ci_high": ci_high}
+    return pd.DataFrame(columns, columns=cols), centre
 
 
 def funnel_curve(
@@ -741,7 +746,7 @@ def _blank_scope(
     return table
 
 
-@derived.reads
+@derived.reads(only="survey")
 def is_reportable(
     con: duckdb.DuckDBPyConnection, unit_id: int, wave_id: int, threshold: int
 ) -> bool:
@@ -843,7 +848,7 @@ def compare(
     return pd.concat(frames, ignore_index=True)[cols], left_out
 
 
-@derived.reads
+@derived.reads(only="survey")
 def small_n_teams(
     con: duckdb.DuckDBPyConnection, unit_ids: Sequence[int], wave_id: int, threshold: int
 ) -> dict[str, int]:
@@ -862,7 +867,7 @@ def small_n_teams(
     return {team: int(n) for team, n in rows if privacy.releasable(n, threshold) and n < stats.MIN_N}
 
 
-@derived.reads
+@derived.reads(only="survey")
 def team_trend(
     con: duckdb.DuckDBPyConnection, unit_id: int, threshold: int
 ) -> pd.DataFrame:
@@ -945,7 +950,7 @@ def resolve_selection(
     return sel, notes
 
 
-@derived.reads
+@derived.reads(only="survey")
 def reportable_teams(con: duckdb.DuckDBPyConnection, wave_id: int, threshold: int) -> list[str]:
     """Teams that can be opened in a wave (released for at least one survey indicator)."""
     teams = groups_overview(con, ("team",), wave_id, threshold)
