@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from dashboard import demo, stats
+from dashboard import demo, privacy, stats
 from dashboard import periods as periods_
 from dashboard.metrics import absence, drilldown, indicators
 from dashboard.privacy import release
@@ -250,6 +250,44 @@ def test_groups_overview_shows_n_only_for_reportable_groups(con):
     assert teams.reportable.to_dict() == {"Ward A": True, "Ward B": False, "Ward C": False}
     assert teams.loc["Ward A", "n"] == 20 and teams.loc[["Ward B", "Ward C"], "n"].isna().all()
     assert drilldown.reportable_teams(con, 2, T) == ["Clinic", "Day Unit", "Theatres", "Ward A"]
+
+
+@pytest.mark.parametrize("store_kind", ["demo", "collision"])
+def test_groups_overview_is_the_plans_groups_by_a_second_method(store_kind, demo_con, tmp_path):
+    """Every offered cut (and teams within each directorate): each group once, in key order,
+    reportable when any indicator's figure is released and n the largest released base, as a
+    pandas group-by of the plan gives them; on the demo and on an organisation with a blank
+    directorate beside a literal "Not recorded"."""
+    from tests.metrics.test_indicators import _collision_store
+
+    con = demo_con if store_kind == "demo" else _collision_store(tmp_path / "c.duckdb")
+    threshold = T if store_kind == "demo" else 3
+    wave = int(con.execute("SELECT max(wave_id) FROM waves").fetchone()[0]) if store_kind == "demo" else 1
+    plan = privacy.plan(con, threshold, [wave])
+    tree = drilldown.unit_tree(con)
+    for by in [b for b in privacy.RELEASE_ORDER if b]:
+        for directorate in [None, *sorted(set(tree.directorate))] if by == ("team",) else [None]:
+            rows = plan[plan.cut == privacy.cut_name(by)]
+            if directorate is not None:
+                rows = rows[rows.team.isin(tree.loc[tree.directorate == directorate, "team"])]
+            rows = rows.assign(n=rows.n.astype("float64").where(rows.released.astype(bool)),
+                               **{b: rows[b].astype("string") for b in by})
+            want = rows.groupby(list(by), sort=True).agg(n=("n", "max"), reportable=("released", "any"))
+            got = drilldown.groups_overview(con, by, wave, threshold, directorate)
+            assert list(got.columns) == [*by, "label", "n", "reportable"]
+            assert list(got[list(by)].itertuples(index=False, name=None)) == list(want.index.to_flat_index()
+                                                                                   if len(by) > 1 else
+                                                                                   ((k,) for k in want.index))
+            assert got.n.tolist() == pytest.approx(want.n.tolist(), nan_ok=True)
+            assert got.reportable.tolist() == want.reportable.astype(bool).tolist()
+            assert got.label.tolist() == drilldown.group_label(got, by).tolist()
+    if store_kind == "collision":
+        directorates = drilldown.groups_overview(con, ("directorate",), wave, threshold)
+        # the blank and the literal are two groups (unit_tree labels them as the plan does)
+        assert directorates.directorate.is_unique and set(directorates.directorate) == set(tree.directorate)
+        assert {privacy.NOT_RECORDED, privacy.UPLOADED_AS.format(value=privacy.NOT_RECORDED)} <= set(
+            directorates.directorate)
+        con.close()
 
 
 def test_team_profile_by_hand(con):

@@ -13,6 +13,7 @@ import io
 import json
 import pickle
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import TypeVar
@@ -326,12 +327,20 @@ def _stale(con: duckdb.DuckDBPyConnection, families: Iterable[str]) -> list[str]
 def memo_key(con: duckdb.DuckDBPyConnection, meta_key: str) -> tuple[str, str] | None:
     """(store file, signature of one derived family) for in-process memos of released figures;
     None for an in-memory store (never memoised). An import changes the signature."""
-    row = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
-    if not row or not row[0]:
+    path = _PATHS.get(con)
+    if path is None:
+        row = con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
+        path = _PATHS[con] = str(row[0]) if row and row[0] else ""
+    if not path:
         return None
-    return str(row[0]), _meta(con, meta_key) or ""
+    return path, _meta(con, meta_key) or ""
+
+
+# Each open connection's store file ("" in memory): it never changes while the connection lives,
+# and asking DuckDB took 0.4-0.6 ms of every memo lookup.
+_PATHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
