@@ -44,6 +44,31 @@ def test_stored_frames_are_the_computed_ones_for_every_wave_on_the_demo(demo_con
         assert teams[teams.suppressed][["rate", "fte_days_lost", "headcount"]].isna().all().all()
 
 
+def test_an_import_works_out_each_fieldwork_period_once_for_all_waves(tmp_path):
+    """Two waves a year apart share a period (the first's 12 months to fieldwork are the second's
+    12 months before): an import runs the period's queries once for it, and each wave's stored
+    frames and summaries are still the ones worked out for that wave alone."""
+    from dashboard.store import query
+
+    con = teams_org.build(tmp_path / "t.duckdb")
+    try:
+        (w1, f1), (w2, f2) = _waves(con)
+        assert periods.fieldwork_periods(f1)[0] == periods.fieldwork_periods(f2)[1]
+        with query.trace() as ran:
+            teams_org.add_absence(con)
+        names = [r.name for r in ran]
+        assert names.count("absence.period") == 3 and names.count("absence.period_summaries") == 3
+        threshold = settings().anonymity_threshold
+        for wave_id, fielded in ((w1, f1), (w2, f2)):
+            _assert_same(team_absence._stored(con, threshold, wave_id, fielded),
+                         team_absence.compute_wave_release(con, wave_id, threshold))
+            keys = list(team_absence.standard_scopes(con))
+            assert team_absence._stored_scopes(con, threshold, wave_id, fielded, keys) == \
+                team_absence.compute_scope_release(con, wave_id, threshold)
+    finally:
+        con.close()
+
+
 def test_another_threshold_is_stored_on_first_use_where_the_store_may_be_written(demo_db, tmp_path):
     path = tmp_path / "copy.duckdb"
     shutil.copy(demo_db, path)

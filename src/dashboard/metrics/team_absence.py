@@ -195,17 +195,27 @@ def store_waves(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     """Decide and store the fieldwork-period absence (the cuts' frames and the standard scopes'
     summaries) of every wave that has none stored for the threshold (derived.store_release,
     inside the import's transaction: errors propagate)."""
+    # Waves fielded on the same date each year share a period: one wave's 12 months before are
+    # the previous wave's 12 months to fieldwork. Each period is worked out once (what a period
+    # gives does not depend on the wave asking; its query is most of an import on a small store).
+    frames: dict[tuple[date, date], dict[str, pd.DataFrame]] = {}
     todo = _todo(con, "release_absence_wave", threshold)
+    for when in {p for _, f in todo for p in periods_.fieldwork_periods(f)}:
+        frames[when] = released_rates(con, *when, threshold)
     if todo:
-        rows = pd.concat([_rows(threshold, w, f, compute_wave_release(con, w, threshold)) for w, f in todo],
-                         ignore_index=True)
+        rows = pd.concat([_rows(threshold, w, f, tuple(frames[p] for p in periods_.fieldwork_periods(f)))
+                          for w, f in todo], ignore_index=True)
         _insert(con, rows, [w for w, _ in todo], threshold)
     if not derived.has_table(con, "release_absence_scope"):
         return   # a store being migrated: migration 5 fills it
     todo = _todo(con, "release_absence_scope", threshold)
+    scopes = standard_scopes(con) if todo else {}
+    summaries = {when: absence.period_summaries(con, *when, scopes, threshold=threshold)
+                 for when in {p for _, f in todo for p in periods_.fieldwork_periods(f)}}
     if todo:
-        rows = pd.concat([_scope_rows(threshold, w, f, compute_scope_release(con, w, threshold))
-                          for w, f in todo], ignore_index=True)
+        rows = pd.concat([_scope_rows(threshold, w, f, dict(zip(
+            PERIODS, (summaries[p] for p in periods_.fieldwork_periods(f)), strict=True))) for w, f in todo],
+            ignore_index=True)
         _insert_scopes(con, rows, [w for w, _ in todo], threshold)
 
 
