@@ -54,6 +54,25 @@ def test_meeting_screens_move_with_buttons_and_keep_the_url(demo_env_read_only, 
     assert "fewer than 10 responses" in _html(at) and "n = " in _html(at)
 
 
+def test_a_meeting_run_draws_only_the_screen_it_shows(demo_env_read_only, demo_brief, monkeypatch):
+    drawn: list[str] = []
+
+    class Counted(screens.Screen):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            drawn.append(self.key)
+
+    monkeypatch.setattr(screens, "Screen", Counted)
+    deck = screens.build(demo_brief, actions=_no_actions())
+    assert len(drawn) == len(deck) > 10
+    drawn.clear()
+    at = AppTest.from_file(str(MEETING), default_timeout=180)
+    at.query_params["screen"] = "4"
+    at.run()
+    assert not at.exception, at.exception
+    assert drawn == [deck[3].key] and deck[3].title in _html(at)
+
+
 def test_meeting_screen_out_of_range_falls_back(demo_env_read_only, demo_brief):
     at = AppTest.from_file(str(MEETING), default_timeout=180)
     at.query_params["screen"] = "999"

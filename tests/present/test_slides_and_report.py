@@ -40,6 +40,27 @@ def _withheld_teams(brief) -> set[str]:
     return set(heat.loc[hidden, "group"]) - set(heat.loc[~hidden, "group"])
 
 
+def test_each_maker_draws_the_screen_build_draws_at_its_place(brief, demo_con):
+    """The meeting page draws one screen from screens.makers: the same screen, chart included,
+    as the whole build gives at that place, for every lens, with team profiles and the plan."""
+    profiles = briefing.team_profiles(demo_con, brief, briefing.flagged_teams(brief)[:1])
+    actions = improvement.list_actions(demo_con)
+    for lens in (None, "hse", "people_promise"):
+        built = screens.build(brief, profiles, lens, actions)
+        made = screens.makers(brief, profiles, lens, actions)
+        assert len(made) == len(built)
+        for screen, make in zip(built, made, strict=True):
+            one = make()
+
+            def said(s):
+                return (s.key, s.title, s.message, [(f.label, f.value, f.context) for f in s.figures],
+                        s.bullets, s.notes, s.links)
+            assert said(one) == said(screen)
+            assert (one.chart is None) == (screen.chart is None)
+            if one.chart is not None:
+                assert one.chart.to_dict() == screen.chart.to_dict()
+
+
 def test_deck_has_title_and_one_slide_per_screen_each_footed(brief, deck):
     shown = screens.build(brief)
     # title + overview + where to look + 7 domains + teams + absence + one per evaluated intervention

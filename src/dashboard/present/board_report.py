@@ -162,7 +162,7 @@ def blocks(brief: Briefing, last_year: dict, year: int, recorded: dict | None = 
                      formatting.score(dom.benchmark_score) if pd.notna(dom.benchmark_score) else "–",
                      scorecard.STATUS_LABELS[dom.status]])
     out.append(("table", ["Domain", "Score", "Benchmark", "Against benchmark"], rows))
-    overview = screens.build(brief)[0]
+    overview = screens.makers(brief)[0]()
     out.append(("img", slides.chart_png(common.base_config(overview.chart), brief.footer),
                 "Seven-domain scores (0-10, higher is better); black tick: the benchmark."))
     rows = []

@@ -5,7 +5,9 @@ the page say the same thing. Each screen carries its n and the suppression note.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import altair as alt
 import pandas as pd
@@ -277,12 +279,24 @@ def build(
     """Overview, where to look, each domain (or each group of the chosen lens), teams (and each
     chosen team's profile), absence, each intervention verdict, then the improvement plan when
     its actions are given."""
+    return [make() for make in makers(brief, profiles, lens, actions)]
+
+
+def makers(
+    brief: Briefing,
+    profiles: tuple[dict, ...] = (),
+    lens: lenses.Lens | str | None = None,
+    actions: pd.DataFrame | None = None,
+) -> list[Callable[[], Screen]]:
+    """build's screens in order, each drawn only when called: the meeting page shows one screen
+    a run, and drawing every screen's chart to show one cost it about a second of CPU a run."""
     chosen = lenses.get(lens) if isinstance(lens, str) else (lens or lenses.get(lenses.DEFAULT))
     groups = lens_groups(brief, chosen)
-    screens = [_overview(brief, chosen, groups), _where(brief)]
-    screens += [_domain(brief, dom, chosen) for dom in groups.itertuples(index=False)]
-    screens += [_teams(brief), *(team_screen(brief, p, chosen) for p in profiles), _absence(brief)]
-    screens += [_intervention(brief, ev) for ev in brief.evaluations]
+    out: list[Callable[[], Screen]] = [partial(_overview, brief, chosen, groups), partial(_where, brief)]
+    out += [partial(_domain, brief, dom, chosen) for dom in groups.itertuples(index=False)]
+    out += [partial(_teams, brief), *(partial(team_screen, brief, p, chosen) for p in profiles),
+            partial(_absence, brief)]
+    out += [partial(_intervention, brief, ev) for ev in brief.evaluations]
     if actions is not None:
-        screens.append(plan_screen(brief, actions))
-    return screens
+        out.append(partial(plan_screen, brief, actions))
+    return out

@@ -110,9 +110,9 @@ def render() -> None:
     profiles = _profiles(wave_id, threshold, lens_id)
     # the plan is a record (no dataset version), so it is read fresh, after the same access check
     actions = cache.fresh(improvement.list_actions)
-    deck = screens.build(brief, profiles, lenses.get(lens_id), actions)
+    deck = screens.makers(brief, profiles, lenses.get(lens_id), actions)
     number = _screen_number(len(deck))
-    screen = deck[number - 1]
+    screen = deck[number - 1]()
 
     left, mid, right = st.columns([1, 4, 1])
     left.button("← Previous", key="meeting_prev", disabled=number == 1, on_click=_go, args=(number - 1,),
