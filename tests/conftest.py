@@ -232,3 +232,35 @@ def pytest_sessionfinish(session) -> None:
     seconds = config.cache.get(_SECONDS_KEY, {})
     seconds.update({k: round(v, 2) for k, v in _SECONDS.items()})
     config.cache.set(_SECONDS_KEY, seconds)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _apptest_waits_for_its_run_instead_of_polling() -> Iterator[None]:
+    """AppTest waits for a script run by waking every millisecond to scan the run's events; each
+    wake takes the GIL from the script thread it waits for. Waiting on the run's own SHUTDOWN
+    event gives the same result (and the same timeout error) without the wakes."""
+    import threading
+
+    from streamlit.testing.v1 import local_script_runner as runner_module
+
+    real = runner_module.require_widgets_deltas
+    shutdown = runner_module.ScriptRunnerEvent.SHUTDOWN
+
+    def require_widgets_deltas(runner, timeout: float = 3) -> None:
+        done = threading.Event()
+
+        def seen(_sender, event=None, **_kwargs) -> None:
+            if event == shutdown:
+                done.set()
+
+        runner.on_event.connect(seen, weak=False)
+        try:
+            if runner.script_stopped() or done.wait(timeout):
+                return
+        finally:
+            runner.on_event.disconnect(seen)
+        real(runner, 0)   # times out at once: stops the runner and raises AppTest's own error
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner_module, "require_widgets_deltas", require_widgets_deltas)
+        yield
