@@ -1134,3 +1134,8 @@ def test_binomial_limits_of_repeated_sizes_equal_each_worked_out_alone():
     assert grid_lo.ravel() == pytest.approx(every(0.31, n, 0.025), rel=1e-12, abs=1e-15)
     empty_lo, empty_hi = stats.binomial_limits(0.5, np.array([]), coverage)
     assert empty_lo.shape == empty_hi.shape == (0,)
+    # one centre (a funnel's) takes the distinct sizes only: the same limits as the centre
+    # given for every element
+    for one, each in zip(stats.binomial_limits(0.31, n, coverage),
+                         stats.binomial_limits(np.full(n.shape, 0.31), n, coverage), strict=True):
+        assert one == pytest.approx(each, rel=1e-12, abs=1e-15)

@@ -361,7 +361,9 @@ def _survey_cells(
     status = np.where(now.suppressed, "suppressed", status)
     labels = status_labels(reference, threshold)
     now["status"] = status
-    now["status_label"] = now.status.map(labels)
+    # per status, not per cell (Series.map on tens of thousands of text cells: 9 ms a call)
+    found, statuses = pd.factorize(status)
+    now["status_label"] = np.asarray([labels.get(s, np.nan) for s in statuses], dtype=object)[found]
     now["difference"] = now.value - now.reference_value
     now["indicator"] = per_cell({i: d.short for i, d in info.items()}, object)
     now["domain"] = per_cell({i: cat.domain(d.domain).name for i, d in info.items()}, object)

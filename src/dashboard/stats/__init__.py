@@ -374,12 +374,18 @@ def binomial_limits(
 
     p0 = np.asarray(p0, dtype=np.float64)
     n = np.maximum(np.rint(np.asarray(n, dtype=np.float64)), 1.0)
+    one_centre = p0.ndim == 0
     p0, n = np.broadcast_arrays(p0, n)
     shape = p0.shape
     # the limits depend on (p0, n) only: a funnel of 2,000 teams has a few hundred distinct sizes,
-    # and scipy's binomial quantile is the costly part, so each pair is worked out once
-    pairs, back = np.unique(np.stack([p0.ravel(), n.ravel()], axis=1), axis=0, return_inverse=True)
-    up0, un = pairs[:, 0], pairs[:, 1]
+    # and scipy's binomial quantile is the costly part, so each pair is worked out once (around
+    # one centre, the distinct sizes: unique rows of pairs cost ten times as much)
+    if one_centre:
+        un, back = np.unique(n.ravel(), return_inverse=True)
+        up0 = np.full(un.shape, p0.flat[0] if p0.size else np.nan)
+    else:
+        pairs, back = np.unique(np.stack([p0.ravel(), n.ravel()], axis=1), axis=0, return_inverse=True)
+        up0, un = pairs[:, 0], pairs[:, 1]
     back = back.ravel()
 
     def limit(q: float) -> np.ndarray:
