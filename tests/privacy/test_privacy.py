@@ -192,14 +192,18 @@ def _merged(results: pd.DataFrame, plan: pd.DataFrame, by) -> pd.DataFrame:
     return out
 
 
+@pytest.mark.parametrize("keys_as_objects", [True, False], ids=["keys as objects", "each side numbered"])
 @pytest.mark.parametrize("store_kind", ["demo", "collision"])
-def test_apply_plan_marks_and_blanks_what_a_merge_on_the_plans_keys_does(store_kind, demo_con, tmp_path):
+def test_apply_plan_marks_and_blanks_what_a_merge_on_the_plans_keys_does(
+        store_kind, keys_as_objects, demo_con, tmp_path, monkeypatch):
     """Every offered cut, every wave: the same rows withheld and the same figures shown as a left
     merge on (wave, indicator, keys), on the demo and on an organisation with a blank directorate
     beside a literal "Not recorded", a response without a staff group and pre-aggregated rows.
     A key the plan both releases and withholds, or does not hold, is withheld."""
     from tests.metrics.test_indicators import _collision_store
 
+    # small frames number their keys in one pass, large ones side by side: both ways here
+    monkeypatch.setattr(privacy, "_KEYS_AS_OBJECTS_UP_TO", 10**9 if keys_as_objects else 0)
     con = demo_con if store_kind == "demo" else _collision_store(tmp_path / "c.duckdb")
     plan = privacy.plan(con, T if store_kind == "demo" else 3)   # the small one: some teams shown
     for by in privacy.RELEASE_ORDER:
