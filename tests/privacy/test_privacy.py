@@ -233,6 +233,44 @@ def test_apply_plan_marks_and_blanks_what_a_merge_on_the_plans_keys_does(
         con.close()
 
 
+@pytest.mark.parametrize("keys_as_objects", [True, False], ids=["keys as objects", "each side numbered"])
+def test_key_codes_are_equal_exactly_where_keys_are_even_past_the_range_of_an_integer(keys_as_objects,
+                                                                                     monkeypatch):
+    """Four keys of 70,000 distinct values each: the product of their widths (2.4e19) is past
+    int64. Two keys whose codes would differ by exactly 2**64 wrap around to one code unless the
+    codes are renumbered on the way; the right-hand one here is built to be that key. Codes are
+    equal exactly where keys are, and a missing key equals a missing key."""
+    monkeypatch.setattr(privacy, "_KEYS_AS_OBJECTS_UP_TO", 10**9 if keys_as_objects else 0)
+    size, keys = 70_000, ["a", "b", "c", "d"]
+    width = size + 1   # each key's values 0..size-1 number 1..size in order of appearance; 0: missing
+    left = pd.DataFrame({k: np.arange(size) for k in keys})
+    # the key whose code, read in base `width`, is (0, 0, 0, 0)'s plus 2**64
+    target = width**3 + width**2 + width + 1 + 2**64
+    digits = [(target // width**p) % width for p in (3, 2, 1, 0)]
+    assert all(1 <= d < width for d in digits) and target < width**4
+    rng = np.random.default_rng(7)
+    right = pd.DataFrame({k: rng.permutation(size) for k in keys})
+    right.iloc[0] = [d - 1 for d in digits]
+    right.iloc[1:4001] = left.iloc[1:4001].to_numpy()   # keys on both sides
+    code_l, code_r = privacy._key_codes(left, right, keys)
+    assert code_l[0] != code_r[0]
+
+    def as_tuples(frame):
+        return list(frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None))
+
+    tl, tr = as_tuples(left), as_tuples(right)
+    assert len(set(code_l)) == len(set(tl)) and len(set(code_r)) == len(set(tr))
+    shared_keys = set(tl) & set(tr)
+    assert len(shared_keys) >= 4000 and len(set(code_l) & set(code_r)) == len(shared_keys)
+    first = dict(zip(tl, code_l, strict=True))
+    assert all(first[t] == c for t, c in zip(tr, code_r, strict=True) if t in first)
+    # a missing key equals a missing key, and nothing else
+    a = pd.DataFrame({"k": pd.array(["x", None, "y"], dtype="string")})
+    b = pd.DataFrame({"k": pd.array([None, "y", "z"], dtype="object")})
+    ca, cb = privacy._key_codes(a, b, ["k"])
+    assert ca[1] == cb[0] and ca[2] == cb[1] and len({*ca, cb[2]}) == 4
+
+
 def _plan_shown(plan: pd.DataFrame, by) -> set[tuple]:
     rows = plan[(plan.cut == privacy.cut_name(by)) & plan.released]
     return set(rows[["wave_id", *by]].itertuples(index=False, name=None))

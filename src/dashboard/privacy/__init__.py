@@ -624,6 +624,7 @@ def _key_codes(left: pd.DataFrame, right: pd.DataFrame, keys: Sequence[str]) -> 
     code_l = np.zeros(len(left), dtype=np.int64)
     code_r = np.zeros(len(right), dtype=np.int64)
     together = len(left) + len(right) <= _KEYS_AS_OBJECTS_UP_TO
+    span = 1   # every code so far is below this
     for key in keys:
         if together:
             found, distinct = pd.factorize(np.concatenate(
@@ -641,8 +642,14 @@ def _key_codes(left: pd.DataFrame, right: pd.DataFrame, keys: Sequence[str]) -> 
             width = len(distinct_l) + int(new.sum()) + 1
             found_l = mine + 1
             found_r = np.where(theirs < 0, 0, np.append(at, 0)[theirs] + 1)
+        if span * width >= 2**62:
+            # renumber the codes so far densely before they could overflow: two keys that
+            # wrapped around to one code would release one group's figures under another's
+            both, distinct = pd.factorize(np.concatenate([code_l, code_r]))
+            code_l, code_r, span = both[:len(code_l)], both[len(code_l):], len(distinct)
         code_l = code_l * width + found_l
         code_r = code_r * width + found_r
+        span *= width
     return code_l, code_r
 
 
