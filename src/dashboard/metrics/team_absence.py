@@ -1,8 +1,9 @@
 """Absence figures by group, released by one staff-in-post rule for the Teams and Absence pages."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -12,6 +13,8 @@ from dashboard import periods as periods_
 from dashboard import privacy
 from dashboard.metrics import absence
 from dashboard.store import derived, groups, query
+
+T = TypeVar("T")
 
 # The absence indicators the drill-down shows (catalogue id -> column of absence.period_rates).
 MEASURE_OF: dict[str, str] = {"absence_rate": "rate", "s10_share": "s10_share"}
@@ -195,28 +198,34 @@ def store_waves(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     """Decide and store the fieldwork-period absence (the cuts' frames and the standard scopes'
     summaries) of every wave that has none stored for the threshold (derived.store_release,
     inside the import's transaction: errors propagate)."""
-    # Waves fielded on the same date each year share a period: one wave's 12 months before are
-    # the previous wave's 12 months to fieldwork. Each period is worked out once (what a period
-    # gives does not depend on the wave asking; its query is most of an import on a small store).
-    frames: dict[tuple[date, date], dict[str, pd.DataFrame]] = {}
     todo = _todo(con, "release_absence_wave", threshold)
-    for when in {p for _, f in todo for p in periods_.fieldwork_periods(f)}:
-        frames[when] = released_rates(con, *when, threshold)
     if todo:
-        rows = pd.concat([_rows(threshold, w, f, tuple(frames[p] for p in periods_.fieldwork_periods(f)))
-                          for w, f in todo], ignore_index=True)
+        frames = _each_period_once(todo, lambda start, end: released_rates(con, start, end, threshold))
+        rows = pd.concat([_rows(threshold, w, f, frames[w]) for w, f in todo], ignore_index=True)
         _insert(con, rows, [w for w, _ in todo], threshold)
     if not derived.has_table(con, "release_absence_scope"):
         return   # a store being migrated: migration 5 fills it
     todo = _todo(con, "release_absence_scope", threshold)
-    scopes = standard_scopes(con) if todo else {}
-    summaries = {when: absence.period_summaries(con, *when, scopes, threshold=threshold)
-                 for when in {p for _, f in todo for p in periods_.fieldwork_periods(f)}}
     if todo:
-        rows = pd.concat([_scope_rows(threshold, w, f, dict(zip(
-            PERIODS, (summaries[p] for p in periods_.fieldwork_periods(f)), strict=True))) for w, f in todo],
-            ignore_index=True)
+        scopes = standard_scopes(con)
+        summaries = _each_period_once(
+            todo, lambda start, end: absence.period_summaries(con, start, end, scopes, threshold=threshold))
+        rows = pd.concat([_scope_rows(threshold, w, f, dict(zip(PERIODS, summaries[w], strict=True)))
+                          for w, f in todo], ignore_index=True)
         _insert_scopes(con, rows, [w for w, _ in todo], threshold)
+
+
+def _each_period_once(
+    todo: Sequence[tuple[int, date]], work: Callable[[date, date], T]
+) -> dict[int, tuple[T, T]]:
+    """work over each wave's two fieldwork periods (wave id -> (12 months to fieldwork, 12 before)),
+    each distinct period worked out once. Waves fielded on the same date each year share a period
+    (one wave's 12 months before are the previous wave's 12 months to fieldwork), and what a
+    period gives does not depend on the wave asking; its query is most of an import's time on a
+    small store."""
+    when = {w: periods_.fieldwork_periods(f) for w, f in todo}
+    done = {period: work(*period) for period in dict.fromkeys(p for both in when.values() for p in both)}
+    return {w: (done[now], done[before]) for w, (now, before) in when.items()}
 
 
 # --- the standard scopes' absence per wave ------------------------------------------------------
