@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import store
 from dashboard.ingest import pipeline
-from tests import signin
+from tests import expanders, signin
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "absence.py")
@@ -39,7 +39,7 @@ def _import(db, name, kind, **kw):
 
 
 def _page():
-    at = signin.sign_in(AppTest.from_file(PAGE, default_timeout=120).run(), "ana")
+    at = expanders.open_all(signin.sign_in(AppTest.from_file(PAGE, default_timeout=120).run(), "ana"))
     assert not at.exception, at.exception
     return at
 

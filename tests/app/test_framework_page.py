@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import store
 from dashboard.framework import improvement, interventions
 from dashboard.metrics import drivers
+from tests import expanders
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "framework.py")
 
@@ -29,6 +30,7 @@ def _frame(at: AppTest, key: str):
 
 
 def _beside(at: AppTest):
+    expanders.open_all(at, "sixteen elements")
     return next(d.value for d in at.dataframe if "Self-rating" in d.value.columns)
 
 

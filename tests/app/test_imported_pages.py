@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import store
 from dashboard.ingest import pipeline
 from dashboard.metrics import scorecard
-from tests import signin
+from tests import expanders, signin
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -48,7 +48,7 @@ def test_published_figures_show_n_not_given_on_the_overview(env):
     dates = {"NSS 2023": "2023-10-20", "NSS 2024": "2024-10-18"}
     _import(env, "survey_aggregate_no_base.csv", "survey_aggregate", {"published": True, "wave_dates": dates})
     signin.add_user(env, "ana", "analyst")  # real data is shown only after signing in
-    at = signin.sign_in(AppTest.from_file(str(APP), default_timeout=120).run(), "ana")
+    at = expanders.open_all(signin.sign_in(AppTest.from_file(str(APP), default_timeout=120).run(), "ana"))
     assert not at.exception, at.exception
     assert "Unnamed organisation (latest import #1: survey_aggregate_no_base.csv" in _banner(at)
     assert at.selectbox(key="wave").value == "NSS 2024"  # the latest by date
@@ -77,7 +77,7 @@ def test_custom_indicators_on_the_overview_and_the_teams_page(env):
     recode = {WLB: {"1": "Strongly disagree", "2": "Disagree", "3": "Agree", "4": "Strongly agree"}}
     _import(env, "survey_numeric_codes.csv", "survey", {"custom": custom, "recodes": recode})
     signin.add_user(env, "ana", "analyst")  # real data is shown only after signing in
-    at = signin.sign_in(AppTest.from_file(str(APP), default_timeout=120).run(), "ana")
+    at = expanders.open_all(signin.sign_in(AppTest.from_file(str(APP), default_timeout=120).run(), "ana"))
     assert not at.exception, at.exception
     rows = next(
         df.value
@@ -87,7 +87,7 @@ def test_custom_indicators_on_the_overview_and_the_teams_page(env):
     # 9 of the 25 fatigue answers are 7 or more (see tests/ingest/test_readings.py for the count by hand).
     assert rows.at["High fatigue (custom: 7 or more)", "Value"] == "36.0%"
     assert rows.at["High fatigue (custom: 7 or more)", "n"] == 25
-    at.switch_page("pages/teams.py").run()
+    expanders.open_all(at.switch_page("pages/teams.py").run())
     assert not at.exception, at.exception
     table = next(df.value for df in at.dataframe if "Group" in df.value)
     assert "High fatigue (custom) (%)" in table.columns

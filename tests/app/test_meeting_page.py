@@ -12,7 +12,7 @@ from dashboard.auth import audit
 from dashboard.framework import improvement
 from dashboard.metrics import findings, lenses
 from dashboard.present import screens
-from tests import signin
+from tests import expanders, signin
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 MEETING = Path(__file__).resolve().parents[2] / "pages" / "meeting.py"
@@ -165,13 +165,13 @@ def test_downloads_need_the_export_right_and_are_audited(demo_env, deferred):
     signin.add_user(demo_env, "vi", "viewer")
     signin.add_user(demo_env, "ana", "analyst")
     at = AppTest.from_file(str(MEETING), default_timeout=180).run()
-    signin.sign_in(at, "vi")
+    expanders.open_all(signin.sign_in(at, "vi"))
     assert not at.exception, at.exception
     assert "How are we doing?" in _html(at)
     assert len(at.download_button) == 0  # a viewer watches the meeting, takes nothing away
 
     at = AppTest.from_file(str(MEETING), default_timeout=180).run()
-    signin.sign_in(at, "ana")
+    expanders.open_all(signin.sign_in(at, "ana"))
     assert not at.exception, at.exception
     keys = {b.key for b in at.download_button}
     assert {"meeting_slides", "png_meeting-overview", "svg_meeting-overview"} <= keys

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.store import query
-from tests import signin, teams_org
+from tests import expanders, signin, teams_org
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "teams.py")
 
@@ -139,7 +139,8 @@ def test_alternative_cut_by_site(env):
 
 def test_compare_two_teams_from_the_link(env):
     ids = teams_org.TEAM_ID
-    at = _app(cmp=f"{ids['Ward A']},{ids['Theatres']},{ids['Ward B']}", tab="Compare teams")
+    at = expanders.open_all(_app(cmp=f"{ids['Ward A']},{ids['Theatres']},{ids['Ward B']}",
+                                 tab="Compare teams"))
     assert not at.exception, at.exception
     # Ward B is not offered: it is withheld in this wave
     assert at.multiselect(key="teams_cmp").value == ["Ward A", "Theatres"]
@@ -168,7 +169,7 @@ def test_compare_every_indicator_with_n_organisation_and_benchmark(env):
 
 
 def test_response_rates_in_the_drill_down_by_hand(absence_env):
-    at = _app(dir="Medicine")
+    at = expanders.open_all(_app(dir="Medicine"), "Response rates")
     assert not at.exception, at.exception
     rates = next(d.value for d in at.dataframe if "Response rate" in d.value.columns).set_index("Team")
     # Ward A: 20 responses of 25 staff in post in October 2025 (tests/teams_org.py)
@@ -286,7 +287,7 @@ def test_small_team_profile_withholds_absence(absence_env):
 
 
 def test_heatmap_has_absence_columns_and_says_how_they_compare(absence_env):
-    at = _app(dir="Medicine")
+    at = expanders.open_all(_app(dir="Medicine"), "Table")
     assert not at.exception, at.exception
     table = next(d.value for d in at.dataframe if "Group" in d.value.columns).set_index("Group")
     assert table.loc["Ward A", "Absence rate (%)"] == pytest.approx(6.0)

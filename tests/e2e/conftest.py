@@ -129,6 +129,7 @@ def shared_server(server_factory):
 BROWSER_SUITE = {
     "tests/e2e/test_navigation.py::test_deep_link_on_fresh_server[overview]",
     "tests/e2e/test_accessibility.py::test_axe_finds_no_serious_or_critical_violation[]",
+    "tests/e2e/test_accessibility.py::test_a_charts_table_opens_from_the_keyboard_and_passes_axe",
     "tests/e2e/test_upload.py::test_upload_commit_undo_in_browser",
     "tests/e2e/test_sso.py::test_sign_in_button_starts_the_redirect_to_the_provider",
     "tests/e2e/test_sso.py::test_without_the_sso_packages_the_sign_in_page_says_why",

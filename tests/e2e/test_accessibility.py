@@ -125,3 +125,32 @@ def _each_chart_is_one_tab_stop(page, state: str) -> None:
     assert seen["n"] >= 1, state
     assert stops == {i: 1 for i in range(seen["n"])}, (state, stops, seen["expanders"])
     assert all(len(label) > 20 for label in seen["labels"]), (state, seen["labels"])
+
+
+def test_a_charts_table_opens_from_the_keyboard_and_passes_axe(demo_server, page):
+    """The table behind a chart is drawn only once asked for (ui.a11y.behind): Enter on the
+    expander reruns the page, which then sends the grid; the grid opened this way is reachable
+    and passes axe."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.goto(demo_server)
+    wait_for_app(page)
+    page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
+                 ).first.wait_for(timeout=120_000)
+    wait_for_app(page)
+    grids = page.locator("[data-testid='stExpander'] [data-testid='stDataFrame']")
+    assert grids.count() == 0  # nothing behind a closed expander was sent
+    page.locator("[data-testid='stExpander'] summary",
+                 has_text="Data behind this chart (table)").first.focus()
+    page.keyboard.press("Enter")
+    grids.first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert grids.count() == 1  # only the one opened
+    # the domain scores chart's own figures, in the grid's table for assistive technology
+    assert "Score 0-10" in (grids.first.text_content() or "")
+    result = Axe().run(page, context={"include": [["[data-testid='stExpander'] [data-testid='stDataFrame']"]]},
+                       options={"runOnly": {"type": "tag", "values": WCAG_AA},
+                                "resultTypes": ["violations"]})
+    bad = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes'][:3]]}"
+           for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, bad

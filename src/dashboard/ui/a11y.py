@@ -76,11 +76,28 @@ def style() -> None:
     st.html(STYLE + _ONE_STOP_JS, unsafe_allow_javascript=True)
 
 
+def behind(label: str, key: str, draw: Callable[[], None], *, container: Any = None,
+           expanded: bool = False) -> bool:
+    """An expander whose content is built only while it is open: opening it reruns the page, and
+    that run draws it. Every table behind an expander goes through here. A data grid is among the
+    heaviest things the browser draws, and a page holds up to ten of them closed (each chart's
+    table, each domain's indicators), which a new tab paid for before its first chart showed; and
+    figures nobody asked to see are not sent. key: the expander's state (st.session_state[key]
+    is True while it is open; tests open it so). Returns whether it is open."""
+    box = container if container is not None else st
+    panel = box.expander(label, expanded=expanded, key=key, on_change="rerun")
+    if panel.open:
+        with panel:
+            draw()
+    return bool(panel.open)
+
+
 def chart(
     figure: Any,
     summary: str,
     data: pd.DataFrame | None = None,
     *,
+    table_key: str,
     container: Any = None,
     table_label: str = "Data behind this chart (table)",
     extra: Callable[[], None] | None = None,
@@ -88,10 +105,10 @@ def chart(
     **kwargs: Any,
 ) -> Any:
     """An Altair chart with its text alternative: a one-sentence summary read by screen readers
-    (and shown as a caption unless the page already says it) and, behind one expander, the table
-    it draws, which also holds what the tooltips say, so keyboard users reach it too, and then
-    `extra` (the chart's downloads). The expander is the chart's only tab stop. Returns
-    st.altair_chart's result."""
+    (and shown as a caption unless the page already says it) and, behind one expander (`behind`,
+    state under table_key), the table it draws, which also holds what the tooltips say, so
+    keyboard users reach it too, and then `extra` (the chart's downloads). The expander is the
+    chart's only tab stop. Returns st.altair_chart's result."""
     box = container if container is not None else st
     kwargs.setdefault("width", "stretch")
     result = box.altair_chart(figure, alt=summary, **kwargs)
@@ -100,9 +117,12 @@ def chart(
     if data is not None or extra is not None:
         label = (table_label if extra is None else f"{table_label} and downloads") \
             if data is not None else "Download this chart (PNG, SVG)"
-        with box.expander(label):
+
+        def draw() -> None:
             if data is not None:
                 st.dataframe(data, hide_index=True, width="stretch")
             if extra is not None:
                 extra()
+
+        behind(label, table_key, draw, container=box)
     return result

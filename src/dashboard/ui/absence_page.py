@@ -12,7 +12,7 @@ from dashboard.metrics import absence, coverage, indicators, team_absence
 from dashboard.present import formatting, plaintext
 from dashboard.present.charts import absence as charts
 from dashboard.store import groups
-from dashboard.ui import auth, cache, chart_export, links, shell
+from dashboard.ui import a11y, auth, cache, chart_export, links, shell
 
 # Short labels for the day-count choice (also its value in the URL).
 DAY_COUNT_SHORT = {"calendar": "Calendar days (NHS)", "working": "Working days (Mon-Fri)"}
@@ -137,18 +137,16 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
                      "staff in post and are left out of the rate.")
     for note in notes:
         st.caption(plaintext.md(note))
-    with st.expander("Monthly figures"):
-        view = pd.DataFrame({
-            "Month": shown.month.dt.strftime("%b %Y"),
-            "FTE days lost": shown.fte_days_lost.round(1),
-            "FTE days available": shown.fte_days_available.round(1),
-            "Rate": shown.rate.map(_pct),
-            "Rolling 12 months": shown.rate_12m.map(_pct),
-            "Same month last year": shown.rate_last_year.map(_pct),
-            "Headcount": shown.headcount.astype("Int64"),
-            "Source": shown.source,
-        })
-        st.dataframe(view, hide_index=True, width="stretch")
+    a11y.behind("Monthly figures", "absence_monthly_table", lambda: st.dataframe(pd.DataFrame({
+        "Month": shown.month.dt.strftime("%b %Y"),
+        "FTE days lost": shown.fte_days_lost.round(1),
+        "FTE days available": shown.fte_days_available.round(1),
+        "Rate": shown.rate.map(_pct),
+        "Rolling 12 months": shown.rate_12m.map(_pct),
+        "Same month last year": shown.rate_last_year.map(_pct),
+        "Headcount": shown.headcount.astype("Int64"),
+        "Source": shown.source,
+    }), hide_index=True, width="stretch"))
     return monthly
 
 

@@ -64,10 +64,15 @@ def file_download(container: Any, label: str, build: Callable[[], bytes | str], 
     return True
 
 
+def table_key(name: str) -> str:
+    """The session-state key of a chart's "data behind this chart" expander (True while open)."""
+    return f"table_{name}"
+
+
 def show(chart: alt.Chart, footer: str, key: str, summary: str) -> None:
     """The chart at container width with its summary as its text alternative (the page shows it
     already), and its PNG/SVG downloads (rendered offline on click) behind one expander."""
-    a11y.chart(chart, summary, None, caption=False, key=f"chart_{key}",
+    a11y.chart(chart, summary, None, caption=False, key=f"chart_{key}", table_key=table_key(key),
                extra=(lambda: downloads(chart, footer, key)) if may_export() else None)
 
 
@@ -76,9 +81,9 @@ def chart(figure: Any, summary: str, data: pd.DataFrame | None = None, *, footer
     """Every chart on every page: the chart with its text alternative (a11y.chart), then PNG and
     SVG downloads footed with dataset, period, date, n and the threshold note, inside the chart's
     one expander (its only tab stop). name: the files' name (and the chart's widget key,
-    chart_<name>, unless a key is given)."""
+    chart_<name>, unless a key is given; its expander's is table_key(name))."""
     kwargs.setdefault("key", f"chart_{name}")
-    return a11y.chart(figure, summary, data, container=container,
+    return a11y.chart(figure, summary, data, container=container, table_key=table_key(name),
                       extra=(lambda: downloads(figure, footer, name)) if may_export() else None, **kwargs)
 
 

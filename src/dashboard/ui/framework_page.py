@@ -11,7 +11,7 @@ from dashboard.framework import diagnostic, improvement, interventions
 from dashboard.metrics import drivers, indicators, lenses, scorecard
 from dashboard.present import formatting, plaintext
 from dashboard.present.charts import framework as charts
-from dashboard.ui import auth, cache, chart_export, shell
+from dashboard.ui import a11y, auth, cache, chart_export, shell
 
 FLAG_ICON = {"gap": "⚠", "check": "!", "modest": "?", "": ""}
 SECTIONS = {"diagnostic": "Diagnostic", "plan": "Improvement plan", "drivers": "Drivers"}
@@ -114,8 +114,8 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
             "Evidence": beside.evidence.fillna(""),
         }
     )
-    with st.expander("All sixteen elements as a table"):
-        st.dataframe(view, hide_index=True, width="stretch", key="fw_beside")
+    a11y.behind("All sixteen elements as a table", "fw_beside_table",
+                lambda: st.dataframe(view, hide_index=True, width="stretch", key="fw_beside"))
     st.caption(
         f"Figures: survey wave {wave_label} and the 12 months of absence before it, for the whole "
         f"organisation, as on the Overview ({formatting.not_shown_rule(threshold)}). "
@@ -125,11 +125,13 @@ def _diagnostic(wave_id: int, wave_label: str, threshold: int) -> None:
         f"than the benchmark; ? rated {diag.level(diag.modest_up_to).label} or below where the "
         "domain is better than the benchmark."
     )
-    with st.expander("The maturity scale and what good looks like"):
+    def scale() -> None:
         st.dataframe(pd.DataFrame([{"Level": lv.level, "Rating": lv.label, "Meaning": lv.meaning}
                                    for lv in diag.levels]), hide_index=True, width="stretch")
         st.dataframe(pd.DataFrame([{"Element": e.name, "What good looks like": e.good}
                                    for e in diag.elements]), hide_index=True, width="stretch")
+
+    a11y.behind("The maturity scale and what good looks like", "fw_scale_table", scale)
     _record_form(diag)
     _history()
 

@@ -8,7 +8,7 @@ from dashboard import periods
 from dashboard.metrics import briefing, findings, indicators, lenses, scorecard
 from dashboard.present import formatting
 from dashboard.present.charts import overview as charts
-from dashboard.ui import cache, chart_export, lens, links, shell
+from dashboard.ui import a11y, cache, chart_export, lens, links, shell
 
 ARROWS = {"better": "▲", "similar": "●", "worse": "▼", "none": ""}
 
@@ -88,25 +88,30 @@ def _domain_details(table: pd.DataFrame, domains: pd.DataFrame, chosen: lenses.L
             st.caption(f"{dom.domain}: {lenses.NO_INDICATOR} (see data/lenses).")
             continue
         title = f"{dom.domain} — {formatting.score(dom.score)} {ARROWS[dom.status]} {dom.status_label}"
-        with st.expander(title):
-            view = pd.DataFrame(
-                {
-                    "Indicator": part.indicator,
-                    "Value": [formatting.value(k, v) for k, v in zip(part.kind, part.value, strict=True)],
-                    "n": part.n.astype("Int64"),
-                    "Score 0-10": part.score.round(1),
-                    "Benchmark": [
-                        formatting.value(k, v) for k, v in zip(part.kind, part.benchmark, strict=True)
-                    ],
-                    "Against benchmark": [
-                        f"{ARROWS[s]} {scorecard.STATUS_LABELS[s]}" for s in part.status
-                    ],
-                    "Detail": [b or note for b, note in zip(part.band, part.note, strict=True)],
-                    ("In domain score" if chosen.id == lenses.DEFAULT else "In the score"):
-                        part.scored.map({True: "yes", False: "no (breakdown)"}),
-                }
-            )
-            st.dataframe(view, hide_index=True, width="stretch")
+        a11y.behind(title, f"domain_table_{dom.domain_id}",
+                    lambda part=part: _domain_table(part, chosen))
+
+
+def _domain_table(part: pd.DataFrame, chosen: lenses.Lens) -> None:
+    """A domain's (or lens group's) indicators: raw value, n, score, benchmark and status."""
+    view = pd.DataFrame(
+        {
+            "Indicator": part.indicator,
+            "Value": [formatting.value(k, v) for k, v in zip(part.kind, part.value, strict=True)],
+            "n": part.n.astype("Int64"),
+            "Score 0-10": part.score.round(1),
+            "Benchmark": [
+                formatting.value(k, v) for k, v in zip(part.kind, part.benchmark, strict=True)
+            ],
+            "Against benchmark": [
+                f"{ARROWS[s]} {scorecard.STATUS_LABELS[s]}" for s in part.status
+            ],
+            "Detail": [b or note for b, note in zip(part.band, part.note, strict=True)],
+            ("In domain score" if chosen.id == lenses.DEFAULT else "In the score"):
+                part.scored.map({True: "yes", False: "no (breakdown)"}),
+        }
+    )
+    st.dataframe(view, hide_index=True, width="stretch")
 
 
 def render() -> None:
@@ -177,9 +182,9 @@ def render() -> None:
         st.caption("Trends appear once there are two or more survey waves.")
 
     sources = table[table.benchmark_source != ""][["indicator", "benchmark_source"]]
-    with st.expander("Benchmark sources"):
-        st.dataframe(sources.rename(columns={"indicator": "Indicator", "benchmark_source": "Source"}),
-                     hide_index=True, width="stretch")
+    a11y.behind("Benchmark sources", "benchmark_sources", lambda: st.dataframe(
+        sources.rename(columns={"indicator": "Indicator", "benchmark_source": "Source"}),
+        hide_index=True, width="stretch"))
 
     with where:
         with st.spinner("Finding where to look…"):

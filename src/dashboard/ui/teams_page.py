@@ -21,7 +21,7 @@ from dashboard.metrics import (
 from dashboard.present import formatting, plaintext
 from dashboard.present.charts import teams as charts
 from dashboard.store.groups import LABELS
-from dashboard.ui import auth, cache, chart_export, lens, links, shell
+from dashboard.ui import a11y, auth, cache, chart_export, lens, links, shell
 
 # Query parameters that make up a view; a link with them reopens the same view. The tab is bound
 # to the URL by its widget; the sort order, map indicator and site, in tabs that are drawn only
@@ -267,8 +267,9 @@ def _heatmap(sel: dict, by: tuple[str, ...], threshold: int, group_title: str) -
             "No absence columns for staff groups: staff in post is recorded by team, not by staff "
             "group, so there is no denominator for an absence rate."
         )
-    with st.expander("Table (the chart's figures and tooltips; click a column heading to sort)"):
-        st.dataframe(drilldown.heatmap_table(heat, threshold), hide_index=True, width="stretch")
+    a11y.behind("Table (the chart's figures and tooltips; click a column heading to sort)",
+                "teams_heat_table", lambda: st.dataframe(drilldown.heatmap_table(heat, threshold),
+                                                         hide_index=True, width="stretch"))
 
 
 def _cells_table(heat: pd.DataFrame, threshold: int, group_title: str, ref_name: str) -> pd.DataFrame:
@@ -544,12 +545,14 @@ def _response_rate(sel: dict, unit_id: int) -> None:
             f"**Response rate this wave: {row.rate:.0%}** ({int(row.responses)} responses of "
             f"{int(row.headcount)} staff in post in {row.month:%b %Y}) — {row.band}."
         )
-    with st.expander("Response rate in every wave"):
+    def every_wave() -> None:
         st.dataframe(response_rates.table(rates).drop(columns=["Team", "Directorate"]),
                      hide_index=True, width="stretch")
         st.caption("Response rate = responses ÷ headcount in post in the month of the wave's "
                    "fieldwork. HSE guidance: above 50% adequate, 60% desirable, 70% good, 80% very "
                    "good. Shown only where the team's survey figures are shown.")
+
+    a11y.behind("Response rate in every wave", "team_rates_table", every_wave)
 
 
 def _response_rates_table(sel: dict, threshold: int) -> None:
@@ -559,11 +562,13 @@ def _response_rates_table(sel: dict, threshold: int) -> None:
         rates = rates[rates.directorate == sel["dir"]]
     if rates.empty:
         return
-    with st.expander("Response rates by team (responses ÷ staff in post)"):
+    def by_team() -> None:
         st.dataframe(response_rates.table(rates).drop(columns=["Wave"]), hide_index=True, width="stretch")
         st.caption("Staff in post in the month of the wave's fieldwork. Teams withheld for privacy "
                    "show no rate, since rate × staff in post would give their number of responses. "
                    "HSE guidance: above 50% adequate, 60% desirable, 70% good, 80% very good.")
+
+    a11y.behind("Response rates by team (responses ÷ staff in post)", "teams_rates_table", by_team)
 
 
 def _sites(sel: dict, threshold: int) -> None:
@@ -600,8 +605,8 @@ def _sites(sel: dict, threshold: int) -> None:
         f"{formatting.withheld_reason(threshold, unit)}). Drawn without a background "
         "map, so it works offline; positions are to scale."
     )
-    with st.expander("Sites as a table (the figures in the map's tooltips)"):
-        st.dataframe(sites_map.table(frame), hide_index=True, width="stretch")
+    a11y.behind("Sites as a table (the figures in the map's tooltips)", "sites_table",
+                lambda: st.dataframe(sites_map.table(frame), hide_index=True, width="stretch"))
     heat = cache.query(drilldown.heatmap, ("site",), sel["wave"], threshold, "organisation")
     openable = sorted(set(heat.loc[~heat.suppressed.astype(bool), "site"])) if not heat.empty else []
     site = links.selectbox(st, "Open a site", openable, "site", "site", index=None,
