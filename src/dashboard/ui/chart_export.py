@@ -11,19 +11,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import store
 from dashboard.auth import access
 from dashboard.metrics import briefing
-from dashboard.ui import a11y, auth, cache, shell
+from dashboard.ui import a11y, auth, shell
 
 
 def footer(period: str, n: str) -> str:
     """The export footer for a page's chart: this dataset, the period and n shown, today."""
-    cur = cache.cursor()
-    try:
-        info = store.dataset_info(cur)
-    finally:
-        cur.close()
+    info = shell.dataset()
     return briefing.footer_line(info["name"], bool(info["is_demo"]), period, n, shell.threshold(),
                                 date.today())
 

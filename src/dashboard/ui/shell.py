@@ -29,13 +29,22 @@ def banner_rule(url_path: str | None, threshold: int) -> str:
     return formatting.not_shown_rule(threshold, unit)
 
 
-def dataset_banner(url_path: str | None = None) -> dict:
-    """Name the dataset on every page; say plainly when it is the demo organisation."""
+def dataset() -> dict:
+    """The dataset's name, whether it is the demo and its version (store.dataset_info): read once
+    per page run, by the banner, for every chart footer after it; outside a run, from the store."""
+    info = getattr(_RUN, "dataset", None)
+    if info is not None:
+        return info
     cur = cache.cursor()
     try:
-        info = store.dataset_info(cur)
+        return store.dataset_info(cur)
     finally:
         cur.close()
+
+
+def dataset_banner(url_path: str | None = None) -> dict:
+    """Name the dataset on every page; say plainly when it is the demo organisation."""
+    info = dataset()
     threshold = settings().anonymity_threshold
     label = "Demo organisation" if info["is_demo"] else "Dataset"
     # st.html, not Markdown with HTML allowed: the browser then needs no Markdown-to-HTML parser
@@ -78,6 +87,9 @@ def pages(principal: access.Principal | None = None) -> list:
 
 
 _ROUTER = threading.local()
+# What one page run reads once for all its parts (set and cleared by main, in the run's thread):
+# the dataset's name for the banner and each chart's footer (five queries a read).
+_RUN = threading.local()
 
 # Printing any page gives a clean document: no sidebar, header or buttons, charts kept whole,
 # words never broken mid-word.
@@ -180,17 +192,21 @@ def main() -> None:
     page = st.navigation(pages(principal), position="sidebar")
     auth.sidebar(principal)
     a11y.style()
-    dataset_banner(getattr(page, "url_path", None))
-    links.copy_link()
-    st.html(_PRINT_CSS)
-    if principal.role in ("admin", "analyst"):  # organisation-wide packs: not a manager's scope
-        exports()
-    _ROUTER.active = True
+    _RUN.dataset = None
+    _RUN.dataset = dataset_banner(getattr(page, "url_path", None))
     try:
-        with query.trace() as ran:
-            _run(page.url_path, page.run)
+        links.copy_link()
+        st.html(_PRINT_CSS)
+        if principal.role in ("admin", "analyst"):  # organisation-wide packs: not a manager's scope
+            exports()
+        _ROUTER.active = True
+        try:
+            with query.trace() as ran:
+                _run(page.url_path, page.run)
+        finally:
+            _ROUTER.active = False
     finally:
-        _ROUTER.active = False
+        _RUN.dataset = None
     if st.query_params.get("trace") == "1":
         trace_panel(ran)
 
