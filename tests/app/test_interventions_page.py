@@ -14,8 +14,12 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "interventions.py")
 
 
 
-def _run() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+def _run(tab: str | None = None) -> AppTest:
+    """The page, opened on a tab by its link (`tab=`) when one is named: only the open tab is drawn."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    if tab:
+        at.query_params["tab"] = tab
+    at.run()
     assert not at.exception, at.exception
     return at
 
@@ -78,7 +82,7 @@ def test_each_demo_intervention_shows_its_planted_verdict(demo_env, name, verdic
 
 
 def test_register_lists_demo_interventions_with_status(demo_env):
-    at = _run()
+    at = _run("Register")
     table = _register(at)
     assert set(table["Intervention"]) == {
         "Stress management programme", "Manager development programme", "Rota redesign",
@@ -88,7 +92,7 @@ def test_register_lists_demo_interventions_with_status(demo_env):
 
 
 def test_add_then_delete_an_intervention_through_the_form(demo_env):
-    at = _run()
+    at = _run("Register")
     at.text_input(key="iv_name_0").input("Quiet rooms")
     at.selectbox(key="iv_domain_0").select("environment")
     con = store.connect(demo_env)
@@ -116,7 +120,7 @@ def test_add_then_delete_an_intervention_through_the_form(demo_env):
 
 
 def test_invalid_form_is_refused_with_a_reason(demo_env):
-    at = _run()
+    at = _run("Register")
     at.text_input(key="iv_name_0").input("No teams")
     at.multiselect(key="iv_indicators_0").select("stress")
     next(b for b in at.button if b.label == "Save intervention").click().run()
@@ -174,3 +178,14 @@ def test_heading_follows_the_design_level():
     assert page._heading(evaluation(3, 3)).startswith("Did it work? Compared")
     assert "partly before/after" in page._heading(evaluation(2, 3))
     assert page._heading(None) == "Evaluate an intervention"
+
+
+def test_only_the_open_tab_is_drawn(demo_env_read_only):
+    evaluate = _run()
+    assert evaluate.get("vega_lite_chart")  # the evaluation's charts
+    assert not [w for w in evaluate.text_input if w.key and w.key.startswith("iv_name")]
+    assert not [d for d in evaluate.dataframe if "Intervention" in d.value.columns]
+    register = _run("Register")
+    assert [w for w in register.text_input if w.key == "iv_name_0"]  # the register's form
+    assert _register(register) is not None
+    assert not register.get("vega_lite_chart")

@@ -18,7 +18,9 @@ def _register(at: AppTest):
 
 
 def test_register_fields_round_trip_through_the_form_and_filter(demo_env):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["tab"] = "Register"  # only the open tab is drawn
+    at.run()
     assert not at.exception, at.exception
     # the demo's register predates the fields: not recorded, shown as –
     assert set(_register(at)["Prevention"]) == {"–"}
@@ -62,11 +64,16 @@ def test_register_fields_round_trip_through_the_form_and_filter(demo_env):
     finally:
         con.close()
     assert (got["prevention_level"], got["stage"], got["cost"]) == ("primary", "implement", 12500.0)
-    # the evaluation tab names the fields of the chosen intervention
+    # the evaluation tab names the fields of the chosen intervention (opened as a click would)
+    del at.query_params["tab"]
+    at.session_state["tab"] = "Evaluate"
+    at.run()
     at.selectbox(key="iv").select(new_id).run()
     assert any(c.value.startswith("Primary prevention · resources: Relational, Tangible or organisational")
                for c in at.caption)
-    # filters: primary prevention keeps only the new one
+    # filters (back on the register): primary prevention keeps only the new one
+    at.session_state["tab"] = "Register"
+    at.run()
     at.multiselect(key="iv_filter_prevention_level").select("primary").run()
     assert _register(at)["Intervention"].tolist() == ["Rota redesign 2"]
     at.multiselect(key="iv_filter_prevention_level").unselect("primary").run()

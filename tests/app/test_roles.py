@@ -58,7 +58,7 @@ def _trail(db) -> list[tuple]:
 def test_real_data_needs_sign_in_and_a_wrong_password_is_refused(env):
     at = expanders.open_all(_page("teams", None))  # a table behind an expander would count too
     assert [t.value for t in at.title] == ["Wellbeing Compass"]
-    assert not at.dataframe and not at.get("arrow_vega_lite_chart") and not at.metric
+    assert not at.dataframe and not at.get("vega_lite_chart") and not at.metric
     assert [t.label for t in at.text_input] == ["User name", "Password"]
     signin.sign_in(at, "ana", "not the password")
     assert any("Wrong user name or password" in e.value for e in at.error)
@@ -91,7 +91,7 @@ def test_analyst_sees_every_figure_page_but_no_admin_action(env):
     for page in ("overview", "teams", "interventions"):
         at = _page(page, "ana")
         assert not at.exception and not _refused(at), page
-    at = _page("interventions", "ana")
+    at = _page("interventions", "ana", tab="Register")
     assert any("Only an administrator" in c.value for c in at.caption)
     assert not [b for b in at.button if b.key and b.key.startswith("iv_delete")]
     for page in ("data", "admin"):

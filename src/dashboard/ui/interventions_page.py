@@ -535,8 +535,11 @@ def render() -> None:
     if flash:
         st.success(flash)
     register = cache.query(interventions.list_interventions, date.today())
-    evaluate_tab, register_tab = links.tabs(["Evaluate", "Register"])
-    with evaluate_tab:
-        _evaluate(register, threshold)
-    with register_tab:
-        _register(register)
+    # only the open tab is drawn (a switch reruns): the register's table, filters and form cost a
+    # new tab of the evaluation as much again in the browser
+    for tab, draw in zip(links.tabs(["Evaluate", "Register"]),
+                         (lambda: _evaluate(register, threshold), lambda: _register(register)),
+                         strict=True):
+        with tab:
+            if tab.open is not False:  # None: Streamlit not tracking the open tab, draw them all
+                draw()
