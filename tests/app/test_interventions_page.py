@@ -189,3 +189,17 @@ def test_only_the_open_tab_is_drawn(demo_env_read_only):
     assert [w for w in register.text_input if w.key == "iv_name_0"]  # the register's form
     assert _register(register) is not None
     assert not register.get("vega_lite_chart")
+
+
+def test_register_filters_are_still_set_after_a_visit_to_the_evaluation(demo_env_read_only):
+    at = _run("Register")
+    at.multiselect(key="iv_filter_stage").select("analyse").run()
+    assert any(i.value == "No intervention matches these filters." for i in at.info)
+    for tab in ("Evaluate", "Register"):  # as a click on each tab would
+        if "tab" in at.query_params:
+            del at.query_params["tab"]
+        at.session_state["tab"] = tab
+        at.run()
+        assert not at.exception, at.exception
+    assert at.multiselect(key="iv_filter_stage").value == ["analyse"]
+    assert any(i.value == "No intervention matches these filters." for i in at.info)
