@@ -41,7 +41,7 @@ def _import(db, name, kind, answers):
 
 def _banner(at) -> str:
     # the banner's user text is written as HTML character references (issue 14): read it as shown
-    return html.unescape(next(h.value for h in at.html if "dataset-banner" in h.value))
+    return html.unescape(next(m.value for m in at.markdown if "dataset-banner" in m.value))
 
 
 def test_published_figures_show_n_not_given_on_the_overview(env):

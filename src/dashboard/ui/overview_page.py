@@ -1,8 +1,6 @@
 """Overview page: headline tiles, seven-domain scorecard, trends (streamlit only here)."""
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import streamlit as st
 
@@ -77,8 +75,8 @@ def _tiles(table: pd.DataFrame) -> None:
         bench = ("no benchmark" if pd.isna(row.benchmark)
                  else f"benchmark {formatting.value(row.kind, row.benchmark)}")
         n = "n –" if pd.isna(row.n) else f"n = {int(row.n):,}"
-        col.html(f"<div data-testid='tile-context' style='font-size:0.95rem;color:#31333F'>"
-                 f"{html.escape(bench)} · {html.escape(n)}</div>")
+        col.markdown(f"<div data-testid='tile-context' style='font-size:0.95rem;color:#31333F'>"
+                     f"{bench} · {n}</div>", unsafe_allow_html=True)
 
 
 def _domain_details(table: pd.DataFrame, domains: pd.DataFrame, chosen: lenses.Lens) -> None:

@@ -1,7 +1,6 @@
 """The page shell: page config, dataset banner, shared formatting of suppressed figures."""
 from __future__ import annotations
 
-import html
 import inspect
 import threading
 from pathlib import Path
@@ -47,13 +46,12 @@ def dataset_banner(url_path: str | None = None) -> dict:
     info = dataset()
     threshold = settings().anonymity_threshold
     label = "Demo organisation" if info["is_demo"] else "Dataset"
-    # st.html, not Markdown with HTML allowed: the browser then needs no Markdown-to-HTML parser
-    # (rehype-raw) on a page that has no other use for one. The name stays inert either way.
-    st.html(
+    st.markdown(
         f"<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
         f"border-left:6px solid #0072B2;background:#F2F4F7;margin-bottom:0.6rem'>"
         f"<strong>{label}:</strong> {plaintext.md_html(info['name'])} &nbsp;·&nbsp; "
-        f"{html.escape(banner_rule(url_path, threshold))}</div>"
+        f"{banner_rule(url_path, threshold)}</div>",
+        unsafe_allow_html=True,
     )
     return info
 
