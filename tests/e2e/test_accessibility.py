@@ -148,7 +148,8 @@ def test_a_charts_table_opens_from_the_keyboard_and_passes_axe(demo_server, page
     assert grids.count() == 1  # only the one opened
     # the domain scores chart's own figures, in the grid's table for assistive technology
     assert "Score 0-10" in (grids.first.text_content() or "")
-    result = Axe().run(page, context={"include": [["[data-testid='stExpander'] [data-testid='stDataFrame']"]]},
+    opened = "[data-testid='stExpander'] [data-testid='stDataFrame']"
+    result = Axe().run(page, context={"include": [[opened]]},
                        options={"runOnly": {"type": "tag", "values": WCAG_AA},
                                 "resultTypes": ["violations"]})
     bad = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes'][:3]]}"
