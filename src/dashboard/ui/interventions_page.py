@@ -82,16 +82,11 @@ def _filters(register: pd.DataFrame) -> pd.DataFrame:
     cols = st.columns(4)
     chosen = {}
     for col, name in zip(cols, ("prevention_level", "resources", "driver", "stage"), strict=True):
-        key = f"iv_filter_{name}"
-        # Only the open tab is drawn, and Streamlit forgets a widget that a run does not draw:
-        # the filters are copied aside so that they are still set on coming back from Evaluate.
-        if key not in st.session_state and f"{key}_kept" in st.session_state:
-            st.session_state[key] = st.session_state[f"{key}_kept"]
-        chosen[name] = col.multiselect(
+        # only the open tab is drawn: the filters are still set on coming back from Evaluate
+        chosen[name] = links.held(f"iv_filter_{name}", lambda col=col, name=name: col.multiselect(
             interventions.FIELD_LABELS[name], list(opts[name]),
-            format_func=lambda k, n=name: interventions.short_label(n, k), key=key,
-        )
-        st.session_state[f"{key}_kept"] = chosen[name]
+            format_func=lambda k, n=name: interventions.short_label(n, k), key=f"iv_filter_{name}",
+        ))
     shown = interventions.filter_register(register, **chosen)
     if len(shown) < len(register):
         st.caption(f"Showing {len(shown)} of {len(register)} interventions (filters above).")

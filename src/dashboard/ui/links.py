@@ -83,6 +83,18 @@ def _kept(key: str, what: str, offered: dict[str, Any], default: Any,
     return draw(changed)
 
 
+def held(key: str, draw: Callable[[], Any]) -> Any:
+    """A widget that is not in the URL (drawn by draw() under `key`) and keeps its value while
+    its tab is closed: Streamlit forgets a widget a run does not draw, so its value is copied
+    aside each run and put back when it is drawn again. The URL-bound widgets take keep=True."""
+    kept = f"{key}_kept"
+    if key not in st.session_state and kept in st.session_state:
+        st.session_state[key] = st.session_state[kept]
+    value = draw()
+    st.session_state[kept] = value
+    return value
+
+
 def selectbox(container, label: str, options: Sequence[Any], key: str, what: str,
               format_func: Callable[[Any], Any] = str, keep: bool = False, **kwargs: Any) -> Any:
     """st.selectbox bound to the URL parameter `key` (value: the option's label). keep=True for
