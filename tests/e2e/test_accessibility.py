@@ -3,6 +3,7 @@ every chart on screen has a text alternative."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import wait_for_app
 
@@ -146,8 +147,9 @@ def test_a_charts_table_opens_from_the_keyboard_and_passes_axe(demo_server, page
     grids.first.wait_for(timeout=60_000)
     wait_for_app(page)
     assert grids.count() == 1  # only the one opened
-    # the domain scores chart's own figures, in the grid's table for assistive technology
-    assert "Score 0-10" in (grids.first.text_content() or "")
+    # the domain scores chart's own figures, in the grid's table for assistive technology (the
+    # grid fills that table after it is mounted, so wait for the text rather than read it once)
+    expect(grids.first).to_contain_text("Score 0-10", timeout=30_000)
     opened = "[data-testid='stExpander'] [data-testid='stDataFrame']"
     result = Axe().run(page, context={"include": [[opened]]},
                        options={"runOnly": {"type": "tag", "values": WCAG_AA},
