@@ -8,6 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import periods, store
 from dashboard.metrics import absence
+from dashboard.ui import absence_page
+from tests.tabs import open_tab
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "absence.py")
 
@@ -22,20 +24,59 @@ def test_absence_page_renders_every_section(demo_env_read_only):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Absence"
-    heads = [h.value for h in at.header]
-    for head in ("Sickness absence rate", "Reasons", "Patterns", "Bradford Factor (group level)",
-                 "Survey × absence by team"):
-        assert head in heads
-    text = _texts(at)
+    assert [t.label for t in at.tabs] == list(absence_page.TABS)
+    heads, text, labels = [], "", {}
+    for tab in absence_page.TABS:
+        open_tab(at, tab)
+        assert not at.exception, (tab, at.exception)
+        heads += [h.value for h in at.header]
+        text += _texts(at)
+        labels |= {m.label: m.value for m in at.metric}
+    assert heads == ["Sickness absence rate", "By directorate", "Reasons", "Patterns",
+                     "Bradford Factor (group level)", "Survey × absence by team"]
     # the day-count convention is on screen, and the Bradford caveat with it
     assert absence.DAY_COUNTS["calendar"] in text
     assert absence.BRADFORD_CAVEAT in text
-    labels = {m.label: m.value for m in at.metric}
     assert labels["Rolling 12 months"].endswith("%")
     assert labels["Teams"].isdigit() and int(labels["Teams"]) >= 10
     assert labels["Pearson r"] != "–"
     assert labels["r weighted by respondents"] != "–"
     assert any("ecological fallacy" in c.value for c in at.caption)
+
+
+def test_only_the_open_tab_is_drawn(demo_env_read_only):
+    """Each tab draws its own section and nothing of the others (a tab switch reruns the page)."""
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    charts = {}
+    for tab in absence_page.TABS:
+        open_tab(at, tab)
+        assert not at.exception, (tab, at.exception)
+        charts[tab] = len(at.get("vega_lite_chart"))
+        heads = [h.value for h in at.header]
+        assert len(heads) == (2 if tab == "Rates" else 1), (tab, heads)
+        # the period, day count, comparison and scope hold for every tab
+        assert {w.key for w in at.selectbox} >= {"by", "scope"} and at.radio(key="days")
+    # rate and comparison; reasons and shares; short/long and seasonality; bands; the scatter
+    assert charts == {"Rates": 2, "Reasons": 2, "Patterns": 2, "Bradford Factor": 1,
+                      "Survey × absence": 1}
+
+
+def test_survey_choices_stay_in_the_link_while_their_tab_is_closed(demo_env_read_only):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["tab"] = "Survey × absence"
+    at.run()
+    r = next(m.value for m in at.metric if m.label == "Pearson r")
+    at.radio(key="measure").set_value(list(absence.MEASURES)[1]).run()
+    assert not at.exception, at.exception
+    changed = next(m.value for m in at.metric if m.label == "Pearson r")
+    assert at.query_params["measure"] == absence.MEASURES[list(absence.MEASURES)[1]]
+    open_tab(at, "Rates")
+    assert at.query_params["measure"] == absence.MEASURES[list(absence.MEASURES)[1]]  # a copied link
+    open_tab(at, "Survey × absence")
+    assert at.radio(key="measure").value == list(absence.MEASURES)[1]
+    assert next(m.value for m in at.metric if m.label == "Pearson r") == changed
+    assert not [w for w in at.warning if "Session State" in w.value]
+    assert changed != r  # the other measure's correlation, not the first one's
 
 
 def test_absence_page_working_days_and_team_scope(demo_env_read_only):
@@ -80,8 +121,12 @@ def test_bradford_can_be_hidden(demo_env_read_only, monkeypatch):
     monkeypatch.setattr("dashboard.ui.absence_page.settings", hidden)
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, at.exception
-    assert "Bradford Factor (group level)" not in [h.value for h in at.header]
-    assert absence.BRADFORD_CAVEAT not in _texts(at)
+    assert [t.label for t in at.tabs] == [t for t in absence_page.TABS if t != "Bradford Factor"]
+    for tab in [t.label for t in at.tabs]:
+        open_tab(at, tab)
+        assert not at.exception, (tab, at.exception)
+        assert "Bradford Factor (group level)" not in [h.value for h in at.header]
+        assert absence.BRADFORD_CAVEAT not in _texts(at)
 
 
 def test_changing_the_scope_kind_gives_no_fall_back_note(demo_env_read_only):

@@ -9,7 +9,9 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import store
 from dashboard.ingest import pipeline
+from dashboard.ui import absence_page
 from tests import expanders, signin
+from tests.tabs import open_tab
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "absence.py")
@@ -44,8 +46,19 @@ def _page():
     return at
 
 
+def _tab(at, label: str):
+    """The page on one of its tabs, its tables opened."""
+    at = expanders.open_all(open_tab(at, label))
+    assert not at.exception, (label, at.exception)
+    return at
+
+
 def _metrics(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """Every tile on every tab."""
+    tiles = {}
+    for label in absence_page.TABS:
+        tiles |= {m.label: m.value for m in _tab(at, label).metric}
+    return tiles
 
 
 def _pct(x: float, digits: int = 2) -> str:
@@ -65,6 +78,7 @@ def test_esr_episodes_with_staff_in_post_every_figure_by_hand(env):
     #   Ward 7  S11  1.0 FTE  13 Feb            -> Feb 1.0
     jan_lost, feb_lost = 10 + 1.5, 1.0 + 2.0 + 8.0 + 1.0
     jan_avail, feb_avail = (16.0 + 10.0) * 31, (18.0 + 10.0) * 29
+    table = at.dataframe[0].value  # the rates tab's monthly figures
     m = _metrics(at)
     assert set(m) == {
         "Rate, Feb 2024", "Rolling 12 months", "Feb 2023", "Whole period", "Reason not recorded (S99)",
@@ -77,19 +91,19 @@ def test_esr_episodes_with_staff_in_post_every_figure_by_hand(env):
     assert (m["Duplicate records merged"], m["Open episodes"], m["Records dropped"]) == ("0", "1", "0")
     # 5 spells start in the period; mean monthly FTE in post (26 + 28) / 2 = 27.
     assert m["Spells per FTE over the period"] == f"{5 / 27:.2f}" == "0.19"
-    table = at.dataframe[0].value
     assert table["Month"].tolist() == ["Jan 2024", "Feb 2024"]
     assert table["FTE days lost"].tolist() == [jan_lost, feb_lost]
     assert table["FTE days available"].tolist() == [jan_avail, feb_avail]
     assert table["Rate"].tolist() == [_pct(jan_lost / jan_avail), _pct(feb_lost / feb_avail)]
     assert table["Headcount"].tolist() == [32, 32] and set(table["Source"]) == {"episodes"}
-    assert "No survey waves yet." in [i.value for i in at.info]
+    assert "No survey waves yet." in [i.value for i in _tab(at, "Survey × absence").info]
 
 
 def test_monthly_hours_converted_every_figure_by_hand(env):
     report = _import(env, "absence_hours.csv", "absence_monthly", hours_per_day=7.5)
     assert "'FTE Hours Lost' is in hours: divided by 7.5 hours per FTE day." in report.notes
     at = _page()
+    table = at.dataframe[0].value  # the rates tab's monthly figures
     # Hours / 7.5: Jan lost (90 + 22.5) / 7.5 = 15, available (4650 + 2325) / 7.5 = 930;
     #              Feb lost (60 + 75) / 7.5 = 18, available (4350 + 2175) / 7.5 = 870.
     assert _metrics(at) == {
@@ -106,10 +120,9 @@ def test_monthly_hours_converted_every_figure_by_hand(env):
     }
     assert (_pct(18 / 870), _pct(33 / 1800)) == ("2.07%", "1.83%")
     # the file gives no reasons: its 15 + 18 = 33 days are one row "not broken down", with no share
-    reasons = next(d.value for d in at.dataframe if "Reason" in d.value.columns)
+    reasons = next(d.value for d in _tab(at, "Reasons").dataframe if "Reason" in d.value.columns)
     assert reasons.Reason.tolist() == ["Not broken down by reason (monthly totals)"]
     assert reasons["FTE days lost"].tolist() == [33.0] and reasons.Share.tolist() == ["–"]
-    table = at.dataframe[0].value
     assert table["FTE days lost"].tolist() == [15.0, 18.0]
     assert table["FTE days available"].tolist() == [930.0, 870.0]
     assert table["Rate"].tolist() == [_pct(15 / 930), _pct(18 / 870)]

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import store
 from dashboard.framework import interventions
+from tests.tabs import open_tab
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "interventions.py")
 
@@ -196,10 +197,7 @@ def test_register_filters_are_still_set_after_a_visit_to_the_evaluation(demo_env
     at.multiselect(key="iv_filter_stage").select("analyse").run()
     assert any(i.value == "No intervention matches these filters." for i in at.info)
     for tab in ("Evaluate", "Register"):  # as a click on each tab would
-        if "tab" in at.query_params:
-            del at.query_params["tab"]
-        at.session_state["tab"] = tab
-        at.run()
+        open_tab(at, tab)
         assert not at.exception, at.exception
     assert at.multiselect(key="iv_filter_stage").value == ["analyse"]
     assert any(i.value == "No intervention matches these filters." for i in at.info)

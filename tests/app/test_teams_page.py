@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.store import query
 from tests import expanders, signin, teams_org
+from tests.tabs import open_tab
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "teams.py")
 
@@ -49,14 +50,6 @@ def _charts(at) -> int:
     return len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart"))
 
 
-def _open_tab(at, label: str) -> AppTest:
-    """Switch the page's tabs as a click would (the tab is bound to the URL's `tab`)."""
-    if "tab" in at.query_params:
-        del at.query_params["tab"]
-    at.session_state["tab"] = label
-    return at.run()
-
-
 def test_organisation_level_lists_directorates_and_draws_charts(env):
     at = _app()
     assert not at.exception, at.exception
@@ -66,7 +59,7 @@ def test_organisation_level_lists_directorates_and_draws_charts(env):
     assert pills.options == ["Corporate (n=13)", "Medicine (n=38)", "Surgery (n=48)"]
     assert _charts(at) == 1                      # the heatmap: only the open tab is drawn
     assert at.query_params["wave"] == "2"
-    _open_tab(at, "Funnel plot")
+    open_tab(at, "Funnel plot")
     assert not at.exception, at.exception
     assert _charts(at) == 1 and at.selectbox(key="teams_ind").value == "stress"
 
@@ -132,7 +125,7 @@ def test_alternative_cut_by_site(env):
     assert _crumbs(at) == []
     assert at.selectbox(key="teams_view").value == "site"
     assert _charts(at) == 1                      # the heatmap of sites
-    _open_tab(at, "Funnel plot")
+    open_tab(at, "Funnel plot")
     assert not at.exception, at.exception
     assert _charts(at) == 1                      # the funnel plot of sites
 
@@ -214,7 +207,7 @@ def test_only_the_open_tab_is_computed(env, tab):
     # switching tabs computes the newly opened one
     following = "Funnel plot" if tab == "Heatmap" else "Heatmap"
     query.RECENT.clear()
-    _open_tab(at, following)
+    open_tab(at, following)
     assert not at.exception, at.exception
     assert _TAB_FIGURES[following] <= _figures_asked()
     assert not _figures_asked() & (_TAB_FIGURES[tab] - _TAB_FIGURES[following])
@@ -225,11 +218,11 @@ def test_a_closed_tab_keeps_its_choices_in_the_link(env):
     at.selectbox(key="sort").set_value("stress").run()
     at.toggle(key="desc").set_value(True).run()
     assert (at.query_params["sort"], at.query_params["desc"]) == ("Stress", "true")
-    _open_tab(at, "Funnel plot")
+    open_tab(at, "Funnel plot")
     assert not at.exception, at.exception
     # the heatmap is not drawn, but a link copied now still reopens its sort order
     assert (at.query_params["sort"], at.query_params["desc"]) == ("Stress", "true")
-    _open_tab(at, "Heatmap")
+    open_tab(at, "Heatmap")
     assert at.selectbox(key="sort").value == "stress" and at.toggle(key="desc").value is True
     # back to the defaults: the link drops them
     at.selectbox(key="sort").set_value("group").run()
@@ -309,7 +302,7 @@ def test_link_restores_sort_order_and_tab(env):
     assert not [s for s in at.selectbox if s.key == "sort"]
     # the heatmap's choices wait in the URL while its tab is closed, and apply when it opens
     assert (at.query_params["sort"], at.query_params["desc"]) == ("HSE Peer support", "true")
-    _open_tab(at, "Heatmap")
+    open_tab(at, "Heatmap")
     assert not at.exception, at.exception
     assert at.selectbox(key="sort").value == "hse_peer_support"
     assert at.toggle(key="desc").value is True
@@ -324,7 +317,7 @@ def test_link_with_an_unknown_sort_or_withheld_site_says_so(env):
     assert at.selectbox(key="sort").value == "group"
     assert "sort" not in at.query_params
     # each tab says so where the choice is, when it is opened
-    _open_tab(at, "Sites map")
+    open_tab(at, "Sites map")
     assert not at.exception, at.exception
     assert any("site in the link is not available" in i.value for i in at.info)
     assert at.selectbox(key="site").value is None

@@ -19,16 +19,23 @@ def test_absence_page_draws_charts_and_switches_day_count(demo_server, page):
     wait_for_app(page)
     page.get_by_role("heading", name="Absence", exact=True).wait_for()
     page.get_by_text(absence.DAY_COUNTS["calendar"], exact=False).first.wait_for()
-    page.get_by_text("Bradford Factor (S²", exact=False).first.wait_for()
-    # rate series, comparison, reasons, shares, split, seasonality, Bradford and the scatter
-    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
-    page.get_by_text("Survey × absence by team").wait_for()
-    # every chart embedded, however late the last of them (in a whole run on a busy machine the
-    # count once saw 2 of them just after the first was drawn)
-    page.wait_for_function("document.querySelectorAll('.vega-embed').length >= 6",
-                           timeout=60_000, polling=200)
-    assert page.locator(".vega-embed").count() >= 6
-    assert page.locator("[data-testid='stException']").count() == 0
+    # each tab draws its own charts when opened: rate series and comparison first, then reasons
+    # and shares, short/long and seasonality, the Bradford bands, the survey scatter
+    charts = page.locator("[data-testid='stTabPanel']:visible .vega-embed")
+    tabs = [("Rates", 2, "Sickness absence rate"), ("Reasons", 2, "Reasons"), ("Patterns", 2, "Patterns"),
+            ("Bradford Factor", 1, "Bradford Factor (group level)"),
+            ("Survey × absence", 1, "Survey × absence by team")]
+    for tab, count, heading in tabs:
+        if tab != "Rates":
+            page.get_by_role("tab", name=tab, exact=True).click()
+        wait_for_app(page)
+        page.get_by_role("heading", name=heading, exact=True).wait_for()
+        # every chart of the tab embedded, however late the last of them
+        charts.nth(count - 1).wait_for(timeout=60_000)
+        assert charts.count() == count, tab
+        assert page.locator("[data-testid='stException']").count() == 0, tab
+    page.get_by_role("tab", name="Rates", exact=True).click()
+    wait_for_app(page)
     page.get_by_text(absence_page.DAY_COUNT_SHORT["working"], exact=True).click()
     wait_for_app(page)
     page.get_by_text(f"Days counted as: {absence.DAY_COUNTS['working']}", exact=False).wait_for()

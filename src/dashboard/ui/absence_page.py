@@ -16,6 +16,9 @@ from dashboard.ui import a11y, auth, cache, chart_export, links, shell
 
 # Short labels for the day-count choice (also its value in the URL).
 DAY_COUNT_SHORT = {"calendar": "Calendar days (NHS)", "working": "Working days (Mon-Fri)"}
+# The page's sections, one tab each (the period, day count, comparison and scope above them hold
+# for every tab); the Bradford tab only where data/settings.toml shows the Bradford Factor.
+TABS = ("Rates", "Reasons", "Patterns", "Bradford Factor", "Survey × absence")
 
 
 def _pct(v: float | None, digits: int = 2) -> str:
@@ -88,7 +91,7 @@ def _controls(first: date, last: date, threshold: int) -> dict:
             "scope_label": scope_label}
 
 
-def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
+def _rates(ctl: dict, threshold: int) -> None:
     st.header("Sickness absence rate")
     st.caption(
         "Rate = FTE days lost to sickness ÷ FTE days available (NHS Sickness Absence Rates definition). "
@@ -96,12 +99,11 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
         "split across months, open episodes run to the end of the data, part-time staff count by FTE, "
         "and a month without FTE days available shows no figure."
     )
-    monthly = cache.query(absence.monthly_rates, ctl["start"], ctl["end"], threshold, (),
-                          ctl["unit_ids"], ctl["day_count"])
+    monthly = _monthly(ctl, threshold)
     shown = monthly[~monthly.suppressed]
     if shown.empty:
         st.info(f"No absence figure to show: {shell.threshold()} or more staff in post are needed.")
-        return monthly
+        return
     last = shown.iloc[-1]
     c = st.columns(4)
     c[0].metric(f"Rate, {last.month:%b %Y}", _pct(last.rate), border=True,
@@ -147,7 +149,12 @@ def _rates(ctl: dict, threshold: int) -> pd.DataFrame:
         "Headcount": shown.headcount.astype("Int64"),
         "Source": shown.source,
     }), hide_index=True, width="stretch"))
-    return monthly
+
+
+def _monthly(ctl: dict, threshold: int) -> pd.DataFrame:
+    """The scope's monthly rates over the period (the rate chart's and the reason shares')."""
+    return cache.query(absence.monthly_rates, ctl["start"], ctl["end"], threshold, (),
+                       ctl["unit_ids"], ctl["day_count"])
 
 
 def _footer(ctl: dict, n: str, period: str | None = None) -> str:
@@ -181,7 +188,7 @@ def _compare(ctl: dict, threshold: int) -> None:
                    f"{formatting.withheld_reason(threshold, formatting.STAFF)}.")
 
 
-def _quality(ctl: dict, monthly: pd.DataFrame) -> None:
+def _quality(ctl: dict) -> None:
     q = cache.query(absence.episode_quality, ctl["unit_ids"])
     summary = cache.query(absence.period_summary, ctl["start"], ctl["end"], ctl["unit_ids"], ctl["day_count"],
                           shell.threshold())
@@ -196,7 +203,7 @@ def _quality(ctl: dict, monthly: pd.DataFrame) -> None:
                 help="End date before start date")
 
 
-def _reasons(ctl: dict, threshold: int, monthly: pd.DataFrame) -> None:
+def _reasons(ctl: dict, threshold: int) -> None:
     st.header("Reasons")
     frame = cache.query(absence.reasons, ctl["start"], ctl["end"], threshold, (), ctl["unit_ids"],
                         ctl["day_count"])
@@ -215,6 +222,7 @@ def _reasons(ctl: dict, threshold: int, monthly: pd.DataFrame) -> None:
         container=left, footer=_footer(ctl, f"{named.fte_days_lost.sum():,.0f} FTE days lost with a reason"),
         name="absence-reasons",
     )
+    monthly = _monthly(ctl, threshold)
     months = monthly[~monthly.suppressed]
     shares = [c for c in ("s10_share", "msk_share", "s99_share") if c in months.columns]
     chart_export.chart(
@@ -227,7 +235,7 @@ def _reasons(ctl: dict, threshold: int, monthly: pd.DataFrame) -> None:
     )
     st.caption("Shares are of FTE days lost with a reason record; MSK is S11 back problems plus S12 "
                "other musculoskeletal problems. Reason codes and labels: data/absence_reasons.toml.")
-    _quality(ctl, monthly)
+    _quality(ctl)
 
 
 def _patterns(ctl: dict, threshold: int) -> None:
@@ -304,12 +312,13 @@ def _survey(ctl: dict, threshold: int) -> None:
     ids = [i.id for i in survey_inds]
     ind_id = links.selectbox(c1, "Survey indicator", ids, "survey_ind", "survey indicator",
                              index=ids.index("stress") if "stress" in ids else 0,
-                             format_func=lambda i: cat.indicators[i].label)
+                             format_func=lambda i: cat.indicators[i].label, keep=True)
     labels = list(waves.label)
-    wave = links.selectbox(c2, "Wave", labels, "survey_wave", "survey wave", index=len(labels) - 1)
+    wave = links.selectbox(c2, "Wave", labels, "survey_wave", "survey wave", index=len(labels) - 1,
+                           keep=True)
     wave_id = int(waves.loc[waves.label == wave, "wave_id"].iloc[0])
     measure = links.radio(c3, "Absence measure", list(absence.MEASURES)[:2], "measure", "absence measure",
-                          format_func=absence.MEASURES.get)
+                          format_func=absence.MEASURES.get, keep=True)
     teams, result = cache.query(absence.survey_vs_absence, ind_id, wave_id, threshold, measure,
                                 ctl["day_count"])
     ind = cat.indicators[ind_id]
@@ -357,11 +366,21 @@ def render() -> None:
     for gap in cache.query(coverage.absence_gaps):
         st.warning(gap, icon=":material/info:")  # what the stored data lacks for rates
     ctl = _controls(span[0], span[1], threshold)
-    monthly = _rates(ctl, threshold)
-    _compare(ctl, threshold)
-    _reasons(ctl, threshold, monthly)
-    _patterns(ctl, threshold)
-    if settings().show_bradford:
-        _bradford(ctl, threshold)
-    with auth.refusals("survey x absence by team"):
-        _survey(ctl, threshold)
+
+    def survey() -> None:
+        with auth.refusals("survey x absence by team"):
+            _survey(ctl, threshold)
+
+    views = {TABS[0]: lambda: (_rates(ctl, threshold), _compare(ctl, threshold)),
+             TABS[1]: lambda: _reasons(ctl, threshold),
+             TABS[2]: lambda: _patterns(ctl, threshold),
+             TABS[3]: lambda: _bradford(ctl, threshold),
+             TABS[4]: survey}
+    if not settings().show_bradford:
+        del views[TABS[3]]
+    # Only the open tab is worked out and drawn (a switch reruns the page): the whole page's eight
+    # charts and thirteen tiles at once took a new browser tab past two seconds on its own.
+    for tab, draw in zip(links.tabs(list(views)), views.values(), strict=True):
+        with tab:
+            if tab.open is not False:  # None: Streamlit not tracking the open tab, draw them all
+                draw()

@@ -83,6 +83,20 @@ def _kept(key: str, what: str, offered: dict[str, Any], default: Any,
     return draw(changed)
 
 
+def _kept_choice(widget: Callable[..., Any], label: str, options: Sequence[Any], key: str, what: str,
+                 format_func: Callable[[Any], Any], **kwargs: Any) -> Any:
+    """A one-choice widget (selectbox, radio) kept in the URL by the page (see _kept)."""
+    index = kwargs.get("index", 0)
+    default = None if index is None or not options else options[index]
+    if index is not None:
+        # the value is set through the session state; a default index as well makes Streamlit
+        # warn on screen (index=None stays: it is what lets a selectbox show no choice)
+        kwargs.pop("index", None)
+    return _kept(key, what, {str(format_func(o)): o for o in options}, default,
+                 lambda changed: widget(label, options, key=key, format_func=format_func,
+                                        on_change=changed, **kwargs))
+
+
 def held(key: str, draw: Callable[[], Any]) -> Any:
     """A widget that is not in the URL (drawn by draw() under `key`) and keeps its value while
     its tab is closed: Streamlit forgets a widget a run does not draw, so its value is copied
@@ -100,17 +114,15 @@ def selectbox(container, label: str, options: Sequence[Any], key: str, what: str
     """st.selectbox bound to the URL parameter `key` (value: the option's label). keep=True for
     a widget in a tab: the parameter stays in the URL while the tab is closed."""
     if keep:
-        index = kwargs.get("index", 0)
-        default = None if index is None or not options else options[index]
-        return _kept(key, what, {str(format_func(o)): o for o in options}, default,
-                     lambda changed: container.selectbox(label, options, key=key, format_func=format_func,
-                                                         on_change=changed, **kwargs))
+        return _kept_choice(container.selectbox, label, options, key, what, format_func, **kwargs)
     return _bound(container.selectbox, label, options, key, what, format_func, **kwargs)
 
 
 def radio(container, label: str, options: Sequence[Any], key: str, what: str,
-          format_func: Callable[[Any], Any] = str, **kwargs: Any) -> Any:
-    """st.radio bound to the URL parameter `key`."""
+          format_func: Callable[[Any], Any] = str, keep: bool = False, **kwargs: Any) -> Any:
+    """st.radio bound to the URL parameter `key`; keep as for selectbox."""
+    if keep:
+        return _kept_choice(container.radio, label, options, key, what, format_func, **kwargs)
     return _bound(container.radio, label, options, key, what, format_func, **kwargs)
 
 
