@@ -17,6 +17,7 @@ from dashboard.ingest.mapping import Mapping, map_reasons, normalise_header, nor
 from dashboard.ingest.read import RawTable
 from dashboard.ingest.validate import Problems, Report
 from dashboard.privacy import pseudonym
+from dashboard.store import derived
 
 SAMPLE_ROWS = 10
 # Markers HR exports use for "no value" in ordinary (non-answer) columns.
@@ -113,8 +114,9 @@ class _Ctx:
         return values.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
 
 
-# Larger than any count, FTE or number of days a staff survey or absence file holds.
-MAX_NUMBER = 1e12
+# Larger than any count, FTE or number of days a staff survey or absence file holds (the store
+# refuses to work figures out from a larger one kept from before this rule: derived.check_numbers).
+MAX_NUMBER = derived.LARGEST
 
 
 def to_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:

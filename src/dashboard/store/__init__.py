@@ -302,6 +302,9 @@ CREATE TABLE IF NOT EXISTS briefing_store (
 """
 MIGRATIONS[10] = _V10
 MIGRATIONS[11] = derived.STORE_QUALITY
+# Version 12: derived tables worked out from numbers no import accepts now are marked stale, so
+# the store says which imports to undo instead of failing on them (derived.forget_bad).
+MIGRATIONS[12] = "SELECT 1"
 SCHEMA_VERSION = max(MIGRATIONS)
 # The versions a store had run when it did not yet record them (meta 'migrations'): every one of
 # these up to its schema_version. A version added below a store's schema_version later (4 came
@@ -367,7 +370,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
             if version == 1:
                 set_meta(con, "dataset_version", "0")
             if version == 3:
-                derived.refresh(con)
+                # a store holding numbers no import accepts opens; its figures say what to undo
+                with suppress(derived.BadNumbers):
+                    derived.refresh(con)
+            if version == 12:
+                derived.forget_bad(con)
             if version in (4, 5):
                 derived.store_absence_waves(con)
 
@@ -389,9 +396,11 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> Iterator[int]:
     """A read transaction: every query inside sees one dataset version (yielded), even while an
     import commits on another cursor. Use a cursor of its own, as for any transaction."""
     con.execute("BEGIN TRANSACTION")
+    derived.SNAPSHOTS.add(con)
     try:
         yield dataset_version(con)
     finally:
+        derived.SNAPSHOTS.discard(con)
         con.execute("ROLLBACK")  # nothing to keep: reads only
 
 
@@ -412,9 +421,17 @@ def dataset_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(get_meta(con, "dataset_version", "0"))
 
 
-def bump_version(con: duckdb.DuckDBPyConnection) -> int:
-    """Mark a change of data; derived tables are brought up to date in the same transaction."""
-    derived.refresh(con)
+def bump_version(con: duckdb.DuckDBPyConnection, refuse_bad_numbers: bool = True) -> int:
+    """Mark a change of data; derived tables are brought up to date in the same transaction.
+
+    A store holding numbers no import accepts (derived.BadNumbers) refuses the change, unless
+    refuse_bad_numbers is False (an undo; a catalogue change as the store opens): then its
+    derived tables stay out of date and every figure says what to undo."""
+    try:
+        derived.refresh(con)
+    except derived.BadNumbers:
+        if refuse_bad_numbers:
+            raise
     version = dataset_version(con) + 1
     set_meta(con, "dataset_version", str(version))
     return version
@@ -511,7 +528,7 @@ def sync_catalogue(con: duckdb.DuckDBPyConnection, force: bool = False) -> bool:
         con.executemany("INSERT INTO cat_items VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         refresh_scores(con)
         set_meta(con, "catalogue_fingerprint", cat.fingerprint)
-        bump_version(con)
+        bump_version(con, refuse_bad_numbers=False)
     return True
 
 

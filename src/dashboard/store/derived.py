@@ -353,9 +353,75 @@ def _set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
                 [key, value])
 
 
+# Numbers no import accepts (ingest.transform.MAX_NUMBER): infinite, not a number, or beyond
+# 1e12. A store filled before that rule may hold some; the derived tables add figures exactly as
+# decimals, which hold none of them, so a refresh refuses such a store, naming what to undo,
+# rather than failing on a cast or showing a figure made of them. (family, what, table, column)
+LARGEST = 1e12
+_NUMBERS = [
+    ("absence", "absence episodes (FTE)", "absence_episodes", "fte"),
+    ("absence", "absence episodes (days lost)", "absence_episodes", "days_lost"),
+    ("absence", "monthly absence (FTE days lost)", "absence_monthly", "fte_days_lost"),
+    ("absence", "monthly absence (FTE days available)", "absence_monthly", "fte_days_available"),
+    ("absence", "staff in post (FTE)", "staff_in_post", "fte"),
+    ("survey", "published survey figures (value)", "survey_aggregates", "value"),
+]
+_SCORES = ("survey", "survey answers (scores)")
+
+
+class BadNumbers(ValueError):
+    """The store holds numbers no import accepts; the message says which imports to undo."""
+
+
+def bad_numbers(con: duckdb.DuckDBPyConnection, families: Iterable[str] = ("absence", "survey")
+                ) -> list[tuple[str, int | None, int]]:
+    """(what, import id, rows) for every stored number no import accepts, in these families."""
+    families = set(families)
+    # NOT (abs(x) <= largest) holds for infinities and NaN as well, and not for a missing value
+    parts = [f"SELECT '{what}' AS what, import_id, count(*) AS n FROM {table} "
+             f"WHERE NOT (abs({column}) <= $largest) GROUP BY ALL"
+             for family, what, table, column in _NUMBERS if family in families]  # names from here
+    if _SCORES[0] in families:
+        parts.append(f"SELECT '{_SCORES[1]}' AS what, r.import_id, count(*) AS n "
+                     "FROM respondent_scores AS s JOIN responses AS r USING (response_id) "
+                     "WHERE NOT (abs(s.value) <= $largest) GROUP BY ALL")
+    if not parts:
+        return []
+    sql = " UNION ALL ".join(parts) + " ORDER BY import_id NULLS FIRST, what"
+    return [(str(w), None if i is None else int(i), int(n))
+            for w, i, n in con.execute(sql, {"largest": LARGEST}).fetchall()]
+
+
+def check_numbers(con: duckdb.DuckDBPyConnection, families: Iterable[str] = ("absence", "survey")) -> None:
+    """Raise BadNumbers, naming each import and what it holds, if the store holds any."""
+    found = bad_numbers(con, families)
+    if not found:
+        return
+    imports = sorted({i for _, i, _ in found if i is not None})
+    held = "; ".join(f"{n:,} in {what}" + ("" if i is None else f" (import #{i})") for what, i, n in found)
+    many = len(imports) > 1
+    undo = (f"undo import{'s' if many else ''} {', '.join(f'#{i}' for i in imports)} on the Data page and "
+            f"upload {'corrected files' if many else 'a corrected file'}" if imports else "correct the store")
+    raise BadNumbers(
+        f"The store holds numbers no import accepts (infinite, not a number, or beyond {LARGEST:,.0f}), "
+        f"from before uploads refused them: {held}. No figure can be worked out from them: {undo}."
+    )
+
+
+def forget_bad(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark stale each family whose sources hold numbers no import accepts (store migration 12):
+    tables an earlier version derived from them match their signature, so they would be read
+    (and fail on a decimal cast) instead of refused with what to undo."""
+    for family in sorted({f for f, *_ in _NUMBERS} | {_SCORES[0]}):
+        if bad_numbers(con, [family]):
+            con.execute("DELETE FROM meta WHERE key = ?", [FAMILIES[family][0]])
+
+
 def refresh_absence(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild absence spells and unit x month tables; call inside a transaction."""
     from dashboard.metrics import absence  # the day-count SQL and reason groups live there
+
+    check_numbers(con, ["absence"])  # before anything is written
 
     for table in ("absence_spells", "absence_unit_month", "absence_unit_month_reason", "release_absence"):
         con.execute(f"DELETE FROM {table}")  # names from this module, never user input
@@ -419,6 +485,7 @@ def refresh_survey(con: duckdb.DuckDBPyConnection) -> None:
 
     A wave's stored release is kept when its cells and the unit structure are unchanged (an
     import of a new wave re-decides that wave only)."""
+    check_numbers(con, ["survey"])  # before anything is written
     before = dict(con.execute(_WAVE_PRINTS).fetchall())
     previous = _meta(con, "derived_survey")
     units_now = str(con.execute(_UNITS_PRINT).fetchone()[0])
@@ -524,6 +591,21 @@ def unpickle(payload: bytes, own: Iterable[tuple[str, str]], what: str) -> objec
     return _Restricted(payload, FIGURE_CLASSES | frozenset(own), what).load()
 
 
+class Stale(RuntimeError):
+    """Derived tables are out of date inside a read snapshot (see ensure)."""
+
+
+# The connections inside a read snapshot (store.snapshot): a refresh there would be rolled back.
+SNAPSHOTS: weakref.WeakSet = weakref.WeakSet()
+
+
+def in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether con is inside a transaction. Inside one two statements share its id; outside,
+    each runs in its own. (Trying BEGIN instead would abort the caller's transaction.)"""
+    ids = [con.execute("SELECT txid_current()").fetchone()[0] for _ in range(2)]
+    return ids[0] == ids[1]
+
+
 def keep_on_read(con: duckdb.DuckDBPyConnection, table: str, write: Callable[[], None]) -> None:
     """Store something decided on a read path: best effort, in a transaction of its own.
 
@@ -534,9 +616,7 @@ def keep_on_read(con: duckdb.DuckDBPyConnection, table: str, write: Callable[[],
     if (not has_table(con, table)
             or con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"):
         return
-    # inside a transaction two statements share its id; a failed BEGIN would abort the caller's
-    with_caller = [con.execute("SELECT txid_current()").fetchone()[0] for _ in range(2)]
-    if with_caller[0] == with_caller[1]:
+    if in_transaction(con):
         return
     con.execute("BEGIN TRANSACTION")
     try:
@@ -670,17 +750,20 @@ def ensure(con: duckdb.DuckDBPyConnection, *families: str) -> None:
     families: 'absence' and/or 'survey' (default both), the ones the caller reads; any stale
     one refreshes all. Imports keep them current; this catches rows written outside an import
     (scripts, tests). Inside a figure function decorated with `reads` those checked are skipped.
+    Inside a caller's write transaction the refresh joins it; inside a read snapshot
+    (`store.snapshot`) it raises Stale, since a refresh there would be rolled back with it.
     """
     done = _done(con)
     if not _stale(con, [f for f in (families or FAMILIES) if f not in done]):
         return
     if con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only":
         raise RuntimeError("derived tables are out of date and the store is open read-only")
-    try:
-        con.execute("BEGIN TRANSACTION")
-    except duckdb.TransactionException:
-        refresh(con)  # already inside the caller's transaction: it commits or rolls back
+    if in_transaction(con):
+        if con in SNAPSHOTS:
+            raise Stale("derived tables are out of date: bring them up to date outside the snapshot")
+        refresh(con)  # the caller's transaction commits or rolls back
         return
+    con.execute("BEGIN TRANSACTION")
     try:
         refresh(con)
     except BaseException:

@@ -13,6 +13,7 @@ from dashboard import store
 from dashboard.auth import access
 from dashboard.auth.access import Principal
 from dashboard.config import settings
+from dashboard.store import derived
 from dashboard.store import query as named_queries
 
 T = TypeVar("T")
@@ -50,12 +51,20 @@ def _cached_call(
     # the version in the key, never half the old data and half the new.
     cur = _connection(path).cursor()
     try:
-        with store.snapshot(cur) as seen:
-            if seen != version:
-                raise VersionChanged(f"dataset version {seen}, expected {version}")
-            fn = _REGISTRY[name]
-            rule = access.authorise(cur, _principal, fn, args, dict(kwargs))
-            return access.filter_result(cur, _principal, rule, fn(cur, *args, **dict(kwargs)))
+        for attempt in (1, 2):
+            try:
+                with store.snapshot(cur) as seen:
+                    if seen != version:
+                        raise VersionChanged(f"dataset version {seen}, expected {version}")
+                    fn = _REGISTRY[name]
+                    rule = access.authorise(cur, _principal, fn, args, dict(kwargs))
+                    return access.filter_result(cur, _principal, rule, fn(cur, *args, **dict(kwargs)))
+            except derived.Stale:
+                # rows written outside an import (a script): bring the derived tables up to date
+                # once, committed for every session, then read again
+                if attempt == 2:
+                    raise
+                derived.ensure(cur)
     finally:
         cur.close()
 

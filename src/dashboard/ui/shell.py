@@ -1,6 +1,7 @@
 """The page shell: page config, dataset banner, shared formatting of suppressed figures."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 from pathlib import Path
@@ -14,7 +15,7 @@ from dashboard.auth import access
 from dashboard.config import settings
 from dashboard.metrics import indicators
 from dashboard.present import formatting, plaintext
-from dashboard.store import query
+from dashboard.store import derived, query
 from dashboard.ui import a11y, auth, cache, links
 
 # What "a group" is counted in on each page, for the banner (survey pages count responses).
@@ -196,7 +197,8 @@ def main() -> None:
         links.copy_link()
         st.html(_PRINT_CSS)
         if principal.role in ("admin", "analyst"):  # organisation-wide packs: not a manager's scope
-            exports()
+            with contextlib.suppress(derived.BadNumbers):  # the page says what to undo
+                exports()
         _ROUTER.active = True
         try:
             with query.trace() as ran:
@@ -225,6 +227,8 @@ def _run(url: str, run) -> None:
         auth.record("refused", f"{url}: {exc}")
         st.error(f"Refused: {plaintext.md(str(exc))}. Your role is {auth.current().role}.",
                  icon=":material/lock:")
+    except derived.BadNumbers as exc:  # a store from before uploads refused them: what to undo
+        st.error(plaintext.md(str(exc)), icon=":material/error:")
 
 
 def _caller_page() -> str:
