@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from dashboard.metrics import absence
 from dashboard.ui.absence_page import DAY_COUNT_SHORT
 from tests.e2e.conftest import close_tab, wait_for_app
 
@@ -141,6 +142,15 @@ def _absence_change(page) -> None:
     page.get_by_text("Sickness absence rate — Site: Northgate House").first.wait_for()
     wait_for_app(page)
     assert page.get_by_text("cannot be shown on its own").count() == 0
+    # a choice inside a tab, then another tab: both are in the link
+    page.get_by_role("tab", name="Survey × absence", exact=True).click()
+    wait_for_app(page)
+    page.get_by_text(absence.MEASURES["s10_share"], exact=True).click()
+    page.wait_for_url(lambda url: "measure=" in url)
+    wait_for_app(page)
+    page.get_by_role("tab", name="Patterns", exact=True).click()
+    page.get_by_role("heading", name="Patterns", exact=True).wait_for()
+    wait_for_app(page)
 
 
 def _absence_check(page, link: str) -> None:
@@ -148,6 +158,15 @@ def _absence_check(page, link: str) -> None:
     assert "Site" in _selected(page, "Compare by")
     assert "Northgate House" in _selected(page, "Site")
     assert page.get_by_role("radio", name=DAY_COUNT_SHORT["working"]).is_checked()
+    assert _tab_open(page, "Patterns")
+    page.get_by_role("heading", name="Patterns", exact=True).wait_for()
+    page.get_by_role("tab", name="Survey × absence", exact=True).click()
+    wait_for_app(page)
+    radio = page.get_by_role("radio", name=absence.MEASURES["s10_share"])
+    radio.wait_for()
+    assert radio.is_checked()
+    page.get_by_role("tab", name="Rates", exact=True).click()
+    wait_for_app(page)
     page.get_by_text("Sickness absence rate — Site: Northgate House").first.wait_for()
     assert page.get_by_text("cannot be shown on its own").count() == 0
 
@@ -196,7 +215,7 @@ def _data_check(page, link: str) -> None:
         ("interventions", _interventions_change, _interventions_check),
         ("data", _data_change, _data_check),
     ],
-    ids=["overview wave", "teams directorate tab and sort", "absence comparison scope and day count",
+    ids=["overview wave", "teams directorate tab and sort", "absence comparison scope day count and tabs",
          "interventions evaluation and settings", "data tab"],
 )
 def test_a_copied_link_restores_the_view(base, new_page, path, change, check):
