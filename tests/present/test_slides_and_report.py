@@ -58,7 +58,8 @@ def test_each_maker_draws_the_screen_build_draws_at_its_place(brief, demo_con):
             assert said(one) == said(screen)
             assert (one.chart is None) == (screen.chart is None)
             if one.chart is not None:
-                assert one.chart.to_dict() == screen.chart.to_dict()
+                # the specs compared as written (each chart's schema is checked where it is made)
+                assert one.chart.to_dict(validate=False) == screen.chart.to_dict(validate=False)
 
 
 def test_deck_has_title_and_one_slide_per_screen_each_footed(brief, deck):
