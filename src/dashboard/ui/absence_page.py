@@ -367,11 +367,15 @@ def render() -> None:
         st.warning(gap, icon=":material/info:")  # what the stored data lacks for rates
     ctl = _controls(span[0], span[1], threshold)
 
+    def rates() -> None:
+        _rates(ctl, threshold)
+        _compare(ctl, threshold)
+
     def survey() -> None:
         with auth.refusals("survey x absence by team"):
             _survey(ctl, threshold)
 
-    views = {TABS[0]: lambda: (_rates(ctl, threshold), _compare(ctl, threshold)),
+    views = {TABS[0]: rates,
              TABS[1]: lambda: _reasons(ctl, threshold),
              TABS[2]: lambda: _patterns(ctl, threshold),
              TABS[3]: lambda: _bradford(ctl, threshold),
@@ -379,7 +383,8 @@ def render() -> None:
     if not settings().show_bradford:
         del views[TABS[3]]
     # Only the open tab is worked out and drawn (a switch reruns the page): the whole page's eight
-    # charts and thirteen tiles at once took a new browser tab past two seconds on its own.
+    # charts and thirteen tiles on every run took twice the server's and a quarter more of the
+    # browser's time for a view that shows one section at a time.
     for tab, draw in zip(links.tabs(list(views)), views.values(), strict=True):
         with tab:
             if tab.open is not False:  # None: Streamlit not tracking the open tab, draw them all

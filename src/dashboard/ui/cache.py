@@ -42,6 +42,10 @@ class VersionChanged(RuntimeError):
     """The dataset changed (an import or undo committed) since this script run began."""
 
 
+# Reads of a figure while the derived tables are brought up to date (see _cached_call).
+_STALE_ATTEMPTS = 4
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def _cached_call(
     path: str, version: int, scope: str, name: str, args: tuple, kwargs: tuple, _principal: Principal
@@ -51,7 +55,7 @@ def _cached_call(
     # the version in the key, never half the old data and half the new.
     cur = _connection(path).cursor()
     try:
-        for attempt in (1, 2):
+        for attempt in range(_STALE_ATTEMPTS):
             try:
                 with store.snapshot(cur) as seen:
                     if seen != version:
@@ -62,9 +66,12 @@ def _cached_call(
             except derived.Stale:
                 # rows written outside an import (a script): bring the derived tables up to date
                 # once, committed for every session, then read again
-                if attempt == 2:
+                if attempt == _STALE_ATTEMPTS - 1:
                     raise
-                derived.ensure(cur)
+                try:
+                    derived.ensure(cur)
+                except duckdb.TransactionException:
+                    time.sleep(0.2)  # another session's refresh holds them: read after it
     finally:
         cur.close()
 
