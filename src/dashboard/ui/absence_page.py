@@ -382,10 +382,7 @@ def render() -> None:
              TABS[4]: survey}
     if not settings().show_bradford:
         del views[TABS[3]]
-    # Only the open tab is worked out and drawn (a switch reruns the page): the whole page's eight
-    # charts and thirteen tiles on every run took twice the server's and a quarter more of the
-    # browser's time for a view that shows one section at a time.
-    for tab, draw in zip(links.tabs(list(views)), views.values(), strict=True):
-        with tab:
-            if tab.open is not False:  # None: Streamlit not tracking the open tab, draw them all
-                draw()
+    # only the open tab is worked out and drawn: the whole page's eight charts and thirteen tiles
+    # on every run took twice the server's and a quarter more of the browser's time for a view
+    # that shows one section at a time
+    links.tabbed(views)

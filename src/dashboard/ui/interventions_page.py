@@ -538,9 +538,5 @@ def render() -> None:
     register = cache.query(interventions.list_interventions, date.today())
     # only the open tab is drawn (a switch reruns): the register's table, filters and form cost a
     # new tab of the evaluation as much again in the browser
-    for tab, draw in zip(links.tabs(["Evaluate", "Register"]),
-                         (lambda: _evaluate(register, threshold), lambda: _register(register)),
-                         strict=True):
-        with tab:
-            if tab.open is not False:  # None: Streamlit not tracking the open tab, draw them all
-                draw()
+    links.tabbed({"Evaluate": lambda: _evaluate(register, threshold),
+                  "Register": lambda: _register(register)})

@@ -8,7 +8,7 @@ say so on screen first, so nobody is silently shown another view than the one th
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -163,6 +163,15 @@ def tabs(labels: Sequence[str], key: str = "tab") -> Sequence:
     choice widgets in such a tab take keep=True."""
     check(key, labels, "tab", f"the {labels[0]} tab")
     return st.tabs(list(labels), key=key, bind="query-params")
+
+
+def tabbed(views: Mapping[str, Callable[[], Any]], key: str = "tab") -> None:
+    """Tabs (see tabs) of label -> draw(), where only the open tab's draw() runs: a switch
+    reruns the page, so the other tabs' figures and charts cost a view nothing."""
+    for tab, draw in zip(tabs(list(views), key), views.values(), strict=True):
+        with tab:
+            if tab.open is not False:  # None: Streamlit not tracking the open tab, draw them all
+                draw()
 
 
 # The link is read in the browser at the moment of the click, so it always holds every choice

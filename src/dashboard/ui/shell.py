@@ -1,7 +1,6 @@
 """The page shell: page config, dataset banner, shared formatting of suppressed figures."""
 from __future__ import annotations
 
-import contextlib
 import inspect
 import threading
 from pathlib import Path
@@ -191,14 +190,12 @@ def main() -> None:
     page = st.navigation(pages(principal), position="sidebar")
     auth.sidebar(principal)
     a11y.style()
-    _RUN.dataset = None
-    _RUN.dataset = dataset_banner(getattr(page, "url_path", None))
     try:
+        _RUN.dataset = dataset_banner(getattr(page, "url_path", None))
         links.copy_link()
         st.html(_PRINT_CSS)
         if principal.role in ("admin", "analyst"):  # organisation-wide packs: not a manager's scope
-            with contextlib.suppress(derived.BadNumbers):  # the page says what to undo
-                exports()
+            exports()
         _ROUTER.active = True
         try:
             with query.trace() as ran:

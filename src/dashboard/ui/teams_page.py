@@ -687,15 +687,11 @@ def render() -> None:
             )
     group_title = " × ".join(LABELS[b] for b in by)
     funnel_by = ("team",) if sel["view"] == "team" else by
-    views = (
+    # only the open tab is computed and drawn: the other tabs' figures, charts and map cost a
+    # view its first-chart time
+    links.tabbed(dict(zip(TABS, (
         lambda: _heatmap(sel, by, threshold, group_title),
         lambda: _funnel(sel, funnel_by, threshold, " × ".join(LABELS[b] for b in funnel_by)),
         lambda: _compare(sel, threshold, reportable, tree),
         lambda: _sites(sel, threshold),
-    )
-    # Only the open tab is computed and drawn: a tab bound to the URL reruns the page when it is
-    # switched, and the other tabs' figures, charts and map cost a view its first-chart time.
-    for tab, draw in zip(links.tabs(TABS), views, strict=True):
-        with tab:
-            if tab.open is not False:  # None: Streamlit not tracking the open tab, draw them all
-                draw()
+    ), strict=True)))
