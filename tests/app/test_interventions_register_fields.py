@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import store
 from dashboard.framework import interventions
+from tests.tabs import open_tab
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "interventions.py")
 
@@ -65,15 +66,12 @@ def test_register_fields_round_trip_through_the_form_and_filter(demo_env):
         con.close()
     assert (got["prevention_level"], got["stage"], got["cost"]) == ("primary", "implement", 12500.0)
     # the evaluation tab names the fields of the chosen intervention (opened as a click would)
-    del at.query_params["tab"]
-    at.session_state["tab"] = "Evaluate"
-    at.run()
+    open_tab(at, "Evaluate")
     at.selectbox(key="iv").select(new_id).run()
     assert any(c.value.startswith("Primary prevention · resources: Relational, Tangible or organisational")
                for c in at.caption)
     # filters (back on the register): primary prevention keeps only the new one
-    at.session_state["tab"] = "Register"
-    at.run()
+    open_tab(at, "Register")
     at.multiselect(key="iv_filter_prevention_level").select("primary").run()
     assert _register(at)["Intervention"].tolist() == ["Rota redesign 2"]
     at.multiselect(key="iv_filter_prevention_level").unselect("primary").run()
