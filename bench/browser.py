@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from bench import reference
 from dashboard import devserver
 from dashboard.ui import shell
 
@@ -114,6 +115,7 @@ class PageResult:
     # in-app navigation: the page reached by its sidebar link from another page of the same tab
     # (no page load: the script reruns over the open connection), timed from the click
     clicked: list[Visit] = field(default_factory=list)
+    reference: str | None = None  # a key of bench/reference.py's PAGES: not an app page
 
     def warm_median(self, attr: str) -> float | None:
         return _median(self.warm, attr)
@@ -269,44 +271,62 @@ def build_demo(path: Path) -> float:
 
 
 def run(db: Path, pages: Sequence[tuple[str, str, str | None]], repeat: int,
-        say: Callable[[str], None] = print, settle_ms: int = 1000) -> list[PageResult]:
+        say: Callable[[str], None] = print, settle_ms: int = 1000,
+        references: Sequence[str] = ()) -> list[PageResult]:
     """For each page: a fresh server on a copy of db, the first visit (cold), then `repeat`
-    visits in new tabs of the same browser (warm: server caches and browser cache filled)."""
+    visits in new tabs of the same browser (warm: server caches and browser cache filled).
+    references (keys of bench/reference.py's PAGES): those reference pages are timed the same
+    way, before the app's pages and again after them, each on its own server."""
     from playwright.sync_api import sync_playwright
 
     results: list[PageResult] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            for name, path, expects in pages:
-                with tempfile.TemporaryDirectory(prefix="wellbeing-browser-") as tmp:
-                    work = Path(tmp)
-                    # a copy per server: DuckDB lets one process write a file, and no page sees
-                    # another's cache or session
-                    shutil.copy(db, work / "store.duckdb")
-                    started = time.perf_counter()
-                    proc, base = devserver.start(ROOT, work / "store.duckdb", work, timeout=180)
-                    startup = time.perf_counter() - started
-                    try:
-                        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                        context.add_init_script(_OBSERVER)
-                        try:
-                            url = f"{base}/{path}"
-                            cold = visit(context, url, proc.pid, expects, settle_ms)
-                            warm = [visit(context, url, proc.pid, expects, settle_ms)
-                                    for _ in range(repeat)]
-                            clicked = ([click_visit(context, base, path, proc.pid, expects, settle_ms)
-                                        for _ in range(repeat)] if path in SIDEBAR else [])
-                        finally:
-                            context.close()
-                    finally:
-                        devserver.stop(proc)
-                result = PageResult(name, path, expects, startup, cold, warm, os.getloadavg(), clicked)
+            timed = [(f"{reference.PAGES[key]} (before)", "", VEGA, key) for key in references]
+            timed += [(name, path, expects, None) for name, path, expects in pages]
+            timed += [(f"{reference.PAGES[key]} (after)", "", VEGA, key) for key in references]
+            for name, path, expects, key in timed:
+                result = _time_server(browser, db, name, path, expects, repeat, settle_ms, key)
                 results.append(result)
                 say(format_row(result))
         finally:
             browser.close()
     return results
+
+
+REFERENCE_SCRIPT = Path(reference.__file__)
+
+
+def _time_server(browser, db: Path, name: str, path: str, expects: str | None, repeat: int,
+                 settle_ms: int, ref: str | None) -> PageResult:
+    """One page on a fresh server (the app on a copy of db, or a reference page): cold, warm and
+    (for a page the sidebar opens) clicked visits."""
+    with tempfile.TemporaryDirectory(prefix="wellbeing-browser-") as tmp:
+        work = Path(tmp)
+        # a copy per server: DuckDB lets one process write a file, and no page sees another's
+        # cache or session
+        shutil.copy(db, work / "store.duckdb")
+        started = time.perf_counter()
+        proc, base = devserver.start(
+            ROOT, work / "store.duckdb", work, timeout=180,
+            script=None if ref is None else REFERENCE_SCRIPT,
+            env=None if ref is None else {"WELLBEING_BENCH_REFERENCE": ref})
+        startup = time.perf_counter() - started
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.add_init_script(_OBSERVER)
+            try:
+                url = f"{base}/{path}"
+                cold = visit(context, url, proc.pid, expects, settle_ms)
+                warm = [visit(context, url, proc.pid, expects, settle_ms) for _ in range(repeat)]
+                clicked = ([click_visit(context, base, path, proc.pid, expects, settle_ms)
+                            for _ in range(repeat)] if ref is None and path in SIDEBAR else [])
+            finally:
+                context.close()
+        finally:
+            devserver.stop(proc)
+    return PageResult(name, path, expects, startup, cold, warm, os.getloadavg(), clicked, ref)
 
 
 def profile_page(db: Path, path: str, work: Path) -> dict:
@@ -417,6 +437,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true",
                    help="also run each page's script without a browser (cold in a fresh process, "
                         "then warm) and list the CPU of every figure it asked for")
+    p.add_argument("--no-reference", action="store_true",
+                   help="leave out the reference pages (bench/reference.py: Streamlit alone, one "
+                        "chart; the Overview's elements with no figures worked out), timed before "
+                        "and after the app's pages")
     p.add_argument("--json", type=Path, default=None, dest="json_file",
                    help="also write the figures to this file as JSON")
     args = p.parse_args(argv)
@@ -446,8 +470,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\nPer page: a fresh server, the first visit (cold), then {args.repeat} more in new "
             "tabs (warm, median), seconds from navigation start; then, for a page the sidebar "
             f"opens, {args.repeat} clicks on its link from another page (clicked, median), seconds "
-            "from the click; cpu = server CPU seconds")
-        results = run(db, pages, args.repeat, say, args.settle)
+            "from the click; cpu = server CPU seconds. The reference pages (bench/reference.py), "
+            "before and after the app's, are what Streamlit alone takes on this machine in these "
+            "minutes: one chart, and the Overview's elements with fixed figures and no query")
+        results = run(db, pages, args.repeat, say, args.settle,
+                      () if args.no_reference else tuple(reference.PAGES))
         load_after = os.getloadavg()
         profiles = None
         if args.profile:

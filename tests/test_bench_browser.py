@@ -1,15 +1,20 @@
 """The browser benchmark: its bookkeeping checked by hand, and one page timed for real (slow)."""
 from __future__ import annotations
 
+import collections
 import os
+import shutil
 import subprocess
 import threading
 import time
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from bench import __main__ as cli
-from bench import browser
+from bench import browser, reference
+
+ROOT = browser.ROOT
 
 
 def _visit(chart, finished, cpu=0.5, started=0.8) -> browser.Visit:
@@ -83,6 +88,49 @@ def test_pages_cover_every_chart_page_and_tab():
         assert tab in ("Heatmap",) or any(f"tab={tab.replace(' ', '+')}" in p for p in paths), tab
 
 
+def _elements(at) -> collections.Counter:
+    """Every element and block a run drew, by kind (a chart, a metric, an expander, a column...)."""
+    kinds: collections.Counter = collections.Counter()
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            kinds[f"{type(child).__name__}:{getattr(child, 'type', '')}"] += 1
+            walk(child)
+
+    walk(at._tree)
+    return kinds
+
+
+def test_the_overview_reference_draws_the_elements_the_app_draws_on_its_overview(
+        demo_db, tmp_path, monkeypatch):
+    """The reference stands for "Streamlit alone, with the Overview's elements": it must draw what
+    the app draws on its landing page (router, shell and page), kind for kind and count for count,
+    or the benchmark's comparison means nothing. When the Overview changes, so must the reference."""
+    shutil.copy(demo_db, tmp_path / "store.duckdb")
+    monkeypatch.setenv("WELLBEING_DB", str(tmp_path / "store.duckdb"))
+    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
+    monkeypatch.delenv("WELLBEING_THRESHOLD", raising=False)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not app.exception, app.exception
+    monkeypatch.setenv("WELLBEING_BENCH_REFERENCE", reference.OVERVIEW)
+    ref = AppTest.from_file(str(browser.REFERENCE_SCRIPT), default_timeout=60).run()
+    assert not ref.exception, ref.exception
+    drawn = _elements(app)
+    assert drawn["UnknownElement:vega_lite_chart"] == 2 and drawn["Expander:expander"] >= 8
+    assert _elements(ref) == drawn
+
+
+def test_the_one_chart_reference_draws_one_chart_and_nothing_else(monkeypatch):
+    monkeypatch.setenv("WELLBEING_BENCH_REFERENCE", reference.ONE_CHART)
+    at = AppTest.from_file(str(browser.REFERENCE_SCRIPT), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert +_elements(at) == collections.Counter({
+        "SpecialBlock:main": 1, "SpecialBlock:sidebar": 1, "SpecialBlock:event": 1,
+        "Title:title": 1, "UnknownElement:vega_lite_chart": 1})
+    monkeypatch.setenv("WELLBEING_BENCH_REFERENCE", "nothing")
+    assert AppTest.from_file(str(browser.REFERENCE_SCRIPT), default_timeout=60).run().exception
+
+
 def test_cli_dispatches_to_the_browser_benchmark():
     with pytest.raises(SystemExit, match="no page matches"):
         cli.main(["browser", "--only", "no such page"])
@@ -98,11 +146,17 @@ def test_one_page_timed_in_chromium(demo_db):
     # sync API (an event loop) open in this thread, and the benchmark starts its own
     found: list = []
     runner = threading.Thread(target=lambda: found.append(browser.run(
-        demo_db, [("Overview", "", browser.VEGA)], repeat=1, say=said.append, settle_ms=500)))
+        demo_db, [("Overview", "", browser.VEGA)], repeat=1, say=said.append, settle_ms=500,
+        references=(reference.ONE_CHART,))))
     runner.start()
     runner.join()
-    [result] = found[0]
-    assert said and said[0].lstrip().startswith("Overview")
+    before, result, after = found[0]
+    assert [line.split(" cold:")[0].strip() for line in said] == [
+        "Reference: one chart (before)", "Overview", "Reference: one chart (after)"]
+    for ref in (before, after):  # timed as a page is, on a server of its own; no sidebar click
+        assert ref.reference == reference.ONE_CHART and ref.clicked == []
+        assert ref.warm[0].chart_kind == "vega" and 0 < ref.warm[0].started_s < ref.warm[0].chart_s
+    assert result.reference is None
     assert result.server_start_s > 0 and len(result.warm) == 1 and len(result.clicked) == 1
     for v in (result.cold, *result.warm, *result.clicked):
         assert v.chart_kind == "vega" and v.runs >= 1
