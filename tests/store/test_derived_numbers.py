@@ -161,3 +161,36 @@ def test_rows_written_outside_an_import_are_taken_in_by_the_served_app(demo_db, 
         assert derived._stale(con, ["absence", "survey"]) == []
     finally:
         con.close()
+
+
+def test_the_sidebar_offers_no_pack_or_report_from_such_a_store_and_says_why(demo_db, tmp_path, monkeypatch):
+    """Both files are built from the derived tables when clicked: from a store holding numbers no
+    import accepts the click failed in Streamlit's words ("Failed to generate file for
+    download"). The sidebar now says what the page says, on every page, and offers neither."""
+    monkeypatch.setenv("WELLBEING_SECRET", str(tmp_path / "secret.key"))
+    stores = {}
+    for name in ("clean", "legacy"):
+        stores[name] = tmp_path / name / "store.duckdb"
+        stores[name].parent.mkdir()
+        shutil.copy(demo_db, stores[name])
+    con = store.connect(stores["legacy"])
+    con.execute("UPDATE staff_in_post SET fte = 'inf'::DOUBLE "
+                "WHERE rowid = (SELECT min(rowid) FROM staff_in_post)")
+    (staff,) = con.execute("SELECT DISTINCT import_id FROM staff_in_post").fetchone()
+    con.close()
+
+    def sidebar(name: str, page: str = "overview") -> tuple[list[str], str]:
+        monkeypatch.setenv("WELLBEING_DB", str(stores[name]))
+        at = AppTest.from_file(APP, default_timeout=180).run()
+        if page != "overview":
+            at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, at.exception
+        return ([b.label for b in at.sidebar.get("download_button")],
+                " ".join(w.value.replace("\\", "") for w in at.sidebar.warning))
+
+    assert sidebar("clean") == (["Slide pack (PowerPoint)", "Board report (Word)"], "")
+    for page in ("overview", "data"):  # the Data page works out no figure: the sidebar still says
+        offered, said = sidebar("legacy", page)
+        assert offered == [], page
+        assert said.startswith("No slide pack or board report: The store holds numbers no import accepts")
+        assert f"1 in staff in post (FTE){'' if staff is None else f' (import #{staff})'}" in said

@@ -392,20 +392,27 @@ def bad_numbers(con: duckdb.DuckDBPyConnection, families: Iterable[str] = ("abse
             for w, i, n in con.execute(sql, {"largest": LARGEST}).fetchall()]
 
 
-def check_numbers(con: duckdb.DuckDBPyConnection, families: Iterable[str] = ("absence", "survey")) -> None:
-    """Raise BadNumbers, naming each import and what it holds, if the store holds any."""
+def numbers_problem(con: duckdb.DuckDBPyConnection, families: Iterable[str] = ("absence", "survey")
+                    ) -> str | None:
+    """What the store holds that no import accepts and which imports to undo, in a sentence;
+    None when it holds none."""
     found = bad_numbers(con, families)
     if not found:
-        return
+        return None
     imports = sorted({i for _, i, _ in found if i is not None})
     held = "; ".join(f"{n:,} in {what}" + ("" if i is None else f" (import #{i})") for what, i, n in found)
     many = len(imports) > 1
     undo = (f"undo import{'s' if many else ''} {', '.join(f'#{i}' for i in imports)} on the Data page and "
             f"upload {'corrected files' if many else 'a corrected file'}" if imports else "correct the store")
-    raise BadNumbers(
-        f"The store holds numbers no import accepts (infinite, not a number, or beyond {LARGEST:,.0f}), "
-        f"from before uploads refused them: {held}. No figure can be worked out from them: {undo}."
-    )
+    return (f"The store holds numbers no import accepts (infinite, not a number, or beyond {LARGEST:,.0f}), "
+            f"from before uploads refused them: {held}. No figure can be worked out from them: {undo}.")
+
+
+def check_numbers(con: duckdb.DuckDBPyConnection, families: Iterable[str] = ("absence", "survey")) -> None:
+    """Raise BadNumbers, naming each import and what it holds, if the store holds any."""
+    problem = numbers_problem(con, families)
+    if problem is not None:
+        raise BadNumbers(problem)
 
 
 def forget_bad(con: duckdb.DuckDBPyConnection) -> None:

@@ -129,6 +129,14 @@ def exports() -> None:
     wave = _current_wave()
     if wave is None:
         return
+    # Neither file can be built from a store holding numbers no import accepts: say so here, as
+    # the page does, instead of offering a button whose click fails in Streamlit's own words.
+    # Asked once per dataset version (a scan of the numeric columns: up to 0.5 s nationally).
+    problem = cache.query(derived.numbers_problem)
+    if problem is not None:
+        st.sidebar.warning("No slide pack or board report: " + plaintext.md(problem),
+                           icon=":material/error:")
+        return
     lens_id, _ = lenses.resolve(st.query_params.get("lens"))
     # the same calls, arguments and principal as the page's, run when the button is clicked
     call = cache.detached()
