@@ -311,7 +311,7 @@ def _time_server(browser, db: Path, name: str, path: str, expects: str | None, r
         proc, base = devserver.start(
             ROOT, work / "store.duckdb", work, timeout=180,
             script=None if ref is None else REFERENCE_SCRIPT,
-            env=None if ref is None else {"WELLBEING_BENCH_REFERENCE": ref})
+            extra_env=None if ref is None else {"WELLBEING_BENCH_REFERENCE": ref})
         startup = time.perf_counter() - started
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})

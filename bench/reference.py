@@ -66,16 +66,17 @@ def _trend_chart() -> alt.Chart:
 
 def overview_elements() -> None:
     """The Overview's elements in its order, as the shell and overview_page draw them."""
-    from dashboard.ui import a11y, links, shell  # the shell's static styles and scripts only
+    # the shell's own styles, scripts and copy link (none reads the store)
+    from dashboard.ui import a11y, links, shell
 
     # the shell's part, in its order: sign-in line, styles, banner, copy link, print styles, exports
     st.sidebar.caption("Demo organisation: open without sign-in. Real data always needs sign-in.")
-    st.html(a11y.STYLE + a11y._ONE_STOP_JS, unsafe_allow_javascript=True)
+    a11y.style()
     st.markdown("<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
                 "border-left:6px solid #0072B2;background:#F2F4F7;margin-bottom:0.6rem'>"
                 "<strong>Demo organisation:</strong> Reference &nbsp;·&nbsp; groups with fewer than "
                 "10 responses are not shown</div>", unsafe_allow_html=True)
-    st.html(links._COPY_HTML, unsafe_allow_javascript=True)
+    links.copy_link()
     st.html(shell._PRINT_CSS)
     with st.sidebar:
         st.caption("Take it to the meeting")

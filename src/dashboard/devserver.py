@@ -20,17 +20,17 @@ def free_port() -> int:
 
 def start(root: Path, db: Path, work: Path, args: Sequence[str] = (),
           timeout: float = 90, script: Path | None = None,
-          env: Mapping[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+          extra_env: Mapping[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """Start root/app.py (or script) headless on the store db, its key and log (server.log) in
     work, with root/src first on the server's import path; returns (process, base URL) once
     healthy.
 
-    args: more `streamlit run` options; env: more environment variables. A server that exits or
+    args: more `streamlit run` options; extra_env: more environment variables. A server that exits or
     is not healthy within timeout seconds is stopped and raises, naming its log.
     """
     port = free_port()
     env = {**os.environ, "WELLBEING_DB": str(db), "WELLBEING_SECRET": str(work / "secret.key"),
-           "PYTHONPATH": str(root / "src"), **(env or {})}
+           "PYTHONPATH": str(root / "src"), **(extra_env or {})}
     with open(work / "server.log", "a") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(script or root / "app.py"),
