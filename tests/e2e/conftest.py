@@ -247,6 +247,32 @@ def wait_for_app(pg) -> None:
     )
 
 
+_QUIET = """
+(quiet) => {
+  const app = document.querySelector("[data-testid='stApp']");
+  const w = document.querySelector("[data-testid='stStatusWidget']");
+  const busy = !app || app.getAttribute("data-test-script-state") !== "notRunning"
+    || (w && /Running|Stop/.test(w.innerText))
+    || document.querySelector("[data-stale='true'], [data-testid='stSkeleton']") !== null;
+  if (busy) { window.wcQuietSince = null; return false; }
+  if (window.wcQuietSince == null) window.wcQuietSince = performance.now();
+  return performance.now() - window.wcQuietSince >= quiet;
+}
+"""
+
+
+def settle(pg, quiet_ms: int = 1_000) -> None:
+    """Wait until the app has been idle and fully drawn for quiet_ms: no script run, no element
+    left stale (dimmed) by one, and no element still waiting for its code (Streamlit loads each
+    element kind's script on first use and shows a skeleton until then). Anything that reads what
+    is drawn waits so: axe's contrast above all. The shell's styles are such an element: until
+    they load, a link in a caption is drawn at Streamlit's 60 % opacity, 3:1 (seen in CI). A first
+    run can also ask for a second (URL sync) that starts late on a busy machine."""
+    wait_for_app(pg)
+    pg.evaluate("() => { window.wcQuietSince = null; }")
+    pg.wait_for_function(_QUIET, arg=quiet_ms, timeout=60_000, polling=100)
+
+
 def download(pg, target, timeout_ms: int = 120_000, tries: int = 2):
     """Click target and return the download it starts, once the page is idle. A click that
     lands while Streamlit replaces the button (the rerun that follows a first run on a busy

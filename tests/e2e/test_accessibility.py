@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import settle, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +46,7 @@ def test_axe_finds_no_serious_or_critical_violation(demo_server, page, state):
     page.goto(f"{demo_server}/{state}")
     wait_for_app(page)
     page.locator("[data-testid='dataset-banner']").wait_for()
-    page.wait_for_timeout(500)  # a rerun the first run asks for (URL sync) starts just after it
-    wait_for_app(page)
+    settle(page)  # and the rerun the first run may ask for (URL sync), however late it starts
     assert page.locator("[data-testid='stException']").count() == 0, state
     result = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA},
                                      # only violations are read: axe skips collecting the
@@ -110,7 +109,7 @@ def _each_chart_is_one_tab_stop(page, state: str) -> None:
         ".filter(c => c.checkVisibility())"
         ".every(c => c.matches('.vega-embed') && c.querySelector('svg, canvas'))",
         timeout=60_000)
-    page.wait_for_timeout(500)
+    settle(page)
     stops: dict[int, int] = {}
     first = None
     for _ in range(250):
@@ -151,6 +150,7 @@ def test_a_charts_table_opens_from_the_keyboard_and_passes_axe(demo_server, page
     # grid fills that table after it is mounted, so wait for the text rather than read it once)
     expect(grids.first).to_contain_text("Score 0-10", timeout=30_000)
     opened = "[data-testid='stExpander'] [data-testid='stDataFrame']"
+    settle(page)
     result = Axe().run(page, context={"include": [[opened]]},
                        options={"runOnly": {"type": "tag", "values": WCAG_AA},
                                 "resultTypes": ["violations"]})
