@@ -18,10 +18,12 @@ def _settle(pg) -> None:
     wait_for_app(pg)
     pg.wait_for_timeout(400)
     wait_for_app(pg)
-    # stale elements of the previous screen are removed when the run ends
+    # stale elements of the previous screen are removed when the run ends; an element still
+    # waiting for its script (a skeleton) may be the page's styles, which set the sizes read here
     pg.wait_for_function(
         "() => document.querySelectorAll('[data-testid=\"meeting-notes\"]').length === 1"
-        " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1", polling=100)
+        " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1"
+        " && !document.querySelector('[data-testid=\"stSkeleton\"]')", polling=100)
 
 
 # Every screen of the deck, walked with the keyboard (`make slow`; tests/app/test_meeting_page.py
