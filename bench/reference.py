@@ -69,15 +69,15 @@ def overview_elements() -> None:
     # the shell's own styles, scripts and copy link (none reads the store)
     from dashboard.ui import a11y, links, shell
 
-    # the shell's part, in its order: sign-in line, styles, banner, copy link, print styles, exports
+    # the shell's part, in its order: sign-in line, script, banner with the styles, copy link, exports
     st.sidebar.caption("Demo organisation: open without sign-in. Real data always needs sign-in.")
-    a11y.style()
-    st.markdown("<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
+    a11y.script()
+    st.markdown(a11y.STYLE + shell._PRINT_CSS +
+                "<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
                 "border-left:6px solid #0072B2;background:#F2F4F7;margin-bottom:0.6rem'>"
                 "<strong>Demo organisation:</strong> Reference &nbsp;·&nbsp; groups with fewer than "
                 "10 responses are not shown</div>", unsafe_allow_html=True)
     links.copy_link()
-    st.html(shell._PRINT_CSS)
     with st.sidebar:
         st.caption("Take it to the meeting")
         st.multiselect("Team slides in the pack", [f"Team {k}" for k in range(80)], key="teams",

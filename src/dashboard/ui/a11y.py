@@ -9,6 +9,9 @@ import streamlit as st
 
 from dashboard.present import plaintext
 
+# The shell draws these with the dataset banner's Markdown (shell.dataset_banner), not in an
+# st.html of their own: each element kind's script loads on first use, and captions (Markdown)
+# were often drawn before st.html's came, their links at 3:1 until it did.
 # WCAG 2.4.7 / 2.4.11: a focus indicator that is always visible (3 px, Okabe-Ito blue on white,
 # 5.4:1), on every control including the sidebar's page links, which Streamlit draws faintly.
 STYLE = """
@@ -35,18 +38,6 @@ select:focus-visible, summary:focus-visible, [role="tab"]:focus-visible,
    with a grey of 7:1 keeps captions quieter than body text; links are 7.3:1 on white. */
 [data-testid="stCaptionContainer"] { opacity: 1 !important; color: #595959 !important; }
 [data-testid="stCaptionContainer"] a, [data-testid="stMarkdownContainer"] a { color: #005A8C !important; }
-.wc-copy-link { display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; margin: 0 0 0.4rem 0; }
-.wc-copy-link-button {
-  border: 1px solid #0072B2; background: #FFFFFF; color: #005A8C; border-radius: 0.4rem;
-  padding: 0.25rem 0.7rem; font: inherit; cursor: pointer;
-}
-.wc-copy-link-button:hover { background: #E8F1F8; }
-.wc-copy-link-label { color: #1A1A1A; font-size: 0.85rem; }
-.wc-copy-link-text {
-  flex: 1 1 18rem; min-width: 12rem; border: 1px solid #6B6B6B; border-radius: 0.3rem;
-  padding: 0.2rem 0.4rem; font-size: 0.85rem; color: #1A1A1A; background: #FFFFFF;
-}
-.wc-copy-link-status { color: #1A1A1A; font-size: 0.85rem; }
 </style>
 """
 
@@ -71,9 +62,10 @@ _ONE_STOP_JS = """
 """
 
 
-def style() -> None:
-    """Inject the shared accessibility styles (once per page run, from the shell)."""
-    st.html(STYLE + _ONE_STOP_JS, unsafe_allow_javascript=True)
+def script() -> None:
+    """Inject the shared accessibility script (once per page run, from the shell; its styles,
+    STYLE, go with the dataset banner)."""
+    st.html(_ONE_STOP_JS, unsafe_allow_javascript=True)
 
 
 def behind(label: str, key: str, draw: Callable[[], None], *, container: Any = None,

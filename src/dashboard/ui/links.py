@@ -177,6 +177,20 @@ def tabbed(views: Mapping[str, Callable[[], Any]], key: str = "tab") -> None:
 # The link is read in the browser at the moment of the click, so it always holds every choice
 # the page has made, including ones Python has not seen yet.
 _COPY_HTML = """
+<style>
+.wc-copy-link { display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; margin: 0 0 0.4rem 0; }
+.wc-copy-link-button {
+  border: 1px solid #0072B2; background: #FFFFFF; color: #005A8C; border-radius: 0.4rem;
+  padding: 0.25rem 0.7rem; font: inherit; cursor: pointer;
+}
+.wc-copy-link-button:hover { background: #E8F1F8; }
+.wc-copy-link-label { color: #1A1A1A; font-size: 0.85rem; }
+.wc-copy-link-text {
+  flex: 1 1 18rem; min-width: 12rem; border: 1px solid #6B6B6B; border-radius: 0.3rem;
+  padding: 0.2rem 0.4rem; font-size: 0.85rem; color: #1A1A1A; background: #FFFFFF;
+}
+.wc-copy-link-status { color: #1A1A1A; font-size: 0.85rem; }
+</style>
 <div class="wc-copy-link">
   <button type="button" class="wc-copy-link-button" id="wc-copy-link-button">Copy link to this view</button>
   <label class="wc-copy-link-label" for="wc-copy-link-text">Link</label>

@@ -94,7 +94,6 @@ def _figures(figs: tuple[screens.Figure, ...]) -> str:
 
 
 def render() -> None:
-    st.html(_CSS)
     st.html(_KEYS, unsafe_allow_javascript=True)
     threshold = shell.threshold()
     waves = cache.query(indicators.waves)
@@ -117,7 +116,11 @@ def render() -> None:
     left, mid, right = st.columns([1, 4, 1])
     left.button("← Previous", key="meeting_prev", disabled=number == 1, on_click=_go, args=(number - 1,),
                 width="stretch")
-    mid.markdown(f"<div class='meeting-counter' data-testid='meeting-counter'>Screen {number} of "
+    # the styles go with the screen's first Markdown, not in an st.html of their own: each element
+    # kind's script loads on first use, and Markdown's often came first, so a new tab showed the
+    # title at 16 px and the sidebar before the styles set 48 px and hid it (a separate Markdown
+    # element would add a row's gap above the screen)
+    mid.markdown(_CSS + f"<div class='meeting-counter' data-testid='meeting-counter'>Screen {number} of "
                  f"{len(deck)} · {html.escape(screen.title)} · use ← → to move</div>",
                  unsafe_allow_html=True)
     right.button("Next →", key="meeting_next", disabled=number == len(deck), on_click=_go,

@@ -46,7 +46,9 @@ def dataset_banner(url_path: str | None = None) -> dict:
     info = dataset()
     threshold = settings().anonymity_threshold
     label = "Demo organisation" if info["is_demo"] else "Dataset"
+    # the page's styles go with the banner, the first Markdown of every page (see a11y.STYLE)
     st.markdown(
+        a11y.STYLE + _PRINT_CSS +
         f"<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
         f"border-left:6px solid #0072B2;background:#F2F4F7;margin-bottom:0.6rem'>"
         f"<strong>{label}:</strong> {plaintext.md_html(info['name'])} &nbsp;·&nbsp; "
@@ -197,11 +199,10 @@ def main() -> None:
     cache.pin_version()
     page = st.navigation(pages(principal), position="sidebar")
     auth.sidebar(principal)
-    a11y.style()
+    a11y.script()
     try:
         _RUN.dataset = dataset_banner(getattr(page, "url_path", None))
         links.copy_link()
-        st.html(_PRINT_CSS)
         if principal.role in ("admin", "analyst"):  # organisation-wide packs: not a manager's scope
             exports()
         _ROUTER.active = True
