@@ -265,9 +265,9 @@ def settle(pg, quiet_ms: int = 1_000) -> None:
     """Wait until the app has been idle and fully drawn for quiet_ms: no script run, no element
     left stale (dimmed) by one, and no element still waiting for its code (Streamlit loads each
     element kind's script on first use and shows a skeleton until then). Anything that reads what
-    is drawn waits so: axe's contrast above all. The shell's styles are such an element: until
-    they load, a link in a caption is drawn at Streamlit's 60 % opacity, 3:1 (seen in CI). A first
-    run can also ask for a second (URL sync) that starts late on a busy machine."""
+    is drawn waits so: axe's contrast above all (the shell's styles were such an element once,
+    and a caption's link read 3:1 until they came: seen in CI). A first run can also ask for a
+    second (URL sync) that starts late on a busy machine."""
     wait_for_app(pg)
     pg.evaluate("() => { window.wcQuietSince = null; }")
     pg.wait_for_function(_QUIET, arg=quiet_ms, timeout=60_000, polling=100)

@@ -19,7 +19,7 @@ def _settle(pg) -> None:
     pg.wait_for_timeout(400)
     wait_for_app(pg)
     # stale elements of the previous screen are removed when the run ends; an element still
-    # waiting for its script (a skeleton) may be the page's styles, which set the sizes read here
+    # waiting for its script (a skeleton) is not drawn yet
     pg.wait_for_function(
         "() => document.querySelectorAll('[data-testid=\"meeting-notes\"]').length === 1"
         " && document.querySelectorAll('[data-testid=\"meeting-title\"]').length === 1"
