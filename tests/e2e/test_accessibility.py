@@ -167,11 +167,11 @@ _HTML_SCRIPT = re.compile(r"/static/js/Html\.[^/]*\.js$")
 
 
 def test_styles_hold_while_html_elements_are_still_loading(demo_server, new_page):
-    """The shell's styles (caption contrast, print) and meeting mode's (large type, no sidebar)
-    come with the page's first Markdown, not in an st.html of their own: here st.html's script is
-    held back, and captions and the meeting screen are already styled. With the styles in an
-    st.html, a caption's link was at 3:1 and the meeting title at 16 px until it came (seen in CI
-    and in 3 of 8 fresh tabs)."""
+    """The app's styles (caption contrast, print, the verdict line) and meeting mode's (large
+    type, no sidebar) come with the page's first Markdown, not in an st.html of their own: here
+    st.html's script is held back, and captions, verdicts and the meeting screen are already
+    styled. With the styles in an st.html, a caption's link was at 3:1 and the meeting title at
+    16 px until it came (seen in CI and in 3 of 8 fresh tabs)."""
     pg = new_page(1920, 1080)
     held: list = []
     pg.route(_HTML_SCRIPT, lambda route: held.append(route))  # routing turns the HTTP cache off
@@ -186,6 +186,12 @@ def test_styles_hold_while_html_elements_are_still_loading(demo_server, new_page
             "a => [getComputedStyle(a).color,"
             " getComputedStyle(a.closest('[data-testid=\"stCaptionContainer\"]')).opacity]")
         assert looks == ["rgb(0, 90, 140)", "1"], looks  # #005A8C at full opacity: 7.3:1
+
+        pg.goto(f"{demo_server}/interventions")  # the first intervention's verdict cards
+        wait_for_app(pg)
+        verdict = pg.locator("[class*='st-key-verdict_'] p:has(> strong:only-child)").first
+        verdict.wait_for(timeout=60_000)
+        assert verdict.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 25  # 1.6rem
 
         pg.goto(f"{demo_server}/meeting?screen=1")
         wait_for_app(pg)

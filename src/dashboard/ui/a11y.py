@@ -9,9 +9,10 @@ import streamlit as st
 
 from dashboard.present import plaintext
 
-# The shell draws these with the dataset banner's Markdown (shell.dataset_banner), not in an
-# st.html of their own: each element kind's script loads on first use, and captions (Markdown)
-# were often drawn before st.html's came, their links at 3:1 until it did.
+# The app's styles, drawn by the shell with the dataset banner's Markdown (shell.dataset_banner),
+# not in an st.html of their own: each element kind's script loads on first use, and captions
+# (Markdown) were often drawn before st.html's came, their links at 3:1 until it did. A style
+# for Markdown content belongs here (or in that content's own Markdown), never in an st.html.
 # WCAG 2.4.7 / 2.4.11: a focus indicator that is always visible (3 px, Okabe-Ito blue on white,
 # 5.4:1), on every control including the sidebar's page links, which Streamlit draws faintly.
 STYLE = """
@@ -38,6 +39,9 @@ select:focus-visible, summary:focus-visible, [role="tab"]:focus-visible,
    with a grey of 7:1 keeps captions quieter than body text; links are 7.3:1 on white. */
 [data-testid="stCaptionContainer"] { opacity: 1 !important; color: #595959 !important; }
 [data-testid="stCaptionContainer"] a, [data-testid="stMarkdownContainer"] a { color: #005A8C !important; }
+/* An evaluation's verdict line (its card's one bold paragraph), large enough to read across a
+   meeting room: here, with the rest, so it is large from the first paint. */
+[class*="st-key-verdict_"] p:has(> strong:only-child) { font-size: 1.6rem; }
 </style>
 """
 

@@ -473,7 +473,6 @@ def _evaluate(register: pd.DataFrame, threshold: int) -> None:
     # the name is the URL value (a status changes with new data, a link should not), as in the
     # links from Where to look
     names = dict(zip(ids, register.name, strict=True))
-    st.html("<style>[class*='st-key-verdict_'] p:has(> strong:only-child) {font-size:1.6rem}</style>")
     iid = links.selectbox(st, "Intervention", ids, "iv", "intervention", format_func=names.get)
     iv = register[register.intervention_id == iid].iloc[0]
     st.caption(
