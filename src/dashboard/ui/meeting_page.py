@@ -116,10 +116,9 @@ def render() -> None:
     left, mid, right = st.columns([1, 4, 1])
     left.button("← Previous", key="meeting_prev", disabled=number == 1, on_click=_go, args=(number - 1,),
                 width="stretch")
-    # the styles go with the screen's first Markdown, not in an st.html of their own: each element
-    # kind's script loads on first use, and Markdown's often came first, so a new tab showed the
-    # title at 16 px and the sidebar before the styles set 48 px and hid it (a separate Markdown
-    # element would add a row's gap above the screen)
+    # the styles go with the screen's first Markdown, never an st.html (see a11y.STYLE: a new tab
+    # showed the title at 16 px and the sidebar until one loaded); a Markdown of their own would
+    # add a row's gap above the screen
     mid.markdown(_CSS + f"<div class='meeting-counter' data-testid='meeting-counter'>Screen {number} of "
                  f"{len(deck)} · {html.escape(screen.title)} · use ← → to move</div>",
                  unsafe_allow_html=True)

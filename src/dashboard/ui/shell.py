@@ -42,11 +42,12 @@ def dataset() -> dict:
 
 
 def dataset_banner(url_path: str | None = None) -> dict:
-    """Name the dataset on every page; say plainly when it is the demo organisation."""
+    """Name the dataset on every page; say plainly when it is the demo organisation. The app's
+    styles (a11y.STYLE, print) are drawn with it."""
     info = dataset()
     threshold = settings().anonymity_threshold
     label = "Demo organisation" if info["is_demo"] else "Dataset"
-    # the page's styles go with the banner, the first Markdown of every page (see a11y.STYLE)
+    # the first Markdown of every page: the styles hold from the first paint (see a11y.STYLE)
     st.markdown(
         a11y.STYLE + _PRINT_CSS +
         f"<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
