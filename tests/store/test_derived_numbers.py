@@ -96,7 +96,7 @@ def test_derived_tables_an_earlier_version_made_from_them_are_redone_and_refused
     con.close()
     con = store.connect(db)  # migrates to 12
     try:
-        assert store.get_meta(con, "migrations").endswith(",12")
+        assert "12" in store.get_meta(con, "migrations").split(",")
         assert derived._stale(con, ["absence"]) == ["absence"]
         with pytest.raises(derived.BadNumbers, match=rf"#{staff}, #{episodes}"):
             derived.ensure(con, "absence")

@@ -27,7 +27,7 @@ def test_a_page_worth_of_figures_lists_its_named_queries(tmp_path):
         drilldown.heatmap(con, ("team",), 2, 10)
         absence.monthly_rates(con, date(2025, 1, 1), date(2025, 3, 31), 10)
     names = set(query.summary(ran).name)
-    assert {"survey.results_of", "team_absence.wave_stored", "absence.monthly"} <= names
+    assert {"survey.stored_figures", "team_absence.wave_stored", "absence.monthly"} <= names
     # the release and each wave's absence were decided and stored by the import: the page reads them
     assert "survey.cells" not in names and "absence.period" not in names
     table = query.summary(ran)

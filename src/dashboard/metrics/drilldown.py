@@ -129,9 +129,7 @@ def _figures(
         waves, frames = shared[key]
         if set(wave_ids) <= waves:
             return [f[f.wave_id.isin(list(wave_ids))].reset_index(drop=True) for f in frames]
-    release = privacy.plan(con, threshold, wave_ids, indicator_ids)
-    frames = [privacy.apply_plan(results, release, by) for results, by in zip(
-        indicators.survey_results_of(con, cuts, indicator_ids, wave_ids), cuts, strict=True)]
+    frames = privacy.survey_figures_of(con, cuts, threshold, wave_ids, indicator_ids)
     if shared is not None and wave_ids is not None:
         shared[key] = ({int(w) for w in wave_ids}, frames)
         return [f.copy() for f in frames]   # the caller may change its own; the kept ones stay

@@ -665,6 +665,128 @@ def survey_figures(
     The only way survey group figures should reach a screen: [*by, wave_id, wave_label,
     fielded_on, indicator_id, value, n, sd, suppressed].
     """
-    results = indicators.survey_results(con, by=by, indicator_ids=indicator_ids, wave_ids=wave_ids)
+    return survey_figures_of(con, [by], threshold, wave_ids, indicator_ids)[0]
+
+
+def survey_figures_of(
+    con: duckdb.DuckDBPyConnection,
+    cuts: Sequence[Sequence[str]],
+    threshold: int,
+    wave_ids: Sequence[int] | None = None,
+    indicator_ids: Sequence[str] | None = None,
+) -> list[pd.DataFrame]:
+    """survey_figures for several offered cuts: the frames those calls give (same columns, rows,
+    order and types).
+
+    Read from the figures stored with the release (store_figures: the configured threshold, at
+    import) when there are any for this threshold; worked out from the cells and the plan
+    otherwise. Both are apply_plan's frames.
+    """
+    cuts = [groups.validate(by) for by in cuts]
+    offered = {cut_name(o) for o in RELEASE_ORDER}
+    for by in cuts:
+        if cut_name(by) not in offered:
+            raise ValueError(f"the cut {cut_name(by)!r} is not offered; choose from {RELEASE_ORDER}")
+    if not cuts:
+        return []
+    derived.ensure(con, "survey")
+    return _stored_figures(con, cuts, threshold, wave_ids, indicator_ids) or _worked_out(
+        con, cuts, threshold, wave_ids, indicator_ids)
+
+
+def _worked_out(
+    con: duckdb.DuckDBPyConnection,
+    cuts: list[tuple[str, ...]],
+    threshold: int,
+    wave_ids: Sequence[int] | None,
+    indicator_ids: Sequence[str] | None,
+) -> list[pd.DataFrame]:
     release = plan(con, threshold, wave_ids, indicator_ids)
-    return apply_plan(results, release, by)
+    return [apply_plan(results, release, by) for results, by in zip(
+        indicators.survey_results_of(con, cuts, indicator_ids, wave_ids), cuts, strict=True)]
+
+
+_FIGURE_COLUMNS = ["wave_id", "wave_label", "fielded_on", "indicator_id", "value", "n", "sd", "suppressed"]
+
+# The stored figures of some cuts, waves and indicators, in each cut's order (survey_results:
+# group, fieldwork date, indicator). {keys}: the key columns the cuts need (KEY_COLUMNS names):
+# each string column read costs as much as the scan at a tenth of national scale.
+_STORED_FIGURES_SQL = """
+SELECT f.cut, {keys} f.wave_id, w.label AS wave_label, w.fielded_on, f.indicator_id,
+       f.value, f.n, f.sd, f.suppressed
+FROM release_survey_figures AS f JOIN waves AS w USING (wave_id)
+WHERE f.threshold = ? AND list_contains(CAST(? AS VARCHAR[]), f.cut)
+  AND (CAST(? AS INTEGER[]) IS NULL OR list_contains(CAST(? AS INTEGER[]), f.wave_id))
+  AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), f.indicator_id))
+ORDER BY f.cut, f.gpos, w.fielded_on, f.indicator_id, f.wave_id
+"""
+
+
+def _stored_figures(
+    con: duckdb.DuckDBPyConnection,
+    cuts: list[tuple[str, ...]],
+    threshold: int,
+    wave_ids: Sequence[int] | None,
+    indicator_ids: Sequence[str] | None,
+) -> list[pd.DataFrame] | None:
+    """The stored figures of the cuts; None when there are none to read (not stored for this
+    threshold, or nothing asked for exists: the caller works them out).
+
+    Stored figures are current by construction: refresh_survey empties the table whenever the
+    survey cells are rebuilt, and store_figures fills it in the same transaction."""
+    if not derived.has_figures(con):
+        return None
+    names = list(dict.fromkeys(cut_name(by) for by in cuts))
+    waves = None if wave_ids is None else [int(w) for w in wave_ids]
+    inds = None if indicator_ids is None else [str(i) for i in indicator_ids]
+    keys = [k for k in KEY_COLUMNS if any(k in by for by in cuts)]
+    rows = query.run(con, "survey.stored_figures",
+                     _STORED_FIGURES_SQL.format(keys="".join(f"f.{k}, " for k in keys)),
+                     [int(threshold), names, waves, waves, inds, inds])
+    if rows.empty:
+        return None
+    cut = rows.cut.to_numpy(dtype=object)
+    frames = []
+    for by in cuts:
+        part = rows.loc[cut == cut_name(by), [*by, *_FIGURE_COLUMNS]].reset_index(drop=True)
+        # apply_plan's types: keys as labels (string), figures as floats, NaN where withheld
+        for col in by:
+            part[col] = part[col].astype("string")
+        part["suppressed"] = part.suppressed.astype(bool)
+        frames.append(part)
+    return frames
+
+
+def store_figures(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
+    """Work out every offered cut's released figures in every wave and keep them for the
+    threshold (release_survey_figures, replacing what was kept); inside the transaction that
+    decided the plan."""
+    if not derived.has_table(con, "release_survey_figures"):
+        return   # the store is being migrated: migration 13 fills it
+    con.execute("DELETE FROM release_survey_figures")
+    if not con.execute("SELECT count(*) FROM survey_cells").fetchone()[0]:
+        return   # nothing to keep: a read works out the empty frames
+    cuts = list(RELEASE_ORDER)
+    parts = []
+    for by, frame in zip(cuts, _worked_out(con, cuts, threshold, None, None), strict=True):
+        # rows come in the cut's order with each group's rows together: a group's place is the
+        # order in which groups first appear
+        if by:
+            gpos = frame.groupby(list(by), sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
+        else:
+            gpos = np.zeros(len(frame), dtype=np.int64)
+        parts.append(pd.DataFrame({
+            "threshold": int(threshold), "cut": cut_name(by), "gpos": gpos,
+            **{k: (frame[k].astype(object).where(frame[k].notna(), None) if k in by
+                   else pd.Series([None] * len(frame), dtype=object)) for k in KEY_COLUMNS},
+            "wave_id": frame.wave_id.astype(np.int64), "indicator_id": frame.indicator_id.astype(object),
+            "value": frame.value, "n": frame.n, "sd": frame.sd,
+            "suppressed": frame.suppressed.astype(bool),
+        }))
+    rows = pd.concat(parts, ignore_index=True)
+    con.register("_figure_rows", rows)
+    try:
+        con.execute("INSERT INTO release_survey_figures SELECT threshold, cut, gpos, directorate, team,"
+                    " site, staff_group, wave_id, indicator_id, value, n, sd, suppressed FROM _figure_rows")
+    finally:
+        con.unregister("_figure_rows")

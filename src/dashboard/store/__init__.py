@@ -305,6 +305,9 @@ MIGRATIONS[11] = derived.STORE_QUALITY
 # Version 12: derived tables worked out from numbers no import accepts now are marked stale, so
 # the store says which imports to undo instead of failing on them (derived.forget_bad).
 MIGRATIONS[12] = "SELECT 1"
+# Version 13 (issue 10): every offered cut's released survey figures, stored with the release
+# (derived.FIGURES_SCHEMA) and filled here for a store imported before it.
+MIGRATIONS[13] = derived.FIGURES_SCHEMA
 SCHEMA_VERSION = max(MIGRATIONS)
 # The versions a store had run when it did not yet record them (meta 'migrations'): every one of
 # these up to its schema_version. A version added below a store's schema_version later (4 came
@@ -377,6 +380,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
                 derived.forget_bad(con)
             if version in (4, 5):
                 derived.store_absence_waves(con)
+            if version == 13:
+                with suppress(derived.BadNumbers):   # as for version 3: the pages say what to undo
+                    derived.store_survey_figures(con)
 
 
 @contextmanager
