@@ -11,6 +11,7 @@ from pandas.testing import assert_frame_equal
 
 from dashboard import privacy
 from dashboard.metrics import response_rates, scorecard, team_absence
+from dashboard.store import query
 from tests import teams_org
 
 T = 10
@@ -59,6 +60,12 @@ def test_rates_are_the_same_whether_the_release_is_stored_or_decided(tmp_path):
     try:
         stored = response_rates.unit_rates(con, T)
         assert con.execute("SELECT count(*) FROM release_survey WHERE threshold = ?", [T]).fetchone()[0]
+        # one wave's plan stored, the other's decided on the call
+        con.execute("DELETE FROM release_survey WHERE wave_id = 1")
+        privacy._PLAN_MEMO.clear()
+        with query.trace() as ran:
+            assert_frame_equal(response_rates.unit_rates(con, T), stored, check_exact=True)
+        assert "survey.shown_groups" in {r.name for r in ran}
         con.execute("DELETE FROM release_survey")
         privacy._PLAN_MEMO.clear()
         assert_frame_equal(response_rates.unit_rates(con, T), stored, check_exact=True)

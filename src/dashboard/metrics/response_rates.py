@@ -41,6 +41,7 @@ def _bands(rates: pd.Series) -> list[str]:
     return texts.tolist()
 
 
+# {shown}: privacy.SHOWN_TEAMS_CTES, the release's decision read where it is stored.
 _SQL = """
 WITH w AS (
     SELECT wave_id, label AS wave_label, fielded_on, CAST(date_trunc('month', fielded_on) AS DATE) AS month
@@ -52,14 +53,17 @@ resp AS (
 ),
 head AS (
     SELECT unit_id, month, sum(headcount) AS headcount FROM staff_in_post GROUP BY ALL
-)
+),
+{shown}
 SELECT w.wave_id, w.wave_label, w.fielded_on, w.month, u.unit_id, u.team,
        u.directorate,
-       coalesce(r.responses, 0) AS responses, h.headcount
+       coalesce(r.responses, 0) AS responses, h.headcount,
+       s.team IS NOT NULL AS shown, w.wave_id IN (SELECT wave_id FROM stored_waves) AS stored
 FROM w
 CROSS JOIN units AS u
 LEFT JOIN resp AS r ON r.wave_id = w.wave_id AND r.unit_id = u.unit_id
 LEFT JOIN head AS h ON h.unit_id = u.unit_id AND h.month = w.month
+LEFT JOIN shown_teams AS s ON s.wave_id = w.wave_id AND s.team = u.team
 WHERE r.responses IS NOT NULL OR h.headcount IS NOT NULL
 ORDER BY w.fielded_on, u.team
 """
@@ -78,26 +82,41 @@ def unit_rates(
     Headcount is the staff in post in the month that contains the wave's fieldwork date.
     """
     waves = [int(w) for w in wave_ids] if wave_ids is not None else None
-    frame = query.run(con, "survey.response_rates", _SQL, [waves, waves])
+    # the release plan's team rows: a team is shown in a wave where any figure of it is
+    frame = query.run(con, "survey.response_rates", _SQL.format(shown=privacy.SHOWN_TEAMS_CTES),
+                      [waves, waves, int(threshold), int(threshold)])
     # the directorate's group label (a blank and an uploaded "Not recorded" stay two groups)
     frame["directorate"] = privacy.label(frame.directorate).astype(object)
-    frame = frame.sort_values(["fielded_on", "directorate", "team"], kind="stable").reset_index(drop=True)
     if frame.empty:
-        return frame.assign(rate=pd.Series(dtype="float64"), band="", shown=False, note="")
-    # the release plan's team rows: a team is shown in a wave where any figure of it is
-    shown = privacy.shown_groups(con, ("team",), threshold, waves)
-    frame["shown"] = pd.MultiIndex.from_arrays([frame.wave_id.astype("int64"), frame.team.astype(object)]
-                                               ).isin(pd.MultiIndex.from_frame(shown))
-    frame["headcount"] = pd.to_numeric(frame.headcount, errors="coerce").astype("float64")
-    frame["responses"] = frame.responses.astype("float64")
-    frame["rate"] = frame.responses / frame.headcount.where(frame.headcount > 0)
-    frame["note"] = ""
-    frame.loc[frame.headcount.isna(), "note"] = "no staff in post recorded for the fieldwork month"
-    frame.loc[~frame.shown, "note"] = formatting.withheld_reason(threshold, group="team")
-    for col in ("responses", "headcount", "rate"):
-        frame[col] = frame[col].where(frame.shown)
+        return frame.drop(columns="stored").assign(
+            rate=pd.Series(dtype="float64"), band="", shown=False, note="")
+    # by fieldwork date, directorate label and team: one stable sort of the keys' codes (a
+    # frame's sort_values on three columns took 2.3 ms of 26 at a tenth of national scale)
+    order = np.lexsort([pd.factorize(frame[c].to_numpy(dtype=object), sort=True)[0]
+                        for c in ("team", "directorate")] + [frame.fielded_on.to_numpy()])
+    frame = frame.take(order).reset_index(drop=True)
+    stored = frame.pop("stored").to_numpy(dtype=bool)
+    shown = frame.shown.to_numpy(dtype=bool)
+    if not stored.all():
+        # waves whose plan is not stored (another threshold, or an older store): decided here
+        missing = sorted({int(w) for w in frame.wave_id[~stored]})
+        decided = pd.MultiIndex.from_arrays([frame.wave_id.astype("int64"), frame.team.astype(object)]
+                                            ).isin(pd.MultiIndex.from_frame(
+                                                privacy.shown_groups(con, ("team",), threshold, missing)))
+        shown = np.where(stored, shown, decided)
+    headcount = pd.to_numeric(frame.headcount, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    responses = frame.responses.to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(headcount > 0, responses / headcount, np.nan)
+    # a withheld team's responses, headcount and rate are all blank
+    frame["responses"] = np.where(shown, responses, np.nan)
+    frame["headcount"] = np.where(shown, headcount, np.nan)
+    frame["shown"] = shown
+    frame["rate"] = np.where(shown, rate, np.nan)
+    no_staff = np.where(np.isnan(headcount), "no staff in post recorded for the fieldwork month", "")
+    frame["note"] = np.where(~shown, formatting.withheld_reason(threshold, group="team"), no_staff).tolist()
     frame["band"] = _bands(frame.rate)
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def team_rates(con: duckdb.DuckDBPyConnection, unit_id: int, threshold: int) -> pd.DataFrame:
