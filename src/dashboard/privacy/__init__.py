@@ -774,34 +774,48 @@ def _stored_figures(
 
 def store_figures(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     """Work out every offered cut's released figures in every wave and keep them for the
-    threshold (release_survey_figures, replacing what was kept); inside the transaction that
-    decided the plan."""
+    threshold (release_survey_figures); inside the transaction that decided the plan.
+
+    Figures kept for this threshold are current (every rebuild of the survey cells empties the
+    table), so an import of absence alone keeps them; any other threshold's are replaced."""
     if not derived.has_table(con, "release_survey_figures"):
         return   # the store is being migrated: migration 13 fills it
-    con.execute("DELETE FROM release_survey_figures")
+    kept = con.execute("SELECT count(*) FILTER (WHERE threshold = ?), count(*) FROM release_survey_figures",
+                       [int(threshold)]).fetchone()
+    if kept[0]:
+        return
+    if kept[1]:
+        con.execute("DELETE FROM release_survey_figures")
     if not con.execute("SELECT count(*) FROM survey_cells").fetchone()[0]:
         return   # nothing to keep: a read works out the empty frames
     cuts = list(RELEASE_ORDER)
-    parts = []
+    columns: dict[str, list[np.ndarray]] = {c: [] for c in (
+        "_cut", "_gpos", *KEY_COLUMNS, "wave_id", "indicator_id", "value", "n", "sd", "suppressed")}
     for by, frame in zip(cuts, _worked_out(con, cuts, threshold, None, None), strict=True):
-        # rows come in the cut's order with each group's rows together: a group's place is the
-        # order in which groups first appear
-        if by:
-            gpos = frame.groupby(list(by), sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
-        else:
-            gpos = np.zeros(len(frame), dtype=np.int64)
-        parts.append(pd.DataFrame({
-            "threshold": int(threshold), "cut": cut_name(by), "gpos": gpos,
-            **{k: (frame[k].astype(object).where(frame[k].notna(), None) if k in by
-                   else pd.Series([None] * len(frame), dtype=object)) for k in KEY_COLUMNS},
-            "wave_id": frame.wave_id.astype(np.int64), "indicator_id": frame.indicator_id.astype(object),
-            "value": frame.value, "n": frame.n, "sd": frame.sd,
-            "suppressed": frame.suppressed.astype(bool),
-        }))
-    rows = pd.concat(parts, ignore_index=True)
+        size = len(frame)
+        # rows come in the cut's order with each group's rows together: a group's place counts
+        # the changes of key from row to row
+        change = np.zeros(size, dtype=bool)
+        for k in by:
+            code = pd.factorize(frame[k], use_na_sentinel=False)[0]
+            change[1:] |= code[1:] != code[:-1]
+        columns["_gpos"].append(np.cumsum(change, dtype=np.int64))
+        columns["_cut"].append(np.full(size, cut_name(by), dtype=object))
+        for k in KEY_COLUMNS:
+            columns[k].append(frame[k].to_numpy(dtype=object, na_value=None) if k in by
+                              else np.full(size, None, dtype=object))
+        columns["wave_id"].append(frame.wave_id.to_numpy(dtype=np.int64))
+        columns["indicator_id"].append(frame.indicator_id.to_numpy(dtype=object))
+        for c in ("value", "n", "sd"):
+            columns[c].append(frame[c].to_numpy(dtype=np.float64, na_value=np.nan))
+        columns["suppressed"].append(frame.suppressed.to_numpy(dtype=bool))
+    # one frame and one insert for every cut: registering a frame costs DuckDB milliseconds
+    # whatever its size
+    rows = pd.DataFrame({c: np.concatenate(parts) for c, parts in columns.items()})
     con.register("_figure_rows", rows)
     try:
-        con.execute("INSERT INTO release_survey_figures SELECT threshold, cut, gpos, directorate, team,"
-                    " site, staff_group, wave_id, indicator_id, value, n, sd, suppressed FROM _figure_rows")
+        con.execute("INSERT INTO release_survey_figures SELECT ?, _cut, _gpos, directorate, team, site,"
+                    " staff_group, wave_id, indicator_id, value, n, sd, suppressed FROM _figure_rows",
+                    [int(threshold)])
     finally:
         con.unregister("_figure_rows")
