@@ -53,6 +53,46 @@ def test_blank_and_literal_not_recorded_are_two_groups(collision):
     assert len(figs) == 3 and figs.directorate.is_unique
 
 
+def test_an_uploaded_value_that_is_already_a_label_stays_its_own_group(tmp_path):
+    """A directorate uploaded as "Not recorded (as uploaded)" would share its name with the
+    literal "Not recorded" once that is marked: the plan then released the two as one group
+    and the 6-respondent one was shown under the shared name."""
+    con = store.connect(tmp_path / "m.duckdb")
+    literal = privacy.UPLOADED_AS.format(value=privacy.NOT_RECORDED)
+    units = [(1, "Ward P", "Medicine", "North"), (2, "Ward Q", None, "North"),
+             (3, "Ward R", privacy.NOT_RECORDED, "North"), (4, "Ward S", literal, "North")]
+    sizes = {1: 30, 2: 4, 3: 6, 4: 20}   # Ward Q and Ward R all answer yes to stress
+    rows, answers, rid = [], [], 0
+    for uid, n in sizes.items():
+        for k in range(n):
+            rid += 1
+            rows.append((rid, 1, uid, "Nursing"))
+            answers.append((rid, "q11c", 1 if uid in (2, 3) or k % 2 else 0))
+    try:
+        with store.transaction(con):
+            con.executemany("INSERT INTO units (unit_id, team, directorate, site)"
+                            " VALUES (?, ?, ?, ?)", units)
+            con.execute("INSERT INTO waves (wave_id, label, fielded_on)"
+                        " VALUES (1, '2025', DATE '2025-10-15')")
+            con.executemany("INSERT INTO responses (response_id, wave_id, unit_id, staff_group)"
+                            " VALUES (?, ?, ?, ?)", rows)
+            con.executemany("INSERT INTO answers VALUES (?, ?, ?)", answers)
+            store.refresh_scores(con)
+            store.bump_version(con)
+        for figs in (privacy.survey_figures(con, ("directorate",), T, indicator_ids=["stress"]),
+                     drilldown.heatmap(con, ("directorate",), 1, T, indicator_ids=["stress"])):
+            assert len(figs) == 4 and figs.directorate.is_unique, figs
+            shown = figs[~figs.suppressed]
+            assert (shown.n >= T).all() and not (shown.value == 1.0).any(), shown
+            assert set(shown.directorate) == {"Medicine", privacy.UPLOADED_AS.format(value=literal)}
+        plan = privacy.plan(con, T, [1], ["stress"])
+        directorates = plan[plan.cut == "directorate"]
+        assert directorates.directorate.is_unique and len(directorates) == 4
+        assert set(directorates.n) == {30, 4, 6, 20}
+    finally:
+        con.close()
+
+
 def test_heatmap_table_with_a_label_collision_does_not_crash(collision):
     heat = drilldown.heatmap(collision, ("directorate",), 1, T, indicator_ids=["stress"])
     table = drilldown.heatmap_table(heat, T)

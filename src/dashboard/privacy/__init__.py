@@ -585,13 +585,28 @@ def shown_groups(
     return shown.astype({"wave_id": np.int64, **{b: object for b in by}}).reset_index(drop=True)
 
 
+_MARK = UPLOADED_AS.format(value="")
+
+
+def _reads_as_not_recorded(value: str) -> bool:
+    """NOT_RECORDED in any case and spacing, with or without UPLOADED_AS marks after it."""
+    while value.endswith(_MARK):
+        value = value[: -len(_MARK)]
+    return value.strip().casefold() == NOT_RECORDED.casefold()
+
+
 def label(values: pd.Series) -> pd.Series:
     """Display name of each group: missing -> NOT_RECORDED; an uploaded value that reads as
-    NOT_RECORDED -> UPLOADED_AS, so the two stay two groups everywhere (keys and labels)."""
+    NOT_RECORDED -> UPLOADED_AS, so the two stay two groups everywhere (keys and labels).
+
+    One to one: an uploaded value that is already such a label ("Not recorded (as uploaded)")
+    is marked again, or it would share a name, and so a release decision, with the value it
+    reads as (a 6-respondent "Not recorded" directorate shown under the name of a 20-respondent
+    one)."""
     out = values.astype("string")
     # a handful of distinct names per column: decide each once, not once per row
     distinct = out.dropna().unique()
-    clash = [v for v in distinct if v.strip().casefold() == NOT_RECORDED.casefold()]
+    clash = [v for v in distinct if _reads_as_not_recorded(v)]
     if clash:
         out = out.replace({v: UPLOADED_AS.format(value=v) for v in clash})
     return out.fillna(NOT_RECORDED)
