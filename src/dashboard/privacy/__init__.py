@@ -799,9 +799,8 @@ def store_figures(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
                        [int(threshold)]).fetchone()
     if kept[0]:
         return
-    if kept[1]:
-        con.execute("DELETE FROM release_survey_figures")
     if not con.execute("SELECT count(*) FROM survey_cells").fetchone()[0]:
+        con.execute("DELETE FROM release_survey_figures")
         return   # nothing to keep: a read works out the empty frames
     cuts = list(RELEASE_ORDER)
     columns: dict[str, list[np.ndarray]] = {c: [] for c in (
@@ -827,6 +826,9 @@ def store_figures(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     # one frame and one insert for every cut: registering a frame costs DuckDB milliseconds
     # whatever its size
     rows = pd.DataFrame({c: np.concatenate(parts) for c, parts in columns.items()})
+    # emptied only now: working the figures out may have brought stale derived tables up to
+    # date, which stores them on its own (a migration on a store written outside an import)
+    con.execute("DELETE FROM release_survey_figures")
     con.register("_figure_rows", rows)
     try:
         con.execute("INSERT INTO release_survey_figures SELECT ?, _cut, _gpos, directorate, team, site,"

@@ -716,6 +716,7 @@ def store_survey_figures(con: duckdb.DuckDBPyConnection, threshold: int | None =
     from dashboard import privacy
     from dashboard.config import settings
 
+    ensure(con, "survey")   # stale sources are brought up to date first, which stores them
     privacy.store_figures(con, settings().anonymity_threshold if threshold is None else threshold)
 
 
