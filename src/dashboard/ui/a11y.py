@@ -11,8 +11,10 @@ from dashboard.present import plaintext
 
 # The app's styles, drawn by the shell with the dataset banner's Markdown (shell.dataset_banner),
 # not in an st.html of their own: each element kind's script loads on first use, and captions
-# (Markdown) were often drawn before st.html's came, their links at 3:1 until it did. A style
-# for Markdown content belongs here (or in that content's own Markdown), never in an st.html.
+# (Markdown) were often drawn before st.html's came. A style for Markdown content belongs here
+# (or in that content's own Markdown), never in an st.html. Even so, HTML Markdown waits for
+# its parser (loaded on first use), so plain Markdown drawn first goes unstyled for a moment:
+# what must hold from the first paint (link colour) is in the theme instead.
 # WCAG 2.4.7 / 2.4.11: a focus indicator that is always visible (3 px, Okabe-Ito blue on white,
 # 5.4:1), on every control including the sidebar's page links, which Streamlit draws faintly.
 STYLE = """
@@ -35,10 +37,11 @@ select:focus-visible, summary:focus-visible, [role="tab"]:focus-visible,
 [data-testid="stFullScreenFrame"]:has([data-testid="stDeckGlJsonChart"]) [data-testid="stElementToolbar"] {
   display: none !important;
 }
-/* WCAG 1.4.3: captions are drawn at 60% opacity, which takes a link in them to 3:1. Full opacity
-   with a grey of 7:1 keeps captions quieter than body text; links are 7.3:1 on white. */
+/* WCAG 1.4.3: captions are drawn at 60% opacity. Full opacity with a grey of 7:1 keeps them
+   quieter than body text. No caption holds a link (a link in one is 3:1 until these styles
+   come, tests/ui/test_captions.py); links are the theme's #005A8C (.streamlit/config.toml),
+   7.3:1 on white from the first paint. */
 [data-testid="stCaptionContainer"] { opacity: 1 !important; color: #595959 !important; }
-[data-testid="stCaptionContainer"] a, [data-testid="stMarkdownContainer"] a { color: #005A8C !important; }
 /* An evaluation's verdict line (its card's one bold paragraph), large enough to read across a
    meeting room: here, with the rest, so it is large from the first paint. */
 [class*="st-key-verdict_"] p:has(> strong:only-child) { font-size: 1.6rem; }

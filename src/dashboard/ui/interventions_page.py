@@ -217,8 +217,9 @@ def _register(register: pd.DataFrame) -> None:
         "or absence months after the start yet), evaluated (data before and after the start)."
     )
     data_page = "[Data page](/data)" if any(p[2] == "data" for p in shell.PAGES) else "Data page"
-    st.caption(f"To import many interventions from a spreadsheet, use the {data_page} with the "
-               "“interventions” file kind.")
+    # body text, not a caption: a caption is drawn at 60% opacity, which takes a link to 3:1
+    st.markdown(f"To import many interventions from a spreadsheet, use the {data_page} with the "
+                "“interventions” file kind.")
     units = cache.query(interventions.unit_choices)
     if units.empty:
         st.info("Load survey or organisation data first: interventions target teams.")
