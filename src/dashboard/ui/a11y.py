@@ -39,11 +39,12 @@ select:focus-visible, summary:focus-visible, [role="tab"]:focus-visible,
 }
 /* WCAG 1.4.3: captions are drawn at 60% opacity. Full opacity with a grey of 7:1 keeps them
    quieter than body text. No caption holds a link (a link in one is 3:1 until these styles
-   come, tests/ui/test_captions.py); links are the theme's #005A8C (.streamlit/config.toml),
+   come, tests/app/test_captions.py); links are the theme's #005A8C (.streamlit/config.toml),
    7.3:1 on white from the first paint. */
 [data-testid="stCaptionContainer"] { opacity: 1 !important; color: #595959 !important; }
 /* An evaluation's verdict line (its card's one bold paragraph), large enough to read across a
-   meeting room: here, with the rest, so it is large from the first paint. */
+   meeting room: here, with the rest, so it never waits for an st.html (it is plain Markdown, so
+   a new tab may draw it at body size until the banner's HTML Markdown is parsed). */
 [class*="st-key-verdict_"] p:has(> strong:only-child) { font-size: 1.6rem; }
 </style>
 """

@@ -47,7 +47,7 @@ def dataset_banner(url_path: str | None = None) -> dict:
     info = dataset()
     threshold = settings().anonymity_threshold
     label = "Demo organisation" if info["is_demo"] else "Dataset"
-    # the first Markdown of every page: the styles hold from the first paint (see a11y.STYLE)
+    # the first Markdown of every page: the styles never wait for an st.html (see a11y.STYLE)
     st.markdown(
         a11y.STYLE + _PRINT_CSS +
         f"<div data-testid='dataset-banner' role='status' style='padding:0.4rem 0.8rem;"
